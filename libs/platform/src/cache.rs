@@ -1,0 +1,37 @@
+//! Redis: one multiplexed, auto-reconnecting connection per service, and the
+//! key prefix that isolates deployments and tests.
+
+use redis::aio::ConnectionManager;
+
+use crate::config::RedisConfig;
+
+/// A Redis connection and the prefix every key must carry.
+#[derive(Clone)]
+pub struct Redis {
+    pub conn: ConnectionManager,
+    pub prefix: String,
+}
+
+impl Redis {
+    pub async fn connect(config: &RedisConfig) -> anyhow::Result<Self> {
+        let client = redis::Client::open(config.url.expose().as_str())?;
+        let conn = ConnectionManager::new(client).await?;
+        Ok(Self {
+            conn,
+            prefix: config.key_prefix.clone(),
+        })
+    }
+
+    /// `prefix` + `key`.
+    pub fn key(&self, key: &str) -> String {
+        format!("{}{}", self.prefix, key)
+    }
+
+    /// A handle on the same connection with another prefix (replay into a fresh prefix).
+    pub fn with_prefix(&self, prefix: &str) -> Self {
+        Self {
+            conn: self.conn.clone(),
+            prefix: prefix.to_owned(),
+        }
+    }
+}

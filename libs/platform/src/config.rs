@@ -1,0 +1,367 @@
+//! Layered configuration: defaults in code, then an optional TOML file, then
+//! environment variables `LOOP_<SVC>__<KEY>` (nested keys joined by `__`, e.g.
+//! `LOOP_CONTENT__DATABASE__URL`). Unknown keys and invalid values refuse
+//! start-up with a message naming the key.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+/// A configuration value that must never be printed (passwords, signing keys).
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret<T>(T);
+
+impl<T> Secret<T> {
+    pub const fn new(value: T) -> Self {
+        Self(value)
+    }
+    /// The secret itself; call only where it is used, never to log it.
+    pub fn expose(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> fmt::Debug for Secret<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Checks a loaded configuration; returns every problem found, each naming its key.
+pub trait Validate {
+    fn validate(&self) -> Vec<String>;
+}
+
+/// Why a configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid configuration: {0}")]
+    Parse(String),
+    #[error("invalid configuration:\n  - {}", .0.join("\n  - "))]
+    Invalid(Vec<String>),
+}
+
+/// The env prefix of a service: `feed-ranking` -> `LOOP_FEED_RANKING__`.
+pub fn env_prefix(service: &str) -> String {
+    format!("LOOP_{}__", service.to_uppercase().replace('-', "_"))
+}
+
+/// Loads `T` for `service`: defaults, then `file` (when given), then the
+/// environment. Fails on unknown keys (structs use `deny_unknown_fields`),
+/// on values of the wrong type, and on anything [`Validate`] reports.
+pub fn load<T>(service: &str, file: Option<&Path>) -> Result<T, ConfigError>
+where
+    T: Default + Serialize + DeserializeOwned + Validate,
+{
+    load_from(
+        service,
+        file,
+        Env::prefixed(&env_prefix(service)).split("__"),
+    )
+}
+
+/// Like [`load`] but with an explicit environment provider (tests use
+/// `figment::Jail` or a custom `Env`).
+pub fn load_from<T>(service: &str, file: Option<&Path>, env: Env) -> Result<T, ConfigError>
+where
+    T: Default + Serialize + DeserializeOwned + Validate,
+{
+    let mut figment = Figment::from(Serialized::defaults(T::default()));
+    if let Some(path) = file {
+        if !path.exists() {
+            return Err(ConfigError::Parse(format!(
+                "config file {} does not exist",
+                path.display()
+            )));
+        }
+        figment = figment.merge(Toml::file_exact(path));
+    }
+    let value: T = figment
+        .merge(env)
+        .extract()
+        .map_err(|e| ConfigError::Parse(describe_figment_error(service, e)))?;
+    let problems = value.validate();
+    if problems.is_empty() {
+        Ok(value)
+    } else {
+        Err(ConfigError::Invalid(problems))
+    }
+}
+
+fn describe_figment_error(service: &str, err: figment::Error) -> String {
+    let prefix = env_prefix(service);
+    err.into_iter()
+        .map(|e| {
+            let key = e.path.join(".");
+            let env_key = format!("{prefix}{}", e.path.join("__").to_uppercase());
+            if key.is_empty() {
+                e.kind.to_string()
+            } else {
+                format!("{key} (env {env_key}): {}", e.kind)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Where a gRPC server listens.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct GrpcServerConfig {
+    pub listen_addr: SocketAddr,
+}
+
+/// A PostgreSQL database.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    pub url: Secret<String>,
+    pub max_connections: u32,
+    /// Run the service's migrations at start-up.
+    pub migrate: bool,
+}
+
+impl DatabaseConfig {
+    pub fn local(database: &str) -> Self {
+        Self {
+            url: Secret::new(format!("postgres://postgres@127.0.0.1:5432/{database}")),
+            max_connections: 16,
+            migrate: true,
+        }
+    }
+
+    pub fn validate_into(&self, problems: &mut Vec<String>) {
+        if !self.url.expose().starts_with("postgres://")
+            && !self.url.expose().starts_with("postgresql://")
+        {
+            problems.push("database.url: must be a postgres:// URL".into());
+        }
+        if self.max_connections == 0 || self.max_connections > 1000 {
+            problems.push("database.max_connections: must be 1..=1000".into());
+        }
+    }
+}
+
+/// A Redis server and the prefix of every key this deployment writes.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RedisConfig {
+    pub url: Secret<String>,
+    pub key_prefix: String,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        Self {
+            url: Secret::new("redis://127.0.0.1:6379".into()),
+            key_prefix: "loop:".into(),
+        }
+    }
+}
+
+impl RedisConfig {
+    pub fn validate_into(&self, problems: &mut Vec<String>) {
+        let url = self.url.expose();
+        if !url.starts_with("redis://") && !url.starts_with("rediss://") {
+            problems.push("redis.url: must be a redis:// URL".into());
+        }
+    }
+}
+
+/// Kafka brokers and topic naming.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaConfig {
+    /// Comma-separated host:port list.
+    pub brokers: String,
+    /// Prepended to every topic name (isolates test runs and environments).
+    pub topic_prefix: String,
+    /// Partitions for topics this service creates.
+    pub partitions: i32,
+    pub replication_factor: i32,
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        Self {
+            brokers: "127.0.0.1:9092".into(),
+            topic_prefix: String::new(),
+            partitions: 6,
+            replication_factor: 1,
+        }
+    }
+}
+
+impl KafkaConfig {
+    /// The full name of a logical topic such as `content.v1`.
+    pub fn topic(&self, logical: &str) -> String {
+        format!("{}{}", self.topic_prefix, logical)
+    }
+
+    pub fn validate_into(&self, problems: &mut Vec<String>) {
+        if self.brokers.trim().is_empty() {
+            problems.push("kafka.brokers: must not be empty".into());
+        }
+        if !(1..=1024).contains(&self.partitions) {
+            problems.push("kafka.partitions: must be 1..=1024".into());
+        }
+        if !(1..=16).contains(&self.replication_factor) {
+            problems.push("kafka.replication_factor: must be 1..=16".into());
+        }
+        if self
+            .topic_prefix
+            .chars()
+            .any(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+        {
+            problems.push("kafka.topic_prefix: only [A-Za-z0-9._-] allowed".into());
+        }
+    }
+}
+
+/// Logs and traces.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetryConfig {
+    /// OTLP/gRPC collector endpoint (`http://127.0.0.1:4317`); traces are only
+    /// exported when set.
+    pub otlp_endpoint: Option<String>,
+    /// `text` or `json`.
+    pub log_format: LogFormat,
+    /// Default filter when `RUST_LOG` is unset.
+    pub log_filter: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// The JWT signing key shared by the gateway (which signs) and the services
+/// (which verify).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    pub jwt_secret: Secret<String>,
+}
+
+/// The development key; `validate_into` refuses it when `LOOP_ENV=production`.
+pub const DEV_JWT_SECRET: &str = "loop-dev-secret-change-me-in-production-0123456789";
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            jwt_secret: Secret::new(DEV_JWT_SECRET.into()),
+        }
+    }
+}
+
+impl AuthConfig {
+    pub fn validate_into(&self, problems: &mut Vec<String>) {
+        if self.jwt_secret.expose().len() < 32 {
+            problems.push("auth.jwt_secret: must be at least 32 bytes".into());
+        }
+        if std::env::var("LOOP_ENV").is_ok_and(|v| v == "production")
+            && self.jwt_secret.expose() == DEV_JWT_SECRET
+        {
+            problems.push("auth.jwt_secret: the development key is refused in production".into());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Serialize, Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Demo {
+        grpc: GrpcServerConfig,
+        kafka: KafkaConfig,
+        auth: AuthConfig,
+    }
+
+    impl Default for Demo {
+        fn default() -> Self {
+            Self {
+                grpc: GrpcServerConfig {
+                    listen_addr: "127.0.0.1:50051".parse().expect("static addr"),
+                },
+                kafka: KafkaConfig::default(),
+                auth: AuthConfig::default(),
+            }
+        }
+    }
+
+    impl Validate for Demo {
+        fn validate(&self) -> Vec<String> {
+            let mut p = Vec::new();
+            self.kafka.validate_into(&mut p);
+            self.auth.validate_into(&mut p);
+            p
+        }
+    }
+
+    #[test]
+    fn defaults_file_then_env_override_in_order() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "demo.toml",
+                "[kafka]\nbrokers = \"file:9092\"\npartitions = 3\n",
+            )?;
+            jail.set_env("LOOP_DEMO_SVC__KAFKA__PARTITIONS", "12");
+            let cfg: Demo = load("demo-svc", Some(Path::new("demo.toml"))).expect("loads");
+            assert_eq!(cfg.kafka.brokers, "file:9092");
+            assert_eq!(cfg.kafka.partitions, 12);
+            assert_eq!(cfg.grpc.listen_addr.port(), 50051);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_env_key_is_refused_with_its_name() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("LOOP_DEMO_SVC__KAFKA__BROKERZ", "x");
+            let err = load::<Demo>("demo-svc", None).expect_err("unknown key");
+            assert!(err.to_string().contains("brokerz"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn invalid_values_are_listed() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("LOOP_DEMO_SVC__KAFKA__PARTITIONS", "0");
+            jail.set_env("LOOP_DEMO_SVC__AUTH__JWT_SECRET", "short");
+            let err = load::<Demo>("demo-svc", None).expect_err("invalid");
+            let text = err.to_string();
+            assert!(text.contains("kafka.partitions"), "{text}");
+            assert!(text.contains("auth.jwt_secret"), "{text}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn wrong_type_names_the_key() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("LOOP_DEMO_SVC__GRPC__LISTEN_ADDR", "not-an-addr");
+            let err = load::<Demo>("demo-svc", None).expect_err("bad addr");
+            assert!(err.to_string().contains("grpc.listen_addr"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let s = Secret::new("hunter2".to_string());
+        assert_eq!(format!("{s:?}"), "Secret(***)");
+    }
+}

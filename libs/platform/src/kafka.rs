@@ -1,0 +1,447 @@
+//! Kafka: topic creation, a protobuf producer that carries trace context in
+//! headers, and a batched consumer loop with manual commits and a dead-letter
+//! topic.
+//!
+//! Works unchanged against Apache Kafka and Tansu. Tansu's SQLite engine does
+//! not auto-create topics, so every topic (and its `.dlq`) is created
+//! explicitly and idempotently with [`ensure_topics`].
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::Duration;
+
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, Headers, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::config::KafkaConfig;
+use crate::telemetry;
+
+/// Header naming the protobuf message type of a payload.
+pub const EVENT_TYPE_HEADER: &str = "event-type";
+/// Headers added to dead-lettered messages.
+pub const DLQ_ERROR_HEADER: &str = "dlq-error";
+pub const DLQ_TOPIC_HEADER: &str = "dlq-original-topic";
+pub const DLQ_PARTITION_HEADER: &str = "dlq-original-partition";
+pub const DLQ_OFFSET_HEADER: &str = "dlq-original-offset";
+
+/// The dead-letter topic of `topic`.
+pub fn dlq_topic(topic: &str) -> String {
+    format!("{topic}.dlq")
+}
+
+fn base_config(config: &KafkaConfig, client_id: &str) -> ClientConfig {
+    let mut cc = ClientConfig::new();
+    cc.set("bootstrap.servers", &config.brokers)
+        .set("client.id", client_id)
+        .set("socket.keepalive.enable", "true");
+    cc
+}
+
+/// Creates each logical topic (with the configured prefix) and its `.dlq`,
+/// ignoring those that already exist, and waits until the broker lists them.
+pub async fn ensure_topics(config: &KafkaConfig, logical: &[&str]) -> anyhow::Result<()> {
+    let admin: AdminClient<DefaultClientContext> = base_config(config, "loop-admin").create()?;
+    let names: Vec<String> = logical
+        .iter()
+        .flat_map(|t| {
+            let full = config.topic(t);
+            [dlq_topic(&full), full]
+        })
+        .collect();
+    let new_topics: Vec<NewTopic<'_>> = names
+        .iter()
+        .map(|name| {
+            NewTopic::new(
+                name,
+                config.partitions,
+                TopicReplication::Fixed(config.replication_factor),
+            )
+        })
+        .collect();
+    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    for result in admin.create_topics(new_topics.iter(), &opts).await? {
+        match result {
+            Ok(name) => tracing::info!(topic = %name, "created topic"),
+            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((name, code)) => anyhow::bail!("creating topic {name}: {code}"),
+        }
+    }
+    // Metadata can lag creation by a moment; wait until every topic is visible.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let missing: Vec<&String> = {
+            let md = admin.inner().fetch_metadata(None, Duration::from_secs(5))?;
+            names
+                .iter()
+                .filter(|n| {
+                    !md.topics()
+                        .iter()
+                        .any(|t| t.name() == n.as_str() && !t.partitions().is_empty())
+                })
+                .collect()
+        };
+        if missing.is_empty() {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() > deadline {
+            anyhow::bail!("topics not visible after creation: {missing:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// An idempotent producer (acks=all) that sends protobuf payloads with the
+/// current trace context in the headers.
+#[derive(Clone)]
+pub struct Producer {
+    inner: FutureProducer,
+    config: KafkaConfig,
+}
+
+impl Producer {
+    pub fn new(config: &KafkaConfig, client_id: &str) -> anyhow::Result<Self> {
+        let inner: FutureProducer = base_config(config, client_id)
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", "2")
+            .set("message.timeout.ms", "30000")
+            .create()?;
+        Ok(Self {
+            inner,
+            config: config.clone(),
+        })
+    }
+
+    pub fn config(&self) -> &KafkaConfig {
+        &self.config
+    }
+
+    /// Sends raw bytes to a full topic name and waits for the broker's ack.
+    pub async fn send_raw(
+        &self,
+        topic: &str,
+        key: &[u8],
+        payload: &[u8],
+        headers: &[(String, String)],
+    ) -> anyhow::Result<(i32, i64)> {
+        let mut owned = OwnedHeaders::new_with_capacity(headers.len());
+        for (k, v) in headers {
+            owned = owned.insert(Header {
+                key: k.as_str(),
+                value: Some(v.as_bytes()),
+            });
+        }
+        let record = FutureRecord::to(topic)
+            .key(key)
+            .payload(payload)
+            .headers(owned);
+        match self.inner.send(record, Duration::from_secs(10)).await {
+            Ok(delivery) => Ok((delivery.partition, delivery.offset)),
+            Err((err, _)) => Err(anyhow::Error::new(err).context(format!("producing to {topic}"))),
+        }
+    }
+
+    /// Publishes a protobuf message to a logical topic (`engagement.v1`),
+    /// keyed by `key`, with the current span's trace context.
+    pub async fn publish<M: prost::Message>(
+        &self,
+        logical_topic: &str,
+        key: &str,
+        event_type: &str,
+        message: &M,
+    ) -> anyhow::Result<(i32, i64)> {
+        let mut headers = telemetry::current_context_pairs();
+        headers.push((EVENT_TYPE_HEADER.into(), event_type.into()));
+        headers.push(("content-type".into(), "application/x-protobuf".into()));
+        let topic = self.config.topic(logical_topic);
+        self.send_raw(&topic, key.as_bytes(), &message.encode_to_vec(), &headers)
+            .await
+    }
+
+    /// Waits until everything queued is delivered (or the timeout passes).
+    pub fn flush(&self, timeout: Duration) {
+        if let Err(err) = self.inner.flush(timeout) {
+            tracing::warn!(error = %err, "kafka producer flush incomplete");
+        }
+    }
+}
+
+/// One consumed message, owned.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Vec<u8>,
+    pub payload: Vec<u8>,
+    pub headers: Vec<(String, String)>,
+    /// Broker or producer timestamp, ms since the epoch.
+    pub timestamp_ms: Option<i64>,
+}
+
+impl Delivery {
+    pub fn from_message<M: rdkafka::Message>(m: &M) -> Self {
+        let headers = m
+            .headers()
+            .map(|hs| {
+                hs.iter()
+                    .map(|h| {
+                        (
+                            h.key.to_owned(),
+                            h.value
+                                .map(|v| String::from_utf8_lossy(v).into_owned())
+                                .unwrap_or_default(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Self {
+            topic: m.topic().to_owned(),
+            partition: m.partition(),
+            offset: m.offset(),
+            key: m.key().map(<[u8]>::to_vec).unwrap_or_default(),
+            payload: m.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+            headers,
+            timestamp_ms: m.timestamp().to_millis(),
+        }
+    }
+
+    pub fn decode<M: prost::Message + Default>(&self) -> Result<M, prost::DecodeError> {
+        M::decode(self.payload.as_slice())
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A span for processing this message, child of the producer's trace.
+    pub fn span(&self, name: &'static str) -> tracing::Span {
+        let span = tracing::info_span!(
+            "kafka.consume",
+            otel.name = name,
+            otel.kind = "consumer",
+            messaging.system = "kafka",
+            messaging.destination = %self.topic,
+            messaging.kafka.partition = self.partition,
+            messaging.kafka.offset = self.offset,
+        );
+        telemetry::set_parent_from_pairs(&span, &self.headers);
+        span
+    }
+}
+
+/// Applies batches of messages to a service's state.
+pub trait BatchHandler: Send + Sync + 'static {
+    /// Applies `batch` (in partition order) and returns the messages that can
+    /// never be processed (index into `batch`, reason): they go to the
+    /// topic's `.dlq`. An `Err` is a transient failure: the batch is retried
+    /// with backoff and nothing is committed until it succeeds. Handlers must
+    /// be idempotent (dedupe by event id): a crash after applying and before
+    /// the commit redelivers the batch.
+    fn handle(
+        &self,
+        batch: &[Delivery],
+    ) -> impl Future<Output = anyhow::Result<Vec<(usize, String)>>> + Send;
+}
+
+/// How a consumer group reads.
+#[derive(Debug, Clone)]
+pub struct ConsumerOptions {
+    pub group_id: String,
+    /// Logical topic names (the configured prefix is added).
+    pub topics: Vec<String>,
+    pub max_batch: usize,
+    /// How long to wait for a batch to fill after its first message.
+    pub max_wait: Duration,
+    /// `earliest` or `latest`, for a group with no committed offset.
+    pub auto_offset_reset: String,
+}
+
+impl ConsumerOptions {
+    pub fn new(group_id: &str, topics: &[&str]) -> Self {
+        Self {
+            group_id: group_id.to_owned(),
+            topics: topics.iter().map(|t| (*t).to_owned()).collect(),
+            max_batch: 500,
+            max_wait: Duration::from_millis(20),
+            auto_offset_reset: "earliest".into(),
+        }
+    }
+}
+
+/// A consumer in `group_id` with auto-commit off.
+pub fn consumer(
+    config: &KafkaConfig,
+    group_id: &str,
+    auto_offset_reset: &str,
+) -> anyhow::Result<StreamConsumer> {
+    Ok(base_config(config, group_id)
+        .set("group.id", group_id)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", auto_offset_reset)
+        .set("session.timeout.ms", "10000")
+        .set("heartbeat.interval.ms", "1000")
+        .set("max.poll.interval.ms", "300000")
+        .create()?)
+}
+
+async fn next_batch(
+    consumer: &StreamConsumer,
+    opts: &ConsumerOptions,
+    shutdown: &CancellationToken,
+) -> Vec<Delivery> {
+    let mut batch = Vec::new();
+    let first = tokio::select! {
+        () = shutdown.cancelled() => return batch,
+        m = consumer.recv() => m,
+    };
+    match first {
+        Ok(m) => batch.push(Delivery::from_message(&m)),
+        Err(err) => {
+            log_consume_error(&err);
+            return batch;
+        }
+    }
+    let deadline = tokio::time::Instant::now() + opts.max_wait;
+    while batch.len() < opts.max_batch {
+        match tokio::time::timeout_at(deadline, consumer.recv()).await {
+            Ok(Ok(m)) => batch.push(Delivery::from_message(&m)),
+            Ok(Err(err)) => {
+                log_consume_error(&err);
+                break;
+            }
+            Err(_) => break,
+        }
+    }
+    batch
+}
+
+fn log_consume_error(err: &KafkaError) {
+    tracing::warn!(error = %err, "kafka consume error");
+}
+
+/// Offsets to commit after a batch: the next offset of each partition.
+fn commit_list(batch: &[Delivery]) -> anyhow::Result<TopicPartitionList> {
+    let mut next: BTreeMap<(&str, i32), i64> = BTreeMap::new();
+    for d in batch {
+        let e = next.entry((d.topic.as_str(), d.partition)).or_insert(0);
+        *e = (*e).max(d.offset + 1);
+    }
+    let mut tpl = TopicPartitionList::new();
+    for ((topic, partition), offset) in next {
+        tpl.add_partition_offset(topic, partition, Offset::Offset(offset))?;
+    }
+    Ok(tpl)
+}
+
+/// Sends a poison message to `<topic>.dlq` with the reason, retrying until the
+/// broker takes it (a dead letter is never dropped).
+async fn dead_letter(
+    producer: &Producer,
+    d: &Delivery,
+    reason: &str,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
+    let mut headers = d.headers.clone();
+    headers.push((DLQ_ERROR_HEADER.into(), reason.to_owned()));
+    headers.push((DLQ_TOPIC_HEADER.into(), d.topic.clone()));
+    headers.push((DLQ_PARTITION_HEADER.into(), d.partition.to_string()));
+    headers.push((DLQ_OFFSET_HEADER.into(), d.offset.to_string()));
+    let topic = dlq_topic(&d.topic);
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match producer
+            .send_raw(&topic, &d.key, &d.payload, &headers)
+            .await
+        {
+            Ok(_) => {
+                tracing::warn!(topic = %d.topic, partition = d.partition, offset = d.offset, reason, "message dead-lettered");
+                return Ok(());
+            }
+            Err(err) if shutdown.is_cancelled() => return Err(err),
+            Err(err) => {
+                tracing::error!(error = ?err, "dead-lettering failed; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+/// Runs a consumer group member until `shutdown`: reads batches, applies them
+/// with `handler`, dead-letters poison messages, then commits synchronously.
+/// Offsets are only ever committed after the handler has written its state.
+pub async fn run_consumer<H: BatchHandler>(
+    config: &KafkaConfig,
+    opts: ConsumerOptions,
+    producer: Producer,
+    handler: H,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let consumer = consumer(config, &opts.group_id, &opts.auto_offset_reset)?;
+    let topics: Vec<String> = opts.topics.iter().map(|t| config.topic(t)).collect();
+    let topic_refs: Vec<&str> = topics.iter().map(String::as_str).collect();
+    consumer.subscribe(&topic_refs)?;
+    tracing::info!(group = %opts.group_id, topics = ?topics, "consumer started");
+
+    while !shutdown.is_cancelled() {
+        let batch = next_batch(&consumer, &opts, &shutdown).await;
+        if batch.is_empty() {
+            continue;
+        }
+        let span = tracing::info_span!("kafka.batch", group = %opts.group_id, size = batch.len());
+        let mut backoff = Duration::from_millis(100);
+        let poison = loop {
+            match handler.handle(&batch).instrument(span.clone()).await {
+                Ok(poison) => break poison,
+                Err(err) => {
+                    tracing::warn!(error = ?err, group = %opts.group_id, "batch failed; retrying");
+                    tokio::select! {
+                        () = shutdown.cancelled() => {
+                            tracing::info!("shutdown with an unapplied batch; it will be redelivered");
+                            return Ok(());
+                        }
+                        () = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                }
+            }
+        };
+        for (index, reason) in poison {
+            if let Some(d) = batch.get(index) {
+                dead_letter(&producer, d, &reason, &shutdown).await?;
+            }
+        }
+        let tpl = commit_list(&batch)?;
+        if let Err(err) = consumer.commit(&tpl, CommitMode::Sync) {
+            // The batch is applied; a failed commit means redelivery, which
+            // idempotent handlers absorb.
+            tracing::warn!(error = %err, "offset commit failed");
+        }
+    }
+    tracing::info!(group = %opts.group_id, "consumer stopped");
+    Ok(())
+}
+
+/// Logical topic names (see DESIGN.md); the configured prefix is added at use.
+pub mod topics {
+    pub const CONTENT: &str = "content.v1";
+    pub const ENGAGEMENT: &str = "engagement.v1";
+    pub const WALLET: &str = "wallet.v1";
+    pub const ADS: &str = "ads.v1";
+    /// Every topic of the platform, for set-up scripts and `loopctl`.
+    pub const ALL: &[&str] = &[CONTENT, ENGAGEMENT, WALLET, ADS];
+}

@@ -1,0 +1,190 @@
+//! Loop content service.
+//!
+//! Owns the `content` PostgreSQL database. Every change other services care
+//! about is written to the transactional outbox in the same transaction and
+//! relayed to the `content.v1` topic.
+
+mod catalog;
+mod events;
+mod live;
+mod model;
+mod moderation;
+mod service;
+mod social;
+mod users;
+pub mod validate;
+mod videos;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use loop_platform::auth::JwtKeys;
+use loop_platform::config::{
+    AuthConfig, DatabaseConfig, GrpcServerConfig, KafkaConfig, Secret, TelemetryConfig, Validate,
+};
+use loop_platform::kafka::{Producer, topics};
+use loop_proto::content::v1::content_service_server::ContentServiceServer;
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use service::ContentService;
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// The fully-qualified gRPC service name (for health checks).
+pub const SERVICE_NAME: &str = "loop.content.v1.ContentService";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub grpc: GrpcServerConfig,
+    pub database: DatabaseConfig,
+    pub kafka: KafkaConfig,
+    pub auth: AuthConfig,
+    pub telemetry: TelemetryConfig,
+    pub outbox: OutboxConfig,
+    pub moderation: ModerationConfig,
+    pub bootstrap_admin: BootstrapAdminConfig,
+}
+
+/// An admin account created at start-up when missing (the first admin has to
+/// come from somewhere). Leave the password empty to create none.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BootstrapAdminConfig {
+    pub handle: String,
+    pub password: Secret<String>,
+}
+
+/// Refused when `LOOP_ENV=production`.
+pub const DEV_ADMIN_PASSWORD: &str = "loop-admin-dev-password";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OutboxConfig {
+    /// Run the relay in this process (turn off to run it elsewhere, or in tests
+    /// that simulate a crash between commit and publish).
+    pub relay_enabled: bool,
+    /// Fallback poll interval when no commit notification arrives.
+    pub poll_interval_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ModerationConfig {
+    /// New videos wait in PENDING until an admin approves them.
+    pub require_review: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            grpc: GrpcServerConfig {
+                listen_addr: std::net::SocketAddr::from(([127, 0, 0, 1], 50061)),
+            },
+            database: DatabaseConfig::local("content"),
+            kafka: KafkaConfig::default(),
+            auth: AuthConfig::default(),
+            telemetry: TelemetryConfig::default(),
+            outbox: OutboxConfig {
+                relay_enabled: true,
+                poll_interval_ms: 1000,
+            },
+            moderation: ModerationConfig {
+                require_review: false,
+            },
+            bootstrap_admin: BootstrapAdminConfig {
+                handle: "admin".into(),
+                password: Secret::new(DEV_ADMIN_PASSWORD.into()),
+            },
+        }
+    }
+}
+
+impl Validate for Config {
+    fn validate(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        self.database.validate_into(&mut problems);
+        self.kafka.validate_into(&mut problems);
+        self.auth.validate_into(&mut problems);
+        if !(10..=60_000).contains(&self.outbox.poll_interval_ms) {
+            problems.push("outbox.poll_interval_ms: must be 10..=60000".into());
+        }
+        if !self.bootstrap_admin.password.expose().is_empty() {
+            if let Err(err) = validate::handle(&self.bootstrap_admin.handle) {
+                problems.push(format!("bootstrap_admin.{err}"));
+            }
+            if let Err(err) = validate::password(self.bootstrap_admin.password.expose()) {
+                problems.push(format!("bootstrap_admin.{err}"));
+            }
+            if std::env::var("LOOP_ENV").is_ok_and(|v| v == "production")
+                && self.bootstrap_admin.password.expose() == DEV_ADMIN_PASSWORD
+            {
+                problems.push(
+                    "bootstrap_admin.password: the development password is refused in production"
+                        .into(),
+                );
+            }
+        }
+        problems
+    }
+}
+
+/// Connects, migrates, creates topics, then serves gRPC and relays the outbox
+/// until `shutdown`.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let pool = loop_platform::db::connect(&config.database).await?;
+    if config.database.migrate {
+        MIGRATOR.run(&pool).await?;
+    }
+    loop_platform::outbox::ensure_schema(&pool).await?;
+    if !config.bootstrap_admin.password.expose().is_empty() {
+        users::ensure_bootstrap_admin(
+            &pool,
+            &config.bootstrap_admin.handle,
+            config.bootstrap_admin.password.expose(),
+        )
+        .await?;
+    }
+    loop_platform::kafka::ensure_topics(&config.kafka, &[topics::CONTENT]).await?;
+
+    let relay = if config.outbox.relay_enabled {
+        let producer = Producer::new(&config.kafka, "loop-content")?;
+        let relay_pool = pool.clone();
+        let interval = Duration::from_millis(config.outbox.poll_interval_ms);
+        let token = shutdown.clone();
+        Some(tokio::spawn(async move {
+            loop_platform::outbox::run_relay(relay_pool, producer, interval, token).await
+        }))
+    } else {
+        None
+    };
+
+    let service = ContentService::new(
+        pool.clone(),
+        JwtKeys::new(config.auth.jwt_secret.expose()),
+        Arc::new(config),
+    );
+    let routes = tonic::service::Routes::new(ContentServiceServer::new(service));
+    let served =
+        loop_platform::grpc::serve(routes, &[SERVICE_NAME], listener, shutdown.clone()).await;
+    shutdown.cancel();
+    if let Some(relay) = relay {
+        match relay.await {
+            Ok(Err(err)) => tracing::error!(error = ?err, "outbox relay failed"),
+            Err(err) => tracing::error!(error = %err, "outbox relay panicked"),
+            Ok(Ok(())) => {}
+        }
+    }
+    pool.close().await;
+    served
+}
+
+/// Exposed for tests and tools: the pool type the service runs on.
+pub type Pool = PgPool;

@@ -1,0 +1,50 @@
+use std::path::PathBuf;
+
+use clap::Parser;
+
+/// Loop content service (gRPC): users, videos, social graph, moderation, LIVE rooms.
+#[derive(Parser)]
+#[command(
+    version,
+    about,
+    after_help = "Examples:\n  loop-content\n  loop-content --config content.toml\n  LOOP_CONTENT__GRPC__LISTEN_ADDR=0.0.0.0:50061 loop-content"
+)]
+struct Args {
+    /// Optional TOML config file; env vars LOOP_CONTENT__<KEY> override it.
+    #[arg(long, env = "LOOP_CONTENT_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    let config: loop_content::Config =
+        match loop_platform::config::load("content", args.config.as_deref()) {
+            Ok(c) => c,
+            Err(err) => {
+                eprintln!("loop-content: {err}");
+                return std::process::ExitCode::from(2);
+            }
+        };
+    let _telemetry = match loop_platform::telemetry::init("content", &config.telemetry) {
+        Ok(g) => g,
+        Err(err) => {
+            eprintln!("loop-content: telemetry: {err:#}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind(config.grpc.listen_addr).await {
+        Ok(l) => l,
+        Err(err) => {
+            tracing::error!(addr = %config.grpc.listen_addr, error = %err, "cannot bind");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match loop_content::run(config, listener, loop_platform::shutdown::on_signal()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(error = ?err, "content service failed");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
