@@ -1,1 +1,374 @@
+//! Loop API gateway: HTTP/JSON under `/v1` for clients, OpenAPI at
+//! `/openapi.json`. Issues JWTs at sign-up/login, authenticates every call,
+//! rate-limits per user (Redis), and calls the services over gRPC with a
+//! deadline, forwarding the caller's token and trace context.
 
+mod dto;
+mod error;
+mod extract;
+mod routes;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use loop_platform::auth::JwtKeys;
+use loop_platform::cache::Redis;
+use loop_platform::config::{AuthConfig, RedisConfig, TelemetryConfig, Validate};
+use loop_proto::content::v1::content_service_client::ContentServiceClient;
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+pub use error::{ApiError, ErrorBody};
+use extract::AuthUser;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub http: HttpConfig,
+    pub services: ServicesConfig,
+    pub redis: RedisConfig,
+    pub auth: AuthConfig,
+    pub tokens: TokenConfig,
+    pub telemetry: TelemetryConfig,
+    pub rate_limit: RateLimitConfig,
+    /// Deadline of every downstream gRPC call.
+    pub downstream_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    pub listen_addr: SocketAddr,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+}
+
+/// Where the services are (gRPC URLs).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ServicesConfig {
+    pub content_url: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TokenConfig {
+    /// Lifetime of the JWTs issued at login.
+    pub ttl_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitConfig {
+    pub enabled: bool,
+    /// Requests per minute per authenticated user (per IP when anonymous).
+    pub per_user_per_minute: u32,
+    /// Sign-up and login attempts per minute per client IP.
+    pub auth_per_ip_per_minute: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            http: HttpConfig {
+                listen_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+                max_body_bytes: 256 * 1024,
+            },
+            services: ServicesConfig {
+                content_url: "http://127.0.0.1:50061".into(),
+            },
+            redis: RedisConfig::default(),
+            auth: AuthConfig::default(),
+            tokens: TokenConfig {
+                ttl_secs: 24 * 3600,
+            },
+            telemetry: TelemetryConfig::default(),
+            rate_limit: RateLimitConfig {
+                enabled: true,
+                per_user_per_minute: 1200,
+                auth_per_ip_per_minute: 60,
+            },
+            downstream_timeout_ms: 5000,
+        }
+    }
+}
+
+impl Validate for Config {
+    fn validate(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        self.redis.validate_into(&mut problems);
+        self.auth.validate_into(&mut problems);
+        if !self.services.content_url.starts_with("http://")
+            && !self.services.content_url.starts_with("https://")
+        {
+            problems.push("services.content_url: must be an http(s):// URL".into());
+        }
+        if !(60..=30 * 24 * 3600).contains(&self.tokens.ttl_secs) {
+            problems.push("tokens.ttl_secs: must be 60..=2592000".into());
+        }
+        if !(50..=60_000).contains(&self.downstream_timeout_ms) {
+            problems.push("downstream_timeout_ms: must be 50..=60000".into());
+        }
+        if self.rate_limit.per_user_per_minute == 0 || self.rate_limit.auth_per_ip_per_minute == 0 {
+            problems.push("rate_limit: limits must be positive (set rate_limit.enabled=false to turn limiting off)".into());
+        }
+        if !(1024..=16 * 1024 * 1024).contains(&self.http.max_body_bytes) {
+            problems.push("http.max_body_bytes: must be 1024..=16777216".into());
+        }
+        problems
+    }
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub(crate) content: ContentServiceClient<Channel>,
+    pub(crate) content_channel: Channel,
+    pub(crate) keys: JwtKeys,
+    pub(crate) redis: Redis,
+    pub(crate) config: Arc<Config>,
+}
+
+impl AppState {
+    pub(crate) fn content(&self) -> ContentServiceClient<Channel> {
+        self.content.clone()
+    }
+
+    fn timeout(&self) -> Duration {
+        Duration::from_millis(self.config.downstream_timeout_ms)
+    }
+
+    /// A downstream request carrying the caller's token, trace context and deadline.
+    pub(crate) fn req<T>(&self, user: &AuthUser, message: T) -> tonic::Request<T> {
+        loop_platform::grpc::request(message, Some(&user.token), self.timeout())
+    }
+
+    pub(crate) fn anonymous<T>(&self, message: T) -> tonic::Request<T> {
+        loop_platform::grpc::request(message, None, self.timeout())
+    }
+
+    /// Awaits a downstream call, enforcing the deadline here too.
+    pub(crate) async fn call<T>(
+        &self,
+        fut: impl std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    ) -> Result<T, ApiError> {
+        match tokio::time::timeout(self.timeout(), fut).await {
+            Ok(Ok(response)) => Ok(response.into_inner()),
+            Ok(Err(status)) => Err(status.into()),
+            Err(_) => Err(tonic::Status::deadline_exceeded("downstream deadline").into()),
+        }
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Loop API", version = "1", description = "The client API of Loop, a short-video platform. Authenticate with `Authorization: Bearer <token>` from /v1/auth/login."),
+    modifiers(&BearerAuth),
+    components(schemas(ErrorBody))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The router with every route and the OpenAPI document built from the same handlers.
+pub fn router(state: AppState) -> Router {
+    let (api, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(routes::routes())
+        .split_for_parts();
+    openapi.info.version = env!("CARGO_PKG_VERSION").into();
+    let openapi = Arc::new(openapi);
+    let max_body = state.config.http.max_body_bytes;
+    Router::new()
+        .merge(api)
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || {
+                let doc = openapi.clone();
+                async move { axum::Json(doc.as_ref().clone()) }
+            }),
+        )
+        .route("/healthz", axum::routing::get(|| async { "ok" }))
+        .route("/readyz", axum::routing::get(readyz))
+        .fallback(|| async {
+            ApiError::new(http::StatusCode::NOT_FOUND, "not_found", "no such route")
+        })
+        .layer(middleware::from_fn_with_state(state.clone(), rate_limit))
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(middleware::from_fn(request_span))
+        .with_state(state)
+}
+
+/// Ready when the content service reports SERVING and Redis answers PING.
+async fn readyz(State(state): State<AppState>) -> Response {
+    let mut health =
+        tonic_health::pb::health_client::HealthClient::new(state.content_channel.clone());
+    let check = health.check(tonic_health::pb::HealthCheckRequest {
+        service: "loop.content.v1.ContentService".into(),
+    });
+    let content_ok = matches!(
+        tokio::time::timeout(Duration::from_secs(2), check).await,
+        Ok(Ok(r)) if r.get_ref().status == tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
+    let redis_ok = {
+        let mut conn = state.redis.conn.clone();
+        matches!(
+            tokio::time::timeout(
+                Duration::from_secs(2),
+                redis::cmd("PING").query_async::<String>(&mut conn)
+            )
+            .await,
+            Ok(Ok(_))
+        )
+    };
+    let body = serde_json::json!({"content": content_ok, "redis": redis_ok});
+    let status = if content_ok && redis_ok {
+        http::StatusCode::OK
+    } else {
+        http::StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, axum::Json(body)).into_response()
+}
+
+/// One span per request, child of the client's `traceparent` if any; logs
+/// the outcome with latency.
+async fn request_span(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| request.uri().path().to_owned());
+    let method = request.method().clone();
+    let span = tracing::info_span!("http.request", otel.name = %format!("{method} {route}"), otel.kind = "server", http.method = %method, http.route = %route, http.status = tracing::field::Empty);
+    let _ = span.set_parent(loop_platform::telemetry::extract_from_headers(
+        request.headers(),
+    ));
+    let started = Instant::now();
+    let response = next.run(request).instrument(span.clone()).await;
+    let status = response.status().as_u16();
+    span.record("http.status", status);
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    if status >= 500 {
+        tracing::warn!(parent: &span, status, latency_ms, "request failed");
+    } else {
+        tracing::debug!(parent: &span, status, latency_ms, "request served");
+    }
+    response
+}
+
+/// Fixed-window limits in Redis: per user (or IP when anonymous), and a
+/// stricter per-IP limit on sign-up and login. Fails open if Redis is down.
+async fn rate_limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let limits = &state.config.rate_limit;
+    let path = request.uri().path();
+    if !limits.enabled || !path.starts_with("/v1/") {
+        return next.run(request).await;
+    }
+    let ip = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let (subject, limit) = if path.starts_with("/v1/auth/") {
+        (format!("auth-ip:{ip}"), limits.auth_per_ip_per_minute)
+    } else {
+        let (parts, body) = request.into_parts();
+        let who = match extract::authenticate(&parts, &state) {
+            Ok(user) => format!("user:{}", user.user_id),
+            Err(_) => format!("ip:{ip}"),
+        };
+        let request = Request::from_parts(parts, body);
+        return match check_limit(&state, &who, limits.per_user_per_minute).await {
+            true => next.run(request).await,
+            false => ApiError::new(
+                http::StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "too many requests; retry in a minute",
+            )
+            .into_response(),
+        };
+    };
+    if check_limit(&state, &subject, limit).await {
+        next.run(request).await
+    } else {
+        ApiError::new(
+            http::StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many attempts; retry in a minute",
+        )
+        .into_response()
+    }
+}
+
+async fn check_limit(state: &AppState, subject: &str, limit: u32) -> bool {
+    let window = chrono::Utc::now().timestamp() / 60;
+    let key = state.redis.key(&format!("ratelimit:{subject}:{window}"));
+    let mut conn = state.redis.conn.clone();
+    let result: Result<(i64,), redis::RedisError> = redis::pipe()
+        .atomic()
+        .incr(&key, 1)
+        .expire(&key, 120)
+        .ignore()
+        .query_async(&mut conn)
+        .await;
+    match result {
+        Ok((count,)) => count <= i64::from(limit),
+        Err(err) => {
+            tracing::warn!(error = %err, "rate limiter unavailable; allowing request");
+            true
+        }
+    }
+}
+
+/// Connects to Redis and the services, then serves HTTP until `shutdown`.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let redis = Redis::connect(&config.redis).await?;
+    let content_channel = loop_platform::grpc::channel(&config.services.content_url)?;
+    let state = AppState {
+        content: ContentServiceClient::new(content_channel.clone()),
+        content_channel,
+        keys: JwtKeys::new(config.auth.jwt_secret.expose()),
+        redis,
+        config: Arc::new(config),
+    };
+    let app = router(state);
+    tracing::info!(addr = %listener.local_addr()?, "gateway listening");
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { shutdown.cancelled().await })
+    .await?;
+    tracing::info!("gateway stopped");
+    Ok(())
+}

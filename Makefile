@@ -1,0 +1,35 @@
+# Loop: the two commands a newcomer needs are `make up` and `make test`.
+SHELL := /bin/bash
+NEXTEST_PROFILE ?= default
+PROFILE ?= dev
+
+.PHONY: help up down test deps build fmt lint clean-state logs
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+deps: ## install/start PostgreSQL, Redis, the Tansu broker and cargo-nextest if missing
+	@scripts/ensure-deps.sh
+
+build: ## build every binary
+	cargo build --workspace --bins --profile $(PROFILE)
+
+up: deps ## start the whole platform locally with demo data
+	@scripts/up.sh $(PROFILE)
+
+down: ## stop everything `make up` started (not PostgreSQL/Redis)
+	@scripts/down.sh
+
+test: deps ## fmt check, clippy -D warnings, every test (nextest)
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets --locked -- -D warnings
+	cargo nextest run --workspace --locked --profile $(NEXTEST_PROFILE)
+
+fmt: ## format the code
+	cargo fmt --all
+
+logs: ## follow the logs of the running platform
+	tail -F .state/logs/*.log
+
+clean-state: down ## stop and delete local broker data and logs
+	rm -rf .state

@@ -1,0 +1,278 @@
+//! Sign-up, login (JWT issuance) and profiles.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use chrono::{DateTime, Utc};
+use http::StatusCode;
+use loop_platform::auth::Role;
+use loop_proto::common::v1 as common;
+use loop_proto::content::v1 as pb;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::AppState;
+use crate::dto::{UserDto, enum_from_str};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{ApiJson, AuthUser};
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignUpBody {
+    /// 3..24 of a-z, 0-9, '_' and '.'.
+    pub handle: String,
+    /// 8..128 characters.
+    pub password: String,
+    #[serde(default)]
+    pub display_name: String,
+    /// YYYY-MM-DD; at least 13 years ago.
+    pub birth_date: String,
+    /// ISO 3166-1 alpha-2 ("US").
+    pub country: String,
+    /// BCP 47 ("en", "pt-BR").
+    pub language: String,
+    /// female, male, non_binary or undisclosed.
+    #[serde(default)]
+    pub gender: String,
+    /// Interests picked at sign-up (hashtag families: "dance", "cooking").
+    #[serde(default)]
+    pub interests: Vec<String>,
+    /// viewer (default), creator or advertiser.
+    #[serde(default)]
+    pub role: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginBody {
+    pub handle: String,
+    pub password: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionDto {
+    pub user: UserDto,
+    /// Send as `Authorization: Bearer <token>`.
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+fn platform_role(role: i32) -> Role {
+    match common::Role::try_from(role) {
+        Ok(common::Role::Creator) => Role::Creator,
+        Ok(common::Role::Advertiser) => Role::Advertiser,
+        Ok(common::Role::Admin) => Role::Admin,
+        _ => Role::Viewer,
+    }
+}
+
+fn session(state: &AppState, user: pb::User) -> SessionDto {
+    let ttl = Duration::from_secs(state.config.tokens.ttl_secs);
+    let token = state
+        .keys
+        .issue(&user.user_id, platform_role(user.role), ttl);
+    let expires_at = Utc::now()
+        + chrono::Duration::seconds(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2));
+    SessionDto {
+        user: user.into(),
+        token,
+        expires_at,
+    }
+}
+
+fn missing_user() -> ApiError {
+    tracing::error!("content service answered without a user");
+    ApiError::internal()
+}
+
+/// Create an account and get a session token.
+#[utoipa::path(post, path = "/v1/auth/signup", tag = "accounts", request_body = SignUpBody,
+    responses((status = 201, body = SessionDto), (status = "4XX", body = ErrorBody)))]
+pub async fn sign_up(
+    State(st): State<AppState>,
+    ApiJson(b): ApiJson<SignUpBody>,
+) -> ApiResult<(StatusCode, Json<SessionDto>)> {
+    let role = match b.role.as_str() {
+        "" | "viewer" => common::Role::Viewer,
+        "creator" => common::Role::Creator,
+        "advertiser" => common::Role::Advertiser,
+        _ => {
+            return Err(ApiError::invalid(
+                "role",
+                "must be one of: viewer, creator, advertiser",
+            ));
+        }
+    };
+    let gender = enum_from_str(
+        "gender",
+        &b.gender,
+        "GENDER_",
+        |s| common::Gender::from_str_name(s).map(|g| g as i32),
+        &["female", "male", "non_binary", "undisclosed"],
+    )?;
+    let request = pb::CreateUserRequest {
+        handle: b.handle,
+        display_name: b.display_name,
+        password: b.password,
+        birth_date: b.birth_date,
+        country: b.country,
+        language: b.language,
+        gender,
+        declared_interests: b.interests,
+        role: role as i32,
+    };
+    let created = st
+        .call(st.content().create_user(st.anonymous(request)))
+        .await?;
+    let user = created.user.ok_or_else(missing_user)?;
+    Ok((StatusCode::CREATED, Json(session(&st, user))))
+}
+
+/// Log in with handle and password.
+#[utoipa::path(post, path = "/v1/auth/login", tag = "accounts", request_body = LoginBody,
+    responses((status = 200, body = SessionDto), (status = 401, body = ErrorBody)))]
+pub async fn log_in(
+    State(st): State<AppState>,
+    ApiJson(b): ApiJson<LoginBody>,
+) -> ApiResult<Json<SessionDto>> {
+    if b.handle.trim().is_empty() {
+        return Err(ApiError::invalid("handle", "is required"));
+    }
+    if b.password.is_empty() {
+        return Err(ApiError::invalid("password", "is required"));
+    }
+    let auth = st
+        .call(
+            st.content()
+                .authenticate(st.anonymous(pb::AuthenticateRequest {
+                    handle: b.handle,
+                    password: b.password,
+                })),
+        )
+        .await?;
+    Ok(Json(session(&st, auth.user.ok_or_else(missing_user)?)))
+}
+
+/// Your own profile.
+#[utoipa::path(get, path = "/v1/users/me", tag = "accounts", security(("bearer" = [])),
+    responses((status = 200, body = UserDto), (status = "4XX", body = ErrorBody)))]
+pub async fn me(State(st): State<AppState>, user: AuthUser) -> ApiResult<Json<UserDto>> {
+    let key = Some(pb::get_user_request::Key::UserId(user.user_id.clone()));
+    let got = st
+        .call(
+            st.content()
+                .get_user(st.req(&user, pb::GetUserRequest { key })),
+        )
+        .await?;
+    Ok(Json(got.user.ok_or_else(missing_user)?.into()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateMeBody {
+    pub display_name: Option<String>,
+    pub language: Option<String>,
+    pub interests: Option<Vec<String>>,
+}
+
+/// Change your display name, language or interests (only the fields given).
+#[utoipa::path(patch, path = "/v1/users/me", tag = "accounts", security(("bearer" = [])), request_body = UpdateMeBody,
+    responses((status = 200, body = UserDto), (status = "4XX", body = ErrorBody)))]
+pub async fn update_me(
+    State(st): State<AppState>,
+    user: AuthUser,
+    ApiJson(b): ApiJson<UpdateMeBody>,
+) -> ApiResult<Json<UserDto>> {
+    let mut mask = Vec::new();
+    let mut request = pb::UpdateProfileRequest::default();
+    if let Some(v) = b.display_name {
+        mask.push("display_name".to_owned());
+        request.display_name = v;
+    }
+    if let Some(v) = b.language {
+        mask.push("language".to_owned());
+        request.language = v;
+    }
+    if let Some(v) = b.interests {
+        mask.push("declared_interests".to_owned());
+        request.declared_interests = v;
+    }
+    if mask.is_empty() {
+        return Err(ApiError::invalid(
+            "body",
+            "give at least one of display_name, language, interests",
+        ));
+    }
+    request.update_mask = mask;
+    let updated = st
+        .call(st.content().update_profile(st.req(&user, request)))
+        .await?;
+    Ok(Json(updated.user.ok_or_else(missing_user)?.into()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreatorProfileBody {
+    #[serde(default)]
+    pub bio: String,
+    #[serde(default)]
+    pub category: String,
+}
+
+/// Become a creator (or edit your creator profile). Returns a fresh token
+/// carrying the creator role.
+#[utoipa::path(put, path = "/v1/users/me/creator-profile", tag = "accounts", security(("bearer" = [])), request_body = CreatorProfileBody,
+    responses((status = 200, body = SessionDto), (status = "4XX", body = ErrorBody)))]
+pub async fn become_creator(
+    State(st): State<AppState>,
+    user: AuthUser,
+    ApiJson(b): ApiJson<CreatorProfileBody>,
+) -> ApiResult<Json<SessionDto>> {
+    let updated = st
+        .call(st.content().upsert_creator_profile(st.req(
+            &user,
+            pb::UpsertCreatorProfileRequest {
+                bio: b.bio,
+                category: b.category,
+            },
+        )))
+        .await?;
+    Ok(Json(session(&st, updated.user.ok_or_else(missing_user)?)))
+}
+
+/// A user's public profile.
+#[utoipa::path(get, path = "/v1/users/{user_id}", tag = "accounts", security(("bearer" = [])),
+    params(("user_id" = String, Path)), responses((status = 200, body = UserDto), (status = "4XX", body = ErrorBody)))]
+pub async fn get_user(
+    State(st): State<AppState>,
+    user: AuthUser,
+    Path(user_id): Path<String>,
+) -> ApiResult<Json<UserDto>> {
+    let key = Some(pb::get_user_request::Key::UserId(user_id));
+    let got = st
+        .call(
+            st.content()
+                .get_user(st.req(&user, pb::GetUserRequest { key })),
+        )
+        .await?;
+    Ok(Json(got.user.ok_or_else(missing_user)?.into()))
+}
+
+/// A user's public profile by handle.
+#[utoipa::path(get, path = "/v1/users/by-handle/{handle}", tag = "accounts", security(("bearer" = [])),
+    params(("handle" = String, Path)), responses((status = 200, body = UserDto), (status = "4XX", body = ErrorBody)))]
+pub async fn get_user_by_handle(
+    State(st): State<AppState>,
+    user: AuthUser,
+    Path(handle): Path<String>,
+) -> ApiResult<Json<UserDto>> {
+    let key = Some(pb::get_user_request::Key::Handle(handle));
+    let got = st
+        .call(
+            st.content()
+                .get_user(st.req(&user, pb::GetUserRequest { key })),
+        )
+        .await?;
+    Ok(Json(got.user.ok_or_else(missing_user)?.into()))
+}

@@ -1,0 +1,201 @@
+//! Hashtags, challenges, sounds.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use chrono::{DateTime, Utc};
+use http::StatusCode;
+use loop_platform::time::to_timestamp;
+use loop_proto::content::v1 as pb;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::AppState;
+use crate::dto::{ChallengeDto, HashtagDto, Page, PageQuery, SoundDto, VideoDto};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{ApiJson, ApiQuery, AuthUser};
+
+fn missing(what: &str) -> ApiError {
+    tracing::error!(what, "content service answered without the object");
+    ApiError::internal()
+}
+
+/// A hashtag: how many videos carry it, and its active challenge.
+#[utoipa::path(get, path = "/v1/hashtags/{name}", tag = "discover", security(("bearer" = [])),
+    params(("name" = String, Path)), responses((status = 200, body = HashtagDto), (status = "4XX", body = ErrorBody)))]
+pub async fn get_hashtag(
+    State(st): State<AppState>,
+    user: AuthUser,
+    Path(name): Path<String>,
+) -> ApiResult<Json<HashtagDto>> {
+    let r = st
+        .call(
+            st.content()
+                .get_hashtag(st.req(&user, pb::GetHashtagRequest { name })),
+        )
+        .await?;
+    let h = r.hashtag.ok_or_else(|| missing("hashtag"))?;
+    Ok(Json(HashtagDto {
+        name: h.name,
+        video_count: h.video_count,
+        active_challenge: h.active_challenge.map(Into::into),
+    }))
+}
+
+/// Videos with a hashtag, newest first.
+#[utoipa::path(get, path = "/v1/hashtags/{name}/videos", tag = "discover", security(("bearer" = [])),
+    params(("name" = String, Path), PageQuery), responses((status = 200, body = Page<VideoDto>), (status = "4XX", body = ErrorBody)))]
+pub async fn hashtag_videos(
+    State(st): State<AppState>,
+    user: AuthUser,
+    Path(name): Path<String>,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> ApiResult<Json<Page<VideoDto>>> {
+    let r = st
+        .call(st.content().list_hashtag_videos(st.req(
+            &user,
+            pb::ListHashtagVideosRequest {
+                name,
+                page: q.to_proto(),
+            },
+        )))
+        .await?;
+    Ok(Json(Page::new(r.videos, r.page)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChallengeBody {
+    pub hashtag: String,
+    pub description: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+}
+
+/// Start a hashtag challenge (advertisers and admins).
+#[utoipa::path(post, path = "/v1/challenges", tag = "discover", security(("bearer" = [])), request_body = ChallengeBody,
+    responses((status = 201, body = ChallengeDto), (status = "4XX", body = ErrorBody)))]
+pub async fn create_challenge(
+    State(st): State<AppState>,
+    user: AuthUser,
+    ApiJson(b): ApiJson<ChallengeBody>,
+) -> ApiResult<(StatusCode, Json<ChallengeDto>)> {
+    let r = st
+        .call(st.content().create_challenge(st.req(
+            &user,
+            pb::CreateChallengeRequest {
+                hashtag: b.hashtag,
+                description: b.description,
+                starts_at: Some(to_timestamp(b.starts_at)),
+                ends_at: Some(to_timestamp(b.ends_at)),
+                sponsor_id: String::new(),
+            },
+        )))
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(r.challenge.ok_or_else(|| missing("challenge"))?.into()),
+    ))
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ChallengesQuery {
+    /// Only challenges running now (default true).
+    pub active_only: Option<bool>,
+    pub page_size: Option<u32>,
+    pub page_token: Option<String>,
+}
+
+/// Challenges, soonest-ending first.
+#[utoipa::path(get, path = "/v1/challenges", tag = "discover", security(("bearer" = [])),
+    params(ChallengesQuery), responses((status = 200, body = Page<ChallengeDto>), (status = "4XX", body = ErrorBody)))]
+pub async fn list_challenges(
+    State(st): State<AppState>,
+    user: AuthUser,
+    ApiQuery(q): ApiQuery<ChallengesQuery>,
+) -> ApiResult<Json<Page<ChallengeDto>>> {
+    let page = PageQuery {
+        page_size: q.page_size,
+        page_token: q.page_token,
+    };
+    let r = st
+        .call(st.content().list_challenges(st.req(
+            &user,
+            pb::ListChallengesRequest {
+                active_only: q.active_only.unwrap_or(true),
+                page: page.to_proto(),
+            },
+        )))
+        .await?;
+    Ok(Json(Page::new(r.challenges, r.page)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SoundBody {
+    pub title: String,
+    pub artist: String,
+    pub duration_ms: u32,
+}
+
+/// Upload a sound's metadata.
+#[utoipa::path(post, path = "/v1/sounds", tag = "discover", security(("bearer" = [])), request_body = SoundBody,
+    responses((status = 201, body = SoundDto), (status = "4XX", body = ErrorBody)))]
+pub async fn create_sound(
+    State(st): State<AppState>,
+    user: AuthUser,
+    ApiJson(b): ApiJson<SoundBody>,
+) -> ApiResult<(StatusCode, Json<SoundDto>)> {
+    let r = st
+        .call(st.content().create_sound(st.req(
+            &user,
+            pb::CreateSoundRequest {
+                title: b.title,
+                artist: b.artist,
+                duration_ms: b.duration_ms,
+            },
+        )))
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(r.sound.ok_or_else(|| missing("sound"))?.into()),
+    ))
+}
+
+/// A sound and how many videos use it.
+#[utoipa::path(get, path = "/v1/sounds/{sound_id}", tag = "discover", security(("bearer" = [])),
+    params(("sound_id" = String, Path)), responses((status = 200, body = SoundDto), (status = "4XX", body = ErrorBody)))]
+pub async fn get_sound(
+    State(st): State<AppState>,
+    user: AuthUser,
+    Path(sound_id): Path<String>,
+) -> ApiResult<Json<SoundDto>> {
+    let r = st
+        .call(
+            st.content()
+                .get_sound(st.req(&user, pb::GetSoundRequest { sound_id })),
+        )
+        .await?;
+    Ok(Json(r.sound.ok_or_else(|| missing("sound"))?.into()))
+}
+
+/// Videos using a sound, newest first.
+#[utoipa::path(get, path = "/v1/sounds/{sound_id}/videos", tag = "discover", security(("bearer" = [])),
+    params(("sound_id" = String, Path), PageQuery), responses((status = 200, body = Page<VideoDto>), (status = "4XX", body = ErrorBody)))]
+pub async fn sound_videos(
+    State(st): State<AppState>,
+    user: AuthUser,
+    Path(sound_id): Path<String>,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> ApiResult<Json<Page<VideoDto>>> {
+    let r = st
+        .call(st.content().list_sound_videos(st.req(
+            &user,
+            pb::ListSoundVideosRequest {
+                sound_id,
+                page: q.to_proto(),
+            },
+        )))
+        .await?;
+    Ok(Json(Page::new(r.videos, r.page)))
+}

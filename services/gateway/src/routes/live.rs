@@ -1,0 +1,133 @@
+//! LIVE rooms.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use http::StatusCode;
+use loop_proto::content::v1 as pb;
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use crate::AppState;
+use crate::dto::{LiveRoomDto, Page, PageQuery};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{ApiJson, ApiQuery, AuthUser};
+
+fn room(r: Option<pb::LiveRoom>) -> ApiResult<Json<LiveRoomDto>> {
+    r.map(|r| Json(r.into())).ok_or_else(|| {
+        tracing::error!("content service answered without a room");
+        ApiError::internal()
+    })
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartLiveBody {
+    /// 1..100 characters.
+    pub title: String,
+}
+
+/// Go LIVE (creators; one open room at a time).
+#[utoipa::path(post, path = "/v1/live", tag = "live", security(("bearer" = [])), request_body = StartLiveBody,
+    responses((status = 201, body = LiveRoomDto), (status = "4XX", body = ErrorBody)))]
+pub async fn start_live(
+    State(st): State<AppState>,
+    user: AuthUser,
+    ApiJson(b): ApiJson<StartLiveBody>,
+) -> ApiResult<(StatusCode, Json<LiveRoomDto>)> {
+    let r = st
+        .call(
+            st.content()
+                .start_live(st.req(&user, pb::StartLiveRequest { title: b.title })),
+        )
+        .await?;
+    Ok((StatusCode::CREATED, room(r.room)?))
+}
+
+/// Open rooms, most viewers first.
+#[utoipa::path(get, path = "/v1/live", tag = "live", security(("bearer" = [])),
+    params(PageQuery), responses((status = 200, body = Page<LiveRoomDto>), (status = "4XX", body = ErrorBody)))]
+pub async fn list_live(
+    State(st): State<AppState>,
+    user: AuthUser,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> ApiResult<Json<Page<LiveRoomDto>>> {
+    let r = st
+        .call(
+            st.content()
+                .list_live_rooms(st.req(&user, pb::ListLiveRoomsRequest { page: q.to_proto() })),
+        )
+        .await?;
+    Ok(Json(Page::new(r.rooms, r.page)))
+}
+
+/// One room.
+#[utoipa::path(get, path = "/v1/live/{room_id}", tag = "live", security(("bearer" = [])),
+    params(("room_id" = String, Path)), responses((status = 200, body = LiveRoomDto), (status = "4XX", body = ErrorBody)))]
+pub async fn get_live(
+    State(st): State<AppState>,
+    user: AuthUser,
+    Path(room_id): Path<String>,
+) -> ApiResult<Json<LiveRoomDto>> {
+    room(
+        st.call(
+            st.content()
+                .get_live_room(st.req(&user, pb::GetLiveRoomRequest { room_id })),
+        )
+        .await?
+        .room,
+    )
+}
+
+/// End your room.
+#[utoipa::path(post, path = "/v1/live/{room_id}/end", tag = "live", security(("bearer" = [])),
+    params(("room_id" = String, Path)), responses((status = 200, body = LiveRoomDto), (status = "4XX", body = ErrorBody)))]
+pub async fn end_live(
+    State(st): State<AppState>,
+    user: AuthUser,
+    Path(room_id): Path<String>,
+) -> ApiResult<Json<LiveRoomDto>> {
+    room(
+        st.call(
+            st.content()
+                .end_live(st.req(&user, pb::EndLiveRequest { room_id })),
+        )
+        .await?
+        .room,
+    )
+}
+
+/// Join a room as a viewer (idempotent).
+#[utoipa::path(post, path = "/v1/live/{room_id}/join", tag = "live", security(("bearer" = [])),
+    params(("room_id" = String, Path)), responses((status = 200, body = LiveRoomDto), (status = "4XX", body = ErrorBody)))]
+pub async fn join_live(
+    State(st): State<AppState>,
+    user: AuthUser,
+    Path(room_id): Path<String>,
+) -> ApiResult<Json<LiveRoomDto>> {
+    room(
+        st.call(
+            st.content()
+                .join_live(st.req(&user, pb::JoinLiveRequest { room_id })),
+        )
+        .await?
+        .room,
+    )
+}
+
+/// Leave a room.
+#[utoipa::path(post, path = "/v1/live/{room_id}/leave", tag = "live", security(("bearer" = [])),
+    params(("room_id" = String, Path)), responses((status = 200, body = LiveRoomDto), (status = "4XX", body = ErrorBody)))]
+pub async fn leave_live(
+    State(st): State<AppState>,
+    user: AuthUser,
+    Path(room_id): Path<String>,
+) -> ApiResult<Json<LiveRoomDto>> {
+    room(
+        st.call(
+            st.content()
+                .leave_live(st.req(&user, pb::LeaveLiveRequest { room_id })),
+        )
+        .await?
+        .room,
+    )
+}

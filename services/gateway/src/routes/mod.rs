@@ -1,0 +1,54 @@
+//! Every `/v1` route. Each handler is annotated for OpenAPI and registered
+//! through `routes!`, so the served document lists exactly what is routed.
+
+mod accounts;
+mod catalog;
+mod live;
+mod moderation;
+mod social;
+mod videos;
+
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(accounts::sign_up))
+        .routes(routes!(accounts::log_in))
+        .routes(routes!(accounts::me, accounts::update_me))
+        .routes(routes!(accounts::become_creator))
+        .routes(routes!(accounts::get_user))
+        .routes(routes!(accounts::get_user_by_handle))
+        .routes(routes!(social::list_followers))
+        .routes(routes!(social::list_following))
+        .routes(routes!(social::follow, social::unfollow))
+        .routes(routes!(videos::list_creator_videos))
+        .routes(routes!(videos::publish_video))
+        .routes(routes!(
+            videos::get_video,
+            videos::update_video,
+            videos::delete_video
+        ))
+        .routes(routes!(videos::lineage))
+        .routes(routes!(videos::following_feed))
+        .routes(routes!(social::like, social::unlike))
+        .routes(routes!(social::add_comment, social::list_comments))
+        .routes(routes!(social::delete_comment))
+        .routes(routes!(social::share))
+        .routes(routes!(catalog::get_hashtag))
+        .routes(routes!(catalog::hashtag_videos))
+        .routes(routes!(catalog::create_challenge, catalog::list_challenges))
+        .routes(routes!(catalog::create_sound))
+        .routes(routes!(catalog::get_sound))
+        .routes(routes!(catalog::sound_videos))
+        .routes(routes!(moderation::report_video))
+        .routes(routes!(moderation::list_reports))
+        .routes(routes!(moderation::moderate_video))
+        .routes(routes!(live::start_live, live::list_live))
+        .routes(routes!(live::get_live))
+        .routes(routes!(live::end_live))
+        .routes(routes!(live::join_live))
+        .routes(routes!(live::leave_live))
+}

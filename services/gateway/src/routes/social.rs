@@ -1,0 +1,259 @@
+//! Follows, likes, comments, shares.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use http::StatusCode;
+use loop_proto::content::v1 as pb;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::AppState;
+use crate::dto::{CommentDto, Page, PageQuery, UserDto};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{ApiJson, ApiQuery, AuthUser};
+
+/// Follow a user.
+#[utoipa::path(post, path = "/v1/users/{user_id}/follow", tag = "social", security(("bearer" = [])),
+    params(("user_id" = String, Path)), responses((status = 204), (status = "4XX", body = ErrorBody)))]
+pub async fn follow(
+    State(st): State<AppState>,
+    user: AuthUser,
+    Path(user_id): Path<String>,
+) -> ApiResult<StatusCode> {
+    st.call(st.content().follow(st.req(
+        &user,
+        pb::FollowRequest {
+            creator_id: user_id,
+        },
+    )))
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Unfollow a user.
+#[utoipa::path(delete, path = "/v1/users/{user_id}/follow", tag = "social", security(("bearer" = [])),
+    params(("user_id" = String, Path)), responses((status = 204), (status = "4XX", body = ErrorBody)))]
+pub async fn unfollow(
+    State(st): State<AppState>,
+    user: AuthUser,
+    Path(user_id): Path<String>,
+) -> ApiResult<StatusCode> {
+    st.call(st.content().unfollow(st.req(
+        &user,
+        pb::UnfollowRequest {
+            creator_id: user_id,
+        },
+    )))
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Who follows a user, newest first.
+#[utoipa::path(get, path = "/v1/users/{user_id}/followers", tag = "social", security(("bearer" = [])),
+    params(("user_id" = String, Path), PageQuery), responses((status = 200, body = Page<UserDto>), (status = "4XX", body = ErrorBody)))]
+pub async fn list_followers(
+    State(st): State<AppState>,
+    user: AuthUser,
+    Path(user_id): Path<String>,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> ApiResult<Json<Page<UserDto>>> {
+    let r = st
+        .call(st.content().list_followers(st.req(
+            &user,
+            pb::ListFollowersRequest {
+                user_id,
+                page: q.to_proto(),
+            },
+        )))
+        .await?;
+    Ok(Json(Page::new(r.users, r.page)))
+}
+
+/// Whom a user follows, newest first.
+#[utoipa::path(get, path = "/v1/users/{user_id}/following", tag = "social", security(("bearer" = [])),
+    params(("user_id" = String, Path), PageQuery), responses((status = 200, body = Page<UserDto>), (status = "4XX", body = ErrorBody)))]
+pub async fn list_following(
+    State(st): State<AppState>,
+    user: AuthUser,
+    Path(user_id): Path<String>,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> ApiResult<Json<Page<UserDto>>> {
+    let r = st
+        .call(st.content().list_following(st.req(
+            &user,
+            pb::ListFollowingRequest {
+                user_id,
+                page: q.to_proto(),
+            },
+        )))
+        .await?;
+    Ok(Json(Page::new(r.users, r.page)))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LikeDto {
+    /// False when the call changed nothing (already liked / not liked).
+    pub changed: bool,
+    pub like_count: u64,
+}
+
+/// Like a video (idempotent).
+#[utoipa::path(post, path = "/v1/videos/{video_id}/like", tag = "social", security(("bearer" = [])),
+    params(("video_id" = String, Path)), responses((status = 200, body = LikeDto), (status = "4XX", body = ErrorBody)))]
+pub async fn like(
+    State(st): State<AppState>,
+    user: AuthUser,
+    Path(video_id): Path<String>,
+) -> ApiResult<Json<LikeDto>> {
+    let r = st
+        .call(
+            st.content()
+                .like_video(st.req(&user, pb::LikeVideoRequest { video_id })),
+        )
+        .await?;
+    Ok(Json(LikeDto {
+        changed: r.changed,
+        like_count: r.like_count,
+    }))
+}
+
+/// Remove your like (idempotent).
+#[utoipa::path(delete, path = "/v1/videos/{video_id}/like", tag = "social", security(("bearer" = [])),
+    params(("video_id" = String, Path)), responses((status = 200, body = LikeDto), (status = "4XX", body = ErrorBody)))]
+pub async fn unlike(
+    State(st): State<AppState>,
+    user: AuthUser,
+    Path(video_id): Path<String>,
+) -> ApiResult<Json<LikeDto>> {
+    let r = st
+        .call(
+            st.content()
+                .unlike_video(st.req(&user, pb::UnlikeVideoRequest { video_id })),
+        )
+        .await?;
+    Ok(Json(LikeDto {
+        changed: r.changed,
+        like_count: r.like_count,
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CommentBody {
+    /// 1..500 characters.
+    pub text: String,
+    /// Reply to this top-level comment.
+    pub parent_comment_id: Option<String>,
+}
+
+/// Comment on a video (or reply to a top-level comment).
+#[utoipa::path(post, path = "/v1/videos/{video_id}/comments", tag = "social", security(("bearer" = [])), request_body = CommentBody,
+    params(("video_id" = String, Path)), responses((status = 201, body = CommentDto), (status = "4XX", body = ErrorBody)))]
+pub async fn add_comment(
+    State(st): State<AppState>,
+    user: AuthUser,
+    Path(video_id): Path<String>,
+    ApiJson(b): ApiJson<CommentBody>,
+) -> ApiResult<(StatusCode, Json<CommentDto>)> {
+    let r = st
+        .call(st.content().add_comment(st.req(
+            &user,
+            pb::AddCommentRequest {
+                video_id,
+                text: b.text,
+                parent_comment_id: b.parent_comment_id.unwrap_or_default(),
+            },
+        )))
+        .await?;
+    let comment = r.comment.ok_or_else(|| {
+        tracing::error!("content service answered without a comment");
+        ApiError::internal()
+    })?;
+    Ok((StatusCode::CREATED, Json(comment.into())))
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct CommentsQuery {
+    /// List the replies of this comment instead of the top-level comments.
+    pub parent_comment_id: Option<String>,
+    pub page_size: Option<u32>,
+    pub page_token: Option<String>,
+}
+
+/// A video's comments, oldest first.
+#[utoipa::path(get, path = "/v1/videos/{video_id}/comments", tag = "social", security(("bearer" = [])),
+    params(("video_id" = String, Path), CommentsQuery), responses((status = 200, body = Page<CommentDto>), (status = "4XX", body = ErrorBody)))]
+pub async fn list_comments(
+    State(st): State<AppState>,
+    user: AuthUser,
+    Path(video_id): Path<String>,
+    ApiQuery(q): ApiQuery<CommentsQuery>,
+) -> ApiResult<Json<Page<CommentDto>>> {
+    let page = PageQuery {
+        page_size: q.page_size,
+        page_token: q.page_token,
+    };
+    let r = st
+        .call(st.content().list_comments(st.req(
+            &user,
+            pb::ListCommentsRequest {
+                video_id,
+                parent_comment_id: q.parent_comment_id.unwrap_or_default(),
+                page: page.to_proto(),
+            },
+        )))
+        .await?;
+    Ok(Json(Page::new(r.comments, r.page)))
+}
+
+/// Delete a comment (its author, the video's creator or an admin).
+#[utoipa::path(delete, path = "/v1/comments/{comment_id}", tag = "social", security(("bearer" = [])),
+    params(("comment_id" = String, Path)), responses((status = 204), (status = "4XX", body = ErrorBody)))]
+pub async fn delete_comment(
+    State(st): State<AppState>,
+    user: AuthUser,
+    Path(comment_id): Path<String>,
+) -> ApiResult<StatusCode> {
+    st.call(
+        st.content()
+            .delete_comment(st.req(&user, pb::DeleteCommentRequest { comment_id })),
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShareBody {
+    /// Where it was shared: copy_link, whatsapp, ...
+    pub channel: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ShareDto {
+    pub share_count: u64,
+}
+
+/// Record a share.
+#[utoipa::path(post, path = "/v1/videos/{video_id}/share", tag = "social", security(("bearer" = [])), request_body = ShareBody,
+    params(("video_id" = String, Path)), responses((status = 200, body = ShareDto), (status = "4XX", body = ErrorBody)))]
+pub async fn share(
+    State(st): State<AppState>,
+    user: AuthUser,
+    Path(video_id): Path<String>,
+    ApiJson(b): ApiJson<ShareBody>,
+) -> ApiResult<Json<ShareDto>> {
+    let r = st
+        .call(st.content().share_video(st.req(
+            &user,
+            pb::ShareVideoRequest {
+                video_id,
+                channel: b.channel,
+            },
+        )))
+        .await?;
+    Ok(Json(ShareDto {
+        share_count: r.share_count,
+    }))
+}
