@@ -278,6 +278,7 @@ impl AuthConfig {
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's closure type, not ours
 mod tests {
     use super::*;
 

@@ -103,11 +103,48 @@ pub fn channel(url: &str) -> anyhow::Result<Channel> {
 pub fn request<T>(message: T, token: Option<&str>, deadline: Duration) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
     request.set_timeout(deadline);
-    if let Some(token) = token {
-        if let Ok(value) = format!("Bearer {token}").parse() {
-            request.metadata_mut().insert("authorization", value);
-        }
+    if let Some(token) = token
+        && let Ok(value) = format!("Bearer {token}").parse()
+    {
+        request.metadata_mut().insert("authorization", value);
     }
     telemetry::inject_into_metadata(request.metadata_mut());
     request
+}
+
+/// `<binary> healthcheck`: asks the gRPC health service on `listen` (a
+/// wildcard address is checked on loopback) whether `service` is SERVING.
+/// For container health checks, so images need no extra tools.
+pub async fn healthcheck(listen: std::net::SocketAddr, service: &str) -> std::process::ExitCode {
+    let mut addr = listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let check = async {
+        let channel = Endpoint::from_shared(format!("http://{addr}"))?
+            .connect()
+            .await?;
+        let mut client = tonic_health::pb::health_client::HealthClient::new(channel);
+        let response = client
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: service.to_owned(),
+            })
+            .await?;
+        anyhow::Ok(response.into_inner().status == ServingStatus::Serving as i32)
+    };
+    match tokio::time::timeout(Duration::from_secs(3), check).await {
+        Ok(Ok(true)) => std::process::ExitCode::SUCCESS,
+        Ok(Ok(false)) => {
+            eprintln!("{service} is not serving");
+            std::process::ExitCode::FAILURE
+        }
+        Ok(Err(err)) => {
+            eprintln!("health check failed: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+        Err(_) => {
+            eprintln!("health check timed out");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }

@@ -28,10 +28,10 @@ pub struct TelemetryGuard {
 
 impl Drop for TelemetryGuard {
     fn drop(&mut self) {
-        if let Some(provider) = self.provider.take() {
-            if let Err(err) = provider.shutdown() {
-                eprintln!("telemetry: flushing traces failed: {err}");
-            }
+        if let Some(provider) = self.provider.take()
+            && let Err(err) = provider.shutdown()
+        {
+            eprintln!("telemetry: flushing traces failed: {err}");
         }
     }
 }

@@ -76,10 +76,9 @@ impl Drop for TestDb {
             if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
+                && let Err(err) = rt.block_on(crate::db::drop_database(&url))
             {
-                if let Err(err) = rt.block_on(crate::db::drop_database(&url)) {
-                    eprintln!("dropping test database failed: {err}");
-                }
+                eprintln!("dropping test database failed: {err}");
             }
         });
         let _ = handle.join();
@@ -88,17 +87,17 @@ impl Drop for TestDb {
 
 /// Deletes every Redis key under `prefix` (call at the end of a test).
 pub async fn clear_redis(config: &RedisConfig) {
-    if let Ok(client) = redis::Client::open(config.url.expose().as_str()) {
-        if let Ok(mut conn) = client.get_multiplexed_async_connection().await {
-            let pattern = format!("{}*", config.key_prefix);
-            let keys: Vec<String> = redis::cmd("KEYS")
-                .arg(&pattern)
-                .query_async(&mut conn)
-                .await
-                .unwrap_or_default();
-            if !keys.is_empty() {
-                let _: Result<(), _> = redis::cmd("DEL").arg(&keys).query_async(&mut conn).await;
-            }
+    if let Ok(client) = redis::Client::open(config.url.expose().as_str())
+        && let Ok(mut conn) = client.get_multiplexed_async_connection().await
+    {
+        let pattern = format!("{}*", config.key_prefix);
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(&pattern)
+            .query_async(&mut conn)
+            .await
+            .unwrap_or_default();
+        if !keys.is_empty() {
+            let _: Result<(), _> = redis::cmd("DEL").arg(&keys).query_async(&mut conn).await;
         }
     }
 }

@@ -7,12 +7,20 @@ use clap::Parser;
 #[command(
     version,
     about,
-    after_help = "Examples:\n  loop-content\n  loop-content --config content.toml\n  LOOP_CONTENT__GRPC__LISTEN_ADDR=0.0.0.0:50061 loop-content"
+    after_help = "Examples:\n  loop-content\n  loop-content --config content.toml\n  loop-content healthcheck\n  LOOP_CONTENT__GRPC__LISTEN_ADDR=0.0.0.0:50061 loop-content"
 )]
 struct Args {
     /// Optional TOML config file; env vars LOOP_CONTENT__<KEY> override it.
     #[arg(long, env = "LOOP_CONTENT_CONFIG")]
     config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Exit 0 when the running service reports SERVING (for container health checks).
+    Healthcheck,
 }
 
 #[tokio::main]
@@ -26,6 +34,13 @@ async fn main() -> std::process::ExitCode {
                 return std::process::ExitCode::from(2);
             }
         };
+    if let Some(Command::Healthcheck) = args.command {
+        return loop_platform::grpc::healthcheck(
+            config.grpc.listen_addr,
+            loop_content::SERVICE_NAME,
+        )
+        .await;
+    }
     let _telemetry = match loop_platform::telemetry::init("content", &config.telemetry) {
         Ok(g) => g,
         Err(err) => {

@@ -1,6 +1,6 @@
 //! Field validation for content requests. Every error names its field.
 
-use chrono::{NaiveDate, Utc};
+use chrono::{Datelike, NaiveDate, Utc};
 use loop_platform::AppError;
 
 pub fn handle(value: &str) -> Result<String, AppError> {
@@ -67,7 +67,7 @@ pub fn birth_date(value: &str) -> Result<NaiveDate, AppError> {
     let date = NaiveDate::parse_from_str(value, "%Y-%m-%d")
         .map_err(|_| AppError::invalid("birth_date", "must be a date YYYY-MM-DD"))?;
     let today = Utc::now().date_naive();
-    if date > today || date.format("%Y").to_string() < "1900".to_string() {
+    if date > today || date.year() < 1900 {
         return Err(AppError::invalid(
             "birth_date",
             "is not a plausible birth date",

@@ -1,3 +1,4 @@
+#![allow(clippy::field_reassign_with_default)] // tests tweak a default config field by field
 //! Content service integration tests: the real service on an ephemeral port,
 //! its own database and topic prefix, real PostgreSQL and Kafka-API broker.
 

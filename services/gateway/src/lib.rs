@@ -372,3 +372,29 @@ pub async fn run(
     tracing::info!("gateway stopped");
     Ok(())
 }
+
+/// `loop-gateway healthcheck`: GET /healthz on the listen address (loopback
+/// when it is a wildcard), exit 0 on 200.
+pub async fn healthcheck(listen: SocketAddr) -> std::process::ExitCode {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut addr = listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let check = async {
+        let mut stream = tokio::net::TcpStream::connect(addr).await?;
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .await?;
+        let mut head = [0u8; 12];
+        stream.read_exact(&mut head).await?;
+        std::io::Result::Ok(head.starts_with(b"HTTP/1.1 200"))
+    };
+    match tokio::time::timeout(Duration::from_secs(3), check).await {
+        Ok(Ok(true)) => std::process::ExitCode::SUCCESS,
+        other => {
+            eprintln!("gateway health check failed: {other:?}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

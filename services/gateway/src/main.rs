@@ -7,12 +7,20 @@ use clap::Parser;
 #[command(
     version,
     about,
-    after_help = "Examples:\n  loop-gateway\n  loop-gateway --config gateway.toml\n  LOOP_GATEWAY__HTTP__LISTEN_ADDR=0.0.0.0:8080 loop-gateway"
+    after_help = "Examples:\n  loop-gateway\n  loop-gateway --config gateway.toml\n  loop-gateway healthcheck\n  LOOP_GATEWAY__HTTP__LISTEN_ADDR=0.0.0.0:8080 loop-gateway"
 )]
 struct Args {
     /// Optional TOML config file; env vars LOOP_GATEWAY__<KEY> override it.
     #[arg(long, env = "LOOP_GATEWAY_CONFIG")]
     config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Exit 0 when the running gateway answers GET /healthz (for container health checks).
+    Healthcheck,
 }
 
 #[tokio::main]
@@ -26,6 +34,9 @@ async fn main() -> std::process::ExitCode {
                 return std::process::ExitCode::from(2);
             }
         };
+    if let Some(Command::Healthcheck) = args.command {
+        return loop_gateway::healthcheck(config.http.listen_addr).await;
+    }
     let _telemetry = match loop_platform::telemetry::init("gateway", &config.telemetry) {
         Ok(g) => g,
         Err(err) => {

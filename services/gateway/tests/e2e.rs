@@ -1,3 +1,4 @@
+#![allow(clippy::field_reassign_with_default)] // tests tweak a default config field by field
 //! End-to-end: the content service and the gateway run in-process on
 //! ephemeral ports (own database, Redis prefix and topics); the tests drive
 //! the public HTTP API the way a client does.

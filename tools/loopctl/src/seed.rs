@@ -1,0 +1,245 @@
+//! `loopctl seed`: demo data created the way clients would, through the
+//! gateway's HTTP API, so it exercises the same validation and events.
+
+use anyhow::{Context, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{Value, json};
+
+/// Hashtag families with a few hashtags each; creators specialise in one.
+const FAMILIES: &[(&str, &[&str])] = &[
+    ("dance", &["dance", "choreo", "dancechallenge"]),
+    ("cooking", &["cooking", "recipe", "foodtok"]),
+    ("comedy", &["comedy", "skit", "funny"]),
+    ("travel", &["travel", "wanderlust", "roadtrip"]),
+    ("fitness", &["fitness", "workout", "gym"]),
+    ("pets", &["pets", "dogsoftiktok", "catsofloop"]),
+    ("music", &["music", "cover", "guitar"]),
+    ("gaming", &["gaming", "speedrun", "esports"]),
+];
+const COUNTRIES: &[&str] = &["US", "BR", "GB", "DE", "IN", "JP"];
+const PASSWORD: &str = "demo-password-123";
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Base URL of the gateway.
+    #[arg(
+        long,
+        default_value = "http://127.0.0.1:8080",
+        env = "LOOP_GATEWAY_URL"
+    )]
+    gateway: String,
+    #[arg(long, default_value_t = 8)]
+    creators: usize,
+    #[arg(long, default_value_t = 6)]
+    videos_per_creator: usize,
+    #[arg(long, default_value_t = 20)]
+    viewers: usize,
+}
+
+struct Client {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Client {
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> anyhow::Result<(u16, Value)> {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req
+            .send()
+            .await
+            .with_context(|| format!("calling {path} (is the gateway up?)"))?;
+        let status = resp.status().as_u16();
+        let text = resp.text().await?;
+        Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
+    }
+
+    async fn post(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: Value,
+    ) -> anyhow::Result<(u16, Value)> {
+        self.send(reqwest::Method::POST, path, token, Some(body))
+            .await
+    }
+
+    /// Signs up, or logs in when the handle exists; returns (token, user_id).
+    async fn account(
+        &self,
+        handle: &str,
+        role: &str,
+        country: &str,
+        interests: &[&str],
+    ) -> anyhow::Result<(String, String)> {
+        let (status, body) = self
+            .post(
+                "/v1/auth/signup",
+                None,
+                json!({"handle": handle, "password": PASSWORD, "display_name": handle, "birth_date": "1996-05-17",
+                       "country": country, "language": "en", "interests": interests, "role": role}),
+            )
+            .await?;
+        let body = match status {
+            201 => body,
+            409 => {
+                let (status, body) = self
+                    .post(
+                        "/v1/auth/login",
+                        None,
+                        json!({"handle": handle, "password": PASSWORD}),
+                    )
+                    .await?;
+                if status != 200 {
+                    bail!("{handle} exists but cannot log in: {body}");
+                }
+                body
+            }
+            _ => bail!("sign-up of {handle} failed ({status}): {body}"),
+        };
+        let token = body["token"].as_str().context("token")?.to_owned();
+        let id = body["user"]["user_id"]
+            .as_str()
+            .context("user_id")?
+            .to_owned();
+        Ok((token, id))
+    }
+}
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let client = Client {
+        http: reqwest::Client::new(),
+        base: args.gateway.trim_end_matches('/').to_owned(),
+    };
+    let total = args.creators * (2 + args.videos_per_creator) + args.viewers * 4;
+    let bar = ProgressBar::new(u64::try_from(total).unwrap_or(0));
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} seeding [{bar:30}] {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+
+    let mut creators = Vec::new();
+    for i in 0..args.creators {
+        let (family, tags) = FAMILIES[i % FAMILIES.len()];
+        let handle = format!("demo_{family}_{i}");
+        bar.set_message(handle.clone());
+        let (token, id) = client
+            .account(
+                &handle,
+                "creator",
+                COUNTRIES[i % COUNTRIES.len()],
+                &[family],
+            )
+            .await?;
+        let (status, _) = client
+            .send(
+                reqwest::Method::PUT,
+                "/v1/users/me/creator-profile",
+                Some(&token),
+                Some(json!({"bio": format!("All about {family}"), "category": family})),
+            )
+            .await?;
+        if status != 200 {
+            bail!("creator profile of {handle}: status {status}");
+        }
+        bar.inc(1);
+        let (status, sound) = client
+            .post("/v1/sounds", Some(&token), json!({"title": format!("{family} anthem"), "artist": handle, "duration_ms": 30000}))
+            .await?;
+        if status != 201 {
+            bail!("sound for {handle}: status {status}: {sound}");
+        }
+        let sound_id = sound["sound_id"].as_str().unwrap_or_default().to_owned();
+        bar.inc(1);
+        let (_, existing) = client
+            .send(
+                reqwest::Method::GET,
+                &format!("/v1/users/{id}/videos?page_size=100"),
+                Some(&token),
+                None,
+            )
+            .await?;
+        let have = existing["items"].as_array().map_or(0, Vec::len);
+        for v in 0..args.videos_per_creator {
+            if v >= have {
+                let tag = tags[v % tags.len()];
+                let (status, body) = client
+                    .post(
+                        "/v1/videos",
+                        Some(&token),
+                        json!({"caption": format!("{family} video {v} #{tag}"), "hashtags": [family], "sound_id": sound_id,
+                               "duration_ms": 8000 + 1000 * (v as u64 % 20), "media_url": format!("https://cdn.loop.example/{handle}/{v}.mp4"),
+                               "category": family}),
+                    )
+                    .await?;
+                if status != 201 {
+                    bail!("video {v} of {handle}: status {status}: {body}");
+                }
+            }
+            bar.inc(1);
+        }
+        creators.push((id, family));
+    }
+
+    for i in 0..args.viewers {
+        let (family, _) = FAMILIES[(i * 3) % FAMILIES.len()];
+        let handle = format!("demo_viewer_{i}");
+        bar.set_message(handle.clone());
+        let (token, _) = client
+            .account(&handle, "viewer", COUNTRIES[i % COUNTRIES.len()], &[family])
+            .await?;
+        bar.inc(1);
+        // Follow two creators (a repeated seed finds them already followed: 409 is fine).
+        for (creator_id, _) in creators.iter().skip(i % creators.len().max(1)).take(2) {
+            let (status, body) = client
+                .post(
+                    &format!("/v1/users/{creator_id}/follow"),
+                    Some(&token),
+                    json!({}),
+                )
+                .await?;
+            if status != 204 && status != 409 {
+                bail!("{handle} follow: status {status}: {body}");
+            }
+        }
+        bar.inc(1);
+        // Like the newest video of every creator in their favourite family.
+        for (creator_id, _) in creators.iter().filter(|(_, f)| *f == family) {
+            let (_, videos) = client
+                .send(
+                    reqwest::Method::GET,
+                    &format!("/v1/users/{creator_id}/videos?page_size=1"),
+                    Some(&token),
+                    None,
+                )
+                .await?;
+            if let Some(video_id) = videos["items"][0]["video_id"].as_str() {
+                client
+                    .post(
+                        &format!("/v1/videos/{video_id}/like"),
+                        Some(&token),
+                        json!({}),
+                    )
+                    .await?;
+            }
+        }
+        bar.inc(2);
+    }
+    bar.finish_with_message("done");
+    println!(
+        "seeded {} creators x {} videos and {} viewers (password for every demo account: {PASSWORD})",
+        args.creators, args.videos_per_creator, args.viewers
+    );
+    Ok(())
+}
