@@ -385,13 +385,13 @@ async fn dead_letter(
 /// with `handler`, dead-letters poison messages, then commits synchronously.
 /// Offsets are only ever committed after the handler has written its state.
 pub async fn run_consumer<H: BatchHandler>(
-    config: &KafkaConfig,
+    config: KafkaConfig,
     opts: ConsumerOptions,
     producer: Producer,
     handler: H,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let consumer = consumer(config, &opts.group_id, &opts.auto_offset_reset)?;
+    let consumer = consumer(&config, &opts.group_id, &opts.auto_offset_reset)?;
     let topics: Vec<String> = opts.topics.iter().map(|t| config.topic(t)).collect();
     let topic_refs: Vec<&str> = topics.iter().map(String::as_str).collect();
     consumer.subscribe(&topic_refs)?;
