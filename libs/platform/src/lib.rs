@@ -17,6 +17,7 @@ pub mod ids;
 pub mod kafka;
 pub mod outbox;
 pub mod pagination;
+pub mod runtime;
 pub mod shutdown;
 pub mod telemetry;
 #[cfg(feature = "testing")]

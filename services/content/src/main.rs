@@ -27,12 +27,9 @@ enum Command {
 async fn main() -> std::process::ExitCode {
     let args = Args::parse();
     let config: loop_content::Config =
-        match loop_platform::config::load("content", args.config.as_deref()) {
-            Ok(c) => c,
-            Err(err) => {
-                eprintln!("loop-content: {err}");
-                return std::process::ExitCode::from(2);
-            }
+        match loop_platform::runtime::load_config("content", args.config.as_deref()) {
+            Ok(config) => config,
+            Err(code) => return code,
         };
     if let Some(Command::Healthcheck) = args.command {
         return loop_platform::grpc::healthcheck(
@@ -41,25 +38,9 @@ async fn main() -> std::process::ExitCode {
         )
         .await;
     }
-    let _telemetry = match loop_platform::telemetry::init("content", &config.telemetry) {
-        Ok(g) => g,
-        Err(err) => {
-            eprintln!("loop-content: telemetry: {err:#}");
-            return std::process::ExitCode::from(2);
-        }
-    };
-    let listener = match tokio::net::TcpListener::bind(config.grpc.listen_addr).await {
-        Ok(l) => l,
-        Err(err) => {
-            tracing::error!(addr = %config.grpc.listen_addr, error = %err, "cannot bind");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
-    match loop_content::run(config, listener, loop_platform::shutdown::on_signal()).await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(err) => {
-            tracing::error!(error = ?err, "content service failed");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    let (telemetry, listen) = (config.telemetry.clone(), config.grpc.listen_addr);
+    loop_platform::runtime::serve_main("content", &telemetry, listen, |listener, shutdown| {
+        loop_content::run(config, listener, shutdown)
+    })
+    .await
 }

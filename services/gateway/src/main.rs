@@ -27,35 +27,16 @@ enum Command {
 async fn main() -> std::process::ExitCode {
     let args = Args::parse();
     let config: loop_gateway::Config =
-        match loop_platform::config::load("gateway", args.config.as_deref()) {
-            Ok(c) => c,
-            Err(err) => {
-                eprintln!("loop-gateway: {err}");
-                return std::process::ExitCode::from(2);
-            }
+        match loop_platform::runtime::load_config("gateway", args.config.as_deref()) {
+            Ok(config) => config,
+            Err(code) => return code,
         };
     if let Some(Command::Healthcheck) = args.command {
         return loop_gateway::healthcheck(config.http.listen_addr).await;
     }
-    let _telemetry = match loop_platform::telemetry::init("gateway", &config.telemetry) {
-        Ok(g) => g,
-        Err(err) => {
-            eprintln!("loop-gateway: telemetry: {err:#}");
-            return std::process::ExitCode::from(2);
-        }
-    };
-    let listener = match tokio::net::TcpListener::bind(config.http.listen_addr).await {
-        Ok(l) => l,
-        Err(err) => {
-            tracing::error!(addr = %config.http.listen_addr, error = %err, "cannot bind");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
-    match loop_gateway::run(config, listener, loop_platform::shutdown::on_signal()).await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(err) => {
-            tracing::error!(error = ?err, "gateway failed");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    let (telemetry, listen) = (config.telemetry.clone(), config.http.listen_addr);
+    loop_platform::runtime::serve_main("gateway", &telemetry, listen, |listener, shutdown| {
+        loop_gateway::run(config, listener, shutdown)
+    })
+    .await
 }

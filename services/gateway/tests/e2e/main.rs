@@ -13,17 +13,19 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-struct Platform {
-    base: String,
-    http: reqwest::Client,
-    kafka: loop_platform::config::KafkaConfig,
-    redis: loop_platform::config::RedisConfig,
+mod endpoints;
+
+pub(crate) struct Platform {
+    pub(crate) base: String,
+    pub(crate) http: reqwest::Client,
+    pub(crate) kafka: loop_platform::config::KafkaConfig,
+    pub(crate) redis: loop_platform::config::RedisConfig,
     shutdown: CancellationToken,
     _db: TestDb,
 }
 
 impl Platform {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         Self::start_with(|_| {}).await
     }
 
@@ -84,7 +86,7 @@ impl Platform {
         }
     }
 
-    async fn call(
+    pub(crate) async fn call(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -111,17 +113,22 @@ impl Platform {
         )
     }
 
-    async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
+    pub(crate) async fn post(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: Value,
+    ) -> (StatusCode, Value) {
         self.call(reqwest::Method::POST, path, token, Some(body))
             .await
     }
 
-    async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+    pub(crate) async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
         self.call(reqwest::Method::GET, path, Some(token), None)
             .await
     }
 
-    async fn sign_up(&self, handle: &str, role: &str) -> (String, String) {
+    pub(crate) async fn sign_up(&self, handle: &str, role: &str) -> (String, String) {
         let (status, body) = self
             .post(
                 "/v1/auth/signup",
@@ -143,7 +150,7 @@ impl Drop for Platform {
     }
 }
 
-fn error_field(body: &Value) -> Option<&str> {
+pub(crate) fn error_field(body: &Value) -> Option<&str> {
     body["error"]["field"].as_str()
 }
 

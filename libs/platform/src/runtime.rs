@@ -1,0 +1,60 @@
+//! The start-up sequence every service binary shares: load config (exit 2
+//! with the problems on failure), init telemetry, bind, run until SIGINT or
+//! SIGTERM, and map the outcome to an exit code.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::ExitCode;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{TelemetryConfig, Validate};
+
+/// Loads `service`'s config or prints why it cannot and returns exit code 2.
+pub fn load_config<C>(service: &str, file: Option<&Path>) -> Result<C, ExitCode>
+where
+    C: Default + Serialize + DeserializeOwned + Validate,
+{
+    crate::config::load(service, file).map_err(|err| {
+        eprintln!("loop-{service}: {err}");
+        ExitCode::from(2)
+    })
+}
+
+/// Initialises telemetry, binds `listen`, and runs `run` until a shutdown signal.
+pub async fn serve_main<F, Fut>(
+    service: &str,
+    telemetry: &TelemetryConfig,
+    listen: SocketAddr,
+    run: F,
+) -> ExitCode
+where
+    F: FnOnce(TcpListener, CancellationToken) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    let _telemetry = match crate::telemetry::init(service, telemetry) {
+        Ok(guard) => guard,
+        Err(err) => {
+            eprintln!("loop-{service}: telemetry: {err:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let listener = match TcpListener::bind(listen).await {
+        Ok(listener) => listener,
+        Err(err) => {
+            tracing::error!(addr = %listen, error = %err, "cannot bind");
+            return ExitCode::FAILURE;
+        }
+    };
+    match run(listener, crate::shutdown::on_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(error = ?err, service, "service failed");
+            ExitCode::FAILURE
+        }
+    }
+}
