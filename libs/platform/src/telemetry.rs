@@ -14,7 +14,8 @@ use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer;
+use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
@@ -60,22 +61,39 @@ pub fn init(service: &str, config: &TelemetryConfig) -> anyhow::Result<Telemetry
         .log_filter
         .clone()
         .unwrap_or_else(|| "info,sqlx=warn,rdkafka=warn,h2=warn,tower=warn,hyper=warn".into());
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
-    let otel = tracing_opentelemetry::layer().with_tracer(tracer);
-    let registry = tracing_subscriber::registry().with(filter).with(otel);
+    // The log filter applies to log output only, so RUST_LOG=warn does not
+    // break tracing: the trace layer keeps every info span. `Targets` rather
+    // than `EnvFilter` because it is a well-behaved per-layer filter; it takes
+    // the usual `info,sqlx=warn` syntax (no span/field directives).
+    let filter_text = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or(default_filter);
+    let log_filter: Targets = filter_text
+        .parse()
+        .map_err(|e| anyhow::anyhow!("invalid log filter {filter_text:?}: {e}"))?;
+    let trace_filter = Targets::new().with_default(LevelFilter::INFO);
+    let otel = tracing_opentelemetry::layer()
+        .with_tracer(tracer)
+        .with_filter(trace_filter);
+    let registry = tracing_subscriber::registry().with(otel);
     let installed = match config.log_format {
         LogFormat::Json => registry
             .with(
                 tracing_subscriber::fmt::layer()
                     .json()
                     .with_current_span(true)
-                    .with_span_list(false),
+                    .with_span_list(false)
+                    .with_filter(log_filter),
             )
             .try_init()
             .is_ok(),
         LogFormat::Text => registry
-            .with(tracing_subscriber::fmt::layer().with_target(true))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_target(true)
+                    .with_filter(log_filter),
+            )
             .try_init()
             .is_ok(),
     };

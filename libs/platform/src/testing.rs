@@ -218,3 +218,17 @@ pub async fn read_all(config: &KafkaConfig, topic: &str) -> Vec<Delivery> {
     }
     out
 }
+
+/// Installs telemetry once for the test process (as `main` does for a
+/// service), so spans carry trace ids and context propagates.
+pub fn init_telemetry() {
+    static GUARD: std::sync::OnceLock<Option<crate::telemetry::TelemetryGuard>> =
+        std::sync::OnceLock::new();
+    GUARD.get_or_init(|| {
+        let config = crate::config::TelemetryConfig {
+            log_filter: Some("warn".into()),
+            ..Default::default()
+        };
+        crate::telemetry::init("loop-test", &config).ok()
+    });
+}

@@ -18,7 +18,8 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use loop_platform::auth::JwtKeys;
 use loop_platform::cache::Redis;
-use loop_platform::config::{AuthConfig, RedisConfig, TelemetryConfig, Validate};
+use loop_platform::config::{AuthConfig, KafkaConfig, RedisConfig, TelemetryConfig, Validate};
+use loop_platform::kafka::{Producer, topics};
 use loop_proto::content::v1::content_service_client::ContentServiceClient;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
@@ -38,6 +39,8 @@ pub struct Config {
     pub http: HttpConfig,
     pub services: ServicesConfig,
     pub redis: RedisConfig,
+    /// Where client engagement events (`POST /v1/events`) are published.
+    pub kafka: KafkaConfig,
     pub auth: AuthConfig,
     pub tokens: TokenConfig,
     pub telemetry: TelemetryConfig,
@@ -89,6 +92,7 @@ impl Default for Config {
                 content_url: "http://127.0.0.1:50061".into(),
             },
             redis: RedisConfig::default(),
+            kafka: KafkaConfig::default(),
             auth: AuthConfig::default(),
             tokens: TokenConfig {
                 ttl_secs: 24 * 3600,
@@ -108,6 +112,7 @@ impl Validate for Config {
     fn validate(&self) -> Vec<String> {
         let mut problems = Vec::new();
         self.redis.validate_into(&mut problems);
+        self.kafka.validate_into(&mut problems);
         self.auth.validate_into(&mut problems);
         if !self.services.content_url.starts_with("http://")
             && !self.services.content_url.starts_with("https://")
@@ -137,6 +142,7 @@ pub struct AppState {
     pub(crate) content_channel: Channel,
     pub(crate) keys: JwtKeys,
     pub(crate) redis: Redis,
+    pub(crate) producer: Producer,
     pub(crate) config: Arc<Config>,
 }
 
@@ -353,12 +359,15 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let redis = Redis::connect(&config.redis).await?;
+    loop_platform::kafka::ensure_topics(&config.kafka, &[topics::ENGAGEMENT]).await?;
+    let producer = Producer::new(&config.kafka, "loop-gateway")?;
     let content_channel = loop_platform::grpc::channel(&config.services.content_url)?;
     let state = AppState {
         content: ContentServiceClient::new(content_channel.clone()),
         content_channel,
         keys: JwtKeys::new(config.auth.jwt_secret.expose()),
         redis,
+        producer: producer.clone(),
         config: Arc::new(config),
     };
     let app = router(state);

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod catalog;
+mod events;
 mod live;
 mod moderation;
 mod social;
@@ -15,6 +16,7 @@ use crate::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
+        .routes(routes!(events::post_events))
         .routes(routes!(accounts::sign_up))
         .routes(routes!(accounts::log_in))
         .routes(routes!(accounts::me, accounts::update_me))

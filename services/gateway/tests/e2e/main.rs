@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 mod endpoints;
+mod events;
 
 pub(crate) struct Platform {
     pub(crate) base: String,
@@ -30,6 +31,7 @@ impl Platform {
     }
 
     async fn start_with(tune: impl FnOnce(&mut loop_gateway::Config)) -> Self {
+        testing::init_telemetry();
         let db = TestDb::create("gw").await;
         let prefix = testing::unique("gw");
         let shutdown = CancellationToken::new();
@@ -51,6 +53,7 @@ impl Platform {
         let mut gateway = loop_gateway::Config::default();
         gateway.services.content_url = format!("http://{content_addr}");
         gateway.redis = testing::redis_config(&prefix);
+        gateway.kafka = content.kafka.clone();
         tune(&mut gateway);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
