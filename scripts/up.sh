@@ -23,21 +23,23 @@ start() {
   echo $! > "$pidfile"
 }
 
-start content loop-content
-deadline=$((SECONDS + 60))
-until "$TARGET_DIR/loop-content" healthcheck 2>/dev/null; do
-  kill -0 "$(cat "$PID_DIR/content.pid")" 2>/dev/null || die "content exited: $(tail -5 "$LOG_DIR/content.log")"
-  (( SECONDS < deadline )) || die "content not healthy within 60s (see $LOG_DIR/content.log)"
-  sleep 0.3
-done
+# wait_healthy NAME CHECK...: waits until CHECK succeeds, failing fast if NAME died.
+wait_healthy() {
+  local name=$1; shift
+  local deadline=$((SECONDS + 60))
+  until "$@" >/dev/null 2>&1; do
+    kill -0 "$(cat "$PID_DIR/$name.pid")" 2>/dev/null || die "$name exited: $(tail -5 "$LOG_DIR/$name.log")"
+    (( SECONDS < deadline )) || die "$name not healthy within 60s (see $LOG_DIR/$name.log)"
+    sleep 0.3
+  done
+}
 
+start content loop-content
+wait_healthy content "$TARGET_DIR/loop-content" healthcheck
+start feed-ranking loop-feed-ranking
+wait_healthy feed-ranking "$TARGET_DIR/loop-feed-ranking" healthcheck
 start gateway loop-gateway
-deadline=$((SECONDS + 60))
-until curl -fsS http://127.0.0.1:8080/readyz >/dev/null 2>&1; do
-  kill -0 "$(cat "$PID_DIR/gateway.pid")" 2>/dev/null || die "gateway exited: $(tail -5 "$LOG_DIR/gateway.log")"
-  (( SECONDS < deadline )) || die "gateway not ready within 60s (see $LOG_DIR/gateway.log)"
-  sleep 0.3
-done
+wait_healthy gateway curl -fsS http://127.0.0.1:8080/readyz
 
 say "seeding demo data"
 "$TARGET_DIR/loopctl" seed --gateway http://127.0.0.1:8080
@@ -54,4 +56,5 @@ Try it:
   curl -s -X POST localhost:8080/v1/videos -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \
     -d '{"caption":"hello #loop","duration_ms":9000,"media_url":"https://cdn.example/v.mp4"}'
   curl -s localhost:8080/v1/hashtags/dance/videos -H "authorization: Bearer $TOKEN"
+  curl -s localhost:8080/v1/feed/for-you -H "authorization: Bearer $TOKEN"
 MSG

@@ -21,6 +21,7 @@ use loop_platform::cache::Redis;
 use loop_platform::config::{AuthConfig, KafkaConfig, RedisConfig, TelemetryConfig, Validate};
 use loop_platform::kafka::{Producer, topics};
 use loop_proto::content::v1::content_service_client::ContentServiceClient;
+use loop_proto::feed_ranking::v1::feed_ranking_service_client::FeedRankingServiceClient;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -62,6 +63,7 @@ pub struct HttpConfig {
 #[serde(deny_unknown_fields)]
 pub struct ServicesConfig {
     pub content_url: String,
+    pub feed_ranking_url: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -90,6 +92,7 @@ impl Default for Config {
             },
             services: ServicesConfig {
                 content_url: "http://127.0.0.1:50061".into(),
+                feed_ranking_url: "http://127.0.0.1:50062".into(),
             },
             redis: RedisConfig::default(),
             kafka: KafkaConfig::default(),
@@ -140,6 +143,8 @@ impl Validate for Config {
 pub struct AppState {
     pub(crate) content: ContentServiceClient<Channel>,
     pub(crate) content_channel: Channel,
+    pub(crate) ranker: FeedRankingServiceClient<Channel>,
+    pub(crate) ranker_channel: Channel,
     pub(crate) keys: JwtKeys,
     pub(crate) redis: Redis,
     pub(crate) producer: Producer,
@@ -149,6 +154,10 @@ pub struct AppState {
 impl AppState {
     pub(crate) fn content(&self) -> ContentServiceClient<Channel> {
         self.content.clone()
+    }
+
+    pub(crate) fn ranker(&self) -> FeedRankingServiceClient<Channel> {
+        self.ranker.clone()
     }
 
     fn timeout(&self) -> Duration {
@@ -231,16 +240,28 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Ready when the content service reports SERVING and Redis answers PING.
-async fn readyz(State(state): State<AppState>) -> Response {
-    let mut health =
-        tonic_health::pb::health_client::HealthClient::new(state.content_channel.clone());
+async fn serving(channel: Channel, service: &str) -> bool {
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
     let check = health.check(tonic_health::pb::HealthCheckRequest {
-        service: "loop.content.v1.ContentService".into(),
+        service: service.to_owned(),
     });
-    let content_ok = matches!(
+    matches!(
         tokio::time::timeout(Duration::from_secs(2), check).await,
         Ok(Ok(r)) if r.get_ref().status == tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    )
+}
+
+/// Ready when every downstream service reports SERVING and Redis answers PING.
+async fn readyz(State(state): State<AppState>) -> Response {
+    let (content_ok, ranker_ok) = tokio::join!(
+        serving(
+            state.content_channel.clone(),
+            "loop.content.v1.ContentService"
+        ),
+        serving(
+            state.ranker_channel.clone(),
+            "loop.feed_ranking.v1.FeedRankingService"
+        ),
     );
     let redis_ok = {
         let mut conn = state.redis.conn.clone();
@@ -253,8 +274,9 @@ async fn readyz(State(state): State<AppState>) -> Response {
             Ok(Ok(_))
         )
     };
-    let body = serde_json::json!({"content": content_ok, "redis": redis_ok});
-    let status = if content_ok && redis_ok {
+    let body =
+        serde_json::json!({"content": content_ok, "feed_ranking": ranker_ok, "redis": redis_ok});
+    let status = if content_ok && ranker_ok && redis_ok {
         http::StatusCode::OK
     } else {
         http::StatusCode::SERVICE_UNAVAILABLE
@@ -362,9 +384,12 @@ pub async fn run(
     loop_platform::kafka::ensure_topics(&config.kafka, &[topics::ENGAGEMENT]).await?;
     let producer = Producer::new(&config.kafka, "loop-gateway")?;
     let content_channel = loop_platform::grpc::channel(&config.services.content_url)?;
+    let ranker_channel = loop_platform::grpc::channel(&config.services.feed_ranking_url)?;
     let state = AppState {
         content: ContentServiceClient::new(content_channel.clone()),
         content_channel,
+        ranker: FeedRankingServiceClient::new(ranker_channel.clone()),
+        ranker_channel,
         keys: JwtKeys::new(config.auth.jwt_secret.expose()),
         redis,
         producer: producer.clone(),

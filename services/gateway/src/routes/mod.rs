@@ -4,6 +4,7 @@
 mod accounts;
 mod catalog;
 mod events;
+mod feed;
 mod live;
 mod moderation;
 mod social;
@@ -35,6 +36,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(videos::lineage))
         .routes(routes!(videos::following_feed))
+        .routes(routes!(feed::for_you))
+        .routes(routes!(feed::refresh))
+        .routes(routes!(feed::get_filters, feed::set_filters))
+        .routes(routes!(feed::interests))
         .routes(routes!(social::like, social::unlike))
         .routes(routes!(social::add_comment, social::list_comments))
         .routes(routes!(social::delete_comment))

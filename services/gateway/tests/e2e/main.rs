@@ -15,12 +15,14 @@ use tokio_util::sync::CancellationToken;
 
 mod endpoints;
 mod events;
+mod feed;
 
 pub(crate) struct Platform {
     pub(crate) base: String,
     pub(crate) http: reqwest::Client,
     pub(crate) kafka: loop_platform::config::KafkaConfig,
     pub(crate) redis: loop_platform::config::RedisConfig,
+    pub(crate) ranker_addr: std::net::SocketAddr,
     shutdown: CancellationToken,
     _db: TestDb,
 }
@@ -30,7 +32,7 @@ impl Platform {
         Self::start_with(|_| {}).await
     }
 
-    async fn start_with(tune: impl FnOnce(&mut loop_gateway::Config)) -> Self {
+    pub(crate) async fn start_with(tune: impl FnOnce(&mut loop_gateway::Config)) -> Self {
         testing::init_telemetry();
         let db = TestDb::create("gw").await;
         let prefix = testing::unique("gw");
@@ -50,8 +52,24 @@ impl Platform {
             shutdown.clone(),
         ));
 
+        let mut ranker = loop_feed_ranking::Config::default();
+        ranker.redis = testing::redis_config(&prefix);
+        ranker.kafka = content.kafka.clone();
+        ranker.services.content_url = format!("http://{content_addr}");
+        ranker.consumer.group_id = format!("{prefix}-ranker");
+        let ranker_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let ranker_addr = ranker_listener.local_addr().expect("addr");
+        tokio::spawn(loop_feed_ranking::run(
+            ranker,
+            ranker_listener,
+            shutdown.clone(),
+        ));
+
         let mut gateway = loop_gateway::Config::default();
         gateway.services.content_url = format!("http://{content_addr}");
+        gateway.services.feed_ranking_url = format!("http://{ranker_addr}");
         gateway.redis = testing::redis_config(&prefix);
         gateway.kafka = content.kafka.clone();
         tune(&mut gateway);
@@ -84,6 +102,7 @@ impl Platform {
             http,
             kafka: content.kafka,
             redis: gateway.redis,
+            ranker_addr,
             shutdown,
             _db: db,
         }

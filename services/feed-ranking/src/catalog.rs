@@ -1,0 +1,436 @@
+//! The in-process candidate catalog: every servable video with its content
+//! vector, an HNSW index over those vectors (hnsw_rs), the newest uploads,
+//! each creator's recent videos, and active challenges. Each replica builds
+//! its own by reading `content.v1` from the beginning (no consumer group, no
+//! commits) and then follows it live.
+//!
+//! HNSW points cannot be deleted or moved: a removed video stays in the index
+//! but is filtered out at query time; an edited video gets a new point.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use hnsw_rs::prelude::{DistCosine, Hnsw};
+use loop_platform::config::KafkaConfig;
+use loop_platform::kafka::{Delivery, topics};
+use loop_proto::events::v1::{ContentEvent, VideoSnapshot, content_event::Payload};
+use parking_lot::RwLock;
+use prost::Message;
+use rdkafka::consumer::Consumer;
+use rdkafka::{Offset, TopicPartitionList};
+use tokio_util::sync::CancellationToken;
+
+use crate::embed::{self, Features};
+
+#[derive(Debug, Clone)]
+pub struct VideoEntry {
+    pub video_id: String,
+    pub creator_id: String,
+    pub sound_id: String,
+    pub hashtags: Vec<String>,
+    pub caption: String,
+    pub category: String,
+    pub media_url: String,
+    pub duration_ms: u32,
+    pub published_at: Option<prost_types::Timestamp>,
+    pub content: Vec<f32>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ChallengeEntry {
+    pub hashtag: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// Servable videos only.
+    videos: HashMap<String, Arc<VideoEntry>>,
+    /// Every video id ever inserted (removed ones are skipped when sampling),
+    /// for O(1) random exploration picks.
+    all_ids: Vec<String>,
+    /// HNSW point id -> video id (stale points map to videos no longer here
+    /// or re-inserted under a newer point).
+    points: Vec<String>,
+    current_point: HashMap<String, usize>,
+    recent: BTreeSet<(i64, String)>,
+    by_creator: HashMap<String, BTreeSet<(i64, String)>>,
+    by_hashtag: HashMap<String, BTreeSet<(i64, String)>>,
+    challenges: Vec<ChallengeEntry>,
+}
+
+pub struct Catalog {
+    dim: usize,
+    index: Hnsw<'static, f32, DistCosine>,
+    inner: RwLock<Inner>,
+    /// Content events applied (readiness and stats).
+    pub applied: AtomicU64,
+}
+
+fn ts_ms(t: Option<&prost_types::Timestamp>) -> i64 {
+    t.map_or(0, |t| t.seconds * 1000 + i64::from(t.nanos) / 1_000_000)
+}
+
+impl Catalog {
+    pub fn new(dim: usize) -> Self {
+        Self {
+            dim,
+            index: Hnsw::new(16, 1_000_000, 16, 100, DistCosine {}),
+            inner: RwLock::new(Inner::default()),
+            applied: AtomicU64::new(0),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.inner.read().videos.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn get(&self, id: &str) -> Option<Arc<VideoEntry>> {
+        self.inner.read().videos.get(id).cloned()
+    }
+
+    /// Inserts or replaces a servable video; a non-servable snapshot removes it.
+    pub fn upsert(&self, v: &VideoSnapshot) {
+        if !v.servable {
+            self.remove(&v.video_id);
+            return;
+        }
+        let content = embed::content_vector(
+            &Features {
+                hashtags: &v.hashtags,
+                category: &v.category,
+                creator_id: &v.creator_id,
+                sound_id: &v.sound_id,
+                caption: &v.caption,
+            },
+            self.dim,
+        );
+        let entry = Arc::new(VideoEntry {
+            video_id: v.video_id.clone(),
+            creator_id: v.creator_id.clone(),
+            sound_id: v.sound_id.clone(),
+            hashtags: v.hashtags.clone(),
+            caption: v.caption.clone(),
+            category: v.category.clone(),
+            media_url: v.media_url.clone(),
+            duration_ms: v.duration_ms,
+            published_at: v.published_at,
+            content,
+        });
+        let at = ts_ms(v.published_at.as_ref());
+        let mut inner = self.inner.write();
+        let same_vector = inner
+            .videos
+            .get(&v.video_id)
+            .is_some_and(|old| old.content == entry.content);
+        Self::unlink(&mut inner, &v.video_id);
+        if !same_vector || !inner.current_point.contains_key(&v.video_id) {
+            let point = inner.points.len();
+            inner.points.push(v.video_id.clone());
+            inner.current_point.insert(v.video_id.clone(), point);
+            self.index.insert((&entry.content, point));
+        }
+        if !inner.current_point.contains_key(&v.video_id) || !inner.videos.contains_key(&v.video_id)
+        {
+            inner.all_ids.push(v.video_id.clone());
+        }
+        inner.recent.insert((at, v.video_id.clone()));
+        inner
+            .by_creator
+            .entry(v.creator_id.clone())
+            .or_default()
+            .insert((at, v.video_id.clone()));
+        for tag in &v.hashtags {
+            inner
+                .by_hashtag
+                .entry(tag.clone())
+                .or_default()
+                .insert((at, v.video_id.clone()));
+        }
+        inner.videos.insert(v.video_id.clone(), entry);
+    }
+
+    fn unlink(inner: &mut Inner, id: &str) {
+        if let Some(old) = inner.videos.remove(id) {
+            let at = ts_ms(old.published_at.as_ref());
+            let key = (at, id.to_owned());
+            inner.recent.remove(&key);
+            if let Some(s) = inner.by_creator.get_mut(&old.creator_id) {
+                s.remove(&key);
+            }
+            for tag in &old.hashtags {
+                if let Some(s) = inner.by_hashtag.get_mut(tag) {
+                    s.remove(&key);
+                }
+            }
+        }
+    }
+
+    pub fn remove(&self, id: &str) {
+        let mut inner = self.inner.write();
+        Self::unlink(&mut inner, id);
+        inner.current_point.remove(id);
+    }
+
+    pub fn add_challenge(&self, c: ChallengeEntry) {
+        self.inner.write().challenges.push(c);
+    }
+
+    /// Nearest servable videos to `query` (approximate), best first.
+    pub fn nearest(&self, query: &[f32], k: usize) -> Vec<(Arc<VideoEntry>, f32)> {
+        if query.len() != self.dim || embed::norm(query) < 1e-9 {
+            return Vec::new();
+        }
+        // Over-fetch: stale points (removed or re-embedded videos) are skipped.
+        let found = self.index.search(query, k * 2, (k * 2).max(64));
+        let inner = self.inner.read();
+        let mut out = Vec::with_capacity(k);
+        let mut seen = HashSet::new();
+        for n in found {
+            let Some(id) = inner.points.get(n.d_id) else {
+                continue;
+            };
+            if inner.current_point.get(id) != Some(&n.d_id) || !seen.insert(id.clone()) {
+                continue;
+            }
+            if let Some(v) = inner.videos.get(id) {
+                out.push((v.clone(), 1.0 - n.distance));
+                if out.len() == k {
+                    break;
+                }
+            }
+        }
+        out
+    }
+
+    /// The newest servable videos.
+    pub fn newest(&self, n: usize) -> Vec<Arc<VideoEntry>> {
+        let inner = self.inner.read();
+        inner
+            .recent
+            .iter()
+            .rev()
+            .take(n)
+            .filter_map(|(_, id)| inner.videos.get(id).cloned())
+            .collect()
+    }
+
+    /// Up to `n` distinct servable videos picked at random (exploration).
+    pub fn sample(&self, n: usize) -> Vec<Arc<VideoEntry>> {
+        use rand::Rng;
+        let inner = self.inner.read();
+        if inner.all_ids.is_empty() {
+            return Vec::new();
+        }
+        let mut rng = rand::rng();
+        let mut out = Vec::with_capacity(n);
+        let mut picked = HashSet::new();
+        for _ in 0..n * 4 {
+            if out.len() == n {
+                break;
+            }
+            let id = &inner.all_ids[rng.random_range(0..inner.all_ids.len())];
+            if picked.insert(id.clone())
+                && let Some(v) = inner.videos.get(id)
+            {
+                out.push(v.clone());
+            }
+        }
+        out
+    }
+
+    /// Each creator's newest `per_creator` videos.
+    pub fn by_creators(&self, creators: &[String], per_creator: usize) -> Vec<Arc<VideoEntry>> {
+        let inner = self.inner.read();
+        creators
+            .iter()
+            .filter_map(|c| inner.by_creator.get(c))
+            .flat_map(|set| set.iter().rev().take(per_creator))
+            .filter_map(|(_, id)| inner.videos.get(id).cloned())
+            .collect()
+    }
+
+    /// The newest `per_tag` videos of each hashtag.
+    pub fn by_hashtags(&self, tags: &[String], per_tag: usize) -> Vec<Arc<VideoEntry>> {
+        let inner = self.inner.read();
+        tags.iter()
+            .filter_map(|t| inner.by_hashtag.get(t))
+            .flat_map(|set| set.iter().rev().take(per_tag))
+            .filter_map(|(_, id)| inner.videos.get(id).cloned())
+            .collect()
+    }
+
+    /// Newest videos of challenges running now: (video, hashtag).
+    pub fn challenge_videos(&self, per_challenge: usize) -> Vec<(Arc<VideoEntry>, String)> {
+        let now = Utc::now();
+        let inner = self.inner.read();
+        inner
+            .challenges
+            .iter()
+            .filter(|c| c.starts_at <= now && now < c.ends_at)
+            .flat_map(|c| {
+                inner
+                    .by_hashtag
+                    .get(&c.hashtag)
+                    .into_iter()
+                    .flat_map(move |set| set.iter().rev().take(per_challenge))
+                    .filter_map(|(_, id)| inner.videos.get(id).cloned())
+                    .map(move |v| (v, c.hashtag.clone()))
+            })
+            .collect()
+    }
+
+    /// Every hashtag and category present, for interest explanations.
+    pub fn tags(&self) -> Vec<String> {
+        self.inner
+            .read()
+            .by_hashtag
+            .iter()
+            .filter(|(_, s)| !s.is_empty())
+            .map(|(t, _)| t.clone())
+            .collect()
+    }
+
+    pub fn apply(&self, event: &ContentEvent) {
+        match &event.payload {
+            Some(Payload::VideoPublished(p)) => {
+                if let Some(v) = &p.video {
+                    self.upsert(v);
+                }
+            }
+            Some(Payload::VideoUpdated(p)) => {
+                if let Some(v) = &p.video {
+                    self.upsert(v);
+                }
+            }
+            Some(Payload::VideoRemoved(r)) => self.remove(&r.video_id),
+            Some(Payload::ChallengeCreated(c)) => {
+                let to_dt = |t: Option<&prost_types::Timestamp>| {
+                    t.and_then(|t| DateTime::from_timestamp(t.seconds, 0))
+                };
+                if let (Some(starts_at), Some(ends_at)) =
+                    (to_dt(c.starts_at.as_ref()), to_dt(c.ends_at.as_ref()))
+                {
+                    self.add_challenge(ChallengeEntry {
+                        hashtag: c.hashtag.clone(),
+                        starts_at,
+                        ends_at,
+                    });
+                }
+            }
+            _ => {}
+        }
+        self.applied.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Reads `content.v1` from the beginning into `catalog`, then follows it,
+/// until `shutdown`. No consumer group offsets are used: every replica builds
+/// the whole catalog.
+pub async fn follow_content(
+    catalog: Arc<Catalog>,
+    kafka: KafkaConfig,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let topic = kafka.topic(topics::CONTENT);
+    let group = format!("feed-ranking-catalog-{}", uuid::Uuid::new_v4().simple());
+    let consumer = loop_platform::kafka::consumer(&kafka, &group, "earliest")?;
+    let metadata = consumer.fetch_metadata(Some(&topic), Duration::from_secs(10))?;
+    let mut tpl = TopicPartitionList::new();
+    for t in metadata.topics() {
+        for p in t.partitions() {
+            tpl.add_partition_offset(&topic, p.id(), Offset::Beginning)?;
+        }
+    }
+    consumer.assign(&tpl)?;
+    tracing::info!(topic = %topic, partitions = tpl.count(), "catalog following content events");
+    loop {
+        let message = tokio::select! {
+            () = shutdown.cancelled() => break,
+            m = consumer.recv() => m,
+        };
+        match message {
+            Ok(m) => {
+                let d = Delivery::from_message(&m);
+                match ContentEvent::decode(d.payload.as_slice()) {
+                    Ok(event) => catalog.apply(&event),
+                    Err(err) => {
+                        tracing::warn!(offset = d.offset, partition = d.partition, error = %err, "undecodable content event skipped by the catalog")
+                    }
+                }
+            }
+            Err(err) => tracing::warn!(error = %err, "catalog consume error"),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snap(id: &str, creator: &str, tags: &[&str], servable: bool) -> VideoSnapshot {
+        VideoSnapshot {
+            video_id: id.into(),
+            creator_id: creator.into(),
+            hashtags: tags.iter().map(|t| (*t).to_string()).collect(),
+            servable,
+            published_at: Some(prost_types::Timestamp {
+                seconds: 1_800_000_000 + id.len() as i64,
+                nanos: 0,
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn nearest_finds_the_family_and_skips_removed_videos() {
+        let c = Catalog::new(64);
+        for i in 0..30 {
+            c.upsert(&snap(
+                &format!("dance{i}"),
+                &format!("d{}", i % 3),
+                &["dance"],
+                true,
+            ));
+            c.upsert(&snap(
+                &format!("food{i}"),
+                &format!("f{}", i % 3),
+                &["cooking"],
+                true,
+            ));
+        }
+        let q = embed::interests_vector(&["dance".to_string()], 64);
+        let near = c.nearest(&q, 10);
+        assert_eq!(near.len(), 10);
+        assert!(near.iter().all(|(v, _)| v.hashtags == vec!["dance"]));
+        c.remove("dance0");
+        c.upsert(&snap("dance1", "d1", &["dance"], false));
+        let near = c.nearest(&q, 40);
+        assert!(
+            near.iter()
+                .all(|(v, _)| v.video_id != "dance0" && v.video_id != "dance1")
+        );
+        assert_eq!(c.len(), 58);
+    }
+
+    #[test]
+    fn re_embedding_an_edited_video_keeps_one_entry() {
+        let c = Catalog::new(64);
+        c.upsert(&snap("v1", "c", &["dance"], true));
+        c.upsert(&snap("v1", "c", &["cooking"], true));
+        let q = embed::interests_vector(&["cooking".to_string()], 64);
+        let near = c.nearest(&q, 5);
+        assert_eq!(near.len(), 1);
+        assert_eq!(near[0].0.hashtags, vec!["cooking"]);
+        assert_eq!(c.by_creators(&["c".into()], 10).len(), 1);
+    }
+}

@@ -1,0 +1,415 @@
+//! Learning from `engagement.v1`: each event moves the user's vector toward
+//! (or away from) the video's content vector, weighted by what the viewer
+//! did, with event-time decay. The video's learned vector moves toward the
+//! viewer, and trending counters grow. A batch is applied atomically per
+//! user with compare-and-set, and each event at most once (partition
+//! high-water offsets plus recent event ids).
+//!
+//! User vectors depend only on the user's own events (read in partition
+//! order) and on content vectors computed from the event itself, so a replay
+//! from `engagement.v1` rebuilds the same vectors.
+
+use std::collections::{BTreeMap, HashMap};
+
+use loop_platform::cache::Redis;
+use loop_platform::kafka::{BatchHandler, Delivery};
+use loop_proto::events::v1::{EngagementEvent, EngagementKind, NotInterestedTarget};
+use prost::Message;
+use serde::{Deserialize, Serialize};
+
+use crate::embed::{self, Features};
+use crate::state::{self, UserState};
+
+/// How much each action pulls the viewer toward a video (negative: away).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Weights {
+    /// Watched to the end (>= 90%).
+    pub complete_view: f32,
+    /// Watched more than twice through.
+    pub rewatch: f32,
+    /// Per fraction watched below 90% (from 30%; shorter views carry no signal).
+    pub partial_view: f32,
+    pub like: f32,
+    pub unlike: f32,
+    pub share: f32,
+    pub comment: f32,
+    pub follow: f32,
+    pub profile_visit: f32,
+    pub gift: f32,
+    pub quick_skip: f32,
+    pub not_interested: f32,
+}
+
+impl Default for Weights {
+    fn default() -> Self {
+        Self {
+            complete_view: 1.0,
+            rewatch: 1.5,
+            partial_view: 0.5,
+            like: 1.2,
+            unlike: -1.2,
+            share: 1.5,
+            comment: 1.0,
+            follow: 1.5,
+            profile_visit: 0.3,
+            gift: 2.0,
+            quick_skip: -0.6,
+            not_interested: -2.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LearningConfig {
+    /// Vector dimension (changing it needs a rebuild).
+    pub dim: usize,
+    /// Step toward a video per unit of weight.
+    pub learning_rate: f32,
+    /// Step of a video's learned vector toward its viewer per unit of weight.
+    pub video_learning_rate: f32,
+    /// Interests fade with this half-life of event time.
+    pub half_life_hours: f64,
+    /// Weight of the declared interests in a brand-new user's vector.
+    pub cold_start_prior: f32,
+    /// Recent event ids remembered per user to drop retried duplicates.
+    pub dedupe_window: usize,
+    /// Trending scores halve every this many hours.
+    pub trending_half_life_hours: f64,
+    pub weights: Weights,
+}
+
+impl Default for LearningConfig {
+    fn default() -> Self {
+        Self {
+            dim: 64,
+            learning_rate: 0.2,
+            video_learning_rate: 0.02,
+            half_life_hours: 72.0,
+            cold_start_prior: 0.5,
+            dedupe_window: 512,
+            trending_half_life_hours: 12.0,
+            weights: Weights::default(),
+        }
+    }
+}
+
+impl LearningConfig {
+    pub fn validate_into(&self, problems: &mut Vec<String>) {
+        if !(8..=1024).contains(&self.dim) {
+            problems.push("learning.dim: must be 8..=1024".into());
+        }
+        if !(self.learning_rate > 0.0 && self.learning_rate <= 1.0) {
+            problems.push("learning.learning_rate: must be in (0, 1]".into());
+        }
+        if !(self.video_learning_rate >= 0.0 && self.video_learning_rate <= 1.0) {
+            problems.push("learning.video_learning_rate: must be in [0, 1]".into());
+        }
+        if self.half_life_hours <= 0.0 || self.trending_half_life_hours <= 0.0 {
+            problems.push("learning: half-lives must be positive".into());
+        }
+        if self.dedupe_window == 0 || self.dedupe_window > 100_000 {
+            problems.push("learning.dedupe_window: must be 1..=100000".into());
+        }
+    }
+
+    /// The pull of one event (0 when it carries no signal).
+    pub fn weight(&self, e: &EngagementEvent) -> f32 {
+        let w = &self.weights;
+        match e.kind() {
+            EngagementKind::View => {
+                let fraction = e.watch_ms as f32 / e.video_duration_ms.max(1) as f32;
+                if fraction >= 2.0 {
+                    w.rewatch
+                } else if fraction >= 0.9 {
+                    w.complete_view
+                } else if fraction >= 0.3 {
+                    w.partial_view * fraction
+                } else {
+                    0.0
+                }
+            }
+            EngagementKind::Like => w.like,
+            EngagementKind::Unlike => w.unlike,
+            EngagementKind::Share => w.share,
+            EngagementKind::Comment => w.comment,
+            EngagementKind::Follow => w.follow,
+            EngagementKind::ProfileVisit => w.profile_visit,
+            EngagementKind::QuickSkip => w.quick_skip,
+            EngagementKind::NotInterested => w.not_interested,
+            EngagementKind::Impression | EngagementKind::Unspecified => 0.0,
+        }
+    }
+
+    /// A new user's starting vector: their declared interests, weighted as a prior.
+    pub fn initial_vector(&self, interests: &[String]) -> Vec<f32> {
+        let mut v = embed::interests_vector(interests, self.dim);
+        v.iter_mut().for_each(|x| *x *= self.cold_start_prior);
+        v
+    }
+
+    /// Applies one event to `state` (decay, then a step of `weight`).
+    pub fn apply(&self, state: &mut UserState, e: &EngagementEvent, weight: f32) {
+        let event_ms = e
+            .occurred_at
+            .as_ref()
+            .map_or(0, |t| t.seconds * 1000 + i64::from(t.nanos) / 1_000_000);
+        if state.vector.len() != self.dim {
+            state.vector = vec![0.0; self.dim];
+        }
+        if state.last_event_ms > 0 && event_ms > state.last_event_ms {
+            let hours = (event_ms - state.last_event_ms) as f64 / 3_600_000.0;
+            let decay = 0.5f64.powf(hours / self.half_life_hours) as f32;
+            state.vector.iter_mut().for_each(|x| *x *= decay);
+        }
+        state.last_event_ms = state.last_event_ms.max(event_ms);
+        if weight > 0.0 {
+            state.positive_events += 1;
+        }
+        if weight != 0.0 {
+            let content = event_content_vector(e, self.dim);
+            for (x, c) in state.vector.iter_mut().zip(&content) {
+                *x += self.learning_rate * weight * c;
+            }
+        }
+    }
+}
+
+/// The content vector of the event's video, computed from the event alone
+/// (so replay does not depend on the catalog's timing).
+pub fn event_content_vector(e: &EngagementEvent, dim: usize) -> Vec<f32> {
+    embed::content_vector(
+        &Features {
+            hashtags: &e.hashtags,
+            category: &e.category,
+            creator_id: &e.creator_id,
+            sound_id: &e.sound_id,
+            caption: "",
+        },
+        dim,
+    )
+}
+
+/// A monotone time weight for trending: adding `w * 2^(t / half_life)`
+/// ranks like a sum of exponentially decayed weights, without rewrites.
+pub fn trending_increment(weight: f32, event_ms: i64, half_life_hours: f64) -> f64 {
+    // Epoch 2026-01-01 keeps exponents small for years of operation.
+    const EPOCH_MS: i64 = 1_767_225_600_000;
+    let hours = (event_ms - EPOCH_MS) as f64 / 3_600_000.0;
+    f64::from(weight) * 2f64.powf(hours / half_life_hours)
+}
+
+/// The `engagement.v1` consumer.
+#[derive(Clone)]
+pub struct EngagementHandler {
+    pub redis: Redis,
+    pub config: LearningConfig,
+}
+
+/// A user's stored state, its version and declared interests.
+type UserRow = (Option<Vec<u8>>, Option<String>, Option<String>);
+
+struct Pending {
+    state: UserState,
+    version: String,
+    changed: bool,
+}
+
+impl BatchHandler for EngagementHandler {
+    async fn handle(&self, batch: &[Delivery]) -> anyhow::Result<Vec<(usize, String)>> {
+        let mut poison = Vec::new();
+        let mut events = Vec::with_capacity(batch.len());
+        for (i, d) in batch.iter().enumerate() {
+            match EngagementEvent::decode(d.payload.as_slice()) {
+                Ok(e) if !e.user_id.is_empty() && !e.video_id.is_empty() => events.push((d, e)),
+                Ok(_) => {
+                    poison.push((i, "engagement event without user_id or video_id".to_owned()))
+                }
+                Err(err) => poison.push((i, format!("undecodable EngagementEvent: {err}"))),
+            }
+        }
+        for attempt in 0..10 {
+            if self.try_apply(&events).await? {
+                return Ok(poison);
+            }
+            tracing::debug!(attempt, "user state changed concurrently; retrying batch");
+        }
+        anyhow::bail!(
+            "user state kept changing under the batch (another consumer for the same partition?)"
+        )
+    }
+}
+
+impl EngagementHandler {
+    /// Returns false when a concurrent writer changed a user: retry.
+    async fn try_apply(&self, events: &[(&Delivery, EngagementEvent)]) -> anyhow::Result<bool> {
+        let r = &self.redis;
+        let mut users: Vec<&str> = events.iter().map(|(_, e)| e.user_id.as_str()).collect();
+        users.sort_unstable();
+        users.dedup();
+        let mut conn = r.conn.clone();
+        let mut pipe = redis::pipe();
+        for u in &users {
+            pipe.get(state::state_key(r, u))
+                .get(state::version_key(r, u))
+                .hget(state::profile_key(r, u), "interests");
+        }
+        let raw: Vec<UserRow> = if users.is_empty() {
+            Vec::new()
+        } else {
+            let flat: Vec<redis::Value> = pipe.query_async(&mut conn).await?;
+            flat.chunks(3)
+                .map(|c| {
+                    (
+                        redis::from_redis_value(c[0].clone()).unwrap_or(None),
+                        redis::from_redis_value(c[1].clone()).unwrap_or(None),
+                        redis::from_redis_value(c[2].clone()).unwrap_or(None),
+                    )
+                })
+                .collect()
+        };
+        let mut pending: BTreeMap<&str, Pending> = BTreeMap::new();
+        for (u, (state, version, interests)) in users.iter().zip(raw) {
+            let state = UserState::decode_opt(state).unwrap_or_else(|| {
+                let interests: Vec<String> = interests
+                    .unwrap_or_default()
+                    .split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                UserState {
+                    vector: self.config.initial_vector(&interests),
+                    ..Default::default()
+                }
+            });
+            pending.insert(
+                u,
+                Pending {
+                    state,
+                    version: version.unwrap_or_else(|| "0".into()),
+                    changed: false,
+                },
+            );
+        }
+
+        let mut video_deltas: HashMap<String, Vec<f32>> = HashMap::new();
+        let mut trending: HashMap<(String, String), f64> = HashMap::new();
+        let mut suppress: Vec<(String, String, String, i64)> = Vec::new(); // (key, id, kind, ms)
+        let mut mark_seen: Vec<(String, String, i64)> = Vec::new();
+        for (d, e) in events {
+            let Some(p) = pending.get_mut(e.user_id.as_str()) else {
+                continue;
+            };
+            if p.state
+                .already_applied(&d.topic, d.partition, d.offset, &e.event_id)
+            {
+                continue;
+            }
+            let weight = self.config.weight(e);
+            let before = p.state.vector.clone();
+            self.config.apply(&mut p.state, e, weight);
+            p.state.record(
+                &d.topic,
+                d.partition,
+                d.offset,
+                &e.event_id,
+                self.config.dedupe_window,
+            );
+            p.state.updated_at_ms = chrono::Utc::now().timestamp_millis();
+            p.changed = true;
+            let event_ms = e.occurred_at.as_ref().map_or(0, |t| t.seconds * 1000);
+            if weight != 0.0 && self.config.video_learning_rate > 0.0 {
+                let mut viewer = before;
+                embed::normalize(&mut viewer);
+                let delta = video_deltas
+                    .entry(e.video_id.clone())
+                    .or_insert_with(|| vec![0.0; self.config.dim]);
+                for (x, u) in delta.iter_mut().zip(&viewer) {
+                    *x += self.config.video_learning_rate * weight * u;
+                }
+            }
+            if weight > 0.0 {
+                let inc =
+                    trending_increment(weight, event_ms, self.config.trending_half_life_hours);
+                *trending
+                    .entry((state::trending_key(r, None), e.video_id.clone()))
+                    .or_default() += inc;
+                if let Some(cc) = e
+                    .context
+                    .as_ref()
+                    .map(|c| c.country.as_str())
+                    .filter(|c| !c.is_empty())
+                {
+                    *trending
+                        .entry((state::trending_key(r, Some(cc)), e.video_id.clone()))
+                        .or_default() += inc;
+                }
+            }
+            if e.kind() == EngagementKind::NotInterested {
+                match e.not_interested_target() {
+                    NotInterestedTarget::Creator => suppress.push((
+                        state::suppressed_creators_key(r, &e.user_id),
+                        e.creator_id.clone(),
+                        "creator".into(),
+                        event_ms,
+                    )),
+                    NotInterestedTarget::Sound => suppress.push((
+                        state::suppressed_sounds_key(r, &e.user_id),
+                        e.sound_id.clone(),
+                        "sound".into(),
+                        event_ms,
+                    )),
+                    _ => {}
+                }
+                mark_seen.push((state::seen_key(r, &e.user_id), e.video_id.clone(), event_ms));
+            }
+        }
+
+        let changed: Vec<(&&str, &Pending)> = pending.iter().filter(|(_, p)| p.changed).collect();
+        if !changed.is_empty() {
+            let script = redis::Script::new(state::APPLY_BATCH);
+            let mut inv = script.prepare_invoke();
+            for (u, _) in &changed {
+                inv.key(state::state_key(r, u))
+                    .key(state::version_key(r, u));
+            }
+            let videos: Vec<(&String, &Vec<f32>)> = video_deltas.iter().collect();
+            for (v, _) in &videos {
+                inv.key(state::learned_key(r, v));
+            }
+            let trend: Vec<(&(String, String), &f64)> = trending.iter().collect();
+            for ((key, _), _) in &trend {
+                inv.key(key);
+            }
+            inv.arg(changed.len()).arg(videos.len()).arg(trend.len());
+            for (_, p) in &changed {
+                inv.arg(&p.version).arg(p.state.encode_to_vec());
+            }
+            for (_, delta) in &videos {
+                inv.arg(state::f32s_to_bytes(delta));
+            }
+            for ((_, member), inc) in &trend {
+                inv.arg(member.as_str()).arg(**inc);
+            }
+            let conflict: i64 = inv.invoke_async(&mut conn).await?;
+            if conflict != 0 {
+                return Ok(false);
+            }
+        }
+        // Idempotent follow-ups (set semantics): safe to repeat on redelivery.
+        if !suppress.is_empty() || !mark_seen.is_empty() {
+            let mut pipe = redis::pipe();
+            for (key, id, _, ms) in &suppress {
+                if !id.is_empty() {
+                    pipe.hset(key, id, ms).ignore();
+                }
+            }
+            for (key, video, ms) in &mark_seen {
+                pipe.zadd(key, video, ms).ignore();
+            }
+            let _: () = pipe.query_async(&mut conn).await?;
+        }
+        Ok(true)
+    }
+}

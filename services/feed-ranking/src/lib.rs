@@ -1,0 +1,186 @@
+//! Loop feed-ranking: the For You and Following feeds.
+//!
+//! Learns per-user interest vectors from `engagement.v1` (shared consumer
+//! group, batched, committed after the state is written, idempotent per
+//! event), keeps follows and sign-up profiles from `content.v1`, and serves
+//! feeds from an in-process catalog + ANN index that each replica builds
+//! from `content.v1`. State lives in Redis so every replica shares it.
+
+pub mod catalog;
+pub mod embed;
+pub mod feed;
+pub mod learn;
+mod service;
+pub mod social;
+pub mod state;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use loop_platform::auth::JwtKeys;
+use loop_platform::cache::Redis;
+use loop_platform::config::{
+    AuthConfig, GrpcServerConfig, KafkaConfig, RedisConfig, TelemetryConfig, Validate,
+};
+use loop_platform::kafka::{ConsumerOptions, Producer, topics};
+use loop_proto::content::v1::content_service_client::ContentServiceClient;
+use loop_proto::feed_ranking::v1::feed_ranking_service_server::FeedRankingServiceServer;
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use catalog::Catalog;
+pub use feed::FeedConfig;
+pub use learn::{LearningConfig, Weights};
+pub use service::FeedService;
+
+pub const SERVICE_NAME: &str = "loop.feed_ranking.v1.FeedRankingService";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub grpc: GrpcServerConfig,
+    pub redis: RedisConfig,
+    pub kafka: KafkaConfig,
+    pub auth: AuthConfig,
+    pub telemetry: TelemetryConfig,
+    pub services: ServicesConfig,
+    pub consumer: ConsumerConfig,
+    pub learning: LearningConfig,
+    pub feed: FeedConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ServicesConfig {
+    pub content_url: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ConsumerConfig {
+    /// Consumer group shared by every replica (partitions are split among them).
+    pub group_id: String,
+    pub max_batch: usize,
+    pub max_wait_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            grpc: GrpcServerConfig {
+                listen_addr: std::net::SocketAddr::from(([127, 0, 0, 1], 50062)),
+            },
+            redis: RedisConfig {
+                key_prefix: "loop:ranker:".into(),
+                ..RedisConfig::default()
+            },
+            kafka: KafkaConfig::default(),
+            auth: AuthConfig::default(),
+            telemetry: TelemetryConfig::default(),
+            services: ServicesConfig {
+                content_url: "http://127.0.0.1:50061".into(),
+            },
+            consumer: ConsumerConfig {
+                group_id: "feed-ranking".into(),
+                max_batch: 500,
+                max_wait_ms: 5,
+            },
+            learning: LearningConfig::default(),
+            feed: FeedConfig::default(),
+        }
+    }
+}
+
+impl Validate for Config {
+    fn validate(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        self.redis.validate_into(&mut problems);
+        self.kafka.validate_into(&mut problems);
+        self.auth.validate_into(&mut problems);
+        self.learning.validate_into(&mut problems);
+        self.feed.validate_into(&mut problems);
+        if self.consumer.group_id.trim().is_empty() {
+            problems.push("consumer.group_id: must not be empty".into());
+        }
+        if !(1..=10_000).contains(&self.consumer.max_batch) {
+            problems.push("consumer.max_batch: must be 1..=10000".into());
+        }
+        if !self.services.content_url.starts_with("http") {
+            problems.push("services.content_url: must be an http(s):// URL".into());
+        }
+        problems
+    }
+}
+
+/// Connects, creates topics, starts the catalog and the consumers, and
+/// serves gRPC until `shutdown`; consumers commit what they applied first.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let redis = Redis::connect(&config.redis).await?;
+    loop_platform::kafka::ensure_topics(&config.kafka, &[topics::ENGAGEMENT, topics::CONTENT])
+        .await?;
+    let producer = Producer::new(&config.kafka, "loop-feed-ranking")?;
+    let catalog = Arc::new(Catalog::new(config.learning.dim));
+
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(catalog::follow_content(
+        catalog.clone(),
+        config.kafka.clone(),
+        shutdown.clone(),
+    ));
+    let engagement = learn::EngagementHandler {
+        redis: redis.clone(),
+        config: config.learning.clone(),
+    };
+    let mut opts = ConsumerOptions::new(&config.consumer.group_id, &[topics::ENGAGEMENT]);
+    opts.max_batch = config.consumer.max_batch;
+    opts.max_wait = Duration::from_millis(config.consumer.max_wait_ms);
+    tasks.spawn(loop_platform::kafka::run_consumer(
+        config.kafka.clone(),
+        opts,
+        producer.clone(),
+        engagement,
+        shutdown.clone(),
+    ));
+    let social = social::ContentStateHandler {
+        redis: redis.clone(),
+    };
+    let opts = ConsumerOptions::new(
+        &format!("{}-content", config.consumer.group_id),
+        &[topics::CONTENT],
+    );
+    tasks.spawn(loop_platform::kafka::run_consumer(
+        config.kafka.clone(),
+        opts,
+        producer.clone(),
+        social,
+        shutdown.clone(),
+    ));
+
+    let service = FeedService {
+        redis,
+        catalog,
+        keys: JwtKeys::new(config.auth.jwt_secret.expose()),
+        content: ContentServiceClient::new(loop_platform::grpc::channel(
+            &config.services.content_url,
+        )?),
+        config: Arc::new(config),
+    };
+    let routes = tonic::service::Routes::new(FeedRankingServiceServer::new(service));
+    let served =
+        loop_platform::grpc::serve(routes, &[SERVICE_NAME], listener, shutdown.clone()).await;
+    shutdown.cancel();
+    while let Some(result) = tasks.join_next().await {
+        match result {
+            Ok(Err(err)) => tracing::error!(error = ?err, "feed-ranking task failed"),
+            Err(err) => tracing::error!(error = %err, "feed-ranking task panicked"),
+            Ok(Ok(())) => {}
+        }
+    }
+    producer.flush(Duration::from_secs(5));
+    served
+}

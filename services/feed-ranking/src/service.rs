@@ -1,0 +1,423 @@
+//! The gRPC surface of feed-ranking.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use loop_platform::auth::{Caller, JwtKeys};
+use loop_platform::cache::Redis;
+use loop_platform::{AppError, AppResult};
+use loop_proto::content::v1 as content;
+use loop_proto::content::v1::content_service_client::ContentServiceClient;
+use loop_proto::feed_ranking::v1 as pb;
+use loop_proto::feed_ranking::v1::feed_ranking_service_server::FeedRankingService as FeedApi;
+use tonic::transport::Channel;
+use tonic::{Request, Response, Status};
+
+use crate::Config;
+use crate::catalog::Catalog;
+use crate::{embed, feed, state};
+
+/// keywords, suppressed creators (id, ms), suppressed sounds (id, ms).
+type FilterRows = (Vec<String>, Vec<(String, i64)>, Vec<(String, i64)>);
+
+#[derive(Clone)]
+pub struct FeedService {
+    pub(crate) redis: Redis,
+    pub(crate) catalog: Arc<Catalog>,
+    pub(crate) keys: JwtKeys,
+    pub(crate) content: ContentServiceClient<Channel>,
+    pub(crate) config: Arc<Config>,
+}
+
+fn now_ts() -> prost_types::Timestamp {
+    loop_platform::time::to_timestamp(chrono::Utc::now())
+}
+
+impl FeedService {
+    async fn for_you(
+        &self,
+        caller: &Caller,
+        req: pb::GetForYouFeedRequest,
+    ) -> AppResult<pb::GetForYouFeedResponse> {
+        let user = caller.user_id()?.to_string();
+        let feed_cfg = &self.config.feed;
+        let page_size = match req.page_size {
+            0 => feed_cfg.default_page_size,
+            n if n > feed_cfg.max_page_size => {
+                return Err(AppError::invalid(
+                    "page_size",
+                    format!("at most {}", feed_cfg.max_page_size),
+                ));
+            }
+            n => n,
+        };
+        let country = req
+            .context
+            .as_ref()
+            .map(|c| c.country.to_uppercase())
+            .unwrap_or_default();
+        let viewer = feed::load_viewer(&self.redis, &user, &country).await?;
+        let built = feed::for_you(
+            &self.redis,
+            &self.catalog,
+            &self.config.learning,
+            feed_cfg,
+            &viewer,
+            page_size as usize,
+        )
+        .await?;
+        Ok(pb::GetForYouFeedResponse {
+            items: built.items,
+            request_id: loop_platform::ids::new_id().to_string(),
+            cold_start: built.cold_start,
+        })
+    }
+
+    async fn following(
+        &self,
+        caller: &Caller,
+        req: pb::GetFollowingFeedRequest,
+    ) -> AppResult<pb::GetFollowingFeedResponse> {
+        // Reverse-chronological and keyset-paginated: the content service owns
+        // the follow graph and the videos, so it answers this directly.
+        let request = loop_platform::grpc::request(
+            content::ListFollowingVideosRequest {
+                user_id: String::new(),
+                page: req.page,
+            },
+            Some(&caller.token),
+            Duration::from_secs(3),
+        );
+        let listed = self
+            .content
+            .clone()
+            .list_following_videos(request)
+            .await
+            .map_err(|s| match s.code() {
+                tonic::Code::InvalidArgument => AppError::invalid(
+                    loop_platform::error::status_field(&s).unwrap_or_else(|| "page".into()),
+                    s.message(),
+                ),
+                tonic::Code::Unavailable | tonic::Code::DeadlineExceeded => {
+                    AppError::Unavailable("content service unavailable".into())
+                }
+                _ => AppError::internal(anyhow::anyhow!("content ListFollowingVideos: {s}")),
+            })?;
+        let listed = listed.into_inner();
+        Ok(pb::GetFollowingFeedResponse {
+            videos: listed
+                .videos
+                .into_iter()
+                .map(|v| pb::VideoCard {
+                    video_id: v.video_id,
+                    creator_id: v.creator_id,
+                    sound_id: v.sound_id,
+                    hashtags: v.hashtags,
+                    caption: v.caption,
+                    category: v.category,
+                    media_url: v.media_url,
+                    duration_ms: v.duration_ms,
+                    published_at: v.published_at,
+                })
+                .collect(),
+            page: listed.page,
+        })
+    }
+
+    async fn refresh(&self, caller: &Caller) -> AppResult<pb::RefreshFeedResponse> {
+        let user = caller.user_id()?.to_string();
+        let r = &self.redis;
+        let mut conn = r.conn.clone();
+        // Back to the cold state: learned vector and seen-set go; follows,
+        // filters and suppressions stay. The version bump makes a consumer
+        // mid-batch for this user retry against the reset state.
+        let _: () = redis::pipe()
+            .atomic()
+            .del(state::state_key(r, &user))
+            .del(state::seen_key(r, &user))
+            .incr(state::version_key(r, &user), 1)
+            .ignore()
+            .query_async(&mut conn)
+            .await?;
+        Ok(pb::RefreshFeedResponse {
+            reset_at: Some(now_ts()),
+        })
+    }
+
+    async fn filters(&self, user: &str) -> AppResult<pb::FeedFilters> {
+        let r = &self.redis;
+        let mut conn = r.conn.clone();
+        let (keywords, creators, sounds): FilterRows = redis::pipe()
+            .smembers(state::keywords_key(r, user))
+            .hgetall(state::suppressed_creators_key(r, user))
+            .hgetall(state::suppressed_sounds_key(r, user))
+            .query_async(&mut conn)
+            .await?;
+        let sup = |items: Vec<(String, i64)>| {
+            items
+                .into_iter()
+                .map(|(id, ms)| pb::Suppression {
+                    id,
+                    suppressed_at: chrono::DateTime::from_timestamp_millis(ms)
+                        .map(loop_platform::time::to_timestamp),
+                })
+                .collect()
+        };
+        let mut keywords = keywords;
+        keywords.sort();
+        Ok(pb::FeedFilters {
+            keywords,
+            suppressed_creators: sup(creators),
+            suppressed_sounds: sup(sounds),
+        })
+    }
+
+    async fn set_filters(
+        &self,
+        caller: &Caller,
+        req: pb::SetFeedFiltersRequest,
+    ) -> AppResult<pb::SetFeedFiltersResponse> {
+        let user = caller.user_id()?.to_string();
+        if req.keywords.len() > 200 {
+            return Err(AppError::invalid("keywords", "at most 200 keywords"));
+        }
+        let mut keywords = Vec::new();
+        for k in &req.keywords {
+            let k = k.trim().to_lowercase();
+            if k.is_empty() || k.chars().count() > 50 {
+                return Err(AppError::invalid(
+                    "keywords",
+                    "each keyword must be 1 to 50 characters",
+                ));
+            }
+            keywords.push(k);
+        }
+        let r = &self.redis;
+        let mut pipe = redis::pipe();
+        pipe.atomic().del(state::keywords_key(r, &user)).ignore();
+        if !keywords.is_empty() {
+            pipe.sadd(state::keywords_key(r, &user), &keywords).ignore();
+        }
+        if req.clear_all_suppressions {
+            pipe.del(state::suppressed_creators_key(r, &user)).ignore();
+            pipe.del(state::suppressed_sounds_key(r, &user)).ignore();
+        }
+        if !req.unsuppress_creator_ids.is_empty() {
+            pipe.hdel(
+                state::suppressed_creators_key(r, &user),
+                &req.unsuppress_creator_ids,
+            )
+            .ignore();
+        }
+        if !req.unsuppress_sound_ids.is_empty() {
+            pipe.hdel(
+                state::suppressed_sounds_key(r, &user),
+                &req.unsuppress_sound_ids,
+            )
+            .ignore();
+        }
+        let mut conn = r.conn.clone();
+        let _: () = pipe.query_async(&mut conn).await?;
+        Ok(pb::SetFeedFiltersResponse {
+            filters: Some(self.filters(&user).await?),
+        })
+    }
+
+    async fn interests(
+        &self,
+        caller: &Caller,
+        req: pb::GetUserInterestsRequest,
+    ) -> AppResult<pb::GetUserInterestsResponse> {
+        let user = caller.user_id()?.to_string();
+        let viewer = feed::load_viewer(&self.redis, &user, "").await?;
+        let learned = viewer
+            .state
+            .as_ref()
+            .filter(|s| s.events_applied > 0)
+            .map(|s| s.vector.clone());
+        let cold_start = learned.is_none();
+        let vector =
+            learned.unwrap_or_else(|| self.config.learning.initial_vector(&viewer.interests));
+        let limit = match req.limit {
+            0 => 10,
+            n => n.min(50) as usize,
+        };
+        let mut scored: Vec<pb::InterestScore> = self
+            .catalog
+            .tags()
+            .into_iter()
+            .map(|tag| {
+                let t =
+                    embed::interests_vector(std::slice::from_ref(&tag), self.config.learning.dim);
+                pb::InterestScore {
+                    weight: embed::cosine(&vector, &t),
+                    name: tag,
+                }
+            })
+            .filter(|s| s.weight > 0.05)
+            .collect();
+        scored.sort_by(|a, b| {
+            b.weight
+                .total_cmp(&a.weight)
+                .then_with(|| a.name.cmp(&b.name))
+        });
+        scored.truncate(limit);
+        Ok(pb::GetUserInterestsResponse {
+            categories: Vec::new(),
+            hashtags: scored,
+            cold_start,
+        })
+    }
+
+    async fn vector(
+        &self,
+        caller: &Caller,
+        req: pb::GetUserVectorRequest,
+    ) -> AppResult<pb::GetUserVectorResponse> {
+        let user = if req.user_id.is_empty() {
+            caller.user_id()?.to_string()
+        } else {
+            let id = loop_platform::ids::parse_id("user_id", &req.user_id)?.to_string();
+            if id != caller.subject && !caller.is_privileged() {
+                return Err(AppError::PermissionDenied(
+                    "only admins may read another user's vector".into(),
+                ));
+            }
+            id
+        };
+        let r = &self.redis;
+        let mut conn = r.conn.clone();
+        let (raw, seen): (Option<Vec<u8>>, u64) = redis::pipe()
+            .get(state::state_key(r, &user))
+            .zcard(state::seen_key(r, &user))
+            .query_async(&mut conn)
+            .await?;
+        let state = state::UserState::decode_opt(raw).unwrap_or_default();
+        Ok(pb::GetUserVectorResponse {
+            user_id: user,
+            values: state.vector,
+            events_applied: state.events_applied,
+            updated_at: chrono::DateTime::from_timestamp_millis(state.updated_at_ms)
+                .map(loop_platform::time::to_timestamp),
+            seen_set_size: seen,
+        })
+    }
+
+    async fn stats(&self, caller: &Caller) -> AppResult<pb::GetRankerStatsResponse> {
+        if !caller.is_privileged() {
+            return Err(AppError::PermissionDenied("admin only".into()));
+        }
+        Ok(pb::GetRankerStatsResponse {
+            videos_indexed: self.catalog.len() as u64,
+            users_with_vectors: 0,
+            live_prefix: self.redis.prefix.clone(),
+            consumer_lag: Vec::new(),
+            index_age: None,
+            freshness_p99: None,
+        })
+    }
+}
+
+impl FeedService {
+    fn caller<T>(&self, req: &Request<T>) -> Result<Caller, Status> {
+        Ok(self.keys.caller(req)?)
+    }
+}
+
+#[tonic::async_trait]
+impl FeedApi for FeedService {
+    async fn get_for_you_feed(
+        &self,
+        request: Request<pb::GetForYouFeedRequest>,
+    ) -> Result<Response<pb::GetForYouFeedResponse>, Status> {
+        let caller = self.caller(&request)?;
+        Ok(Response::new(
+            self.for_you(&caller, request.into_inner()).await?,
+        ))
+    }
+
+    async fn get_following_feed(
+        &self,
+        request: Request<pb::GetFollowingFeedRequest>,
+    ) -> Result<Response<pb::GetFollowingFeedResponse>, Status> {
+        let caller = self.caller(&request)?;
+        Ok(Response::new(
+            self.following(&caller, request.into_inner()).await?,
+        ))
+    }
+
+    async fn refresh_feed(
+        &self,
+        request: Request<pb::RefreshFeedRequest>,
+    ) -> Result<Response<pb::RefreshFeedResponse>, Status> {
+        let caller = self.caller(&request)?;
+        Ok(Response::new(self.refresh(&caller).await?))
+    }
+
+    async fn set_feed_filters(
+        &self,
+        request: Request<pb::SetFeedFiltersRequest>,
+    ) -> Result<Response<pb::SetFeedFiltersResponse>, Status> {
+        let caller = self.caller(&request)?;
+        Ok(Response::new(
+            self.set_filters(&caller, request.into_inner()).await?,
+        ))
+    }
+
+    async fn get_feed_filters(
+        &self,
+        request: Request<pb::GetFeedFiltersRequest>,
+    ) -> Result<Response<pb::GetFeedFiltersResponse>, Status> {
+        let caller = self.caller(&request)?;
+        let user = caller.user_id()?.to_string();
+        Ok(Response::new(pb::GetFeedFiltersResponse {
+            filters: Some(self.filters(&user).await?),
+        }))
+    }
+
+    async fn get_user_interests(
+        &self,
+        request: Request<pb::GetUserInterestsRequest>,
+    ) -> Result<Response<pb::GetUserInterestsResponse>, Status> {
+        let caller = self.caller(&request)?;
+        Ok(Response::new(
+            self.interests(&caller, request.into_inner()).await?,
+        ))
+    }
+
+    async fn get_user_vector(
+        &self,
+        request: Request<pb::GetUserVectorRequest>,
+    ) -> Result<Response<pb::GetUserVectorResponse>, Status> {
+        let caller = self.caller(&request)?;
+        Ok(Response::new(
+            self.vector(&caller, request.into_inner()).await?,
+        ))
+    }
+
+    async fn rebuild_state(
+        &self,
+        _request: Request<pb::RebuildStateRequest>,
+    ) -> Result<Response<pb::RebuildStateResponse>, Status> {
+        Err(Status::unimplemented(
+            "rebuild runs from `loopctl replay --rebuild` for now",
+        ))
+    }
+
+    async fn get_rebuild_status(
+        &self,
+        _request: Request<pb::GetRebuildStatusRequest>,
+    ) -> Result<Response<pb::GetRebuildStatusResponse>, Status> {
+        Err(Status::unimplemented(
+            "rebuild runs from `loopctl replay --rebuild` for now",
+        ))
+    }
+
+    async fn get_ranker_stats(
+        &self,
+        request: Request<pb::GetRankerStatsRequest>,
+    ) -> Result<Response<pb::GetRankerStatsResponse>, Status> {
+        let caller = self.caller(&request)?;
+        Ok(Response::new(self.stats(&caller).await?))
+    }
+}

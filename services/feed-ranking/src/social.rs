@@ -1,0 +1,63 @@
+//! `content.v1` facts the ranker keeps per user (shared consumer group):
+//! sign-up profiles (country, declared interests) for cold start, and the
+//! follow graph for the following candidates. Set semantics make redelivery
+//! harmless; the topic is keyed by user, so follow/unfollow stay ordered.
+
+use loop_platform::cache::Redis;
+use loop_platform::kafka::{BatchHandler, Delivery};
+use loop_proto::events::v1::{ContentEvent, content_event::Payload};
+use prost::Message;
+
+use crate::state;
+
+#[derive(Clone)]
+pub struct ContentStateHandler {
+    pub redis: Redis,
+}
+
+impl BatchHandler for ContentStateHandler {
+    async fn handle(&self, batch: &[Delivery]) -> anyhow::Result<Vec<(usize, String)>> {
+        let r = &self.redis;
+        let mut poison = Vec::new();
+        let mut pipe = redis::pipe();
+        let mut any = false;
+        for (i, d) in batch.iter().enumerate() {
+            let event = match ContentEvent::decode(d.payload.as_slice()) {
+                Ok(e) => e,
+                Err(err) => {
+                    poison.push((i, format!("undecodable ContentEvent: {err}")));
+                    continue;
+                }
+            };
+            match event.payload {
+                Some(Payload::UserRegistered(u)) => {
+                    pipe.hset_multiple(
+                        state::profile_key(r, &u.user_id),
+                        &[
+                            ("country", u.country.as_str()),
+                            ("interests", u.declared_interests.join(",").as_str()),
+                        ],
+                    )
+                    .ignore();
+                    any = true;
+                }
+                Some(Payload::UserFollowed(f)) => {
+                    pipe.sadd(state::follows_key(r, &f.follower_id), &f.followee_id)
+                        .ignore();
+                    any = true;
+                }
+                Some(Payload::UserUnfollowed(f)) => {
+                    pipe.srem(state::follows_key(r, &f.follower_id), &f.followee_id)
+                        .ignore();
+                    any = true;
+                }
+                _ => {}
+            }
+        }
+        if any {
+            let mut conn = r.conn.clone();
+            let _: () = pipe.query_async(&mut conn).await?;
+        }
+        Ok(poison)
+    }
+}

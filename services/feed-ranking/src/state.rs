@@ -1,0 +1,205 @@
+//! Ranker state in Redis, shared by every replica. Keys (after the prefix):
+//!
+//! - `u:{user}:state`  `UserState` (protobuf): interest vector, event-time of
+//!   the last event, per-partition high-water offsets and recent event ids
+//!   (dedupe), events applied.
+//! - `u:{user}:ver`    version counter of the state, for compare-and-set.
+//! - `u:{user}:seen`   ZSET of videos shown (score = ms), trimmed to N.
+//! - `u:{user}:follows` SET of followed creators (from `content.v1`).
+//! - `u:{user}:profile` HASH country, interests (from `content.v1`).
+//! - `u:{user}:sup:creator`, `u:{user}:sup:sound` HASH id -> ms ("not interested").
+//! - `u:{user}:keywords` SET of keyword filters.
+//! - `v:{video}:learned` f32 LE vector added to the content vector.
+//! - `trending:global`, `trending:cc:{CC}` ZSET of time-weighted engagement.
+
+use loop_platform::cache::Redis;
+use prost::Message;
+use redis::AsyncCommands;
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct PartitionOffset {
+    #[prost(string, tag = "1")]
+    pub topic: String,
+    #[prost(int32, tag = "2")]
+    pub partition: i32,
+    #[prost(int64, tag = "3")]
+    pub offset: i64,
+}
+
+/// A user's learned state.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct UserState {
+    #[prost(float, repeated, tag = "1")]
+    pub vector: Vec<f32>,
+    /// Event time (ms) of the last applied event, for decay.
+    #[prost(int64, tag = "2")]
+    pub last_event_ms: i64,
+    #[prost(uint64, tag = "3")]
+    pub events_applied: u64,
+    #[prost(message, repeated, tag = "4")]
+    pub high_water: Vec<PartitionOffset>,
+    /// The most recent applied event ids (bounded), for retried client batches.
+    #[prost(string, repeated, tag = "5")]
+    pub recent_event_ids: Vec<String>,
+    #[prost(int64, tag = "6")]
+    pub updated_at_ms: i64,
+    /// Events that pulled the vector toward a video (weight > 0).
+    #[prost(uint64, tag = "7")]
+    pub positive_events: u64,
+}
+
+impl UserState {
+    pub fn decode_opt(bytes: Option<Vec<u8>>) -> Option<Self> {
+        bytes.and_then(|b| Self::decode(b.as_slice()).ok())
+    }
+
+    /// Whether (topic, partition, offset) or `event_id` was already applied.
+    pub fn already_applied(
+        &self,
+        topic: &str,
+        partition: i32,
+        offset: i64,
+        event_id: &str,
+    ) -> bool {
+        self.high_water
+            .iter()
+            .any(|p| p.topic == topic && p.partition == partition && offset <= p.offset)
+            || self.recent_event_ids.iter().any(|e| e == event_id)
+    }
+
+    pub fn record(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        offset: i64,
+        event_id: &str,
+        window: usize,
+    ) {
+        match self
+            .high_water
+            .iter_mut()
+            .find(|p| p.topic == topic && p.partition == partition)
+        {
+            Some(p) => p.offset = p.offset.max(offset),
+            None => self.high_water.push(PartitionOffset {
+                topic: topic.to_owned(),
+                partition,
+                offset,
+            }),
+        }
+        self.recent_event_ids.push(event_id.to_owned());
+        if self.recent_event_ids.len() > window {
+            let excess = self.recent_event_ids.len() - window;
+            self.recent_event_ids.drain(..excess);
+        }
+        self.events_applied += 1;
+    }
+}
+
+pub fn state_key(r: &Redis, user: &str) -> String {
+    r.key(&format!("u:{user}:state"))
+}
+pub fn version_key(r: &Redis, user: &str) -> String {
+    r.key(&format!("u:{user}:ver"))
+}
+pub fn seen_key(r: &Redis, user: &str) -> String {
+    r.key(&format!("u:{user}:seen"))
+}
+pub fn follows_key(r: &Redis, user: &str) -> String {
+    r.key(&format!("u:{user}:follows"))
+}
+pub fn profile_key(r: &Redis, user: &str) -> String {
+    r.key(&format!("u:{user}:profile"))
+}
+pub fn suppressed_creators_key(r: &Redis, user: &str) -> String {
+    r.key(&format!("u:{user}:sup:creator"))
+}
+pub fn suppressed_sounds_key(r: &Redis, user: &str) -> String {
+    r.key(&format!("u:{user}:sup:sound"))
+}
+pub fn keywords_key(r: &Redis, user: &str) -> String {
+    r.key(&format!("u:{user}:keywords"))
+}
+pub fn learned_key(r: &Redis, video: &str) -> String {
+    r.key(&format!("v:{video}:learned"))
+}
+pub fn trending_key(r: &Redis, country: Option<&str>) -> String {
+    match country {
+        Some(cc) => r.key(&format!("trending:cc:{cc}")),
+        None => r.key("trending:global"),
+    }
+}
+
+pub fn f32s_to_bytes(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+pub fn bytes_to_f32s(b: &[u8]) -> Vec<f32> {
+    b.chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+/// Applies a batch atomically: every user state is written only if its
+/// version is unchanged (else nothing is written and the index of the first
+/// conflicting user is returned), together with the video deltas and
+/// trending increments its events produced.
+///
+/// KEYS: for each user: state, ver; then each video learned key; then each
+/// trending key. ARGV: n_users, n_videos, n_trending, then per user
+/// (expected version, new state), per video the f32 LE delta, per trending
+/// key (member, increment).
+pub const APPLY_BATCH: &str = r"
+local n = tonumber(ARGV[1])
+local m = tonumber(ARGV[2])
+local t = tonumber(ARGV[3])
+for i = 1, n do
+  local v = redis.call('GET', KEYS[2 * i]) or '0'
+  if v ~= ARGV[3 + 2 * i - 1] then
+    return i
+  end
+end
+for i = 1, n do
+  redis.call('SET', KEYS[2 * i - 1], ARGV[3 + 2 * i])
+  redis.call('INCR', KEYS[2 * i])
+end
+local a = 3 + 2 * n
+for j = 1, m do
+  local key = KEYS[2 * n + j]
+  local delta = ARGV[a + j]
+  local cur = redis.call('GET', key)
+  local out = {}
+  local dim = #delta / 4
+  for d = 0, dim - 1 do
+    local x = struct.unpack('<f', delta, d * 4 + 1)
+    if cur and #cur == #delta then
+      x = x + struct.unpack('<f', cur, d * 4 + 1)
+    end
+    out[d + 1] = struct.pack('<f', x)
+  end
+  redis.call('SET', key, table.concat(out))
+end
+a = a + m
+for k = 1, t do
+  local key = KEYS[2 * n + m + k]
+  redis.call('ZINCRBY', key, ARGV[a + 2 * k], ARGV[a + 2 * k - 1])
+end
+return 0
+";
+
+/// Reads the learned parts of `videos` (missing ones are empty).
+pub async fn learned_vectors(
+    r: &Redis,
+    videos: &[String],
+) -> redis::RedisResult<Vec<Option<Vec<f32>>>> {
+    if videos.is_empty() {
+        return Ok(Vec::new());
+    }
+    let keys: Vec<String> = videos.iter().map(|v| learned_key(r, v)).collect();
+    let mut conn = r.conn.clone();
+    let raw: Vec<Option<Vec<u8>>> = conn.mget(keys).await?;
+    Ok(raw
+        .into_iter()
+        .map(|b| b.map(|b| bytes_to_f32s(&b)))
+        .collect())
+}

@@ -1,0 +1,273 @@
+//! The For You feed and its controls (served by feed-ranking).
+
+use axum::Json;
+use axum::extract::State;
+use chrono::{DateTime, Utc};
+use loop_proto::common::v1 as common;
+use loop_proto::feed_ranking::v1 as pb;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::AppState;
+use crate::dto::{enum_from_str, enum_to_str};
+use crate::error::{ApiResult, ErrorBody};
+use crate::extract::{ApiJson, ApiQuery, AuthUser};
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ForYouQuery {
+    /// 1..=50, default 10.
+    pub page_size: Option<u32>,
+    /// ISO 3166-1 alpha-2 of where the viewer is now (regional trends).
+    pub country: Option<String>,
+    pub language: Option<String>,
+    /// ios, android or web.
+    pub device_os: Option<String>,
+    /// First page after the app opened.
+    pub app_open: Option<bool>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VideoCardDto {
+    pub video_id: String,
+    pub creator_id: String,
+    pub sound_id: Option<String>,
+    pub hashtags: Vec<String>,
+    pub caption: String,
+    pub category: String,
+    pub media_url: String,
+    pub duration_ms: u32,
+    pub published_at: Option<DateTime<Utc>>,
+}
+
+impl From<pb::VideoCard> for VideoCardDto {
+    fn from(v: pb::VideoCard) -> Self {
+        Self {
+            video_id: v.video_id,
+            creator_id: v.creator_id,
+            sound_id: (!v.sound_id.is_empty()).then_some(v.sound_id),
+            hashtags: v.hashtags,
+            caption: v.caption,
+            category: v.category,
+            media_url: v.media_url,
+            duration_ms: v.duration_ms,
+            published_at: v.published_at.and_then(|t| {
+                DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0))
+            }),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FeedItemDto {
+    pub position: u32,
+    pub video: Option<VideoCardDto>,
+    /// Why this video, in words.
+    pub reason: String,
+    /// interest_match, trending, fresh, following, challenge, cold_start_interest, regional_popular or sponsored.
+    pub reason_kind: String,
+    pub score: f32,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ForYouDto {
+    pub items: Vec<FeedItemDto>,
+    pub request_id: String,
+    /// True while the feed knows nothing about you beyond what you declared.
+    pub cold_start: bool,
+}
+
+/// Your personalised For You feed; videos shown are never shown again.
+#[utoipa::path(get, path = "/v1/feed/for-you", tag = "feed", security(("bearer" = [])),
+    params(ForYouQuery), responses((status = 200, body = ForYouDto), (status = "4XX", body = ErrorBody)))]
+pub async fn for_you(
+    State(st): State<AppState>,
+    user: AuthUser,
+    ApiQuery(q): ApiQuery<ForYouQuery>,
+) -> ApiResult<Json<ForYouDto>> {
+    let device_os = enum_from_str(
+        "device_os",
+        q.device_os.as_deref().unwrap_or_default(),
+        "DEVICE_OS_",
+        |s| common::DeviceOs::from_str_name(s).map(|v| v as i32),
+        &["ios", "android", "web"],
+    )?;
+    let request = pb::GetForYouFeedRequest {
+        page_size: q.page_size.unwrap_or(0),
+        context: Some(common::ClientContext {
+            country: q.country.unwrap_or_default(),
+            language: q.language.unwrap_or_default(),
+            device_os,
+            app_version: String::new(),
+        }),
+        app_open: q.app_open.unwrap_or(false),
+        include_ads: false,
+    };
+    let feed = st
+        .call(st.ranker().get_for_you_feed(st.req(&user, request)))
+        .await?;
+    Ok(Json(ForYouDto {
+        items: feed
+            .items
+            .into_iter()
+            .map(|i| FeedItemDto {
+                position: i.position,
+                reason_kind: enum_to_str(i.reason_kind().as_str_name(), "REASON_KIND_"),
+                reason: i.reason,
+                score: i.score,
+                video: match i.item {
+                    Some(pb::feed_item::Item::Video(v)) => Some(v.into()),
+                    _ => None,
+                },
+            })
+            .collect(),
+        request_id: feed.request_id,
+        cold_start: feed.cold_start,
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RefreshDto {
+    pub reset_at: Option<DateTime<Utc>>,
+}
+
+/// Start over: forget learned interests and what you have seen (follows and filters stay).
+#[utoipa::path(post, path = "/v1/feed/refresh", tag = "feed", security(("bearer" = [])),
+    responses((status = 200, body = RefreshDto), (status = "4XX", body = ErrorBody)))]
+pub async fn refresh(State(st): State<AppState>, user: AuthUser) -> ApiResult<Json<RefreshDto>> {
+    let r = st
+        .call(
+            st.ranker()
+                .refresh_feed(st.req(&user, pb::RefreshFeedRequest {})),
+        )
+        .await?;
+    Ok(Json(RefreshDto {
+        reset_at: r
+            .reset_at
+            .and_then(|t| DateTime::from_timestamp(t.seconds, 0)),
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SuppressionDto {
+    pub id: String,
+    pub suppressed_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FiltersDto {
+    pub keywords: Vec<String>,
+    /// Creators you marked "not interested".
+    pub suppressed_creators: Vec<SuppressionDto>,
+    pub suppressed_sounds: Vec<SuppressionDto>,
+}
+
+fn filters_dto(f: Option<pb::FeedFilters>) -> FiltersDto {
+    let f = f.unwrap_or_default();
+    let sup = |items: Vec<pb::Suppression>| {
+        items
+            .into_iter()
+            .map(|s| SuppressionDto {
+                id: s.id,
+                suppressed_at: s
+                    .suppressed_at
+                    .and_then(|t| DateTime::from_timestamp(t.seconds, 0)),
+            })
+            .collect()
+    };
+    FiltersDto {
+        keywords: f.keywords,
+        suppressed_creators: sup(f.suppressed_creators),
+        suppressed_sounds: sup(f.suppressed_sounds),
+    }
+}
+
+/// Your keyword filters and "not interested" suppressions.
+#[utoipa::path(get, path = "/v1/feed/filters", tag = "feed", security(("bearer" = [])),
+    responses((status = 200, body = FiltersDto), (status = "4XX", body = ErrorBody)))]
+pub async fn get_filters(
+    State(st): State<AppState>,
+    user: AuthUser,
+) -> ApiResult<Json<FiltersDto>> {
+    let r = st
+        .call(
+            st.ranker()
+                .get_feed_filters(st.req(&user, pb::GetFeedFiltersRequest {})),
+        )
+        .await?;
+    Ok(Json(filters_dto(r.filters)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FiltersBody {
+    /// Replaces your keyword filters: videos whose caption or hashtags contain one are hidden.
+    #[serde(default)]
+    pub keywords: Vec<String>,
+    #[serde(default)]
+    pub unsuppress_creator_ids: Vec<String>,
+    #[serde(default)]
+    pub unsuppress_sound_ids: Vec<String>,
+    #[serde(default)]
+    pub clear_all_suppressions: bool,
+}
+
+/// Replace keyword filters and lift suppressions.
+#[utoipa::path(put, path = "/v1/feed/filters", tag = "feed", security(("bearer" = [])), request_body = FiltersBody,
+    responses((status = 200, body = FiltersDto), (status = "4XX", body = ErrorBody)))]
+pub async fn set_filters(
+    State(st): State<AppState>,
+    user: AuthUser,
+    ApiJson(b): ApiJson<FiltersBody>,
+) -> ApiResult<Json<FiltersDto>> {
+    let r = st
+        .call(st.ranker().set_feed_filters(st.req(
+            &user,
+            pb::SetFeedFiltersRequest {
+                keywords: b.keywords,
+                unsuppress_creator_ids: b.unsuppress_creator_ids,
+                unsuppress_sound_ids: b.unsuppress_sound_ids,
+                clear_all_suppressions: b.clear_all_suppressions,
+            },
+        )))
+        .await?;
+    Ok(Json(filters_dto(r.filters)))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InterestDto {
+    pub name: String,
+    pub weight: f32,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InterestsDto {
+    pub hashtags: Vec<InterestDto>,
+    pub cold_start: bool,
+}
+
+/// What the feed thinks you like (top hashtags).
+#[utoipa::path(get, path = "/v1/feed/interests", tag = "feed", security(("bearer" = [])),
+    responses((status = 200, body = InterestsDto), (status = "4XX", body = ErrorBody)))]
+pub async fn interests(
+    State(st): State<AppState>,
+    user: AuthUser,
+) -> ApiResult<Json<InterestsDto>> {
+    let r = st
+        .call(
+            st.ranker()
+                .get_user_interests(st.req(&user, pb::GetUserInterestsRequest { limit: 10 })),
+        )
+        .await?;
+    Ok(Json(InterestsDto {
+        hashtags: r
+            .hashtags
+            .into_iter()
+            .map(|i| InterestDto {
+                name: i.name,
+                weight: i.weight,
+            })
+            .collect(),
+        cold_start: r.cold_start,
+    }))
+}

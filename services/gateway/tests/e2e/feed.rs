@@ -1,0 +1,325 @@
+//! The For You feed learns from engagement through the whole pipeline:
+//! gateway -> engagement.v1 -> feed-ranking -> next feed.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use loop_platform::auth::{JwtKeys, Role};
+use loop_platform::config::DEV_JWT_SECRET;
+use loop_platform::testing;
+use loop_proto::feed_ranking::v1 as pb;
+use loop_proto::feed_ranking::v1::feed_ranking_service_client::FeedRankingServiceClient;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::Platform;
+
+const FAMILIES: usize = 20;
+const CREATORS_PER_FAMILY: usize = 4;
+const VIDEOS_PER_CREATOR: usize = 7;
+
+fn ranker(p: &Platform) -> FeedRankingServiceClient<tonic::transport::Channel> {
+    FeedRankingServiceClient::new(
+        loop_platform::grpc::channel(&format!("http://{}", p.ranker_addr)).expect("channel"),
+    )
+}
+
+fn service_token() -> String {
+    JwtKeys::new(DEV_JWT_SECRET).issue("test", Role::Service, Duration::from_secs(600))
+}
+
+/// Publishes FAMILIES x CREATORS x VIDEOS videos tagged `fam{f}` and waits
+/// until the ranker's catalog holds them all.
+async fn seed_catalog(p: &Platform) {
+    for f in 0..FAMILIES {
+        for c in 0..CREATORS_PER_FAMILY {
+            let (token, _) = p.sign_up(&format!("c{f}_{c}"), "creator").await;
+            for v in 0..VIDEOS_PER_CREATOR {
+                let (status, body) = p
+                    .post("/v1/videos", Some(&token), json!({"caption": format!("clip {v} #fam{f}"), "category": format!("fam{f}"), "duration_ms": 10000, "media_url": "https://x.test/v"}))
+                    .await;
+                assert_eq!(status, StatusCode::CREATED, "{body}");
+            }
+        }
+    }
+    let total = (FAMILIES * CREATORS_PER_FAMILY * VIDEOS_PER_CREATOR) as u64;
+    let client = ranker(p);
+    testing::wait_for(
+        "ranker catalog holds every video",
+        Duration::from_secs(60),
+        || {
+            let mut client = client.clone();
+            async move {
+                let req = loop_platform::grpc::request(
+                    pb::GetRankerStatsRequest {},
+                    Some(&service_token()),
+                    Duration::from_secs(5),
+                );
+                let stats = client.get_ranker_stats(req).await.ok()?.into_inner();
+                (stats.videos_indexed >= total).then_some(())
+            }
+        },
+    )
+    .await;
+}
+
+fn family_of(item: &Value) -> String {
+    item["video"]["hashtags"][0]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// One page, checked against the diversity rules.
+async fn page(p: &Platform, token: &str, size: usize) -> Vec<Value> {
+    let (status, feed) = p
+        .get(&format!("/v1/feed/for-you?page_size={size}"), token)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{feed}");
+    let items = feed["items"].as_array().expect("items").clone();
+    for pair in items.windows(2) {
+        assert_ne!(
+            pair[0]["video"]["creator_id"], pair[1]["video"]["creator_id"],
+            "two in a row from one creator"
+        );
+    }
+    for item in &items {
+        assert!(
+            !item["reason"].as_str().unwrap_or_default().is_empty(),
+            "every item says why"
+        );
+    }
+    items
+}
+
+async fn vector(p: &Platform, token: &str) -> Vec<f32> {
+    let mut client = ranker(p);
+    let req = loop_platform::grpc::request(
+        pb::GetUserVectorRequest::default(),
+        Some(token),
+        Duration::from_secs(5),
+    );
+    client
+        .get_user_vector(req)
+        .await
+        .expect("vector")
+        .into_inner()
+        .values
+}
+
+async fn applied(p: &Platform, token: &str) -> u64 {
+    let mut client = ranker(p);
+    let req = loop_platform::grpc::request(
+        pb::GetUserVectorRequest::default(),
+        Some(token),
+        Duration::from_secs(5),
+    );
+    client
+        .get_user_vector(req)
+        .await
+        .map(|r| r.into_inner().events_applied)
+        .unwrap_or(0)
+}
+
+/// A viewer who completes and likes `family` videos and skips the rest,
+/// for `budget` events; returns (events sent, videos seen).
+async fn train(p: &Platform, token: &str, family: &str, budget: usize) -> (usize, HashSet<String>) {
+    let mut sent = 0;
+    let mut seen = HashSet::new();
+    while sent < budget {
+        let items = page(p, token, 10).await;
+        assert!(!items.is_empty(), "the feed ran dry");
+        let mut events = Vec::new();
+        for item in &items {
+            let video_id = item["video"]["video_id"].as_str().expect("id").to_owned();
+            assert!(seen.insert(video_id.clone()), "a video was shown twice");
+            if sent + events.len() >= budget {
+                break;
+            }
+            if family_of(item) == family {
+                events.push(json!({"kind": "view", "video_id": video_id, "watch_ms": 10000}));
+                events.push(json!({"kind": "like", "video_id": video_id}));
+            } else {
+                events.push(json!({"kind": "quick_skip", "video_id": video_id}));
+            }
+        }
+        events.truncate(budget - sent);
+        let (status, body) = p
+            .post("/v1/events", Some(token), json!({"events": events}))
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        sent += events.len();
+        let target = sent as u64;
+        testing::wait_for(
+            "the ranker applied the events",
+            Duration::from_secs(30),
+            || async move { (applied(p, token).await >= target).then_some(()) },
+        )
+        .await;
+    }
+    (sent, seen)
+}
+
+async fn share_of(
+    p: &Platform,
+    token: &str,
+    family: &str,
+    n: usize,
+    seen: &mut HashSet<String>,
+) -> f64 {
+    let mut hits = 0;
+    let mut total = 0;
+    while total < n {
+        let items = page(p, token, 10).await;
+        assert!(!items.is_empty(), "the feed ran dry");
+        for item in items.iter().take(n - total) {
+            assert!(
+                seen.insert(item["video"]["video_id"].as_str().expect("id").to_owned()),
+                "a video was shown twice"
+            );
+            if family_of(item) == family {
+                hits += 1;
+            }
+            total += 1;
+        }
+    }
+    hits as f64 / n as f64
+}
+
+#[tokio::test]
+async fn the_feed_learns_each_viewers_taste_within_thirty_events() {
+    // 80 creators sign up from one address: lift the per-IP sign-up limit.
+    let p = Platform::start_with(|c| c.rate_limit.auth_per_ip_per_minute = 10_000).await;
+    seed_catalog(&p).await;
+    let (alice, _) = p.sign_up("alice_v", "viewer").await;
+    let (bob, _) = p.sign_up("bob_v", "viewer").await;
+
+    let (status, first) = p.get("/v1/feed/for-you", &alice).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(first["cold_start"], true);
+
+    let (sent, mut alice_seen) = train(&p, &alice, "fam3", 30).await;
+    assert!(sent <= 30);
+    let alice_share = share_of(&p, &alice, "fam3", 20, &mut alice_seen).await;
+    assert!(
+        alice_share >= 0.6,
+        "alice saw fam3 in {alice_share:.2} of the next 20 items"
+    );
+
+    let alice_before = vector(&p, &alice).await;
+    let (_, mut bob_seen) = train(&p, &bob, "fam11", 30).await;
+    let bob_share = share_of(&p, &bob, "fam11", 20, &mut bob_seen).await;
+    assert!(
+        bob_share >= 0.6,
+        "bob saw fam11 in {bob_share:.2} of the next 20 items"
+    );
+
+    // Alice's taste is untouched by Bob's training, and the two differ.
+    let alice_after = vector(&p, &alice).await;
+    assert_eq!(
+        alice_before, alice_after,
+        "bob's events changed alice's vector"
+    );
+    let bob_vector = vector(&p, &bob).await;
+    let cosine = loop_feed_ranking::embed::cosine(&alice_after, &bob_vector);
+    assert!(
+        cosine < 0.5,
+        "alice and bob look alike to the ranker: {cosine:.2}"
+    );
+    let (_, interests) = p.get("/v1/feed/interests", &alice).await;
+    assert_eq!(interests["hashtags"][0]["name"], "fam3", "{interests}");
+
+    // Refresh returns Alice to the cold state.
+    let (status, _) = p.post("/v1/feed/refresh", Some(&alice), json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, after) = p.get("/v1/feed/for-you", &alice).await;
+    assert_eq!(after["cold_start"], true);
+    testing::clear_redis(&p.redis).await;
+}
+
+#[tokio::test]
+async fn not_interested_and_keyword_filters_hide_videos() {
+    let p = Platform::start().await;
+    let (maker, maker_id) = p.sign_up("spammy", "creator").await;
+    let (other, _) = p.sign_up("other_c", "creator").await;
+    for i in 0..6 {
+        p.post("/v1/videos", Some(&maker), json!({"caption": format!("buy now {i} #deals"), "duration_ms": 5000, "media_url": "https://x.test/s"})).await;
+        p.post("/v1/videos", Some(&other), json!({"caption": format!("nice {i} #garden"), "duration_ms": 5000, "media_url": "https://x.test/g"})).await;
+    }
+    let client = ranker(&p);
+    testing::wait_for("catalog", Duration::from_secs(30), || {
+        let mut client = client.clone();
+        async move {
+            let req = loop_platform::grpc::request(
+                pb::GetRankerStatsRequest {},
+                Some(&service_token()),
+                Duration::from_secs(5),
+            );
+            (client
+                .get_ranker_stats(req)
+                .await
+                .ok()?
+                .into_inner()
+                .videos_indexed
+                >= 12)
+                .then_some(())
+        }
+    })
+    .await;
+    let (viewer, _) = p.sign_up("picky", "viewer").await;
+    let items = page(&p, &viewer, 4).await;
+    let spam = items
+        .iter()
+        .find(|i| i["video"]["creator_id"] == maker_id.as_str())
+        .expect("a spammy video in a mixed cold page");
+    let (status, _) = p
+        .post("/v1/events", Some(&viewer), json!({"events": [{"kind": "not_interested", "video_id": spam["video"]["video_id"], "target": "creator"}]}))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    testing::wait_for("suppression applied", Duration::from_secs(30), || {
+        let p = &p;
+        let viewer = viewer.clone();
+        let maker_id = maker_id.clone();
+        async move {
+            let (_, f) = p.get("/v1/feed/filters", &viewer).await;
+            (f["suppressed_creators"][0]["id"] == maker_id.as_str()).then_some(())
+        }
+    })
+    .await;
+    let (status, filters) = p
+        .call(
+            Method::PUT,
+            "/v1/feed/filters",
+            Some(&viewer),
+            Some(json!({"keywords": ["Nice 3"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{filters}");
+    assert_eq!(filters["keywords"], json!(["nice 3"]));
+    let rest = page(&p, &viewer, 20).await;
+    assert!(
+        rest.iter()
+            .all(|i| i["video"]["creator_id"] != maker_id.as_str()),
+        "suppressed creator shown"
+    );
+    assert!(
+        rest.iter().all(|i| !i["video"]["caption"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("nice 3")),
+        "keyword filter ignored"
+    );
+    let (status, err) = p
+        .call(
+            Method::PUT,
+            "/v1/feed/filters",
+            Some(&viewer),
+            Some(json!({"keywords": [""]})),
+        )
+        .await;
+    assert_eq!(
+        (status, crate::error_field(&err)),
+        (StatusCode::BAD_REQUEST, Some("keywords"))
+    );
+    testing::clear_redis(&p.redis).await;
+}
