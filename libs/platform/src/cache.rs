@@ -1,6 +1,8 @@
 //! Redis: one multiplexed, auto-reconnecting connection per service, and the
 //! key prefix that isolates deployments and tests.
 
+use std::time::Duration;
+
 use redis::aio::ConnectionManager;
 
 use crate::config::RedisConfig;
@@ -15,7 +17,10 @@ pub struct Redis {
 impl Redis {
     pub async fn connect(config: &RedisConfig) -> anyhow::Result<Self> {
         let client = redis::Client::open(config.url.expose().as_str())?;
-        let conn = ConnectionManager::new(client).await?;
+        let manager = redis::aio::ConnectionManagerConfig::new()
+            .set_response_timeout(Some(Duration::from_millis(config.response_timeout_ms)))
+            .set_connection_timeout(Some(Duration::from_secs(3)));
+        let conn = ConnectionManager::new_with_config(client, manager).await?;
         Ok(Self {
             conn,
             prefix: config.key_prefix.clone(),

@@ -154,6 +154,8 @@ impl DatabaseConfig {
 pub struct RedisConfig {
     pub url: Secret<String>,
     pub key_prefix: String,
+    /// How long one command may take before it fails.
+    pub response_timeout_ms: u64,
 }
 
 impl Default for RedisConfig {
@@ -161,6 +163,7 @@ impl Default for RedisConfig {
         Self {
             url: Secret::new("redis://127.0.0.1:6379".into()),
             key_prefix: "loop:".into(),
+            response_timeout_ms: 3000,
         }
     }
 }
@@ -170,6 +173,9 @@ impl RedisConfig {
         let url = self.url.expose();
         if !url.starts_with("redis://") && !url.starts_with("rediss://") {
             problems.push("redis.url: must be a redis:// URL".into());
+        }
+        if !(10..=60_000).contains(&self.response_timeout_ms) {
+            problems.push("redis.response_timeout_ms: must be 10..=60000".into());
         }
     }
 }

@@ -38,6 +38,7 @@ pub fn redis_config(prefix: &str) -> RedisConfig {
                 .unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
         ),
         key_prefix: format!("{prefix}:"),
+        ..RedisConfig::default()
     }
 }
 

@@ -71,7 +71,7 @@ pub struct LearningConfig {
     pub video_learning_rate: f32,
     /// Interests fade with this half-life of event time.
     pub half_life_hours: f64,
-    /// Weight of the declared interests in a brand-new user's vector.
+    /// Weight of the declared interests next to the learned vector when ranking.
     pub cold_start_prior: f32,
     /// Recent event ids remembered per user to drop retried duplicates.
     pub dedupe_window: usize,
@@ -142,11 +142,31 @@ impl LearningConfig {
         }
     }
 
-    /// A new user's starting vector: their declared interests, weighted as a prior.
-    pub fn initial_vector(&self, interests: &[String]) -> Vec<f32> {
-        let mut v = embed::interests_vector(interests, self.dim);
-        v.iter_mut().for_each(|x| *x *= self.cold_start_prior);
-        v
+    /// The vector a viewer is ranked with: the learned vector (normalised)
+    /// plus their declared interests as a prior; `None` when there is neither.
+    pub fn ranking_vector(
+        &self,
+        learned: Option<&[f32]>,
+        interests: &[String],
+    ) -> Option<Vec<f32>> {
+        let mut v = vec![0.0f32; self.dim];
+        let mut any = false;
+        if let Some(l) = learned.filter(|l| l.len() == self.dim && embed::norm(l) > 1e-6) {
+            let n = embed::norm(l);
+            v.iter_mut().zip(l).for_each(|(x, y)| *x += y / n);
+            any = true;
+        }
+        if !interests.is_empty() {
+            let i = embed::interests_vector(interests, self.dim);
+            v.iter_mut()
+                .zip(&i)
+                .for_each(|(x, y)| *x += self.cold_start_prior * y);
+            any = true;
+        }
+        any.then(|| {
+            embed::normalize(&mut v);
+            v
+        })
     }
 
     /// Applies one event to `state` (decay, then a step of `weight`).
@@ -207,8 +227,8 @@ pub struct EngagementHandler {
     pub config: LearningConfig,
 }
 
-/// A user's stored state, its version and declared interests.
-type UserRow = (Option<Vec<u8>>, Option<String>, Option<String>);
+/// A user's stored state and its version.
+type UserRow = (Option<Vec<u8>>, Option<String>);
 
 struct Pending {
     state: UserState,
@@ -249,39 +269,34 @@ impl EngagementHandler {
         users.sort_unstable();
         users.dedup();
         let mut conn = r.conn.clone();
-        let mut pipe = redis::pipe();
-        for u in &users {
-            pipe.get(state::state_key(r, u))
-                .get(state::version_key(r, u))
-                .hget(state::profile_key(r, u), "interests");
-        }
-        let raw: Vec<UserRow> = if users.is_empty() {
-            Vec::new()
+        let (states, versions): (Vec<Option<Vec<u8>>>, Vec<Option<String>>) = if users.is_empty() {
+            (Vec::new(), Vec::new())
         } else {
-            let flat: Vec<redis::Value> = pipe.query_async(&mut conn).await?;
-            flat.chunks(3)
-                .map(|c| {
-                    (
-                        redis::from_redis_value(c[0].clone()).unwrap_or(None),
-                        redis::from_redis_value(c[1].clone()).unwrap_or(None),
-                        redis::from_redis_value(c[2].clone()).unwrap_or(None),
-                    )
-                })
-                .collect()
+            let state_keys: Vec<String> = users.iter().map(|u| state::state_key(r, u)).collect();
+            let version_keys: Vec<String> =
+                users.iter().map(|u| state::version_key(r, u)).collect();
+            redis::pipe()
+                .mget(state_keys)
+                .mget(version_keys)
+                .query_async(&mut conn)
+                .await?
         };
+        if states.len() != users.len() || versions.len() != users.len() {
+            anyhow::bail!(
+                "redis answered {} states and {} versions for {} users",
+                states.len(),
+                versions.len(),
+                users.len()
+            );
+        }
+        let raw: Vec<UserRow> = states.into_iter().zip(versions).collect();
         let mut pending: BTreeMap<&str, Pending> = BTreeMap::new();
-        for (u, (state, version, interests)) in users.iter().zip(raw) {
-            let state = UserState::decode_opt(state).unwrap_or_else(|| {
-                let interests: Vec<String> = interests
-                    .unwrap_or_default()
-                    .split(',')
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-                    .collect();
-                UserState {
-                    vector: self.config.initial_vector(&interests),
-                    ..Default::default()
-                }
+        for (u, (state, version)) in users.iter().zip(raw) {
+            // A new user starts from zero: declared interests are a prior added
+            // at query time, so stored vectors depend on engagement alone.
+            let state = UserState::decode_opt(state).unwrap_or_else(|| UserState {
+                vector: vec![0.0; self.config.dim],
+                ..Default::default()
             });
             pending.insert(
                 u,

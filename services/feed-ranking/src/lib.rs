@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod embed;
 pub mod feed;
 pub mod learn;
+pub mod replay;
 mod service;
 pub mod social;
 pub mod state;

@@ -233,11 +233,14 @@ impl FeedService {
         let learned = viewer
             .state
             .as_ref()
-            .filter(|s| s.events_applied > 0)
+            .filter(|s| s.positive_events > 0)
             .map(|s| s.vector.clone());
         let cold_start = learned.is_none();
-        let vector =
-            learned.unwrap_or_else(|| self.config.learning.initial_vector(&viewer.interests));
+        let vector = self
+            .config
+            .learning
+            .ranking_vector(learned.as_deref(), &viewer.interests)
+            .unwrap_or_default();
         let limit = match req.limit {
             0 => 10,
             n => n.min(50) as usize,
