@@ -114,6 +114,29 @@ impl Validate for Config {
     }
 }
 
+/// The key naming the prefix that holds the live state (set by
+/// `loopctl replay --rebuild --swap`), under the configured base prefix.
+pub fn live_prefix_key(base: &Redis) -> String {
+    base.key("live-prefix")
+}
+
+/// A handle on the live state: the swapped-in prefix if one was set, else
+/// the configured prefix. Read at start-up: a swap takes effect as replicas restart.
+pub async fn live_prefix(base: &Redis) -> anyhow::Result<Redis> {
+    let mut conn = base.conn.clone();
+    let pointer: Option<String> = redis::cmd("GET")
+        .arg(live_prefix_key(base))
+        .query_async(&mut conn)
+        .await?;
+    Ok(match pointer {
+        Some(prefix) if !prefix.is_empty() => {
+            tracing::info!(prefix, "using swapped-in ranker state");
+            base.with_prefix(&prefix)
+        }
+        _ => base.clone(),
+    })
+}
+
 /// Connects, creates topics, starts the catalog and the consumers, and
 /// serves gRPC until `shutdown`; consumers commit what they applied first.
 pub async fn run(

@@ -1,17 +1,18 @@
 //! loopctl: operations CLI for Loop.
 
-mod seed;
-
 use clap::{Parser, Subcommand};
+use loopctl::{BrokerArgs, dlq, offsets, parse_start, replay, seed};
 
 #[derive(Parser)]
 #[command(
     name = "loopctl",
     version,
     about = "Operate a Loop deployment",
-    after_help = "Examples:\n  loopctl seed\n  loopctl seed --gateway http://127.0.0.1:8080 --creators 8 --videos-per-creator 6 --viewers 20"
+    after_help = "Examples:\n  loopctl seed\n  loopctl replay --topic engagement.v1 --from time:2026-11-23T10:00:00Z --dry-run\n  loopctl replay --rebuild --target-prefix loop:ranker:v2: --swap\n  loopctl offsets show --group feed-ranking --topic engagement.v1\n  loopctl dlq list --topic engagement.v1"
 )]
 struct Cli {
+    #[command(flatten)]
+    broker: BrokerArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -23,19 +24,239 @@ enum Command {
         after_help = "Idempotent: existing demo accounts log in instead of signing up again.\n\nExample:\n  loopctl seed --gateway http://127.0.0.1:8080"
     )]
     Seed(seed::Args),
+    /// Re-read a topic over a range: count it (--dry-run), republish it (--republish-to), or rebuild the ranker's state (--rebuild).
+    #[command(
+        after_help = "Examples:\n  loopctl replay --topic engagement.v1 --from beginning --dry-run\n  loopctl replay --topic engagement.v1 --from offset:1000 --republish-to engagement.replay.v1\n  loopctl replay --rebuild --target-prefix loop:ranker:v2: --swap\n\nA rebuild replays content.v1 and engagement.v1 into a fresh Redis prefix; --swap then points the\nranker at it (replicas use it from their next restart). Run the same rebuild again after the\nrestart to pick up events that arrived in between: replays are idempotent."
+    )]
+    Replay {
+        /// Logical topic (content.v1, engagement.v1, wallet.v1, ads.v1).
+        #[arg(long, default_value = "engagement.v1")]
+        topic: String,
+        /// beginning, offset:<n> or time:<RFC 3339>.
+        #[arg(long, default_value = "beginning")]
+        from: String,
+        /// Only print what would be read.
+        #[arg(long)]
+        dry_run: bool,
+        /// Copy the range into this logical topic.
+        #[arg(long, conflicts_with = "rebuild")]
+        republish_to: Option<String>,
+        /// Rebuild the ranker's state into --target-prefix.
+        #[arg(long)]
+        rebuild: bool,
+        #[arg(long, env = "LOOP_REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+        redis_url: String,
+        /// The ranker's configured (live) key prefix.
+        #[arg(long, default_value = "loop:ranker:")]
+        live_prefix: String,
+        /// Fresh prefix to rebuild into.
+        #[arg(long, required_if_eq("rebuild", "true"))]
+        target_prefix: Option<String>,
+        /// After the rebuild, make the ranker use the new prefix.
+        #[arg(long, requires = "rebuild")]
+        swap: bool,
+    },
+    /// Show or reset a consumer group's offsets.
+    #[command(subcommand)]
+    Offsets(OffsetsCommand),
+    /// List and re-drive dead-lettered messages.
+    #[command(subcommand)]
+    Dlq(DlqCommand),
+}
+
+#[derive(Subcommand)]
+enum OffsetsCommand {
+    /// Committed offset, high watermark and lag per partition.
+    #[command(
+        after_help = "Example:\n  loopctl offsets show --group feed-ranking --topic engagement.v1"
+    )]
+    Show {
+        #[arg(long)]
+        group: String,
+        #[arg(long)]
+        topic: String,
+    },
+    /// Move a group (its consumers must be stopped) to earliest, latest or a time.
+    #[command(
+        after_help = "Examples:\n  loopctl offsets reset --group feed-ranking --topic engagement.v1 --to earliest --yes\n  loopctl offsets reset --group feed-ranking --topic engagement.v1 --to time:2026-11-23T10:00:00Z --yes"
+    )]
+    Reset {
+        #[arg(long)]
+        group: String,
+        #[arg(long)]
+        topic: String,
+        /// earliest, latest or time:<RFC 3339>.
+        #[arg(long)]
+        to: String,
+        /// Confirm: consumers of the group are stopped.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum DlqCommand {
+    /// Dead letters of a topic with their errors.
+    #[command(after_help = "Example:\n  loopctl dlq list --topic engagement.v1")]
+    List {
+        #[arg(long)]
+        topic: String,
+    },
+    /// Re-publish dead letters not yet re-driven to their original topic.
+    #[command(after_help = "Example:\n  loopctl dlq redrive --topic engagement.v1 --yes")]
+    Redrive {
+        #[arg(long)]
+        topic: String,
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Seed(args) => seed::run(args).await,
-    };
-    match result {
+    match run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("loopctl: {err:#}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let kafka = cli.broker.kafka();
+    match cli.command {
+        Command::Seed(args) => seed::run(args).await,
+        Command::Replay {
+            topic,
+            from,
+            dry_run,
+            republish_to,
+            rebuild,
+            redis_url,
+            live_prefix,
+            target_prefix,
+            swap,
+        } => {
+            let start = parse_start(&from)?;
+            if dry_run || (republish_to.is_none() && !rebuild) {
+                let ranges = replay::plan(&kafka, &topic, start).await?;
+                let total: i64 = ranges.iter().map(|r| r.end - r.start).sum();
+                for r in &ranges {
+                    println!(
+                        "{topic} partition {:>3}: offsets {}..{} ({} messages)",
+                        r.partition,
+                        r.start,
+                        r.end,
+                        r.end - r.start
+                    );
+                }
+                println!("total: {total} messages (dry run: nothing written)");
+                return Ok(());
+            }
+            if let Some(target) = republish_to {
+                let outcome = replay::republish(&kafka, &topic, &target, start, true).await?;
+                println!(
+                    "republished {} messages from {topic} to {target}",
+                    outcome.messages
+                );
+                return Ok(());
+            }
+            let target_prefix =
+                target_prefix.ok_or_else(|| anyhow::anyhow!("--rebuild needs --target-prefix"))?;
+            let report = replay::rebuild(
+                &kafka,
+                &redis_url,
+                &live_prefix,
+                &target_prefix,
+                start,
+                swap,
+                true,
+            )
+            .await?;
+            println!(
+                "rebuilt into {target_prefix}: {} content events, {} engagement events, {} poison skipped{}",
+                report.content_events,
+                report.engagement_events,
+                report.poison,
+                if swap {
+                    "; swapped: restart the ranker replicas to use it"
+                } else {
+                    ""
+                }
+            );
+            Ok(())
+        }
+        Command::Offsets(OffsetsCommand::Show { group, topic }) => {
+            print_positions(&offsets::show(&kafka, &group, &topic)?);
+            Ok(())
+        }
+        Command::Offsets(OffsetsCommand::Reset {
+            group,
+            topic,
+            to,
+            yes,
+        }) => {
+            if !yes {
+                anyhow::bail!("resetting moves group {group}; stop its consumers and pass --yes");
+            }
+            print_positions(&offsets::reset(
+                &kafka,
+                &group,
+                &topic,
+                offsets::parse_reset(&to)?,
+            )?);
+            Ok(())
+        }
+        Command::Dlq(DlqCommand::List { topic }) => {
+            let letters = dlq::list(&kafka, &topic).await?;
+            for l in &letters {
+                println!(
+                    "{}/{} {} from {}[{}]@{} key={} bytes={}: {}",
+                    l.partition,
+                    l.offset,
+                    if l.redriven { "re-driven" } else { "PENDING  " },
+                    l.original_topic,
+                    l.original_partition,
+                    l.original_offset,
+                    l.key,
+                    l.payload_bytes,
+                    l.error
+                );
+            }
+            println!(
+                "{} dead letters, {} pending",
+                letters.len(),
+                letters.iter().filter(|l| !l.redriven).count()
+            );
+            Ok(())
+        }
+        Command::Dlq(DlqCommand::Redrive { topic, yes }) => {
+            if !yes {
+                anyhow::bail!(
+                    "re-driving republishes dead letters to {topic}; pass --yes once the consumer is fixed"
+                );
+            }
+            let n = dlq::redrive(&kafka, &topic).await?;
+            println!("re-drove {n} dead letters to {topic}");
+            Ok(())
+        }
+    }
+}
+
+fn print_positions(positions: &[offsets::Position]) {
+    println!(
+        "{:<40} {:>9} {:>12} {:>12} {:>8}",
+        "topic", "partition", "committed", "high", "lag"
+    );
+    for p in positions {
+        let committed = p
+            .committed
+            .map_or_else(|| "-".to_owned(), |c| c.to_string());
+        println!(
+            "{:<40} {:>9} {:>12} {:>12} {:>8}",
+            p.topic, p.partition, committed, p.high_watermark, p.lag
+        );
     }
 }
