@@ -190,7 +190,8 @@ impl Catalog {
             return Vec::new();
         }
         // Over-fetch: stale points (removed or re-embedded videos) are skipped.
-        let found = self.index.search(query, k * 2, (k * 2).max(64));
+        let fetch = k + k / 4 + 8;
+        let found = self.index.search(query, fetch, (fetch * 3 / 2).max(48));
         let inner = self.inner.read();
         let mut out = Vec::with_capacity(k);
         let mut seen = HashSet::new();

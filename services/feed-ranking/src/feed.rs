@@ -10,7 +10,6 @@ use std::sync::Arc;
 use loop_platform::cache::Redis;
 use loop_proto::feed_ranking::v1 as pb;
 use pb::ReasonKind;
-use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::{Catalog, VideoEntry};
@@ -46,7 +45,7 @@ impl Default for FeedConfig {
         Self {
             default_page_size: 10,
             max_page_size: 50,
-            ann_candidates: 200,
+            ann_candidates: 100,
             trending_candidates: 60,
             fresh_candidates: 40,
             explore_candidates: 100,
@@ -80,6 +79,9 @@ impl FeedConfig {
 /// Everything about the viewer the feed needs, read in one round trip.
 pub struct Viewer {
     pub user_id: String,
+    /// Trending video ids: the viewer's country first (may be empty), then global.
+    pub trending_regional: Vec<String>,
+    pub trending_global: Vec<String>,
     pub state: Option<UserState>,
     pub interests: Vec<String>,
     pub country: String,
@@ -90,7 +92,8 @@ pub struct Viewer {
     pub keywords: Vec<String>,
 }
 
-/// state, profile, seen, follows, suppressed creators, suppressed sounds, keywords.
+/// state, profile, seen, follows, suppressed creators, suppressed sounds,
+/// keywords, regional trending, global trending.
 type ViewerRows = (
     Option<Vec<u8>>,
     HashMap<String, String>,
@@ -99,20 +102,38 @@ type ViewerRows = (
     Vec<String>,
     Vec<String>,
     Vec<String>,
+    Vec<String>,
+    Vec<String>,
 );
 
-pub async fn load_viewer(r: &Redis, user: &str, country_hint: &str) -> redis::RedisResult<Viewer> {
+/// Reads everything about the viewer plus `trending` trending ids (regional
+/// and global) in one round trip.
+pub async fn load_viewer(
+    r: &Redis,
+    user: &str,
+    country_hint: &str,
+    trending: usize,
+) -> redis::RedisResult<Viewer> {
     let mut conn = r.conn.clone();
-    let (state, profile, seen, follows, sup_c, sup_s, keywords): ViewerRows = redis::pipe()
-        .get(state::state_key(r, user))
-        .hgetall(state::profile_key(r, user))
-        .zrange(state::seen_key(r, user), 0, -1)
-        .smembers(state::follows_key(r, user))
-        .hkeys(state::suppressed_creators_key(r, user))
-        .hkeys(state::suppressed_sounds_key(r, user))
-        .smembers(state::keywords_key(r, user))
-        .query_async(&mut conn)
-        .await?;
+    let n = trending.max(1) as isize - 1;
+    let country_key = if country_hint.is_empty() {
+        state::trending_key(r, Some("-"))
+    } else {
+        state::trending_key(r, Some(country_hint))
+    };
+    let (state, profile, seen, follows, sup_c, sup_s, keywords, regional, global): ViewerRows =
+        redis::pipe()
+            .get(state::state_key(r, user))
+            .hgetall(state::profile_key(r, user))
+            .zrange(state::seen_key(r, user), 0, -1)
+            .smembers(state::follows_key(r, user))
+            .hkeys(state::suppressed_creators_key(r, user))
+            .hkeys(state::suppressed_sounds_key(r, user))
+            .smembers(state::keywords_key(r, user))
+            .zrevrange(country_key, 0, n)
+            .zrevrange(state::trending_key(r, None), 0, n)
+            .query_async(&mut conn)
+            .await?;
     let interests = profile
         .get("interests")
         .map(|s| {
@@ -129,6 +150,8 @@ pub async fn load_viewer(r: &Redis, user: &str, country_hint: &str) -> redis::Re
     };
     Ok(Viewer {
         user_id: user.to_owned(),
+        trending_regional: regional,
+        trending_global: global,
         state: UserState::decode_opt(state),
         interests,
         country,
@@ -238,22 +261,17 @@ pub async fn for_you(
     // Trending: the viewer's country first, then global.
     let mut conn = r.conn.clone();
     let mut trending_rank: HashMap<String, f32> = HashMap::new();
-    let mut keys = Vec::new();
-    if !viewer.country.is_empty() {
-        keys.push((state::trending_key(r, Some(&viewer.country)), true));
-    }
-    keys.push((state::trending_key(r, None), false));
-    for (key, regional) in keys {
-        let ids: Vec<String> = conn
-            .zrevrange(&key, 0, config.trending_candidates as isize - 1)
-            .await?;
+    for (ids, regional) in [
+        (&viewer.trending_regional, true),
+        (&viewer.trending_global, false),
+    ] {
         let n = ids.len().max(1) as f32;
-        for (rank, id) in ids.into_iter().enumerate() {
-            let Some(video) = catalog.get(&id) else {
+        for (rank, id) in ids.iter().enumerate() {
+            let Some(video) = catalog.get(id) else {
                 continue;
             };
             let strength = 1.0 - rank as f32 / n;
-            trending_rank.entry(id).or_insert(strength);
+            trending_rank.entry(id.clone()).or_insert(strength);
             let (kind, reason) = if regional && query.is_none() {
                 (
                     ReasonKind::RegionalPopular,

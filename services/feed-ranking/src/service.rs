@@ -56,7 +56,8 @@ impl FeedService {
             .as_ref()
             .map(|c| c.country.to_uppercase())
             .unwrap_or_default();
-        let viewer = feed::load_viewer(&self.redis, &user, &country).await?;
+        let viewer =
+            feed::load_viewer(&self.redis, &user, &country, feed_cfg.trending_candidates).await?;
         let built = feed::for_you(
             &self.redis,
             &self.catalog,
@@ -229,7 +230,7 @@ impl FeedService {
         req: pb::GetUserInterestsRequest,
     ) -> AppResult<pb::GetUserInterestsResponse> {
         let user = caller.user_id()?.to_string();
-        let viewer = feed::load_viewer(&self.redis, &user, "").await?;
+        let viewer = feed::load_viewer(&self.redis, &user, "", 0).await?;
         let learned = viewer
             .state
             .as_ref()

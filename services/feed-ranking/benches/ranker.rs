@@ -1,0 +1,509 @@
+//! Ranker benchmarks, each beside a baseline measured in the same run
+//! (these machines are noisy, so ratios are what to compare):
+//!
+//! 1. For You latency (gRPC, ads off) with VIDEOS videos and USERS users
+//!    with learned state, vs. a plain Redis GET round trip.
+//! 2. Consumer throughput: the ranker's consume-and-apply path vs. a raw
+//!    rdkafka consume of the same events from the same broker.
+//! 3. Freshness: an event published (as the gateway does) -> applied to the
+//!    viewer's state, so their next feed reflects it.
+//!
+//! Run: `cargo bench -p loop-feed-ranking --bench ranker` (needs the local
+//! Redis and broker: `make deps`). Sizes: LOOP_BENCH_VIDEOS, LOOP_BENCH_USERS.
+//! Writes target/bench/ranker.json and prints a markdown table.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use loop_feed_ranking::state::{self, UserState};
+use loop_feed_ranking::{Config, learn::EngagementHandler};
+use loop_platform::auth::{JwtKeys, Role};
+use loop_platform::cache::Redis;
+use loop_platform::kafka::{self, BatchHandler, ConsumerOptions, Delivery, Producer, topics};
+use loop_platform::testing;
+use loop_proto::events::v1 as ev;
+use loop_proto::feed_ranking::v1 as pb;
+use loop_proto::feed_ranking::v1::feed_ranking_service_client::FeedRankingServiceClient;
+use prost::Message;
+use tokio_util::sync::CancellationToken;
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+struct Stats {
+    p50: f64,
+    p99: f64,
+}
+
+fn stats(mut ms: Vec<f64>) -> Stats {
+    ms.sort_by(f64::total_cmp);
+    Stats {
+        p50: percentile(&ms, 0.50),
+        p99: percentile(&ms, 0.99),
+    }
+}
+
+fn user_id(u: usize) -> String {
+    format!("00000000-0000-7000-8000-{u:012}")
+}
+
+fn video_id(v: usize) -> String {
+    format!("00000000-0000-7000-9000-{v:012}")
+}
+
+fn family(v: usize) -> String {
+    format!("topic{}", v % 200)
+}
+
+async fn publish_all<M: Message>(
+    producer: &Producer,
+    topic: &str,
+    event_type: &str,
+    items: Vec<(String, M)>,
+    what: &str,
+) {
+    let total = items.len();
+    let started = Instant::now();
+    for (i, chunk) in items.chunks(2000).enumerate() {
+        let sends = chunk
+            .iter()
+            .map(|(key, m)| producer.publish(topic, key, event_type, m));
+        for r in futures::future::join_all(sends).await {
+            r.expect("produce");
+        }
+        eprint!(
+            "\r  producing {what}: {}/{total}",
+            ((i + 1) * 2000).min(total)
+        );
+    }
+    eprintln!(" ({:.1}s)", started.elapsed().as_secs_f64());
+}
+
+#[derive(Clone, Default)]
+struct Count(Arc<AtomicU64>);
+
+impl BatchHandler for Count {
+    async fn handle(&self, batch: &[Delivery]) -> anyhow::Result<Vec<(usize, String)>> {
+        self.0.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        Ok(Vec::new())
+    }
+}
+
+/// Events per second for `handler` to consume `total` events through `run_consumer`.
+async fn consume_rate<H: BatchHandler + Clone>(
+    config: &Config,
+    group: &str,
+    handler: H,
+    producer: &Producer,
+    done: impl Fn() -> u64,
+) -> f64 {
+    let stop = CancellationToken::new();
+    let mut opts = ConsumerOptions::new(group, &[topics::ENGAGEMENT]);
+    opts.max_batch = config.consumer.max_batch;
+    opts.max_wait = Duration::from_millis(config.consumer.max_wait_ms);
+    let started = Instant::now();
+    let task = tokio::spawn(kafka::run_consumer(
+        config.kafka.clone(),
+        opts,
+        producer.clone(),
+        handler,
+        stop.clone(),
+    ));
+    let rate = rate_until(started, done).await;
+    stop.cancel();
+    task.await.expect("join").expect("consumer");
+    rate
+}
+
+async fn rate_until(started: Instant, done: impl Fn() -> u64) -> f64 {
+    let mut last = 0;
+    let mut last_change = Instant::now();
+    loop {
+        let n = done();
+        if n != last {
+            last = n;
+            last_change = Instant::now();
+        }
+        if last > 0 && last_change.elapsed() > Duration::from_secs(2) {
+            // Two quiet seconds: the topic is drained.
+            let busy = last_change.duration_since(started).as_secs_f64();
+            return last as f64 / busy.max(1e-9);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let videos = env_usize("LOOP_BENCH_VIDEOS", 100_000);
+    let users = env_usize("LOOP_BENCH_USERS", 10_000);
+    let events_per_user = env_usize("LOOP_BENCH_EVENTS_PER_USER", 10);
+    let requests = env_usize("LOOP_BENCH_REQUESTS", 2_000);
+    let prefix = testing::unique("bench");
+    let mut config = Config::default();
+    config.redis = testing::redis_config(&prefix);
+    config.kafka = testing::kafka_config(&prefix);
+    config.consumer.group_id = format!("{prefix}-ranker");
+    kafka::ensure_topics(&config.kafka, &[topics::CONTENT, topics::ENGAGEMENT])
+        .await
+        .expect("topics");
+    let producer = Producer::new(&config.kafka, "bench").expect("producer");
+    eprintln!(
+        "ranker bench: {videos} videos, {users} users x {events_per_user} events, {requests} feed requests"
+    );
+
+    // --- data -----------------------------------------------------------------
+    let catalog: Vec<(String, ev::ContentEvent)> = (0..videos)
+        .map(|v| {
+            let snapshot = ev::VideoSnapshot {
+                video_id: video_id(v),
+                creator_id: format!("creator{}", v % 5000),
+                caption: format!("clip {v} #{}", family(v)),
+                hashtags: vec![family(v)],
+                sound_id: format!("sound{}", v % 3000),
+                category: family(v),
+                duration_ms: 15_000,
+                servable: true,
+                published_at: Some(prost_types::Timestamp {
+                    seconds: 1_790_000_000 + v as i64,
+                    nanos: 0,
+                }),
+                ..Default::default()
+            };
+            (
+                video_id(v),
+                ev::ContentEvent {
+                    event_id: uuid::Uuid::now_v7().to_string(),
+                    occurred_at: snapshot.published_at,
+                    payload: Some(ev::content_event::Payload::VideoPublished(
+                        ev::VideoPublished {
+                            video: Some(snapshot),
+                        },
+                    )),
+                },
+            )
+        })
+        .collect();
+    publish_all(
+        &producer,
+        topics::CONTENT,
+        "loop.events.v1.ContentEvent",
+        catalog,
+        "videos",
+    )
+    .await;
+    let mut engagement = Vec::with_capacity(users * events_per_user);
+    for i in 0..events_per_user {
+        for u in 0..users {
+            let v = (u * 7919 + i * 104_729) % videos;
+            let kinds = [
+                ev::EngagementKind::View,
+                ev::EngagementKind::Like,
+                ev::EngagementKind::QuickSkip,
+            ];
+            let kind = kinds[(u + i) % 3];
+            engagement.push((
+                user_id(u),
+                ev::EngagementEvent {
+                    event_id: uuid::Uuid::now_v7().to_string(),
+                    occurred_at: Some(prost_types::Timestamp {
+                        seconds: 1_800_000_000 + (i * 60) as i64,
+                        nanos: 0,
+                    }),
+                    user_id: user_id(u),
+                    video_id: video_id(v),
+                    creator_id: format!("creator{}", v % 5000),
+                    sound_id: format!("sound{}", v % 3000),
+                    kind: kind as i32,
+                    watch_ms: if kind == ev::EngagementKind::View {
+                        15_000
+                    } else {
+                        0
+                    },
+                    video_duration_ms: 15_000,
+                    hashtags: vec![family(v)],
+                    category: family(v),
+                    ..Default::default()
+                },
+            ));
+        }
+    }
+    let total_events = engagement.len() as u64;
+    publish_all(
+        &producer,
+        topics::ENGAGEMENT,
+        "loop.events.v1.EngagementEvent",
+        engagement,
+        "engagement events",
+    )
+    .await;
+
+    // --- 2. consumer throughput vs raw consume ------------------------------------
+    eprintln!("  raw rdkafka consume of {total_events} events...");
+    let raw = Count::default();
+    let raw_rate = {
+        let raw_consumer =
+            kafka::consumer(&config.kafka, &testing::unique("raw"), "earliest").expect("consumer");
+        rdkafka::consumer::Consumer::subscribe(
+            &raw_consumer,
+            &[&config.kafka.topic(topics::ENGAGEMENT)],
+        )
+        .expect("subscribe");
+        let started = Instant::now();
+        let mut n = 0u64;
+        while n < total_events {
+            let m = raw_consumer.recv().await.expect("recv");
+            std::hint::black_box(rdkafka::Message::payload(&m).map(<[u8]>::len));
+            n += 1;
+        }
+        raw.0.store(n, Ordering::Relaxed);
+        n as f64 / started.elapsed().as_secs_f64()
+    };
+    eprintln!("  ranker consume-and-apply of the same events...");
+    let redis = Redis::connect(&config.redis).await.expect("redis");
+    let applied = Arc::new(AtomicU64::new(0));
+    #[derive(Clone)]
+    struct Measured(EngagementHandler, Arc<AtomicU64>);
+    impl BatchHandler for Measured {
+        async fn handle(&self, batch: &[Delivery]) -> anyhow::Result<Vec<(usize, String)>> {
+            let r = self.0.handle(batch).await?;
+            self.1.fetch_add(batch.len() as u64, Ordering::Relaxed);
+            Ok(r)
+        }
+    }
+    let handler = Measured(
+        EngagementHandler {
+            redis: redis.clone(),
+            config: config.learning.clone(),
+        },
+        applied.clone(),
+    );
+    let ranker_rate = {
+        let applied = applied.clone();
+        consume_rate(
+            &config,
+            &config.consumer.group_id,
+            handler,
+            &producer,
+            move || applied.load(Ordering::Relaxed),
+        )
+        .await
+    };
+
+    // --- 1. For You latency vs Redis GET ------------------------------------------
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let shutdown = CancellationToken::new();
+    let service = tokio::spawn(loop_feed_ranking::run(
+        config.clone(),
+        listener,
+        shutdown.clone(),
+    ));
+    let channel = loop_platform::grpc::channel(&format!("http://{addr}")).expect("channel");
+    let client = FeedRankingServiceClient::new(channel);
+    let service_token = JwtKeys::new(config.auth.jwt_secret.expose()).issue(
+        "bench",
+        Role::Service,
+        Duration::from_secs(3600),
+    );
+    eprintln!("  waiting for the ranker's catalog to index {videos} videos...");
+    let started = Instant::now();
+    testing::wait_for("catalog built", Duration::from_secs(900), || {
+        let mut client = client.clone();
+        let token = service_token.clone();
+        async move {
+            let req = loop_platform::grpc::request(
+                pb::GetRankerStatsRequest {},
+                Some(&token),
+                Duration::from_secs(5),
+            );
+            let n = client
+                .get_ranker_stats(req)
+                .await
+                .ok()?
+                .into_inner()
+                .videos_indexed;
+            eprint!("\r  indexed {n}/{videos}");
+            (n as usize >= videos).then_some(())
+        }
+    })
+    .await;
+    let index_secs = started.elapsed().as_secs_f64();
+    eprintln!(" ({index_secs:.1}s)");
+    let keys = JwtKeys::new(config.auth.jwt_secret.expose());
+    let tokens: Vec<String> = (0..users.min(requests))
+        .map(|u| keys.issue(&user_id(u), Role::Viewer, Duration::from_secs(3600)))
+        .collect();
+
+    let mut conn = redis.conn.clone();
+    let probe = redis.key("bench:probe");
+    let _: () = redis::cmd("SET")
+        .arg(&probe)
+        .arg("x")
+        .query_async(&mut conn)
+        .await
+        .expect("set");
+    let mut get_ms = Vec::with_capacity(requests);
+    for _ in 0..requests {
+        let t = Instant::now();
+        let _: Option<String> = redis::cmd("GET")
+            .arg(&probe)
+            .query_async(&mut conn)
+            .await
+            .expect("get");
+        get_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    let mut feed_ms = Vec::with_capacity(requests);
+    let mut served_items = 0usize;
+    for i in 0..requests {
+        let token = &tokens[i % tokens.len()];
+        let req = loop_platform::grpc::request(
+            pb::GetForYouFeedRequest {
+                page_size: 10,
+                ..Default::default()
+            },
+            Some(token),
+            Duration::from_secs(5),
+        );
+        let t = Instant::now();
+        let resp = client.clone().get_for_you_feed(req).await.expect("feed");
+        feed_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        served_items += resp.into_inner().items.len();
+    }
+    // Throughput with concurrent clients.
+    let concurrency = 8;
+    let per = requests / concurrency;
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..concurrency {
+        let client = client.clone();
+        let tokens = tokens.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..per {
+                let token = &tokens[(c * per + i) % tokens.len()];
+                let req = loop_platform::grpc::request(
+                    pb::GetForYouFeedRequest {
+                        page_size: 10,
+                        ..Default::default()
+                    },
+                    Some(token),
+                    Duration::from_secs(5),
+                );
+                client.clone().get_for_you_feed(req).await.expect("feed");
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("join");
+    }
+    let feed_rps = (per * concurrency) as f64 / started.elapsed().as_secs_f64();
+
+    // --- 3. freshness ----------------------------------------------------------------
+    let samples = 200;
+    let mut fresh_ms = Vec::with_capacity(samples);
+    for s in 0..samples {
+        let u = s % users;
+        let key = state::state_key(&redis, &user_id(u));
+        let before: Option<Vec<u8>> = redis::cmd("GET")
+            .arg(&key)
+            .query_async(&mut conn)
+            .await
+            .expect("get");
+        let before = UserState::decode_opt(before).map_or(0, |s| s.events_applied);
+        let event = ev::EngagementEvent {
+            event_id: uuid::Uuid::now_v7().to_string(),
+            occurred_at: Some(loop_platform::time::to_timestamp(chrono::Utc::now())),
+            user_id: user_id(u),
+            video_id: video_id(s),
+            kind: ev::EngagementKind::Like as i32,
+            hashtags: vec![family(s)],
+            category: family(s),
+            ..Default::default()
+        };
+        let t = Instant::now();
+        producer
+            .publish(
+                topics::ENGAGEMENT,
+                &user_id(u),
+                "loop.events.v1.EngagementEvent",
+                &event,
+            )
+            .await
+            .expect("publish");
+        loop {
+            let raw: Option<Vec<u8>> = redis::cmd("GET")
+                .arg(&key)
+                .query_async(&mut conn)
+                .await
+                .expect("get");
+            if UserState::decode_opt(raw).is_some_and(|s| s.events_applied > before) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        fresh_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    shutdown.cancel();
+    let _ = service.await;
+
+    let get = stats(get_ms);
+    let feed = stats(feed_ms);
+    let fresh = stats(fresh_ms);
+    let report = serde_json::json!({
+        "videos": videos, "users": users, "events": total_events, "requests": requests,
+        "catalog_index_seconds": index_secs,
+        "redis_get_ms": {"p50": get.p50, "p99": get.p99},
+        "for_you_ms": {"p50": feed.p50, "p99": feed.p99, "items_per_request": served_items as f64 / requests as f64},
+        "for_you_p99_over_redis_get_p99": feed.p99 / get.p99,
+        "for_you_rps_8_clients": feed_rps,
+        "raw_consume_eps": raw_rate,
+        "ranker_consume_eps": ranker_rate,
+        "ranker_over_raw_consume": ranker_rate / raw_rate,
+        "freshness_ms": {"p50": fresh.p50, "p99": fresh.p99},
+    });
+    println!("\n| figure | value | baseline (same run) | ratio | target |");
+    println!("|---|---|---|---|---|");
+    println!(
+        "| For You p50 / p99 (gRPC, {videos} videos, {users} users) | {:.2} / {:.2} ms | Redis GET p50 / p99 {:.3} / {:.3} ms | p99 {:.1}x | <= 10x |",
+        feed.p50,
+        feed.p99,
+        get.p50,
+        get.p99,
+        feed.p99 / get.p99
+    );
+    println!("| For You throughput (8 clients) | {feed_rps:.0} req/s | | | |");
+    println!(
+        "| consumer throughput | {ranker_rate:.0} events/s | raw rdkafka consume {raw_rate:.0} events/s | {:.2}x | >= 0.5x |",
+        ranker_rate / raw_rate
+    );
+    println!(
+        "| freshness publish -> applied p50 / p99 | {:.1} / {:.1} ms | | | p99 < 1000 ms |",
+        fresh.p50, fresh.p99
+    );
+    println!("| catalog build from content.v1 | {index_secs:.1} s for {videos} videos | | | |");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench");
+    let _ = std::fs::create_dir_all(&dir);
+    let path = dir.join("ranker.json");
+    std::fs::write(
+        &path,
+        serde_json::to_vec_pretty(&report).unwrap_or_default(),
+    )
+    .expect("write report");
+    eprintln!("wrote {}", path.display());
+    testing::clear_redis(&config.redis).await;
+}
