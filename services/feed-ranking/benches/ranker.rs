@@ -153,9 +153,11 @@ async fn main() {
     let events_per_user = env_usize("LOOP_BENCH_EVENTS_PER_USER", 10);
     let requests = env_usize("LOOP_BENCH_REQUESTS", 2_000);
     let prefix = testing::unique("bench");
-    let mut config = Config::default();
-    config.redis = testing::redis_config(&prefix);
-    config.kafka = testing::kafka_config(&prefix);
+    let mut config = Config {
+        redis: testing::redis_config(&prefix),
+        kafka: testing::kafka_config(&prefix),
+        ..Config::default()
+    };
     config.consumer.group_id = format!("{prefix}-ranker");
     kafka::ensure_topics(&config.kafka, &[topics::CONTENT, topics::ENGAGEMENT])
         .await
