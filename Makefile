@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NEXTEST_PROFILE ?= default
 PROFILE ?= dev
 
-.PHONY: help up down test deps build fmt lint clean-state logs
+.PHONY: help up down test deps build fmt lint clean-state logs bench
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -24,6 +24,9 @@ test: deps ## fmt check, clippy -D warnings, every test (nextest)
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 	cargo nextest run --workspace --locked --profile $(NEXTEST_PROFILE)
+
+bench: deps ## run the benchmarks (release build); figures in target/bench/*.json
+	cargo bench -p loop-feed-ranking --bench ranker
 
 fmt: ## format the code
 	cargo fmt --all

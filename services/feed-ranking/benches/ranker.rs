@@ -270,7 +270,11 @@ async fn main() {
             let m = raw_consumer.recv().await.expect("recv");
             std::hint::black_box(rdkafka::Message::payload(&m).map(<[u8]>::len));
             n += 1;
+            if n.is_multiple_of(5000) {
+                eprint!("\r  raw consumed {n}/{total_events}");
+            }
         }
+        eprintln!();
         raw.0.store(n, Ordering::Relaxed);
         n as f64 / started.elapsed().as_secs_f64()
     };
