@@ -58,3 +58,37 @@ where
         }
     }
 }
+
+/// The command line every service binary takes.
+#[derive(clap::Parser, Debug)]
+pub struct ServiceArgs {
+    /// Optional TOML config file; env vars LOOP_<SVC>__<KEY> override it.
+    #[arg(long, env = "LOOP_CONFIG")]
+    pub config: Option<std::path::PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<ServiceCommand>,
+}
+
+#[derive(clap::Subcommand, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceCommand {
+    /// Exit 0 when the running service reports healthy (for container health checks).
+    Healthcheck,
+}
+
+impl ServiceArgs {
+    pub fn healthcheck(&self) -> bool {
+        self.command == Some(ServiceCommand::Healthcheck)
+    }
+}
+
+/// Parses the command line of binary `name` with its own description and examples.
+pub fn parse_args(name: &'static str, about: &'static str, examples: &'static str) -> ServiceArgs {
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = ServiceArgs::command()
+        .name(name)
+        .about(about)
+        .version(env!("CARGO_PKG_VERSION"))
+        .after_help(examples)
+        .get_matches();
+    ServiceArgs::from_arg_matches(&matches).unwrap_or_else(|err| err.exit())
+}

@@ -1,37 +1,16 @@
-use std::path::PathBuf;
-
-use clap::Parser;
-
-/// Loop content service (gRPC): users, videos, social graph, moderation, LIVE rooms.
-#[derive(Parser)]
-#[command(
-    version,
-    about,
-    after_help = "Examples:\n  loop-content\n  loop-content --config content.toml\n  loop-content healthcheck\n  LOOP_CONTENT__GRPC__LISTEN_ADDR=0.0.0.0:50061 loop-content"
-)]
-struct Args {
-    /// Optional TOML config file; env vars LOOP_CONTENT__<KEY> override it.
-    #[arg(long, env = "LOOP_CONTENT_CONFIG")]
-    config: Option<PathBuf>,
-    #[command(subcommand)]
-    command: Option<Command>,
-}
-
-#[derive(clap::Subcommand)]
-enum Command {
-    /// Exit 0 when the running service reports SERVING (for container health checks).
-    Healthcheck,
-}
-
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let args = Args::parse();
+    let args = loop_platform::runtime::parse_args(
+        "loop-content",
+        "Loop content service (gRPC): users, videos, social graph, moderation, LIVE rooms",
+        "Examples:\n  loop-content\n  loop-content --config content.toml\n  loop-content healthcheck\n  LOOP_CONTENT__GRPC__LISTEN_ADDR=0.0.0.0:50061 loop-content",
+    );
     let config: loop_content::Config =
         match loop_platform::runtime::load_config("content", args.config.as_deref()) {
             Ok(config) => config,
             Err(code) => return code,
         };
-    if let Some(Command::Healthcheck) = args.command {
+    if args.healthcheck() {
         return loop_platform::grpc::healthcheck(
             config.grpc.listen_addr,
             loop_content::SERVICE_NAME,
@@ -39,8 +18,8 @@ async fn main() -> std::process::ExitCode {
         .await;
     }
     let (telemetry, listen) = (config.telemetry.clone(), config.grpc.listen_addr);
-    loop_platform::runtime::serve_main("content", &telemetry, listen, |listener, shutdown| {
-        loop_content::run(config, listener, shutdown)
+    loop_platform::runtime::serve_main("content", &telemetry, listen, |l, s| {
+        loop_content::run(config, l, s)
     })
     .await
 }
