@@ -34,5 +34,9 @@ fmt: ## format the code
 logs: ## follow the logs of the running platform
 	tail -F .state/logs/*.log
 
-clean-state: down ## stop and delete local broker data and logs
+clean-state: down ## stop, then delete ALL local platform state together (broker data, service databases, Loop's Redis keys, logs)
+	@# The broker's topics, the databases and the ranker's Redis state must
+	@# agree (the ranker's catalog is rebuilt from content.v1), so they go together.
 	rm -rf .state
+	psql -h 127.0.0.1 -U postgres -d postgres -qc 'DROP DATABASE IF EXISTS content WITH (FORCE)'
+	redis-cli --scan --pattern 'loop:*' | xargs -r -n 500 redis-cli del > /dev/null
