@@ -20,10 +20,10 @@ up: deps ## start the whole platform locally with demo data
 down: ## stop everything `make up` started (not PostgreSQL/Redis)
 	@scripts/down.sh
 
-test: deps ## fmt check, clippy -D warnings, every test (nextest)
+test: deps ## fmt check, clippy -D warnings, every test (nextest, against a throwaway broker)
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
-	cargo nextest run --workspace --locked --profile $(NEXTEST_PROFILE)
+	scripts/test.sh $(NEXTEST_PROFILE)
 
 bench: deps ## run the benchmarks (release build); figures in target/bench/*.json
 	cargo bench -p loop-feed-ranking --bench ranker
