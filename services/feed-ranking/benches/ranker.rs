@@ -374,6 +374,18 @@ async fn main() {
             .expect("get");
         get_ms.push(t.elapsed().as_secs_f64() * 1000.0);
     }
+    // A trivial ranker RPC (one Redis pipeline): the gRPC + Redis floor.
+    let mut rpc_ms = Vec::with_capacity(requests);
+    for i in 0..requests {
+        let req = loop_platform::grpc::request(
+            pb::GetFeedFiltersRequest {},
+            Some(&tokens[i % tokens.len()]),
+            Duration::from_secs(5),
+        );
+        let t = Instant::now();
+        client.clone().get_feed_filters(req).await.expect("filters");
+        rpc_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
     let mut feed_ms = Vec::with_capacity(requests);
     let mut served_items = 0usize;
     for i in 0..requests {
@@ -468,6 +480,7 @@ async fn main() {
     let _ = service.await;
 
     let get = stats(get_ms);
+    let rpc = stats(rpc_ms);
     let feed = stats(feed_ms);
     let fresh = stats(fresh_ms);
     let report = serde_json::json!({
@@ -476,6 +489,7 @@ async fn main() {
         "redis_get_ms": {"p50": get.p50, "p99": get.p99},
         "for_you_ms": {"p50": feed.p50, "p99": feed.p99, "items_per_request": served_items as f64 / requests as f64},
         "for_you_p99_over_redis_get_p99": feed.p99 / get.p99,
+        "trivial_rpc_ms": {"p50": rpc.p50, "p99": rpc.p99},
         "for_you_rps_8_clients": feed_rps,
         "raw_consume_eps": raw_rate,
         "ranker_consume_eps": ranker_rate,
@@ -491,6 +505,13 @@ async fn main() {
         get.p50,
         get.p99,
         feed.p99 / get.p99
+    );
+    println!(
+        "| trivial ranker RPC (GetFeedFilters) p50 / p99 | {:.3} / {:.3} ms | Redis GET p99 {:.3} ms | p99 {:.1}x | (the gRPC floor) |",
+        rpc.p50,
+        rpc.p99,
+        get.p99,
+        rpc.p99 / get.p99
     );
     println!("| For You throughput (8 clients) | {feed_rps:.0} req/s | | | |");
     println!(
