@@ -110,6 +110,16 @@ fn describe_figment_error(service: &str, err: figment::Error) -> String {
         .join("; ")
 }
 
+/// Checks that `url` (config key `key`) is an http(s):// URL of a service.
+pub fn validate_service_url(key: &str, url: &str, problems: &mut Vec<String>) {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"));
+    if rest.is_none_or(str::is_empty) {
+        problems.push(format!("{key}: must be an http(s):// URL"));
+    }
+}
+
 /// Where a gRPC server listens.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]

@@ -25,7 +25,6 @@ use loop_platform::config::{
 use loop_platform::kafka::{Producer, topics};
 use loop_proto::content::v1::content_service_server::ContentServiceServer;
 use serde::{Deserialize, Serialize};
-use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -185,6 +184,3 @@ pub async fn run(
     pool.close().await;
     served
 }
-
-/// Exposed for tests and tools: the pool type the service runs on.
-pub type Pool = PgPool;

@@ -310,8 +310,19 @@ impl ContentService {
                 "you can only edit your own videos".into(),
             ));
         }
+        // A caption edit re-derives the caption's #tags but keeps the ones
+        // given explicitly at publish (those not in the old caption).
         let hashtags = match &caption {
-            Some(c) => Some(validate::video_hashtags(&[], c)?),
+            Some(c) => {
+                let in_old_caption = validate::caption_hashtags(&video.caption);
+                let explicit: Vec<String> = video
+                    .hashtags
+                    .iter()
+                    .filter(|t| !in_old_caption.contains(t))
+                    .cloned()
+                    .collect();
+                Some(validate::video_hashtags(&explicit, c)?)
+            }
             None => None,
         };
         sqlx::query(

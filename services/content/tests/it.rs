@@ -697,3 +697,62 @@ async fn health_and_reflection_v1_and_v1alpha_list_the_service() {
     );
     h.stop().await;
 }
+
+#[tokio::test]
+async fn editing_a_caption_keeps_explicit_hashtags() {
+    let h = Harness::start().await;
+    let creator = h.sign_up("tagger", R::Creator).await;
+    let mut c = h.client.clone();
+    let video = c
+        .publish_video(h.req(
+            &creator,
+            pb::PublishVideoRequest {
+                caption: "first #dance".into(),
+                hashtags: vec!["fun".into()],
+                duration_ms: 9000,
+                media_url: "https://x.test/v".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("publish")
+        .into_inner()
+        .video
+        .expect("video");
+    assert_eq!(video.hashtags, vec!["fun", "dance"]);
+    let edited = c
+        .update_video(h.req(
+            &creator,
+            pb::UpdateVideoRequest {
+                video_id: video.video_id.clone(),
+                caption: "second #salsa".into(),
+                update_mask: vec!["caption".into()],
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("update")
+        .into_inner()
+        .video
+        .expect("video");
+    assert_eq!(
+        edited.hashtags,
+        vec!["fun", "salsa"],
+        "explicit #fun kept, caption tags replaced"
+    );
+    let tagged = c
+        .list_hashtag_videos(h.req(
+            &creator,
+            pb::ListHashtagVideosRequest {
+                name: "dance".into(),
+                page: None,
+            },
+        ))
+        .await
+        .expect("list")
+        .into_inner();
+    assert!(
+        tagged.videos.is_empty(),
+        "the old caption tag no longer lists the video"
+    );
+}

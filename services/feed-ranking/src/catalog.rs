@@ -9,7 +9,6 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -67,8 +66,6 @@ pub struct Catalog {
     dim: usize,
     index: Hnsw<'static, f32, DistCosine>,
     inner: RwLock<Inner>,
-    /// Content events applied (readiness and stats).
-    pub applied: AtomicU64,
 }
 
 fn ts_ms(t: Option<&prost_types::Timestamp>) -> i64 {
@@ -81,7 +78,6 @@ impl Catalog {
             dim,
             index: Hnsw::new(16, 1_000_000, 16, 100, DistCosine {}),
             inner: RwLock::new(Inner::default()),
-            applied: AtomicU64::new(0),
         }
     }
 
@@ -329,7 +325,6 @@ impl Catalog {
             }
             _ => {}
         }
-        self.applied.fetch_add(1, Ordering::Relaxed);
     }
 }
 

@@ -310,12 +310,33 @@ impl EngagementHandler {
 
         let mut video_deltas: HashMap<String, Vec<f32>> = HashMap::new();
         let mut trending: HashMap<(String, String), f64> = HashMap::new();
-        let mut suppress: Vec<(String, String, String, i64)> = Vec::new(); // (key, id, kind, ms)
+        let mut suppress: Vec<(String, String, i64)> = Vec::new(); // (key, id, ms)
         let mut mark_seen: Vec<(String, String, i64)> = Vec::new();
         for (d, e) in events {
             let Some(p) = pending.get_mut(e.user_id.as_str()) else {
                 continue;
             };
+            // "Not interested" suppressions and seen marks are idempotent set
+            // writes, done after the script: record them even for an event
+            // already applied, or a crash between the script and those
+            // writes would lose them (redelivery would skip the event).
+            let ms = e.occurred_at.as_ref().map_or(0, |t| t.seconds * 1000);
+            if e.kind() == EngagementKind::NotInterested {
+                match e.not_interested_target() {
+                    NotInterestedTarget::Creator => suppress.push((
+                        state::suppressed_creators_key(r, &e.user_id),
+                        e.creator_id.clone(),
+                        ms,
+                    )),
+                    NotInterestedTarget::Sound => suppress.push((
+                        state::suppressed_sounds_key(r, &e.user_id),
+                        e.sound_id.clone(),
+                        ms,
+                    )),
+                    _ => {}
+                }
+                mark_seen.push((state::seen_key(r, &e.user_id), e.video_id.clone(), ms));
+            }
             if p.state
                 .already_applied(&d.topic, d.partition, d.offset, &e.event_id)
             {
@@ -361,24 +382,6 @@ impl EngagementHandler {
                         .or_default() += inc;
                 }
             }
-            if e.kind() == EngagementKind::NotInterested {
-                match e.not_interested_target() {
-                    NotInterestedTarget::Creator => suppress.push((
-                        state::suppressed_creators_key(r, &e.user_id),
-                        e.creator_id.clone(),
-                        "creator".into(),
-                        event_ms,
-                    )),
-                    NotInterestedTarget::Sound => suppress.push((
-                        state::suppressed_sounds_key(r, &e.user_id),
-                        e.sound_id.clone(),
-                        "sound".into(),
-                        event_ms,
-                    )),
-                    _ => {}
-                }
-                mark_seen.push((state::seen_key(r, &e.user_id), e.video_id.clone(), event_ms));
-            }
         }
 
         let changed: Vec<(&&str, &Pending)> = pending.iter().filter(|(_, p)| p.changed).collect();
@@ -415,7 +418,7 @@ impl EngagementHandler {
         // Idempotent follow-ups (set semantics): safe to repeat on redelivery.
         if !suppress.is_empty() || !mark_seen.is_empty() {
             let mut pipe = redis::pipe();
-            for (key, id, _, ms) in &suppress {
+            for (key, id, ms) in &suppress {
                 if !id.is_empty() {
                     pipe.hset(key, id, ms).ignore();
                 }

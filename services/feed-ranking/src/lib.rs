@@ -107,9 +107,11 @@ impl Validate for Config {
         if !(1..=10_000).contains(&self.consumer.max_batch) {
             problems.push("consumer.max_batch: must be 1..=10000".into());
         }
-        if !self.services.content_url.starts_with("http") {
-            problems.push("services.content_url: must be an http(s):// URL".into());
-        }
+        loop_platform::config::validate_service_url(
+            "services.content_url",
+            &self.services.content_url,
+            &mut problems,
+        );
         problems
     }
 }

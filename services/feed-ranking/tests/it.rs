@@ -254,7 +254,10 @@ async fn a_crash_mid_stream_loses_nothing_and_applies_nothing_twice() {
     task.abort();
     let _ = task.await;
     let partial = applied_total(&cfg.redis, &users).await;
-    assert!(partial > 0);
+    assert!(
+        partial > 0 && partial < total,
+        "the kill must land mid-stream: {partial}/{total} applied"
+    );
 
     // Second life: the group resumes from its last commit; redelivered
     // events are recognised and skipped.
@@ -278,5 +281,63 @@ async fn a_crash_mid_stream_loses_nothing_and_applies_nothing_twice() {
         );
     }
     assert_eq!(applied_total(&cfg.redis, &users).await, total);
+    testing::clear_redis(&cfg.redis).await;
+}
+
+#[tokio::test]
+async fn redelivery_restores_suppressions_lost_in_a_crash_without_reapplying() {
+    use loop_feed_ranking::learn::EngagementHandler;
+    use loop_platform::kafka::{BatchHandler, Delivery};
+    use loop_proto::events::v1::NotInterestedTarget;
+    use prost::Message;
+
+    let cfg = config(&testing::unique("redeliver"));
+    let redis = Redis::connect(&cfg.redis).await.expect("redis");
+    let handler = EngagementHandler {
+        redis: redis.clone(),
+        config: cfg.learning.clone(),
+    };
+    let mut event = events(1, 1).remove(0);
+    event.kind = EngagementKind::NotInterested as i32;
+    event.not_interested_target = NotInterestedTarget::Creator as i32;
+    let delivery = Delivery {
+        topic: "t.engagement.v1".into(),
+        partition: 0,
+        offset: 7,
+        key: event.user_id.clone().into_bytes(),
+        payload: event.encode_to_vec(),
+        headers: Vec::new(),
+        timestamp_ms: None,
+    };
+    let sup_key = state::suppressed_creators_key(&redis, &event.user_id);
+    let mut conn = redis.conn.clone();
+    handler
+        .handle(std::slice::from_ref(&delivery))
+        .await
+        .expect("apply");
+    let first = states(&cfg.redis, std::slice::from_ref(&event.user_id)).await;
+    // The crash: the state was written, the follow-up suppression was not.
+    let _: () = redis::cmd("DEL")
+        .arg(&sup_key)
+        .query_async(&mut conn)
+        .await
+        .expect("del");
+    handler
+        .handle(std::slice::from_ref(&delivery))
+        .await
+        .expect("redelivery");
+    let suppressed: bool = redis::cmd("HEXISTS")
+        .arg(&sup_key)
+        .arg(&event.creator_id)
+        .query_async(&mut conn)
+        .await
+        .expect("hexists");
+    assert!(suppressed, "redelivery must restore the suppression");
+    let again = states(&cfg.redis, std::slice::from_ref(&event.user_id)).await;
+    assert_eq!(
+        again[&event.user_id].events_applied, 1,
+        "the event itself is not applied twice"
+    );
+    assert_eq!(again[&event.user_id].vector, first[&event.user_id].vector);
     testing::clear_redis(&cfg.redis).await;
 }

@@ -33,7 +33,7 @@ pub fn enum_from_str(
         .ok_or_else(|| ApiError::invalid(field, format!("must be one of: {}", allowed.join(", "))))
 }
 
-fn ts(t: Option<prost_types::Timestamp>) -> Option<DateTime<Utc>> {
+pub fn ts(t: Option<prost_types::Timestamp>) -> Option<DateTime<Utc>> {
     t.and_then(|t| DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0)))
 }
 

@@ -18,7 +18,9 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use loop_platform::auth::JwtKeys;
 use loop_platform::cache::Redis;
-use loop_platform::config::{AuthConfig, KafkaConfig, RedisConfig, TelemetryConfig, Validate};
+use loop_platform::config::{
+    AuthConfig, KafkaConfig, RedisConfig, TelemetryConfig, Validate, validate_service_url,
+};
 use loop_platform::kafka::{Producer, topics};
 use loop_proto::content::v1::content_service_client::ContentServiceClient;
 use loop_proto::feed_ranking::v1::feed_ranking_service_client::FeedRankingServiceClient;
@@ -117,11 +119,16 @@ impl Validate for Config {
         self.redis.validate_into(&mut problems);
         self.kafka.validate_into(&mut problems);
         self.auth.validate_into(&mut problems);
-        if !self.services.content_url.starts_with("http://")
-            && !self.services.content_url.starts_with("https://")
-        {
-            problems.push("services.content_url: must be an http(s):// URL".into());
-        }
+        validate_service_url(
+            "services.content_url",
+            &self.services.content_url,
+            &mut problems,
+        );
+        validate_service_url(
+            "services.feed_ranking_url",
+            &self.services.feed_ranking_url,
+            &mut problems,
+        );
         if !(60..=30 * 24 * 3600).contains(&self.tokens.ttl_secs) {
             problems.push("tokens.ttl_secs: must be 60..=2592000".into());
         }
@@ -430,5 +437,31 @@ pub async fn healthcheck(listen: SocketAddr) -> std::process::ExitCode {
             eprintln!("gateway health check failed: {other:?}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_service_url_is_validated_by_name() {
+        let mut config = Config::default();
+        assert!(config.validate().is_empty());
+        config.services.feed_ranking_url = "feed-ranking:50062".into();
+        config.services.content_url = "http://".into();
+        let problems = config.validate();
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("services.feed_ranking_url")),
+            "{problems:?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("services.content_url")),
+            "{problems:?}"
+        );
     }
 }

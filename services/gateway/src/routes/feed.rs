@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
-use crate::dto::{enum_from_str, enum_to_str};
+use crate::dto::{enum_from_str, enum_to_str, ts};
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery, AuthUser};
 
@@ -51,9 +51,7 @@ impl From<pb::VideoCard> for VideoCardDto {
             category: v.category,
             media_url: v.media_url,
             duration_ms: v.duration_ms,
-            published_at: v.published_at.and_then(|t| {
-                DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0))
-            }),
+            published_at: ts(v.published_at),
         }
     }
 }
@@ -142,9 +140,7 @@ pub async fn refresh(State(st): State<AppState>, user: AuthUser) -> ApiResult<Js
         )
         .await?;
     Ok(Json(RefreshDto {
-        reset_at: r
-            .reset_at
-            .and_then(|t| DateTime::from_timestamp(t.seconds, 0)),
+        reset_at: ts(r.reset_at),
     }))
 }
 
@@ -169,9 +165,7 @@ fn filters_dto(f: Option<pb::FeedFilters>) -> FiltersDto {
             .into_iter()
             .map(|s| SuppressionDto {
                 id: s.id,
-                suppressed_at: s
-                    .suppressed_at
-                    .and_then(|t| DateTime::from_timestamp(t.seconds, 0)),
+                suppressed_at: ts(s.suppressed_at),
             })
             .collect()
     };
