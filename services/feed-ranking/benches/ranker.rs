@@ -9,13 +9,22 @@
 //!    viewer's state, so their next feed reflects it.
 //!
 //! Run: `cargo bench -p loop-feed-ranking --bench ranker` (needs the local
-//! Redis and broker: `make deps`). Sizes: LOOP_BENCH_VIDEOS, LOOP_BENCH_USERS.
+//! Redis and broker: `make deps`). Sizes: LOOP_BENCH_VIDEOS (100k),
+//! LOOP_BENCH_USERS (10k), LOOP_BENCH_EVENTS_PER_USER (10),
+//! LOOP_BENCH_CONSUME_EVENTS (20k), LOOP_BENCH_REQUESTS (2k).
 //! Writes target/bench/ranker.json and prints a markdown table.
+//!
+//! The catalog is seeded through the catalog snapshot (what a replica loads
+//! at start) and the users' learned state through the engagement handler
+//! itself (the live apply path, without the broker), so the 100k / 10k scale
+//! does not wait on the local broker's throughput; consumer throughput is
+//! measured through the broker on its own event set.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use loop_feed_ranking::snapshot;
 use loop_feed_ranking::state::{self, UserState};
 use loop_feed_ranking::{Config, learn::EngagementHandler};
 use loop_platform::auth::{JwtKeys, Role};
@@ -146,11 +155,63 @@ async fn rate_until(started: Instant, done: impl Fn() -> u64) -> f64 {
     }
 }
 
+fn video_snapshot(v: usize) -> ev::VideoSnapshot {
+    ev::VideoSnapshot {
+        video_id: video_id(v),
+        creator_id: format!("creator{}", v % 5000),
+        caption: format!("clip {v} #{}", family(v)),
+        hashtags: vec![family(v)],
+        sound_id: format!("sound{}", v % 3000),
+        category: family(v),
+        duration_ms: 15_000,
+        servable: true,
+        published_at: Some(prost_types::Timestamp {
+            seconds: 1_790_000_000 + v as i64,
+            nanos: 0,
+        }),
+        ..Default::default()
+    }
+}
+
+/// The i-th event of user u (deterministic): views, likes and skips of
+/// videos spread over the catalog.
+fn engagement(u: usize, i: usize, videos: usize, at_s: i64) -> ev::EngagementEvent {
+    let v = (u * 7919 + i * 104_729) % videos;
+    let kinds = [
+        ev::EngagementKind::View,
+        ev::EngagementKind::Like,
+        ev::EngagementKind::QuickSkip,
+    ];
+    let kind = kinds[(u + i) % 3];
+    ev::EngagementEvent {
+        event_id: uuid::Uuid::now_v7().to_string(),
+        occurred_at: Some(prost_types::Timestamp {
+            seconds: at_s,
+            nanos: 0,
+        }),
+        user_id: user_id(u),
+        video_id: video_id(v),
+        creator_id: format!("creator{}", v % 5000),
+        sound_id: format!("sound{}", v % 3000),
+        kind: kind as i32,
+        watch_ms: if kind == ev::EngagementKind::View {
+            15_000
+        } else {
+            0
+        },
+        video_duration_ms: 15_000,
+        hashtags: vec![family(v)],
+        category: family(v),
+        ..Default::default()
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let videos = env_usize("LOOP_BENCH_VIDEOS", 100_000);
     let users = env_usize("LOOP_BENCH_USERS", 10_000);
     let events_per_user = env_usize("LOOP_BENCH_EVENTS_PER_USER", 10);
+    let consume_events = env_usize("LOOP_BENCH_CONSUME_EVENTS", 20_000);
     let requests = env_usize("LOOP_BENCH_REQUESTS", 2_000);
     let prefix = testing::unique("bench");
     let mut config = Config {
@@ -163,97 +224,78 @@ async fn main() {
         .await
         .expect("topics");
     let producer = Producer::new(&config.kafka, "bench").expect("producer");
+    let redis = Redis::connect(&config.redis).await.expect("redis");
     eprintln!(
-        "ranker bench: {videos} videos, {users} users x {events_per_user} events, {requests} feed requests"
+        "ranker bench: {videos} videos, {users} users x {events_per_user} events, {consume_events} events through the broker, {requests} feed requests"
     );
 
-    // --- data -----------------------------------------------------------------
-    let catalog: Vec<(String, ev::ContentEvent)> = (0..videos)
-        .map(|v| {
-            let snapshot = ev::VideoSnapshot {
-                video_id: video_id(v),
-                creator_id: format!("creator{}", v % 5000),
-                caption: format!("clip {v} #{}", family(v)),
-                hashtags: vec![family(v)],
-                sound_id: format!("sound{}", v % 3000),
-                category: family(v),
-                duration_ms: 15_000,
-                servable: true,
-                published_at: Some(prost_types::Timestamp {
-                    seconds: 1_790_000_000 + v as i64,
-                    nanos: 0,
-                }),
-                ..Default::default()
-            };
-            (
-                video_id(v),
-                ev::ContentEvent {
-                    event_id: uuid::Uuid::now_v7().to_string(),
-                    occurred_at: snapshot.published_at,
-                    payload: Some(ev::content_event::Payload::VideoPublished(
-                        ev::VideoPublished {
-                            video: Some(snapshot),
-                        },
-                    )),
-                },
-            )
-        })
-        .collect();
-    publish_all(
-        &producer,
-        topics::CONTENT,
-        "loop.events.v1.ContentEvent",
-        catalog,
-        "videos",
-    )
-    .await;
-    let mut engagement = Vec::with_capacity(users * events_per_user);
+    // --- data: the catalog snapshot and the users' learned state ----------------
+    let started = Instant::now();
+    let catalog: Vec<ev::VideoSnapshot> = (0..videos).map(video_snapshot).collect();
+    for (i, chunk) in catalog.chunks(10_000).enumerate() {
+        snapshot::put_videos(&redis, chunk).await.expect("snapshot");
+        eprint!(
+            "\r  catalog snapshot: {}/{videos}",
+            ((i + 1) * 10_000).min(videos)
+        );
+    }
+    eprintln!(" ({:.1}s)", started.elapsed().as_secs_f64());
+    let handler = EngagementHandler {
+        redis: redis.clone(),
+        config: config.learning.clone(),
+    };
+    let started = Instant::now();
+    let total_direct = users * events_per_user;
+    let mut offsets = [0i64; 6];
+    let mut applied_direct = 0usize;
     for i in 0..events_per_user {
-        for u in 0..users {
-            let v = (u * 7919 + i * 104_729) % videos;
-            let kinds = [
-                ev::EngagementKind::View,
-                ev::EngagementKind::Like,
-                ev::EngagementKind::QuickSkip,
-            ];
-            let kind = kinds[(u + i) % 3];
-            engagement.push((
-                user_id(u),
-                ev::EngagementEvent {
-                    event_id: uuid::Uuid::now_v7().to_string(),
-                    occurred_at: Some(prost_types::Timestamp {
-                        seconds: 1_800_000_000 + (i * 60) as i64,
-                        nanos: 0,
-                    }),
-                    user_id: user_id(u),
-                    video_id: video_id(v),
-                    creator_id: format!("creator{}", v % 5000),
-                    sound_id: format!("sound{}", v % 3000),
-                    kind: kind as i32,
-                    watch_ms: if kind == ev::EngagementKind::View {
-                        15_000
-                    } else {
-                        0
-                    },
-                    video_duration_ms: 15_000,
-                    hashtags: vec![family(v)],
-                    category: family(v),
-                    ..Default::default()
-                },
-            ));
+        for chunk in (0..users).collect::<Vec<_>>().chunks(500) {
+            let batch: Vec<Delivery> = chunk
+                .iter()
+                .map(|&u| {
+                    let e = engagement(u, i, videos, 1_800_000_000 + (i * 60) as i64);
+                    let partition = (u % 6) as i32;
+                    offsets[u % 6] += 1;
+                    Delivery {
+                        topic: "bench-direct".into(),
+                        partition,
+                        offset: offsets[u % 6],
+                        key: e.user_id.clone().into_bytes(),
+                        payload: e.encode_to_vec(),
+                        headers: Vec::new(),
+                        timestamp_ms: None,
+                    }
+                })
+                .collect();
+            handler.handle(&batch).await.expect("apply");
+            applied_direct += batch.len();
+            eprint!("\r  learned state: {applied_direct}/{total_direct} events");
         }
     }
-    let total_events = engagement.len() as u64;
+    eprintln!(" ({:.1}s)", started.elapsed().as_secs_f64());
+
+    // --- 2. consumer throughput vs raw consume (through the broker) -----------------
+    let engagement_events: Vec<(String, ev::EngagementEvent)> = (0..consume_events)
+        .map(|n| {
+            let u = n % users;
+            let e = engagement(
+                u,
+                events_per_user + n / users,
+                videos,
+                1_800_100_000 + n as i64,
+            );
+            (user_id(u), e)
+        })
+        .collect();
+    let total_events = engagement_events.len() as u64;
     publish_all(
         &producer,
         topics::ENGAGEMENT,
         "loop.events.v1.EngagementEvent",
-        engagement,
+        engagement_events,
         "engagement events",
     )
     .await;
-
-    // --- 2. consumer throughput vs raw consume ------------------------------------
     eprintln!("  raw rdkafka consume of {total_events} events...");
     let raw = Count::default();
     let raw_rate = {
@@ -279,7 +321,6 @@ async fn main() {
         n as f64 / started.elapsed().as_secs_f64()
     };
     eprintln!("  ranker consume-and-apply of the same events...");
-    let redis = Redis::connect(&config.redis).await.expect("redis");
     let applied = Arc::new(AtomicU64::new(0));
     #[derive(Clone)]
     struct Measured(EngagementHandler, Arc<AtomicU64>);
@@ -290,19 +331,13 @@ async fn main() {
             Ok(r)
         }
     }
-    let handler = Measured(
-        EngagementHandler {
-            redis: redis.clone(),
-            config: config.learning.clone(),
-        },
-        applied.clone(),
-    );
+    let measured = Measured(handler.clone(), applied.clone());
     let ranker_rate = {
         let applied = applied.clone();
         consume_rate(
             &config,
             &config.consumer.group_id,
-            handler,
+            measured,
             &producer,
             move || applied.load(Ordering::Relaxed),
         )
@@ -327,7 +362,7 @@ async fn main() {
         Role::Service,
         Duration::from_secs(3600),
     );
-    eprintln!("  waiting for the ranker's catalog to index {videos} videos...");
+    eprintln!("  waiting for the ranker to load its catalog of {videos} videos...");
     let started = Instant::now();
     testing::wait_for("catalog built", Duration::from_secs(900), || {
         let mut client = client.clone();
@@ -364,8 +399,14 @@ async fn main() {
         .query_async(&mut conn)
         .await
         .expect("set");
+    // Interleaved, so the baselines and the feed see the same machine noise:
+    // a Redis GET, a trivial ranker RPC (one Redis pipeline: the gRPC + Redis
+    // floor), then a For You page, for each request.
     let mut get_ms = Vec::with_capacity(requests);
-    for _ in 0..requests {
+    let mut rpc_ms = Vec::with_capacity(requests);
+    let mut feed_ms = Vec::with_capacity(requests);
+    let mut served_items = 0usize;
+    for i in 0..requests {
         let t = Instant::now();
         let _: Option<String> = redis::cmd("GET")
             .arg(&probe)
@@ -373,23 +414,17 @@ async fn main() {
             .await
             .expect("get");
         get_ms.push(t.elapsed().as_secs_f64() * 1000.0);
-    }
-    // A trivial ranker RPC (one Redis pipeline): the gRPC + Redis floor.
-    let mut rpc_ms = Vec::with_capacity(requests);
-    for i in 0..requests {
+
+        let token = &tokens[i % tokens.len()];
         let req = loop_platform::grpc::request(
             pb::GetFeedFiltersRequest {},
-            Some(&tokens[i % tokens.len()]),
+            Some(token),
             Duration::from_secs(5),
         );
         let t = Instant::now();
         client.clone().get_feed_filters(req).await.expect("filters");
         rpc_ms.push(t.elapsed().as_secs_f64() * 1000.0);
-    }
-    let mut feed_ms = Vec::with_capacity(requests);
-    let mut served_items = 0usize;
-    for i in 0..requests {
-        let token = &tokens[i % tokens.len()];
+
         let req = loop_platform::grpc::request(
             pb::GetForYouFeedRequest {
                 page_size: 10,
@@ -402,7 +437,11 @@ async fn main() {
         let resp = client.clone().get_for_you_feed(req).await.expect("feed");
         feed_ms.push(t.elapsed().as_secs_f64() * 1000.0);
         served_items += resp.into_inner().items.len();
+        if (i + 1).is_multiple_of(200) {
+            eprint!("\r  latency samples {}/{requests}", i + 1);
+        }
     }
+    eprintln!();
     // Throughput with concurrent clients.
     let concurrency = 8;
     let per = requests / concurrency;

@@ -1,21 +1,27 @@
 //! The in-process candidate catalog: every servable video with its content
 //! vector, an HNSW index over those vectors (hnsw_rs), the newest uploads,
-//! each creator's recent videos, and active challenges. Each replica builds
-//! its own by reading `content.v1` from the beginning (no consumer group, no
-//! commits) and then follows it live.
+//! each creator's recent videos, active challenges, and a copy of the
+//! videos' learned vectors. Each replica builds its own: from the snapshot
+//! in Redis (`snapshot.rs`, kept by the content consumer group), then from
+//! `content.v1` where the snapshot ends (no consumer group, no commits), and
+//! then follows the topic live.
 //!
 //! HNSW points cannot be deleted or moved: a removed video stays in the index
 //! but is filtered out at query time; an edited video gets a new point.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use hnsw_rs::prelude::{DistCosine, Hnsw};
+use hnsw_rs::prelude::{Distance, Hnsw};
+use loop_platform::cache::Redis;
 use loop_platform::config::KafkaConfig;
 use loop_platform::kafka::{Delivery, topics};
-use loop_proto::events::v1::{ContentEvent, VideoSnapshot, content_event::Payload};
+use loop_proto::events::v1::{
+    ChallengeCreated, ContentEvent, VideoSnapshot, content_event::Payload,
+};
 use parking_lot::RwLock;
 use prost::Message;
 use rdkafka::consumer::Consumer;
@@ -23,6 +29,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 
 use crate::embed::{self, Features};
+use crate::snapshot;
 
 #[derive(Debug, Clone)]
 pub struct VideoEntry {
@@ -35,14 +42,30 @@ pub struct VideoEntry {
     pub media_url: String,
     pub duration_ms: u32,
     pub published_at: Option<prost_types::Timestamp>,
+    /// Unit-length content vector (zero for a video without features).
     pub content: Vec<f32>,
+    /// Lower-cased caption and hashtags, for keyword filters.
+    pub search_text: String,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ChallengeEntry {
     pub hashtag: String,
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
+}
+
+/// `1 - a.b` for unit vectors, clamped at 0: cosine distance without the
+/// norms (content vectors are stored normalised). anndists' `DistDot`
+/// asserts on the tiny negative values rounding produces for near-identical
+/// vectors; a panic in the search path is not an option.
+#[derive(Default, Clone, Copy)]
+pub struct UnitDot;
+
+impl Distance<f32> for UnitDot {
+    fn eval(&self, a: &[f32], b: &[f32]) -> f32 {
+        (1.0 - embed::dot(a, b)).max(0.0)
+    }
 }
 
 #[derive(Default)]
@@ -64,20 +87,54 @@ struct Inner {
 
 pub struct Catalog {
     dim: usize,
-    index: Hnsw<'static, f32, DistCosine>,
+    index: Hnsw<'static, f32, UnitDot>,
     inner: RwLock<Inner>,
+    /// Learned parts of video vectors (Redis is the truth; see `learned.rs`).
+    learned: RwLock<HashMap<String, Arc<[f32]>>>,
+    /// Set once the start-up load (snapshot + the topic up to its end at
+    /// start) is done; until then feeds are served from a partial catalog.
+    ready: AtomicBool,
 }
 
 fn ts_ms(t: Option<&prost_types::Timestamp>) -> i64 {
     t.map_or(0, |t| t.seconds * 1000 + i64::from(t.nanos) / 1_000_000)
 }
 
+fn entry_of(v: &VideoSnapshot, dim: usize) -> Arc<VideoEntry> {
+    let content = embed::content_vector(
+        &Features {
+            hashtags: &v.hashtags,
+            category: &v.category,
+            creator_id: &v.creator_id,
+            sound_id: &v.sound_id,
+            caption: &v.caption,
+        },
+        dim,
+    );
+    let search_text = format!("{} {}", v.caption, v.hashtags.join(" ")).to_lowercase();
+    Arc::new(VideoEntry {
+        video_id: v.video_id.clone(),
+        creator_id: v.creator_id.clone(),
+        sound_id: v.sound_id.clone(),
+        hashtags: v.hashtags.clone(),
+        caption: v.caption.clone(),
+        category: v.category.clone(),
+        media_url: v.media_url.clone(),
+        duration_ms: v.duration_ms,
+        published_at: v.published_at,
+        content,
+        search_text,
+    })
+}
+
 impl Catalog {
     pub fn new(dim: usize) -> Self {
         Self {
             dim,
-            index: Hnsw::new(16, 1_000_000, 16, 100, DistCosine {}),
+            index: Hnsw::new(16, 1_000_000, 16, 100, UnitDot),
             inner: RwLock::new(Inner::default()),
+            learned: RwLock::new(HashMap::new()),
+            ready: AtomicBool::new(false),
         }
     }
 
@@ -89,8 +146,25 @@ impl Catalog {
         self.len() == 0
     }
 
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    pub fn set_ready(&self) {
+        self.ready.store(true, Ordering::Release);
+    }
+
     pub fn get(&self, id: &str) -> Option<Arc<VideoEntry>> {
         self.inner.read().videos.get(id).cloned()
+    }
+
+    /// The servable videos among `ids`, with their position in `ids`.
+    pub fn get_many(&self, ids: &[String]) -> Vec<(usize, Arc<VideoEntry>)> {
+        let inner = self.inner.read();
+        ids.iter()
+            .enumerate()
+            .filter_map(|(i, id)| inner.videos.get(id).map(|v| (i, v.clone())))
+            .collect()
     }
 
     /// Inserts or replaces a servable video; a non-servable snapshot removes it.
@@ -99,59 +173,70 @@ impl Catalog {
             self.remove(&v.video_id);
             return;
         }
-        let content = embed::content_vector(
-            &Features {
-                hashtags: &v.hashtags,
-                category: &v.category,
-                creator_id: &v.creator_id,
-                sound_id: &v.sound_id,
-                caption: &v.caption,
-            },
-            self.dim,
-        );
-        let entry = Arc::new(VideoEntry {
-            video_id: v.video_id.clone(),
-            creator_id: v.creator_id.clone(),
-            sound_id: v.sound_id.clone(),
-            hashtags: v.hashtags.clone(),
-            caption: v.caption.clone(),
-            category: v.category.clone(),
-            media_url: v.media_url.clone(),
-            duration_ms: v.duration_ms,
-            published_at: v.published_at,
-            content,
-        });
-        let at = ts_ms(v.published_at.as_ref());
-        let mut inner = self.inner.write();
-        let same_vector = inner
-            .videos
-            .get(&v.video_id)
-            .is_some_and(|old| old.content == entry.content);
-        Self::unlink(&mut inner, &v.video_id);
-        if !same_vector || !inner.current_point.contains_key(&v.video_id) {
-            let point = inner.points.len();
-            inner.points.push(v.video_id.clone());
-            inner.current_point.insert(v.video_id.clone(), point);
+        let entry = entry_of(v, self.dim);
+        let point = self.link(entry.clone());
+        if let Some(point) = point {
             self.index.insert((&entry.content, point));
         }
-        if !inner.current_point.contains_key(&v.video_id) || !inner.videos.contains_key(&v.video_id)
-        {
-            inner.all_ids.push(v.video_id.clone());
+    }
+
+    /// Loads many videos at once (start-up): links them, then inserts their
+    /// vectors into the index on every core.
+    pub fn upsert_many(&self, videos: &[VideoSnapshot]) {
+        let mut fresh: Vec<(Arc<VideoEntry>, usize)> = Vec::with_capacity(videos.len());
+        for v in videos {
+            if !v.servable {
+                self.remove(&v.video_id);
+                continue;
+            }
+            let entry = entry_of(v, self.dim);
+            if let Some(point) = self.link(entry.clone()) {
+                fresh.push((entry, point));
+            }
         }
-        inner.recent.insert((at, v.video_id.clone()));
+        let data: Vec<(&Vec<f32>, usize)> = fresh.iter().map(|(e, p)| (&e.content, *p)).collect();
+        self.index.parallel_insert(&data);
+    }
+
+    /// Makes `entry` the current version of its video; returns the new HNSW
+    /// point to insert when its vector changed (or it is new).
+    fn link(&self, entry: Arc<VideoEntry>) -> Option<usize> {
+        let id = entry.video_id.clone();
+        let at = ts_ms(entry.published_at.as_ref());
+        let mut inner = self.inner.write();
+        let known = inner.current_point.contains_key(&id);
+        let same_vector = inner
+            .videos
+            .get(&id)
+            .is_some_and(|old| old.content == entry.content);
+        let was_servable = inner.videos.contains_key(&id);
+        Self::unlink(&mut inner, &id);
+        let point = if same_vector && known {
+            None
+        } else {
+            let point = inner.points.len();
+            inner.points.push(id.clone());
+            inner.current_point.insert(id.clone(), point);
+            Some(point)
+        };
+        if !known && !was_servable {
+            inner.all_ids.push(id.clone());
+        }
+        inner.recent.insert((at, id.clone()));
         inner
             .by_creator
-            .entry(v.creator_id.clone())
+            .entry(entry.creator_id.clone())
             .or_default()
-            .insert((at, v.video_id.clone()));
-        for tag in &v.hashtags {
+            .insert((at, id.clone()));
+        for tag in &entry.hashtags {
             inner
                 .by_hashtag
                 .entry(tag.clone())
                 .or_default()
-                .insert((at, v.video_id.clone()));
+                .insert((at, id.clone()));
         }
-        inner.videos.insert(v.video_id.clone(), entry);
+        inner.videos.insert(id, entry);
+        point
     }
 
     fn unlink(inner: &mut Inner, id: &str) {
@@ -176,26 +261,34 @@ impl Catalog {
         inner.current_point.remove(id);
     }
 
+    /// Adds a challenge (the same one twice is kept once: replays and
+    /// snapshot loads repeat events).
     pub fn add_challenge(&self, c: ChallengeEntry) {
-        self.inner.write().challenges.push(c);
+        let mut inner = self.inner.write();
+        if !inner.challenges.contains(&c) {
+            inner.challenges.push(c);
+        }
     }
 
-    /// Nearest servable videos to `query` (approximate), best first.
-    pub fn nearest(&self, query: &[f32], k: usize) -> Vec<(Arc<VideoEntry>, f32)> {
+    /// Nearest servable videos to `query` (approximate), best first, with
+    /// the search breadth `ef` (at least `k`).
+    pub fn nearest(&self, query: &[f32], k: usize, ef: usize) -> Vec<(Arc<VideoEntry>, f32)> {
         if query.len() != self.dim || embed::norm(query) < 1e-9 {
             return Vec::new();
         }
+        let mut unit = query.to_vec();
+        embed::normalize(&mut unit);
         // Over-fetch: stale points (removed or re-embedded videos) are skipped.
-        let fetch = k + k / 4 + 8;
-        let found = self.index.search(query, fetch, (fetch * 3 / 2).max(48));
+        let fetch = k + k / 8 + 4;
+        let found = self.index.search(&unit, fetch, ef.max(fetch));
         let inner = self.inner.read();
         let mut out = Vec::with_capacity(k);
-        let mut seen = HashSet::new();
+        let mut seen = HashSet::with_capacity(found.len());
         for n in found {
             let Some(id) = inner.points.get(n.d_id) else {
                 continue;
             };
-            if inner.current_point.get(id) != Some(&n.d_id) || !seen.insert(id.clone()) {
+            if inner.current_point.get(id) != Some(&n.d_id) || !seen.insert(n.d_id) {
                 continue;
             }
             if let Some(v) = inner.videos.get(id) {
@@ -229,14 +322,14 @@ impl Catalog {
         }
         let mut rng = rand::rng();
         let mut out = Vec::with_capacity(n);
-        let mut picked = HashSet::new();
+        let mut picked = HashSet::with_capacity(n);
         for _ in 0..n * 4 {
             if out.len() == n {
                 break;
             }
-            let id = &inner.all_ids[rng.random_range(0..inner.all_ids.len())];
-            if picked.insert(id.clone())
-                && let Some(v) = inner.videos.get(id)
+            let i = rng.random_range(0..inner.all_ids.len());
+            if picked.insert(i)
+                && let Some(v) = inner.videos.get(&inner.all_ids[i])
             {
                 out.push(v.clone());
             }
@@ -296,6 +389,34 @@ impl Catalog {
             .collect()
     }
 
+    /// The learned part of each video's vector (None: nothing learned yet).
+    pub fn learned_of<'a>(&self, videos: impl Iterator<Item = &'a str>) -> Vec<Option<Arc<[f32]>>> {
+        let learned = self.learned.read();
+        videos.map(|id| learned.get(id).cloned()).collect()
+    }
+
+    pub fn set_learned(&self, updates: Vec<(String, Arc<[f32]>)>) {
+        let mut learned = self.learned.write();
+        for (id, v) in updates {
+            learned.insert(id, v);
+        }
+    }
+
+    pub fn apply_challenge(&self, c: &ChallengeCreated) {
+        let to_dt = |t: Option<&prost_types::Timestamp>| {
+            t.and_then(|t| DateTime::from_timestamp(t.seconds, 0))
+        };
+        if let (Some(starts_at), Some(ends_at)) =
+            (to_dt(c.starts_at.as_ref()), to_dt(c.ends_at.as_ref()))
+        {
+            self.add_challenge(ChallengeEntry {
+                hashtag: c.hashtag.clone(),
+                starts_at,
+                ends_at,
+            });
+        }
+    }
+
     pub fn apply(&self, event: &ContentEvent) {
         match &event.payload {
             Some(Payload::VideoPublished(p)) => {
@@ -309,45 +430,74 @@ impl Catalog {
                 }
             }
             Some(Payload::VideoRemoved(r)) => self.remove(&r.video_id),
-            Some(Payload::ChallengeCreated(c)) => {
-                let to_dt = |t: Option<&prost_types::Timestamp>| {
-                    t.and_then(|t| DateTime::from_timestamp(t.seconds, 0))
-                };
-                if let (Some(starts_at), Some(ends_at)) =
-                    (to_dt(c.starts_at.as_ref()), to_dt(c.ends_at.as_ref()))
-                {
-                    self.add_challenge(ChallengeEntry {
-                        hashtag: c.hashtag.clone(),
-                        starts_at,
-                        ends_at,
-                    });
-                }
-            }
+            Some(Payload::ChallengeCreated(c)) => self.apply_challenge(c),
             _ => {}
         }
     }
 }
 
-/// Reads `content.v1` from the beginning into `catalog`, then follows it,
-/// until `shutdown`. No consumer group offsets are used: every replica builds
-/// the whole catalog.
+/// Builds `catalog` from the snapshot in Redis (if any), then reads
+/// `content.v1` from where the snapshot ends (the beginning without one) and
+/// follows it until `shutdown`. No consumer group offsets are used: every
+/// replica builds the whole catalog. Marks the catalog ready once it has
+/// read the topic up to where it ended at start.
 pub async fn follow_content(
     catalog: Arc<Catalog>,
     kafka: KafkaConfig,
+    redis: Redis,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let topic = kafka.topic(topics::CONTENT);
+    let started = std::time::Instant::now();
+    let loaded = snapshot::load(&redis).await?;
+    let (videos, challenges) = (loaded.videos.len(), loaded.challenges.len());
+    {
+        let catalog = catalog.clone();
+        let snapshot::Loaded {
+            videos, challenges, ..
+        } = loaded.clone();
+        // Index building is CPU-bound: keep it off the async workers.
+        tokio::task::spawn_blocking(move || {
+            catalog.upsert_many(&videos);
+            for c in &challenges {
+                catalog.apply_challenge(c);
+            }
+        })
+        .await?;
+    }
+    if videos > 0 {
+        tracing::info!(
+            videos,
+            challenges,
+            seconds = started.elapsed().as_secs_f64(),
+            "catalog loaded from the snapshot"
+        );
+    }
     let group = format!("feed-ranking-catalog-{}", uuid::Uuid::new_v4().simple());
     let consumer = loop_platform::kafka::consumer(&kafka, &group, "earliest")?;
     let metadata = consumer.fetch_metadata(Some(&topic), Duration::from_secs(10))?;
     let mut tpl = TopicPartitionList::new();
+    // Partition -> offset to reach before the catalog counts as ready.
+    let mut behind: HashMap<i32, i64> = HashMap::new();
     for t in metadata.topics() {
         for p in t.partitions() {
-            tpl.add_partition_offset(&topic, p.id(), Offset::Beginning)?;
+            let from = loaded
+                .offsets
+                .get(&p.id())
+                .map_or(Offset::Beginning, |o| Offset::Offset(o + 1));
+            tpl.add_partition_offset(&topic, p.id(), from)?;
+            let (_, high) = consumer.fetch_watermarks(&topic, p.id(), Duration::from_secs(10))?;
+            let next = loaded.offsets.get(&p.id()).map_or(0, |o| o + 1);
+            if high > next {
+                behind.insert(p.id(), high);
+            }
         }
     }
     consumer.assign(&tpl)?;
-    tracing::info!(topic = %topic, partitions = tpl.count(), "catalog following content events");
+    tracing::info!(topic = %topic, partitions = tpl.count(), catching_up = behind.len(), "catalog following content events");
+    if behind.is_empty() {
+        catalog.set_ready();
+    }
     loop {
         let message = tokio::select! {
             () = shutdown.cancelled() => break,
@@ -360,6 +510,21 @@ pub async fn follow_content(
                     Ok(event) => catalog.apply(&event),
                     Err(err) => {
                         tracing::warn!(offset = d.offset, partition = d.partition, error = %err, "undecodable content event skipped by the catalog")
+                    }
+                }
+                if !behind.is_empty()
+                    && behind
+                        .get(&d.partition)
+                        .is_some_and(|high| d.offset + 1 >= *high)
+                {
+                    behind.remove(&d.partition);
+                    if behind.is_empty() {
+                        catalog.set_ready();
+                        tracing::info!(
+                            videos = catalog.len(),
+                            seconds = started.elapsed().as_secs_f64(),
+                            "catalog caught up"
+                        );
                     }
                 }
             }
@@ -405,12 +570,12 @@ mod tests {
             ));
         }
         let q = embed::interests_vector(&["dance".to_string()], 64);
-        let near = c.nearest(&q, 10);
+        let near = c.nearest(&q, 10, 64);
         assert_eq!(near.len(), 10);
         assert!(near.iter().all(|(v, _)| v.hashtags == vec!["dance"]));
         c.remove("dance0");
         c.upsert(&snap("dance1", "d1", &["dance"], false));
-        let near = c.nearest(&q, 40);
+        let near = c.nearest(&q, 40, 64);
         assert!(
             near.iter()
                 .all(|(v, _)| v.video_id != "dance0" && v.video_id != "dance1")
@@ -424,7 +589,7 @@ mod tests {
         c.upsert(&snap("v1", "c", &["dance"], true));
         c.upsert(&snap("v1", "c", &["cooking"], true));
         let q = embed::interests_vector(&["cooking".to_string()], 64);
-        let near = c.nearest(&q, 5);
+        let near = c.nearest(&q, 5, 64);
         assert_eq!(near.len(), 1);
         assert_eq!(near[0].0.hashtags, vec!["cooking"]);
         assert_eq!(c.by_creators(&["c".into()], 10).len(), 1);

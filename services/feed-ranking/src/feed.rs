@@ -24,6 +24,11 @@ pub struct FeedConfig {
     pub max_page_size: u32,
     /// Nearest neighbours fetched from the ANN index.
     pub ann_candidates: usize,
+    /// HNSW search breadth (ef); at least `ann_candidates`. Higher finds
+    /// truer neighbours at more CPU per request.
+    pub ann_ef: usize,
+    /// How often each replica picks up changed learned video vectors.
+    pub learned_refresh_ms: u64,
     pub trending_candidates: usize,
     pub fresh_candidates: usize,
     /// Random catalog videos added for exploration.
@@ -46,6 +51,8 @@ impl Default for FeedConfig {
             default_page_size: 10,
             max_page_size: 50,
             ann_candidates: 100,
+            ann_ef: 100,
+            learned_refresh_ms: 500,
             trending_candidates: 60,
             fresh_candidates: 40,
             explore_candidates: 100,
@@ -68,6 +75,12 @@ impl FeedConfig {
         if !(0.0..=1.0).contains(&self.exploration_share) {
             problems.push("feed.exploration_share: must be 0..=1".into());
         }
+        if !(10..=60_000).contains(&self.learned_refresh_ms) {
+            problems.push("feed.learned_refresh_ms: must be 10..=60000".into());
+        }
+        if self.ann_ef > 2_000 {
+            problems.push("feed.ann_ef: at most 2000".into());
+        }
         if self.ann_candidates == 0 || self.seen_set_size < 100 {
             problems.push(
                 "feed: ann_candidates must be positive and seen_set_size at least 100".into(),
@@ -77,6 +90,7 @@ impl FeedConfig {
 }
 
 /// Everything about the viewer the feed needs, read in one round trip.
+/// (The seen-set is not read whole: only the candidates are looked up.)
 pub struct Viewer {
     pub user_id: String,
     /// Trending video ids: the viewer's country first (may be empty), then global.
@@ -85,19 +99,17 @@ pub struct Viewer {
     pub state: Option<UserState>,
     pub interests: Vec<String>,
     pub country: String,
-    pub seen: HashSet<String>,
     pub follows: Vec<String>,
     pub suppressed_creators: HashSet<String>,
     pub suppressed_sounds: HashSet<String>,
     pub keywords: Vec<String>,
 }
 
-/// state, profile, seen, follows, suppressed creators, suppressed sounds,
+/// state, profile, follows, suppressed creators, suppressed sounds,
 /// keywords, regional trending, global trending.
 type ViewerRows = (
     Option<Vec<u8>>,
     HashMap<String, String>,
-    Vec<String>,
     Vec<String>,
     Vec<String>,
     Vec<String>,
@@ -121,11 +133,10 @@ pub async fn load_viewer(
     } else {
         state::trending_key(r, Some(country_hint))
     };
-    let (state, profile, seen, follows, sup_c, sup_s, keywords, regional, global): ViewerRows =
+    let (state, profile, follows, sup_c, sup_s, keywords, regional, global): ViewerRows =
         redis::pipe()
             .get(state::state_key(r, user))
             .hgetall(state::profile_key(r, user))
-            .zrange(state::seen_key(r, user), 0, -1)
             .smembers(state::follows_key(r, user))
             .hkeys(state::suppressed_creators_key(r, user))
             .hkeys(state::suppressed_sounds_key(r, user))
@@ -155,7 +166,6 @@ pub async fn load_viewer(
         state: UserState::decode_opt(state),
         interests,
         country,
-        seen: seen.into_iter().collect(),
         follows,
         suppressed_creators: sup_c.into_iter().collect(),
         suppressed_sounds: sup_s.into_iter().collect(),
@@ -163,20 +173,105 @@ pub async fn load_viewer(
     })
 }
 
+/// Why a candidate was picked; the reason text is only written for the
+/// items that make the page.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Interest,
+    ColdStart,
+    RegionalPopular,
+    TrendingRegional,
+    TrendingGlobal,
+    Fresh,
+    Explore,
+    Following,
+    Challenge,
+}
+
 struct Candidate {
     video: Arc<VideoEntry>,
     score: f32,
-    kind: ReasonKind,
-    reason: String,
+    source: Source,
+    /// The hashtag the reason names (interest, cold start, challenge).
+    tag: Option<String>,
     exploration: bool,
+    trending: f32,
+    challenge: bool,
 }
 
-fn best_tag(video: &VideoEntry) -> String {
+impl Candidate {
+    fn reason(&self, country: &str) -> (ReasonKind, String) {
+        let tag = self.tag.as_deref().unwrap_or_else(|| best_tag(&self.video));
+        match self.source {
+            Source::Interest => (
+                ReasonKind::InterestMatch,
+                format!("Because you watch #{tag} videos"),
+            ),
+            Source::ColdStart => (
+                ReasonKind::ColdStartInterest,
+                format!("Because you picked #{tag}"),
+            ),
+            Source::RegionalPopular => {
+                (ReasonKind::RegionalPopular, format!("Popular in {country}"))
+            }
+            Source::TrendingRegional => (ReasonKind::Trending, format!("Trending in {country}")),
+            Source::TrendingGlobal => (ReasonKind::Trending, "Trending on Loop".to_owned()),
+            Source::Fresh => (ReasonKind::Fresh, "New on Loop".to_owned()),
+            Source::Explore => (ReasonKind::Fresh, "Something new to try".to_owned()),
+            Source::Following => (
+                ReasonKind::Following,
+                "From a creator you follow".to_owned(),
+            ),
+            Source::Challenge => (
+                ReasonKind::Challenge,
+                format!("Part of the #{tag} challenge"),
+            ),
+        }
+    }
+}
+
+fn best_tag(video: &VideoEntry) -> &str {
     video
         .hashtags
         .first()
-        .cloned()
-        .unwrap_or_else(|| video.category.clone())
+        .map_or(video.category.as_str(), String::as_str)
+}
+
+/// Candidates, each video once (the first source to offer it keeps it).
+#[derive(Default)]
+struct Pool {
+    items: Vec<Candidate>,
+    index: HashMap<usize, usize>,
+}
+
+impl Pool {
+    fn offer(
+        &mut self,
+        video: Arc<VideoEntry>,
+        source: Source,
+        tag: Option<String>,
+        exploration: bool,
+    ) {
+        let key = Arc::as_ptr(&video) as usize;
+        if self.index.contains_key(&key) {
+            return;
+        }
+        self.index.insert(key, self.items.len());
+        self.items.push(Candidate {
+            video,
+            score: 0.0,
+            source,
+            tag,
+            exploration,
+            trending: 0.0,
+            challenge: false,
+        });
+    }
+
+    fn get_mut(&mut self, video: &Arc<VideoEntry>) -> Option<&mut Candidate> {
+        let i = *self.index.get(&(Arc::as_ptr(video) as usize))?;
+        self.items.get_mut(i)
+    }
 }
 
 pub struct Built {
@@ -185,6 +280,8 @@ pub struct Built {
 }
 
 /// Builds one page for `viewer`, then records what was shown as seen.
+/// Redis: one lookup of the candidates in the seen-set and one write of the
+/// page to it (the viewer was read by [`load_viewer`]).
 pub async fn for_you(
     r: &Redis,
     catalog: &Catalog,
@@ -213,31 +310,17 @@ pub async fn for_you(
         Some(embed::interests_vector(&viewer.interests, learning.dim))
     };
     let query = if has_positive {
-        learned_vector.clone()
+        learned_vector.as_ref()
     } else {
         None
     };
-    let scoring = learned_vector.clone().or_else(|| interest_vector.clone());
-    let declared: HashSet<&String> = viewer.interests.iter().collect();
+    let scoring = learned_vector.as_ref().or(interest_vector.as_ref());
+    let declared: HashSet<&str> = viewer.interests.iter().map(String::as_str).collect();
 
-    let mut candidates: HashMap<String, Candidate> = HashMap::new();
-    let mut offer = |c: Candidate| match candidates.get(&c.video.video_id) {
-        Some(existing) if existing.score >= c.score => {}
-        _ => {
-            candidates.insert(c.video.video_id.clone(), c);
-        }
-    };
-
-    if let Some(q) = &query {
-        for (video, _) in catalog.nearest(q, config.ann_candidates) {
-            let reason = format!("Because you watch #{} videos", best_tag(&video));
-            offer(Candidate {
-                video,
-                score: 0.0,
-                kind: ReasonKind::InterestMatch,
-                reason,
-                exploration: false,
-            });
+    let mut pool = Pool::default();
+    if let Some(q) = query {
+        for (video, _) in catalog.nearest(q, config.ann_candidates, config.ann_ef) {
+            pool.offer(video, Source::Interest, None, false);
         }
     } else if !viewer.interests.is_empty() {
         // Cold start: the interests picked at sign-up, by hashtag.
@@ -245,142 +328,111 @@ pub async fn for_you(
             let tag = video
                 .hashtags
                 .iter()
-                .find(|t| declared.contains(t))
-                .cloned()
-                .unwrap_or_else(|| best_tag(&video));
-            offer(Candidate {
-                video,
-                score: 0.0,
-                kind: ReasonKind::ColdStartInterest,
-                reason: format!("Because you picked #{tag}"),
-                exploration: false,
-            });
+                .find(|t| declared.contains(t.as_str()))
+                .cloned();
+            pool.offer(video, Source::ColdStart, tag, false);
         }
     }
 
     // Trending: the viewer's country first, then global.
-    let mut conn = r.conn.clone();
-    let mut trending_rank: HashMap<String, f32> = HashMap::new();
     for (ids, regional) in [
         (&viewer.trending_regional, true),
         (&viewer.trending_global, false),
     ] {
         let n = ids.len().max(1) as f32;
-        for (rank, id) in ids.iter().enumerate() {
-            let Some(video) = catalog.get(id) else {
-                continue;
-            };
+        let source = match (regional, query.is_some()) {
+            (true, false) => Source::RegionalPopular,
+            (true, true) => Source::TrendingRegional,
+            (false, _) => Source::TrendingGlobal,
+        };
+        for (rank, video) in catalog.get_many(ids) {
             let strength = 1.0 - rank as f32 / n;
-            trending_rank.entry(id.clone()).or_insert(strength);
-            let (kind, reason) = if regional && query.is_none() {
-                (
-                    ReasonKind::RegionalPopular,
-                    format!("Popular in {}", viewer.country),
-                )
-            } else if regional {
-                (
-                    ReasonKind::Trending,
-                    format!("Trending in {}", viewer.country),
-                )
-            } else {
-                (ReasonKind::Trending, "Trending on Loop".to_owned())
-            };
-            offer(Candidate {
-                video,
-                score: 0.0,
-                kind,
-                reason,
-                exploration: true,
-            });
+            pool.offer(video.clone(), source, None, true);
+            if let Some(c) = pool.get_mut(&video) {
+                c.trending = c.trending.max(strength);
+            }
         }
     }
     for video in catalog.newest(config.fresh_candidates) {
-        offer(Candidate {
-            video,
-            score: 0.0,
-            kind: ReasonKind::Fresh,
-            reason: "New on Loop".into(),
-            exploration: true,
-        });
+        pool.offer(video, Source::Fresh, None, true);
     }
     for video in catalog.sample(config.explore_candidates) {
-        offer(Candidate {
-            video,
-            score: 0.0,
-            kind: ReasonKind::Fresh,
-            reason: "Something new to try".into(),
-            exploration: true,
-        });
+        pool.offer(video, Source::Explore, None, true);
     }
     for video in catalog.by_creators(&viewer.follows, 5) {
-        offer(Candidate {
-            video,
-            score: 0.0,
-            kind: ReasonKind::Following,
-            reason: "From a creator you follow".into(),
-            exploration: false,
-        });
+        pool.offer(video, Source::Following, None, false);
     }
     for (video, tag) in catalog.challenge_videos(10) {
-        offer(Candidate {
-            video,
-            score: 0.0,
-            kind: ReasonKind::Challenge,
-            reason: format!("Part of the #{tag} challenge"),
-            exploration: false,
-        });
+        pool.offer(video.clone(), Source::Challenge, Some(tag), false);
+        if let Some(c) = pool.get_mut(&video) {
+            c.challenge = true;
+        }
     }
 
-    // Rules that remove candidates outright.
-    let mut pool: Vec<Candidate> = candidates
-        .into_values()
-        .filter(|c| !viewer.seen.contains(&c.video.video_id))
-        .filter(|c| !viewer.suppressed_creators.contains(&c.video.creator_id))
+    // Rules that remove candidates outright (cheapest first; the seen-set
+    // is looked up only for what survives the rest).
+    let mut candidates: Vec<Candidate> = pool
+        .items
+        .into_iter()
         .filter(|c| {
-            c.video.sound_id.is_empty() || !viewer.suppressed_sounds.contains(&c.video.sound_id)
-        })
-        .filter(|c| c.video.creator_id != viewer.user_id)
-        .filter(|c| {
-            viewer.keywords.is_empty() || {
-                let text = format!(
-                    "{} {}",
-                    c.video.caption.to_lowercase(),
-                    c.video.hashtags.join(" ")
-                );
-                !viewer.keywords.iter().any(|k| text.contains(k.as_str()))
-            }
+            let v = &c.video;
+            !viewer.suppressed_creators.contains(&v.creator_id)
+                && (v.sound_id.is_empty() || !viewer.suppressed_sounds.contains(&v.sound_id))
+                && v.creator_id != viewer.user_id
+                && !viewer
+                    .keywords
+                    .iter()
+                    .any(|k| v.search_text.contains(k.as_str()))
         })
         .collect();
+    if !candidates.is_empty() {
+        let mut conn = r.conn.clone();
+        let mut cmd = redis::cmd("ZMSCORE");
+        cmd.arg(state::seen_key(r, &viewer.user_id));
+        for c in &candidates {
+            cmd.arg(&c.video.video_id);
+        }
+        let seen: Vec<Option<f64>> = cmd.query_async(&mut conn).await?;
+        let mut seen = seen.into_iter();
+        candidates.retain(|_| seen.next().flatten().is_none());
+    }
 
     // Score: similarity of the viewer to the video's effective vector
     // (content + learned), plus boosts for following, challenges, trending.
-    let ids: Vec<String> = pool.iter().map(|c| c.video.video_id.clone()).collect();
-    let learned = state::learned_vectors(r, &ids).await?;
-    let follows: HashSet<&String> = viewer.follows.iter().collect();
-    for (c, learned) in pool.iter_mut().zip(learned) {
-        let mut effective = c.video.content.clone();
-        if let Some(l) = learned.filter(|l| l.len() == effective.len()) {
-            for (e, x) in effective.iter_mut().zip(l) {
-                *e += config.learned_weight * x;
+    let follows: HashSet<&str> = viewer.follows.iter().map(String::as_str).collect();
+    let learned = catalog.learned_of(candidates.iter().map(|c| c.video.video_id.as_str()));
+    for (c, learned) in candidates.iter_mut().zip(learned) {
+        let similarity = scoring.map_or(0.0, |q| {
+            match learned.filter(|l| l.len() == c.video.content.len()) {
+                Some(l) => {
+                    let mut effective = c.video.content.clone();
+                    for (e, x) in effective.iter_mut().zip(l.iter()) {
+                        *e += config.learned_weight * x;
+                    }
+                    embed::cosine(q, &effective)
+                }
+                // Unit content vector: the cosine is the dot product.
+                None => embed::dot(q, &c.video.content),
             }
-        }
-        let similarity = scoring
-            .as_ref()
-            .map_or(0.0, |q| embed::cosine(q, &effective));
-        let trending = trending_rank.get(&c.video.video_id).copied().unwrap_or(0.0);
-        let mut score = similarity + 0.15 * trending;
-        if follows.contains(&c.video.creator_id) {
+        });
+        let mut score = similarity + 0.15 * c.trending;
+        if follows.contains(c.video.creator_id.as_str()) {
             score += 0.15;
         }
-        if c.kind == ReasonKind::Challenge {
+        if c.challenge {
             score += 0.1;
         }
-        if cold_start && c.video.hashtags.iter().any(|t| declared.contains(t)) {
+        if cold_start
+            && c.video
+                .hashtags
+                .iter()
+                .any(|t| declared.contains(t.as_str()))
+        {
             score += 0.3;
         }
         c.score = score;
     }
-    pool.sort_by(|a, b| {
+    candidates.sort_by(|a, b| {
         b.score
             .total_cmp(&a.score)
             .then_with(|| a.video.video_id.cmp(&b.video.video_id))
@@ -393,46 +445,47 @@ pub async fn for_you(
         usize::MAX
     };
     let mut items: Vec<pb::FeedItem> = Vec::with_capacity(page_size);
-    let mut last_creator = String::new();
-    let mut last_sound = String::new();
+    let mut last: Option<Arc<VideoEntry>> = None;
     // Without any signal about the viewer, a page samples distinct topics so
     // the first engagement tells the most.
     let mut topics_on_page: HashSet<String> = HashSet::new();
     let distinct_topics = query.is_none();
-    while items.len() < page_size && !pool.is_empty() {
+    while items.len() < page_size && !candidates.is_empty() {
         let position = items.len() + 1;
         let want_exploration = position.is_multiple_of(explore_every);
         // Hard rules: no two in a row from one creator or one sound.
         let allowed = |c: &Candidate| {
-            c.video.creator_id != last_creator
-                && (c.video.sound_id.is_empty() || c.video.sound_id != last_sound)
+            last.as_ref().is_none_or(|l| {
+                c.video.creator_id != l.creator_id
+                    && (c.video.sound_id.is_empty() || c.video.sound_id != l.sound_id)
+            })
         };
         let new_topic =
-            |c: &Candidate| !distinct_topics || !topics_on_page.contains(&best_tag(&c.video));
+            |c: &Candidate| !distinct_topics || !topics_on_page.contains(best_tag(&c.video));
         // Preferences, dropped in order when nothing satisfies them.
-        let pick = pool
+        let pick = candidates
             .iter()
             .position(|c| allowed(c) && new_topic(c) && (!want_exploration || c.exploration))
-            .or_else(|| pool.iter().position(|c| allowed(c) && new_topic(c)))
-            .or_else(|| pool.iter().position(allowed));
+            .or_else(|| candidates.iter().position(|c| allowed(c) && new_topic(c)))
+            .or_else(|| candidates.iter().position(allowed));
         let Some(index) = pick else { break };
-        let c = pool.remove(index);
-        topics_on_page.insert(best_tag(&c.video));
-        last_creator = c.video.creator_id.clone();
-        last_sound = c.video.sound_id.clone();
-        let (kind, reason) =
-            if want_exploration && c.exploration && c.kind == ReasonKind::InterestMatch {
-                (ReasonKind::Fresh, "Something new to try".to_owned())
-            } else {
-                (c.kind, c.reason)
-            };
+        let c = candidates.remove(index);
+        if distinct_topics {
+            topics_on_page.insert(best_tag(&c.video).to_owned());
+        }
+        let (kind, reason) = if want_exploration && c.exploration && c.source == Source::Interest {
+            (ReasonKind::Fresh, "Something new to try".to_owned())
+        } else {
+            c.reason(&viewer.country)
+        };
         items.push(pb::FeedItem {
-            position: u32::try_from(position).unwrap_or(u32::MAX),
+            position: u32::try_from(position - 1).unwrap_or(u32::MAX),
             item: Some(pb::feed_item::Item::Video(card(&c.video))),
             reason,
             reason_kind: kind as i32,
             score: c.score,
         });
+        last = Some(c.video);
     }
 
     // Shown means seen: never shown again (bounded memory per viewer).
@@ -447,6 +500,7 @@ pub async fn for_you(
         }
         pipe.zremrangebyrank(&key, 0, -(config.seen_set_size as isize) - 1)
             .ignore();
+        let mut conn = r.conn.clone();
         let _: () = pipe.query_async(&mut conn).await?;
     }
     Ok(Built { items, cold_start })

@@ -400,6 +400,7 @@ impl EngagementHandler {
             for ((key, _), _) in &trend {
                 inv.key(key);
             }
+            inv.key(state::learned_changes_key(r));
             inv.arg(changed.len()).arg(videos.len()).arg(trend.len());
             for (_, p) in &changed {
                 inv.arg(&p.version).arg(p.state.encode_to_vec());
@@ -409,6 +410,9 @@ impl EngagementHandler {
             }
             for ((_, member), inc) in &trend {
                 inv.arg(member.as_str()).arg(**inc);
+            }
+            for (v, _) in &videos {
+                inv.arg(v.as_str());
             }
             let conflict: i64 = inv.invoke_async(&mut conn).await?;
             if conflict != 0 {

@@ -10,8 +10,10 @@ pub mod catalog;
 pub mod embed;
 pub mod feed;
 pub mod learn;
+pub mod learned;
 pub mod replay;
 mod service;
+pub mod snapshot;
 pub mod social;
 pub mod state;
 
@@ -146,7 +148,8 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let redis = Redis::connect(&config.redis).await?;
+    // The live state: the configured prefix, or the one a rebuild swapped in.
+    let redis = live_prefix(&Redis::connect(&config.redis).await?).await?;
     loop_platform::kafka::ensure_topics(&config.kafka, &[topics::ENGAGEMENT, topics::CONTENT])
         .await?;
     let producer = Producer::new(&config.kafka, "loop-feed-ranking")?;
@@ -156,6 +159,13 @@ pub async fn run(
     tasks.spawn(catalog::follow_content(
         catalog.clone(),
         config.kafka.clone(),
+        redis.clone(),
+        shutdown.clone(),
+    ));
+    tasks.spawn(learned::follow_learned(
+        catalog.clone(),
+        redis.clone(),
+        Duration::from_millis(config.feed.learned_refresh_ms),
         shutdown.clone(),
     ));
     let engagement = learn::EngagementHandler {
@@ -197,16 +207,40 @@ pub async fn run(
         config: Arc::new(config),
     };
     let routes = tonic::service::Routes::new(FeedRankingServiceServer::new(service));
-    let served =
-        loop_platform::grpc::serve(routes, &[SERVICE_NAME], listener, shutdown.clone()).await;
+    let serve = loop_platform::grpc::serve(routes, &[SERVICE_NAME], listener, shutdown.clone());
+    tokio::pin!(serve);
+    // A background task (catalog, learned vectors, a consumer) that stops
+    // stops the ranker: serving feeds that no longer learn or no longer see
+    // new videos is worse than restarting.
+    let mut failed = false;
+    let served = loop {
+        tokio::select! {
+            served = &mut serve => break served,
+            Some(result) = tasks.join_next() => {
+                log_task_end(result);
+                if !shutdown.is_cancelled() {
+                    tracing::error!("a feed-ranking background task stopped; shutting down");
+                    failed = true;
+                    shutdown.cancel();
+                }
+            }
+        }
+    };
     shutdown.cancel();
     while let Some(result) = tasks.join_next().await {
-        match result {
-            Ok(Err(err)) => tracing::error!(error = ?err, "feed-ranking task failed"),
-            Err(err) => tracing::error!(error = %err, "feed-ranking task panicked"),
-            Ok(Ok(())) => {}
-        }
+        log_task_end(result);
     }
     producer.flush(Duration::from_secs(5));
+    if failed {
+        anyhow::bail!("a background task stopped (see the log)");
+    }
     served
+}
+
+fn log_task_end(result: Result<anyhow::Result<()>, tokio::task::JoinError>) {
+    match result {
+        Ok(Err(err)) => tracing::error!(error = ?err, "feed-ranking task failed"),
+        Err(err) => tracing::error!(error = %err, "feed-ranking task panicked"),
+        Ok(Ok(())) => {}
+    }
 }

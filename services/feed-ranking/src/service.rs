@@ -129,20 +129,47 @@ impl FeedService {
         let user = caller.user_id()?.to_string();
         let r = &self.redis;
         let mut conn = r.conn.clone();
-        // Back to the cold state: learned vector and seen-set go; follows,
-        // filters and suppressions stay. The version bump makes a consumer
-        // mid-batch for this user retry against the reset state.
-        let _: () = redis::pipe()
-            .atomic()
-            .del(state::state_key(r, &user))
-            .del(state::seen_key(r, &user))
-            .incr(state::version_key(r, &user), 1)
-            .ignore()
-            .query_async(&mut conn)
-            .await?;
-        Ok(pb::RefreshFeedResponse {
-            reset_at: Some(now_ts()),
-        })
+        // Back to the cold state: the learned vector and the seen-set go;
+        // follows, filters and suppressions stay. The dedupe memory (high-water
+        // offsets, recent event ids) stays too, or an event redelivered after
+        // the refresh would be applied a second time. Compare-and-set on the
+        // version, like the consumer, so neither overwrites the other.
+        for _ in 0..10 {
+            let (raw, version): (Option<Vec<u8>>, Option<String>) = redis::pipe()
+                .get(state::state_key(r, &user))
+                .get(state::version_key(r, &user))
+                .query_async(&mut conn)
+                .await?;
+            let reset = state::UserState::decode_opt(raw).map(|s| state::UserState {
+                vector: vec![0.0; self.config.learning.dim],
+                last_event_ms: s.last_event_ms,
+                events_applied: s.events_applied,
+                high_water: s.high_water,
+                recent_event_ids: s.recent_event_ids,
+                updated_at_ms: chrono::Utc::now().timestamp_millis(),
+                positive_events: 0,
+            });
+            let done: i64 = redis::Script::new(state::RESET_STATE)
+                .key(state::state_key(r, &user))
+                .key(state::version_key(r, &user))
+                .key(state::seen_key(r, &user))
+                .arg(version.unwrap_or_else(|| "0".into()))
+                .arg(
+                    reset
+                        .map(|s| prost::Message::encode_to_vec(&s))
+                        .unwrap_or_default(),
+                )
+                .invoke_async(&mut conn)
+                .await?;
+            if done == 1 {
+                return Ok(pb::RefreshFeedResponse {
+                    reset_at: Some(now_ts()),
+                });
+            }
+        }
+        Err(AppError::Unavailable(
+            "the feed is being updated; retry the refresh".into(),
+        ))
     }
 
     async fn filters(&self, user: &str) -> AppResult<pb::FeedFilters> {

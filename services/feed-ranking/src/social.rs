@@ -1,14 +1,15 @@
-//! `content.v1` facts the ranker keeps per user (shared consumer group):
-//! sign-up profiles (country, declared interests) for cold start, and the
-//! follow graph for the following candidates. Set semantics make redelivery
-//! harmless; the topic is keyed by user, so follow/unfollow stay ordered.
+//! `content.v1` facts the ranker keeps in Redis (shared consumer group):
+//! sign-up profiles (country, declared interests) for cold start, the
+//! follow graph for the following candidates, and the catalog snapshot
+//! (`snapshot.rs`). Set and overwrite semantics make redelivery harmless; the
+//! topic is keyed by user, so follow/unfollow stay ordered.
 
 use loop_platform::cache::Redis;
 use loop_platform::kafka::{BatchHandler, Delivery};
 use loop_proto::events::v1::{ContentEvent, content_event::Payload};
 use prost::Message;
 
-use crate::state;
+use crate::{snapshot, state};
 
 #[derive(Clone)]
 pub struct ContentStateHandler {
@@ -20,8 +21,12 @@ impl BatchHandler for ContentStateHandler {
         let r = &self.redis;
         let mut poison = Vec::new();
         let mut pipe = redis::pipe();
-        let mut any = false;
+        // One transaction: the snapshot and its offsets move together.
+        pipe.atomic();
+        let mut offsets: std::collections::BTreeMap<i32, i64> = Default::default();
         for (i, d) in batch.iter().enumerate() {
+            let last = offsets.entry(d.partition).or_insert(d.offset);
+            *last = (*last).max(d.offset);
             let event = match ContentEvent::decode(d.payload.as_slice()) {
                 Ok(e) => e,
                 Err(err) => {
@@ -29,6 +34,7 @@ impl BatchHandler for ContentStateHandler {
                     continue;
                 }
             };
+            snapshot::record(&mut pipe, r, &event);
             match event.payload {
                 Some(Payload::UserRegistered(u)) => {
                     pipe.hset_multiple(
@@ -39,25 +45,23 @@ impl BatchHandler for ContentStateHandler {
                         ],
                     )
                     .ignore();
-                    any = true;
                 }
                 Some(Payload::UserFollowed(f)) => {
                     pipe.sadd(state::follows_key(r, &f.follower_id), &f.followee_id)
                         .ignore();
-                    any = true;
                 }
                 Some(Payload::UserUnfollowed(f)) => {
                     pipe.srem(state::follows_key(r, &f.follower_id), &f.followee_id)
                         .ignore();
-                    any = true;
                 }
                 _ => {}
             }
         }
-        if any {
-            let mut conn = r.conn.clone();
-            let _: () = pipe.query_async(&mut conn).await?;
+        for (partition, offset) in offsets {
+            snapshot::record_offset(&mut pipe, r, partition, offset);
         }
+        let mut conn = r.conn.clone();
+        let _: () = pipe.query_async(&mut conn).await?;
         Ok(poison)
     }
 }

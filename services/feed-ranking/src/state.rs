@@ -10,6 +10,7 @@
 //! - `u:{user}:sup:creator`, `u:{user}:sup:sound` HASH id -> ms ("not interested").
 //! - `u:{user}:keywords` SET of keyword filters.
 //! - `v:{video}:learned` f32 LE vector added to the content vector.
+//! - `v:learned:changes` ZSET video -> server ms of its last learned change.
 //! - `trending:global`, `trending:cc:{CC}` ZSET of time-weighted engagement.
 
 use loop_platform::cache::Redis;
@@ -146,9 +147,11 @@ pub fn bytes_to_f32s(b: &[u8]) -> Vec<f32> {
 /// trending increments its events produced.
 ///
 /// KEYS: for each user: state, ver; then each video learned key; then each
-/// trending key. ARGV: n_users, n_videos, n_trending, then per user
-/// (expected version, new state), per video the f32 LE delta, per trending
-/// key (member, increment).
+/// trending key; then the learned-changes ZSET. ARGV: n_users, n_videos,
+/// n_trending, then per user (expected version, new state), per video the
+/// f32 LE delta, per trending key (member, increment), then per video its id
+/// (scored in the changes ZSET with the server's time, so replicas can pick
+/// up what changed since they last looked).
 pub const APPLY_BATCH: &str = r"
 local n = tonumber(ARGV[1])
 local m = tonumber(ARGV[2])
@@ -184,7 +187,38 @@ for k = 1, t do
   local key = KEYS[2 * n + m + k]
   redis.call('ZINCRBY', key, ARGV[a + 2 * k], ARGV[a + 2 * k - 1])
 end
+a = a + 2 * t
+if m > 0 then
+  local now = redis.call('TIME')
+  local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+  local changes = KEYS[2 * n + m + t + 1]
+  for j = 1, m do
+    redis.call('ZADD', changes, ms, ARGV[a + j])
+  end
+end
 return 0
+";
+
+pub fn learned_changes_key(r: &Redis) -> String {
+    r.key("v:learned:changes")
+}
+
+/// Resets a user to the cold state if their version is unchanged: KEYS
+/// state, ver, seen; ARGV expected version, new state (empty: delete).
+/// Returns 1 when done, 0 on a concurrent change (retry).
+pub const RESET_STATE: &str = r"
+local v = redis.call('GET', KEYS[2]) or '0'
+if v ~= ARGV[1] then
+  return 0
+end
+if ARGV[2] == '' then
+  redis.call('DEL', KEYS[1])
+else
+  redis.call('SET', KEYS[1], ARGV[2])
+end
+redis.call('INCR', KEYS[2])
+redis.call('DEL', KEYS[3])
+return 1
 ";
 
 /// Reads the learned parts of `videos` (missing ones are empty).

@@ -341,3 +341,298 @@ async fn redelivery_restores_suppressions_lost_in_a_crash_without_reapplying() {
     assert_eq!(again[&event.user_id].vector, first[&event.user_id].vector);
     testing::clear_redis(&cfg.redis).await;
 }
+
+fn video(id: &str, tag: &str) -> loop_proto::events::v1::VideoSnapshot {
+    loop_proto::events::v1::VideoSnapshot {
+        video_id: id.into(),
+        creator_id: format!("creator-{id}"),
+        hashtags: vec![tag.into()],
+        category: tag.into(),
+        servable: true,
+        published_at: Some(prost_types::Timestamp {
+            seconds: 1_800_000_000,
+            nanos: 0,
+        }),
+        ..Default::default()
+    }
+}
+
+fn published(v: loop_proto::events::v1::VideoSnapshot) -> loop_proto::events::v1::ContentEvent {
+    use loop_proto::events::v1::{ContentEvent, VideoPublished, content_event::Payload};
+    ContentEvent {
+        event_id: uuid::Uuid::now_v7().to_string(),
+        occurred_at: v.published_at,
+        payload: Some(Payload::VideoPublished(VideoPublished { video: Some(v) })),
+    }
+}
+
+#[tokio::test]
+async fn the_catalog_starts_from_the_snapshot_and_reads_the_topic_from_where_it_ends() {
+    use loop_feed_ranking::{Catalog, catalog, snapshot};
+    use std::sync::Arc;
+
+    let cfg = config(&testing::unique("snapshot"));
+    loop_platform::kafka::ensure_topics(&cfg.kafka, &[topics::CONTENT])
+        .await
+        .expect("topics");
+    let redis = Redis::connect(&cfg.redis).await.expect("redis");
+    let producer = Producer::new(&cfg.kafka, "test").expect("producer");
+    // Covered by the snapshot (offset <= its offset): must not be re-read.
+    let (partition, covered) = producer
+        .publish(
+            topics::CONTENT,
+            "k",
+            "loop.events.v1.ContentEvent",
+            &published(video("v-covered", "old")),
+        )
+        .await
+        .expect("produce");
+    // In the snapshot only (as if the topic had lost it to retention).
+    snapshot::put_videos(&redis, &[video("v-snap", "dance")])
+        .await
+        .expect("snapshot");
+    let mut conn = redis.conn.clone();
+    let _: () = redis::cmd("HSET")
+        .arg(snapshot::offsets_key(&redis))
+        .arg(partition)
+        .arg(covered)
+        .query_async(&mut conn)
+        .await
+        .expect("offsets");
+    // After the snapshot: must be read from the topic.
+    producer
+        .publish(
+            topics::CONTENT,
+            "k",
+            "loop.events.v1.ContentEvent",
+            &published(video("v-after", "food")),
+        )
+        .await
+        .expect("produce");
+
+    let catalog = Arc::new(Catalog::new(cfg.learning.dim));
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(catalog::follow_content(
+        catalog.clone(),
+        cfg.kafka.clone(),
+        redis.clone(),
+        shutdown.clone(),
+    ));
+    testing::wait_for("catalog ready", Duration::from_secs(30), || {
+        let ready = catalog.is_ready();
+        async move { ready.then_some(()) }
+    })
+    .await;
+    assert!(catalog.get("v-snap").is_some(), "loaded from the snapshot");
+    assert!(
+        catalog.get("v-after").is_some(),
+        "read from the topic after the snapshot"
+    );
+    assert!(
+        catalog.get("v-covered").is_none(),
+        "the snapshot's part of the topic is not re-read"
+    );
+    assert_eq!(catalog.len(), 2);
+    shutdown.cancel();
+    task.await.expect("join").expect("catalog");
+    testing::clear_redis(&cfg.redis).await;
+}
+
+#[tokio::test]
+async fn the_content_consumer_keeps_the_snapshot_current_with_its_offsets() {
+    use loop_feed_ranking::snapshot;
+    use loop_proto::events::v1::{ContentEvent, VideoRemoved, content_event::Payload};
+
+    let cfg = config(&testing::unique("snapwrite"));
+    loop_platform::kafka::ensure_topics(&cfg.kafka, &[topics::ENGAGEMENT, topics::CONTENT])
+        .await
+        .expect("topics");
+    let producer = Producer::new(&cfg.kafka, "test").expect("producer");
+    for (i, tag) in FAMILIES.iter().enumerate() {
+        producer
+            .publish(
+                topics::CONTENT,
+                &format!("k{i}"),
+                "loop.events.v1.ContentEvent",
+                &published(video(&format!("v{i}"), tag)),
+            )
+            .await
+            .expect("produce");
+    }
+    let removed = ContentEvent {
+        event_id: uuid::Uuid::now_v7().to_string(),
+        occurred_at: None,
+        payload: Some(Payload::VideoRemoved(VideoRemoved {
+            video_id: "v0".into(),
+            ..Default::default()
+        })),
+    };
+    producer
+        .publish(
+            topics::CONTENT,
+            "k0",
+            "loop.events.v1.ContentEvent",
+            &removed,
+        )
+        .await
+        .expect("produce");
+    let (shutdown, task) = start(cfg.clone()).await;
+    let redis = Redis::connect(&cfg.redis).await.expect("redis");
+    let loaded = testing::wait_for("snapshot written", Duration::from_secs(30), || {
+        let redis = redis.clone();
+        async move {
+            let loaded = snapshot::load(&redis).await.ok()?;
+            (loaded.videos.len() == FAMILIES.len() - 1 && loaded.offsets.values().sum::<i64>() >= 0)
+                .then_some(loaded)
+        }
+    })
+    .await;
+    let mut ids: Vec<String> = loaded.videos.iter().map(|v| v.video_id.clone()).collect();
+    ids.sort();
+    assert_eq!(
+        ids,
+        ["v1", "v2", "v3", "v4"],
+        "the removed video left the snapshot"
+    );
+    assert!(
+        !loaded.offsets.is_empty(),
+        "offsets are recorded with the data"
+    );
+    shutdown.cancel();
+    task.await.expect("join").expect("ranker");
+    testing::clear_redis(&cfg.redis).await;
+}
+
+#[tokio::test]
+async fn replicas_pick_up_learned_video_vectors_without_a_request_round_trip() {
+    use loop_feed_ranking::learn::EngagementHandler;
+    use loop_feed_ranking::{Catalog, learned};
+    use loop_platform::kafka::{BatchHandler, Delivery};
+    use prost::Message;
+
+    let cfg = config(&testing::unique("learned"));
+    let redis = Redis::connect(&cfg.redis).await.expect("redis");
+    let handler = EngagementHandler {
+        redis: redis.clone(),
+        config: cfg.learning.clone(),
+    };
+    let catalog = Catalog::new(cfg.learning.dim);
+    // The viewer needs some direction first: the video learns toward the viewer.
+    let batch: Vec<Delivery> = events(1, 3)
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| Delivery {
+            topic: "t.engagement.v1".into(),
+            partition: 0,
+            offset: i as i64,
+            key: e.user_id.clone().into_bytes(),
+            payload: e.encode_to_vec(),
+            headers: Vec::new(),
+            timestamp_ms: None,
+        })
+        .collect();
+    let liked = events(1, 3)[1].video_id.clone();
+    handler.handle(&batch).await.expect("apply");
+    let since = learned::refresh_once(&catalog, &redis, 0)
+        .await
+        .expect("refresh");
+    assert!(since > 0, "the change time is the server's");
+    let got = catalog.learned_of(std::iter::once(liked.as_str()));
+    let vector = got[0]
+        .clone()
+        .expect("the liked video has a learned vector");
+    let stored = state::learned_vectors(&redis, std::slice::from_ref(&liked))
+        .await
+        .expect("read")
+        .remove(0)
+        .expect("stored");
+    assert_eq!(&*vector, stored.as_slice());
+    testing::clear_redis(&cfg.redis).await;
+}
+
+#[tokio::test]
+async fn refresh_resets_to_cold_but_a_redelivered_event_is_still_not_applied_again() {
+    use loop_feed_ranking::learn::EngagementHandler;
+    use loop_platform::auth::{JwtKeys, Role};
+    use loop_platform::kafka::{BatchHandler, Delivery};
+    use loop_proto::feed_ranking::v1 as pb;
+    use loop_proto::feed_ranking::v1::feed_ranking_service_client::FeedRankingServiceClient;
+    use prost::Message;
+
+    let cfg = config(&testing::unique("refresh"));
+    loop_platform::kafka::ensure_topics(&cfg.kafka, &[topics::ENGAGEMENT, topics::CONTENT])
+        .await
+        .expect("topics");
+    let redis = Redis::connect(&cfg.redis).await.expect("redis");
+    let handler = EngagementHandler {
+        redis: redis.clone(),
+        config: cfg.learning.clone(),
+    };
+    let mut event = events(1, 2).remove(1);
+    event.kind = EngagementKind::Like as i32;
+    let delivery = Delivery {
+        topic: "t.engagement.v1".into(),
+        partition: 0,
+        offset: 3,
+        key: event.user_id.clone().into_bytes(),
+        payload: event.encode_to_vec(),
+        headers: Vec::new(),
+        timestamp_ms: None,
+    };
+    handler
+        .handle(std::slice::from_ref(&delivery))
+        .await
+        .expect("apply");
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(loop_feed_ranking::run(
+        cfg.clone(),
+        listener,
+        shutdown.clone(),
+    ));
+    let mut client = FeedRankingServiceClient::new(
+        loop_platform::grpc::channel(&format!("http://{addr}")).expect("channel"),
+    );
+    let token = JwtKeys::new(cfg.auth.jwt_secret.expose()).issue(
+        &event.user_id,
+        Role::Viewer,
+        Duration::from_secs(600),
+    );
+    client
+        .refresh_feed(loop_platform::grpc::request(
+            pb::RefreshFeedRequest {},
+            Some(&token),
+            Duration::from_secs(5),
+        ))
+        .await
+        .expect("refresh");
+    let after_refresh = states(&cfg.redis, std::slice::from_ref(&event.user_id)).await;
+    let s = &after_refresh[&event.user_id];
+    assert_eq!(s.positive_events, 0, "cold again");
+    assert!(s.vector.iter().all(|x| *x == 0.0), "vector reset");
+
+    // The crash window: the same delivery arrives again after the refresh.
+    handler
+        .handle(std::slice::from_ref(&delivery))
+        .await
+        .expect("redelivery");
+    let again = states(&cfg.redis, std::slice::from_ref(&event.user_id)).await;
+    assert_eq!(again[&event.user_id], after_refresh[&event.user_id]);
+    let feed = client
+        .get_for_you_feed(loop_platform::grpc::request(
+            pb::GetForYouFeedRequest::default(),
+            Some(&token),
+            Duration::from_secs(5),
+        ))
+        .await
+        .expect("feed")
+        .into_inner();
+    assert!(feed.cold_start);
+    shutdown.cancel();
+    task.await.expect("join").expect("ranker");
+    testing::clear_redis(&cfg.redis).await;
+}
