@@ -402,6 +402,7 @@ pub async fn run_consumer<H: BatchHandler>(
     consumer.subscribe(&topic_refs)?;
     tracing::info!(group = %opts.group_id, topics = ?topics, "consumer started");
 
+    let mut pending_commit: Option<TopicPartitionList> = None;
     while !shutdown.is_cancelled() {
         let batch = next_batch(&consumer, &opts, &shutdown).await;
         if batch.is_empty() {
@@ -411,31 +412,39 @@ pub async fn run_consumer<H: BatchHandler>(
         let mut backoff = Duration::from_millis(100);
         let poison = loop {
             match handler.handle(&batch).instrument(span.clone()).await {
-                Ok(poison) => break poison,
+                Ok(poison) => break Some(poison),
                 Err(err) => {
                     tracing::warn!(error = ?err, group = %opts.group_id, "batch failed; retrying");
                     tokio::select! {
-                        () = shutdown.cancelled() => {
-                            tracing::info!("shutdown with an unapplied batch; it will be redelivered");
-                            return Ok(());
-                        }
+                        () = shutdown.cancelled() => break None,
                         () = tokio::time::sleep(backoff) => {}
                     }
                     backoff = (backoff * 2).min(Duration::from_secs(10));
                 }
             }
         };
+        let Some(poison) = poison else {
+            tracing::info!("shutdown with an unapplied batch; it will be redelivered");
+            break;
+        };
         for (index, reason) in poison {
             if let Some(d) = batch.get(index) {
                 dead_letter(&producer, d, &reason, &shutdown).await?;
             }
         }
+        // Asynchronous: the next batch does not wait for the broker to store
+        // the offsets. A lost or late commit only means redelivery, which
+        // idempotent handlers absorb; the final commit below is synchronous.
         let tpl = commit_list(&batch)?;
-        if let Err(err) = consumer.commit(&tpl, CommitMode::Sync) {
-            // The batch is applied; a failed commit means redelivery, which
-            // idempotent handlers absorb.
+        if let Err(err) = consumer.commit(&tpl, CommitMode::Async) {
             tracing::warn!(error = %err, "offset commit failed");
         }
+        pending_commit = Some(tpl);
+    }
+    if let Some(tpl) = pending_commit
+        && let Err(err) = consumer.commit(&tpl, CommitMode::Sync)
+    {
+        tracing::warn!(error = %err, "final offset commit failed; the last batch will be redelivered");
     }
     tracing::info!(group = %opts.group_id, "consumer stopped");
     Ok(())

@@ -1,13 +1,14 @@
 //! The in-process candidate catalog: every servable video with its content
-//! vector, an HNSW index over those vectors (hnsw_rs), the newest uploads,
+//! vector, an HNSW index over those vectors (USearch), the newest uploads,
 //! each creator's recent videos, active challenges, and a copy of the
 //! videos' learned vectors. Each replica builds its own: from the snapshot
 //! in Redis (`snapshot.rs`, kept by the content consumer group), then from
 //! `content.v1` where the snapshot ends (no consumer group, no commits), and
 //! then follows the topic live.
 //!
-//! HNSW points cannot be deleted or moved: a removed video stays in the index
-//! but is filtered out at query time; an edited video gets a new point.
+//! Each version of a video's vector is its own index point (key): an edited
+//! video gets a new point and the old one is removed, as is a removed
+//! video's; lookups still check that a point is current.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
@@ -15,7 +16,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use hnsw_rs::prelude::{Distance, Hnsw};
 use loop_platform::cache::Redis;
 use loop_platform::config::KafkaConfig;
 use loop_platform::kafka::{Delivery, topics};
@@ -55,18 +55,87 @@ pub struct ChallengeEntry {
     pub ends_at: DateTime<Utc>,
 }
 
-/// `1 - a.b` for unit vectors, clamped at 0: cosine distance without the
-/// norms (content vectors are stored normalised). anndists' `DistDot`
-/// asserts on the tiny negative values rounding produces for near-identical
-/// vectors; a panic in the search path is not an option.
-#[derive(Default, Clone, Copy)]
-pub struct UnitDot;
+/// The ANN index: USearch's HNSW over unit vectors with inner-product
+/// distance (`1 - a.b`, the cosine distance without the norms). Adds and
+/// searches run concurrently; growing the capacity needs the write lock.
+struct AnnIndex {
+    index: RwLock<usearch::Index>,
+}
 
-impl Distance<f32> for UnitDot {
-    fn eval(&self, a: &[f32], b: &[f32]) -> f32 {
-        (1.0 - embed::dot(a, b)).max(0.0)
+/// Concurrent operations USearch keeps a context for (more callers at once
+/// would fail, not wait: far above the ranker's worker and blocking threads).
+const ANN_THREADS: usize = 256;
+
+impl AnnIndex {
+    fn new(dim: usize) -> anyhow::Result<Self> {
+        let options = usearch::IndexOptions {
+            dimensions: dim,
+            metric: usearch::MetricKind::IP,
+            quantization: usearch::ScalarKind::F32,
+            connectivity: 16,
+            expansion_add: 64,
+            expansion_search: 64,
+            multi: false,
+        };
+        let index = usearch::Index::new(&options)?;
+        index.reserve_capacity_and_threads(1024, ANN_THREADS)?;
+        Ok(Self {
+            index: RwLock::new(index),
+        })
+    }
+
+    fn add(&self, point: usize, vector: &[f32]) {
+        {
+            let index = self.index.read();
+            if index.size() < index.capacity() {
+                if let Err(err) = index.add(point as u64, vector) {
+                    tracing::error!(point, error = %err, "ann index add failed");
+                }
+                return;
+            }
+        }
+        let index = self.index.write();
+        if index.size() >= index.capacity() {
+            let grown = (index.capacity() * 2).max(1024);
+            if let Err(err) = index.reserve_capacity_and_threads(grown, ANN_THREADS) {
+                tracing::error!(capacity = grown, error = %err, "ann index cannot grow");
+                return;
+            }
+        }
+        if let Err(err) = index.add(point as u64, vector) {
+            tracing::error!(point, error = %err, "ann index add failed");
+        }
+    }
+
+    fn remove(&self, point: usize) {
+        if let Err(err) = self.index.read().remove(point as u64) {
+            tracing::warn!(point, error = %err, "ann index remove failed");
+        }
+    }
+
+    /// The `k` nearest points with their distances, searching `ef` wide.
+    fn search(&self, query: &[f32], k: usize, ef: usize) -> Vec<(usize, f32)> {
+        let index = self.index.read();
+        if index.expansion_search() != ef {
+            index.change_expansion_search(ef);
+        }
+        match index.search(query, k) {
+            Ok(m) => m
+                .keys
+                .into_iter()
+                .zip(m.distances)
+                .map(|(k, d)| (k as usize, d))
+                .collect(),
+            Err(err) => {
+                tracing::error!(error = %err, "ann search failed");
+                Vec::new()
+            }
+        }
     }
 }
+
+/// A video's learned vector and the time of the change it reflects.
+type Learned = (i64, Arc<[f32]>);
 
 #[derive(Default)]
 struct Inner {
@@ -87,10 +156,11 @@ struct Inner {
 
 pub struct Catalog {
     dim: usize,
-    index: Hnsw<'static, f32, UnitDot>,
+    index: AnnIndex,
     inner: RwLock<Inner>,
-    /// Learned parts of video vectors (Redis is the truth; see `learned.rs`).
-    learned: RwLock<HashMap<String, Arc<[f32]>>>,
+    /// Learned parts of video vectors with the time of the change they
+    /// reflect (Redis is the truth; see `learned.rs`).
+    learned: RwLock<HashMap<String, Learned>>,
     /// Set once the start-up load (snapshot + the topic up to its end at
     /// start) is done; until then feeds are served from a partial catalog.
     ready: AtomicBool,
@@ -128,10 +198,18 @@ fn entry_of(v: &VideoSnapshot, dim: usize) -> Arc<VideoEntry> {
 }
 
 impl Catalog {
+    /// An empty catalog for `dim`-dimensional vectors.
+    ///
+    /// # Panics
+    /// If the ANN index cannot be created (out of memory at start-up).
     pub fn new(dim: usize) -> Self {
+        let index = match AnnIndex::new(dim) {
+            Ok(index) => index,
+            Err(err) => panic!("cannot create the ANN index: {err}"),
+        };
         Self {
             dim,
-            index: Hnsw::new(16, 1_000_000, 16, 100, UnitDot),
+            index,
             inner: RwLock::new(Inner::default()),
             learned: RwLock::new(HashMap::new()),
             ready: AtomicBool::new(false),
@@ -174,33 +252,25 @@ impl Catalog {
             return;
         }
         let entry = entry_of(v, self.dim);
-        let point = self.link(entry.clone());
-        if let Some(point) = point {
-            self.index.insert((&entry.content, point));
+        if let Some((point, replaced)) = self.link(entry.clone()) {
+            self.index.add(point, &entry.content);
+            if let Some(old) = replaced {
+                self.index.remove(old);
+            }
         }
     }
 
-    /// Loads many videos at once (start-up): links them, then inserts their
-    /// vectors into the index on every core.
+    /// Loads many videos at once (start-up).
     pub fn upsert_many(&self, videos: &[VideoSnapshot]) {
-        let mut fresh: Vec<(Arc<VideoEntry>, usize)> = Vec::with_capacity(videos.len());
         for v in videos {
-            if !v.servable {
-                self.remove(&v.video_id);
-                continue;
-            }
-            let entry = entry_of(v, self.dim);
-            if let Some(point) = self.link(entry.clone()) {
-                fresh.push((entry, point));
-            }
+            self.upsert(v);
         }
-        let data: Vec<(&Vec<f32>, usize)> = fresh.iter().map(|(e, p)| (&e.content, *p)).collect();
-        self.index.parallel_insert(&data);
     }
 
-    /// Makes `entry` the current version of its video; returns the new HNSW
-    /// point to insert when its vector changed (or it is new).
-    fn link(&self, entry: Arc<VideoEntry>) -> Option<usize> {
+    /// Makes `entry` the current version of its video; returns the new index
+    /// point to insert when its vector changed (or it is new), and the point
+    /// it replaces.
+    fn link(&self, entry: Arc<VideoEntry>) -> Option<(usize, Option<usize>)> {
         let id = entry.video_id.clone();
         let at = ts_ms(entry.published_at.as_ref());
         let mut inner = self.inner.write();
@@ -216,8 +286,8 @@ impl Catalog {
         } else {
             let point = inner.points.len();
             inner.points.push(id.clone());
-            inner.current_point.insert(id.clone(), point);
-            Some(point)
+            let replaced = inner.current_point.insert(id.clone(), point);
+            Some((point, replaced))
         };
         if !known && !was_servable {
             inner.all_ids.push(id.clone());
@@ -256,9 +326,14 @@ impl Catalog {
     }
 
     pub fn remove(&self, id: &str) {
-        let mut inner = self.inner.write();
-        Self::unlink(&mut inner, id);
-        inner.current_point.remove(id);
+        let point = {
+            let mut inner = self.inner.write();
+            Self::unlink(&mut inner, id);
+            inner.current_point.remove(id)
+        };
+        if let Some(point) = point {
+            self.index.remove(point);
+        }
     }
 
     /// Adds a challenge (the same one twice is kept once: replays and
@@ -278,21 +353,20 @@ impl Catalog {
         }
         let mut unit = query.to_vec();
         embed::normalize(&mut unit);
-        // Over-fetch: stale points (removed or re-embedded videos) are skipped.
+        // Over-fetch a little: a point being replaced may still be found.
         let fetch = k + k / 8 + 4;
         let found = self.index.search(&unit, fetch, ef.max(fetch));
         let inner = self.inner.read();
         let mut out = Vec::with_capacity(k);
-        let mut seen = HashSet::with_capacity(found.len());
-        for n in found {
-            let Some(id) = inner.points.get(n.d_id) else {
+        for (point, distance) in found {
+            let Some(id) = inner.points.get(point) else {
                 continue;
             };
-            if inner.current_point.get(id) != Some(&n.d_id) || !seen.insert(n.d_id) {
+            if inner.current_point.get(id) != Some(&point) {
                 continue;
             }
             if let Some(v) = inner.videos.get(id) {
-                out.push((v.clone(), 1.0 - n.distance));
+                out.push((v.clone(), 1.0 - distance));
                 if out.len() == k {
                     break;
                 }
@@ -392,13 +466,21 @@ impl Catalog {
     /// The learned part of each video's vector (None: nothing learned yet).
     pub fn learned_of<'a>(&self, videos: impl Iterator<Item = &'a str>) -> Vec<Option<Arc<[f32]>>> {
         let learned = self.learned.read();
-        videos.map(|id| learned.get(id).cloned()).collect()
+        videos
+            .map(|id| learned.get(id).map(|(_, v)| v.clone()))
+            .collect()
     }
 
-    pub fn set_learned(&self, updates: Vec<(String, Arc<[f32]>)>) {
+    /// The change time of the learned vector held for `video`.
+    pub fn learned_version(&self, video: &str) -> Option<i64> {
+        self.learned.read().get(video).map(|(at, _)| *at)
+    }
+
+    /// Stores learned vectors (video, change time, vector).
+    pub fn set_learned(&self, updates: Vec<(String, i64, Arc<[f32]>)>) {
         let mut learned = self.learned.write();
-        for (id, v) in updates {
-            learned.insert(id, v);
+        for (id, at, v) in updates {
+            learned.insert(id, (at, v));
         }
     }
 

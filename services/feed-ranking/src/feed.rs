@@ -50,12 +50,12 @@ impl Default for FeedConfig {
         Self {
             default_page_size: 10,
             max_page_size: 50,
-            ann_candidates: 100,
-            ann_ef: 100,
+            ann_candidates: 64,
+            ann_ef: 64,
             learned_refresh_ms: 500,
-            trending_candidates: 60,
-            fresh_candidates: 40,
-            explore_candidates: 100,
+            trending_candidates: 40,
+            fresh_candidates: 20,
+            explore_candidates: 40,
             exploration_share: 0.15,
             seen_set_size: 5000,
             learned_weight: 1.0,
@@ -401,18 +401,27 @@ pub async fn for_you(
     // (content + learned), plus boosts for following, challenges, trending.
     let follows: HashSet<&str> = viewer.follows.iter().map(String::as_str).collect();
     let learned = catalog.learned_of(candidates.iter().map(|c| c.video.video_id.as_str()));
+    let query_norm = scoring.map_or(0.0, |q| embed::norm(q));
+    let w = config.learned_weight;
     for (c, learned) in candidates.iter_mut().zip(learned) {
-        let similarity = scoring.map_or(0.0, |q| {
-            match learned.filter(|l| l.len() == c.video.content.len()) {
+        let similarity = scoring.filter(|_| query_norm > 1e-9).map_or(0.0, |q| {
+            let content = &c.video.content;
+            let qc = embed::dot(q, content);
+            match learned.filter(|l| l.len() == content.len()) {
+                // cos(q, c + w l) without building the sum: |c + w l|^2 =
+                // |c|^2 + 2w c.l + w^2 |l|^2.
                 Some(l) => {
-                    let mut effective = c.video.content.clone();
-                    for (e, x) in effective.iter_mut().zip(l.iter()) {
-                        *e += config.learned_weight * x;
+                    let norm_sq = embed::dot(content, content)
+                        + 2.0 * w * embed::dot(content, &l)
+                        + w * w * embed::dot(&l, &l);
+                    if norm_sq < 1e-12 {
+                        0.0
+                    } else {
+                        (qc + w * embed::dot(q, &l)) / (query_norm * norm_sq.sqrt())
                     }
-                    embed::cosine(q, &effective)
                 }
                 // Unit content vector: the cosine is the dot product.
-                None => embed::dot(q, &c.video.content),
+                None => qc / query_norm,
             }
         });
         let mut score = similarity + 0.15 * c.trending;
@@ -500,8 +509,16 @@ pub async fn for_you(
         }
         pipe.zremrangebyrank(&key, 0, -(config.seen_set_size as isize) - 1)
             .ignore();
+        // Not awaited: the page does not wait for this write. It is queued on
+        // the connection before the response reaches the client, and commands
+        // on one connection run in order, so the viewer's next page reads the
+        // seen-set after it. A failed write is logged (those videos may repeat).
         let mut conn = r.conn.clone();
-        let _: () = pipe.query_async(&mut conn).await?;
+        tokio::spawn(async move {
+            if let Err(err) = pipe.query_async::<()>(&mut conn).await {
+                tracing::warn!(error = %err, "recording shown videos failed");
+            }
+        });
     }
     Ok(Built { items, cold_start })
 }

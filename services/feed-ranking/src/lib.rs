@@ -150,6 +150,12 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     // The live state: the configured prefix, or the one a rebuild swapped in.
     let redis = live_prefix(&Redis::connect(&config.redis).await?).await?;
+    // Background work gets connections of its own: a consumer batch is one
+    // large script, and feed requests must not queue behind it on a shared
+    // (multiplexed) connection.
+    let background = Redis::connect(&config.redis)
+        .await?
+        .with_prefix(&redis.prefix);
     loop_platform::kafka::ensure_topics(&config.kafka, &[topics::ENGAGEMENT, topics::CONTENT])
         .await?;
     let producer = Producer::new(&config.kafka, "loop-feed-ranking")?;
@@ -159,17 +165,17 @@ pub async fn run(
     tasks.spawn(catalog::follow_content(
         catalog.clone(),
         config.kafka.clone(),
-        redis.clone(),
+        background.clone(),
         shutdown.clone(),
     ));
     tasks.spawn(learned::follow_learned(
         catalog.clone(),
-        redis.clone(),
+        background.clone(),
         Duration::from_millis(config.feed.learned_refresh_ms),
         shutdown.clone(),
     ));
     let engagement = learn::EngagementHandler {
-        redis: redis.clone(),
+        redis: background.clone(),
         config: config.learning.clone(),
     };
     let mut opts = ConsumerOptions::new(&config.consumer.group_id, &[topics::ENGAGEMENT]);
@@ -182,9 +188,7 @@ pub async fn run(
         engagement,
         shutdown.clone(),
     ));
-    let social = social::ContentStateHandler {
-        redis: redis.clone(),
-    };
+    let social = social::ContentStateHandler { redis: background };
     let opts = ConsumerOptions::new(
         &format!("{}-content", config.consumer.group_id),
         &[topics::CONTENT],

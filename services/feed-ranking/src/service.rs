@@ -145,7 +145,8 @@ impl FeedService {
                 last_event_ms: s.last_event_ms,
                 events_applied: s.events_applied,
                 high_water: s.high_water,
-                recent_event_ids: s.recent_event_ids,
+                recent_event_ids: Vec::new(),
+                recent_ids: s.recent_ids,
                 updated_at_ms: chrono::Utc::now().timestamp_millis(),
                 positive_events: 0,
             });

@@ -39,7 +39,7 @@ pub struct UserState {
     pub events_applied: u64,
     #[prost(message, repeated, tag = "4")]
     pub high_water: Vec<PartitionOffset>,
-    /// The most recent applied event ids (bounded), for retried client batches.
+    /// Legacy form of `recent_ids` (event ids as text); read, never written.
     #[prost(string, repeated, tag = "5")]
     pub recent_event_ids: Vec<String>,
     #[prost(int64, tag = "6")]
@@ -47,11 +47,41 @@ pub struct UserState {
     /// Events that pulled the vector toward a video (weight > 0).
     #[prost(uint64, tag = "7")]
     pub positive_events: u64,
+    /// The most recent applied event ids (bounded), for retried client
+    /// batches: 16 bytes each (the UUID, or a digest of another id), oldest
+    /// first. Binary and fixed-size so the check is cheap and the state small.
+    #[prost(bytes = "vec", tag = "8")]
+    pub recent_ids: Vec<u8>,
+}
+
+/// The 16-byte dedupe key of an event id.
+pub fn event_key(event_id: &str) -> [u8; 16] {
+    match uuid::Uuid::parse_str(event_id) {
+        Ok(u) => *u.as_bytes(),
+        Err(_) => {
+            use sha2::Digest;
+            let digest = sha2::Sha256::digest(event_id.as_bytes());
+            let mut key = [0u8; 16];
+            key.copy_from_slice(&digest[..16]);
+            key
+        }
+    }
 }
 
 impl UserState {
+    /// Decodes a stored state (older states' text ids become binary ones).
     pub fn decode_opt(bytes: Option<Vec<u8>>) -> Option<Self> {
-        bytes.and_then(|b| Self::decode(b.as_slice()).ok())
+        let mut state = bytes.and_then(|b| Self::decode(b.as_slice()).ok())?;
+        if !state.recent_event_ids.is_empty() {
+            let legacy = std::mem::take(&mut state.recent_event_ids);
+            let mut ids = Vec::with_capacity(legacy.len() * 16 + state.recent_ids.len());
+            for id in &legacy {
+                ids.extend_from_slice(&event_key(id));
+            }
+            ids.extend_from_slice(&state.recent_ids);
+            state.recent_ids = ids;
+        }
+        Some(state)
     }
 
     /// Whether (topic, partition, offset) or `event_id` was already applied.
@@ -65,7 +95,10 @@ impl UserState {
         self.high_water
             .iter()
             .any(|p| p.topic == topic && p.partition == partition && offset <= p.offset)
-            || self.recent_event_ids.iter().any(|e| e == event_id)
+            || {
+                let key = event_key(event_id);
+                self.recent_ids.chunks_exact(16).any(|k| k == key)
+            }
     }
 
     pub fn record(
@@ -88,10 +121,10 @@ impl UserState {
                 offset,
             }),
         }
-        self.recent_event_ids.push(event_id.to_owned());
-        if self.recent_event_ids.len() > window {
-            let excess = self.recent_event_ids.len() - window;
-            self.recent_event_ids.drain(..excess);
+        self.recent_ids.extend_from_slice(&event_key(event_id));
+        if self.recent_ids.len() > window * 16 {
+            let excess = self.recent_ids.len() - window * 16;
+            self.recent_ids.drain(..excess);
         }
         self.events_applied += 1;
     }
@@ -171,16 +204,17 @@ for j = 1, m do
   local key = KEYS[2 * n + j]
   local delta = ARGV[a + j]
   local cur = redis.call('GET', key)
-  local out = {}
-  local dim = #delta / 4
-  for d = 0, dim - 1 do
-    local x = struct.unpack('<f', delta, d * 4 + 1)
-    if cur and #cur == #delta then
-      x = x + struct.unpack('<f', cur, d * 4 + 1)
+  if cur and #cur == #delta then
+    local fmt = '<' .. string.rep('f', #delta / 4)
+    local a = {struct.unpack(fmt, delta)}
+    local b = {struct.unpack(fmt, cur)}
+    for d = 1, #delta / 4 do
+      a[d] = a[d] + b[d]
     end
-    out[d + 1] = struct.pack('<f', x)
+    redis.call('SET', key, struct.pack(fmt, unpack(a, 1, #delta / 4)))
+  else
+    redis.call('SET', key, delta)
   end
-  redis.call('SET', key, table.concat(out))
 end
 a = a + m
 for k = 1, t do
