@@ -177,7 +177,7 @@ pub async fn export_journal(
     let total = u64::try_from(total).unwrap_or(0);
     writeln!(
         out,
-        "; Loop wallet ledger export, {} transactions. Commodities: COIN (coins), DIAMOND (diamonds), USDCENT (US cents).\n; Check with: hledger -f <file> check balanced assertions   (or: ledger -f <file> balance)\n",
+        "; Loop wallet ledger export, {} transactions. Commodities: COIN (coins), DIAMOND (diamonds), USDCENT (US cents).\n; Check with: hledger -f <file> check   (parses, balances every transaction, checks every assertion)\n",
         total
     )?;
     let mut running: HashMap<(String, i16), i64> = HashMap::new();
