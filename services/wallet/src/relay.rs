@@ -30,6 +30,8 @@ use uuid::Uuid;
 const LEADER_LOCK: i64 = 0x5741_4c4c_4554_5231;
 /// Most events published per round; also how far back the tail is checked.
 pub const BATCH: i64 = 500;
+/// How long a woken relay waits for more commits before a round.
+const LINGER: Duration = Duration::from_millis(5);
 
 /// Runs until `shutdown`: competes for leadership and relays while leading.
 pub async fn run(
@@ -195,7 +197,11 @@ async fn lead(
         if !full {
             tokio::select! {
                 () = shutdown.cancelled() => break,
-                () = wake.notified() => {}
+                () = wake.notified() => {
+                    // Linger a moment so a busy stream of commits goes out
+                    // in batches rather than one round trip per event.
+                    tokio::time::sleep(LINGER).await;
+                }
                 () = tokio::time::sleep(poll) => {}
             }
         }
