@@ -16,6 +16,8 @@
 //! LOOP_BENCH_PGBENCH_SCALE (1). Writes target/bench/gifts.json and prints a
 //! markdown table. After the load it checks that the ledger reconciles.
 
+#![allow(clippy::field_reassign_with_default)] // configs tweaked field by field
+
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
