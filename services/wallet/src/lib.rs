@@ -57,7 +57,18 @@ pub async fn run(
         MIGRATOR.run(&pool).await?;
     }
     let redis = Redis::connect(&config.redis).await?;
-    loop_platform::kafka::ensure_topics(&config.kafka, &[topics::WALLET]).await?;
+    // The broker may be slow or still starting: keep trying for a while
+    // rather than exit (the orchestrator's startup probe allows for it).
+    let mut attempt = 0u32;
+    while let Err(err) = loop_platform::kafka::ensure_topics(&config.kafka, &[topics::WALLET]).await
+    {
+        attempt += 1;
+        if attempt >= 10 || shutdown.is_cancelled() {
+            return Err(err.context("creating the wallet.v1 topic"));
+        }
+        tracing::warn!(error = %err, attempt, "cannot create the wallet.v1 topic yet; retrying");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
 
     let relay_wake = Arc::new(tokio::sync::Notify::new());
     let projector_wake = Arc::new(tokio::sync::Notify::new());

@@ -1145,9 +1145,7 @@ async fn the_journal_export_balances_and_asserts_every_stored_balance() {
             .await
             .expect("gift");
     }
-    let db = sqlx::PgPool::connect(p.config.database.url.expose())
-        .await
-        .expect("db");
+    let db = p.pool.clone();
     let mut out: Vec<u8> = Vec::new();
     let summary = loop_wallet::reconcile::export_journal(&db, &mut out, &|_, _| {})
         .await

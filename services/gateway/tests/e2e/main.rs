@@ -75,8 +75,6 @@ impl Platform {
         wallet.kafka = content.kafka.clone();
         wallet.redis = testing::redis_config(&prefix);
         wallet.services.content_url = format!("http://{content_addr}");
-        wallet.outbox.poll_interval_ms = 50;
-        wallet.leaderboards.projector_interval_ms = 50;
         let wallet_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");

@@ -4,7 +4,9 @@
 
 #![allow(dead_code, clippy::field_reassign_with_default)]
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use loop_platform::auth::{JwtKeys, Role};
@@ -23,6 +25,8 @@ use uuid::Uuid;
 pub struct Wallet {
     runtime: Option<tokio::runtime::Runtime>,
     shutdown: CancellationToken,
+    /// Why the wallet exited on its own, if it did.
+    pub exited: Arc<parking_lot::Mutex<Option<String>>>,
 }
 
 impl Wallet {
@@ -49,15 +53,19 @@ impl Wallet {
             }
         };
         std_listener.set_nonblocking(true).expect("nonblocking");
+        let exited = Arc::new(parking_lot::Mutex::new(None));
+        let report = exited.clone();
         runtime.spawn(async move {
             let listener = tokio::net::TcpListener::from_std(std_listener).expect("listener");
             if let Err(err) = loop_wallet::run(config, listener, token).await {
                 eprintln!("wallet exited: {err:#}");
+                *report.lock() = Some(format!("{err:#}"));
             }
         });
         Self {
             runtime: Some(runtime),
             shutdown,
+            exited,
         }
     }
 
@@ -130,7 +138,7 @@ impl Platform {
 
         let mut config = Config::default();
         config.database = wallet_db.config.clone();
-        config.database.max_connections = 16;
+        config.database.max_connections = 10;
         config.kafka = kafka;
         config.redis = testing::redis_config(&prefix);
         config.services.content_url = format!("http://{content_addr}");
@@ -148,8 +156,12 @@ impl Platform {
             (content_channel.clone(), "loop.content.v1.ContentService"),
         ] {
             let health = tonic_health::pb::health_client::HealthClient::new(channel);
-            testing::wait_for(service, Duration::from_secs(60), || {
+            let exited = wallet.exited.clone();
+            testing::wait_for(service, Duration::from_secs(110), || {
                 let mut health = health.clone();
+                if let Some(why) = exited.lock().clone() {
+                    panic!("the wallet exited at start-up: {why}");
+                }
                 async move {
                     health
                         .check(tonic_health::pb::HealthCheckRequest {
@@ -162,12 +174,10 @@ impl Platform {
             })
             .await;
         }
-        let content_pool = sqlx::PgPool::connect(content_db.url())
-            .await
-            .expect("content db");
-        let pool = sqlx::PgPool::connect(wallet_db.url())
-            .await
-            .expect("wallet db");
+        // Small pools: tests run in parallel on a server shared with other work.
+        let small = || sqlx::postgres::PgPoolOptions::new().max_connections(3);
+        let content_pool = small().connect(content_db.url()).await.expect("content db");
+        let pool = small().connect(wallet_db.url()).await.expect("wallet db");
         Self {
             keys: JwtKeys::new(config.auth.jwt_secret.expose()),
             receipts: TestProvider::new(config.payments.test_secret.expose()),
@@ -390,4 +400,57 @@ pub fn reason(status: &tonic::Status) -> String {
 
 pub fn field(status: &tonic::Status) -> String {
     loop_platform::error::status_field(status).unwrap_or_default()
+}
+
+/// Everything on `topic` up to each partition's high watermark (like
+/// `testing::read_all`, with a deadline that suits a loaded machine).
+pub async fn read_to_high_watermark(
+    config: &loop_platform::config::KafkaConfig,
+    topic: &str,
+    timeout: Duration,
+) -> Vec<loop_platform::kafka::Delivery> {
+    use rdkafka::consumer::Consumer;
+    use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+    let consumer = loop_platform::kafka::consumer(config, &testing::unique("hwm"), "earliest")
+        .expect("consumer");
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(30))
+        .expect("metadata");
+    let mut remaining = HashMap::new();
+    let mut tpl = TopicPartitionList::new();
+    for t in metadata.topics() {
+        for p in t.partitions() {
+            let (low, high) = consumer
+                .fetch_watermarks(topic, p.id(), Duration::from_secs(30))
+                .expect("watermarks");
+            if high > low {
+                remaining.insert(p.id(), high);
+                tpl.add_partition_offset(topic, p.id(), Offset::Beginning)
+                    .expect("assign");
+            }
+        }
+    }
+    let mut out = Vec::new();
+    if remaining.is_empty() {
+        return out;
+    }
+    consumer.assign(&tpl).expect("assign");
+    let deadline = tokio::time::Instant::now() + timeout;
+    while !remaining.is_empty() {
+        match tokio::time::timeout_at(deadline, consumer.recv()).await {
+            Ok(Ok(m)) => {
+                let d = loop_platform::kafka::Delivery::from_message(&m);
+                if remaining
+                    .get(&d.partition)
+                    .is_some_and(|h| d.offset + 1 >= *h)
+                {
+                    remaining.remove(&d.partition);
+                }
+                out.push(d);
+            }
+            Ok(Err(err)) => eprintln!("read_to_high_watermark: {err}"),
+            Err(_) => panic!("reading {topic} timed out with partitions {remaining:?} unread"),
+        }
+    }
+    out
 }
