@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes sure everything Loop needs locally is installed and running:
 # PostgreSQL (127.0.0.1:5432), Redis (127.0.0.1:6379), the Tansu Kafka-API
-# broker (127.0.0.1:9092, SQLite storage under .state/), and cargo-nextest.
+# broker (127.0.0.1:9092, SQLite storage under .state/), cargo-nextest and
+# hledger (checks the wallet's journal export).
 # Idempotent: starts only what is not already running.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -26,6 +27,9 @@ if ! port_open 127.0.0.1 6379; then
     --dir "$STATE_DIR" --logfile "$LOG_DIR/redis.log"
   wait_port 127.0.0.1 6379 30 Redis
 fi
+
+# --- hledger (the wallet's journal export is checked with it) -----------------
+if ! command -v hledger >/dev/null; then apt_install hledger; fi
 
 # --- cargo-nextest ------------------------------------------------------------
 if ! command -v cargo-nextest >/dev/null; then

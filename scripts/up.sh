@@ -38,6 +38,8 @@ start content loop-content
 wait_healthy content "$TARGET_DIR/loop-content" healthcheck
 start feed-ranking loop-feed-ranking
 wait_healthy feed-ranking "$TARGET_DIR/loop-feed-ranking" healthcheck
+start wallet loop-wallet
+wait_healthy wallet "$TARGET_DIR/loop-wallet" healthcheck
 start gateway loop-gateway
 wait_healthy gateway curl -fsS http://127.0.0.1:8080/readyz
 
@@ -57,4 +59,5 @@ Try it:
     -d '{"caption":"hello #loop","duration_ms":9000,"media_url":"https://cdn.example/v.mp4"}'
   curl -s localhost:8080/v1/hashtags/dance/videos -H "authorization: Bearer $TOKEN"
   curl -s localhost:8080/v1/feed/for-you -H "authorization: Bearer $TOKEN"
+  curl -s localhost:8080/v1/wallet/gifts -H "authorization: Bearer $TOKEN"
 MSG

@@ -24,6 +24,7 @@ use loop_platform::config::{
 use loop_platform::kafka::{Producer, topics};
 use loop_proto::content::v1::content_service_client::ContentServiceClient;
 use loop_proto::feed_ranking::v1::feed_ranking_service_client::FeedRankingServiceClient;
+use loop_proto::wallet::v1::wallet_service_client::WalletServiceClient;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -66,6 +67,7 @@ pub struct HttpConfig {
 pub struct ServicesConfig {
     pub content_url: String,
     pub feed_ranking_url: String,
+    pub wallet_url: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -95,6 +97,7 @@ impl Default for Config {
             services: ServicesConfig {
                 content_url: "http://127.0.0.1:50061".into(),
                 feed_ranking_url: "http://127.0.0.1:50062".into(),
+                wallet_url: "http://127.0.0.1:50064".into(),
             },
             redis: RedisConfig::default(),
             kafka: KafkaConfig::default(),
@@ -129,6 +132,11 @@ impl Validate for Config {
             &self.services.feed_ranking_url,
             &mut problems,
         );
+        validate_service_url(
+            "services.wallet_url",
+            &self.services.wallet_url,
+            &mut problems,
+        );
         if !(60..=30 * 24 * 3600).contains(&self.tokens.ttl_secs) {
             problems.push("tokens.ttl_secs: must be 60..=2592000".into());
         }
@@ -152,6 +160,8 @@ pub struct AppState {
     pub(crate) content_channel: Channel,
     pub(crate) ranker: FeedRankingServiceClient<Channel>,
     pub(crate) ranker_channel: Channel,
+    pub(crate) wallet: WalletServiceClient<Channel>,
+    pub(crate) wallet_channel: Channel,
     pub(crate) keys: JwtKeys,
     pub(crate) redis: Redis,
     pub(crate) producer: Producer,
@@ -165,6 +175,10 @@ impl AppState {
 
     pub(crate) fn ranker(&self) -> FeedRankingServiceClient<Channel> {
         self.ranker.clone()
+    }
+
+    pub(crate) fn wallet(&self) -> WalletServiceClient<Channel> {
+        self.wallet.clone()
     }
 
     fn timeout(&self) -> Duration {
@@ -260,7 +274,7 @@ async fn serving(channel: Channel, service: &str) -> bool {
 
 /// Ready when every downstream service reports SERVING and Redis answers PING.
 async fn readyz(State(state): State<AppState>) -> Response {
-    let (content_ok, ranker_ok) = tokio::join!(
+    let (content_ok, ranker_ok, wallet_ok) = tokio::join!(
         serving(
             state.content_channel.clone(),
             "loop.content.v1.ContentService"
@@ -269,6 +283,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
             state.ranker_channel.clone(),
             "loop.feed_ranking.v1.FeedRankingService"
         ),
+        serving(state.wallet_channel.clone(), "loop.wallet.v1.WalletService"),
     );
     let redis_ok = {
         let mut conn = state.redis.conn.clone();
@@ -281,9 +296,8 @@ async fn readyz(State(state): State<AppState>) -> Response {
             Ok(Ok(_))
         )
     };
-    let body =
-        serde_json::json!({"content": content_ok, "feed_ranking": ranker_ok, "redis": redis_ok});
-    let status = if content_ok && ranker_ok && redis_ok {
+    let body = serde_json::json!({"content": content_ok, "feed_ranking": ranker_ok, "wallet": wallet_ok, "redis": redis_ok});
+    let status = if content_ok && ranker_ok && wallet_ok && redis_ok {
         http::StatusCode::OK
     } else {
         http::StatusCode::SERVICE_UNAVAILABLE
@@ -392,11 +406,14 @@ pub async fn run(
     let producer = Producer::new(&config.kafka, "loop-gateway")?;
     let content_channel = loop_platform::grpc::channel(&config.services.content_url)?;
     let ranker_channel = loop_platform::grpc::channel(&config.services.feed_ranking_url)?;
+    let wallet_channel = loop_platform::grpc::channel(&config.services.wallet_url)?;
     let state = AppState {
         content: ContentServiceClient::new(content_channel.clone()),
         content_channel,
         ranker: FeedRankingServiceClient::new(ranker_channel.clone()),
         ranker_channel,
+        wallet: WalletServiceClient::new(wallet_channel.clone()),
+        wallet_channel,
         keys: JwtKeys::new(config.auth.jwt_secret.expose()),
         redis,
         producer: producer.clone(),

@@ -1,14 +1,14 @@
 //! loopctl: operations CLI for Loop.
 
 use clap::{Parser, Subcommand};
-use loopctl::{BrokerArgs, dlq, offsets, parse_start, replay, seed};
+use loopctl::{BrokerArgs, dlq, offsets, parse_start, replay, seed, wallet};
 
 #[derive(Parser)]
 #[command(
     name = "loopctl",
     version,
     about = "Operate a Loop deployment",
-    after_help = "Examples:\n  loopctl seed\n  loopctl replay --topic engagement.v1 --from time:2026-11-23T10:00:00Z --dry-run\n  loopctl replay --rebuild --target-prefix loop:ranker:v2: --swap\n  loopctl offsets show --group feed-ranking --topic engagement.v1\n  loopctl dlq list --topic engagement.v1"
+    after_help = "Examples:\n  loopctl seed\n  loopctl replay --topic engagement.v1 --from time:2026-11-23T10:00:00Z --dry-run\n  loopctl replay --rebuild --target-prefix loop:ranker:v2: --swap\n  loopctl offsets show --group feed-ranking --topic engagement.v1\n  loopctl dlq list --topic engagement.v1\n  loopctl wallet reconcile\n  loopctl wallet export --out wallet.journal"
 )]
 struct Cli {
     #[command(flatten)]
@@ -62,6 +62,47 @@ enum Command {
     /// List and re-drive dead-lettered messages.
     #[command(subcommand)]
     Dlq(DlqCommand),
+    /// Check the wallet's ledger, export it as a journal, rebuild leaderboards.
+    #[command(subcommand)]
+    Wallet(WalletCommand),
+}
+
+#[derive(Subcommand)]
+enum WalletCommand {
+    /// Prove the ledger balances: per-asset entry sums are zero, every cached balance equals its entries, every transaction balances, no user account is negative. Exits 1 when not.
+    #[command(
+        after_help = "Reads one consistent snapshot of the wallet database (read only).\n\nExamples:\n  loopctl wallet reconcile\n  loopctl wallet reconcile --database-url postgres://postgres@db:5432/wallet --limit 20"
+    )]
+    Reconcile {
+        #[command(flatten)]
+        db: wallet::DbArgs,
+        /// Most mismatches / unbalanced transactions to list.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// Write the ledger as an hledger/ledger journal, one transaction per ledger transaction, with balance assertions.
+    #[command(
+        after_help = "Every posting asserts its account's running balance, and a closing entry asserts every\nstored (cached) balance, so `hledger -f wallet.journal check` proves the books.\n\nExamples:\n  loopctl wallet export --out wallet.journal && hledger -f wallet.journal check\n  loopctl wallet export --out - | less"
+    )]
+    Export {
+        #[command(flatten)]
+        db: wallet::DbArgs,
+        /// File to write, or - for stdout.
+        #[arg(long, default_value = "wallet.journal")]
+        out: String,
+    },
+    /// Delete the gift leaderboards in Redis; the running wallet rebuilds them from the ledger.
+    #[command(after_help = "Example:\n  loopctl wallet rebuild-leaderboards --yes")]
+    RebuildLeaderboards {
+        #[arg(long, env = "LOOP_REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+        redis_url: String,
+        /// The wallet's configured Redis key prefix.
+        #[arg(long, default_value = "loop:wallet:")]
+        prefix: String,
+        /// Confirm: boards are empty until the wallet has rebuilt them.
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -230,6 +271,33 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 letters.len(),
                 letters.iter().filter(|l| !l.redriven).count()
             );
+            Ok(())
+        }
+        Command::Wallet(WalletCommand::Reconcile { db, limit }) => {
+            if wallet::reconcile(&db, limit).await? {
+                Ok(())
+            } else {
+                anyhow::bail!("the wallet ledger is inconsistent")
+            }
+        }
+        Command::Wallet(WalletCommand::Export { db, out }) => {
+            let summary = wallet::export(&db, &out).await?;
+            eprintln!(
+                "wrote {} transactions, {} postings and {} stored balances to {out}",
+                summary.transactions, summary.postings, summary.accounts
+            );
+            Ok(())
+        }
+        Command::Wallet(WalletCommand::RebuildLeaderboards {
+            redis_url,
+            prefix,
+            yes,
+        }) => {
+            if !yes {
+                anyhow::bail!("boards are empty until the wallet rebuilds them; pass --yes");
+            }
+            let n = wallet::rebuild_leaderboards(&redis_url, &prefix).await?;
+            println!("deleted {n} leaderboard keys; the wallet rebuilds them from the ledger");
             Ok(())
         }
         Command::Dlq(DlqCommand::Redrive { topic, yes }) => {

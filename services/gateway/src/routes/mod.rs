@@ -9,6 +9,7 @@ mod live;
 mod moderation;
 mod social;
 mod videos;
+mod wallet;
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -58,4 +59,17 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(live::end_live))
         .routes(routes!(live::join_live))
         .routes(routes!(live::leave_live))
+        .routes(routes!(wallet::balance))
+        .routes(routes!(wallet::transactions))
+        .routes(routes!(wallet::coin_packages))
+        .routes(routes!(wallet::purchase))
+        .routes(routes!(wallet::top_up))
+        .routes(routes!(wallet::gift_catalog, wallet::send_gift))
+        .routes(routes!(wallet::request_payout, wallet::list_payouts))
+        .routes(routes!(wallet::approve_payout))
+        .routes(routes!(wallet::reject_payout))
+        .routes(routes!(wallet::reconcile))
+        .routes(routes!(wallet::room_leaderboard))
+        .routes(routes!(wallet::top_creators))
+        .routes(routes!(wallet::get_escrow))
 }

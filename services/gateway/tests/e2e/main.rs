@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 mod endpoints;
 mod events;
 mod feed;
+mod wallet;
 
 pub(crate) struct Platform {
     pub(crate) base: String,
@@ -25,6 +26,7 @@ pub(crate) struct Platform {
     pub(crate) ranker_addr: std::net::SocketAddr,
     shutdown: CancellationToken,
     _db: TestDb,
+    _wallet_db: TestDb,
 }
 
 impl Platform {
@@ -67,7 +69,20 @@ impl Platform {
             shutdown.clone(),
         ));
 
+        let wallet_db = TestDb::create("gwwallet").await;
+        let mut wallet = loop_wallet::Config::default();
+        wallet.database = wallet_db.config.clone();
+        wallet.kafka = content.kafka.clone();
+        wallet.redis = testing::redis_config(&prefix);
+        wallet.services.content_url = format!("http://{content_addr}");
+        let wallet_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let wallet_addr = wallet_listener.local_addr().expect("addr");
+        tokio::spawn(loop_wallet::run(wallet, wallet_listener, shutdown.clone()));
+
         let mut gateway = loop_gateway::Config::default();
+        gateway.services.wallet_url = format!("http://{wallet_addr}");
         gateway.services.content_url = format!("http://{content_addr}");
         gateway.services.feed_ranking_url = format!("http://{ranker_addr}");
         gateway.redis = testing::redis_config(&prefix);
@@ -105,6 +120,7 @@ impl Platform {
             ranker_addr,
             shutdown,
             _db: db,
+            _wallet_db: wallet_db,
         }
     }
 

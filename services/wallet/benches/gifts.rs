@@ -1,0 +1,486 @@
+//! Gift throughput and latency, each beside `pgbench` TPC-B measured in the
+//! same run on the same PostgreSQL with the same concurrency (these machines
+//! are noisy and shared, so the ratios are what to compare):
+//!
+//! 1. gifts/s and p50/p99 latency (gRPC SendGift end to end) with every gift
+//!    to ONE hot creator's LIVE room;
+//! 2. the same spread over many creators;
+//! 3. the baseline: `pgbench -i` into a throwaway database, then
+//!    `pgbench -c <concurrency> -j 2 -T <seconds>` (TPC-B-like), its tps and
+//!    average latency; the database is dropped afterwards.
+//!
+//! Run: `cargo bench -p loop-wallet --bench gifts` (needs the local
+//! PostgreSQL, Redis and broker: `make deps`; pgbench from postgresql-client).
+//! Knobs: LOOP_BENCH_CONCURRENCY (32), LOOP_BENCH_SECONDS (15),
+//! LOOP_BENCH_VIEWERS (2000), LOOP_BENCH_CREATORS (200),
+//! LOOP_BENCH_PGBENCH_SCALE (1). Writes target/bench/gifts.json and prints a
+//! markdown table. After the load it checks that the ledger reconciles.
+
+#![allow(clippy::field_reassign_with_default)] // configs tweaked field by field
+
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use loop_platform::auth::{JwtKeys, Role};
+use loop_platform::testing::{self, TestDb};
+use loop_proto::content::v1 as cpb;
+use loop_proto::content::v1::content_service_client::ContentServiceClient;
+use loop_proto::wallet::v1 as pb;
+use loop_proto::wallet::v1::wallet_service_client::WalletServiceClient;
+use loop_wallet::payments::{TestProvider, TestReceipt};
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+use uuid::Uuid;
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+struct Phase {
+    gifts_per_sec: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    gifts: usize,
+    errors: usize,
+}
+
+struct Pgbench {
+    tps: f64,
+    latency_ms: f64,
+}
+
+fn psql(sql: &str) {
+    let status = Command::new("psql")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-qc",
+            sql,
+        ])
+        .status()
+        .expect("psql");
+    assert!(status.success(), "psql {sql}");
+}
+
+/// `pgbench -i` into a throwaway database, then TPC-B for `seconds` with `clients`.
+fn pgbench(clients: usize, seconds: usize, scale: usize) -> Pgbench {
+    let db = testing::unique("pgbench_wallet");
+    psql(&format!("CREATE DATABASE {db}"));
+    let init = Command::new("pgbench")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-i",
+            "-q",
+            "-s",
+            &scale.to_string(),
+            &db,
+        ])
+        .output()
+        .expect("pgbench -i");
+    assert!(
+        init.status.success(),
+        "pgbench -i: {}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    eprintln!("  pgbench -c {clients} -j 2 -T {seconds} (scale {scale})...");
+    let run = Command::new("pgbench")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-c",
+            &clients.to_string(),
+            "-j",
+            "2",
+            "-T",
+            &seconds.to_string(),
+            &db,
+        ])
+        .output()
+        .expect("pgbench");
+    psql(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
+    let out = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "pgbench: {out} {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let number_after = |prefix: &str| {
+        out.lines()
+            .find_map(|l| l.trim().strip_prefix(prefix))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|n| n.parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("no `{prefix}` in pgbench output:\n{out}"))
+    };
+    Pgbench {
+        tps: number_after("tps = "),
+        latency_ms: number_after("latency average = "),
+    }
+}
+
+struct Target {
+    creator: String,
+    room: String,
+}
+
+async fn run_phase(
+    clients: &[WalletServiceClient<Channel>],
+    tokens: &Arc<Vec<String>>,
+    targets: Arc<Vec<Target>>,
+    concurrency: usize,
+    seconds: usize,
+    label: &str,
+) -> Phase {
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for t in 0..concurrency {
+        let client = clients[t % clients.len()].clone();
+        let (tokens, targets, stop) = (tokens.clone(), targets.clone(), stop.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut errors = 0usize;
+            let mut i = t;
+            while !stop.load(Ordering::Relaxed) {
+                i = i.wrapping_add(7919);
+                let target = &targets[i % targets.len()];
+                let req = loop_platform::grpc::request(
+                    pb::SendGiftRequest {
+                        idempotency_key: format!("bench-{}", Uuid::now_v7()),
+                        gift_id: "rose".into(),
+                        recipient_id: target.creator.clone(),
+                        target: Some(pb::send_gift_request::Target::LiveRoomId(
+                            target.room.clone(),
+                        )),
+                        count: 1,
+                    },
+                    Some(&tokens[i % tokens.len()]),
+                    Duration::from_secs(10),
+                );
+                let at = Instant::now();
+                match client.clone().send_gift(req).await {
+                    Ok(_) => latencies.push(at.elapsed().as_secs_f64() * 1000.0),
+                    Err(_) => errors += 1,
+                }
+            }
+            (latencies, errors)
+        }));
+    }
+    let progress = tokio::spawn({
+        let stop = stop.clone();
+        let label = label.to_owned();
+        async move {
+            for s in 1..=seconds {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                eprint!("\r  {label}: {s}/{seconds} s");
+            }
+            stop.store(true, Ordering::Relaxed);
+            eprintln!();
+        }
+    });
+    progress.await.expect("progress");
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for task in tasks {
+        let (l, e) = task.await.expect("task");
+        all.extend(l);
+        errors += e;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    all.sort_by(f64::total_cmp);
+    Phase {
+        gifts_per_sec: all.len() as f64 / elapsed,
+        p50_ms: percentile(&all, 0.50),
+        p99_ms: percentile(&all, 0.99),
+        gifts: all.len(),
+        errors,
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let concurrency = env_usize("LOOP_BENCH_CONCURRENCY", 32);
+    let seconds = env_usize("LOOP_BENCH_SECONDS", 15);
+    let viewers = env_usize("LOOP_BENCH_VIEWERS", 2000);
+    let creators = env_usize("LOOP_BENCH_CREATORS", 200);
+    let scale = env_usize("LOOP_BENCH_PGBENCH_SCALE", 1);
+    eprintln!(
+        "gift bench: {concurrency} concurrent clients, {seconds} s per phase, {viewers} viewers, {creators} creators"
+    );
+
+    // --- platform: content + wallet in process, throwaway databases ------------
+    let content_db = TestDb::create("bench_content").await;
+    let wallet_db = TestDb::create("bench_wallet").await;
+    let prefix = testing::unique("giftbench");
+    let kafka = testing::kafka_config(&prefix);
+    let shutdown = CancellationToken::new();
+    let mut content = loop_content::Config::default();
+    content.database = content_db.config.clone();
+    content.kafka = kafka.clone();
+    content.bootstrap_admin.password = loop_platform::config::Secret::new(String::new());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let content_addr = listener.local_addr().expect("addr");
+    tokio::spawn(loop_content::run(content, listener, shutdown.clone()));
+    let mut config = loop_wallet::Config::default();
+    config.database = wallet_db.config.clone();
+    config.database.max_connections = u32::try_from(concurrency).unwrap_or(32).clamp(4, 64);
+    config.kafka = kafka;
+    config.redis = testing::redis_config(&prefix);
+    config.services.content_url = format!("http://{content_addr}");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let service = tokio::spawn(loop_wallet::run(config.clone(), listener, shutdown.clone()));
+    let clients: Vec<WalletServiceClient<Channel>> = (0..4)
+        .map(|_| {
+            WalletServiceClient::new(
+                loop_platform::grpc::channel(&format!("http://{addr}")).expect("channel"),
+            )
+        })
+        .collect();
+    let content_client = ContentServiceClient::new(
+        loop_platform::grpc::channel(&format!("http://{content_addr}")).expect("channel"),
+    );
+    let keys = JwtKeys::new(config.auth.jwt_secret.expose());
+    let token = |sub: &str, role| keys.issue(sub, role, Duration::from_secs(3600));
+    testing::wait_for("wallet serving", Duration::from_secs(60), || {
+        let mut c = clients[0].clone();
+        let t = token(&Uuid::now_v7().to_string(), Role::Viewer);
+        async move {
+            c.get_gift_catalog(loop_platform::grpc::request(
+                pb::GetGiftCatalogRequest {},
+                Some(&t),
+                Duration::from_secs(2),
+            ))
+            .await
+            .ok()
+        }
+    })
+    .await;
+
+    // --- data: viewers with coins, creators with open rooms --------------------
+    let content_pool = sqlx::PgPool::connect(content_db.url())
+        .await
+        .expect("content db");
+    let seed = |n: usize, role: &'static str| {
+        let pool = content_pool.clone();
+        async move {
+            let ids: Vec<Uuid> = (0..n).map(|_| Uuid::now_v7()).collect();
+            sqlx::query(
+                "INSERT INTO users (id, handle, display_name, password_hash, birth_date, country, language, role) \
+                 SELECT id, 'u' || replace(id::text, '-', ''), 'Bench', 'not-a-login', '1990-01-01', 'US', 'en', $2 \
+                 FROM unnest($1::uuid[]) AS id",
+            )
+            .bind(&ids)
+            .bind(role)
+            .execute(&pool)
+            .await
+            .expect("seed users");
+            ids.iter().map(Uuid::to_string).collect::<Vec<_>>()
+        }
+    };
+    let viewer_ids = seed(viewers, "viewer").await;
+    let creator_ids = seed(creators.max(1), "creator").await;
+    let started = Instant::now();
+    let rooms: Vec<Target> = futures::stream::iter(creator_ids.iter())
+        .map(|c| {
+            let mut cc = content_client.clone();
+            let t = token(c, Role::Creator);
+            async move {
+                let room = cc
+                    .start_live(loop_platform::grpc::request(
+                        cpb::StartLiveRequest {
+                            title: "bench".into(),
+                        },
+                        Some(&t),
+                        Duration::from_secs(10),
+                    ))
+                    .await
+                    .expect("start live")
+                    .into_inner()
+                    .room
+                    .expect("room");
+                Target {
+                    creator: c.clone(),
+                    room: room.room_id,
+                }
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    let receipts = TestProvider::new(config.payments.test_secret.expose());
+    let tokens: Arc<Vec<String>> =
+        Arc::new(viewer_ids.iter().map(|v| token(v, Role::Viewer)).collect());
+    let bought = futures::stream::iter(tokens.iter().cloned().enumerate())
+        .map(|(i, t)| {
+            let mut c = clients[i % clients.len()].clone();
+            let receipt = receipts.sign(&TestReceipt {
+                receipt_id: Uuid::now_v7().to_string(),
+                product_id: "loop.coins_10000".into(),
+                amount_cents: 8999,
+            });
+            async move {
+                c.purchase_coins(loop_platform::grpc::request(
+                    pb::PurchaseCoinsRequest {
+                        idempotency_key: format!("bench-buy-{}", Uuid::now_v7()),
+                        package_id: "coins_10000".into(),
+                        receipt: Some(receipt),
+                    },
+                    Some(&t),
+                    Duration::from_secs(10),
+                ))
+                .await
+                .is_ok()
+            }
+        })
+        .buffer_unordered(concurrency)
+        .filter(|ok| futures::future::ready(*ok))
+        .count()
+        .await;
+    assert_eq!(bought, viewers, "every viewer bought coins");
+    eprintln!(
+        "  seeded {viewers} viewers with 10,000 coins and {} open rooms ({:.1}s)",
+        rooms.len(),
+        started.elapsed().as_secs_f64()
+    );
+    let mut rooms = rooms;
+    let hot = Arc::new(vec![rooms.remove(0)]);
+    let spread = Arc::new(rooms);
+
+    // Warm up (connections, caches, plans).
+    run_phase(&clients, &tokens, hot.clone(), concurrency, 2, "warm-up").await;
+
+    // --- measure ---------------------------------------------------------------
+    let base = tokio::task::spawn_blocking(move || pgbench(concurrency, seconds, scale))
+        .await
+        .expect("pgbench");
+    let hot_phase = run_phase(
+        &clients,
+        &tokens,
+        hot,
+        concurrency,
+        seconds,
+        "one hot creator",
+    )
+    .await;
+    let spread_phase = if spread.is_empty() {
+        None
+    } else {
+        Some(
+            run_phase(
+                &clients,
+                &tokens,
+                spread,
+                concurrency,
+                seconds,
+                "spread over creators",
+            )
+            .await,
+        )
+    };
+
+    // The books still balance, and the relay catches up.
+    let pool = sqlx::PgPool::connect(wallet_db.url())
+        .await
+        .expect("wallet db");
+    let drain_started = Instant::now();
+    testing::wait_for("outbox drained", Duration::from_secs(600), || {
+        let pool = pool.clone();
+        async move {
+            let n: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+                    .fetch_one(&pool)
+                    .await
+                    .ok()?;
+            (n == 0).then_some(())
+        }
+    })
+    .await;
+    let drain_secs = drain_started.elapsed().as_secs_f64();
+    let report = loop_wallet::reconcile::reconcile(&pool, 10)
+        .await
+        .expect("reconcile");
+    assert!(report.consistent, "{report:#?}");
+    shutdown.cancel();
+    let _ = service.await;
+    testing::clear_redis(&config.redis).await;
+
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let mut rows = vec![("one hot creator", &hot_phase)];
+    if let Some(s) = &spread_phase {
+        rows.push(("spread over creators", s));
+    }
+    println!(
+        "\n| figure ({concurrency} concurrent clients, {seconds} s) | value | pgbench TPC-B, same run (scale {scale}, -c {concurrency}) | ratio |"
+    );
+    println!("|---|---|---|---|");
+    for (name, p) in &rows {
+        println!(
+            "| gifts/s, {name} | {:.0} ({} gifts, {} errors) | {:.0} tps | {:.2}x |",
+            p.gifts_per_sec,
+            p.gifts,
+            p.errors,
+            base.tps,
+            p.gifts_per_sec / base.tps
+        );
+        println!(
+            "| latency p50 / p99, {name} | {:.2} / {:.2} ms | latency average {:.2} ms | p50 {:.2}x |",
+            p.p50_ms,
+            p.p99_ms,
+            base.latency_ms,
+            p.p50_ms / base.latency_ms
+        );
+    }
+    println!("| outbox drained after the load | {drain_secs:.1} s | | |");
+    println!(
+        "\nLedger reconciled after the run: consistent. Load average at the end: {}",
+        load.trim()
+    );
+    let phase_json = |p: &Phase| {
+        serde_json::json!({
+            "gifts_per_sec": p.gifts_per_sec, "gifts": p.gifts, "errors": p.errors,
+            "p50_ms": p.p50_ms, "p99_ms": p.p99_ms,
+            "ratio_to_pgbench_tps": p.gifts_per_sec / base.tps,
+        })
+    };
+    let json = serde_json::json!({
+        "concurrency": concurrency, "seconds": seconds, "viewers": viewers, "creators": creators,
+        "pgbench": {"scale": scale, "tps": base.tps, "latency_average_ms": base.latency_ms},
+        "hot_creator": phase_json(&hot_phase),
+        "spread": spread_phase.as_ref().map(phase_json),
+        "outbox_drain_seconds": drain_secs,
+        "loadavg": load.trim(),
+    });
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench");
+    let _ = std::fs::create_dir_all(&dir);
+    let path = dir.join("gifts.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&json).unwrap_or_default())
+        .expect("write report");
+    eprintln!("wrote {}", path.display());
+}

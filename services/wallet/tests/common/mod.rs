@@ -1,0 +1,456 @@
+//! The wallet and the content service in process on ephemeral ports, each
+//! with its own database, plus the topic prefix and Redis prefix of one test.
+//! The wallet runs in a runtime of its own so a test can kill it hard.
+
+#![allow(dead_code, clippy::field_reassign_with_default)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use loop_platform::auth::{JwtKeys, Role};
+use loop_platform::testing::{self, TestDb};
+use loop_proto::content::v1 as cpb;
+use loop_proto::content::v1::content_service_client::ContentServiceClient;
+use loop_proto::wallet::v1 as pb;
+use loop_proto::wallet::v1::wallet_service_client::WalletServiceClient;
+use loop_wallet::Config;
+use loop_wallet::payments::{TestProvider, TestReceipt};
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+use uuid::Uuid;
+
+pub struct Wallet {
+    runtime: Option<tokio::runtime::Runtime>,
+    shutdown: CancellationToken,
+    /// Why the wallet exited on its own, if it did.
+    pub exited: Arc<parking_lot::Mutex<Option<String>>>,
+}
+
+impl Wallet {
+    /// Starts the wallet on `addr` in a runtime of its own.
+    pub fn start(config: Config, addr: SocketAddr) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("wallet runtime");
+        let shutdown = CancellationToken::new();
+        let token = shutdown.clone();
+        let std_listener = {
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            loop {
+                match std::net::TcpListener::bind(addr) {
+                    Ok(l) => break l,
+                    Err(err) if std::time::Instant::now() < deadline => {
+                        eprintln!("rebinding {addr}: {err}");
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                    Err(err) => panic!("cannot bind {addr}: {err}"),
+                }
+            }
+        };
+        std_listener.set_nonblocking(true).expect("nonblocking");
+        let exited = Arc::new(parking_lot::Mutex::new(None));
+        let report = exited.clone();
+        runtime.spawn(async move {
+            let listener = tokio::net::TcpListener::from_std(std_listener).expect("listener");
+            if let Err(err) = loop_wallet::run(config, listener, token).await {
+                eprintln!("wallet exited: {err:#}");
+                *report.lock() = Some(format!("{err:#}"));
+            }
+        });
+        Self {
+            runtime: Some(runtime),
+            shutdown,
+            exited,
+        }
+    }
+
+    /// Kills the wallet: every task is dropped where it stands (no graceful
+    /// shutdown, connections cut mid-transaction).
+    pub fn kill(&mut self) {
+        if let Some(rt) = self.runtime.take() {
+            let _ = std::thread::spawn(move || rt.shutdown_background()).join();
+        }
+    }
+}
+
+impl Drop for Wallet {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+        if let Some(rt) = self.runtime.take() {
+            // A runtime cannot be shut down from inside another one.
+            let _ = std::thread::spawn(move || rt.shutdown_timeout(Duration::from_secs(5))).join();
+        }
+    }
+}
+
+pub struct Platform {
+    pub keys: JwtKeys,
+    pub config: Config,
+    pub addr: SocketAddr,
+    pub wallet: Wallet,
+    pub client: WalletServiceClient<Channel>,
+    pub content: ContentServiceClient<Channel>,
+    pub content_pool: PgPool,
+    pub pool: PgPool,
+    pub receipts: TestProvider,
+    pub admin: String,
+    content_shutdown: CancellationToken,
+    _dbs: (TestDb, TestDb),
+}
+
+pub fn free_addr() -> SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr")
+}
+
+impl Platform {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(tune: impl FnOnce(&mut Config)) -> Self {
+        testing::init_telemetry();
+        let content_db = TestDb::create("wcontent").await;
+        let wallet_db = TestDb::create("wallet").await;
+        let prefix = testing::unique("wallet");
+        let kafka = testing::kafka_config(&prefix);
+
+        let mut content = loop_content::Config::default();
+        content.database = content_db.config.clone();
+        content.kafka = kafka.clone();
+        content.outbox.poll_interval_ms = 50;
+        content.bootstrap_admin.password = loop_platform::config::Secret::new(String::new());
+        let content_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let content_addr = content_listener.local_addr().expect("addr");
+        let content_shutdown = CancellationToken::new();
+        tokio::spawn(loop_content::run(
+            content,
+            content_listener,
+            content_shutdown.clone(),
+        ));
+
+        let mut config = Config::default();
+        config.database = wallet_db.config.clone();
+        config.database.max_connections = 10;
+        config.kafka = kafka;
+        config.redis = testing::redis_config(&prefix);
+        config.services.content_url = format!("http://{content_addr}");
+        config.outbox.poll_interval_ms = 50;
+        config.leaderboards.projector_interval_ms = 50;
+        tune(&mut config);
+        let addr = free_addr();
+        let wallet = Wallet::start(config.clone(), addr);
+
+        let channel = loop_platform::grpc::channel(&format!("http://{addr}")).expect("channel");
+        let content_channel =
+            loop_platform::grpc::channel(&format!("http://{content_addr}")).expect("channel");
+        for (channel, service) in [
+            (channel.clone(), loop_wallet::SERVICE_NAME),
+            (content_channel.clone(), "loop.content.v1.ContentService"),
+        ] {
+            let health = tonic_health::pb::health_client::HealthClient::new(channel);
+            let exited = wallet.exited.clone();
+            testing::wait_for(service, Duration::from_secs(110), || {
+                let mut health = health.clone();
+                if let Some(why) = exited.lock().clone() {
+                    panic!("the wallet exited at start-up: {why}");
+                }
+                async move {
+                    health
+                        .check(tonic_health::pb::HealthCheckRequest {
+                            service: service.into(),
+                        })
+                        .await
+                        .ok()
+                        .filter(|r| r.get_ref().status == 1)
+                }
+            })
+            .await;
+        }
+        // Small pools: tests run in parallel on a server shared with other work.
+        let small = || sqlx::postgres::PgPoolOptions::new().max_connections(3);
+        let content_pool = small().connect(content_db.url()).await.expect("content db");
+        let pool = small().connect(wallet_db.url()).await.expect("wallet db");
+        Self {
+            keys: JwtKeys::new(config.auth.jwt_secret.expose()),
+            receipts: TestProvider::new(config.payments.test_secret.expose()),
+            addr,
+            wallet,
+            client: WalletServiceClient::new(channel),
+            content: ContentServiceClient::new(content_channel),
+            content_pool,
+            pool,
+            admin: Uuid::now_v7().to_string(),
+            config,
+            content_shutdown,
+            _dbs: (content_db, wallet_db),
+        }
+    }
+
+    pub fn token(&self, subject: &str, role: Role) -> String {
+        self.keys.issue(subject, role, Duration::from_secs(3600))
+    }
+
+    /// A request as `subject` with `role`.
+    pub fn req<T>(&self, subject: &str, role: Role, msg: T) -> tonic::Request<T> {
+        loop_platform::grpc::request(
+            msg,
+            Some(&self.token(subject, role)),
+            Duration::from_secs(30),
+        )
+    }
+
+    pub fn admin_req<T>(&self, msg: T) -> tonic::Request<T> {
+        self.req(&self.admin.clone(), Role::Admin, msg)
+    }
+
+    pub fn client(&self) -> WalletServiceClient<Channel> {
+        self.client.clone()
+    }
+
+    /// Users in the content service, written straight to its database
+    /// (signing up thousands would cost thousands of argon2 hashes).
+    pub async fn seed_users(&self, n: usize, birth_date: &str, role: &str) -> Vec<String> {
+        let ids: Vec<Uuid> = (0..n).map(|_| Uuid::now_v7()).collect();
+        sqlx::query(
+            "INSERT INTO users (id, handle, display_name, password_hash, birth_date, country, language, role) \
+             SELECT id, 'u' || replace(id::text, '-', ''), 'Seeded', 'not-a-login', $2::date, 'US', 'en', $3 \
+             FROM unnest($1::uuid[]) AS id",
+        )
+        .bind(&ids)
+        .bind(birth_date)
+        .bind(role)
+        .execute(&self.content_pool)
+        .await
+        .expect("seed users");
+        ids.iter().map(Uuid::to_string).collect()
+    }
+
+    pub async fn creator(&self) -> String {
+        self.seed_users(1, "1990-05-05", "creator").await.remove(0)
+    }
+
+    /// Opens a LIVE room hosted by `creator`.
+    pub async fn go_live(&self, creator: &str) -> String {
+        self.content
+            .clone()
+            .start_live(self.req(
+                creator,
+                Role::Creator,
+                cpb::StartLiveRequest {
+                    title: "live now".into(),
+                },
+            ))
+            .await
+            .expect("start live")
+            .into_inner()
+            .room
+            .expect("room")
+            .room_id
+    }
+
+    pub async fn end_live(&self, creator: &str, room_id: &str) {
+        self.content
+            .clone()
+            .end_live(self.req(
+                creator,
+                Role::Creator,
+                cpb::EndLiveRequest {
+                    room_id: room_id.into(),
+                },
+            ))
+            .await
+            .expect("end live");
+    }
+
+    pub async fn publish_video(&self, creator: &str) -> String {
+        self.content
+            .clone()
+            .publish_video(self.req(
+                creator,
+                Role::Creator,
+                cpb::PublishVideoRequest {
+                    caption: "gift me".into(),
+                    duration_ms: 10_000,
+                    media_url: "https://cdn.loop.test/v.mp4".into(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .expect("publish")
+            .into_inner()
+            .video
+            .expect("video")
+            .video_id
+    }
+
+    pub fn receipt(&self, product: &str, cents: i64) -> pb::PaymentReceipt {
+        self.receipts.sign(&TestReceipt {
+            receipt_id: Uuid::now_v7().to_string(),
+            product_id: product.into(),
+            amount_cents: cents,
+        })
+    }
+
+    /// Buys `package` (e.g. coins_100) for `user`.
+    pub async fn buy(&self, user: &str, package: &str) -> pb::PurchaseCoinsResponse {
+        let pkg = self
+            .config
+            .coin_packages
+            .iter()
+            .find(|p| p.package_id == package)
+            .expect("package");
+        self.client()
+            .purchase_coins(self.req(
+                user,
+                Role::Viewer,
+                pb::PurchaseCoinsRequest {
+                    idempotency_key: format!("buy-{}", Uuid::now_v7()),
+                    package_id: package.into(),
+                    receipt: Some(self.receipt(&pkg.store_product_id, pkg.price_cents)),
+                },
+            ))
+            .await
+            .expect("purchase")
+            .into_inner()
+    }
+
+    /// (available, held) of each asset: coins, diamonds, cents.
+    pub async fn balance(&self, user: &str) -> [(i64, i64); 3] {
+        let b = self
+            .client()
+            .get_balance(self.admin_req(pb::GetBalanceRequest {
+                user_id: user.into(),
+            }))
+            .await
+            .expect("balance")
+            .into_inner();
+        let of = |asset: pb::Asset| {
+            b.balances
+                .iter()
+                .find(|x| x.asset == asset as i32)
+                .map_or((0, 0), |x| (x.available, x.held))
+        };
+        [
+            of(pb::Asset::Coins),
+            of(pb::Asset::Diamonds),
+            of(pb::Asset::Cents),
+        ]
+    }
+
+    pub async fn reconcile(&self) -> pb::ReconcileResponse {
+        self.client()
+            .reconcile(self.admin_req(pb::ReconcileRequest { limit: 0 }))
+            .await
+            .expect("reconcile")
+            .into_inner()
+    }
+
+    /// Waits until the relay has published every committed event.
+    pub async fn wait_outbox_drained(&self) {
+        let pool = self.pool.clone();
+        testing::wait_for("outbox drained", Duration::from_secs(120), || {
+            let pool = pool.clone();
+            async move {
+                let n: i64 =
+                    sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+                        .fetch_one(&pool)
+                        .await
+                        .ok()?;
+                (n == 0).then_some(())
+            }
+        })
+        .await;
+    }
+
+    pub fn topic(&self) -> String {
+        self.config
+            .kafka
+            .topic(loop_platform::kafka::topics::WALLET)
+    }
+}
+
+impl Drop for Platform {
+    fn drop(&mut self) {
+        self.content_shutdown.cancel();
+        let redis = self.config.redis.clone();
+        let _ = std::thread::spawn(move || {
+            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                rt.block_on(testing::clear_redis(&redis));
+            }
+        })
+        .join();
+    }
+}
+
+/// The ErrorInfo reason of a status.
+pub fn reason(status: &tonic::Status) -> String {
+    loop_wallet::error::status_reason(status).unwrap_or_default()
+}
+
+pub fn field(status: &tonic::Status) -> String {
+    loop_platform::error::status_field(status).unwrap_or_default()
+}
+
+/// Everything on `topic` up to each partition's high watermark (like
+/// `testing::read_all`, with a deadline that suits a loaded machine).
+pub async fn read_to_high_watermark(
+    config: &loop_platform::config::KafkaConfig,
+    topic: &str,
+    timeout: Duration,
+) -> Vec<loop_platform::kafka::Delivery> {
+    use rdkafka::consumer::Consumer;
+    use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+    let consumer = loop_platform::kafka::consumer(config, &testing::unique("hwm"), "earliest")
+        .expect("consumer");
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(30))
+        .expect("metadata");
+    let mut remaining = HashMap::new();
+    let mut tpl = TopicPartitionList::new();
+    for t in metadata.topics() {
+        for p in t.partitions() {
+            let (low, high) = consumer
+                .fetch_watermarks(topic, p.id(), Duration::from_secs(30))
+                .expect("watermarks");
+            if high > low {
+                remaining.insert(p.id(), high);
+                tpl.add_partition_offset(topic, p.id(), Offset::Beginning)
+                    .expect("assign");
+            }
+        }
+    }
+    let mut out = Vec::new();
+    if remaining.is_empty() {
+        return out;
+    }
+    consumer.assign(&tpl).expect("assign");
+    let deadline = tokio::time::Instant::now() + timeout;
+    while !remaining.is_empty() {
+        match tokio::time::timeout_at(deadline, consumer.recv()).await {
+            Ok(Ok(m)) => {
+                let d = loop_platform::kafka::Delivery::from_message(&m);
+                if remaining
+                    .get(&d.partition)
+                    .is_some_and(|h| d.offset + 1 >= *h)
+                {
+                    remaining.remove(&d.partition);
+                }
+                out.push(d);
+            }
+            Ok(Err(err)) => eprintln!("read_to_high_watermark: {err}"),
+            Err(_) => panic!("reading {topic} timed out with partitions {remaining:?} unread"),
+        }
+    }
+    out
+}
