@@ -17,8 +17,8 @@
 //! Candidates rank by eCPM, ties broken by the lower ad group id (stable
 //! and deterministic). Generalized second price: the winner of slot k pays,
 //! per billable event, the smallest whole-millicent bid whose eCPM strictly
-//! beats `max(eCPM of rank k+1, reserve)`, i.e. `floor(threshold / (1000 w))
-//! + 1`, never more than its own bid. With one slot this is the classic
+//! beats `max(eCPM of rank k+1, reserve)`, i.e.
+//! `floor(threshold / (1000 w)) + 1`, never more than its own bid. With one slot this is the classic
 //! second-price auction. The pricing itself runs inside the serving Lua
 //! script (one Redis round trip, see `serving`); [`gsp_price`] is the same
 //! formula in Rust for tests and debug output.

@@ -219,7 +219,9 @@ impl BillingHandler {
             reserved: claims.reserved_millicents.max(0),
             bucket: claims.reservation_bucket,
             segment: claims.segment,
-            occurred_at: ts(event.occurred_at.as_ref()).unwrap_or(accepted).min(accepted),
+            occurred_at: ts(event.occurred_at.as_ref())
+                .unwrap_or(accepted)
+                .min(accepted),
             charge: 0,
             written_off: 0,
         }))
@@ -720,7 +722,9 @@ pub async fn settle(pool: &PgPool, wallet: &dyn AdWallet) -> anyhow::Result<u64>
                 tx.commit().await?;
                 settled += 1;
             }
-            Err(err) => tracing::warn!(error = %err, %campaign, "wallet charge failed; retrying later"),
+            Err(err) => {
+                tracing::warn!(error = %err, %campaign, "wallet charge failed; retrying later")
+            }
         }
     }
     Ok(settled)
@@ -746,7 +750,10 @@ async fn reconcile(
         updates.push(SpendUpdate {
             ad_group_id: r.try_get("ad_group_id")?,
             campaign_id: r.try_get("campaign_id")?,
-            day: r.try_get::<NaiveDate, _>("day")?.format("%Y-%m-%d").to_string(),
+            day: r
+                .try_get::<NaiveDate, _>("day")?
+                .format("%Y-%m-%d")
+                .to_string(),
             ad_group_spent: r.try_get("spent_millicents")?,
             campaign_spent: r.try_get("campaign_spent")?,
             bucket: 0,

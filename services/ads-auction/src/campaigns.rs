@@ -25,11 +25,9 @@ pub(crate) fn wallet_error(err: WalletError) -> AdsError {
             "INSUFFICIENT_FUNDS",
             "your wallet balance cannot cover this budget",
         ),
-        WalletError::Unavailable(msg) => {
-            AdsError::App(loop_platform::AppError::Unavailable(format!(
-                "wallet unavailable: {msg}"
-            )))
-        }
+        WalletError::Unavailable(msg) => AdsError::App(loop_platform::AppError::Unavailable(
+            format!("wallet unavailable: {msg}"),
+        )),
     }
 }
 

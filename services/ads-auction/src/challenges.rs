@@ -15,8 +15,8 @@ use loop_proto::content::v1 as content;
 use crate::error::{AdsError, AdsResult};
 use crate::idempotency;
 use crate::model::*;
-use crate::serving::campaign_key;
 use crate::service::{AdsService, advertiser};
+use crate::serving::campaign_key;
 use crate::topview::touch_campaign_groups;
 use crate::validate;
 
@@ -51,7 +51,10 @@ impl AdsService {
             return Err(AdsError::invalid("ends_at", "must be after starts_at"));
         }
         if ends - starts > Duration::days(30) {
-            return Err(AdsError::invalid("ends_at", "the period is at most 30 days"));
+            return Err(AdsError::invalid(
+                "ends_at",
+                "the period is at most 30 days",
+            ));
         }
         let mut countries = Vec::new();
         for (i, c) in req.countries.iter().enumerate() {
@@ -116,10 +119,9 @@ impl AdsService {
             }))
             .await;
         let challenge = match created {
-            Ok(r) => r
-                .into_inner()
-                .challenge
-                .ok_or_else(|| AdsError::internal(anyhow::anyhow!("content returned no challenge")))?,
+            Ok(r) => r.into_inner().challenge.ok_or_else(|| {
+                AdsError::internal(anyhow::anyhow!("content returned no challenge"))
+            })?,
             Err(status) if status.code() == tonic::Code::AlreadyExists => {
                 return Err(AdsError::exists(
                     "CHALLENGE_OVERLAP",
@@ -127,8 +129,8 @@ impl AdsService {
                 ));
             }
             Err(status) if status.code() == tonic::Code::InvalidArgument => {
-                let field = loop_platform::error::status_field(&status)
-                    .unwrap_or_else(|| "hashtag".into());
+                let field =
+                    loop_platform::error::status_field(&status).unwrap_or_else(|| "hashtag".into());
                 return Err(AdsError::invalid(field, status.message().to_owned()));
             }
             Err(status) => {

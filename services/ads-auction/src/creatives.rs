@@ -259,7 +259,9 @@ impl AdsService {
         };
         let video = self.video(caller, "video_id", &req.video_id).await?;
         if video.creator_id != me.to_string() {
-            return Err(AdsError::denied("only the video's creator can authorize it"));
+            return Err(AdsError::denied(
+                "only the video's creator can authorize it",
+            ));
         }
         let video_id = parse_id("video_id", &video.video_id)?;
         let row = sqlx::query_as::<_, SparkCodeRow>(&format!(

@@ -83,8 +83,7 @@ impl From<redis::RedisError> for AdsError {
 }
 
 fn with_reason(code: Code, reason: &str, message: String) -> Status {
-    let details =
-        ErrorDetails::with_error_info(reason, DOMAIN, std::collections::HashMap::new());
+    let details = ErrorDetails::with_error_info(reason, DOMAIN, std::collections::HashMap::new());
     Status::with_error_details(code, format!("{reason}: {message}"), details)
 }
 
@@ -104,5 +103,8 @@ impl From<AdsError> for Status {
 
 /// The `ErrorInfo.reason` of a status, if any.
 pub fn status_reason(status: &Status) -> Option<String> {
-    status.get_error_details().error_info().map(|i| i.reason.clone())
+    status
+        .get_error_details()
+        .error_info()
+        .map(|i| i.reason.clone())
 }

@@ -186,7 +186,11 @@ fn targeting_keys(t: &pb::Targeting) -> Vec<Key> {
     keys.extend(t.countries.iter().map(|v| Key::Country(v.clone())));
     keys.extend(t.languages.iter().map(|v| Key::Language(v.clone())));
     keys.extend(t.device_os.iter().map(|v| Key::Os(*v)));
-    keys.extend(t.interest_categories.iter().map(|v| Key::Interest(v.clone())));
+    keys.extend(
+        t.interest_categories
+            .iter()
+            .map(|v| Key::Interest(v.clone())),
+    );
     keys.extend(t.behaviors.iter().map(|b| {
         Key::Behavior(
             b.kind,
@@ -516,7 +520,11 @@ impl Index {
                 Some(e) => self.upper_bound(&inner, e),
                 None => continue,
             };
-            let raised = match inner.entries.get_mut(slot as usize).and_then(Option::as_mut) {
+            let raised = match inner
+                .entries
+                .get_mut(slot as usize)
+                .and_then(Option::as_mut)
+            {
                 Some(e) => {
                     let raised = ub > e.ub;
                     e.ub = ub;
@@ -617,7 +625,11 @@ impl Index {
             .and_then(Option::as_ref)?;
         e.creatives
             .iter()
-            .map(|c| rates_for(&self.config.prediction, inner.stats.get(&c.id), 0).0.ctr)
+            .map(|c| {
+                rates_for(&self.config.prediction, inner.stats.get(&c.id), 0)
+                    .0
+                    .ctr
+            })
             .reduce(f64::max)
     }
 
@@ -774,7 +786,11 @@ impl Index {
             let rate = auction::action_rate(e.bid_type, e.objective, rates);
             let billable_rate = auction::billable_rate(e.bid_type, rates);
             let paced = if cfg.pacing.enabled {
-                w_window.paced_target(e.daily_budget_millicents, ask.now, cfg.pacing.burst_fraction)
+                w_window.paced_target(
+                    e.daily_budget_millicents,
+                    ask.now,
+                    cfg.pacing.burst_fraction,
+                )
             } else {
                 e.daily_budget_millicents
             };
@@ -1004,7 +1020,10 @@ async fn reload_tz(pool: &PgPool, index: &Index) -> anyhow::Result<()> {
     .await?;
     let mut offsets = HashMap::new();
     for r in rows {
-        offsets.insert(r.try_get::<String, _>("name")?, r.try_get::<i32, _>("offset_secs")?);
+        offsets.insert(
+            r.try_get::<String, _>("name")?,
+            r.try_get::<i32, _>("offset_secs")?,
+        );
     }
     index.set_tz_offsets(offsets);
     Ok(())
@@ -1023,7 +1042,10 @@ async fn load_stats(
     .await?;
     rows.into_iter()
         .map(|r| {
-            let n = |c: &str| r.try_get::<i64, _>(c).map(|v| u64::try_from(v).unwrap_or(0));
+            let n = |c: &str| {
+                r.try_get::<i64, _>(c)
+                    .map(|v| u64::try_from(v).unwrap_or(0))
+            };
             Ok((
                 r.try_get("creative_id")?,
                 r.try_get("segment")?,

@@ -26,8 +26,8 @@ mod model;
 pub mod pacing;
 pub mod predict;
 mod reports;
-pub mod serving;
 mod service;
+pub mod serving;
 pub mod token;
 mod topview;
 pub mod validate;
@@ -358,7 +358,9 @@ impl Validate for Config {
             p.push("index.overlap_secs: at most 600".into());
         }
         if self.wallet.mode != "unmetered" {
-            p.push("wallet.mode: must be \"unmetered\" (the wallet client is not wired yet)".into());
+            p.push(
+                "wallet.mode: must be \"unmetered\" (the wallet client is not wired yet)".into(),
+            );
         }
         p
     }
@@ -410,8 +412,7 @@ pub async fn run(
         }));
     }
     {
-        let mut opts =
-            ConsumerOptions::new(&config.consumer.billing_group_id, &[topics::ADS]);
+        let mut opts = ConsumerOptions::new(&config.consumer.billing_group_id, &[topics::ADS]);
         opts.max_batch = config.consumer.max_batch;
         opts.max_wait = Duration::from_millis(config.consumer.max_wait_ms);
         let handler = billing::BillingHandler::new(pool.clone(), redis.clone(), config.clone())?;
@@ -424,8 +425,7 @@ pub async fn run(
         )));
     }
     {
-        let mut opts =
-            ConsumerOptions::new(&config.consumer.content_group_id, &[topics::CONTENT]);
+        let mut opts = ConsumerOptions::new(&config.consumer.content_group_id, &[topics::CONTENT]);
         opts.max_batch = config.consumer.max_batch;
         opts.max_wait = Duration::from_millis(config.consumer.max_wait_ms);
         let handler = content_events::ContentHandler {

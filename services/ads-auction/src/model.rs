@@ -120,7 +120,11 @@ impl AdGroupRow {
         pb::AdFormat::try_from(i32::from(self.format)).unwrap_or(pb::AdFormat::Unspecified)
     }
 
-    pub fn to_proto(&self, delivery: pb::DeliveryState, spent_today_millicents: i64) -> pb::AdGroup {
+    pub fn to_proto(
+        &self,
+        delivery: pb::DeliveryState,
+        spent_today_millicents: i64,
+    ) -> pb::AdGroup {
         pb::AdGroup {
             ad_group_id: self.id.to_string(),
             campaign_id: self.campaign_id.to_string(),

@@ -55,10 +55,16 @@ impl AdsService {
         let start = validate::date("start_date", &req.start_date)?;
         let end = validate::date("end_date", &req.end_date)?;
         if end < start {
-            return Err(AdsError::invalid("end_date", "must not be before start_date"));
+            return Err(AdsError::invalid(
+                "end_date",
+                "must not be before start_date",
+            ));
         }
         if (end - start).num_days() >= 93 {
-            return Err(AdsError::invalid("end_date", "a report covers at most 93 days"));
+            return Err(AdsError::invalid(
+                "end_date",
+                "a report covers at most 93 days",
+            ));
         }
         let mut days: HashMap<NaiveDate, Totals> = HashMap::new();
         let rows = match &req.scope {
@@ -100,10 +106,7 @@ impl AdsService {
                 .await?
             }
             None => {
-                return Err(AdsError::invalid(
-                    "scope",
-                    "set campaign_id or ad_group_id",
-                ));
+                return Err(AdsError::invalid("scope", "set campaign_id or ad_group_id"));
             }
         };
         for r in rows {

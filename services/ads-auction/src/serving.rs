@@ -417,8 +417,8 @@ impl Server {
             };
             slots.push(self.filled(claims, &tv.creative, price * 1000, expires_at)?);
         }
-        let backoff_until =
-            now.timestamp_millis() + i64::try_from(self.config.auction.exhausted_backoff_ms).unwrap_or(500);
+        let backoff_until = now.timestamp_millis()
+            + i64::try_from(self.config.auction.exhausted_backoff_ms).unwrap_or(500);
         let mut winners = 0usize;
         for (i, c) in plan.infeed.iter().enumerate() {
             let status = out[1 + i];
@@ -499,8 +499,15 @@ impl Server {
     }
 
     fn debug(&self, plan: &Plan, out: &[i64], positions: &[u32]) -> Vec<pb::SlotAuctionDebug> {
-        let n = plan.infeed.len();
-        let reasons = ["", "", "frequency_cap", "budget", "pacing", "campaign_budget", ""];
+        let reasons = [
+            "",
+            "",
+            "frequency_cap",
+            "budget",
+            "pacing",
+            "campaign_budget",
+            "",
+        ];
         let mut candidates: Vec<pb::AuctionCandidate> = plan
             .infeed
             .iter()
@@ -524,14 +531,16 @@ impl Server {
                 }
             })
             .collect();
-        candidates.extend(plan.filtered.iter().take(20).map(|(id, reason)| {
-            pb::AuctionCandidate {
-                ad_group_id: id.to_string(),
-                filtered_reason: (*reason).to_owned(),
-                ..Default::default()
-            }
-        }));
-        let _ = n;
+        candidates.extend(
+            plan.filtered
+                .iter()
+                .take(20)
+                .map(|(id, reason)| pb::AuctionCandidate {
+                    ad_group_id: id.to_string(),
+                    filtered_reason: (*reason).to_owned(),
+                    ..Default::default()
+                }),
+        );
         vec![pb::SlotAuctionDebug {
             position: positions.first().copied().unwrap_or(0),
             reserve_ecpm_millicents: self.config.auction.reserve_ecpm_millicents,

@@ -29,10 +29,7 @@ impl AdsService {
         if date > today + Duration::days(self.config.topview.max_days_ahead) {
             return Err(AdsError::invalid(
                 "date",
-                format!(
-                    "at most {} days ahead",
-                    self.config.topview.max_days_ahead
-                ),
+                format!("at most {} days ahead", self.config.topview.max_days_ahead),
             ));
         }
         Ok(date)

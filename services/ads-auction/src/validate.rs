@@ -74,10 +74,7 @@ pub fn https_url(field: &str, value: &str) -> VResult<String> {
         return Err(AppError::invalid(field, "is required"));
     }
     if v.len() > 2048 {
-        return Err(AppError::invalid(
-            field,
-            "must be at most 2048 characters",
-        ));
+        return Err(AppError::invalid(field, "must be at most 2048 characters"));
     }
     match v.strip_prefix("https://") {
         Some(rest)
