@@ -321,6 +321,7 @@ pub struct Candidate {
     pub campaign_spent_millicents: i64,
     pub frequency_cap: u32,
     pub local_day: String,
+    pub window: Window,
 }
 
 #[derive(Debug, Clone)]
@@ -347,7 +348,7 @@ pub struct Ask<'a> {
     pub now: DateTime<Utc>,
     pub infeed_slots: usize,
     pub want_topview: bool,
-    pub exclude: &'a HashSet<String>,
+    pub exclude: &'a HashSet<Uuid>,
     pub debug: bool,
 }
 
@@ -703,7 +704,7 @@ impl Index {
                 let Some(creative) = e.creatives.iter().find(|c| c.id == tv.creative_id) else {
                     continue;
                 };
-                if ask.exclude.contains(&creative.id.to_string()) {
+                if ask.exclude.contains(&creative.id) {
                     continue;
                 }
                 let paced_cap = if cfg.pacing.enabled {
@@ -733,6 +734,10 @@ impl Index {
             if e.format == pb::AdFormat::Topview {
                 return;
             }
+            // Cannot beat the K-th best: skip before any per-viewer work.
+            if best.len() >= k && best.last().is_some_and(|b| b.ecpm > e.ub) {
+                return;
+            }
             if e.backoff_until_ms.load(Ordering::Relaxed) > now_ms {
                 if ask.debug {
                     plan.filtered.push((e.id, "budget"));
@@ -754,7 +759,7 @@ impl Index {
             // The best creative for this viewer.
             let mut chosen: Option<(f64, f64, Rates, f64, &CreativeEntry)> = None;
             for c in &e.creatives {
-                if ask.exclude.contains(&c.id.to_string())
+                if ask.exclude.contains(&c.id)
                     || inner.topview_videos.contains(&c.video_id)
                     || c.spark_expires_at.is_some_and(|x| x <= ask.now)
                 {
@@ -785,15 +790,6 @@ impl Index {
             }
             let rate = auction::action_rate(e.bid_type, e.objective, rates);
             let billable_rate = auction::billable_rate(e.bid_type, rates);
-            let paced = if cfg.pacing.enabled {
-                w_window.paced_target(
-                    e.daily_budget_millicents,
-                    ask.now,
-                    cfg.pacing.burst_fraction,
-                )
-            } else {
-                e.daily_budget_millicents
-            };
             let cand = Candidate {
                 ad_group_id: e.id,
                 campaign_id: e.campaign_id,
@@ -809,7 +805,7 @@ impl Index {
                 ecpm,
                 billable_rate,
                 daily_budget_millicents: e.daily_budget_millicents,
-                paced_target_millicents: paced,
+                paced_target_millicents: 0,
                 campaign_available_millicents: e.campaign_available_millicents,
                 campaign_spent_millicents: e.campaign_spent_millicents,
                 frequency_cap: if e.frequency_cap == 0 {
@@ -817,7 +813,8 @@ impl Index {
                 } else {
                     e.frequency_cap
                 },
-                local_day: w_window.local_day(ask.now).format("%Y-%m-%d").to_string(),
+                local_day: String::new(),
+                window: w_window,
             };
             insert_best(best, cand, k);
         };
@@ -845,6 +842,19 @@ impl Index {
                     consider(slot, &mut plan, &mut best);
                 }
             }
+        }
+        // Pacing and the local day only for the few that go to Redis.
+        for c in &mut best {
+            c.paced_target_millicents = if cfg.pacing.enabled {
+                c.window.paced_target(
+                    c.daily_budget_millicents,
+                    ask.now,
+                    cfg.pacing.burst_fraction,
+                )
+            } else {
+                c.daily_budget_millicents
+            };
+            c.local_day = c.window.local_day(ask.now).format("%Y-%m-%d").to_string();
         }
         plan.infeed = best;
         plan

@@ -320,7 +320,11 @@ impl Server {
         let now = Utc::now();
         let viewer = viewer(&req, now)?;
         let want_topview = req.app_open && positions.first() == Some(&0);
-        let exclude: HashSet<String> = req.exclude_ad_ids.iter().cloned().collect();
+        let exclude: HashSet<Uuid> = req
+            .exclude_ad_ids
+            .iter()
+            .filter_map(|id| Uuid::parse_str(id).ok())
+            .collect();
         let debug = req.debug && self.config.auction.debug_enabled;
         let plan = self.index.plan(&Ask {
             viewer: &viewer,
