@@ -31,8 +31,8 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 const COUNTRIES: [&str; 20] = [
-    "US", "GB", "DE", "FR", "BR", "IN", "JP", "MX", "ES", "IT", "CA", "AU", "KR", "ID", "TR",
-    "NL", "SE", "PL", "AR", "ZA",
+    "US", "GB", "DE", "FR", "BR", "IN", "JP", "MX", "ES", "IT", "CA", "AU", "KR", "ID", "TR", "NL",
+    "SE", "PL", "AR", "ZA",
 ];
 const CATEGORIES: usize = 50;
 
@@ -235,7 +235,10 @@ fn main() {
         let pool = loop_platform::db::connect(&config.database)
             .await
             .expect("pool");
-        loop_ads_auction::MIGRATOR.run(&pool).await.expect("migrate");
+        loop_ads_auction::MIGRATOR
+            .run(&pool)
+            .await
+            .expect("migrate");
         eprintln!("auction bench: {ad_groups} ad groups, {requests} auctions");
         seed(&pool, ad_groups).await;
         (serde_json::json!({}), config, db)
@@ -299,7 +302,11 @@ fn main() {
                 country: ctx.country.clone(),
                 language: "en".into(),
                 device_os: ctx.device_os,
-                interests: profile.interests.iter().map(|i| i.category.clone()).collect(),
+                interests: profile
+                    .interests
+                    .iter()
+                    .map(|i| i.category.clone())
+                    .collect(),
                 behaviors: Vec::new(),
                 segment: loop_ads_auction::predict::segment_index(profile.age_band, ctx.device_os),
             };

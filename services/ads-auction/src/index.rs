@@ -237,6 +237,8 @@ pub struct Entry {
     pub ends_at: Option<DateTime<Utc>>,
     pub active_hours: u32,
     pub time_zone: String,
+    /// What auction delivery may bill in total: the budget minus booked
+    /// TopView (spend is checked against it separately, in Redis).
     pub campaign_available_millicents: i64,
     pub campaign_spent_millicents: i64,
     pub creatives: Vec<CreativeEntry>,
@@ -920,7 +922,7 @@ fn remove(inner: &mut Inner, id: Uuid) {
 const LOAD_GROUPS: &str = "SELECT g.id, g.campaign_id, g.advertiser_id, g.name, g.format, g.daily_budget_cents, \
      g.bid_type, g.bid_cents, g.starts_at, g.ends_at, g.active_hours, g.time_zone, g.targeting, \
      g.frequency_cap_per_day, g.status, g.created_at, g.updated_at, \
-     c.objective, c.total_budget_cents * 1000 - c.spent_millicents - c.committed_millicents AS available, \
+     c.objective, c.total_budget_cents * 1000 - c.committed_millicents AS available, \
      c.spent_millicents AS campaign_spent \
      FROM ad_groups g JOIN campaigns c ON c.id = g.campaign_id \
      WHERE g.status = 1 AND c.status = 1 AND (g.ends_at IS NULL OR g.ends_at > now())";

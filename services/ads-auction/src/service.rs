@@ -93,7 +93,7 @@ impl AdsService {
         .bind(id)
         .fetch_optional(&self.pool)
         .await?
-        .filter(|c| caller.is_admin() || c.advertiser_id.to_string() == caller.subject)
+        .filter(|c| caller.is_privileged() || c.advertiser_id.to_string() == caller.subject)
         .ok_or_else(|| AdsError::not_found("campaign not found"))?;
         Ok(row)
     }
@@ -111,7 +111,7 @@ impl AdsService {
         .bind(id)
         .fetch_optional(&self.pool)
         .await?
-        .filter(|g| caller.is_admin() || g.advertiser_id.to_string() == caller.subject)
+        .filter(|g| caller.is_privileged() || g.advertiser_id.to_string() == caller.subject)
         .ok_or_else(|| AdsError::not_found("ad group not found"))?;
         let campaign = sqlx::query_as::<_, CampaignRow>(&format!(
             "SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE id = $1"

@@ -494,6 +494,35 @@ async fn budget_exhaustion_and_frequency_caps_hand_computed() {
     );
     // Another user is not capped.
     assert_eq!(h.fill(&viewer(), "AT", &[4]).await.slots.len(), 1);
+
+    // Campaign budget: $50 = 5_000_000 millicents. A $10 000 CPM with a $1000
+    // daily budget, against a $4000 CPM runner-up, pays 400_001 and is
+    // admitted while 400_001 k + 1_000_000 <= 5_000_000: k = 0..=9, 10 times.
+    let big = h.campaign(&adv, 5000).await;
+    let mut req = Harness::ad_group_request(&big.campaign_id, 1_000_000);
+    req.daily_budget_cents = 100_000;
+    req.targeting = country("FI");
+    let big_group = h.ad_group(&adv, req).await;
+    h.creative(&adv, &big_group.ad_group_id, &video).await;
+    let (runner, _) = h.cpm_ad(&adv, &video, 400_000, country("FI")).await;
+    let mut served_big = 0;
+    let mut refused = false;
+    for _ in 0..15 {
+        let r = h.fill(&viewer(), "FI", &[4]).await;
+        let w = winners(&r);
+        if w[0].1 == big_group.ad_group_id {
+            assert_eq!(w[0].2, 400_001);
+            served_big += 1;
+        } else {
+            assert_eq!(w[0].1, runner.ad_group_id);
+            refused |= r.debug[0]
+                .candidates
+                .iter()
+                .any(|c| c.filtered_reason == "campaign_budget" || c.filtered_reason == "budget");
+        }
+    }
+    assert_eq!(served_big, 10);
+    assert!(refused, "the campaign budget refused it");
     testing::clear_redis(&h.config.redis).await;
 }
 
