@@ -25,6 +25,10 @@ pub struct ErrorDetail {
     /// The request field at fault, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// For failed_precondition and already_exists: the machine-readable
+    /// reason (`INSUFFICIENT_BUDGET`, `IDEMPOTENCY_KEY_REUSED`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug)]
@@ -33,6 +37,7 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub field: Option<String>,
+    pub reason: Option<String>,
 }
 
 impl ApiError {
@@ -42,6 +47,7 @@ impl ApiError {
             code,
             message: message.into(),
             field: None,
+            reason: None,
         }
     }
 
@@ -52,6 +58,7 @@ impl ApiError {
             code: "invalid_argument",
             message: format!("{field}: {}", message.into()),
             field: Some(field),
+            reason: None,
         }
     }
 
@@ -105,6 +112,13 @@ impl From<tonic::Status> for ApiError {
             code,
             message: status.message().to_owned(),
             field: loop_platform::error::status_field(&status),
+            reason: {
+                use tonic_types::StatusExt;
+                status
+                    .get_error_details()
+                    .error_info()
+                    .map(|i| i.reason.clone())
+            },
         }
     }
 }
@@ -118,6 +132,7 @@ impl IntoResponse for ApiError {
                     code: self.code,
                     message: self.message,
                     field: self.field,
+                    reason: self.reason,
                 },
             }),
         )
