@@ -323,14 +323,27 @@ fn main() {
             eligible += plan.eligible;
         }
         let mut auction_ms = Vec::with_capacity(requests);
+        let mut in_plan_ms = Vec::with_capacity(requests);
+        let mut script_ms = Vec::with_capacity(requests);
         let mut filled = 0usize;
         for i in 0..requests {
             let req = request(&mut rng, i);
             let t = Instant::now();
-            let r = server.fill(req).await.expect("fill");
+            let (r, timings) = server.fill_timed(req).await.expect("fill");
             auction_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+            in_plan_ms.push(timings.plan.as_secs_f64() * 1000.0);
+            script_ms.push(timings.redis.as_secs_f64() * 1000.0);
             filled += r.slots.len();
         }
+        let (in_plan, script) = (stats(in_plan_ms), stats(script_ms));
+        report["auction_breakdown_ms"] = serde_json::json!({
+            "index_p50": in_plan.p50, "index_p99": in_plan.p99,
+            "redis_script_round_trip_p50": script.p50, "redis_script_round_trip_p99": script.p99,
+        });
+        eprintln!(
+            "  breakdown: index p50/p99 {:.3}/{:.3} ms, script round trip p50/p99 {:.3}/{:.3} ms",
+            in_plan.p50, in_plan.p99, script.p50, script.p99
+        );
         report["mean_eligible_ad_groups"] = (eligible as f64 / requests as f64).into();
         (
             stats(get_ms),

@@ -230,8 +230,8 @@ impl Default for Config {
             },
             auction: AuctionConfig {
                 reserve_ecpm_millicents: 100_000,
-                candidates_base: 8,
-                candidates_per_slot: 4,
+                candidates_base: 4,
+                candidates_per_slot: 2,
                 default_frequency_cap: 3,
                 debug_enabled: false,
                 exhausted_backoff_ms: 500,

@@ -47,11 +47,9 @@ use crate::validate;
 /// 4 pacing, 5 campaign budget, 6 not evaluated (slots already filled).
 pub const FILL_SCRIPT: &str = r#"
 local function int(x) return string.format('%d', x) end
-local function live(key, nowb)
-  local v = redis.call('HMGET', key, 'rtot', 'rmin')
-  local tot = tonumber(v[1]) or 0
-  local rmin = tonumber(v[2])
-  if rmin == nil or rmin > nowb then return tot end
+-- Drops reservation buckets that expired (bucket <= nowb); returns the
+-- remaining total. Runs once per bucket period per key.
+local function expire(key, tot, rmin, nowb)
   if nowb - rmin > 512 then
     local all = redis.call('HGETALL', key)
     for i = 1, #all, 2 do
@@ -78,14 +76,10 @@ local function live(key, nowb)
   redis.call('HSET', key, 'rtot', int(tot), 'rmin', int(nowb + 1))
   return tot
 end
-local function reserve(key, nowb, expb, amount)
-  redis.call('HINCRBY', key, 'b' .. expb, int(amount))
-  redis.call('HINCRBY', key, 'rtot', int(amount))
-  if not redis.call('HGET', key, 'rmin') then redis.call('HSET', key, 'rmin', int(nowb)) end
-end
 
 local nowb = tonumber(ARGV[1])
 local expb = tonumber(ARGV[2])
+local bf = 'b' .. ARGV[2]
 local reserve_ecpm = tonumber(ARGV[3])
 local nslots = tonumber(ARGV[4])
 local tv_takes_slot = tonumber(ARGV[5])
@@ -94,6 +88,7 @@ local C = tonumber(ARGV[7])
 local fc_ttl = tonumber(ARGV[8])
 local fc = KEYS[1]
 local out = {}
+local fc_touched = false
 
 -- TopView: once per user per UTC day, within the reservation's paced cap.
 local tvwin = 0
@@ -108,7 +103,7 @@ if T > 0 and not redis.call('HGET', fc, 'tv') then
       redis.call('EXPIRE', KEYS[1 + t], 259200)
       redis.call('HSET', fc, 'tv', '1')
       redis.call('HINCRBY', fc, ARGV[a + 1], 1)
-      redis.call('EXPIRE', fc, fc_ttl)
+      fc_touched = true
       break
     end
   end
@@ -117,8 +112,9 @@ out[1] = tvwin
 if tvwin > 0 and tv_takes_slot == 1 then nslots = nslots - 1 end
 
 -- In-feed: first survivors in eCPM order; one more to price the last winner.
+-- Per candidate: 3 reads (cap, ad group, campaign); per winner: 3 writes.
 local base = 8 + T * 2
-local status, passing = {}, {}
+local status, passing, ag, cp = {}, {}, {}, {}
 for i = 1, C do
   if #passing > nslots then
     status[i] = 6
@@ -133,18 +129,29 @@ for i = 1, C do
     if used >= cap then
       status[i] = 2
     else
-      local g = redis.call('HMGET', agk, 'day', 'spent')
-      local spent = 0
-      if g[1] == day then spent = tonumber(g[2]) or 0 end
-      local held = spent + live(agk, nowb) + bid
+      local g = redis.call('HMGET', agk, 'day', 'spent', 'rtot', 'rmin', 'served', bf)
+      local same_day = g[1] == day
+      local spent, served = 0, 0
+      if same_day then
+        spent = tonumber(g[2]) or 0
+        served = tonumber(g[5]) or 0
+      end
+      local tot, rmin = tonumber(g[3]) or 0, tonumber(g[4])
+      if rmin and rmin <= nowb then tot = expire(agk, tot, rmin, nowb); rmin = nowb + 1 end
+      ag[i] = {same_day, served, tot, rmin, tonumber(g[6]) or 0}
+      local held = spent + tot + bid
       if held > daily then
         status[i] = 3
       elseif held > paced then
         status[i] = 4
       else
-        local cspent = tonumber(redis.call('HGET', cpk, 'spent') or '0')
+        local c = redis.call('HMGET', cpk, 'spent', 'rtot', 'rmin', bf)
+        local cspent = tonumber(c[1]) or 0
         if cfloor > cspent then cspent = cfloor end
-        if cspent + live(cpk, nowb) + bid > avail then
+        local ctot, crmin = tonumber(c[2]) or 0, tonumber(c[3])
+        if crmin and crmin <= nowb then ctot = expire(cpk, ctot, crmin, nowb); crmin = nowb + 1 end
+        cp[i] = {ctot, crmin, tonumber(c[4]) or 0}
+        if cspent + ctot + bid > avail then
           status[i] = 5
         else
           status[i] = 0
@@ -178,18 +185,21 @@ for j = 1, winners do
   local amount = math.ceil(p * pexp)
   if amount < 1 then amount = 1 end
   local agk, cpk = KEYS[1 + T + 2 * i - 1], KEYS[1 + T + 2 * i]
-  local day = ARGV[a + 2]
-  if redis.call('HGET', agk, 'day') ~= day then
-    redis.call('HSET', agk, 'day', day, 'spent', '0', 'served', '0')
+  local g, c = ag[i], cp[i]
+  local rmin = g[4] or nowb
+  if g[1] then
+    redis.call('HSET', agk, 'served', int(g[2] + 1), 'rtot', int(g[3] + amount), 'rmin', int(rmin),
+      bf, int(g[5] + amount))
+  else
+    redis.call('HSET', agk, 'day', ARGV[a + 2], 'spent', '0', 'served', '1', 'rtot', int(g[3] + amount),
+      'rmin', int(rmin), bf, int(g[5] + amount))
+    redis.call('EXPIRE', agk, 259200)
   end
-  redis.call('HINCRBY', agk, 'served', 1)
-  reserve(agk, nowb, expb, amount)
-  reserve(cpk, nowb, expb, amount)
-  redis.call('EXPIRE', agk, 259200)
+  redis.call('HSET', cpk, 'rtot', int(c[1] + amount), 'rmin', int(c[2] or nowb), bf, int(c[3] + amount))
   redis.call('HINCRBY', fc, ARGV[a + 1], 1)
-  redis.call('EXPIRE', fc, fc_ttl)
-  price[i] = p
+  fc_touched = true
 end
+if fc_touched then redis.call('EXPIRE', fc, fc_ttl) end
 for i = 1, C do
   out[1 + i] = status[i]
   out[1 + C + i] = price[i]
@@ -223,6 +233,16 @@ pub fn expiry_bucket(config: &Config, expires_at: DateTime<Utc>) -> i64 {
 pub fn now_bucket(config: &Config, now: DateTime<Utc>) -> i64 {
     let bs = i64::try_from(config.billing.reservation_bucket_secs.max(1)).unwrap_or(300);
     now.timestamp().div_euclid(bs)
+}
+
+/// Where one `fill` spent its time.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Timings {
+    /// Validation and the in-memory index.
+    pub plan: std::time::Duration,
+    /// The one Redis script round trip.
+    pub redis: std::time::Duration,
+    pub total: std::time::Duration,
 }
 
 /// Serves `FillAdSlots` from one replica's index and the shared Redis.
@@ -306,6 +326,16 @@ impl Server {
     }
 
     pub async fn fill(&self, req: pb::FillAdSlotsRequest) -> AdsResult<pb::FillAdSlotsResponse> {
+        self.fill_timed(req).await.map(|(r, _)| r)
+    }
+
+    /// [`Self::fill`], also reporting where the time went (benchmarks).
+    pub async fn fill_timed(
+        &self,
+        req: pb::FillAdSlotsRequest,
+    ) -> AdsResult<(pb::FillAdSlotsResponse, Timings)> {
+        let started = std::time::Instant::now();
+        let mut timings = Timings::default();
         let user = parse_id("user_id", &req.user_id)?;
         if req.request_id.trim().is_empty() || req.request_id.len() > 128 {
             return Err(AdsError::invalid(
@@ -315,7 +345,7 @@ impl Server {
         }
         let positions = positions(&req.slot_positions)?;
         if positions.is_empty() {
-            return Ok(pb::FillAdSlotsResponse::default());
+            return Ok((pb::FillAdSlotsResponse::default(), timings));
         }
         let now = Utc::now();
         let viewer = viewer(&req, now)?;
@@ -334,15 +364,18 @@ impl Server {
             exclude: &exclude,
             debug,
         });
+        timings.plan = started.elapsed();
         if plan.infeed.is_empty() && plan.topview.is_empty() {
-            return Ok(pb::FillAdSlotsResponse {
+            let response = pb::FillAdSlotsResponse {
                 slots: Vec::new(),
                 debug: if debug {
                     self.debug(&plan, &[], &positions)
                 } else {
                     Vec::new()
                 },
-            });
+            };
+            timings.total = started.elapsed();
+            return Ok((response, timings));
         }
         let user_str = user.to_string();
         let utc_day = now.format("%Y-%m-%d").to_string();
@@ -384,7 +417,9 @@ impl Server {
                 .arg(c.billable_rate.to_string());
         }
         let mut conn = self.redis.conn.clone();
+        let sent = std::time::Instant::now();
         let out: Vec<i64> = inv.invoke_async(&mut conn).await?;
+        timings.redis = sent.elapsed();
         let n = plan.infeed.len();
         if out.len() != 1 + 2 * n {
             return Err(AdsError::internal(anyhow::anyhow!(
@@ -467,7 +502,8 @@ impl Server {
         } else {
             Vec::new()
         };
-        Ok(pb::FillAdSlotsResponse { slots, debug })
+        timings.total = started.elapsed();
+        Ok((pb::FillAdSlotsResponse { slots, debug }, timings))
     }
 
     fn filled(
