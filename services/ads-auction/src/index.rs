@@ -79,19 +79,6 @@ impl BitSet {
         self.words.get(w).is_some_and(|word| word & (1 << b) != 0)
     }
 
-    fn and_assign(&mut self, other: &Self) {
-        for (i, w) in self.words.iter_mut().enumerate() {
-            *w &= other.words.get(i).copied().unwrap_or(0);
-        }
-    }
-
-    fn or_assign(&mut self, other: &Self) {
-        self.grow(other.words.len() * 64);
-        for (w, o) in self.words.iter_mut().zip(&other.words) {
-            *w |= *o;
-        }
-    }
-
     pub fn count(&self) -> usize {
         self.words.iter().map(|w| w.count_ones() as usize).sum()
     }
@@ -141,17 +128,6 @@ impl Postings {
         }
         if let Some(d) = self.dense.as_mut() {
             d.clear(slot);
-        }
-    }
-
-    fn or_into(&self, mask: &mut BitSet) {
-        match &self.dense {
-            Some(d) => mask.or_assign(d),
-            None => {
-                for s in &self.list {
-                    mask.set(*s);
-                }
-            }
         }
     }
 }
@@ -646,16 +622,15 @@ impl Index {
         // The bitsets are reused per thread: a 100k-slot set is 12.5 KB, and
         // allocating eight per auction showed up as malloc time.
         thread_local! {
-            static SCRATCH: std::cell::RefCell<(BitSet, BitSet)> =
-                std::cell::RefCell::new((BitSet::default(), BitSet::default()));
+            static SCRATCH: std::cell::RefCell<BitSet> = std::cell::RefCell::new(BitSet::default());
         }
-        let (mut elig, mut mask) = SCRATCH.with(std::cell::RefCell::take);
-        let plan = self.plan_with(ask, &mut elig, &mut mask);
-        SCRATCH.with(|s| *s.borrow_mut() = (elig, mask));
+        let mut elig = SCRATCH.with(std::cell::RefCell::take);
+        let plan = self.plan_with(ask, &mut elig);
+        SCRATCH.with(|s| *s.borrow_mut() = elig);
         plan
     }
 
-    fn plan_with(&self, ask: &Ask<'_>, elig: &mut BitSet, mask: &mut BitSet) -> Plan {
+    fn plan_with(&self, ask: &Ask<'_>, elig: &mut BitSet) -> Plan {
         let inner = self.inner.read();
         let cfg = &self.config;
         let v = ask.viewer;
@@ -691,14 +666,32 @@ impl Index {
                 user_keys[6].push(Key::Behavior(*kind, value.clone(), lookback));
             }
         }
+        // Per dimension: elig &= unrestricted | dense lists, in one pass, then
+        // the sparse lists' slots that were eligible before are put back.
+        let mut dense: Vec<&BitSet> = Vec::new();
+        let mut keep: Vec<u32> = Vec::new();
         for (dim, keys) in user_keys.iter().enumerate() {
-            mask.copy_from(&inner.unrestricted[dim]);
+            dense.clear();
+            keep.clear();
             for k in keys {
                 if let Some(p) = inner.postings.get(k) {
-                    p.or_into(mask);
+                    match &p.dense {
+                        Some(d) => dense.push(d),
+                        None => keep.extend(p.list.iter().filter(|s| elig.get(**s))),
+                    }
                 }
             }
-            elig.and_assign(mask);
+            let unrestricted = &inner.unrestricted[dim].words;
+            for (i, word) in elig.words.iter_mut().enumerate() {
+                let mut allowed = unrestricted.get(i).copied().unwrap_or(0);
+                for d in &dense {
+                    allowed |= d.words.get(i).copied().unwrap_or(0);
+                }
+                *word &= allowed;
+            }
+            for s in &keep {
+                elig.set(*s);
+            }
         }
         plan.eligible = elig.count();
 
@@ -744,10 +737,11 @@ impl Index {
             return plan;
         }
 
-        // In-feed: the best K distinct campaigns.
+        // In-feed: the best K distinct campaigns, scored without allocating;
+        // full candidates are built for the K finalists only.
         let k = cfg.auction.candidates_base + cfg.auction.candidates_per_slot * ask.infeed_slots;
-        let mut best: Vec<Candidate> = Vec::with_capacity(k + 1);
-        let consider = |slot: u32, plan: &mut Plan, best: &mut Vec<Candidate>| {
+        let mut best: Vec<Scored> = Vec::with_capacity(k + 1);
+        let consider = |slot: u32, plan: &mut Plan, best: &mut Vec<Scored>| {
             let Some(e) = inner.entries.get(slot as usize).and_then(Option::as_ref) else {
                 return;
             };
@@ -764,8 +758,7 @@ impl Index {
                 }
                 return;
             }
-            let w_window = window(&inner, e);
-            if !w_window.active_now(ask.now) {
+            if !window(&inner, e).active_now(ask.now) {
                 if ask.debug {
                     plan.filtered.push((e.id, "schedule"));
                 }
@@ -777,8 +770,8 @@ impl Index {
                 return;
             }
             // The best creative for this viewer.
-            let mut chosen: Option<(f64, f64, Rates, f64, &CreativeEntry)> = None;
-            for c in &e.creatives {
+            let mut chosen: Option<Scored> = None;
+            for (ci, c) in e.creatives.iter().enumerate() {
                 if ask.exclude.contains(&c.id)
                     || inner.topview_videos.contains(&c.video_id)
                     || c.spark_expires_at.is_some_and(|x| x <= ask.now)
@@ -789,54 +782,32 @@ impl Index {
                     rates_for(&cfg.prediction, inner.stats.get(&c.id), v.segment);
                 let w = auction::weight(e.bid_type, e.objective, rates, quality, &cfg.prediction);
                 let ecpm = auction::ecpm_millicents(e.bid_event, w);
-                let better = match &chosen {
-                    None => true,
-                    Some((best_ecpm, _, _, _, bc)) => {
-                        ecpm > *best_ecpm || (ecpm == *best_ecpm && c.id < bc.id)
-                    }
-                };
+                let better = chosen.as_ref().is_none_or(|b| {
+                    ecpm > b.ecpm || (ecpm == b.ecpm && c.id < e.creatives[b.creative].id)
+                });
                 if better {
-                    chosen = Some((ecpm, w, rates, quality, c));
+                    chosen = Some(Scored {
+                        slot,
+                        creative: ci,
+                        ad_group_id: e.id,
+                        campaign_id: e.campaign_id,
+                        ecpm,
+                        w,
+                        rates,
+                        quality,
+                    });
                 }
             }
-            let Some((ecpm, w, rates, quality, creative)) = chosen else {
+            let Some(scored) = chosen else {
                 return;
             };
-            if ecpm < reserve {
+            if scored.ecpm < reserve {
                 if ask.debug {
                     plan.filtered.push((e.id, "below_reserve"));
                 }
                 return;
             }
-            let rate = auction::action_rate(e.bid_type, e.objective, rates);
-            let billable_rate = auction::billable_rate(e.bid_type, rates);
-            let cand = Candidate {
-                ad_group_id: e.id,
-                campaign_id: e.campaign_id,
-                advertiser_id: e.advertiser_id,
-                format: e.format,
-                bid_type: e.bid_type,
-                bid_cents: e.bid_cents,
-                bid_event: e.bid_event,
-                creative: creative.clone(),
-                rate,
-                quality,
-                w,
-                ecpm,
-                billable_rate,
-                daily_budget_millicents: e.daily_budget_millicents,
-                paced_target_millicents: 0,
-                campaign_available_millicents: e.campaign_available_millicents,
-                campaign_spent_millicents: e.campaign_spent_millicents,
-                frequency_cap: if e.frequency_cap == 0 {
-                    cfg.auction.default_frequency_cap
-                } else {
-                    e.frequency_cap
-                },
-                local_day: String::new(),
-                window: w_window,
-            };
-            insert_best(best, cand, k);
+            insert_best(best, scored, k);
         };
         if plan.eligible <= 4096 || inner.order.is_empty() {
             for slot in elig.ones() {
@@ -863,27 +834,71 @@ impl Index {
                 }
             }
         }
-        // Pacing and the local day only for the few that go to Redis.
-        for c in &mut best {
-            c.paced_target_millicents = if cfg.pacing.enabled {
-                c.window.paced_target(
-                    c.daily_budget_millicents,
-                    ask.now,
-                    cfg.pacing.burst_fraction,
-                )
-            } else {
-                c.daily_budget_millicents
-            };
-            c.local_day = c.window.local_day(ask.now).format("%Y-%m-%d").to_string();
-        }
-        plan.infeed = best;
+        // Full candidates, with pacing and the local day, for the finalists only.
+        plan.infeed = best
+            .iter()
+            .filter_map(|s| {
+                let e = inner
+                    .entries
+                    .get(s.slot as usize)
+                    .and_then(Option::as_ref)?;
+                let window = window(&inner, e);
+                Some(Candidate {
+                    ad_group_id: e.id,
+                    campaign_id: e.campaign_id,
+                    advertiser_id: e.advertiser_id,
+                    format: e.format,
+                    bid_type: e.bid_type,
+                    bid_cents: e.bid_cents,
+                    bid_event: e.bid_event,
+                    creative: e.creatives.get(s.creative)?.clone(),
+                    rate: auction::action_rate(e.bid_type, e.objective, s.rates),
+                    quality: s.quality,
+                    w: s.w,
+                    ecpm: s.ecpm,
+                    billable_rate: auction::billable_rate(e.bid_type, s.rates),
+                    daily_budget_millicents: e.daily_budget_millicents,
+                    paced_target_millicents: if cfg.pacing.enabled {
+                        window.paced_target(
+                            e.daily_budget_millicents,
+                            ask.now,
+                            cfg.pacing.burst_fraction,
+                        )
+                    } else {
+                        e.daily_budget_millicents
+                    },
+                    campaign_available_millicents: e.campaign_available_millicents,
+                    campaign_spent_millicents: e.campaign_spent_millicents,
+                    frequency_cap: if e.frequency_cap == 0 {
+                        cfg.auction.default_frequency_cap
+                    } else {
+                        e.frequency_cap
+                    },
+                    local_day: window.local_day(ask.now).format("%Y-%m-%d").to_string(),
+                    window,
+                })
+            })
+            .collect();
         plan
     }
 }
 
+/// One ad group scored for the viewer (no allocation).
+#[derive(Debug, Clone, Copy)]
+struct Scored {
+    slot: u32,
+    creative: usize,
+    ad_group_id: Uuid,
+    campaign_id: Uuid,
+    ecpm: f64,
+    w: f64,
+    rates: Rates,
+    quality: f64,
+}
+
 /// Keeps `best` sorted (eCPM desc, ad group id asc), one per campaign, at most `k`.
-fn insert_best(best: &mut Vec<Candidate>, cand: Candidate, k: usize) {
-    let outranks = |a: &Candidate, b: &Candidate| {
+fn insert_best(best: &mut Vec<Scored>, cand: Scored, k: usize) {
+    let outranks = |a: &Scored, b: &Scored| {
         a.ecpm > b.ecpm || (a.ecpm == b.ecpm && a.ad_group_id < b.ad_group_id)
     };
     if let Some(pos) = best.iter().position(|b| b.campaign_id == cand.campaign_id) {
@@ -1203,4 +1218,108 @@ pub async fn notify(tx: &mut sqlx::PgConnection, ids: &[Uuid]) -> Result<(), sql
         .execute(&mut *tx)
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prost::Message;
+
+    fn loaded(i: u128, bid: i64, countries: &[&str]) -> Loaded {
+        let now = Utc::now();
+        Loaded {
+            row: crate::model::AdGroupRow {
+                id: Uuid::from_u128(i + 1),
+                campaign_id: Uuid::from_u128(1_000_000 + i),
+                advertiser_id: Uuid::from_u128(7),
+                name: format!("g{i}"),
+                format: pb::AdFormat::InFeed as i16,
+                daily_budget_cents: 2000,
+                bid_type: pb::BidType::Cpm as i16,
+                bid_cents: bid,
+                starts_at: now - chrono::Duration::days(1),
+                ends_at: None,
+                active_hours: Vec::new(),
+                time_zone: "UTC".into(),
+                targeting: pb::Targeting {
+                    countries: countries.iter().map(|c| (*c).to_string()).collect(),
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+                frequency_cap_per_day: 0,
+                status: 1,
+                created_at: now,
+                updated_at: now,
+            },
+            objective: pb::CampaignObjective::Reach as i16,
+            campaign_available_millicents: 5_000_000,
+            campaign_spent_millicents: 0,
+            creatives: vec![CreativeEntry {
+                id: Uuid::from_u128(10_000_000 + i),
+                video_id: Uuid::from_u128(20_000_000 + i),
+                format: pb::AdFormat::InFeed as i32,
+                display_name: "x".into(),
+                call_to_action: 1,
+                landing_url: "https://x.test".into(),
+                spark_expires_at: None,
+            }],
+        }
+    }
+
+    #[test]
+    fn walking_by_bound_and_scanning_agree_on_a_large_index() {
+        let index = Index::new(Arc::new(crate::Config::default()));
+        // 9000 ad groups: a third in US, a third in FR, a third everywhere;
+        // bids 100..=5099 cents spread by a multiplicative hash.
+        let groups = (0..9000u128)
+            .map(|i| {
+                let bid = 100 + ((i * 7919) % 5000) as i64;
+                let countries: &[&str] = match i % 3 {
+                    0 => &["US"],
+                    1 => &["FR"],
+                    _ => &[],
+                };
+                loaded(i, bid, countries)
+            })
+            .collect();
+        index.apply(groups, &[]);
+        let viewer = Viewer {
+            country: "US".into(),
+            ..Default::default()
+        };
+        let exclude = HashSet::new();
+        let ask = Ask {
+            viewer: &viewer,
+            now: Utc::now(),
+            infeed_slots: 2,
+            want_topview: false,
+            exclude: &exclude,
+            debug: false,
+        };
+        // No order yet: the eligible set is scanned.
+        let scanned = index.plan(&ask);
+        assert_eq!(scanned.eligible, 6000, "US + unrestricted, never FR");
+        index.resort();
+        let walked = index.plan(&ask);
+        let ids = |p: &Plan| p.infeed.iter().map(|c| c.ad_group_id).collect::<Vec<_>>();
+        assert_eq!(ids(&scanned), ids(&walked));
+        assert_eq!(walked.infeed.len(), 8, "base 4 + 2 per slot");
+        // The best is the highest bid among eligible ad groups, in order.
+        let bids: Vec<i64> = walked.infeed.iter().map(|c| c.bid_cents).collect();
+        let mut sorted = bids.clone();
+        sorted.sort_unstable_by(|a, b| b.cmp(a));
+        assert_eq!(bids, sorted);
+        let best_eligible = (0..9000u128)
+            .filter(|i| i % 3 != 1)
+            .map(|i| 100 + ((i * 7919) % 5000) as i64)
+            .max();
+        assert_eq!(bids.first().copied(), best_eligible);
+        // Removing the winner promotes the next one.
+        let winner = walked.infeed[0].ad_group_id;
+        index.apply(Vec::new(), &[winner]);
+        assert_eq!(
+            index.plan(&ask).infeed[0].ad_group_id,
+            walked.infeed[1].ad_group_id
+        );
+    }
 }

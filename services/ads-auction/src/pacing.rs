@@ -61,6 +61,16 @@ impl Window {
         let local_day = self.local_day(now);
         let midnight_local = local_day.and_hms_opt(0, 0, 0)?.and_utc();
         let midnight_utc = midnight_local - Duration::seconds(i64::from(self.utc_offset_secs));
+        // The common case, all day and not clipped by the schedule today.
+        if self.active_hours == 0
+            && self.starts_at <= midnight_utc
+            && self
+                .ends_at
+                .is_none_or(|e| e >= midnight_utc + Duration::days(1))
+        {
+            let elapsed = (now - midnight_utc).num_milliseconds();
+            return Some((elapsed as f64 / 86_400_000.0).clamp(0.0, 1.0));
+        }
         let (mut total, mut elapsed) = (0i64, 0i64);
         for hour in 0..24u32 {
             if !self.hour_active(hour) {
