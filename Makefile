@@ -28,6 +28,7 @@ test: deps ## fmt check, clippy -D warnings, every test (nextest, against a thro
 bench: deps ## run the benchmarks (release build); figures in target/bench/*.json
 	cargo bench -p loop-feed-ranking --bench ranker
 	cargo bench -p loop-wallet --bench gifts
+	cargo bench -p loop-ads-auction --bench auction
 
 fmt: ## format the code
 	cargo fmt --all
@@ -41,4 +42,5 @@ clean-state: down ## stop, then delete ALL local platform state together (broker
 	rm -rf .state
 	psql -h 127.0.0.1 -U postgres -d postgres -qc 'DROP DATABASE IF EXISTS content WITH (FORCE)'
 	psql -h 127.0.0.1 -U postgres -d postgres -qc 'DROP DATABASE IF EXISTS wallet WITH (FORCE)'
+	psql -h 127.0.0.1 -U postgres -d postgres -qc 'DROP DATABASE IF EXISTS ads WITH (FORCE)'
 	redis-cli --scan --pattern 'loop:*' | xargs -r -n 500 redis-cli del > /dev/null

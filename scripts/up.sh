@@ -40,6 +40,8 @@ start feed-ranking loop-feed-ranking
 wait_healthy feed-ranking "$TARGET_DIR/loop-feed-ranking" healthcheck
 start wallet loop-wallet
 wait_healthy wallet "$TARGET_DIR/loop-wallet" healthcheck
+start ads-auction loop-ads-auction
+wait_healthy ads-auction "$TARGET_DIR/loop-ads-auction" healthcheck
 start gateway loop-gateway
 wait_healthy gateway curl -fsS http://127.0.0.1:8080/readyz
 

@@ -152,7 +152,9 @@ impl ContentService {
         .await?;
         match &profile {
             None => return Err(AppError::Unauthenticated("account no longer exists".into())),
-            Some((role, _)) if role != "creator" && role != "admin" => {
+            // Advertisers publish the videos of their ad creatives (ads-auction
+            // requires a creative's video to be the advertiser's own).
+            Some((role, _)) if role != "creator" && role != "admin" && role != "advertiser" => {
                 return Err(AppError::PermissionDenied(
                     "only creators can publish videos; create a creator profile first".into(),
                 ));

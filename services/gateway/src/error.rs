@@ -26,7 +26,8 @@ pub struct ErrorDetail {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
     /// The business rule that refused the request (UPPER_SNAKE, e.g.
-    /// INSUFFICIENT_FUNDS), when the service named one.
+    /// `INSUFFICIENT_FUNDS`, `IDEMPOTENCY_KEY_REUSED`), when the service
+    /// named one (failed_precondition, already_exists).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }

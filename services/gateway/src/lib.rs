@@ -22,6 +22,7 @@ use loop_platform::config::{
     AuthConfig, KafkaConfig, RedisConfig, TelemetryConfig, Validate, validate_service_url,
 };
 use loop_platform::kafka::{Producer, topics};
+use loop_proto::ads_auction::v1::ads_auction_service_client::AdsAuctionServiceClient;
 use loop_proto::content::v1::content_service_client::ContentServiceClient;
 use loop_proto::feed_ranking::v1::feed_ranking_service_client::FeedRankingServiceClient;
 use loop_proto::wallet::v1::wallet_service_client::WalletServiceClient;
@@ -68,6 +69,7 @@ pub struct ServicesConfig {
     pub content_url: String,
     pub feed_ranking_url: String,
     pub wallet_url: String,
+    pub ads_auction_url: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -98,6 +100,7 @@ impl Default for Config {
                 content_url: "http://127.0.0.1:50061".into(),
                 feed_ranking_url: "http://127.0.0.1:50062".into(),
                 wallet_url: "http://127.0.0.1:50064".into(),
+                ads_auction_url: "http://127.0.0.1:50063".into(),
             },
             redis: RedisConfig::default(),
             kafka: KafkaConfig::default(),
@@ -137,6 +140,11 @@ impl Validate for Config {
             &self.services.wallet_url,
             &mut problems,
         );
+        validate_service_url(
+            "services.ads_auction_url",
+            &self.services.ads_auction_url,
+            &mut problems,
+        );
         if !(60..=30 * 24 * 3600).contains(&self.tokens.ttl_secs) {
             problems.push("tokens.ttl_secs: must be 60..=2592000".into());
         }
@@ -162,6 +170,8 @@ pub struct AppState {
     pub(crate) ranker_channel: Channel,
     pub(crate) wallet: WalletServiceClient<Channel>,
     pub(crate) wallet_channel: Channel,
+    pub(crate) ads: AdsAuctionServiceClient<Channel>,
+    pub(crate) ads_channel: Channel,
     pub(crate) keys: JwtKeys,
     pub(crate) redis: Redis,
     pub(crate) producer: Producer,
@@ -179,6 +189,10 @@ impl AppState {
 
     pub(crate) fn wallet(&self) -> WalletServiceClient<Channel> {
         self.wallet.clone()
+    }
+
+    pub(crate) fn ads(&self) -> AdsAuctionServiceClient<Channel> {
+        self.ads.clone()
     }
 
     fn timeout(&self) -> Duration {
@@ -274,7 +288,7 @@ async fn serving(channel: Channel, service: &str) -> bool {
 
 /// Ready when every downstream service reports SERVING and Redis answers PING.
 async fn readyz(State(state): State<AppState>) -> Response {
-    let (content_ok, ranker_ok, wallet_ok) = tokio::join!(
+    let (content_ok, ranker_ok, wallet_ok, ads_ok) = tokio::join!(
         serving(
             state.content_channel.clone(),
             "loop.content.v1.ContentService"
@@ -284,6 +298,10 @@ async fn readyz(State(state): State<AppState>) -> Response {
             "loop.feed_ranking.v1.FeedRankingService"
         ),
         serving(state.wallet_channel.clone(), "loop.wallet.v1.WalletService"),
+        serving(
+            state.ads_channel.clone(),
+            "loop.ads_auction.v1.AdsAuctionService"
+        ),
     );
     let redis_ok = {
         let mut conn = state.redis.conn.clone();
@@ -296,8 +314,8 @@ async fn readyz(State(state): State<AppState>) -> Response {
             Ok(Ok(_))
         )
     };
-    let body = serde_json::json!({"content": content_ok, "feed_ranking": ranker_ok, "wallet": wallet_ok, "redis": redis_ok});
-    let status = if content_ok && ranker_ok && wallet_ok && redis_ok {
+    let body = serde_json::json!({"content": content_ok, "feed_ranking": ranker_ok, "wallet": wallet_ok, "ads_auction": ads_ok, "redis": redis_ok});
+    let status = if content_ok && ranker_ok && wallet_ok && ads_ok && redis_ok {
         http::StatusCode::OK
     } else {
         http::StatusCode::SERVICE_UNAVAILABLE
@@ -402,11 +420,12 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let redis = Redis::connect(&config.redis).await?;
-    loop_platform::kafka::ensure_topics(&config.kafka, &[topics::ENGAGEMENT]).await?;
+    loop_platform::kafka::ensure_topics(&config.kafka, &[topics::ENGAGEMENT, topics::ADS]).await?;
     let producer = Producer::new(&config.kafka, "loop-gateway")?;
     let content_channel = loop_platform::grpc::channel(&config.services.content_url)?;
     let ranker_channel = loop_platform::grpc::channel(&config.services.feed_ranking_url)?;
     let wallet_channel = loop_platform::grpc::channel(&config.services.wallet_url)?;
+    let ads_channel = loop_platform::grpc::channel(&config.services.ads_auction_url)?;
     let state = AppState {
         content: ContentServiceClient::new(content_channel.clone()),
         content_channel,
@@ -414,6 +433,8 @@ pub async fn run(
         ranker_channel,
         wallet: WalletServiceClient::new(wallet_channel.clone()),
         wallet_channel,
+        ads: AdsAuctionServiceClient::new(ads_channel.clone()),
+        ads_channel,
         keys: JwtKeys::new(config.auth.jwt_secret.expose()),
         redis,
         producer: producer.clone(),
@@ -467,6 +488,7 @@ mod tests {
         assert!(config.validate().is_empty());
         config.services.feed_ranking_url = "feed-ranking:50062".into();
         config.services.content_url = "http://".into();
+        config.services.ads_auction_url = "ads-auction:50063".into();
         let problems = config.validate();
         assert!(
             problems
@@ -478,6 +500,12 @@ mod tests {
             problems
                 .iter()
                 .any(|p| p.starts_with("services.content_url")),
+            "{problems:?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("services.ads_auction_url")),
             "{problems:?}"
         );
     }

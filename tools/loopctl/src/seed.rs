@@ -236,10 +236,77 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         }
         bar.inc(2);
     }
+    seed_ads(&client).await?;
     bar.finish_with_message("done");
     println!(
         "seeded {} creators x {} videos and {} viewers (password for every demo account: {PASSWORD})",
         args.creators, args.videos_per_creator, args.viewers
     );
+    Ok(())
+}
+
+/// A demo advertiser with one In-Feed campaign, so ads can fill feed slots.
+/// Re-running finds the campaign (idempotency key) and its ad group.
+async fn seed_ads(client: &Client) -> anyhow::Result<()> {
+    let (token, _) = client
+        .account("demo_brand", "advertiser", "US", &[])
+        .await?;
+    let (status, campaign) = client
+        .post(
+            "/v1/ads/campaigns",
+            Some(&token),
+            json!({"idempotency_key": "demo-brand-campaign-1", "name": "Demo sneakers", "objective": "traffic",
+                   "total_budget_cents": 100_000}),
+        )
+        .await?;
+    if status != 201 {
+        bail!("demo campaign: status {status}: {campaign}");
+    }
+    let campaign_id = campaign["campaign_id"].as_str().context("campaign_id")?;
+    let (_, groups) = client
+        .send(
+            reqwest::Method::GET,
+            &format!("/v1/ads/campaigns/{campaign_id}/ad-groups"),
+            Some(&token),
+            None,
+        )
+        .await?;
+    if groups["items"].as_array().is_some_and(|g| !g.is_empty()) {
+        return Ok(());
+    }
+    let (status, video) = client
+        .post(
+            "/v1/videos",
+            Some(&token),
+            json!({"caption": "Run further #sneakers", "duration_ms": 15000, "visibility": "private",
+                   "media_url": "https://cdn.loop.example/demo_brand/ad.mp4"}),
+        )
+        .await?;
+    if status != 201 {
+        bail!("demo ad video: status {status}: {video}");
+    }
+    let (status, group) = client
+        .post(
+            &format!("/v1/ads/campaigns/{campaign_id}/ad-groups"),
+            Some(&token),
+            json!({"name": "Everyone", "format": "in_feed", "daily_budget_cents": 5000, "bid_type": "cpm",
+                   "bid_cents": 500, "schedule": {"starts_at": chrono::Utc::now().to_rfc3339()}}),
+        )
+        .await?;
+    if status != 201 {
+        bail!("demo ad group: status {status}: {group}");
+    }
+    let group_id = group["ad_group_id"].as_str().context("ad_group_id")?;
+    let (status, creative) = client
+        .post(
+            &format!("/v1/ads/ad-groups/{group_id}/creatives"),
+            Some(&token),
+            json!({"video_id": video["video_id"], "display_name": "Demo Sneakers", "call_to_action": "shop_now",
+                   "landing_url": "https://shop.loop.example/sneakers"}),
+        )
+        .await?;
+    if status != 201 {
+        bail!("demo creative: status {status}: {creative}");
+    }
     Ok(())
 }

@@ -89,7 +89,7 @@ pub struct EventsAccepted {
     pub event_ids: Vec<String>,
 }
 
-fn context(body: &ClientContextBody) -> ApiResult<common::ClientContext> {
+pub(crate) fn context(body: &ClientContextBody) -> ApiResult<common::ClientContext> {
     let country = body.country.trim().to_uppercase();
     if !country.is_empty()
         && (country.len() != 2 || !country.chars().all(|c| c.is_ascii_uppercase()))

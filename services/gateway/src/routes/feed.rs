@@ -25,6 +25,8 @@ pub struct ForYouQuery {
     pub device_os: Option<String>,
     /// First page after the app opened.
     pub app_open: Option<bool>,
+    /// Include ads (default true).
+    pub ads: Option<bool>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -56,10 +58,53 @@ impl From<pb::VideoCard> for VideoCardDto {
     }
 }
 
+/// A sponsored item: render it with a "Sponsored" label and report its
+/// impression, click and view with `impression_token` to `POST /v1/ad-events`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdItemDto {
+    pub ad_id: String,
+    pub campaign_id: String,
+    pub ad_group_id: String,
+    pub advertiser_id: String,
+    /// in_feed, topview or spark.
+    pub format: String,
+    pub call_to_action: String,
+    pub landing_url: String,
+    /// "Sponsored by" name (for Spark ads the creator's handle).
+    pub display_name: String,
+    pub impression_token: String,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub video: Option<VideoCardDto>,
+}
+
+impl From<pb::AdCard> for AdItemDto {
+    fn from(a: pb::AdCard) -> Self {
+        let p = a.placement.unwrap_or_default();
+        Self {
+            format: enum_to_str(p.format().as_str_name(), "AD_FORMAT_"),
+            call_to_action: enum_to_str(p.call_to_action().as_str_name(), "CALL_TO_ACTION_"),
+            ad_id: p.ad_id,
+            campaign_id: p.campaign_id,
+            ad_group_id: p.ad_group_id,
+            advertiser_id: p.advertiser_id,
+            landing_url: p.landing_url,
+            display_name: p.display_name,
+            impression_token: p.impression_token,
+            expires_at: ts(p.expires_at),
+            video: a.video.map(Into::into),
+        }
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct FeedItemDto {
     pub position: u32,
     pub video: Option<VideoCardDto>,
+    /// Set on sponsored items (then `video` is absent and `sponsored` is true).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ad: Option<AdItemDto>,
+    /// The "Sponsored" marker.
+    pub sponsored: bool,
     /// Why this video, in words.
     pub reason: String,
     /// interest_match, trending, fresh, following, challenge, cold_start_interest, regional_popular or sponsored.
@@ -99,7 +144,7 @@ pub async fn for_you(
             app_version: String::new(),
         }),
         app_open: q.app_open.unwrap_or(false),
-        include_ads: false,
+        include_ads: q.ads.unwrap_or(true),
     };
     let feed = st
         .call(st.ranker().get_for_you_feed(st.req(&user, request)))
@@ -113,6 +158,11 @@ pub async fn for_you(
                 reason_kind: enum_to_str(i.reason_kind().as_str_name(), "REASON_KIND_"),
                 reason: i.reason,
                 score: i.score,
+                sponsored: matches!(i.item, Some(pb::feed_item::Item::Ad(_))),
+                ad: match &i.item {
+                    Some(pb::feed_item::Item::Ad(a)) => Some(a.clone().into()),
+                    _ => None,
+                },
                 video: match i.item {
                     Some(pb::feed_item::Item::Video(v)) => Some(v.into()),
                     _ => None,

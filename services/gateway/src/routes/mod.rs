@@ -2,6 +2,8 @@
 //! through `routes!`, so the served document lists exactly what is routed.
 
 mod accounts;
+mod ad_events;
+mod ads;
 mod catalog;
 mod events;
 mod feed;
@@ -72,4 +74,26 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(wallet::room_leaderboard))
         .routes(routes!(wallet::top_creators))
         .routes(routes!(wallet::get_escrow))
+        .routes(routes!(ad_events::post_ad_events))
+        .routes(routes!(ads::create_campaign, ads::list_campaigns))
+        .routes(routes!(ads::get_campaign, ads::update_campaign))
+        .routes(routes!(ads::pause_campaign))
+        .routes(routes!(ads::resume_campaign))
+        .routes(routes!(ads::create_ad_group, ads::list_ad_groups))
+        .routes(routes!(ads::get_ad_group, ads::update_ad_group))
+        .routes(routes!(ads::pause_ad_group))
+        .routes(routes!(ads::resume_ad_group))
+        .routes(routes!(ads::create_creative, ads::list_creatives))
+        .routes(routes!(ads::update_creative))
+        .routes(routes!(ads::create_spark_ad))
+        .routes(routes!(ads::issue_spark_code, ads::list_spark_codes))
+        .routes(routes!(ads::revoke_spark_code))
+        .routes(routes!(ads::topview_quote))
+        .routes(routes!(ads::reserve_topview, ads::list_topview))
+        .routes(routes!(ads::get_topview))
+        .routes(routes!(ads::cancel_topview))
+        .routes(routes!(ads::create_branded_challenge))
+        .routes(routes!(ads::discover_challenges))
+        .routes(routes!(ads::report))
+        .routes(routes!(ads::delivery))
 }

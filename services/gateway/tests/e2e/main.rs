@@ -13,6 +13,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
+mod ads;
 mod endpoints;
 mod events;
 mod feed;
@@ -24,9 +25,11 @@ pub(crate) struct Platform {
     pub(crate) kafka: loop_platform::config::KafkaConfig,
     pub(crate) redis: loop_platform::config::RedisConfig,
     pub(crate) ranker_addr: std::net::SocketAddr,
+    pub(crate) ads_addr: std::net::SocketAddr,
     shutdown: CancellationToken,
     _db: TestDb,
     _wallet_db: TestDb,
+    _ads_db: TestDb,
 }
 
 impl Platform {
@@ -80,11 +83,27 @@ impl Platform {
             .expect("bind");
         let wallet_addr = wallet_listener.local_addr().expect("addr");
         tokio::spawn(loop_wallet::run(wallet, wallet_listener, shutdown.clone()));
+        let ads_db = TestDb::create("gwads").await;
+        let mut ads = loop_ads_auction::Config::default();
+        ads.database = ads_db.config.clone();
+        ads.kafka = content.kafka.clone();
+        ads.redis = testing::redis_config(&format!("{prefix}:ads"));
+        ads.services.content_url = format!("http://{content_addr}");
+        ads.consumer.billing_group_id = format!("{prefix}-ads-billing");
+        ads.consumer.content_group_id = format!("{prefix}-ads-content");
+        ads.outbox.poll_interval_ms = 50;
+        ads.pacing.burst_fraction = 1.0;
+        let ads_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let ads_addr = ads_listener.local_addr().expect("addr");
+        tokio::spawn(loop_ads_auction::run(ads, ads_listener, shutdown.clone()));
 
         let mut gateway = loop_gateway::Config::default();
         gateway.services.wallet_url = format!("http://{wallet_addr}");
         gateway.services.content_url = format!("http://{content_addr}");
         gateway.services.feed_ranking_url = format!("http://{ranker_addr}");
+        gateway.services.ads_auction_url = format!("http://{ads_addr}");
         gateway.redis = testing::redis_config(&prefix);
         gateway.kafka = content.kafka.clone();
         tune(&mut gateway);
@@ -118,9 +137,11 @@ impl Platform {
             kafka: content.kafka,
             redis: gateway.redis,
             ranker_addr,
+            ads_addr,
             shutdown,
             _db: db,
             _wallet_db: wallet_db,
+            _ads_db: ads_db,
         }
     }
 

@@ -1,0 +1,765 @@
+//! Exactly-once billing of client-reported ad events (`ads.v1`).
+//!
+//! Per batch, in one Postgres transaction:
+//! 1. every valid event becomes an action row unique on `(impression_id,
+//!    action)`; a redelivered event or a re-reported token hits the key and
+//!    is skipped, so nothing below runs twice for it;
+//! 2. new billable actions are charged the token's price, capped so that a
+//!    day never bills more than `daily x (1 + daily_overspend_fraction)` and
+//!    a campaign never more than its total budget (the excess is written off
+//!    and recorded, never billed); TopView deliveries move committed budget
+//!    to spend;
+//! 3. the daily report roll-up and the learned rates (impressions, clicks and
+//!    6-second views per creative and segment) are incremented;
+//! 4. one `AdBilled` per charge goes to the transactional outbox.
+//!
+//! After the commit, Redis learns the new spend (set-if-greater, so a stale
+//! writer never lowers it) and releases the reservations the billed tokens
+//! held. A crash between commit and that update only leaves a reservation
+//! held until it expires (under-delivery, never overspend), and the
+//! reconcile loop re-pushes spend from Postgres.
+//! Invalid, expired or foreign tokens are counted and logged, never billed
+//! and never dead-lettered; undecodable payloads go to the DLQ.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use loop_platform::cache::Redis;
+use loop_platform::kafka::{BatchHandler, Delivery, topics};
+use loop_platform::outbox::{self, OutboxEvent};
+use loop_proto::ads_auction::v1 as pb;
+use loop_proto::events::v1 as ev;
+use prost::Message;
+use sqlx::{PgPool, Row};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::Config;
+use crate::serving::{ad_group_key, campaign_key};
+use crate::token::TokenKeys;
+use crate::wallet::{AdWallet, Movement};
+
+pub const AD_EVENT_TYPE: &str = "loop.events.v1.AdEvent";
+
+/// Events whose token failed verification (bad signature, expired, foreign user).
+pub static INVALID_TOKENS: AtomicU64 = AtomicU64::new(0);
+
+const ACTION_IMPRESSION: i16 = ev::AdBillableAction::Impression as i16;
+const ACTION_CLICK: i16 = ev::AdBillableAction::Click as i16;
+const ACTION_VIEW: i16 = ev::AdBillableAction::View6s as i16;
+
+/// Applies a batch of reported actions' spend to Redis: set-if-greater of the
+/// ad group's day spend and the campaign's spend, then release of the
+/// reservation each billed token held.
+pub const SYNC_SCRIPT: &str = r#"
+local function int(x) return string.format('%d', x) end
+local function release(key, bucket, amount)
+  local rmin = tonumber(redis.call('HGET', key, 'rmin'))
+  if rmin == nil or bucket < rmin then return end
+  local f = 'b' .. bucket
+  local cur = tonumber(redis.call('HGET', key, f) or '0')
+  local take = math.min(cur, amount)
+  if take <= 0 then return end
+  if cur - take <= 0 then redis.call('HDEL', key, f) else redis.call('HSET', key, f, int(cur - take)) end
+  local tot = tonumber(redis.call('HGET', key, 'rtot') or '0') - take
+  if tot < 0 then tot = 0 end
+  redis.call('HSET', key, 'rtot', int(tot))
+end
+local n = tonumber(ARGV[1])
+for i = 1, n do
+  local a = 1 + (i - 1) * 5
+  local agk, cpk = KEYS[2 * i - 1], KEYS[2 * i]
+  local day = ARGV[a + 1]
+  local agspent, cspent = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+  local bucket, amount = tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5])
+  if day ~= '' then
+    local d = redis.call('HGET', agk, 'day')
+    if d == day then
+      local cur = tonumber(redis.call('HGET', agk, 'spent') or '0')
+      if agspent > cur then redis.call('HSET', agk, 'spent', int(agspent)) end
+    elseif (not d) or d < day then
+      redis.call('HSET', agk, 'day', day, 'spent', int(agspent), 'served', '0')
+    end
+    redis.call('EXPIRE', agk, 259200)
+  end
+  local cur = tonumber(redis.call('HGET', cpk, 'spent') or '0')
+  if cspent > cur then redis.call('HSET', cpk, 'spent', int(cspent)) end
+  if amount > 0 then
+    release(agk, bucket, amount)
+    release(cpk, bucket, amount)
+  end
+end
+return n
+"#;
+
+/// One counted action of one served ad.
+#[derive(Debug, Clone)]
+struct Action {
+    billing_id: Uuid,
+    impression_id: Uuid,
+    action: i16,
+    source_event_id: Uuid,
+    creative_id: Uuid,
+    ad_group_id: Uuid,
+    campaign_id: Uuid,
+    advertiser_id: Uuid,
+    user_id: Uuid,
+    reservation_id: Option<Uuid>,
+    bid_type: i16,
+    topview: bool,
+    billable: bool,
+    price: i64,
+    reserved: i64,
+    bucket: i64,
+    segment: String,
+    occurred_at: DateTime<Utc>,
+    charge: i64,
+    written_off: i64,
+}
+
+/// One Redis update after a commit.
+#[derive(Debug, Clone)]
+pub struct SpendUpdate {
+    pub ad_group_id: Uuid,
+    pub campaign_id: Uuid,
+    /// The ad group's local day ('' to leave the ad group's day spend alone).
+    pub day: String,
+    pub ad_group_spent: i64,
+    pub campaign_spent: i64,
+    pub bucket: i64,
+    pub release: i64,
+}
+
+#[derive(Clone)]
+pub struct BillingHandler {
+    pool: PgPool,
+    redis: Redis,
+    config: Arc<Config>,
+    tokens: TokenKeys,
+    sync: Arc<redis::Script>,
+}
+
+fn ts(t: Option<&prost_types::Timestamp>) -> Option<DateTime<Utc>> {
+    t.and_then(|t| DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).ok()?))
+}
+
+impl BillingHandler {
+    pub fn new(pool: PgPool, redis: Redis, config: Arc<Config>) -> anyhow::Result<Self> {
+        Ok(Self {
+            pool,
+            redis,
+            tokens: TokenKeys::new(&config.tokens),
+            config,
+            sync: Arc::new(redis::Script::new(SYNC_SCRIPT)),
+        })
+    }
+
+    /// The action an event asks to count, `Ok(None)` when it counts nothing
+    /// (a view under 6 s, our own AdBilled), `Err` for an unbillable token.
+    fn action_of(&self, event: &ev::AdEvent) -> Result<Option<Action>, String> {
+        let (slot, action) = match &event.payload {
+            Some(ev::ad_event::Payload::Impression(i)) => (i.slot.as_ref(), ACTION_IMPRESSION),
+            Some(ev::ad_event::Payload::Click(c)) => (c.slot.as_ref(), ACTION_CLICK),
+            Some(ev::ad_event::Payload::View(v)) => {
+                if v.watched_ms < 6000 && !v.completed {
+                    return Ok(None);
+                }
+                (v.slot.as_ref(), ACTION_VIEW)
+            }
+            Some(ev::ad_event::Payload::Billed(_)) | None => return Ok(None),
+        };
+        let slot = slot.ok_or("event without a slot")?;
+        let claims = self
+            .tokens
+            .verify(&slot.impression_token)
+            .map_err(|e| e.to_string())?;
+        let accepted = ts(event.accepted_at.as_ref())
+            .or_else(|| ts(event.occurred_at.as_ref()))
+            .unwrap_or_else(Utc::now);
+        let expires = ts(claims.expires_at.as_ref()).ok_or("token without expiry")?;
+        if accepted > expires {
+            return Err("token expired".into());
+        }
+        if claims.user_id != slot.user_id {
+            return Err("token issued to another user".into());
+        }
+        let id = |s: &str| Uuid::parse_str(s).map_err(|_| "malformed id in token".to_string());
+        let format = pb::AdFormat::try_from(claims.format).unwrap_or(pb::AdFormat::Unspecified);
+        let bid_type = pb::BidType::try_from(claims.bid_type).unwrap_or(pb::BidType::Unspecified);
+        let topview = format == pb::AdFormat::Topview;
+        let billable = match (topview, bid_type) {
+            (true, _) => action == ACTION_IMPRESSION,
+            (false, pb::BidType::Cpm | pb::BidType::Ocpm) => action == ACTION_IMPRESSION,
+            (false, pb::BidType::Cpc) => action == ACTION_CLICK,
+            (false, pb::BidType::Cpv) => action == ACTION_VIEW,
+            (false, pb::BidType::Unspecified) => false,
+        };
+        Ok(Some(Action {
+            billing_id: loop_platform::ids::new_id(),
+            impression_id: id(&claims.impression_id)?,
+            action,
+            source_event_id: id(&event.event_id).map_err(|_| "malformed event id".to_string())?,
+            creative_id: id(&claims.ad_id)?,
+            ad_group_id: id(&claims.ad_group_id)?,
+            campaign_id: id(&claims.campaign_id)?,
+            advertiser_id: id(&claims.advertiser_id)?,
+            user_id: id(&claims.user_id)?,
+            reservation_id: if claims.reservation_id.is_empty() {
+                None
+            } else {
+                Some(id(&claims.reservation_id)?)
+            },
+            bid_type: i16::try_from(claims.bid_type).unwrap_or(0),
+            topview,
+            billable,
+            price: claims.price_millicents.max(0),
+            reserved: claims.reserved_millicents.max(0),
+            bucket: claims.reservation_bucket,
+            segment: claims.segment,
+            occurred_at: ts(event.occurred_at.as_ref())
+                .unwrap_or(accepted)
+                .min(accepted),
+            charge: 0,
+            written_off: 0,
+        }))
+    }
+
+    /// Records `actions` (deduplicated) in one transaction; returns the Redis
+    /// updates for what was newly billed.
+    async fn record(&self, actions: Vec<Action>) -> anyhow::Result<Vec<SpendUpdate>> {
+        let mut tx = self.pool.begin().await?;
+        let col = |f: fn(&Action) -> Uuid| actions.iter().map(f).collect::<Vec<Uuid>>();
+        let inserted: Vec<Uuid> = sqlx::query_scalar(
+            "INSERT INTO ad_actions (billing_id, impression_id, action, source_event_id, creative_id, ad_group_id, \
+             campaign_id, advertiser_id, user_id, reservation_id, bid_type, billable, price_millicents, \
+             charge_millicents, occurred_at) \
+             SELECT b, i, a, s, cr, g, c, adv, u, r, bt, bl, p, 0, o FROM UNNEST($1::uuid[], $2::uuid[], $3::int2[], \
+             $4::uuid[], $5::uuid[], $6::uuid[], $7::uuid[], $8::uuid[], $9::uuid[], $10::uuid[], $11::int2[], \
+             $12::bool[], $13::int8[], $14::timestamptz[]) AS t(b, i, a, s, cr, g, c, adv, u, r, bt, bl, p, o) \
+             ON CONFLICT (impression_id, action) DO NOTHING RETURNING billing_id",
+        )
+        .bind(col(|a| a.billing_id))
+        .bind(col(|a| a.impression_id))
+        .bind(actions.iter().map(|a| a.action).collect::<Vec<i16>>())
+        .bind(col(|a| a.source_event_id))
+        .bind(col(|a| a.creative_id))
+        .bind(col(|a| a.ad_group_id))
+        .bind(col(|a| a.campaign_id))
+        .bind(col(|a| a.advertiser_id))
+        .bind(col(|a| a.user_id))
+        .bind(actions.iter().map(|a| a.reservation_id).collect::<Vec<Option<Uuid>>>())
+        .bind(actions.iter().map(|a| a.bid_type).collect::<Vec<i16>>())
+        .bind(actions.iter().map(|a| a.billable).collect::<Vec<bool>>())
+        .bind(actions.iter().map(|a| a.price).collect::<Vec<i64>>())
+        .bind(actions.iter().map(|a| a.occurred_at).collect::<Vec<_>>())
+        .fetch_all(&mut *tx)
+        .await?;
+        let inserted: HashSet<Uuid> = inserted.into_iter().collect();
+        let mut fresh: Vec<Action> = actions
+            .into_iter()
+            .filter(|a| inserted.contains(&a.billing_id))
+            .collect();
+        if fresh.is_empty() {
+            tx.commit().await?;
+            return Ok(Vec::new());
+        }
+
+        // --- charges --------------------------------------------------------------
+        let billed_groups: Vec<Uuid> = fresh
+            .iter()
+            .filter(|a| a.billable && !a.topview)
+            .map(|a| a.ad_group_id)
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let billed_campaigns: Vec<Uuid> = fresh
+            .iter()
+            .filter(|a| a.billable)
+            .map(|a| a.campaign_id)
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        // campaign -> (limit, spent, committed, written off in this batch)
+        let mut campaigns: BTreeMap<Uuid, (i64, i64, i64, i64)> = BTreeMap::new();
+        for r in sqlx::query(
+            "SELECT id, total_budget_cents * 1000 AS total, spent_millicents, committed_millicents \
+             FROM campaigns WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+        )
+        .bind(&billed_campaigns)
+        .fetch_all(&mut *tx)
+        .await?
+        {
+            campaigns.insert(
+                r.try_get("id")?,
+                (
+                    r.try_get("total")?,
+                    r.try_get("spent_millicents")?,
+                    r.try_get("committed_millicents")?,
+                    0,
+                ),
+            );
+        }
+        // ad group -> (day, limit, spent)
+        let mut groups: BTreeMap<Uuid, (NaiveDate, i64, i64)> = BTreeMap::new();
+        if !billed_groups.is_empty() {
+            let rows = sqlx::query(
+                "SELECT id, daily_budget_cents * 1000 AS daily, (now() AT TIME ZONE time_zone)::date AS day \
+                 FROM ad_groups WHERE id = ANY($1) ORDER BY id",
+            )
+            .bind(&billed_groups)
+            .fetch_all(&mut *tx)
+            .await?;
+            let f = 1.0 + self.config.billing.daily_overspend_fraction;
+            let mut ids = Vec::new();
+            let mut days = Vec::new();
+            for r in rows {
+                let id: Uuid = r.try_get("id")?;
+                let day: NaiveDate = r.try_get("day")?;
+                let daily: i64 = r.try_get("daily")?;
+                groups.insert(id, (day, (daily as f64 * f).floor() as i64, 0));
+                ids.push(id);
+                days.push(day);
+            }
+            sqlx::query(
+                "INSERT INTO ad_group_spend (ad_group_id, day) SELECT * FROM UNNEST($1::uuid[], $2::date[]) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(&ids)
+            .bind(&days)
+            .execute(&mut *tx)
+            .await?;
+            for r in sqlx::query(
+                "SELECT s.ad_group_id, s.spent_millicents FROM ad_group_spend s \
+                 JOIN UNNEST($1::uuid[], $2::date[]) AS k(id, day) ON s.ad_group_id = k.id AND s.day = k.day \
+                 ORDER BY s.ad_group_id FOR UPDATE OF s",
+            )
+            .bind(&ids)
+            .bind(&days)
+            .fetch_all(&mut *tx)
+            .await?
+            {
+                if let Some(g) = groups.get_mut(&r.try_get::<Uuid, _>("ad_group_id")?) {
+                    g.2 = r.try_get("spent_millicents")?;
+                }
+            }
+        }
+        // reservation -> (impressions, delivered)
+        let reservations: Vec<Uuid> = fresh
+            .iter()
+            .filter(|a| a.billable && a.topview)
+            .filter_map(|a| a.reservation_id)
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let mut tv: BTreeMap<Uuid, (i64, i64)> = BTreeMap::new();
+        for r in sqlx::query(
+            "SELECT id, impressions, delivered FROM topview_reservations WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+        )
+        .bind(&reservations)
+        .fetch_all(&mut *tx)
+        .await?
+        {
+            tv.insert(
+                r.try_get("id")?,
+                (r.try_get("impressions")?, r.try_get("delivered")?),
+            );
+        }
+        for a in fresh.iter_mut().filter(|a| a.billable) {
+            let Some(c) = campaigns.get_mut(&a.campaign_id) else {
+                a.written_off = a.price;
+                continue;
+            };
+            if a.topview {
+                let slot = a.reservation_id.and_then(|r| tv.get_mut(&r));
+                match slot {
+                    Some((impressions, delivered)) if *delivered < *impressions => {
+                        *delivered += 1;
+                        a.charge = a.price;
+                        c.1 += a.price;
+                        c.2 = (c.2 - a.price).max(0);
+                    }
+                    _ => a.written_off = a.price,
+                }
+                c.3 += a.written_off;
+                continue;
+            }
+            let group_room = groups
+                .get(&a.ad_group_id)
+                .map_or(0, |(_, limit, spent)| limit - spent);
+            let campaign_room = c.0 - c.1 - c.2;
+            a.charge = a.price.min(group_room).min(campaign_room).max(0);
+            a.written_off = a.price - a.charge;
+            c.1 += a.charge;
+            c.3 += a.written_off;
+            if let Some(g) = groups.get_mut(&a.ad_group_id) {
+                g.2 += a.charge;
+            }
+        }
+        let billed: Vec<&Action> = fresh.iter().filter(|a| a.billable).collect();
+        if !billed.is_empty() {
+            sqlx::query(
+                "UPDATE ad_actions a SET charge_millicents = u.c, written_off_millicents = u.w \
+                 FROM UNNEST($1::uuid[], $2::int8[], $3::int8[]) AS u(id, c, w) WHERE a.billing_id = u.id",
+            )
+            .bind(billed.iter().map(|a| a.billing_id).collect::<Vec<_>>())
+            .bind(billed.iter().map(|a| a.charge).collect::<Vec<_>>())
+            .bind(billed.iter().map(|a| a.written_off).collect::<Vec<_>>())
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "UPDATE campaigns c SET spent_millicents = u.s, committed_millicents = u.m, \
+                 written_off_millicents = c.written_off_millicents + u.w \
+                 FROM UNNEST($1::uuid[], $2::int8[], $3::int8[], $4::int8[]) AS u(id, s, m, w) WHERE c.id = u.id",
+            )
+            .bind(campaigns.keys().copied().collect::<Vec<_>>())
+            .bind(campaigns.values().map(|c| c.1).collect::<Vec<_>>())
+            .bind(campaigns.values().map(|c| c.2).collect::<Vec<_>>())
+            .bind(campaigns.values().map(|c| c.3).collect::<Vec<_>>())
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "UPDATE ad_group_spend s SET spent_millicents = u.s, updated_at = now() \
+                 FROM UNNEST($1::uuid[], $2::date[], $3::int8[]) AS u(id, d, s) \
+                 WHERE s.ad_group_id = u.id AND s.day = u.d",
+            )
+            .bind(groups.keys().copied().collect::<Vec<_>>())
+            .bind(groups.values().map(|g| g.0).collect::<Vec<_>>())
+            .bind(groups.values().map(|g| g.2).collect::<Vec<_>>())
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "UPDATE topview_reservations t SET delivered = u.d FROM UNNEST($1::uuid[], $2::int8[]) AS u(id, d) \
+                 WHERE t.id = u.id",
+            )
+            .bind(tv.keys().copied().collect::<Vec<_>>())
+            .bind(tv.values().map(|t| t.1).collect::<Vec<_>>())
+            .execute(&mut *tx)
+            .await?;
+        }
+
+        // --- reports and learned rates ------------------------------------------------
+        let mut daily: BTreeMap<(Uuid, NaiveDate), (Uuid, [i64; 4])> = BTreeMap::new();
+        let mut stats: BTreeMap<(Uuid, String), [i64; 3]> = BTreeMap::new();
+        for a in &fresh {
+            let d = daily
+                .entry((a.ad_group_id, a.occurred_at.date_naive()))
+                .or_insert((a.campaign_id, [0; 4]));
+            let idx = match a.action {
+                ACTION_IMPRESSION => 0,
+                ACTION_CLICK => 1,
+                _ => 2,
+            };
+            d.1[idx] += 1;
+            d.1[3] += a.charge;
+            let mut segments = vec![String::new()];
+            if crate::predict::parse_segment(&a.segment).is_some() {
+                segments.push(a.segment.clone());
+            }
+            for seg in segments {
+                stats.entry((a.creative_id, seg)).or_insert([0; 3])[idx] += 1;
+            }
+        }
+        sqlx::query(
+            "INSERT INTO daily_stats (ad_group_id, day, campaign_id, impressions, clicks, views_6s, spend_millicents) \
+             SELECT * FROM UNNEST($1::uuid[], $2::date[], $3::uuid[], $4::int8[], $5::int8[], $6::int8[], $7::int8[]) \
+             ON CONFLICT (ad_group_id, day) DO UPDATE SET impressions = daily_stats.impressions + EXCLUDED.impressions, \
+             clicks = daily_stats.clicks + EXCLUDED.clicks, views_6s = daily_stats.views_6s + EXCLUDED.views_6s, \
+             spend_millicents = daily_stats.spend_millicents + EXCLUDED.spend_millicents",
+        )
+        .bind(daily.keys().map(|k| k.0).collect::<Vec<_>>())
+        .bind(daily.keys().map(|k| k.1).collect::<Vec<_>>())
+        .bind(daily.values().map(|v| v.0).collect::<Vec<_>>())
+        .bind(daily.values().map(|v| v.1[0]).collect::<Vec<_>>())
+        .bind(daily.values().map(|v| v.1[1]).collect::<Vec<_>>())
+        .bind(daily.values().map(|v| v.1[2]).collect::<Vec<_>>())
+        .bind(daily.values().map(|v| v.1[3]).collect::<Vec<_>>())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO creative_stats (creative_id, segment, impressions, clicks, views_6s) \
+             SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::int8[], $4::int8[], $5::int8[]) \
+             ON CONFLICT (creative_id, segment) DO UPDATE SET impressions = creative_stats.impressions + EXCLUDED.impressions, \
+             clicks = creative_stats.clicks + EXCLUDED.clicks, views_6s = creative_stats.views_6s + EXCLUDED.views_6s, \
+             updated_at = now()",
+        )
+        .bind(stats.keys().map(|k| k.0).collect::<Vec<_>>())
+        .bind(stats.keys().map(|k| k.1.clone()).collect::<Vec<_>>())
+        .bind(stats.values().map(|v| v[0]).collect::<Vec<_>>())
+        .bind(stats.values().map(|v| v[1]).collect::<Vec<_>>())
+        .bind(stats.values().map(|v| v[2]).collect::<Vec<_>>())
+        .execute(&mut *tx)
+        .await?;
+
+        // --- AdBilled -------------------------------------------------------------------
+        let now = loop_platform::time::to_timestamp(Utc::now());
+        for a in fresh.iter().filter(|a| a.billable) {
+            let event = ev::AdEvent {
+                event_id: a.billing_id.to_string(),
+                occurred_at: Some(now),
+                accepted_at: None,
+                payload: Some(ev::ad_event::Payload::Billed(ev::AdBilled {
+                    billing_id: a.billing_id.to_string(),
+                    impression_id: a.impression_id.to_string(),
+                    action: i32::from(a.action),
+                    charge_millicents: a.charge,
+                    ad_id: a.creative_id.to_string(),
+                    ad_group_id: a.ad_group_id.to_string(),
+                    campaign_id: a.campaign_id.to_string(),
+                    advertiser_id: a.advertiser_id.to_string(),
+                    user_id: a.user_id.to_string(),
+                    reservation_id: a.reservation_id.map(|r| r.to_string()).unwrap_or_default(),
+                    source_event_id: a.source_event_id.to_string(),
+                })),
+            };
+            let key = a.user_id.to_string();
+            outbox::enqueue(
+                &mut tx,
+                OutboxEvent {
+                    event_id: a.billing_id,
+                    topic: topics::ADS,
+                    key: &key,
+                    event_type: AD_EVENT_TYPE,
+                    payload: event.encode_to_vec(),
+                },
+            )
+            .await?;
+        }
+        tx.commit().await?;
+
+        Ok(fresh
+            .iter()
+            .filter(|a| a.billable && !a.topview)
+            .map(|a| {
+                let (day, spent) = groups
+                    .get(&a.ad_group_id)
+                    .map(|g| (g.0.format("%Y-%m-%d").to_string(), g.2))
+                    .unwrap_or_default();
+                SpendUpdate {
+                    ad_group_id: a.ad_group_id,
+                    campaign_id: a.campaign_id,
+                    day,
+                    ad_group_spent: spent,
+                    campaign_spent: campaigns.get(&a.campaign_id).map_or(0, |c| c.1),
+                    bucket: a.bucket,
+                    release: a.reserved,
+                }
+            })
+            .collect())
+    }
+}
+
+/// Pushes spend and releases to Redis (see [`SYNC_SCRIPT`]).
+pub async fn sync_redis(
+    redis: &Redis,
+    script: &redis::Script,
+    updates: &[SpendUpdate],
+) -> redis::RedisResult<()> {
+    for chunk in updates.chunks(200) {
+        let mut inv = script.prepare_invoke();
+        inv.arg(chunk.len());
+        for u in chunk {
+            inv.key(ad_group_key(redis, u.ad_group_id))
+                .key(campaign_key(redis, u.campaign_id))
+                .arg(&u.day)
+                .arg(u.ad_group_spent)
+                .arg(u.campaign_spent)
+                .arg(u.bucket)
+                .arg(u.release);
+        }
+        let mut conn = redis.conn.clone();
+        let _: i64 = inv.invoke_async(&mut conn).await?;
+    }
+    Ok(())
+}
+
+impl BatchHandler for BillingHandler {
+    async fn handle(&self, batch: &[Delivery]) -> anyhow::Result<Vec<(usize, String)>> {
+        let mut poison = Vec::new();
+        let mut actions: Vec<Action> = Vec::with_capacity(batch.len());
+        let mut seen = HashSet::new();
+        for (i, d) in batch.iter().enumerate() {
+            let event: ev::AdEvent = match d.decode() {
+                Ok(e) => e,
+                Err(err) => {
+                    poison.push((i, format!("undecodable AdEvent: {err}")));
+                    continue;
+                }
+            };
+            if event.payload.is_none() {
+                poison.push((i, "AdEvent without a payload".into()));
+                continue;
+            }
+            match self.action_of(&event) {
+                Ok(Some(a)) => {
+                    if seen.insert((a.impression_id, a.action)) {
+                        actions.push(a);
+                    }
+                }
+                Ok(None) => {}
+                Err(reason) => {
+                    INVALID_TOKENS.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(event_id = %event.event_id, reason = %reason, "ad event not billable");
+                }
+            }
+        }
+        if actions.is_empty() {
+            return Ok(poison);
+        }
+        let updates = self.record(actions).await?;
+        if let Err(err) = sync_redis(&self.redis, &self.sync, &updates).await {
+            // Committed already: Redis catches up through the reconcile loop,
+            // and unreleased reservations expire (never an overspend).
+            tracing::warn!(error = %err, "spend not pushed to redis");
+        }
+        Ok(poison)
+    }
+}
+
+/// Settles billed spend with the wallet, frees the undelivered budget of
+/// past TopView days, and re-pushes recent spend from Postgres to Redis.
+pub async fn run_settlement(
+    pool: PgPool,
+    redis: Redis,
+    wallet: Arc<dyn AdWallet>,
+    config: Arc<Config>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let interval = Duration::from_secs(config.billing.settle_interval_secs);
+    let script = redis::Script::new(SYNC_SCRIPT);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            () = tokio::time::sleep(interval) => {}
+        }
+        if let Err(err) = complete_topview_days(&pool).await {
+            tracing::warn!(error = ?err, "completing past TopView days failed");
+        }
+        if let Err(err) = settle(&pool, wallet.as_ref()).await {
+            tracing::warn!(error = ?err, "settlement failed");
+        }
+        if let Err(err) = reconcile(&pool, &redis, &script, interval * 3).await {
+            tracing::warn!(error = ?err, "spend reconcile failed");
+        }
+    }
+    Ok(())
+}
+
+/// Past days' undelivered TopView impressions go back to the campaign budget.
+pub async fn complete_topview_days(pool: &PgPool) -> anyhow::Result<u64> {
+    let mut tx = pool.begin().await?;
+    let rows = sqlx::query(
+        "UPDATE topview_reservations SET status = 3 WHERE status = 1 AND day < (now() AT TIME ZONE 'UTC')::date \
+         RETURNING campaign_id, GREATEST(total_price_cents * 1000 - delivered * cpm_cents, 0) AS freed",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut freed: HashMap<Uuid, i64> = HashMap::new();
+    for r in &rows {
+        *freed.entry(r.try_get("campaign_id")?).or_default() += r.try_get::<i64, _>("freed")?;
+    }
+    for (campaign, amount) in &freed {
+        sqlx::query(
+            "UPDATE campaigns SET committed_millicents = GREATEST(committed_millicents - $2, 0) WHERE id = $1",
+        )
+        .bind(campaign)
+        .bind(amount)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE ad_groups SET updated_at = now() WHERE campaign_id = $1")
+            .bind(campaign)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(rows.len() as u64)
+}
+
+/// Charges the wallet for whole cents billed and not yet settled.
+pub async fn settle(pool: &PgPool, wallet: &dyn AdWallet) -> anyhow::Result<u64> {
+    let rows = sqlx::query(
+        "SELECT id, advertiser_id, spent_millicents / 1000 AS target, settled_cents FROM campaigns \
+         WHERE spent_millicents / 1000 > settled_cents ORDER BY id LIMIT 500",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut settled = 0;
+    for r in rows {
+        let campaign: Uuid = r.try_get("id")?;
+        let target: i64 = r.try_get("target")?;
+        let done: i64 = r.try_get("settled_cents")?;
+        let key = format!("settle:{campaign}:{target}");
+        let charged = wallet
+            .charge(Movement {
+                idempotency_key: &key,
+                advertiser_id: r.try_get("advertiser_id")?,
+                campaign_id: campaign,
+                amount_cents: target - done,
+            })
+            .await;
+        match charged {
+            Ok(c) => {
+                let mut tx = pool.begin().await?;
+                sqlx::query(
+                    "UPDATE campaigns SET settled_cents = $2 WHERE id = $1 AND settled_cents < $2",
+                )
+                .bind(campaign)
+                .bind(target)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO settlements (idempotency_key, campaign_id, amount_cents, last_action_id) \
+                     VALUES ($1, $2, $3, COALESCE((SELECT max(id) FROM ad_actions WHERE campaign_id = $2), 0)) \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(&key)
+                .bind(campaign)
+                .bind(c.charged_cents)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                settled += 1;
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, %campaign, "wallet charge failed; retrying later")
+            }
+        }
+    }
+    Ok(settled)
+}
+
+/// Re-pushes spend changed in the last `window` from Postgres to Redis.
+async fn reconcile(
+    pool: &PgPool,
+    redis: &Redis,
+    script: &redis::Script,
+    window: Duration,
+) -> anyhow::Result<()> {
+    let rows = sqlx::query(
+        "SELECT s.ad_group_id, s.day, s.spent_millicents, g.campaign_id, c.spent_millicents AS campaign_spent \
+         FROM ad_group_spend s JOIN ad_groups g ON g.id = s.ad_group_id JOIN campaigns c ON c.id = g.campaign_id \
+         WHERE s.updated_at > now() - make_interval(secs => $1)",
+    )
+    .bind(window.as_secs_f64())
+    .fetch_all(pool)
+    .await?;
+    let mut updates = Vec::with_capacity(rows.len());
+    for r in rows {
+        updates.push(SpendUpdate {
+            ad_group_id: r.try_get("ad_group_id")?,
+            campaign_id: r.try_get("campaign_id")?,
+            day: r
+                .try_get::<NaiveDate, _>("day")?
+                .format("%Y-%m-%d")
+                .to_string(),
+            ad_group_spent: r.try_get("spent_millicents")?,
+            campaign_spent: r.try_get("campaign_spent")?,
+            bucket: 0,
+            release: 0,
+        });
+    }
+    sync_redis(redis, script, &updates).await?;
+    Ok(())
+}
