@@ -243,6 +243,7 @@ async fn main() {
     let handler = EngagementHandler {
         redis: redis.clone(),
         config: config.learning.clone(),
+        catalog: None,
     };
     let started = Instant::now();
     let total_direct = users * events_per_user;

@@ -10,13 +10,17 @@
 //! from `engagement.v1` rebuilds the same vectors.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use loop_platform::cache::Redis;
-use loop_platform::kafka::{BatchHandler, Delivery};
-use loop_proto::events::v1::{EngagementEvent, EngagementKind, NotInterestedTarget};
+use loop_platform::kafka::{BatchHandler, Delivery, topics};
+use loop_proto::events::v1::{
+    EngagementEvent, EngagementKind, NotInterestedTarget, WalletEvent, wallet_event,
+};
 use prost::Message;
 use serde::{Deserialize, Serialize};
 
+use crate::catalog::Catalog;
 use crate::embed::{self, Features};
 use crate::state::{self, UserState};
 
@@ -220,11 +224,52 @@ pub fn trending_increment(weight: f32, event_ms: i64, half_life_hours: f64) -> f
     f64::from(weight) * 2f64.powf(hours / half_life_hours)
 }
 
-/// The `engagement.v1` consumer.
+/// The `engagement.v1` (and `wallet.v1`: gifts are strong engagement)
+/// consumer.
 #[derive(Clone)]
 pub struct EngagementHandler {
     pub redis: Redis,
     pub config: LearningConfig,
+    /// Where a gifted video's features come from (gift events carry only
+    /// the video id). Without it a gift pulls toward the creator alone.
+    pub catalog: Option<Arc<Catalog>>,
+}
+
+impl EngagementHandler {
+    pub fn new(redis: Redis, config: LearningConfig, catalog: Option<Arc<Catalog>>) -> Self {
+        Self {
+            redis,
+            config,
+            catalog,
+        }
+    }
+
+    /// A gift as an engagement event of the sender with the gifted video (or
+    /// the LIVE room's creator); None for other wallet events.
+    fn gift_engagement(&self, w: &WalletEvent) -> Option<EngagementEvent> {
+        let Some(wallet_event::Payload::GiftSent(g)) = &w.payload else {
+            return None;
+        };
+        let mut e = EngagementEvent {
+            event_id: w.event_id.clone(),
+            occurred_at: w.occurred_at,
+            user_id: g.sender_id.clone(),
+            video_id: g.video_id.clone(),
+            creator_id: g.recipient_id.clone(),
+            ..Default::default()
+        };
+        if let Some(video) = self
+            .catalog
+            .as_ref()
+            .filter(|_| !g.video_id.is_empty())
+            .and_then(|c| c.get(&g.video_id))
+        {
+            e.hashtags = video.hashtags.clone();
+            e.category = video.category.clone();
+            e.sound_id = video.sound_id.clone();
+        }
+        Some(e)
+    }
 }
 
 /// A user's stored state and its version.
@@ -241,8 +286,27 @@ impl BatchHandler for EngagementHandler {
         let mut poison = Vec::new();
         let mut events = Vec::with_capacity(batch.len());
         for (i, d) in batch.iter().enumerate() {
+            if d.topic.ends_with(topics::WALLET) {
+                match WalletEvent::decode(d.payload.as_slice()) {
+                    Ok(w) => {
+                        if let Some(e) = self.gift_engagement(&w) {
+                            if e.user_id.is_empty() || e.event_id.is_empty() {
+                                poison.push((i, "gift without sender or event id".to_owned()));
+                            } else {
+                                let weight = self.config.weights.gift;
+                                events.push((d, e, weight));
+                            }
+                        }
+                    }
+                    Err(err) => poison.push((i, format!("undecodable WalletEvent: {err}"))),
+                }
+                continue;
+            }
             match EngagementEvent::decode(d.payload.as_slice()) {
-                Ok(e) if !e.user_id.is_empty() && !e.video_id.is_empty() => events.push((d, e)),
+                Ok(e) if !e.user_id.is_empty() && !e.video_id.is_empty() => {
+                    let weight = self.config.weight(&e);
+                    events.push((d, e, weight));
+                }
                 Ok(_) => {
                     poison.push((i, "engagement event without user_id or video_id".to_owned()))
                 }
@@ -263,9 +327,12 @@ impl BatchHandler for EngagementHandler {
 
 impl EngagementHandler {
     /// Returns false when a concurrent writer changed a user: retry.
-    async fn try_apply(&self, events: &[(&Delivery, EngagementEvent)]) -> anyhow::Result<bool> {
+    async fn try_apply(
+        &self,
+        events: &[(&Delivery, EngagementEvent, f32)],
+    ) -> anyhow::Result<bool> {
         let r = &self.redis;
-        let mut users: Vec<&str> = events.iter().map(|(_, e)| e.user_id.as_str()).collect();
+        let mut users: Vec<&str> = events.iter().map(|(_, e, _)| e.user_id.as_str()).collect();
         users.sort_unstable();
         users.dedup();
         let mut conn = r.conn.clone();
@@ -312,7 +379,8 @@ impl EngagementHandler {
         let mut trending: HashMap<(String, String), f64> = HashMap::new();
         let mut suppress: Vec<(String, String, i64)> = Vec::new(); // (key, id, ms)
         let mut mark_seen: Vec<(String, String, i64)> = Vec::new();
-        for (d, e) in events {
+        for (d, e, weight) in events {
+            let weight = *weight;
             let Some(p) = pending.get_mut(e.user_id.as_str()) else {
                 continue;
             };
@@ -342,7 +410,6 @@ impl EngagementHandler {
             {
                 continue;
             }
-            let weight = self.config.weight(e);
             let before = p.state.vector.clone();
             self.config.apply(&mut p.state, e, weight);
             p.state.record(
@@ -355,7 +422,7 @@ impl EngagementHandler {
             p.state.updated_at_ms = chrono::Utc::now().timestamp_millis();
             p.changed = true;
             let event_ms = e.occurred_at.as_ref().map_or(0, |t| t.seconds * 1000);
-            if weight != 0.0 && self.config.video_learning_rate > 0.0 {
+            if weight != 0.0 && self.config.video_learning_rate > 0.0 && !e.video_id.is_empty() {
                 let mut viewer = before;
                 embed::normalize(&mut viewer);
                 let delta = video_deltas
@@ -365,7 +432,7 @@ impl EngagementHandler {
                     *x += self.config.video_learning_rate * weight * u;
                 }
             }
-            if weight > 0.0 {
+            if weight > 0.0 && !e.video_id.is_empty() {
                 let inc =
                     trending_increment(weight, event_ms, self.config.trending_half_life_hours);
                 *trending

@@ -156,8 +156,11 @@ pub async fn run(
     let background = Redis::connect(&config.redis)
         .await?
         .with_prefix(&redis.prefix);
-    loop_platform::kafka::ensure_topics(&config.kafka, &[topics::ENGAGEMENT, topics::CONTENT])
-        .await?;
+    loop_platform::kafka::ensure_topics(
+        &config.kafka,
+        &[topics::ENGAGEMENT, topics::CONTENT, topics::WALLET],
+    )
+    .await?;
     let producer = Producer::new(&config.kafka, "loop-feed-ranking")?;
     let catalog = Arc::new(Catalog::new(config.learning.dim));
 
@@ -174,11 +177,16 @@ pub async fn run(
         Duration::from_millis(config.feed.learned_refresh_ms),
         shutdown.clone(),
     ));
-    let engagement = learn::EngagementHandler {
-        redis: background.clone(),
-        config: config.learning.clone(),
-    };
-    let mut opts = ConsumerOptions::new(&config.consumer.group_id, &[topics::ENGAGEMENT]);
+    let engagement = learn::EngagementHandler::new(
+        background.clone(),
+        config.learning.clone(),
+        Some(catalog.clone()),
+    );
+    // Gifts (wallet.v1) are engagement too; the group reads both topics.
+    let mut opts = ConsumerOptions::new(
+        &config.consumer.group_id,
+        &[topics::ENGAGEMENT, topics::WALLET],
+    );
     opts.max_batch = config.consumer.max_batch;
     opts.max_wait = Duration::from_millis(config.consumer.max_wait_ms);
     tasks.spawn(loop_platform::kafka::run_consumer(

@@ -5,6 +5,7 @@
 //! offsets), so replaying a range twice changes nothing.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use loop_platform::cache::Redis;
@@ -13,6 +14,7 @@ use loop_platform::kafka::{BatchHandler, Delivery, topics};
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::{Offset, TopicPartitionList};
 
+use crate::catalog::Catalog;
 use crate::learn::{EngagementHandler, LearningConfig};
 use crate::social::ContentStateHandler;
 
@@ -161,12 +163,16 @@ pub async fn replay_topic<H: BatchHandler>(
 pub struct RebuildReport {
     pub content_events: u64,
     pub engagement_events: u64,
+    /// `wallet.v1` events read (gifts are applied as engagement).
+    pub wallet_events: u64,
     pub poison: u64,
 }
 
 /// Rebuilds ranker state into `target` (a Redis handle whose prefix is the
-/// fresh one): profiles and follows from `content.v1`, then vectors, video
-/// learning and trending from `engagement.v1`, each from `start`.
+/// fresh one): profiles, follows and the catalog snapshot from `content.v1`,
+/// then vectors, video learning and trending from `engagement.v1` and the
+/// gifts of `wallet.v1` (a gifted video's features come from the rebuilt
+/// catalog, as they do live), each from `start`.
 pub async fn rebuild(
     kafka: &KafkaConfig,
     target: Redis,
@@ -181,8 +187,13 @@ pub async fn rebuild(
     )?;
     let content_topic = kafka.topic(topics::CONTENT);
     let engagement_topic = kafka.topic(topics::ENGAGEMENT);
+    let wallet_topic = kafka.topic(topics::WALLET);
     let content_ranges = plan(&planner, &content_topic, start).await?;
     let engagement_ranges = plan(&planner, &engagement_topic, start).await?;
+    // A platform without a wallet has no wallet.v1 yet: nothing to replay.
+    let wallet_ranges = plan(&planner, &wallet_topic, start)
+        .await
+        .unwrap_or_default();
 
     let social = ContentStateHandler {
         redis: target.clone(),
@@ -196,10 +207,13 @@ pub async fn rebuild(
         &|d, t| progress(topics::CONTENT, d, t),
     )
     .await?;
-    let learner = EngagementHandler {
-        redis: target,
-        config: learning,
-    };
+    let catalog = Arc::new(Catalog::new(learning.dim));
+    let loaded = crate::snapshot::load(&target).await?;
+    {
+        let catalog = catalog.clone();
+        tokio::task::spawn_blocking(move || catalog.upsert_many(&loaded.videos)).await?;
+    }
+    let learner = EngagementHandler::new(target, learning, Some(catalog));
     let (engagement_events, p2) = replay_topic(
         kafka,
         &engagement_topic,
@@ -209,9 +223,19 @@ pub async fn rebuild(
         &|d, t| progress(topics::ENGAGEMENT, d, t),
     )
     .await?;
+    let (wallet_events, p3) = replay_topic(
+        kafka,
+        &wallet_topic,
+        &wallet_ranges,
+        &learner,
+        1000,
+        &|d, t| progress(topics::WALLET, d, t),
+    )
+    .await?;
     Ok(RebuildReport {
         content_events,
         engagement_events,
-        poison: p1 + p2,
+        wallet_events,
+        poison: p1 + p2 + p3,
     })
 }

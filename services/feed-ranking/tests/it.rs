@@ -135,18 +135,104 @@ async fn start(
 
 #[tokio::test]
 async fn replay_rebuilds_the_live_vectors_and_replaying_twice_changes_nothing() {
+    use loop_platform::auth::{JwtKeys, Role};
+    use loop_proto::events::v1::{GiftSent, WalletEvent, wallet_event};
+    use loop_proto::feed_ranking::v1 as pb;
+    use loop_proto::feed_ranking::v1::feed_ranking_service_client::FeedRankingServiceClient;
+
     let prefix = testing::unique("replay");
     let live = config(&prefix);
-    loop_platform::kafka::ensure_topics(&live.kafka, &[topics::ENGAGEMENT, topics::CONTENT])
-        .await
-        .expect("topics");
+    loop_platform::kafka::ensure_topics(
+        &live.kafka,
+        &[topics::ENGAGEMENT, topics::CONTENT, topics::WALLET],
+    )
+    .await
+    .expect("topics");
     let stream = events(10, 40);
-    let counts = expected_counts(&stream);
+    let mut counts = expected_counts(&stream);
     let users: Vec<String> = counts.keys().cloned().collect();
+    // The videos gifts are sent on: one per family, in the catalog.
+    let producer = Producer::new(&live.kafka, "test").expect("producer");
+    for (f, family) in FAMILIES.iter().enumerate() {
+        let id = format!("00000000-0000-7000-9000-{:012}", 10 * f);
+        producer
+            .publish(
+                topics::CONTENT,
+                &id,
+                "loop.events.v1.ContentEvent",
+                &published(video(&id, family)),
+            )
+            .await
+            .expect("produce");
+    }
     produce(&live.kafka, &stream).await;
 
-    let (shutdown, task) = start(live.clone()).await;
-    let total = stream.len() as u64;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(loop_feed_ranking::run(
+        live.clone(),
+        listener,
+        shutdown.clone(),
+    ));
+    let client = FeedRankingServiceClient::new(
+        loop_platform::grpc::channel(&format!("http://{addr}")).expect("channel"),
+    );
+    let admin = JwtKeys::new(live.auth.jwt_secret.expose()).issue(
+        "test",
+        Role::Service,
+        Duration::from_secs(600),
+    );
+    testing::wait_for(
+        "catalog has the gifted videos",
+        Duration::from_secs(30),
+        || {
+            let (mut client, admin) = (client.clone(), admin.clone());
+            async move {
+                let stats = client
+                    .get_ranker_stats(loop_platform::grpc::request(
+                        pb::GetRankerStatsRequest {},
+                        Some(&admin),
+                        Duration::from_secs(5),
+                    ))
+                    .await
+                    .ok()?
+                    .into_inner();
+                (stats.videos_indexed >= FAMILIES.len() as u64).then_some(())
+            }
+        },
+    )
+    .await;
+    // Gifts are strong engagement read from wallet.v1: one per viewer, on
+    // their own family's video.
+    for u in &users {
+        let n: usize = u[u.len() - 12..].parse().expect("user index");
+        let gift = WalletEvent {
+            event_id: uuid::Uuid::now_v7().to_string(),
+            occurred_at: Some(prost_types::Timestamp {
+                seconds: 1_800_000_000 + 41 * 60,
+                nanos: 0,
+            }),
+            payload: Some(wallet_event::Payload::GiftSent(GiftSent {
+                sender_id: u.clone(),
+                recipient_id: format!("creator-{}-0", FAMILIES[n % 5]),
+                video_id: format!("00000000-0000-7000-9000-{:012}", 10 * (n % 5)),
+                gift_id: "rose".into(),
+                count: 1,
+                coins: 1,
+                diamonds: 1,
+                ..Default::default()
+            })),
+        };
+        producer
+            .publish(topics::WALLET, u, "loop.events.v1.WalletEvent", &gift)
+            .await
+            .expect("produce gift");
+        *counts.get_mut(u).expect("user") += 1;
+    }
+    let total = stream.len() as u64 + users.len() as u64;
     testing::wait_for(
         "live consumer applied everything",
         Duration::from_secs(60),
@@ -172,7 +258,8 @@ async fn replay_rebuilds_the_live_vectors_and_replaying_twice_changes_nothing() 
     )
     .await
     .expect("rebuild");
-    assert_eq!(report.engagement_events, total);
+    assert_eq!(report.engagement_events, stream.len() as u64);
+    assert_eq!(report.wallet_events, users.len() as u64);
     let rebuilt = states(&target, &users).await;
     for u in &users {
         let (a, b) = (&live_states[u], &rebuilt[u]);
@@ -296,6 +383,7 @@ async fn redelivery_restores_suppressions_lost_in_a_crash_without_reapplying() {
     let handler = EngagementHandler {
         redis: redis.clone(),
         config: cfg.learning.clone(),
+        catalog: None,
     };
     let mut event = events(1, 1).remove(0);
     event.kind = EngagementKind::NotInterested as i32;
@@ -515,6 +603,7 @@ async fn replicas_pick_up_learned_video_vectors_without_a_request_round_trip() {
     let handler = EngagementHandler {
         redis: redis.clone(),
         config: cfg.learning.clone(),
+        catalog: None,
     };
     let catalog = Catalog::new(cfg.learning.dim);
     // The viewer needs some direction first: the video learns toward the viewer.
@@ -567,6 +656,7 @@ async fn refresh_resets_to_cold_but_a_redelivered_event_is_still_not_applied_aga
     let handler = EngagementHandler {
         redis: redis.clone(),
         config: cfg.learning.clone(),
+        catalog: None,
     };
     let mut event = events(1, 2).remove(1);
     event.kind = EngagementKind::Like as i32;

@@ -217,9 +217,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             )
             .await?;
             println!(
-                "rebuilt into {target_prefix}: {} content events, {} engagement events, {} poison skipped{}",
+                "rebuilt into {target_prefix}: {} content events, {} engagement events, {} wallet events, {} poison skipped{}",
                 report.content_events,
                 report.engagement_events,
+                report.wallet_events,
                 report.poison,
                 if swap {
                     "; swapped: restart the ranker replicas to use it"
