@@ -152,6 +152,8 @@ struct Inner {
     by_creator: HashMap<String, BTreeSet<(i64, String)>>,
     by_hashtag: HashMap<String, BTreeSet<(i64, String)>>,
     challenges: Vec<ChallengeEntry>,
+    /// Every category seen, with its vector (for a viewer's top categories).
+    categories: HashMap<String, Vec<f32>>,
 }
 
 pub struct Catalog {
@@ -291,6 +293,10 @@ impl Catalog {
         };
         if !known && !was_servable {
             inner.all_ids.push(id.clone());
+        }
+        if !entry.category.is_empty() && !inner.categories.contains_key(&entry.category) {
+            let v = embed::interests_vector(std::slice::from_ref(&entry.category), self.dim);
+            inner.categories.insert(entry.category.clone(), v);
         }
         inner.recent.insert((at, id.clone()));
         inner
@@ -450,6 +456,24 @@ impl Catalog {
                     .map(move |v| (v, c.hashtag.clone()))
             })
             .collect()
+    }
+
+    /// The `n` categories closest to `vector` (cosine > 0), strongest first.
+    pub fn top_categories(&self, vector: &[f32], n: usize) -> Vec<(String, f32)> {
+        let norm = embed::norm(vector);
+        if norm < 1e-9 {
+            return Vec::new();
+        }
+        let inner = self.inner.read();
+        let mut scored: Vec<(String, f32)> = inner
+            .categories
+            .iter()
+            .map(|(c, v)| (c.clone(), embed::dot(vector, v) / norm))
+            .filter(|(_, w)| *w > 0.0)
+            .collect();
+        scored.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        scored.truncate(n);
+        scored
     }
 
     /// Every hashtag and category present, for interest explanations.

@@ -40,8 +40,9 @@ pub struct FeedConfig {
     pub seen_set_size: usize,
     /// Weight of a video's learned vector next to its content vector.
     pub learned_weight: f32,
-    /// 1-based positions kept for ads (filled by ads-auction; organic items
-    /// take them while no ad is returned).
+    /// 1-based positions offered to ads-auction (organic items take those it
+    /// leaves empty); never two adjacent. The first position after app open
+    /// is also offered (TopView).
     pub ad_slots: Vec<u32>,
 }
 
@@ -75,6 +76,16 @@ impl FeedConfig {
         if !(0.0..=1.0).contains(&self.exploration_share) {
             problems.push("feed.exploration_share: must be 0..=1".into());
         }
+        let mut slots = self.ad_slots.clone();
+        slots.sort_unstable();
+        if slots.iter().any(|s| *s == 0 || *s > self.max_page_size)
+            || slots.windows(2).any(|w| w[1] - w[0] < 2)
+        {
+            problems.push(
+                "feed.ad_slots: 1-based positions within max_page_size, no two adjacent (never two ads in a row)"
+                    .into(),
+            );
+        }
         if !(10..=60_000).contains(&self.learned_refresh_ms) {
             problems.push("feed.learned_refresh_ms: must be 10..=60000".into());
         }
@@ -103,10 +114,16 @@ pub struct Viewer {
     pub suppressed_creators: HashSet<String>,
     pub suppressed_sounds: HashSet<String>,
     pub keywords: Vec<String>,
+    /// `GENDER_*` from the sign-up profile (0: unknown).
+    pub gender: i32,
+    /// YYYY-MM-DD from the sign-up profile, for the age band.
+    pub birth_date: Option<String>,
+    /// Recent engagement: (`c:<category>` or `h:<hashtag>`, last ms).
+    pub behaviors: Vec<(String, i64)>,
 }
 
 /// state, profile, follows, suppressed creators, suppressed sounds,
-/// keywords, regional trending, global trending.
+/// keywords, regional trending, global trending, behaviours.
 type ViewerRows = (
     Option<Vec<u8>>,
     HashMap<String, String>,
@@ -116,6 +133,7 @@ type ViewerRows = (
     Vec<String>,
     Vec<String>,
     Vec<String>,
+    Vec<(String, i64)>,
 );
 
 /// Reads everything about the viewer plus `trending` trending ids (regional
@@ -133,7 +151,7 @@ pub async fn load_viewer(
     } else {
         state::trending_key(r, Some(country_hint))
     };
-    let (state, profile, follows, sup_c, sup_s, keywords, regional, global): ViewerRows =
+    let (state, profile, follows, sup_c, sup_s, keywords, regional, global, behaviors): ViewerRows =
         redis::pipe()
             .get(state::state_key(r, user))
             .hgetall(state::profile_key(r, user))
@@ -143,6 +161,7 @@ pub async fn load_viewer(
             .smembers(state::keywords_key(r, user))
             .zrevrange(country_key, 0, n)
             .zrevrange(state::trending_key(r, None), 0, n)
+            .hgetall(state::behaviors_key(r, user))
             .query_async(&mut conn)
             .await?;
     let interests = profile
@@ -170,6 +189,12 @@ pub async fn load_viewer(
         suppressed_creators: sup_c.into_iter().collect(),
         suppressed_sounds: sup_s.into_iter().collect(),
         keywords: keywords.into_iter().map(|k| k.to_lowercase()).collect(),
+        gender: profile
+            .get("gender")
+            .and_then(|g| g.parse().ok())
+            .unwrap_or_default(),
+        birth_date: profile.get("birth_date").filter(|d| !d.is_empty()).cloned(),
+        behaviors,
     })
 }
 
@@ -277,11 +302,13 @@ impl Pool {
 pub struct Built {
     pub items: Vec<pb::FeedItem>,
     pub cold_start: bool,
+    /// The vector the page was scored with (learned, else declared interests).
+    pub vector: Option<Vec<f32>>,
 }
 
-/// Builds one page for `viewer`, then records what was shown as seen.
-/// Redis: one lookup of the candidates in the seen-set and one write of the
-/// page to it (the viewer was read by [`load_viewer`]).
+/// Builds one organic page for `viewer`; the caller records what it shows
+/// with [`record_seen`]. Redis: one lookup of the candidates in the seen-set
+/// (the viewer was read by [`load_viewer`]).
 pub async fn for_you(
     r: &Redis,
     catalog: &Catalog,
@@ -497,30 +524,46 @@ pub async fn for_you(
         last = Some(c.video);
     }
 
-    // Shown means seen: never shown again (bounded memory per viewer).
-    if !items.is_empty() {
-        let now = chrono::Utc::now().timestamp_millis();
-        let key = state::seen_key(r, &viewer.user_id);
-        let mut pipe = redis::pipe();
-        for item in &items {
-            if let Some(pb::feed_item::Item::Video(v)) = &item.item {
-                pipe.zadd(&key, &v.video_id, now).ignore();
-            }
+    Ok(Built {
+        items,
+        cold_start,
+        vector: scoring.cloned(),
+    })
+}
+
+/// Shown means seen: records the page's videos (organic and sponsored) in
+/// the viewer's seen-set, trimmed to `seen_set_size`.
+pub fn record_seen(r: &Redis, config: &FeedConfig, user: &str, items: &[pb::FeedItem]) {
+    let now = chrono::Utc::now().timestamp_millis();
+    let key = state::seen_key(r, user);
+    let mut pipe = redis::pipe();
+    let mut any = false;
+    for item in items {
+        let video = match &item.item {
+            Some(pb::feed_item::Item::Video(v)) => Some(v),
+            Some(pb::feed_item::Item::Ad(a)) => a.video.as_ref(),
+            None => None,
+        };
+        if let Some(v) = video {
+            pipe.zadd(&key, &v.video_id, now).ignore();
+            any = true;
         }
-        pipe.zremrangebyrank(&key, 0, -(config.seen_set_size as isize) - 1)
-            .ignore();
-        // Not awaited: the page does not wait for this write. It is queued on
-        // the connection before the response reaches the client, and commands
-        // on one connection run in order, so the viewer's next page reads the
-        // seen-set after it. A failed write is logged (those videos may repeat).
-        let mut conn = r.conn.clone();
-        tokio::spawn(async move {
-            if let Err(err) = pipe.query_async::<()>(&mut conn).await {
-                tracing::warn!(error = %err, "recording shown videos failed");
-            }
-        });
     }
-    Ok(Built { items, cold_start })
+    if !any {
+        return;
+    }
+    pipe.zremrangebyrank(&key, 0, -(config.seen_set_size as isize) - 1)
+        .ignore();
+    // Not awaited: the page does not wait for this write. It is queued on
+    // the connection before the response reaches the client, and commands
+    // on one connection run in order, so the viewer's next page reads the
+    // seen-set after it. A failed write is logged (those videos may repeat).
+    let mut conn = r.conn.clone();
+    tokio::spawn(async move {
+        if let Err(err) = pipe.query_async::<()>(&mut conn).await {
+            tracing::warn!(error = %err, "recording shown videos failed");
+        }
+    });
 }
 
 pub fn card(v: &VideoEntry) -> pb::VideoCard {

@@ -215,6 +215,24 @@ pub fn event_content_vector(e: &EngagementEvent, dim: usize) -> Vec<f32> {
     )
 }
 
+/// How long a user's recent-behaviour hash outlives its last write (ad
+/// targeting looks back 7 days).
+const BEHAVIOR_TTL_SECS: i64 = 8 * 24 * 3600;
+
+/// Strong engagement for ad targeting's behaviours: a full watch, like,
+/// share, comment, follow or gift (gifts arrive without a kind).
+fn is_strong(e: &EngagementEvent) -> bool {
+    match e.kind() {
+        EngagementKind::View => e.watch_ms as f32 >= 0.9 * e.video_duration_ms.max(1) as f32,
+        EngagementKind::Like
+        | EngagementKind::Share
+        | EngagementKind::Comment
+        | EngagementKind::Follow
+        | EngagementKind::Unspecified => true,
+        _ => false,
+    }
+}
+
 /// A monotone time weight for trending: adding `w * 2^(t / half_life)`
 /// ranks like a sum of exponentially decayed weights, without rewrites.
 pub fn trending_increment(weight: f32, event_ms: i64, half_life_hours: f64) -> f64 {
@@ -379,6 +397,10 @@ impl EngagementHandler {
         let mut trending: HashMap<(String, String), f64> = HashMap::new();
         let mut suppress: Vec<(String, String, i64)> = Vec::new(); // (key, id, ms)
         let mut mark_seen: Vec<(String, String, i64)> = Vec::new();
+        // Written for newly applied events only (a redelivered old event
+        // must not move a "last engaged" time back); losing one in a crash
+        // costs only ad targeting precision.
+        let mut behaviors: Vec<(String, String, i64)> = Vec::new();
         for (d, e, weight) in events {
             let weight = *weight;
             let Some(p) = pending.get_mut(e.user_id.as_str()) else {
@@ -422,6 +444,15 @@ impl EngagementHandler {
             p.state.updated_at_ms = chrono::Utc::now().timestamp_millis();
             p.changed = true;
             let event_ms = e.occurred_at.as_ref().map_or(0, |t| t.seconds * 1000);
+            if is_strong(e) {
+                let key = state::behaviors_key(r, &e.user_id);
+                if !e.category.is_empty() {
+                    behaviors.push((key.clone(), format!("c:{}", e.category), event_ms));
+                }
+                for tag in &e.hashtags {
+                    behaviors.push((key.clone(), format!("h:{tag}"), event_ms));
+                }
+            }
             if weight != 0.0 && self.config.video_learning_rate > 0.0 && !e.video_id.is_empty() {
                 let mut viewer = before;
                 embed::normalize(&mut viewer);
@@ -487,8 +518,12 @@ impl EngagementHandler {
             }
         }
         // Idempotent follow-ups (set semantics): safe to repeat on redelivery.
-        if !suppress.is_empty() || !mark_seen.is_empty() {
+        if !suppress.is_empty() || !mark_seen.is_empty() || !behaviors.is_empty() {
             let mut pipe = redis::pipe();
+            for (key, field, ms) in &behaviors {
+                pipe.hset(key, field, ms).ignore();
+                pipe.expire(key, BEHAVIOR_TTL_SECS).ignore();
+            }
             for (key, id, ms) in &suppress {
                 if !id.is_empty() {
                     pipe.hset(key, id, ms).ignore();

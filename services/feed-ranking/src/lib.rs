@@ -6,6 +6,7 @@
 //! feeds from an in-process catalog + ANN index that each replica builds
 //! from `content.v1`. State lives in Redis so every replica shares it.
 
+pub mod ads;
 pub mod catalog;
 pub mod embed;
 pub mod feed;
@@ -26,6 +27,7 @@ use loop_platform::config::{
     AuthConfig, GrpcServerConfig, KafkaConfig, RedisConfig, TelemetryConfig, Validate,
 };
 use loop_platform::kafka::{ConsumerOptions, Producer, topics};
+use loop_proto::ads_auction::v1::ads_auction_service_client::AdsAuctionServiceClient;
 use loop_proto::content::v1::content_service_client::ContentServiceClient;
 use loop_proto::feed_ranking::v1::feed_ranking_service_server::FeedRankingServiceServer;
 use serde::{Deserialize, Serialize};
@@ -57,6 +59,10 @@ pub struct Config {
 #[serde(deny_unknown_fields)]
 pub struct ServicesConfig {
     pub content_url: String,
+    /// ads-auction, which fills the feed's ad slots; empty: no ads.
+    pub ads_auction_url: String,
+    /// How long a feed waits for its ads before serving organic items only.
+    pub ads_deadline_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -83,6 +89,8 @@ impl Default for Config {
             telemetry: TelemetryConfig::default(),
             services: ServicesConfig {
                 content_url: "http://127.0.0.1:50061".into(),
+                ads_auction_url: "http://127.0.0.1:50063".into(),
+                ads_deadline_ms: 60,
             },
             consumer: ConsumerConfig {
                 group_id: "feed-ranking".into(),
@@ -114,6 +122,16 @@ impl Validate for Config {
             &self.services.content_url,
             &mut problems,
         );
+        if !self.services.ads_auction_url.is_empty() {
+            loop_platform::config::validate_service_url(
+                "services.ads_auction_url",
+                &self.services.ads_auction_url,
+                &mut problems,
+            );
+        }
+        if !(5..=5_000).contains(&self.services.ads_deadline_ms) {
+            problems.push("services.ads_deadline_ms: must be 5..=5000".into());
+        }
         problems
     }
 }
@@ -209,13 +227,28 @@ pub async fn run(
         shutdown.clone(),
     ));
 
+    let keys = JwtKeys::new(config.auth.jwt_secret.expose());
+    let content =
+        ContentServiceClient::new(loop_platform::grpc::channel(&config.services.content_url)?);
+    let ads = if config.services.ads_auction_url.is_empty() {
+        None
+    } else {
+        Some(ads::AdsClient {
+            ads: AdsAuctionServiceClient::new(loop_platform::grpc::channel(
+                &config.services.ads_auction_url,
+            )?),
+            content: content.clone(),
+            keys: keys.clone(),
+            deadline: Duration::from_millis(config.services.ads_deadline_ms),
+            cards: Arc::default(),
+        })
+    };
     let service = FeedService {
         redis,
         catalog,
-        keys: JwtKeys::new(config.auth.jwt_secret.expose()),
-        content: ContentServiceClient::new(loop_platform::grpc::channel(
-            &config.services.content_url,
-        )?),
+        keys,
+        content,
+        ads,
         config: Arc::new(config),
     };
     let routes = tonic::service::Routes::new(FeedRankingServiceServer::new(service));

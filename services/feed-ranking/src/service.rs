@@ -6,6 +6,7 @@ use std::time::Duration;
 use loop_platform::auth::{Caller, JwtKeys};
 use loop_platform::cache::Redis;
 use loop_platform::{AppError, AppResult};
+use loop_proto::ads_auction::v1 as ads_pb;
 use loop_proto::content::v1 as content;
 use loop_proto::content::v1::content_service_client::ContentServiceClient;
 use loop_proto::feed_ranking::v1 as pb;
@@ -26,6 +27,7 @@ pub struct FeedService {
     pub(crate) catalog: Arc<Catalog>,
     pub(crate) keys: JwtKeys,
     pub(crate) content: ContentServiceClient<Channel>,
+    pub(crate) ads: Option<crate::ads::AdsClient>,
     pub(crate) config: Arc<Config>,
 }
 
@@ -58,18 +60,61 @@ impl FeedService {
             .unwrap_or_default();
         let viewer =
             feed::load_viewer(&self.redis, &user, &country, feed_cfg.trending_candidates).await?;
-        let built = feed::for_you(
+        let page_size = page_size as usize;
+        let request_id = loop_platform::ids::new_id().to_string();
+        let positions = crate::ads::positions(&feed_cfg.ad_slots, page_size, req.app_open);
+        let ads = self
+            .ads
+            .as_ref()
+            .filter(|_| req.include_ads && !positions.is_empty());
+        // The organic page and the auction run at the same time; the auction
+        // is bounded by its deadline.
+        let organic = feed::for_you(
             &self.redis,
             &self.catalog,
             &self.config.learning,
             feed_cfg,
             &viewer,
-            page_size as usize,
-        )
-        .await?;
+            page_size,
+        );
+        let auction = async {
+            let Some(ads) = ads else {
+                return Vec::new();
+            };
+            let vector = self.config.learning.ranking_vector(
+                viewer
+                    .state
+                    .as_ref()
+                    .filter(|s| s.positive_events > 0)
+                    .map(|s| s.vector.as_slice()),
+                &viewer.interests,
+            );
+            let profile = crate::ads::profile(&viewer, &self.catalog, vector.as_deref());
+            ads.fill(ads_pb::FillAdSlotsRequest {
+                user_id: user.clone(),
+                context: req.context.clone(),
+                profile: Some(profile),
+                slot_positions: positions.clone(),
+                app_open: req.app_open,
+                request_id: request_id.clone(),
+                debug: false,
+                exclude_ad_ids: Vec::new(),
+            })
+            .await
+        };
+        let (built, filled) = tokio::join!(organic, auction);
+        let built = built?;
+        let items = match ads {
+            Some(ads) if !filled.is_empty() => {
+                ads.merge(&self.catalog, built.items, filled, page_size)
+                    .await
+            }
+            _ => built.items,
+        };
+        feed::record_seen(&self.redis, feed_cfg, &user, &items);
         Ok(pb::GetForYouFeedResponse {
-            items: built.items,
-            request_id: loop_platform::ids::new_id().to_string(),
+            items,
+            request_id,
             cold_start: built.cold_start,
         })
     }

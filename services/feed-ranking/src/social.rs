@@ -42,6 +42,8 @@ impl BatchHandler for ContentStateHandler {
                         &[
                             ("country", u.country.as_str()),
                             ("interests", u.declared_interests.join(",").as_str()),
+                            ("gender", u.gender.to_string().as_str()),
+                            ("birth_date", u.birth_date.as_str()),
                         ],
                     )
                     .ignore();

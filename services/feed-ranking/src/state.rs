@@ -6,9 +6,12 @@
 //! - `u:{user}:ver`    version counter of the state, for compare-and-set.
 //! - `u:{user}:seen`   ZSET of videos shown (score = ms), trimmed to N.
 //! - `u:{user}:follows` SET of followed creators (from `content.v1`).
-//! - `u:{user}:profile` HASH country, interests (from `content.v1`).
+//! - `u:{user}:profile` HASH country, interests, gender, birth_date (from `content.v1`).
 //! - `u:{user}:sup:creator`, `u:{user}:sup:sound` HASH id -> ms ("not interested").
 //! - `u:{user}:keywords` SET of keyword filters.
+//! - `u:{user}:behav`  HASH `c:<category>` / `h:<hashtag>` -> ms of the last
+//!   strong engagement (ad targeting's "engaged in the last 7 days"); the key
+//!   expires 8 days after the last write.
 //! - `v:{video}:learned` f32 LE vector added to the content vector.
 //! - `v:learned:changes` ZSET video -> server ms of its last learned change.
 //! - `trending:global`, `trending:cc:{CC}` ZSET of time-weighted engagement.
@@ -153,6 +156,9 @@ pub fn suppressed_sounds_key(r: &Redis, user: &str) -> String {
 }
 pub fn keywords_key(r: &Redis, user: &str) -> String {
     r.key(&format!("u:{user}:keywords"))
+}
+pub fn behaviors_key(r: &Redis, user: &str) -> String {
+    r.key(&format!("u:{user}:behav"))
 }
 pub fn learned_key(r: &Redis, video: &str) -> String {
     r.key(&format!("v:{video}:learned"))

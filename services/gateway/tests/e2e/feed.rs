@@ -323,3 +323,115 @@ async fn not_interested_and_keyword_filters_hide_videos() {
     );
     testing::clear_redis(&p.redis).await;
 }
+
+#[tokio::test]
+async fn the_for_you_feed_carries_sponsored_items_in_its_ad_slots_never_two_in_a_row() {
+    let p = Platform::start().await;
+    // Organic videos from several creators, enough for a page of 12.
+    for c in 0..4 {
+        let (token, _) = p.sign_up(&format!("org{c}"), "creator").await;
+        for v in 0..5 {
+            let (status, body) = p
+                .post("/v1/videos", Some(&token), json!({"caption": format!("clip {v} #fam{c}"), "duration_ms": 10000, "media_url": "https://x.test/v"}))
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+        }
+    }
+    // An advertiser buys an In-Feed campaign for everyone.
+    let (brand, _) = p.sign_up("brand_feed", "advertiser").await;
+    let (_, video) = p
+        .post("/v1/videos", Some(&brand), json!({"caption": "our shoe", "duration_ms": 15000, "media_url": "https://cdn.loop.test/shoe.mp4", "visibility": "private"}))
+        .await;
+    let ad_video = video["video_id"].as_str().expect("id").to_owned();
+    let (status, campaign) = p
+        .post("/v1/ads/campaigns", Some(&brand), json!({"idempotency_key": "feed-ads-0001", "name": "Launch", "objective": "reach", "total_budget_cents": 10000}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{campaign}");
+    let campaign_id = campaign["campaign_id"].as_str().expect("id");
+    let (status, group) = p
+        .post(
+            &format!("/v1/ads/campaigns/{campaign_id}/ad-groups"),
+            Some(&brand),
+            json!({"name": "everyone", "format": "in_feed", "daily_budget_cents": 5000, "bid_type": "cpm", "bid_cents": 500,
+                   "schedule": {"starts_at": (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339()}, "targeting": {}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{group}");
+    let group_id = group["ad_group_id"].as_str().expect("id").to_owned();
+    let (status, creative) = p
+        .post(
+            &format!("/v1/ads/ad-groups/{group_id}/creatives"),
+            Some(&brand),
+            json!({"video_id": ad_video, "display_name": "BrandCo", "call_to_action": "shop_now", "landing_url": "https://brand.test/shoe"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{creative}");
+    let (viewer, _) = p.sign_up("ad_viewer", "viewer").await;
+    let client = ranker(&p);
+    testing::wait_for("ranker catalog", Duration::from_secs(60), || {
+        let mut client = client.clone();
+        async move {
+            let req = loop_platform::grpc::request(
+                pb::GetRankerStatsRequest {},
+                Some(&service_token()),
+                Duration::from_secs(5),
+            );
+            let stats = client.get_ranker_stats(req).await.ok()?.into_inner();
+            (stats.videos_indexed >= 20).then_some(())
+        }
+    })
+    .await;
+
+    // Ads sit at the configured slots (4 and 11, 1-based) with the marker.
+    let (status, feed) = p
+        .get(
+            "/v1/feed/for-you?page_size=12&country=US&device_os=android",
+            &viewer,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{feed}");
+    let items = feed["items"].as_array().expect("items");
+    assert_eq!(items.len(), 12, "{feed}");
+    let sponsored: Vec<u64> = items
+        .iter()
+        .filter(|i| i["sponsored"] == true)
+        .map(|i| i["position"].as_u64().expect("position"))
+        .collect();
+    assert!(!sponsored.is_empty(), "no ad served: {feed}");
+    for item in items.iter().filter(|i| i["sponsored"] == true) {
+        let position = item["position"].as_u64().expect("position");
+        assert!([3, 10].contains(&position), "ad at {position}: {feed}");
+        assert_eq!(item["reason"], "Sponsored");
+        assert_eq!(item["reason_kind"], "sponsored");
+        assert_eq!(item["ad"]["ad_group_id"], group_id.as_str());
+        assert_eq!(item["ad"]["video"]["video_id"], ad_video.as_str());
+        assert!(
+            !item["ad"]["impression_token"]
+                .as_str()
+                .unwrap_or_default()
+                .is_empty()
+        );
+    }
+    for pair in items.windows(2) {
+        assert!(
+            !(pair[0]["sponsored"] == true && pair[1]["sponsored"] == true),
+            "two ads in a row: {feed}"
+        );
+    }
+    for (i, item) in items.iter().enumerate() {
+        assert_eq!(item["position"].as_u64(), Some(i as u64));
+    }
+    // Surfaces that opt out get organic items only.
+    let (_, organic) = p
+        .get("/v1/feed/for-you?page_size=12&ads=false", &viewer)
+        .await;
+    assert!(
+        organic["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .all(|i| i["sponsored"] == false),
+        "{organic}"
+    );
+    testing::clear_redis(&p.redis).await;
+}

@@ -57,10 +57,19 @@ impl Platform {
             shutdown.clone(),
         ));
 
+        // Bound first: the ranker fills its feeds' ad slots from ads-auction.
+        let ads_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let ads_addr = ads_listener.local_addr().expect("addr");
+
         let mut ranker = loop_feed_ranking::Config::default();
         ranker.redis = testing::redis_config(&prefix);
         ranker.kafka = content.kafka.clone();
         ranker.services.content_url = format!("http://{content_addr}");
+        ranker.services.ads_auction_url = format!("http://{ads_addr}");
+        // A loaded test machine: give ads time (production keeps it short).
+        ranker.services.ads_deadline_ms = 2_000;
         ranker.consumer.group_id = format!("{prefix}-ranker");
         let ranker_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -93,10 +102,6 @@ impl Platform {
         ads.consumer.content_group_id = format!("{prefix}-ads-content");
         ads.outbox.poll_interval_ms = 50;
         ads.pacing.burst_fraction = 1.0;
-        let ads_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let ads_addr = ads_listener.local_addr().expect("addr");
         tokio::spawn(loop_ads_auction::run(ads, ads_listener, shutdown.clone()));
 
         let mut gateway = loop_gateway::Config::default();
