@@ -75,7 +75,7 @@ pub fn profile(viewer: &Viewer, catalog: &Catalog, vector: Option<&[f32]>) -> ad
         .iter()
         .filter(|(_, ms)| *ms >= week_ago)
         .collect();
-    behaviors.sort_by(|a, b| b.1.cmp(&a.1));
+    behaviors.sort_by_key(|b| std::cmp::Reverse(b.1));
     let recent_behaviors = behaviors
         .into_iter()
         .take(100)
