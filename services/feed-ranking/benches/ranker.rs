@@ -562,7 +562,9 @@ async fn main() {
         "| freshness publish -> applied p50 / p99 | {:.1} / {:.1} ms | | | p99 < 1000 ms |",
         fresh.p50, fresh.p99
     );
-    println!("| catalog load at start (snapshot + index) | {index_secs:.1} s for {videos} videos | | | |");
+    println!(
+        "| catalog load at start (snapshot + index) | {index_secs:.1} s for {videos} videos | | | |"
+    );
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench");
     let _ = std::fs::create_dir_all(&dir);
     let path = dir.join("ranker.json");
