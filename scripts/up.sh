@@ -42,7 +42,10 @@ start wallet loop-wallet
 wait_healthy wallet "$TARGET_DIR/loop-wallet" healthcheck
 start ads-auction loop-ads-auction
 wait_healthy ads-auction "$TARGET_DIR/loop-ads-auction" healthcheck
-start gateway loop-gateway
+# Locally one machine stands in for every client (`loopctl seed`,
+# `loopctl simulate` sign up thousands of accounts from 127.0.0.1), so the
+# per-IP sign-up/login limit is raised here; production keeps the default.
+start gateway loop-gateway LOOP_GATEWAY__RATE_LIMIT__AUTH_PER_IP_PER_MINUTE=100000
 wait_healthy gateway curl -fsS http://127.0.0.1:8080/readyz
 
 say "seeding demo data"

@@ -5,6 +5,7 @@ pub mod dlq;
 pub mod offsets;
 pub mod replay;
 pub mod seed;
+pub mod simulate;
 pub mod wallet;
 
 use std::time::Duration;

@@ -1,14 +1,14 @@
 //! loopctl: operations CLI for Loop.
 
 use clap::{Parser, Subcommand};
-use loopctl::{BrokerArgs, dlq, offsets, parse_start, replay, seed, wallet};
+use loopctl::{BrokerArgs, dlq, offsets, parse_start, replay, seed, simulate, wallet};
 
 #[derive(Parser)]
 #[command(
     name = "loopctl",
     version,
     about = "Operate a Loop deployment",
-    after_help = "Examples:\n  loopctl seed\n  loopctl replay --topic engagement.v1 --from time:2026-11-23T10:00:00Z --dry-run\n  loopctl replay --rebuild --target-prefix loop:ranker:v2: --swap\n  loopctl offsets show --group feed-ranking --topic engagement.v1\n  loopctl dlq list --topic engagement.v1\n  loopctl wallet reconcile\n  loopctl wallet export --out wallet.journal"
+    after_help = "Examples:\n  loopctl seed\n  loopctl simulate --viewers 2000 --creators 200 --duration 60s\n  loopctl replay --topic engagement.v1 --from time:2026-11-23T10:00:00Z --dry-run\n  loopctl replay --rebuild --target-prefix loop:ranker:v2: --swap\n  loopctl offsets show --group feed-ranking --topic engagement.v1\n  loopctl dlq list --topic engagement.v1\n  loopctl wallet reconcile\n  loopctl wallet export --out wallet.journal"
 )]
 struct Cli {
     #[command(flatten)]
@@ -24,6 +24,11 @@ enum Command {
         after_help = "Idempotent: existing demo accounts log in instead of signing up again.\n\nExample:\n  loopctl seed --gateway http://127.0.0.1:8080"
     )]
     Seed(seed::Args),
+    /// Drive the running platform through the gateway's public API with simulated viewers, creators and advertisers, and report what clients saw.
+    #[command(
+        after_help = "Set-up (accounts, videos, campaigns) comes first and is not measured; then traffic runs for\n--duration at up to --rate requests/s. Prints a report and writes it as JSON (--json).\nAccounts are named after --seed, so a rerun with the same seed logs them in again.\n\nExamples:\n  make up && loopctl simulate --viewers 2000 --creators 200 --duration 60s\n  loopctl simulate --viewers 200 --creators 40 --duration 20s --rate 80 --seed 7 --json sim.json"
+    )]
+    Simulate(simulate::Args),
     /// Re-read a topic over a range: count it (--dry-run), republish it (--republish-to), or rebuild the ranker's state (--rebuild).
     #[command(
         after_help = "Examples:\n  loopctl replay --topic engagement.v1 --from beginning --dry-run\n  loopctl replay --topic engagement.v1 --from offset:1000 --republish-to engagement.replay.v1\n  loopctl replay --rebuild --target-prefix loop:ranker:v2: --swap\n\nA rebuild replays content.v1 and engagement.v1 into a fresh Redis prefix; --swap then points the\nranker at it (replicas use it from their next restart). Run the same rebuild again after the\nrestart to pick up events that arrived in between: replays are idempotent."
@@ -169,6 +174,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let kafka = cli.broker.kafka();
     match cli.command {
         Command::Seed(args) => seed::run(args).await,
+        Command::Simulate(args) => {
+            let report = simulate::run(args.clone()).await?;
+            println!("{}", simulate::render(&report));
+            eprintln!("report written to {}", args.json);
+            Ok(())
+        }
         Command::Replay {
             topic,
             from,

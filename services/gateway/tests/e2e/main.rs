@@ -6,12 +6,11 @@
 use std::time::Duration;
 
 use loop_platform::kafka::topics;
-use loop_platform::testing::{self, TestDb};
+use loop_platform::testing;
 use loop_proto::events::v1::{ContentEvent, content_event::Payload};
 use prost::Message;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
 
 mod ads;
 mod endpoints;
@@ -26,10 +25,7 @@ pub(crate) struct Platform {
     pub(crate) redis: loop_platform::config::RedisConfig,
     pub(crate) ranker_addr: std::net::SocketAddr,
     pub(crate) ads_addr: std::net::SocketAddr,
-    shutdown: CancellationToken,
-    _db: TestDb,
-    _wallet_db: TestDb,
-    _ads_db: TestDb,
+    _running: loop_testkit::Platform,
 }
 
 impl Platform {
@@ -38,115 +34,15 @@ impl Platform {
     }
 
     pub(crate) async fn start_with(tune: impl FnOnce(&mut loop_gateway::Config)) -> Self {
-        testing::init_telemetry();
-        let db = TestDb::create("gw").await;
-        let prefix = testing::unique("gw");
-        let shutdown = CancellationToken::new();
-
-        let mut content = loop_content::Config::default();
-        content.database = db.config.clone();
-        content.kafka = testing::kafka_config(&prefix);
-        content.outbox.poll_interval_ms = 50;
-        let content_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let content_addr = content_listener.local_addr().expect("addr");
-        tokio::spawn(loop_content::run(
-            content.clone(),
-            content_listener,
-            shutdown.clone(),
-        ));
-
-        // Bound first: the ranker fills its feeds' ad slots from ads-auction.
-        let ads_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let ads_addr = ads_listener.local_addr().expect("addr");
-
-        let mut ranker = loop_feed_ranking::Config::default();
-        ranker.redis = testing::redis_config(&prefix);
-        ranker.kafka = content.kafka.clone();
-        ranker.services.content_url = format!("http://{content_addr}");
-        ranker.services.ads_auction_url = format!("http://{ads_addr}");
-        // A loaded test machine: give ads time (production keeps it short).
-        ranker.services.ads_deadline_ms = 2_000;
-        ranker.consumer.group_id = format!("{prefix}-ranker");
-        let ranker_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let ranker_addr = ranker_listener.local_addr().expect("addr");
-        tokio::spawn(loop_feed_ranking::run(
-            ranker,
-            ranker_listener,
-            shutdown.clone(),
-        ));
-
-        let wallet_db = TestDb::create("gwwallet").await;
-        let mut wallet = loop_wallet::Config::default();
-        wallet.database = wallet_db.config.clone();
-        wallet.kafka = content.kafka.clone();
-        wallet.redis = testing::redis_config(&prefix);
-        wallet.services.content_url = format!("http://{content_addr}");
-        let wallet_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let wallet_addr = wallet_listener.local_addr().expect("addr");
-        tokio::spawn(loop_wallet::run(wallet, wallet_listener, shutdown.clone()));
-        let ads_db = TestDb::create("gwads").await;
-        let mut ads = loop_ads_auction::Config::default();
-        ads.database = ads_db.config.clone();
-        ads.kafka = content.kafka.clone();
-        ads.redis = testing::redis_config(&format!("{prefix}:ads"));
-        ads.services.content_url = format!("http://{content_addr}");
-        ads.consumer.billing_group_id = format!("{prefix}-ads-billing");
-        ads.consumer.content_group_id = format!("{prefix}-ads-content");
-        ads.outbox.poll_interval_ms = 50;
-        ads.pacing.burst_fraction = 1.0;
-        tokio::spawn(loop_ads_auction::run(ads, ads_listener, shutdown.clone()));
-
-        let mut gateway = loop_gateway::Config::default();
-        gateway.services.wallet_url = format!("http://{wallet_addr}");
-        gateway.services.content_url = format!("http://{content_addr}");
-        gateway.services.feed_ranking_url = format!("http://{ranker_addr}");
-        gateway.services.ads_auction_url = format!("http://{ads_addr}");
-        gateway.redis = testing::redis_config(&prefix);
-        gateway.kafka = content.kafka.clone();
-        tune(&mut gateway);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
-        tokio::spawn(loop_gateway::run(
-            gateway.clone(),
-            listener,
-            shutdown.clone(),
-        ));
-
-        let http = reqwest::Client::new();
-        let ready = format!("{base}/readyz");
-        testing::wait_for("gateway ready", Duration::from_secs(30), || {
-            let http = http.clone();
-            let ready = ready.clone();
-            async move {
-                http.get(&ready)
-                    .send()
-                    .await
-                    .ok()
-                    .filter(|r| r.status() == StatusCode::OK)
-            }
-        })
-        .await;
+        let running = loop_testkit::Platform::start_with(tune).await;
         Self {
-            base,
-            http,
-            kafka: content.kafka,
-            redis: gateway.redis,
-            ranker_addr,
-            ads_addr,
-            shutdown,
-            _db: db,
-            _wallet_db: wallet_db,
-            _ads_db: ads_db,
+            base: running.base.clone(),
+            http: reqwest::Client::new(),
+            kafka: running.kafka.clone(),
+            redis: running.redis.clone(),
+            ranker_addr: running.ranker_addr,
+            ads_addr: running.ads_addr,
+            _running: running,
         }
     }
 
@@ -205,12 +101,6 @@ impl Platform {
             body["token"].as_str().expect("token").to_owned(),
             body["user"]["user_id"].as_str().expect("id").to_owned(),
         )
-    }
-}
-
-impl Drop for Platform {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
     }
 }
 

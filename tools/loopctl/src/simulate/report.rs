@@ -1,0 +1,176 @@
+//! Turning what the simulation recorded into the final report (text and
+//! JSON), and the live one-line view.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde_json::{Value, json};
+
+use super::client::EndpointStats;
+
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+#[derive(Debug, Clone)]
+pub struct Latency {
+    pub count: usize,
+    pub p50: f64,
+    pub p99: f64,
+    pub p999: f64,
+}
+
+pub fn latency(values: &[f64]) -> Latency {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    Latency {
+        count: v.len(),
+        p50: percentile(&v, 0.50),
+        p99: percentile(&v, 0.99),
+        p999: percentile(&v, 0.999),
+    }
+}
+
+/// Per-endpoint serving figures.
+pub fn endpoints_json(endpoints: &BTreeMap<String, EndpointStats>, seconds: f64) -> Value {
+    let mut out = serde_json::Map::new();
+    for (name, s) in endpoints {
+        let l = latency(&s.latencies_ms);
+        let errors: BTreeMap<String, u64> = s
+            .statuses
+            .iter()
+            .filter(|(code, _)| **code >= 400)
+            .map(|(code, n)| (code.to_string(), *n))
+            .chain((s.failures > 0).then(|| ("transport".to_owned(), s.failures)))
+            .collect();
+        out.insert(
+            name.clone(),
+            json!({
+                "requests": l.count,
+                "per_second": l.count as f64 / seconds.max(1e-9),
+                "p50_ms": l.p50, "p99_ms": l.p99, "p999_ms": l.p999,
+                "errors": errors,
+            }),
+        );
+    }
+    Value::Object(out)
+}
+
+/// The report as text: one section per measurement.
+pub fn text(report: &Value) -> String {
+    let mut s = String::new();
+    let f = |v: &Value| v.as_f64().unwrap_or(0.0);
+    let _ = writeln!(
+        s,
+        "\n== Loop simulation: seed {}, {} viewers, {} creators, {} advertisers, {:.0} s at up to {} req/s ==",
+        report["config"]["seed"],
+        report["config"]["viewers"],
+        report["config"]["creators"],
+        report["config"]["advertisers"],
+        f(&report["duration_seconds"]),
+        report["config"]["rate"],
+    );
+    let _ = writeln!(s, "\nServing (through the gateway)");
+    let _ = writeln!(
+        s,
+        "  {:<44} {:>7} {:>7} {:>8} {:>8} {:>8}  errors",
+        "endpoint", "count", "req/s", "p50 ms", "p99 ms", "p999 ms"
+    );
+    if let Some(eps) = report["endpoints"].as_object() {
+        for (name, e) in eps {
+            let errors = e["errors"]
+                .as_object()
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| format!("{k}:{v}"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .unwrap_or_default();
+            let _ = writeln!(
+                s,
+                "  {:<44} {:>7} {:>7.1} {:>8.2} {:>8.2} {:>8.2}  {}",
+                name,
+                e["requests"],
+                f(&e["per_second"]),
+                f(&e["p50_ms"]),
+                f(&e["p99_ms"]),
+                f(&e["p999_ms"]),
+                if errors.is_empty() {
+                    "-".into()
+                } else {
+                    errors
+                }
+            );
+        }
+    }
+    let t = &report["totals"];
+    let _ = writeln!(
+        s,
+        "  total: {} requests, {:.1} req/s, {} errors ({} 5xx)",
+        t["requests"],
+        f(&t["per_second"]),
+        t["errors"],
+        t["server_errors"]
+    );
+    let l = &report["learning"];
+    let _ = writeln!(
+        s,
+        "\nLearning: share of For You items from each viewer's hidden taste ({} viewers with >= 2 feeds)\n  first feeds {:.1}%  ->  last feeds {:.1}%   (taste-blind popularity baseline {:.1}%)",
+        l["viewers_measured"],
+        100.0 * f(&l["first_share"]),
+        100.0 * f(&l["last_share"]),
+        100.0 * f(&l["popularity_baseline_share"]),
+    );
+    let fr = &report["freshness"];
+    let _ = writeln!(
+        s,
+        "\nFreshness: event accepted -> that viewer's next feed reflects it: p50 {:.0} ms, p99 {:.0} ms ({} samples, {} not seen within 10 s)",
+        f(&fr["p50_ms"]),
+        f(&fr["p99_ms"]),
+        fr["samples"],
+        fr["timeouts"]
+    );
+    let m = &report["money"];
+    let _ = writeln!(
+        s,
+        "\nMoney: {} coin purchases, {} gifts ({:.2}/s, {} coins), {} payout requests; ledger reconciles: {}",
+        m["purchases"],
+        m["gifts"],
+        f(&m["gifts_per_second"]),
+        m["coins_gifted"],
+        m["payouts_requested"],
+        m["ledger_consistent"]
+    );
+    let a = &report["ads"];
+    let _ = writeln!(
+        s,
+        "\nAds: fill rate {:.1}% ({} of {} ad positions), spend {} of {} cents budgeted (this run's campaigns); impressions reported {}, billed {}: billed = delivered: {}",
+        100.0 * f(&a["fill_rate"]),
+        a["filled"],
+        a["offered_positions"],
+        a["spend_cents"],
+        a["budget_cents"],
+        a["impressions_reported"],
+        a["impressions_billed"],
+        a["billed_equals_delivered"]
+    );
+    if let Some(res) = report["resources"].as_object().filter(|r| !r.is_empty()) {
+        let _ = writeln!(s, "\nResources (from /proc, the platform's processes)");
+        for (name, r) in res {
+            let _ = writeln!(
+                s,
+                "  {:<14} peak RSS {:>6.0} MiB   CPU {:>6.1} s ({:.0}% of one core)",
+                name,
+                f(&r["peak_rss_mib"]),
+                f(&r["cpu_seconds"]),
+                100.0 * f(&r["cpu_seconds"]) / f(&report["duration_seconds"]).max(1e-9)
+            );
+        }
+    }
+    s
+}
