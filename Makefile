@@ -25,10 +25,16 @@ test: deps ## fmt check, clippy -D warnings, every test (nextest, against a thro
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 	scripts/test.sh $(NEXTEST_PROFILE)
 
-bench: deps ## run the benchmarks (release build); figures in target/bench/*.json
+bench: deps ## run every benchmark (release build); one summary in target/bench/summary.{md,json}
+	rm -f target/bench/*.json
 	cargo bench -p loop-feed-ranking --bench ranker
 	cargo bench -p loop-wallet --bench gifts
 	cargo bench -p loop-ads-auction --bench auction
+	@# The end-to-end benchmark needs the platform up (`make up`): included when it is.
+	@if curl -fsS -o /dev/null http://127.0.0.1:8080/readyz; then \
+	  cargo run --release -p loopctl -- simulate --duration 30s --bench-report --quiet; \
+	else echo "gateway not up on :8080: skipping the end-to-end simulation (make up, then make bench)"; fi
+	scripts/bench-summary.py
 
 fmt: ## format the code
 	cargo fmt --all

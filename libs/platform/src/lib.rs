@@ -8,6 +8,7 @@
 //! transactional outbox ([`outbox`]).
 
 pub mod auth;
+pub mod bench;
 pub mod cache;
 pub mod config;
 pub mod db;

@@ -21,6 +21,7 @@ use loop_ads_auction::index::{self, Ask, Index};
 use loop_ads_auction::serving::Server;
 use loop_ads_auction::{Config, run};
 use loop_platform::auth::{JwtKeys, Role};
+use loop_platform::bench::{Figure, env_usize, stats};
 use loop_platform::cache::Redis;
 use loop_platform::testing::{self, TestDb};
 use loop_proto::ads_auction::v1 as pb;
@@ -35,13 +36,6 @@ const COUNTRIES: [&str; 20] = [
     "SE", "PL", "AR", "ZA",
 ];
 const CATEGORIES: usize = 50;
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// xorshift64*: deterministic data without a rand dependency.
 struct Rng(u64);
@@ -58,27 +52,6 @@ impl Rng {
     }
     fn chance(&mut self, percent: u64) -> bool {
         self.next() % 100 < percent
-    }
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
-struct Stats {
-    p50: f64,
-    p99: f64,
-}
-
-fn stats(mut ms: Vec<f64>) -> Stats {
-    ms.sort_by(f64::total_cmp);
-    Stats {
-        p50: percentile(&ms, 0.50),
-        p99: percentile(&ms, 0.99),
     }
 }
 
@@ -440,37 +413,37 @@ fn main() {
     report["auction_p99_over_redis_get_p99"] = ratio.into();
     report["auctions_per_second_one_core"] = per_core.into();
     report["fill_ad_slots_grpc_ms"] = serde_json::json!({"p50": grpc.p50, "p99": grpc.p99});
-    println!("\n| figure | value | baseline (same run) | ratio | target |");
-    println!("|---|---|---|---|---|");
-    println!(
-        "| auction p50 / p99 (in-process, {ad_groups} ad groups, 2 slots) | {:.3} / {:.3} ms | Redis GET p50 / p99 {:.3} / {:.3} ms | p99 {ratio:.1}x | <= 5x |",
-        auction.p50, auction.p99, get.p50, get.p99
-    );
-    println!(
-        "| targeting index alone p50 / p99 (no Redis) | {:.3} / {:.3} ms | Redis GET p99 {:.3} ms | p99 {:.1}x | in-memory |",
-        plan.p50,
-        plan.p99,
-        get.p99,
-        plan.p99 / get.p99
-    );
-    println!("| auctions per second, one core (16 in flight) | {per_core:.0} /s | | | |");
-    println!(
-        "| FillAdSlots over gRPC p50 / p99 | {:.3} / {:.3} ms | Redis GET p99 {:.3} ms | p99 {:.1}x | (what the ranker sees) |",
-        grpc.p50,
-        grpc.p99,
-        get.p99,
-        grpc.p99 / get.p99
-    );
-    println!("| slots filled per auction (of 2) | {filled:.2} | | | |");
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench");
-    let _ = std::fs::create_dir_all(&dir);
-    let path = dir.join("auction.json");
-    std::fs::write(
-        &path,
-        serde_json::to_vec_pretty(&report).unwrap_or_default(),
+    let figures = [
+        Figure::new(
+            "auction p99 (in-process: index + one Redis script + tokens)",
+            auction.p99,
+            "ms",
+        )
+        .against("Redis GET p99", get.p99)
+        .at_most(5.0),
+        Figure::new("auction p50", auction.p50, "ms").against("Redis GET p50", get.p50),
+        Figure::new("targeting index alone p99 (no Redis)", plan.p99, "ms")
+            .against("Redis GET p99", get.p99),
+        Figure::new(
+            "auctions per second, one core (16 in flight)",
+            per_core,
+            "/s",
+        ),
+        Figure::new(
+            "FillAdSlots over gRPC p99 (what the ranker sees)",
+            grpc.p99,
+            "ms",
+        )
+        .against("Redis GET p99", get.p99),
+        Figure::new("slots filled per auction (of 2)", filled, ""),
+    ];
+    loop_platform::bench::report(
+        "auction",
+        &format!("{ad_groups} active ad groups, {requests} auctions of 2 slots"),
+        &figures,
+        report,
     )
     .expect("write report");
-    eprintln!("wrote {}", path.display());
     rt.block_on(testing::clear_redis(&config.redis));
     drop(db);
 }

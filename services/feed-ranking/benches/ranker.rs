@@ -28,6 +28,7 @@ use loop_feed_ranking::snapshot;
 use loop_feed_ranking::state::{self, UserState};
 use loop_feed_ranking::{Config, learn::EngagementHandler};
 use loop_platform::auth::{JwtKeys, Role};
+use loop_platform::bench::{Figure, env_usize, stats};
 use loop_platform::cache::Redis;
 use loop_platform::kafka::{self, BatchHandler, ConsumerOptions, Delivery, Producer, topics};
 use loop_platform::testing;
@@ -36,34 +37,6 @@ use loop_proto::feed_ranking::v1 as pb;
 use loop_proto::feed_ranking::v1::feed_ranking_service_client::FeedRankingServiceClient;
 use prost::Message;
 use tokio_util::sync::CancellationToken;
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
-struct Stats {
-    p50: f64,
-    p99: f64,
-}
-
-fn stats(mut ms: Vec<f64>) -> Stats {
-    ms.sort_by(f64::total_cmp);
-    Stats {
-        p50: percentile(&ms, 0.50),
-        p99: percentile(&ms, 0.99),
-    }
-}
 
 fn user_id(u: usize) -> String {
     format!("00000000-0000-7000-8000-{u:012}")
@@ -536,43 +509,35 @@ async fn main() {
         "ranker_over_raw_consume": ranker_rate / raw_rate,
         "freshness_ms": {"p50": fresh.p50, "p99": fresh.p99},
     });
-    println!("\n| figure | value | baseline (same run) | ratio | target |");
-    println!("|---|---|---|---|---|");
-    println!(
-        "| For You p50 / p99 (gRPC, {videos} videos, {users} users) | {:.2} / {:.2} ms | Redis GET p50 / p99 {:.3} / {:.3} ms | p99 {:.1}x | <= 10x |",
-        feed.p50,
-        feed.p99,
-        get.p50,
-        get.p99,
-        feed.p99 / get.p99
-    );
-    println!(
-        "| trivial ranker RPC (GetFeedFilters) p50 / p99 | {:.3} / {:.3} ms | Redis GET p99 {:.3} ms | p99 {:.1}x | (the gRPC floor) |",
-        rpc.p50,
-        rpc.p99,
-        get.p99,
-        rpc.p99 / get.p99
-    );
-    println!("| For You throughput (8 clients) | {feed_rps:.0} req/s | | | |");
-    println!(
-        "| consumer throughput | {ranker_rate:.0} events/s | raw rdkafka consume {raw_rate:.0} events/s | {:.2}x | >= 0.5x |",
-        ranker_rate / raw_rate
-    );
-    println!(
-        "| freshness publish -> applied p50 / p99 | {:.1} / {:.1} ms | | | p99 < 1000 ms |",
-        fresh.p50, fresh.p99
-    );
-    println!(
-        "| catalog load at start (snapshot + index) | {index_secs:.1} s for {videos} videos | | | |"
-    );
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench");
-    let _ = std::fs::create_dir_all(&dir);
-    let path = dir.join("ranker.json");
-    std::fs::write(
-        &path,
-        serde_json::to_vec_pretty(&report).unwrap_or_default(),
+    let figures = [
+        Figure::new("For You p99 (gRPC, ads off)", feed.p99, "ms")
+            .against("Redis GET p99", get.p99)
+            .at_most(10.0),
+        Figure::new("For You p50", feed.p50, "ms").against("Redis GET p50", get.p50),
+        Figure::new(
+            "trivial ranker RPC p99 (the gRPC + Redis floor)",
+            rpc.p99,
+            "ms",
+        )
+        .against("Redis GET p99", get.p99),
+        Figure::new("For You throughput, 8 clients", feed_rps, "req/s"),
+        Figure::new("consumer throughput", ranker_rate, "events/s")
+            .against("raw rdkafka consume, same events and broker", raw_rate)
+            .at_least(0.5),
+        Figure::new("freshness publish -> applied p50", fresh.p50, "ms"),
+        Figure::new(
+            "freshness publish -> applied p99 (target < 1000 ms)",
+            fresh.p99,
+            "ms",
+        ),
+        Figure::new("catalog load at start (snapshot + index)", index_secs, "s"),
+    ];
+    loop_platform::bench::report(
+        "ranker",
+        &format!("{videos} videos, {users} users x {events_per_user} events, {total_events} events through the broker, {requests} feed requests"),
+        &figures,
+        report,
     )
     .expect("write report");
-    eprintln!("wrote {}", path.display());
     testing::clear_redis(&config.redis).await;
 }

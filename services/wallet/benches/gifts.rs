@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use loop_platform::auth::{JwtKeys, Role};
+use loop_platform::bench::{Figure, env_usize, percentile};
 use loop_platform::testing::{self, TestDb};
 use loop_proto::content::v1 as cpb;
 use loop_proto::content::v1::content_service_client::ContentServiceClient;
@@ -34,21 +35,6 @@ use loop_wallet::payments::{TestProvider, TestReceipt};
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 use uuid::Uuid;
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
 
 struct Phase {
     gifts_per_sec: f64,
@@ -477,10 +463,31 @@ async fn main() {
         "outbox_drain_seconds": drain_secs,
         "loadavg": load.trim(),
     });
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench");
-    let _ = std::fs::create_dir_all(&dir);
-    let path = dir.join("gifts.json");
-    std::fs::write(&path, serde_json::to_vec_pretty(&json).unwrap_or_default())
-        .expect("write report");
-    eprintln!("wrote {}", path.display());
+    let mut figures = Vec::new();
+    for (name, p) in &rows {
+        figures.push(
+            Figure::new(format!("gifts/s, {name}"), p.gifts_per_sec, "/s")
+                .against(
+                    format!("pgbench TPC-B tps (scale {scale}, -c {concurrency})"),
+                    base.tps,
+                )
+                .at_least(1.0),
+        );
+        figures.push(
+            Figure::new(format!("gift latency p50, {name}"), p.p50_ms, "ms")
+                .against("pgbench average latency", base.latency_ms),
+        );
+        figures.push(Figure::new(
+            format!("gift latency p99, {name}"),
+            p.p99_ms,
+            "ms",
+        ));
+    }
+    loop_platform::bench::report(
+        "gifts",
+        &format!("{concurrency} concurrent gRPC clients, {seconds} s per phase, {viewers} viewers, {creators} creators"),
+        &figures,
+        json,
+    )
+    .expect("write report");
 }

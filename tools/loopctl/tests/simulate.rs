@@ -40,6 +40,7 @@ async fn a_short_simulation_has_no_server_errors_exact_money_and_a_feed_that_lea
         receipt_secret: loop_wallet::config::DEV_TEST_RECEIPT_SECRET.into(),
         pid_dir: "/nonexistent".into(),
         quiet: true,
+        bench_report: false,
     };
     let report = simulate::run(args).await.expect("simulation");
     println!("{}", simulate::render(&report));

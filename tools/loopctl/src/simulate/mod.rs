@@ -92,6 +92,10 @@ pub struct Args {
     /// No live terminal view.
     #[arg(long)]
     pub quiet: bool,
+    /// Also write the headline figures as a benchmark report
+    /// (target/bench/simulate.json), for `make bench`'s summary.
+    #[arg(long)]
+    pub bench_report: bool,
 }
 
 /// `60s`, `2m`, `1h` or plain seconds.
@@ -1155,5 +1159,67 @@ pub async fn run(args: Args) -> anyhow::Result<Value> {
     }
     std::fs::write(&args.json, serde_json::to_vec_pretty(&report)?)
         .with_context(|| format!("writing {}", args.json))?;
+    if args.bench_report {
+        bench_report(&report)?;
+    }
     Ok(report)
+}
+
+/// The simulation's headline figures in the benchmark report format.
+fn bench_report(r: &Value) -> anyhow::Result<()> {
+    use loop_platform::bench::Figure;
+    let f = |v: &Value| v.as_f64().unwrap_or(0.0);
+    let feed = &r["endpoints"]["GET /v1/feed/for-you"];
+    let figures = [
+        Figure::new(
+            "requests per second (all endpoints, through the gateway)",
+            f(&r["totals"]["per_second"]),
+            "req/s",
+        ),
+        Figure::new("server errors (5xx)", f(&r["totals"]["server_errors"]), ""),
+        Figure::new("For You p50 through the gateway", f(&feed["p50_ms"]), "ms"),
+        Figure::new("For You p99 through the gateway", f(&feed["p99_ms"]), "ms"),
+        Figure::new(
+            "learning: taste share of the last feeds",
+            f(&r["learning"]["last_share"]),
+            "",
+        )
+        .against(
+            "taste-blind popularity share",
+            f(&r["learning"]["popularity_baseline_share"]),
+        )
+        .at_least(1.0),
+        Figure::new(
+            "freshness p99 (event accepted -> feed reflects it)",
+            f(&r["freshness"]["p99_ms"]),
+            "ms",
+        ),
+        Figure::new("gifts per second", f(&r["money"]["gifts_per_second"]), "/s"),
+        Figure::new("ad fill rate", f(&r["ads"]["fill_rate"]), ""),
+        Figure::new(
+            "ad impressions billed",
+            f(&r["ads"]["impressions_billed"]),
+            "",
+        )
+        .against(
+            "impressions delivered (reported by clients)",
+            f(&r["ads"]["impressions_reported"]),
+        )
+        .exactly(1.0),
+    ];
+    loop_platform::bench::report(
+        "simulate",
+        &format!(
+            "loopctl simulate: {} viewers, {} creators, {} advertisers, {:.0} s, seed {}; ledger reconciles: {}",
+            r["config"]["viewers"],
+            r["config"]["creators"],
+            r["config"]["advertisers"],
+            f(&r["duration_seconds"]),
+            r["config"]["seed"],
+            r["money"]["ledger_consistent"]
+        ),
+        &figures,
+        Value::Null,
+    )?;
+    Ok(())
 }
