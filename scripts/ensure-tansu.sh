@@ -12,6 +12,14 @@ if [[ -x "$BIN" ]]; then
   exit 0
 fi
 mkdir -p "$ROOT"
+# One build at a time per machine: a second caller (another checkout, CI and a
+# developer) waits for the first and then finds the binary.
+exec 9>"$TOOLS_DIR/.tansu-$TANSU_VERSION.lock"
+flock 9
+if [[ -x "$BIN" ]]; then
+  echo "$BIN"
+  exit 0
+fi
 echo "building tansu $TANSU_VERSION (once per machine, ~13 min on 2 cores)" >&2
 cargo install tansu --version "$TANSU_VERSION" --locked --features libsql --root "$ROOT" >&2
 echo "$BIN"
