@@ -22,14 +22,18 @@ async fn a_short_simulation_has_no_server_errors_exact_money_and_a_feed_that_lea
     ));
     let args = simulate::Args {
         gateway: platform.base.clone(),
-        viewers: 60,
+        // One creator per family, and enough videos per family that no
+        // viewer runs out of unseen videos of their taste within the run
+        // (a video is never shown twice): ~8 feeds of 8 items per viewer,
+        // against 30+ videos per family. With fewer videos a fast machine
+        // scrolls through a viewer's whole taste and the last feeds can only
+        // show other families, which says nothing about learning.
+        viewers: 120,
         creators: 20,
         advertisers: 3,
-        // One creator per family here: enough videos that a viewer's taste
-        // is not exhausted (never shown twice) within the run.
-        videos_per_creator: 12,
+        videos_per_creator: 30,
         duration: Duration::from_secs(25),
-        rate: 120.0,
+        rate: 100.0,
         concurrency: 12,
         seed: 7,
         ad_slots: vec![4, 11],

@@ -14,6 +14,7 @@ mod client;
 mod report;
 mod world;
 
+use futures::StreamExt as _;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::IsTerminal as _;
 use std::sync::Arc;
@@ -636,7 +637,6 @@ async fn accounts(
     what: &str,
     quiet: bool,
 ) -> anyhow::Result<Vec<Account>> {
-    use futures::StreamExt as _;
     let progress = bar(bodies.len() as u64, what, quiet);
     let out: Vec<anyhow::Result<Account>> = futures::stream::iter(bodies)
         .map(|b| {
@@ -832,14 +832,31 @@ pub async fn run(args: Args) -> anyhow::Result<Value> {
         .collect();
     let total: usize = per_creator.iter().sum();
     let progress = bar(total as u64, "videos", args.quiet);
-    for (c, n) in per_creator.iter().enumerate() {
-        for k in 0..*n {
-            if let Some(id) = sim.publish(c, k).await {
-                sim.videos.write().push(Video { id, creator: c });
+    // Published concurrently, then put back in (creator, take) order so the
+    // catalog a seed builds is the same whatever the completion order.
+    let jobs = per_creator
+        .iter()
+        .enumerate()
+        .flat_map(|(c, n)| (0..*n).map(move |k| (c, k)));
+    let mut published: Vec<(usize, usize, String)> = futures::stream::iter(jobs)
+        .map(|(c, k)| {
+            let (sim, progress) = (&sim, &progress);
+            async move {
+                let id = sim.publish(c, k).await;
+                progress.inc(1);
+                id.map(|id| (c, k, id))
             }
-            progress.inc(1);
-        }
-    }
+        })
+        .buffer_unordered(args.concurrency.max(1))
+        .filter_map(std::future::ready)
+        .collect()
+        .await;
+    published.sort_unstable_by_key(|(c, k, _)| (*c, *k));
+    sim.videos.write().extend(
+        published
+            .into_iter()
+            .map(|(creator, _, id)| Video { id, creator }),
+    );
     progress.finish();
     // Advertisers: an In-Feed CPM campaign each, with its own private video.
     for (a, account) in advertisers.iter().enumerate() {
