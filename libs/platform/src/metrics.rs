@@ -81,7 +81,7 @@ pub static KAFKA_CONSUMER_LAG: LazyLock<IntGaugeVec> = LazyLock::new(|| {
 pub static KAFKA_CONSUMED: LazyLock<IntCounterVec> = LazyLock::new(|| {
     counter_vec(
         "loop_kafka_consumed_total",
-        "Messages a consumer group applied (and committed), by topic",
+        "Messages a consumer group handled (applied or dead-lettered) and committed, by topic",
         &["group", "topic"],
     )
 });
