@@ -251,6 +251,20 @@ pub struct TelemetryConfig {
     pub log_format: LogFormat,
     /// Default filter when `RUST_LOG` is unset.
     pub log_filter: Option<String>,
+    /// Where the binary serves Prometheus `GET /metrics` (each service has
+    /// its own default, 9460 + n). Only the binary listens: services started
+    /// in-process by tests do not.
+    pub metrics_listen_addr: Option<SocketAddr>,
+}
+
+impl TelemetryConfig {
+    /// The defaults with `/metrics` on 127.0.0.1:`port`.
+    pub fn with_metrics_port(port: u16) -> Self {
+        Self {
+            metrics_listen_addr: Some(SocketAddr::from(([127, 0, 0, 1], port))),
+            ..Self::default()
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]

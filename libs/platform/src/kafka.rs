@@ -2,27 +2,37 @@
 //! headers, and a batched consumer loop with manual commits and a dead-letter
 //! topic.
 //!
+//! Tracing: every published message gets a producer span (child of the
+//! publishing request, or of the outbox writer's context) whose context
+//! travels in the `traceparent` header; the consumer loop opens a consumer
+//! span per message as a child of it, so one trace follows an event from the
+//! client's request to every consumer. Metrics: consumer lag (from
+//! librdkafka's statistics: high watermark minus committed offset), messages
+//! applied and dead-lettered, batch latency and failures.
+//!
 //! Works unchanged against Apache Kafka and Tansu. Tansu's SQLite engine does
 //! not auto-create topics, so every topic (and its `.dlq`) is created
 //! explicitly and idempotently with [`ensure_topics`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::client::{ClientContext, DefaultClientContext};
+use rdkafka::consumer::{CommitMode, Consumer, ConsumerContext, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, Headers, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
+use rdkafka::statistics::Statistics;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::config::KafkaConfig;
-use crate::telemetry;
+use crate::{metrics, telemetry};
 
 /// Header naming the protobuf message type of a payload.
 pub const EVENT_TYPE_HEADER: &str = "event-type";
@@ -150,7 +160,7 @@ impl Producer {
     }
 
     /// Publishes a protobuf message to a logical topic (`engagement.v1`),
-    /// keyed by `key`, with the current span's trace context.
+    /// keyed by `key`, in a producer span under the current span.
     pub async fn publish<M: prost::Message>(
         &self,
         logical_topic: &str,
@@ -158,11 +168,17 @@ impl Producer {
         event_type: &str,
         message: &M,
     ) -> anyhow::Result<(i32, i64)> {
-        let mut headers = telemetry::current_context_pairs();
-        headers.push((EVENT_TYPE_HEADER.into(), event_type.into()));
-        headers.push(("content-type".into(), "application/x-protobuf".into()));
+        let mut headers = vec![
+            (EVENT_TYPE_HEADER.to_owned(), event_type.to_owned()),
+            (
+                "content-type".to_owned(),
+                "application/x-protobuf".to_owned(),
+            ),
+        ];
         let topic = self.config.topic(logical_topic);
+        let span = publish_span(&topic, &mut headers);
         self.send_raw(&topic, key.as_bytes(), &message.encode_to_vec(), &headers)
+            .instrument(span)
             .await
     }
 
@@ -172,6 +188,37 @@ impl Producer {
             tracing::warn!(error = %err, "kafka producer flush incomplete");
         }
     }
+}
+
+/// A producer span for one message to `topic` (full name). Its parent is the
+/// trace context already in `headers` (the outbox keeps its writer's) or
+/// else the current span; `headers` are rewritten to carry the producer
+/// span, so a consumer's span becomes its child. Without any trace context
+/// there is no span (and no new trace per message).
+pub fn publish_span(topic: &str, headers: &mut Vec<(String, String)>) -> tracing::Span {
+    use opentelemetry::trace::TraceContextExt as _;
+    let is_trace_header =
+        |k: &str| k.eq_ignore_ascii_case("traceparent") || k.eq_ignore_ascii_case("tracestate");
+    let parent = if headers.iter().any(|(k, _)| is_trace_header(k)) {
+        telemetry::context_from_pairs(headers)
+    } else {
+        tracing::Span::current().context()
+    };
+    if !parent.span().span_context().is_valid() {
+        return tracing::Span::none();
+    }
+    let span = tracing::info_span!(
+        "kafka.produce",
+        otel.name = %format!("publish {topic}"),
+        otel.kind = "producer",
+        messaging.system = "kafka",
+        messaging.operation.type = "send",
+        messaging.destination.name = %topic,
+    );
+    let _ = span.set_parent(parent);
+    headers.retain(|(k, _)| !is_trace_header(k));
+    headers.extend(telemetry::span_context_pairs(&span));
+    span
 }
 
 /// One consumed message, owned.
@@ -226,6 +273,27 @@ impl Delivery {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The consumer span of this message in `group`: a child of the
+    /// producer span whose context the message carries. `None` for a message
+    /// without trace context (no new trace per untraced message).
+    pub fn process_span(&self, group: &str) -> Option<tracing::Span> {
+        self.header("traceparent")?;
+        let span = tracing::info_span!(
+            "kafka.process",
+            otel.name = %format!("process {}", self.topic),
+            otel.kind = "consumer",
+            messaging.system = "kafka",
+            messaging.operation.type = "process",
+            messaging.destination.name = %self.topic,
+            messaging.consumer.group.name = %group,
+            messaging.destination.partition.id = self.partition,
+            messaging.kafka.offset = self.offset,
+            messaging.message.id = self.header("event-id").unwrap_or_default(),
+        );
+        telemetry::set_parent_from_pairs(&span, &self.headers);
+        Some(span)
+    }
+
     /// A span for processing this message, child of the producer's trace.
     pub fn span(&self, name: &'static str) -> tracing::Span {
         let span = tracing::info_span!(
@@ -267,6 +335,9 @@ pub struct ConsumerOptions {
     pub max_wait: Duration,
     /// `earliest` or `latest`, for a group with no committed offset.
     pub auto_offset_reset: String,
+    /// How often librdkafka reports statistics, from which the consumer lag
+    /// metric is set.
+    pub stats_interval: Duration,
 }
 
 impl ConsumerOptions {
@@ -277,6 +348,7 @@ impl ConsumerOptions {
             max_batch: 500,
             max_wait: Duration::from_millis(20),
             auto_offset_reset: "earliest".into(),
+            stats_interval: Duration::from_secs(5),
         }
     }
 }
@@ -287,8 +359,12 @@ pub fn consumer(
     group_id: &str,
     auto_offset_reset: &str,
 ) -> anyhow::Result<StreamConsumer> {
-    Ok(base_config(config, group_id)
-        .set("group.id", group_id)
+    Ok(consumer_config(config, group_id, auto_offset_reset).create()?)
+}
+
+fn consumer_config(config: &KafkaConfig, group_id: &str, auto_offset_reset: &str) -> ClientConfig {
+    let mut cc = base_config(config, group_id);
+    cc.set("group.id", group_id)
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", auto_offset_reset)
@@ -299,12 +375,63 @@ pub fn consumer(
         // returns as soon as data arrives anyway; Tansu waits out the full
         // timeout (librdkafka's default is 500 ms), which would add half a
         // second to every event's freshness.
-        .set("fetch.wait.max.ms", "20")
-        .create()?)
+        .set("fetch.wait.max.ms", "20");
+    cc
 }
 
-async fn next_batch(
-    consumer: &StreamConsumer,
+/// Sets [`metrics::KAFKA_CONSUMER_LAG`] from librdkafka's statistics: per
+/// partition this member fetches, the end of the partition (last stable
+/// offset, or the high watermark) minus the group's committed offset.
+/// Partitions that left the assignment are removed from the metric.
+struct LagReporter {
+    group: String,
+    reported: std::sync::Mutex<HashSet<(String, i32)>>,
+}
+
+impl LagReporter {
+    fn report(&self, statistics: &Statistics) {
+        let mut now = HashSet::new();
+        for (topic, t) in &statistics.topics {
+            for (&partition, p) in &t.partitions {
+                let fetching = !matches!(p.fetch_state.as_str(), "none" | "stopping" | "stopped");
+                let end = if p.ls_offset >= 0 {
+                    p.ls_offset
+                } else {
+                    p.hi_offset
+                };
+                if partition < 0 || !fetching || end < 0 || p.committed_offset < 0 {
+                    continue;
+                }
+                metrics::KAFKA_CONSUMER_LAG
+                    .with_label_values(&[self.group.as_str(), topic, &partition.to_string()])
+                    .set((end - p.committed_offset).max(0));
+                now.insert((topic.clone(), partition));
+            }
+        }
+        let Ok(mut reported) = self.reported.lock() else {
+            return;
+        };
+        for (topic, partition) in reported.difference(&now) {
+            let _ = metrics::KAFKA_CONSUMER_LAG.remove_label_values(&[
+                self.group.as_str(),
+                topic,
+                &partition.to_string(),
+            ]);
+        }
+        *reported = now;
+    }
+}
+
+impl ClientContext for LagReporter {
+    fn stats(&self, statistics: Statistics) {
+        self.report(&statistics);
+    }
+}
+
+impl ConsumerContext for LagReporter {}
+
+async fn next_batch<C: ConsumerContext + 'static>(
+    consumer: &StreamConsumer<C>,
     opts: &ConsumerOptions,
     shutdown: &CancellationToken,
 ) -> Vec<Delivery> {
@@ -396,7 +523,18 @@ pub async fn run_consumer<H: BatchHandler>(
     handler: H,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let consumer = consumer(&config, &opts.group_id, &opts.auto_offset_reset)?;
+    let stats_ms = opts
+        .stats_interval
+        .as_millis()
+        .clamp(10, 3_600_000)
+        .to_string();
+    let consumer: StreamConsumer<LagReporter> =
+        consumer_config(&config, &opts.group_id, &opts.auto_offset_reset)
+            .set("statistics.interval.ms", stats_ms)
+            .create_with_context(LagReporter {
+                group: opts.group_id.clone(),
+                reported: std::sync::Mutex::default(),
+            })?;
     let topics: Vec<String> = opts.topics.iter().map(|t| config.topic(t)).collect();
     let topic_refs: Vec<&str> = topics.iter().map(String::as_str).collect();
     consumer.subscribe(&topic_refs)?;
@@ -408,12 +546,22 @@ pub async fn run_consumer<H: BatchHandler>(
         if batch.is_empty() {
             continue;
         }
+        // One consumer span per traced message, open while its batch is
+        // applied and committed: each is a child of its producer's span.
+        let message_spans: Vec<tracing::Span> = batch
+            .iter()
+            .filter_map(|d| d.process_span(&opts.group_id))
+            .collect();
         let span = tracing::info_span!("kafka.batch", group = %opts.group_id, size = batch.len());
+        let started = Instant::now();
         let mut backoff = Duration::from_millis(100);
         let poison = loop {
             match handler.handle(&batch).instrument(span.clone()).await {
                 Ok(poison) => break Some(poison),
                 Err(err) => {
+                    metrics::KAFKA_BATCH_FAILURES
+                        .with_label_values(&[opts.group_id.as_str()])
+                        .inc();
                     tracing::warn!(error = ?err, group = %opts.group_id, "batch failed; retrying");
                     tokio::select! {
                         () = shutdown.cancelled() => break None,
@@ -430,6 +578,9 @@ pub async fn run_consumer<H: BatchHandler>(
         for (index, reason) in poison {
             if let Some(d) = batch.get(index) {
                 dead_letter(&producer, d, &reason, &shutdown).await?;
+                metrics::KAFKA_DEAD_LETTERED
+                    .with_label_values(&[opts.group_id.as_str(), d.topic.as_str()])
+                    .inc();
             }
         }
         // Asynchronous: the next batch does not wait for the broker to store
@@ -440,6 +591,11 @@ pub async fn run_consumer<H: BatchHandler>(
             tracing::warn!(error = %err, "offset commit failed");
         }
         pending_commit = Some(tpl);
+        metrics::KAFKA_BATCH_LATENCY
+            .with_label_values(&[opts.group_id.as_str()])
+            .observe(started.elapsed().as_secs_f64());
+        count_consumed(&opts.group_id, &batch);
+        drop(message_spans);
     }
     if let Some(tpl) = pending_commit
         && let Err(err) = consumer.commit(&tpl, CommitMode::Sync)
@@ -448,6 +604,18 @@ pub async fn run_consumer<H: BatchHandler>(
     }
     tracing::info!(group = %opts.group_id, "consumer stopped");
     Ok(())
+}
+
+fn count_consumed(group: &str, batch: &[Delivery]) {
+    let mut per_topic: BTreeMap<&str, u64> = BTreeMap::new();
+    for d in batch {
+        *per_topic.entry(d.topic.as_str()).or_default() += 1;
+    }
+    for (topic, n) in per_topic {
+        metrics::KAFKA_CONSUMED
+            .with_label_values(&[group, topic])
+            .inc_by(n);
+    }
 }
 
 /// Logical topic names (see DESIGN.md); the configured prefix is added at use.

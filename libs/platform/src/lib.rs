@@ -5,7 +5,7 @@
 //! health, reflection and graceful shutdown ([`grpc`]), authentication
 //! ([`auth`]), the error type that maps to `tonic::Status` ([`error`]),
 //! PostgreSQL ([`db`]), Redis ([`cache`]), Kafka ([`kafka`]) and the
-//! transactional outbox ([`outbox`]).
+//! transactional outbox ([`outbox`]), Prometheus metrics ([`metrics`]).
 
 pub mod auth;
 pub mod bench;
@@ -16,6 +16,7 @@ pub mod error;
 pub mod grpc;
 pub mod ids;
 pub mod kafka;
+pub mod metrics;
 pub mod outbox;
 pub mod pagination;
 pub mod runtime;

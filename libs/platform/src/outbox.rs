@@ -18,8 +18,10 @@ use sqlx::{PgConnection, PgPool, Row};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use tracing::Instrument;
+
 use crate::kafka::{EVENT_TYPE_HEADER, Producer};
-use crate::telemetry;
+use crate::{kafka, metrics, telemetry};
 
 const NOTIFY_CHANNEL: &str = "loop_outbox";
 /// Arbitrary constant naming the relay's advisory lock.
@@ -111,11 +113,16 @@ pub async fn relay_once(pool: &PgPool, producer: &Producer, limit: i64) -> anyho
             row.try_get::<Uuid, _>("event_id")?.to_string(),
         ));
         headers.push(("content-type".into(), "application/x-protobuf".into()));
-        sends.push(async move {
-            producer
-                .send_raw(&topic, key.as_bytes(), &payload, &headers)
-                .await
-        });
+        // A producer span under the writer's trace (kept in the row).
+        let span = kafka::publish_span(&topic, &mut headers);
+        sends.push(
+            async move {
+                producer
+                    .send_raw(&topic, key.as_bytes(), &payload, &headers)
+                    .await
+            }
+            .instrument(span),
+        );
     }
     // join_all polls the sends in order, so they enter the producer queue in
     // outbox order; the idempotent producer keeps that order per partition.
@@ -137,7 +144,18 @@ pub async fn relay_once(pool: &PgPool, producer: &Producer, limit: i64) -> anyho
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
+    metrics::OUTBOX_PUBLISHED
+        .with_label_values(&[database_label(pool).as_str()])
+        .inc_by(published.len() as u64);
     Ok(published.len())
+}
+
+/// The `database` label of the outbox metrics.
+fn database_label(pool: &PgPool) -> String {
+    pool.connect_options()
+        .get_database()
+        .unwrap_or("postgres")
+        .to_owned()
 }
 
 /// Unpublished rows (the backlog).
@@ -160,9 +178,21 @@ pub async fn run_relay(
     let mut listener = PgListener::connect_with(&pool).await?;
     listener.listen(NOTIFY_CHANNEL).await?;
     let mut last_prune = tokio::time::Instant::now();
+    let backlog_gauge =
+        metrics::OUTBOX_BACKLOG.with_label_values(&[database_label(&pool).as_str()]);
+    let mut last_backlog: Option<tokio::time::Instant> = None;
     tracing::info!("outbox relay started");
     let mut backoff = Duration::from_millis(100);
     loop {
+        // The backlog metric, at most once a second (an index-only count of
+        // the unpublished rows), whether or not this replica relays.
+        if last_backlog.is_none_or(|at| at.elapsed() >= Duration::from_secs(1)) {
+            last_backlog = Some(tokio::time::Instant::now());
+            match backlog(&pool).await {
+                Ok(n) => backlog_gauge.set(n),
+                Err(err) => tracing::warn!(error = %err, "counting the outbox backlog failed"),
+            }
+        }
         match relay_once(&pool, &producer, 500).await {
             Ok(n) if n > 0 => {
                 backoff = Duration::from_millis(100);

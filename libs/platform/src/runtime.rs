@@ -1,6 +1,7 @@
 //! The start-up sequence every service binary shares: load config (exit 2
 //! with the problems on failure), init telemetry, bind, run until SIGINT or
-//! SIGTERM, and map the outcome to an exit code.
+//! SIGTERM (serving `/metrics` beside the service when configured), and map
+//! the outcome to an exit code.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -50,7 +51,30 @@ where
             return ExitCode::FAILURE;
         }
     };
-    match run(listener, crate::shutdown::on_signal()).await {
+    let shutdown = crate::shutdown::on_signal();
+    let metrics = match telemetry.metrics_listen_addr {
+        Some(addr) => match crate::metrics::bind(addr).await {
+            Ok(listener) => Some(tokio::spawn(crate::metrics::serve(
+                listener,
+                shutdown.clone(),
+            ))),
+            Err(err) => {
+                tracing::error!(error = %err, "cannot serve metrics");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => None,
+    };
+    let outcome = run(listener, shutdown.clone()).await;
+    shutdown.cancel();
+    if let Some(task) = metrics {
+        match task.await {
+            Ok(Err(err)) => tracing::warn!(error = %err, "metrics listener failed"),
+            Err(err) => tracing::warn!(error = %err, "metrics listener panicked"),
+            Ok(Ok(())) => {}
+        }
+    }
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!(error = ?err, service, "service failed");

@@ -222,6 +222,78 @@ pub async fn read_all(config: &KafkaConfig, topic: &str) -> Vec<Delivery> {
 
 /// Installs telemetry once for the test process (as `main` does for a
 /// service), so spans carry trace ids and context propagates.
+/// Every span the process ends, kept in memory: install it first thing in a
+/// test binary of its own (it becomes the process's one tracer), then look
+/// spans up by trace id.
+#[derive(Clone, Debug, Default)]
+pub struct SpanCapture {
+    spans: std::sync::Arc<std::sync::Mutex<Vec<opentelemetry_sdk::trace::SpanData>>>,
+}
+
+impl opentelemetry_sdk::trace::SpanExporter for SpanCapture {
+    fn export(
+        &self,
+        batch: Vec<opentelemetry_sdk::trace::SpanData>,
+    ) -> impl Future<Output = opentelemetry_sdk::error::OTelSdkResult> + Send {
+        if let Ok(mut spans) = self.spans.lock() {
+            spans.extend(batch);
+        }
+        std::future::ready(Ok(()))
+    }
+}
+
+impl SpanCapture {
+    /// Installs the process's telemetry with every ended span captured
+    /// (exported synchronously as it ends). Panics if telemetry was already
+    /// installed in this process: the capture would see nothing.
+    pub fn install() -> Self {
+        static INSTALLED: std::sync::OnceLock<(SpanCapture, crate::telemetry::TelemetryGuard)> =
+            std::sync::OnceLock::new();
+        INSTALLED
+            .get_or_init(|| {
+                let capture = SpanCapture::default();
+                let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+                    .with_simple_exporter(capture.clone())
+                    .build();
+                let config = crate::config::TelemetryConfig {
+                    log_filter: Some("warn".into()),
+                    ..Default::default()
+                };
+                let guard = crate::telemetry::init_with_provider(
+                    "loop-test",
+                    &config,
+                    provider,
+                    std::io::stdout,
+                )
+                .expect("telemetry");
+                assert!(
+                    guard.is_installed(),
+                    "telemetry was installed before the capture"
+                );
+                (capture, guard)
+            })
+            .0
+            .clone()
+    }
+
+    /// The ended spans of one trace.
+    pub fn trace(
+        &self,
+        trace_id: opentelemetry::trace::TraceId,
+    ) -> Vec<opentelemetry_sdk::trace::SpanData> {
+        self.spans
+            .lock()
+            .map(|spans| {
+                spans
+                    .iter()
+                    .filter(|s| s.span_context.trace_id() == trace_id)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
 pub fn init_telemetry() {
     static GUARD: std::sync::OnceLock<Option<crate::telemetry::TelemetryGuard>> =
         std::sync::OnceLock::new();

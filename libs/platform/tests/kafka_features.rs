@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use loop_platform::kafka::{self, BatchHandler, ConsumerOptions, Delivery, Producer};
-use loop_platform::testing;
+use loop_platform::{metrics, testing};
 use rdkafka::consumer::Consumer;
 use tokio_util::sync::CancellationToken;
 
@@ -251,4 +251,69 @@ async fn offsets_for_times_finds_the_first_message_at_a_time() {
         rdkafka::Offset::Offset(offset),
         "the first message at or after t"
     );
+}
+
+#[tokio::test]
+async fn the_consumer_reports_lag_handled_and_dead_lettered_messages() {
+    let (config, producer) = setup("lag").await;
+    let group = testing::unique("group");
+    let (partition, _) = produce(&producer, "k", "a").await;
+    produce(&producer, "k", "poison").await;
+    produce(&producer, "k", "b").await;
+    let topic = config.topic(TOPIC);
+    let recorder = Recorder::default();
+    let stop = CancellationToken::new();
+    let mut opts = ConsumerOptions::new(&group, &[TOPIC]);
+    opts.stats_interval = Duration::from_millis(50);
+    let task = tokio::spawn(kafka::run_consumer(
+        config.clone(),
+        opts,
+        producer.clone(),
+        recorder.clone(),
+        stop.clone(),
+    ));
+    let partition = partition.to_string();
+    // Lag comes from librdkafka's statistics: the partition's end minus the
+    // committed offset, so it is 0 once all three are committed.
+    let text = testing::wait_for(
+        "lag 0 after three handled messages",
+        Duration::from_secs(30),
+        || {
+            let text = metrics::render();
+            let labels = [
+                ("group", group.as_str()),
+                ("topic", topic.as_str()),
+                ("partition", partition.as_str()),
+            ];
+            let lag = metrics::sample(&text, "loop_kafka_consumer_lag", &labels);
+            let handled = metrics::sample(
+                &text,
+                "loop_kafka_consumed_total",
+                &[("group", group.as_str()), ("topic", topic.as_str())],
+            );
+            std::future::ready((lag == Some(0.0) && handled == Some(3.0)).then_some(text))
+        },
+    )
+    .await;
+    assert_eq!(recorder.values(), vec!["a", "b"]);
+    assert_eq!(
+        metrics::sample(
+            &text,
+            "loop_kafka_dead_lettered_total",
+            &[("group", group.as_str()), ("topic", topic.as_str())],
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert!(
+        metrics::sample(
+            &text,
+            "loop_kafka_batch_duration_seconds_count",
+            &[("group", group.as_str())],
+        )
+        .is_some_and(|n| n >= 1.0),
+        "{text}"
+    );
+    stop.cancel();
+    task.await.expect("join").expect("consumer ok");
 }

@@ -191,6 +191,47 @@ impl AdsService {
         req: pb::FillAdSlotsRequest,
     ) -> AdsResult<pb::FillAdSlotsResponse> {
         internal(caller)?;
-        self.server.fill(req).await
+        let offered = crate::serving::positions(&req.slot_positions).map_or(0, |p| p.len());
+        let response = self.server.fill(req).await?;
+        fill_metrics(offered, &response);
+        Ok(response)
+    }
+}
+
+/// Ad slots offered to the auction (after adjacent positions are dropped).
+static SLOTS_OFFERED: std::sync::LazyLock<prometheus::IntCounter> =
+    std::sync::LazyLock::new(|| {
+        loop_platform::metrics::counter_vec(
+            "loop_ads_slots_offered_total",
+            "Ad slots FillAdSlots was asked to fill (fill rate = filled / offered)",
+            &[],
+        )
+        .with_label_values::<&str>(&[])
+    });
+
+/// Ad slots filled, by ad format.
+static SLOTS_FILLED: std::sync::LazyLock<prometheus::IntCounterVec> =
+    std::sync::LazyLock::new(|| {
+        loop_platform::metrics::counter_vec(
+            "loop_ads_slots_filled_total",
+            "Ad slots FillAdSlots filled, by ad format (in_feed, topview, spark)",
+            &["format"],
+        )
+    });
+
+fn fill_metrics(offered: usize, response: &pb::FillAdSlotsResponse) {
+    SLOTS_OFFERED.inc_by(offered as u64);
+    for slot in &response.slots {
+        let format = slot
+            .placement
+            .as_ref()
+            .and_then(|p| pb::AdFormat::try_from(p.format).ok())
+            .map_or("unspecified", |f| match f {
+                pb::AdFormat::InFeed => "in_feed",
+                pb::AdFormat::Topview => "topview",
+                pb::AdFormat::Spark => "spark",
+                pb::AdFormat::Unspecified => "unspecified",
+            });
+        SLOTS_FILLED.with_label_values(&[format]).inc();
     }
 }

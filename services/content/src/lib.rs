@@ -86,7 +86,7 @@ impl Default for Config {
             database: DatabaseConfig::local("content"),
             kafka: KafkaConfig::default(),
             auth: AuthConfig::default(),
-            telemetry: TelemetryConfig::default(),
+            telemetry: TelemetryConfig::with_metrics_port(9461),
             outbox: OutboxConfig {
                 relay_enabled: true,
                 poll_interval_ms: 1000,

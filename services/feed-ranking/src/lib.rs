@@ -86,7 +86,7 @@ impl Default for Config {
             },
             kafka: KafkaConfig::default(),
             auth: AuthConfig::default(),
-            telemetry: TelemetryConfig::default(),
+            telemetry: TelemetryConfig::with_metrics_port(9462),
             services: ServicesConfig {
                 content_url: "http://127.0.0.1:50061".into(),
                 ads_auction_url: "http://127.0.0.1:50063".into(),

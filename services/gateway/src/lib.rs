@@ -108,7 +108,7 @@ impl Default for Config {
             tokens: TokenConfig {
                 ttl_secs: 24 * 3600,
             },
-            telemetry: TelemetryConfig::default(),
+            telemetry: TelemetryConfig::with_metrics_port(9460),
             rate_limit: RateLimitConfig {
                 enabled: true,
                 per_user_per_minute: 1200,
@@ -323,14 +323,37 @@ async fn readyz(State(state): State<AppState>) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
+/// HTTP requests served, by method, route template and status.
+static HTTP_REQUESTS: std::sync::LazyLock<prometheus::IntCounterVec> =
+    std::sync::LazyLock::new(|| {
+        loop_platform::metrics::counter_vec(
+            "loop_http_requests_total",
+            "HTTP requests served by the gateway, by method, route template and status",
+            &["method", "route", "status"],
+        )
+    });
+
+/// HTTP request latency until the response head.
+static HTTP_LATENCY: std::sync::LazyLock<prometheus::HistogramVec> = std::sync::LazyLock::new(
+    || {
+        loop_platform::metrics::latency_vec(
+            "loop_http_request_duration_seconds",
+            "HTTP request latency in seconds (until the response head), by method, route template and status",
+            &["method", "route", "status"],
+        )
+    },
+);
+
 /// One span per request, child of the client's `traceparent` if any; logs
-/// the outcome with latency.
+/// the outcome with latency and counts it in the metrics (by route
+/// template; paths no route matched are one `unmatched` series).
 async fn request_span(request: Request, next: Next) -> Response {
-    let route = request
+    let matched = request
         .extensions()
         .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| request.uri().path().to_owned());
+        .map(|p| p.as_str().to_owned());
+    let metric_route = matched.clone().unwrap_or_else(|| "unmatched".into());
+    let route = matched.unwrap_or_else(|| request.uri().path().to_owned());
     let method = request.method().clone();
     let span = tracing::info_span!("http.request", otel.name = %format!("{method} {route}"), otel.kind = "server", http.method = %method, http.route = %route, http.status = tracing::field::Empty);
     let _ = span.set_parent(loop_platform::telemetry::extract_from_headers(
@@ -340,7 +363,18 @@ async fn request_span(request: Request, next: Next) -> Response {
     let response = next.run(request).instrument(span.clone()).await;
     let status = response.status().as_u16();
     span.record("http.status", status);
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let elapsed = started.elapsed();
+    let status_label = status.to_string();
+    let labels = [
+        method.as_str(),
+        metric_route.as_str(),
+        status_label.as_str(),
+    ];
+    HTTP_REQUESTS.with_label_values(&labels).inc();
+    HTTP_LATENCY
+        .with_label_values(&labels)
+        .observe(elapsed.as_secs_f64());
+    let latency_ms = elapsed.as_secs_f64() * 1000.0;
     if status >= 500 {
         tracing::warn!(parent: &span, status, latency_ms, "request failed");
     } else {

@@ -105,6 +105,7 @@ impl WalletService {
                 return Err(idempotency::key_used());
             }
             tx.commit().await?;
+            ledger::count_committed(posting.kind);
             self.committed();
             Ok(response)
         })
@@ -180,6 +181,9 @@ impl WalletService {
                 return Err(idempotency::key_used());
             }
             tx.commit().await?;
+            if charged > 0 {
+                ledger::count_committed(pb::TransactionKind::AdSpend);
+            }
             self.committed();
             Ok(response)
         })
@@ -234,6 +238,7 @@ impl WalletService {
                 return Err(idempotency::key_used());
             }
             tx.commit().await?;
+            ledger::count_committed(posting.kind);
             self.committed();
             Ok(response)
         })

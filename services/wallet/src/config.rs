@@ -181,7 +181,7 @@ impl Default for Config {
             },
             kafka: KafkaConfig::default(),
             auth: AuthConfig::default(),
-            telemetry: TelemetryConfig::default(),
+            telemetry: TelemetryConfig::with_metrics_port(9464),
             services: ServicesConfig {
                 content_url: "http://127.0.0.1:50061".into(),
             },

@@ -148,6 +148,7 @@ impl WalletService {
                 return Err(idempotency::key_used());
             }
             tx.commit().await?;
+            ledger::count_committed(posting.kind);
             self.committed();
             Ok(response)
         })
@@ -302,6 +303,7 @@ impl WalletService {
             return Err(idempotency::key_used());
         }
         tx.commit().await?;
+        ledger::count_committed(posting.kind);
         self.committed();
         Ok(proto)
     }

@@ -254,6 +254,7 @@ impl WalletService {
                 },
             }
         };
+        ledger::count_committed(posting.kind);
         self.committed();
         response.coins_balance = balance;
         Ok(response)

@@ -246,6 +246,25 @@ impl Posting {
     }
 }
 
+/// Ledger transactions committed, by kind.
+static COMMITTED: std::sync::LazyLock<prometheus::IntCounterVec> = std::sync::LazyLock::new(|| {
+    loop_platform::metrics::counter_vec(
+        "loop_wallet_ledger_transactions_total",
+        "Ledger transactions committed, by kind (gift, coin_purchase, payout_request, ...)",
+        &["kind"],
+    )
+});
+
+/// Counts a committed ledger transaction; call after the commit.
+pub fn count_committed(kind: pb::TransactionKind) {
+    let name = kind.as_str_name();
+    let label = name
+        .strip_prefix("TRANSACTION_KIND_")
+        .unwrap_or(name)
+        .to_ascii_lowercase();
+    COMMITTED.with_label_values(&[label.as_str()]).inc();
+}
+
 /// Maps a ledger write error: WL001 becomes INSUFFICIENT_FUNDS with
 /// `insufficient` as its message.
 pub fn map_post_error(err: sqlx::Error, insufficient: impl FnOnce() -> String) -> WalletError {

@@ -228,6 +228,7 @@ impl WalletService {
             return Err(idempotency::key_used());
         }
         tx.commit().await?;
+        ledger::count_committed(posting.kind);
         self.committed();
         Ok(response)
     }
@@ -453,6 +454,7 @@ impl WalletService {
             return Err(idempotency::key_used());
         }
         tx.commit().await?;
+        ledger::count_committed(posting.kind);
         self.committed();
         Ok(proto)
     }

@@ -195,6 +195,7 @@ impl WalletService {
             return Err(idempotency::key_used());
         }
         tx.commit().await?;
+        ledger::count_committed(posting.kind);
         self.committed();
         Ok(response)
     }
@@ -273,6 +274,7 @@ impl WalletService {
             return Err(idempotency::key_used());
         }
         tx.commit().await?;
+        ledger::count_committed(posting.kind);
         self.committed();
         Ok(response)
     }

@@ -24,6 +24,7 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use sqlx::{Connection, PgConnection, Row};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 use uuid::Uuid;
 
 /// Arbitrary constant naming the relay's leader lock.
@@ -42,6 +43,7 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     tracing::info!("outbox relay started");
+    let metrics = RelayMetrics::new(&database_url);
     while !shutdown.is_cancelled() {
         match PgConnection::connect(&database_url).await {
             Ok(mut conn) => {
@@ -52,7 +54,9 @@ pub async fn run(
                 match leader {
                     Ok(true) => {
                         tracing::info!("outbox relay leading");
-                        if let Err(err) = lead(&mut conn, &producer, poll, &wake, &shutdown).await {
+                        if let Err(err) =
+                            lead(&mut conn, &metrics, &producer, poll, &wake, &shutdown).await
+                        {
                             tracing::warn!(error = ?err, "outbox relay stopped leading");
                         }
                     }
@@ -116,8 +120,30 @@ async fn mark(conn: &mut PgConnection, ids: &[i64]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The platform's outbox series, labelled with the wallet's database.
+struct RelayMetrics {
+    backlog: prometheus::IntGauge,
+    published: prometheus::IntCounter,
+}
+
+impl RelayMetrics {
+    fn new(database_url: &str) -> Self {
+        let database = database_url
+            .parse::<sqlx::postgres::PgConnectOptions>()
+            .ok()
+            .and_then(|o| o.get_database().map(str::to_owned))
+            .unwrap_or_else(|| "wallet".into());
+        Self {
+            backlog: loop_platform::metrics::OUTBOX_BACKLOG.with_label_values(&[database.as_str()]),
+            published: loop_platform::metrics::OUTBOX_PUBLISHED
+                .with_label_values(&[database.as_str()]),
+        }
+    }
+}
+
 async fn lead(
     conn: &mut PgConnection,
+    metrics: &RelayMetrics,
     producer: &Producer,
     poll: Duration,
     wake: &Notify,
@@ -126,7 +152,17 @@ async fn lead(
     // A previous leader may have published its last batch without marking it.
     let mut verify = true;
     let mut last_prune = tokio::time::Instant::now();
+    let mut last_backlog: Option<tokio::time::Instant> = None;
     while !shutdown.is_cancelled() {
+        // The backlog metric, at most once a second (an index-only count).
+        if last_backlog.is_none_or(|at| at.elapsed() >= Duration::from_secs(1)) {
+            last_backlog = Some(tokio::time::Instant::now());
+            let backlog: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+                    .fetch_one(&mut *conn)
+                    .await?;
+            metrics.backlog.set(backlog);
+        }
         let mut rows = unpublished(conn).await?;
         let full = rows.len() as i64 >= BATCH;
         if verify && !rows.is_empty() {
@@ -158,11 +194,14 @@ async fn lead(
                 headers.push((EVENT_TYPE_HEADER.into(), row.event_type.clone()));
                 headers.push(("event-id".into(), row.event_id.to_string()));
                 headers.push(("content-type".into(), "application/x-protobuf".into()));
+                // A producer span under the writer's trace (kept in the row).
+                let span = loop_platform::kafka::publish_span(&topic, &mut headers);
                 async move {
                     producer
                         .send_raw(&topic, row.key.as_bytes(), &row.payload, &headers)
                         .await
                 }
+                .instrument(span)
             });
             // join_all polls in order, so events enter the producer queue in
             // outbox order; the idempotent producer keeps it per partition.
@@ -180,6 +219,7 @@ async fn lead(
                 }
             }
             mark(conn, &published).await?;
+            metrics.published.inc_by(published.len() as u64);
             if verify {
                 tokio::select! {
                     () = shutdown.cancelled() => break,
