@@ -193,7 +193,12 @@ impl Query {
     }
 
     fn sql(&self) -> QueryBuilder<'_, Postgres> {
-        let mut q = QueryBuilder::new(
+        self.sql_with("")
+    }
+
+    fn sql_with(&self, prefix: &str) -> QueryBuilder<'_, Postgres> {
+        let mut q = QueryBuilder::new(prefix);
+        q.push(
             "SELECT creator_id, country, categories, rate_cents, followers, avg_views_30d, engagement_rate, aud_countries \
              FROM creator_stats WHERE listed AND open_to_offers",
         );
@@ -265,6 +270,16 @@ struct ResultRow {
     avg_views_30d: i64,
     engagement_rate: f64,
     aud_countries: sqlx::types::Json<HashMap<String, f64>>,
+}
+
+/// The plan Postgres picks for a search (the benchmark shows them).
+pub async fn explain(pool: &PgPool, query: &Query) -> MktResult<Vec<String>> {
+    let rows: Vec<(String,)> = query
+        .sql_with("EXPLAIN ")
+        .build_query_as()
+        .fetch_all(pool)
+        .await?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
 }
 
 /// Runs a validated search (also what the benchmark measures).
