@@ -151,6 +151,10 @@ CREATE INDEX creators_by_engagement ON creator_stats (engagement_rate DESC, crea
     WHERE listed AND open_to_offers;
 CREATE INDEX creators_by_country ON creator_stats (country, followers DESC, creator_id DESC)
     WHERE listed AND open_to_offers;
+CREATE INDEX creators_by_country_avg_views ON creator_stats (country, avg_views_30d DESC, creator_id DESC)
+    WHERE listed AND open_to_offers;
+CREATE INDEX creators_by_country_engagement ON creator_stats (country, engagement_rate DESC, creator_id DESC)
+    WHERE listed AND open_to_offers;
 CREATE INDEX creators_by_category ON creator_stats USING GIN (categories)
     WHERE listed AND open_to_offers;
 CREATE INDEX creators_stale ON creator_stats (computed_at);

@@ -202,10 +202,16 @@ impl Query {
             "SELECT creator_id, country, categories, rate_cents, followers, avg_views_30d, engagement_rate, aud_countries \
              FROM creator_stats WHERE listed AND open_to_offers",
         );
-        if !self.countries.is_empty() {
-            q.push(" AND country = ANY(")
-                .push_bind(&self.countries)
-                .push(")");
+        match self.countries.as_slice() {
+            [] => {}
+            // Equality (not ANY) lets the planner walk the per-country index
+            // in sort order, which matters most when the other filters are rare.
+            [one] => {
+                q.push(" AND country = ").push_bind(one);
+            }
+            many => {
+                q.push(" AND country = ANY(").push_bind(many).push(")");
+            }
         }
         if let Some(v) = self.follower_min {
             q.push(" AND followers >= ").push_bind(v);
