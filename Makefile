@@ -30,6 +30,7 @@ bench: deps ## run every benchmark (release build); one summary in target/bench/
 	cargo bench -p loop-feed-ranking --bench ranker
 	cargo bench -p loop-wallet --bench gifts
 	cargo bench -p loop-ads-auction --bench auction
+	cargo bench -p loop-creator-marketplace --bench search
 	@# The end-to-end benchmark needs the platform up (`make up`): included when it is.
 	@if curl -fsS -o /dev/null http://127.0.0.1:8080/readyz; then \
 	  cargo run --release -p loopctl -- simulate --duration 30s --bench-report --quiet; \
@@ -49,4 +50,5 @@ clean-state: down ## stop, then delete ALL local platform state together (broker
 	psql -h 127.0.0.1 -U postgres -d postgres -qc 'DROP DATABASE IF EXISTS content WITH (FORCE)'
 	psql -h 127.0.0.1 -U postgres -d postgres -qc 'DROP DATABASE IF EXISTS wallet WITH (FORCE)'
 	psql -h 127.0.0.1 -U postgres -d postgres -qc 'DROP DATABASE IF EXISTS ads WITH (FORCE)'
+	psql -h 127.0.0.1 -U postgres -d postgres -qc 'DROP DATABASE IF EXISTS marketplace WITH (FORCE)'
 	redis-cli --scan --pattern 'loop:*' | xargs -r -n 500 redis-cli del > /dev/null

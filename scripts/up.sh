@@ -42,6 +42,8 @@ start wallet loop-wallet
 wait_healthy wallet "$TARGET_DIR/loop-wallet" healthcheck
 start ads-auction loop-ads-auction
 wait_healthy ads-auction "$TARGET_DIR/loop-ads-auction" healthcheck
+start creator-marketplace loop-creator-marketplace
+wait_healthy creator-marketplace "$TARGET_DIR/loop-creator-marketplace" healthcheck
 # Locally one machine stands in for every client (`loopctl seed`,
 # `loopctl simulate` sign up thousands of accounts from 127.0.0.1), so the
 # per-IP sign-up/login limit is raised here; production keeps the default.

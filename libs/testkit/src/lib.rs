@@ -1,5 +1,5 @@
 //! The whole platform in one process, for end-to-end tests: content,
-//! feed-ranking, wallet, ads-auction and the gateway, each on an ephemeral
+//! feed-ranking, wallet, ads-auction, creator-marketplace and the gateway, each on an ephemeral
 //! port, with their own test databases, one Redis key prefix and one Kafka
 //! topic prefix, so tests run in parallel and leave nothing behind. Dropping
 //! the [`Platform`] stops every service.
@@ -23,6 +23,7 @@ pub struct Platform {
     pub ranker_addr: SocketAddr,
     pub wallet_addr: SocketAddr,
     pub ads_addr: SocketAddr,
+    pub market_addr: SocketAddr,
     pub gateway: loop_gateway::Config,
     shutdown: CancellationToken,
     _dbs: Vec<TestDb>,
@@ -99,11 +100,30 @@ impl Platform {
         ads.pacing.burst_fraction = 1.0;
         tokio::spawn(loop_ads_auction::run(ads, ads_listener, shutdown.clone()));
 
+        let market_db = TestDb::create("gwmarket").await;
+        let mut market = loop_creator_marketplace::Config::default();
+        market.database = market_db.config.clone();
+        market.kafka = kafka.clone();
+        market.services.content_url = format!("http://{content_addr}");
+        market.services.wallet_url = format!("http://{wallet_addr}");
+        market.consumer.group_id = format!("{prefix}-market");
+        // Small test worlds: one follower makes a creator eligible.
+        market.marketplace.min_followers = 1;
+        market.jobs.refresh_interval_ms = 100;
+        market.jobs.sweep_interval_ms = 200;
+        let (market_listener, market_addr) = listener().await;
+        tokio::spawn(loop_creator_marketplace::run(
+            market,
+            market_listener,
+            shutdown.clone(),
+        ));
+
         let mut gateway = loop_gateway::Config::default();
         gateway.services.content_url = format!("http://{content_addr}");
         gateway.services.feed_ranking_url = format!("http://{ranker_addr}");
         gateway.services.wallet_url = format!("http://{wallet_addr}");
         gateway.services.ads_auction_url = format!("http://{ads_addr}");
+        gateway.services.creator_marketplace_url = format!("http://{market_addr}");
         gateway.redis = redis.clone();
         gateway.kafka = kafka.clone();
         tune(&mut gateway);
@@ -136,9 +156,10 @@ impl Platform {
             ranker_addr,
             wallet_addr,
             ads_addr,
+            market_addr,
             gateway,
             shutdown,
-            _dbs: vec![content_db, wallet_db, ads_db],
+            _dbs: vec![content_db, wallet_db, ads_db, market_db],
         }
     }
 }

@@ -24,6 +24,7 @@ use loop_platform::config::{
 use loop_platform::kafka::{Producer, topics};
 use loop_proto::ads_auction::v1::ads_auction_service_client::AdsAuctionServiceClient;
 use loop_proto::content::v1::content_service_client::ContentServiceClient;
+use loop_proto::creator_marketplace::v1::creator_marketplace_service_client::CreatorMarketplaceServiceClient;
 use loop_proto::feed_ranking::v1::feed_ranking_service_client::FeedRankingServiceClient;
 use loop_proto::wallet::v1::wallet_service_client::WalletServiceClient;
 use serde::{Deserialize, Serialize};
@@ -70,6 +71,7 @@ pub struct ServicesConfig {
     pub feed_ranking_url: String,
     pub wallet_url: String,
     pub ads_auction_url: String,
+    pub creator_marketplace_url: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -101,6 +103,7 @@ impl Default for Config {
                 feed_ranking_url: "http://127.0.0.1:50062".into(),
                 wallet_url: "http://127.0.0.1:50064".into(),
                 ads_auction_url: "http://127.0.0.1:50063".into(),
+                creator_marketplace_url: "http://127.0.0.1:50065".into(),
             },
             redis: RedisConfig::default(),
             kafka: KafkaConfig::default(),
@@ -145,6 +148,11 @@ impl Validate for Config {
             &self.services.ads_auction_url,
             &mut problems,
         );
+        validate_service_url(
+            "services.creator_marketplace_url",
+            &self.services.creator_marketplace_url,
+            &mut problems,
+        );
         if !(60..=30 * 24 * 3600).contains(&self.tokens.ttl_secs) {
             problems.push("tokens.ttl_secs: must be 60..=2592000".into());
         }
@@ -172,6 +180,8 @@ pub struct AppState {
     pub(crate) wallet_channel: Channel,
     pub(crate) ads: AdsAuctionServiceClient<Channel>,
     pub(crate) ads_channel: Channel,
+    pub(crate) market: CreatorMarketplaceServiceClient<Channel>,
+    pub(crate) market_channel: Channel,
     pub(crate) keys: JwtKeys,
     pub(crate) redis: Redis,
     pub(crate) producer: Producer,
@@ -193,6 +203,10 @@ impl AppState {
 
     pub(crate) fn ads(&self) -> AdsAuctionServiceClient<Channel> {
         self.ads.clone()
+    }
+
+    pub(crate) fn market(&self) -> CreatorMarketplaceServiceClient<Channel> {
+        self.market.clone()
     }
 
     fn timeout(&self) -> Duration {
@@ -288,7 +302,7 @@ async fn serving(channel: Channel, service: &str) -> bool {
 
 /// Ready when every downstream service reports SERVING and Redis answers PING.
 async fn readyz(State(state): State<AppState>) -> Response {
-    let (content_ok, ranker_ok, wallet_ok, ads_ok) = tokio::join!(
+    let (content_ok, ranker_ok, wallet_ok, ads_ok, market_ok) = tokio::join!(
         serving(
             state.content_channel.clone(),
             "loop.content.v1.ContentService"
@@ -302,6 +316,10 @@ async fn readyz(State(state): State<AppState>) -> Response {
             state.ads_channel.clone(),
             "loop.ads_auction.v1.AdsAuctionService"
         ),
+        serving(
+            state.market_channel.clone(),
+            "loop.creator_marketplace.v1.CreatorMarketplaceService"
+        ),
     );
     let redis_ok = {
         let mut conn = state.redis.conn.clone();
@@ -314,8 +332,8 @@ async fn readyz(State(state): State<AppState>) -> Response {
             Ok(Ok(_))
         )
     };
-    let body = serde_json::json!({"content": content_ok, "feed_ranking": ranker_ok, "wallet": wallet_ok, "ads_auction": ads_ok, "redis": redis_ok});
-    let status = if content_ok && ranker_ok && wallet_ok && ads_ok && redis_ok {
+    let body = serde_json::json!({"content": content_ok, "feed_ranking": ranker_ok, "wallet": wallet_ok, "ads_auction": ads_ok, "creator_marketplace": market_ok, "redis": redis_ok});
+    let status = if content_ok && ranker_ok && wallet_ok && ads_ok && market_ok && redis_ok {
         http::StatusCode::OK
     } else {
         http::StatusCode::SERVICE_UNAVAILABLE
@@ -460,6 +478,7 @@ pub async fn run(
     let ranker_channel = loop_platform::grpc::channel(&config.services.feed_ranking_url)?;
     let wallet_channel = loop_platform::grpc::channel(&config.services.wallet_url)?;
     let ads_channel = loop_platform::grpc::channel(&config.services.ads_auction_url)?;
+    let market_channel = loop_platform::grpc::channel(&config.services.creator_marketplace_url)?;
     let state = AppState {
         content: ContentServiceClient::new(content_channel.clone()),
         content_channel,
@@ -469,6 +488,8 @@ pub async fn run(
         wallet_channel,
         ads: AdsAuctionServiceClient::new(ads_channel.clone()),
         ads_channel,
+        market: CreatorMarketplaceServiceClient::new(market_channel.clone()),
+        market_channel,
         keys: JwtKeys::new(config.auth.jwt_secret.expose()),
         redis,
         producer: producer.clone(),

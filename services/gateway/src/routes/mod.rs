@@ -8,6 +8,7 @@ mod catalog;
 mod events;
 mod feed;
 mod live;
+mod marketplace;
 mod moderation;
 mod social;
 mod videos;
@@ -96,4 +97,39 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(ads::discover_challenges))
         .routes(routes!(ads::report))
         .routes(routes!(ads::delivery))
+        .routes(routes!(
+            marketplace::apply_as_creator,
+            marketplace::application_status
+        ))
+        .routes(routes!(
+            marketplace::my_profile,
+            marketplace::update_profile
+        ))
+        .routes(routes!(marketplace::creator_profile))
+        .routes(routes!(marketplace::creator_analytics))
+        .routes(routes!(marketplace::search_creators))
+        .routes(routes!(marketplace::list_applications))
+        .routes(routes!(marketplace::review_application))
+        .routes(routes!(
+            marketplace::create_campaign,
+            marketplace::list_campaigns
+        ))
+        .routes(routes!(marketplace::get_campaign))
+        .routes(routes!(marketplace::publish_campaign))
+        .routes(routes!(marketplace::invite_creator))
+        .routes(routes!(marketplace::apply_to_campaign))
+        .routes(routes!(marketplace::campaign_report))
+        .routes(routes!(marketplace::list_collaborations))
+        .routes(routes!(marketplace::get_collaboration))
+        .routes(routes!(marketplace::accept_invitation))
+        .routes(routes!(marketplace::decline_invitation))
+        .routes(routes!(marketplace::accept_application))
+        .routes(routes!(marketplace::reject_application))
+        .routes(routes!(marketplace::submit_deliverable))
+        .routes(routes!(marketplace::approve_deliverable))
+        .routes(routes!(marketplace::request_changes))
+        .routes(routes!(
+            marketplace::send_message,
+            marketplace::list_messages
+        ))
 }

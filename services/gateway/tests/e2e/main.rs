@@ -16,6 +16,7 @@ mod ads;
 mod endpoints;
 mod events;
 mod feed;
+mod marketplace;
 mod wallet;
 
 pub(crate) struct Platform {

@@ -1,0 +1,754 @@
+//! Creator analytics from in-house events.
+//!
+//! The consumer ([`AnalyticsHandler`]) applies each batch in one Postgres
+//! transaction: every event id is inserted into `processed_events` first and
+//! an event already there is skipped, so duplicates and redeliveries change
+//! nothing. What is stored are facts whose effect does not depend on the
+//! order of different topics (set rows for follows, likes, comments and
+//! viewers; counters for views and shares; per-video facts), so the numbers
+//! ([`compute`]) equal a recount of the raw events, and a replay into an
+//! empty database rebuilds them. Which stream counts what:
+//!
+//! - views: `engagement.v1` VIEW (the only source of views);
+//! - likes, comments, shares, follows, videos, viewer profiles: `content.v1`
+//!   (the content service's authoritative records, not client reports);
+//! - gifts: `wallet.v1` GiftSent.
+//!
+//! Audience = distinct viewers of the creator's videos in the last 30 days,
+//! split by the viewer's own profile (age band from the birth date at read
+//! time, gender, country from UserRegistered); viewers without a profile
+//! count in the total only, so a split sums to at most 1.
+//!
+//! Each batch marks the creators it touched dirty; [`run_refresher`] copies
+//! their recomputed metrics into `creator_stats`, the table search reads.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use loop_platform::config::KafkaConfig;
+use loop_platform::kafka::{BatchHandler, Delivery, topics};
+use loop_proto::common::v1::{AgeBand, Gender};
+use loop_proto::creator_marketplace::v1 as pb;
+use loop_proto::events::v1 as ev;
+use sqlx::{PgConnection, PgPool};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::Config;
+
+/// The analytics window.
+pub const WINDOW_DAYS: i64 = 30;
+
+pub struct AnalyticsHandler {
+    pool: PgPool,
+    engagement_topic: String,
+    content_topic: String,
+    wallet_topic: String,
+}
+
+impl AnalyticsHandler {
+    pub fn new(pool: PgPool, kafka: &KafkaConfig) -> Self {
+        Self {
+            pool,
+            engagement_topic: kafka.topic(topics::ENGAGEMENT),
+            content_topic: kafka.topic(topics::CONTENT),
+            wallet_topic: kafka.topic(topics::WALLET),
+        }
+    }
+}
+
+/// One decoded event of any of the three topics.
+enum Event {
+    Engagement(ev::EngagementEvent),
+    Content(ev::ContentEvent),
+    Wallet(ev::WalletEvent),
+}
+
+fn uuid(field: &str, value: &str) -> Result<Uuid, String> {
+    Uuid::parse_str(value).map_err(|_| format!("{field} is not a UUID: {value:?}"))
+}
+
+fn when(ts: Option<&prost_types::Timestamp>) -> DateTime<Utc> {
+    ts.and_then(|t| DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0)))
+        .unwrap_or_else(Utc::now)
+}
+
+impl AnalyticsHandler {
+    fn decode(&self, d: &Delivery) -> Result<(Uuid, Event), String> {
+        let (id, event) = if d.topic == self.engagement_topic {
+            let e: ev::EngagementEvent = d.decode().map_err(|e| format!("undecodable: {e}"))?;
+            (e.event_id.clone(), Event::Engagement(e))
+        } else if d.topic == self.content_topic {
+            let e: ev::ContentEvent = d.decode().map_err(|e| format!("undecodable: {e}"))?;
+            (e.event_id.clone(), Event::Content(e))
+        } else if d.topic == self.wallet_topic {
+            let e: ev::WalletEvent = d.decode().map_err(|e| format!("undecodable: {e}"))?;
+            (e.event_id.clone(), Event::Wallet(e))
+        } else {
+            return Err(format!("unexpected topic {}", d.topic));
+        };
+        Ok((uuid("event_id", &id)?, event))
+    }
+}
+
+impl BatchHandler for AnalyticsHandler {
+    async fn handle(&self, batch: &[Delivery]) -> anyhow::Result<Vec<(usize, String)>> {
+        let mut poison = Vec::new();
+        let mut tx = self.pool.begin().await?;
+        let mut dirty: BTreeSet<Uuid> = BTreeSet::new();
+        for (index, d) in batch.iter().enumerate() {
+            let (event_id, event) = match self.decode(d) {
+                Ok(x) => x,
+                Err(reason) => {
+                    poison.push((index, reason));
+                    continue;
+                }
+            };
+            // Validate before recording the id, so a poison message is not
+            // marked processed.
+            if let Err(reason) = validate(&event) {
+                poison.push((index, reason));
+                continue;
+            }
+            let fresh = sqlx::query(
+                "INSERT INTO processed_events (event_id) VALUES ($1) ON CONFLICT DO NOTHING",
+            )
+            .bind(event_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                == 1;
+            if !fresh {
+                continue;
+            }
+            apply(&mut tx, &event, &mut dirty).await?;
+        }
+        if !dirty.is_empty() {
+            let ids: Vec<Uuid> = dirty.into_iter().collect();
+            sqlx::query(
+                "INSERT INTO dirty_creators (creator_id, marked_at) SELECT unnest($1::uuid[]), clock_timestamp() \
+                 ON CONFLICT (creator_id) DO UPDATE SET marked_at = EXCLUDED.marked_at",
+            )
+            .bind(&ids)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(poison)
+    }
+}
+
+/// The ids an event needs, checked before anything is written.
+fn validate(event: &Event) -> Result<(), String> {
+    use ev::content_event::Payload as C;
+    use ev::wallet_event::Payload as W;
+    match event {
+        Event::Engagement(e) => {
+            if e.kind == ev::EngagementKind::View as i32 {
+                uuid("user_id", &e.user_id)?;
+                uuid("video_id", &e.video_id)?;
+                uuid("creator_id", &e.creator_id)?;
+            }
+        }
+        Event::Content(e) => match &e.payload {
+            Some(C::VideoPublished(ev::VideoPublished { video }))
+            | Some(C::VideoUpdated(ev::VideoUpdated { video })) => {
+                let v = video.as_ref().ok_or("video snapshot missing")?;
+                uuid("video.video_id", &v.video_id)?;
+                uuid("video.creator_id", &v.creator_id)?;
+            }
+            Some(C::VideoRemoved(r)) => {
+                uuid("video_id", &r.video_id)?;
+            }
+            Some(C::UserFollowed(ev::UserFollowed {
+                follower_id,
+                followee_id,
+            }))
+            | Some(C::UserUnfollowed(ev::UserUnfollowed {
+                follower_id,
+                followee_id,
+            })) => {
+                uuid("follower_id", follower_id)?;
+                uuid("followee_id", followee_id)?;
+            }
+            Some(C::UserRegistered(u)) => {
+                uuid("user_id", &u.user_id)?;
+            }
+            Some(C::VideoLiked(ev::VideoLiked {
+                user_id,
+                video_id,
+                creator_id,
+            }))
+            | Some(C::VideoUnliked(ev::VideoUnliked {
+                user_id,
+                video_id,
+                creator_id,
+            }))
+            | Some(C::VideoShared(ev::VideoShared {
+                user_id,
+                video_id,
+                creator_id,
+                ..
+            })) => {
+                uuid("user_id", user_id)?;
+                uuid("video_id", video_id)?;
+                uuid("creator_id", creator_id)?;
+            }
+            Some(C::CommentAdded(c)) => {
+                uuid("comment_id", &c.comment_id)?;
+                uuid("video_id", &c.video_id)?;
+                uuid("creator_id", &c.creator_id)?;
+            }
+            Some(C::CommentDeleted(c)) => {
+                uuid("comment_id", &c.comment_id)?;
+                uuid("video_id", &c.video_id)?;
+                uuid("creator_id", &c.creator_id)?;
+            }
+            _ => {}
+        },
+        Event::Wallet(e) => {
+            if let Some(W::GiftSent(g)) = &e.payload {
+                uuid("transaction_id", &g.transaction_id)?;
+                uuid("recipient_id", &g.recipient_id)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn id(value: &str) -> Uuid {
+    // validate() checked every id apply() reads.
+    Uuid::parse_str(value).unwrap_or(Uuid::nil())
+}
+
+async fn bump(
+    tx: &mut PgConnection,
+    video: Uuid,
+    creator: Uuid,
+    column: &str,
+    delta: i64,
+) -> sqlx::Result<()> {
+    // `column` is one of our own literals, never input.
+    let sql = format!(
+        "INSERT INTO video_stats (video_id, creator_id, {column}) VALUES ($1, $2, $3) \
+         ON CONFLICT (video_id) DO UPDATE SET {column} = video_stats.{column} + EXCLUDED.{column}"
+    );
+    sqlx::query(&sql)
+        .bind(video)
+        .bind(creator)
+        .bind(delta)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+async fn apply(
+    tx: &mut PgConnection,
+    event: &Event,
+    dirty: &mut BTreeSet<Uuid>,
+) -> sqlx::Result<()> {
+    use ev::content_event::Payload as C;
+    use ev::wallet_event::Payload as W;
+    match event {
+        Event::Engagement(e) => {
+            if e.kind != ev::EngagementKind::View as i32 {
+                return Ok(());
+            }
+            let (viewer, video, creator) = (id(&e.user_id), id(&e.video_id), id(&e.creator_id));
+            let at = when(e.occurred_at.as_ref());
+            bump(tx, video, creator, "views", 1).await?;
+            sqlx::query(
+                "INSERT INTO creator_viewers (creator_id, viewer_id, last_view_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (creator_id, viewer_id) DO UPDATE SET last_view_at = GREATEST(creator_viewers.last_view_at, EXCLUDED.last_view_at)",
+            )
+            .bind(creator)
+            .bind(viewer)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("INSERT INTO video_viewers (video_id, viewer_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind(video)
+                .bind(viewer)
+                .execute(&mut *tx)
+                .await?;
+            dirty.insert(creator);
+        }
+        Event::Content(e) => match &e.payload {
+            Some(C::VideoPublished(ev::VideoPublished { video: Some(v) }))
+            | Some(C::VideoUpdated(ev::VideoUpdated { video: Some(v) })) => {
+                let creator = id(&v.creator_id);
+                let published = v
+                    .published_at
+                    .as_ref()
+                    .map_or_else(|| when(e.occurred_at.as_ref()), |t| when(Some(t)));
+                let tags: Vec<String> = v.hashtags.iter().map(|h| h.to_lowercase()).collect();
+                sqlx::query(
+                    "INSERT INTO videos (video_id, creator_id, category, hashtags, published_at) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (video_id) DO UPDATE SET category = EXCLUDED.category, hashtags = EXCLUDED.hashtags, \
+                     published_at = EXCLUDED.published_at",
+                )
+                .bind(id(&v.video_id))
+                .bind(creator)
+                .bind(&v.category)
+                .bind(&tags)
+                .bind(published)
+                .execute(&mut *tx)
+                .await?;
+                dirty.insert(creator);
+            }
+            Some(C::VideoRemoved(r)) => {
+                sqlx::query("UPDATE videos SET removed = true WHERE video_id = $1")
+                    .bind(id(&r.video_id))
+                    .execute(&mut *tx)
+                    .await?;
+                if let Ok(creator) = Uuid::parse_str(&r.creator_id) {
+                    dirty.insert(creator);
+                }
+            }
+            Some(C::UserFollowed(f)) => {
+                sqlx::query("INSERT INTO follows (follower_id, followee_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                    .bind(id(&f.follower_id))
+                    .bind(id(&f.followee_id))
+                    .execute(&mut *tx)
+                    .await?;
+                dirty.insert(id(&f.followee_id));
+            }
+            Some(C::UserUnfollowed(f)) => {
+                sqlx::query("DELETE FROM follows WHERE follower_id = $1 AND followee_id = $2")
+                    .bind(id(&f.follower_id))
+                    .bind(id(&f.followee_id))
+                    .execute(&mut *tx)
+                    .await?;
+                dirty.insert(id(&f.followee_id));
+            }
+            Some(C::UserRegistered(u)) => {
+                let birth = NaiveDate::parse_from_str(&u.birth_date, "%Y-%m-%d").ok();
+                sqlx::query(
+                    "INSERT INTO viewers (user_id, birth_date, gender, country) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (user_id) DO UPDATE SET birth_date = EXCLUDED.birth_date, gender = EXCLUDED.gender, country = EXCLUDED.country",
+                )
+                .bind(id(&u.user_id))
+                .bind(birth)
+                .bind(i16::try_from(u.gender).unwrap_or(0))
+                .bind(u.country.to_uppercase())
+                .execute(&mut *tx)
+                .await?;
+            }
+            Some(C::VideoLiked(l)) => {
+                let added = sqlx::query(
+                    "INSERT INTO video_likes (video_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                )
+                .bind(id(&l.video_id))
+                .bind(id(&l.user_id))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if added == 1 {
+                    bump(tx, id(&l.video_id), id(&l.creator_id), "likes", 1).await?;
+                    dirty.insert(id(&l.creator_id));
+                }
+            }
+            Some(C::VideoUnliked(l)) => {
+                let removed =
+                    sqlx::query("DELETE FROM video_likes WHERE video_id = $1 AND user_id = $2")
+                        .bind(id(&l.video_id))
+                        .bind(id(&l.user_id))
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                if removed == 1 {
+                    bump(tx, id(&l.video_id), id(&l.creator_id), "likes", -1).await?;
+                    dirty.insert(id(&l.creator_id));
+                }
+            }
+            Some(C::CommentAdded(c)) => {
+                let added = sqlx::query(
+                    "INSERT INTO video_comments (comment_id, video_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                )
+                .bind(id(&c.comment_id))
+                .bind(id(&c.video_id))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if added == 1 {
+                    bump(tx, id(&c.video_id), id(&c.creator_id), "comments", 1).await?;
+                    dirty.insert(id(&c.creator_id));
+                }
+            }
+            Some(C::CommentDeleted(c)) => {
+                let removed = sqlx::query("DELETE FROM video_comments WHERE comment_id = $1")
+                    .bind(id(&c.comment_id))
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if removed == 1 {
+                    bump(tx, id(&c.video_id), id(&c.creator_id), "comments", -1).await?;
+                    dirty.insert(id(&c.creator_id));
+                }
+            }
+            Some(C::VideoShared(s)) => {
+                bump(tx, id(&s.video_id), id(&s.creator_id), "shares", 1).await?;
+                dirty.insert(id(&s.creator_id));
+            }
+            _ => {}
+        },
+        Event::Wallet(e) => {
+            if let Some(W::GiftSent(g)) = &e.payload {
+                let recipient = id(&g.recipient_id);
+                sqlx::query(
+                    "INSERT INTO gifts (transaction_id, recipient_id, diamonds, occurred_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                )
+                .bind(id(&g.transaction_id))
+                .bind(recipient)
+                .bind(g.diamonds)
+                .bind(when(e.occurred_at.as_ref()))
+                .execute(&mut *tx)
+                .await?;
+                dirty.insert(recipient);
+            }
+        }
+    }
+    Ok(())
+}
+
+// --- The numbers ------------------------------------------------------------------
+
+/// A creator's analytics as of `now`, computed from the stored facts.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Analytics {
+    pub creator_id: Uuid,
+    pub followers: u64,
+    pub avg_views_30d: u64,
+    pub engagement_rate: f64,
+    pub videos_30d: u32,
+    /// Index = AgeBand value - 1 (13_17 .. 55_plus).
+    pub age_bands: [f64; 6],
+    /// Index = Gender value - 1 (female, male, non_binary, undisclosed).
+    pub genders: [f64; 4],
+    /// Every country, share of the audience.
+    pub countries: BTreeMap<String, f64>,
+    pub top_categories: Vec<(String, f64)>,
+    pub top_hashtags: Vec<(String, f64)>,
+    pub gifts_diamonds_30d: i64,
+    pub computed_at: DateTime<Utc>,
+}
+
+fn ratio(part: i64, whole: i64) -> f64 {
+    if whole <= 0 {
+        0.0
+    } else {
+        (part as f64 / whole as f64).clamp(0.0, 1.0)
+    }
+}
+
+/// Audience split of a set of viewers given as (birth_date, gender, country, count) groups.
+pub struct Audience {
+    pub total: i64,
+    pub age_bands: [f64; 6],
+    pub genders: [f64; 4],
+    pub countries: BTreeMap<String, f64>,
+}
+
+pub fn audience(
+    rows: &[(Option<NaiveDate>, i16, Option<String>, i64)],
+    today: NaiveDate,
+) -> Audience {
+    let total: i64 = rows.iter().map(|r| r.3).sum();
+    let mut ages = [0i64; 6];
+    let mut genders = [0i64; 4];
+    let mut countries: BTreeMap<String, i64> = BTreeMap::new();
+    for (birth, gender, country, n) in rows {
+        if let Some(b) = birth {
+            let band = loop_platform::time::age_band(*b, today) as usize;
+            if (1..=6).contains(&band) {
+                ages[band - 1] += n;
+            }
+        }
+        let g = usize::try_from(*gender).unwrap_or(0);
+        if (1..=4).contains(&g) {
+            genders[g - 1] += n;
+        }
+        if let Some(c) = country.as_ref().filter(|c| !c.is_empty()) {
+            *countries.entry(c.clone()).or_default() += n;
+        }
+    }
+    Audience {
+        total,
+        age_bands: ages.map(|n| ratio(n, total)),
+        genders: genders.map(|n| ratio(n, total)),
+        countries: countries
+            .into_iter()
+            .map(|(c, n)| (c, ratio(n, total)))
+            .collect(),
+    }
+}
+
+type AudienceRow = (Option<NaiveDate>, i16, Option<String>, i64);
+
+/// The audience of `creator` (distinct viewers since `since`).
+async fn creator_audience(
+    pool: &PgPool,
+    creator: Uuid,
+    since: DateTime<Utc>,
+) -> sqlx::Result<Vec<AudienceRow>> {
+    sqlx::query_as::<_, AudienceRow>(
+        "SELECT p.birth_date, COALESCE(p.gender, 0::smallint), p.country, count(*) \
+         FROM creator_viewers cv LEFT JOIN viewers p ON p.user_id = cv.viewer_id \
+         WHERE cv.creator_id = $1 AND cv.last_view_at >= $2 \
+         GROUP BY 1, 2, 3",
+    )
+    .bind(creator)
+    .bind(since)
+    .fetch_all(pool)
+    .await
+}
+
+/// The audience of a set of videos (distinct viewers, any time).
+pub async fn videos_audience(pool: &PgPool, videos: &[Uuid]) -> sqlx::Result<Vec<AudienceRow>> {
+    sqlx::query_as::<_, AudienceRow>(
+        "SELECT p.birth_date, COALESCE(p.gender, 0::smallint), p.country, count(*) \
+         FROM (SELECT DISTINCT viewer_id FROM video_viewers WHERE video_id = ANY($1)) vv \
+         LEFT JOIN viewers p ON p.user_id = vv.viewer_id GROUP BY 1, 2, 3",
+    )
+    .bind(videos)
+    .fetch_all(pool)
+    .await
+}
+
+pub async fn compute(pool: &PgPool, creator: Uuid, now: DateTime<Utc>) -> sqlx::Result<Analytics> {
+    let since = now - chrono::Duration::days(WINDOW_DAYS);
+    let followers: i64 = sqlx::query_scalar("SELECT count(*) FROM follows WHERE followee_id = $1")
+        .bind(creator)
+        .fetch_one(pool)
+        .await?;
+    let (videos, views, interactions): (i64, i64, i64) = sqlx::query_as(
+        "SELECT count(*), COALESCE(sum(s.views), 0)::bigint, COALESCE(sum(s.likes + s.comments + s.shares), 0)::bigint \
+         FROM videos v LEFT JOIN video_stats s ON s.video_id = v.video_id \
+         WHERE v.creator_id = $1 AND NOT v.removed AND v.published_at >= $2",
+    )
+    .bind(creator)
+    .bind(since)
+    .fetch_one(pool)
+    .await?;
+    let categories: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT v.category, sum(s.views)::bigint FROM videos v JOIN video_stats s ON s.video_id = v.video_id \
+         WHERE v.creator_id = $1 AND NOT v.removed AND v.published_at >= $2 AND v.category <> '' AND s.views > 0 \
+         GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5",
+    )
+    .bind(creator)
+    .bind(since)
+    .fetch_all(pool)
+    .await?;
+    let hashtags: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT h, sum(s.views)::bigint FROM videos v JOIN video_stats s ON s.video_id = v.video_id \
+         CROSS JOIN LATERAL unnest(v.hashtags) AS h \
+         WHERE v.creator_id = $1 AND NOT v.removed AND v.published_at >= $2 AND s.views > 0 \
+         GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5",
+    )
+    .bind(creator)
+    .bind(since)
+    .fetch_all(pool)
+    .await?;
+    let gifts: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(sum(diamonds), 0)::bigint FROM gifts WHERE recipient_id = $1 AND occurred_at >= $2",
+    )
+    .bind(creator)
+    .bind(since)
+    .fetch_one(pool)
+    .await?;
+    let aud = audience(
+        &creator_audience(pool, creator, since).await?,
+        now.date_naive(),
+    );
+    Ok(Analytics {
+        creator_id: creator,
+        followers: u64::try_from(followers).unwrap_or(0),
+        avg_views_30d: if videos > 0 {
+            u64::try_from(views / videos).unwrap_or(0)
+        } else {
+            0
+        },
+        engagement_rate: ratio(interactions, views),
+        videos_30d: u32::try_from(videos).unwrap_or(u32::MAX),
+        age_bands: aud.age_bands,
+        genders: aud.genders,
+        countries: aud.countries,
+        top_categories: categories
+            .into_iter()
+            .map(|(c, n)| (c, ratio(n, views)))
+            .collect(),
+        top_hashtags: hashtags
+            .into_iter()
+            .map(|(h, n)| (h, ratio(n, views)))
+            .collect(),
+        gifts_diamonds_30d: gifts,
+        computed_at: now,
+    })
+}
+
+/// Shares sorted by share descending, then key; at most `limit`.
+pub fn top(map: &BTreeMap<String, f64>, limit: usize) -> Vec<pb::Share> {
+    let mut v: Vec<(&String, &f64)> = map.iter().filter(|(_, s)| **s > 0.0).collect();
+    v.sort_by(|a, b| b.1.total_cmp(a.1).then_with(|| a.0.cmp(b.0)));
+    v.into_iter()
+        .take(limit)
+        .map(|(k, s)| pb::Share {
+            key: k.clone(),
+            share: *s,
+        })
+        .collect()
+}
+
+pub fn age_shares(shares: &[f64; 6]) -> Vec<pb::Share> {
+    shares
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| **s > 0.0)
+        .map(|(i, s)| pb::Share {
+            key: AgeBand::try_from(i32::try_from(i + 1).unwrap_or(0))
+                .unwrap_or(AgeBand::Unspecified)
+                .as_str_name()
+                .to_owned(),
+            share: *s,
+        })
+        .collect()
+}
+
+pub fn gender_shares(shares: &[f64; 4]) -> Vec<pb::Share> {
+    shares
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| **s > 0.0)
+        .map(|(i, s)| pb::Share {
+            key: Gender::try_from(i32::try_from(i + 1).unwrap_or(0))
+                .unwrap_or(Gender::Unspecified)
+                .as_str_name()
+                .to_owned(),
+            share: *s,
+        })
+        .collect()
+}
+
+impl Analytics {
+    pub fn to_proto(&self) -> pb::CreatorAnalytics {
+        let list = |v: &[(String, f64)]| {
+            v.iter()
+                .map(|(k, s)| pb::Share {
+                    key: k.clone(),
+                    share: *s,
+                })
+                .collect()
+        };
+        pb::CreatorAnalytics {
+            creator_id: self.creator_id.to_string(),
+            followers: self.followers,
+            avg_views_30d: self.avg_views_30d,
+            engagement_rate: self.engagement_rate,
+            videos_30d: self.videos_30d,
+            audience_age_bands: age_shares(&self.age_bands),
+            audience_genders: gender_shares(&self.genders),
+            audience_countries: top(&self.countries, 10),
+            top_categories: list(&self.top_categories),
+            top_hashtags: list(&self.top_hashtags),
+            gifts_received_diamonds_30d: self.gifts_diamonds_30d,
+            computed_at: Some(loop_platform::time::to_timestamp(self.computed_at)),
+        }
+    }
+}
+
+// --- The search projection -----------------------------------------------------------
+
+/// Recomputes `creators` and writes their metrics into `creator_stats`.
+pub async fn refresh(pool: &PgPool, creators: &[Uuid]) -> sqlx::Result<()> {
+    let now = Utc::now();
+    for creator in creators {
+        let a = compute(pool, *creator, now).await?;
+        let countries: HashMap<&String, f64> = a.countries.iter().map(|(k, v)| (k, *v)).collect();
+        sqlx::query(
+            "INSERT INTO creator_stats (creator_id, followers, avg_views_30d, engagement_rate, aud_age, aud_gender, aud_countries, computed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (creator_id) DO UPDATE SET followers = EXCLUDED.followers, avg_views_30d = EXCLUDED.avg_views_30d, \
+             engagement_rate = EXCLUDED.engagement_rate, aud_age = EXCLUDED.aud_age, aud_gender = EXCLUDED.aud_gender, \
+             aud_countries = EXCLUDED.aud_countries, computed_at = EXCLUDED.computed_at",
+        )
+        .bind(creator)
+        .bind(i64::try_from(a.followers).unwrap_or(i64::MAX))
+        .bind(i64::try_from(a.avg_views_30d).unwrap_or(i64::MAX))
+        .bind(a.engagement_rate)
+        .bind(a.age_bands.to_vec())
+        .bind(a.genders.to_vec())
+        .bind(sqlx::types::Json(countries))
+        .bind(now)
+        .execute(pool)
+        .await?;
+    }
+    Ok(())
+}
+
+/// One refresher round: recomputes up to `limit` dirty creators and clears
+/// their marks, unless a batch marked them again meanwhile (the mark's time
+/// changed, so the next round recomputes them). Replicas may overlap; a
+/// recompute is idempotent. Also marks creators whose projection is older
+/// than `stale_after` (the window slides without events). Returns how many
+/// were recomputed.
+pub async fn refresh_round(
+    pool: &PgPool,
+    limit: i64,
+    stale_after: Duration,
+) -> sqlx::Result<usize> {
+    let stale_before = Utc::now() - chrono::Duration::from_std(stale_after).unwrap_or_default();
+    sqlx::query(
+        "INSERT INTO dirty_creators (creator_id) \
+         SELECT creator_id FROM creator_stats WHERE computed_at < $1 LIMIT 1000 ON CONFLICT DO NOTHING",
+    )
+    .bind(stale_before)
+    .execute(pool)
+    .await?;
+    let marked: Vec<(Uuid, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT creator_id, marked_at FROM dirty_creators ORDER BY marked_at LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    if marked.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<Uuid> = marked.iter().map(|m| m.0).collect();
+    let times: Vec<DateTime<Utc>> = marked.iter().map(|m| m.1).collect();
+    refresh(pool, &ids).await?;
+    sqlx::query(
+        "DELETE FROM dirty_creators d USING unnest($1::uuid[], $2::timestamptz[]) AS m(id, at) \
+         WHERE d.creator_id = m.id AND d.marked_at = m.at",
+    )
+    .bind(&ids)
+    .bind(&times)
+    .execute(pool)
+    .await?;
+    Ok(ids.len())
+}
+
+pub async fn run_refresher(
+    pool: PgPool,
+    config: std::sync::Arc<Config>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let interval = Duration::from_millis(config.jobs.refresh_interval_ms);
+    let stale = Duration::from_secs(config.jobs.stale_after_secs);
+    loop {
+        let more = match refresh_round(&pool, config.jobs.refresh_batch, stale).await {
+            Ok(n) => usize::try_from(config.jobs.refresh_batch).is_ok_and(|b| n >= b),
+            Err(err) => {
+                tracing::warn!(error = ?err, "analytics refresh failed; retrying");
+                false
+            }
+        };
+        if more {
+            continue;
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return Ok(()),
+            () = tokio::time::sleep(interval) => {}
+        }
+    }
+}
