@@ -20,7 +20,24 @@ use crate::model::{USER_SELECT, UserRow};
 use crate::service::ContentService;
 use crate::validate;
 
+/// Argon2id (default parameters) allocates 19 MiB per hash and is pure CPU:
+/// a sign-up or login storm hashing on every blocking thread at once only
+/// queues for the cores anyway, and grew the process to 2 GiB (48 at once in
+/// `loopctl simulate`). Two hashes per core run at once; the rest wait.
+async fn hashing_permit() -> AppResult<tokio::sync::SemaphorePermit<'static>> {
+    static PERMITS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
+    PERMITS
+        .get_or_init(|| {
+            let cores = std::thread::available_parallelism().map_or(2, usize::from);
+            tokio::sync::Semaphore::new(2 * cores)
+        })
+        .acquire()
+        .await
+        .map_err(AppError::internal)
+}
+
 async fn hash_password(password: String) -> AppResult<String> {
+    let _permit = hashing_permit().await?;
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
@@ -46,6 +63,7 @@ fn dummy_hash() -> &'static str {
 }
 
 async fn verify_password(password: String, hash: String) -> AppResult<bool> {
+    let _permit = hashing_permit().await?;
     tokio::task::spawn_blocking(move || {
         let parsed = PasswordHash::new(&hash)
             .map_err(|e| AppError::internal(anyhow::anyhow!("stored hash: {e}")))?;

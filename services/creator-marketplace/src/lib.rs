@@ -125,7 +125,7 @@ impl Default for Config {
             database: DatabaseConfig::local("marketplace"),
             kafka: KafkaConfig::default(),
             auth: AuthConfig::default(),
-            telemetry: TelemetryConfig::default(),
+            telemetry: TelemetryConfig::with_metrics_port(9465),
             services: ServicesConfig {
                 content_url: "http://127.0.0.1:50061".into(),
                 wallet_url: "http://127.0.0.1:50064".into(),

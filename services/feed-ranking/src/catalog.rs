@@ -580,7 +580,14 @@ pub async fn follow_content(
         );
     }
     let group = format!("feed-ranking-catalog-{}", uuid::Uuid::new_v4().simple());
-    let consumer = loop_platform::kafka::consumer(&kafka, &group, "earliest")?;
+    // New uploads reach For You a quarter second later at worst; every
+    // replica follows the topic, so its idle polling adds up.
+    let consumer = loop_platform::kafka::consumer_with_fetch_wait(
+        &kafka,
+        &group,
+        "earliest",
+        loop_platform::kafka::FETCH_WAIT_BACKGROUND,
+    )?;
     let metadata = consumer.fetch_metadata(Some(&topic), Duration::from_secs(10))?;
     let mut tpl = TopicPartitionList::new();
     // Partition -> offset to reach before the catalog counts as ready.

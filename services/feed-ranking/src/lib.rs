@@ -207,6 +207,8 @@ pub async fn run(
     );
     opts.max_batch = config.consumer.max_batch;
     opts.max_wait = Duration::from_millis(config.consumer.max_wait_ms);
+    // A viewer's next feed waits on this consumer.
+    opts.fetch_wait = loop_platform::kafka::FETCH_WAIT_LATENCY;
     tasks.spawn(loop_platform::kafka::run_consumer(
         config.kafka.clone(),
         opts,

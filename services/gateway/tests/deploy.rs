@@ -109,6 +109,7 @@ fn config_of(service: &str, vars: &[(String, String)]) -> Result<Json, String> {
         "feed-ranking" => load::<loop_feed_ranking::Config>(service, vars),
         "wallet" => load::<loop_wallet::Config>(service, vars),
         "ads-auction" => load::<loop_ads_auction::Config>(service, vars),
+        "creator-marketplace" => load::<loop_creator_marketplace::Config>(service, vars),
         "gateway" => load::<loop_gateway::Config>(service, vars),
         other => Err(format!(
             "services/{other} has no config entry in services/gateway/tests/deploy.rs: add loop-{other} to the gateway's dev-dependencies and to config_of"
