@@ -34,7 +34,8 @@ wait_healthy() {
   done
 }
 
-start content loop-content
+# Large freed blocks go back to the OS (argon2's 19 MiB per hash): see deploy/Dockerfile.
+start content loop-content GLIBC_TUNABLES=glibc.malloc.mmap_threshold=4194304
 wait_healthy content "$TARGET_DIR/loop-content" healthcheck
 start feed-ranking loop-feed-ranking
 wait_healthy feed-ranking "$TARGET_DIR/loop-feed-ranking" healthcheck

@@ -111,6 +111,22 @@ pub fn status_field(status: &Status) -> Option<String> {
         .and_then(|br| br.field_violations.first().map(|v| v.field.clone()))
 }
 
+/// A status for a domain rule: `code`, the message `REASON: message`, and a
+/// `google.rpc.ErrorInfo` with the machine-readable reason and the service's
+/// error domain (clients branch on the reason, not the text).
+pub fn with_reason(code: Code, reason: &str, domain: &str, message: &str) -> Status {
+    let details = ErrorDetails::with_error_info(reason, domain, std::collections::HashMap::new());
+    Status::with_error_details(code, format!("{reason}: {message}"), details)
+}
+
+/// The `ErrorInfo.reason` of a status, if any.
+pub fn status_reason(status: &Status) -> Option<String> {
+    status
+        .get_error_details()
+        .error_info()
+        .map(|info| info.reason.clone())
+}
+
 /// Whether a Postgres error is a unique violation (optionally of a named constraint).
 pub fn is_unique_violation(err: &sqlx::Error, constraint: Option<&str>) -> bool {
     match err {

@@ -4,8 +4,8 @@
 //! proto), mapped to `tonic::Status` once, here.
 
 use loop_platform::AppError;
+use loop_platform::error::with_reason;
 use tonic::{Code, Status};
-use tonic_types::{ErrorDetails, StatusExt};
 
 /// The ErrorInfo domain of every reason this service returns.
 pub const DOMAIN: &str = "creator-marketplace.loop";
@@ -81,29 +81,18 @@ impl From<sqlx::Error> for MktError {
     }
 }
 
-fn with_reason(code: Code, reason: &str, message: String) -> Status {
-    let details = ErrorDetails::with_error_info(reason, DOMAIN, std::collections::HashMap::new());
-    Status::with_error_details(code, format!("{reason}: {message}"), details)
-}
-
 impl From<MktError> for Status {
     fn from(err: MktError) -> Self {
         match err {
             MktError::App(app) => app.into(),
             MktError::Precondition { reason, message } => {
-                with_reason(Code::FailedPrecondition, reason, message)
+                with_reason(Code::FailedPrecondition, reason, DOMAIN, &message)
             }
             MktError::Exists { reason, message } => {
-                with_reason(Code::AlreadyExists, reason, message)
+                with_reason(Code::AlreadyExists, reason, DOMAIN, &message)
             }
         }
     }
 }
 
-/// The `ErrorInfo.reason` of a status, if any.
-pub fn status_reason(status: &Status) -> Option<String> {
-    status
-        .get_error_details()
-        .error_info()
-        .map(|i| i.reason.clone())
-}
+pub use loop_platform::error::status_reason;

@@ -11,7 +11,6 @@ use loop_platform::auth::{JwtKeys, Role};
 use loop_proto::wallet::v1 as wpb;
 use loop_proto::wallet::v1::wallet_service_client::WalletServiceClient;
 use tonic::transport::Channel;
-use tonic_types::StatusExt;
 use uuid::Uuid;
 
 use crate::SERVICE_SUBJECT;
@@ -43,15 +42,8 @@ pub struct Settled {
     pub platform_fee_cents: i64,
 }
 
-fn reason(status: &tonic::Status) -> Option<String> {
-    status
-        .get_error_details()
-        .error_info()
-        .map(|i| i.reason.clone())
-}
-
 fn map(status: tonic::Status) -> EscrowError {
-    match reason(&status).as_deref() {
+    match loop_platform::error::status_reason(&status).as_deref() {
         Some("INSUFFICIENT_FUNDS") => EscrowError::InsufficientFunds,
         Some("ESCROW_NOT_HELD") => EscrowError::NotHeld,
         _ => EscrowError::Unavailable(format!("{:?}: {}", status.code(), status.message())),

@@ -72,6 +72,9 @@ pub struct ConsumerConfig {
     pub group_id: String,
     pub max_batch: usize,
     pub max_wait_ms: u64,
+    /// How long the broker may hold an empty fetch (`fetch.wait.max.ms`):
+    /// bounds how soon an event reaches the viewer's next feed.
+    pub fetch_wait_ms: u64,
 }
 
 impl Default for Config {
@@ -96,6 +99,7 @@ impl Default for Config {
                 group_id: "feed-ranking".into(),
                 max_batch: 500,
                 max_wait_ms: 5,
+                fetch_wait_ms: 20,
             },
             learning: LearningConfig::default(),
             feed: FeedConfig::default(),
@@ -116,6 +120,9 @@ impl Validate for Config {
         }
         if !(1..=10_000).contains(&self.consumer.max_batch) {
             problems.push("consumer.max_batch: must be 1..=10000".into());
+        }
+        if !(1..=5_000).contains(&self.consumer.fetch_wait_ms) {
+            problems.push("consumer.fetch_wait_ms: must be 1..=5000".into());
         }
         loop_platform::config::validate_service_url(
             "services.content_url",
@@ -208,7 +215,7 @@ pub async fn run(
     opts.max_batch = config.consumer.max_batch;
     opts.max_wait = Duration::from_millis(config.consumer.max_wait_ms);
     // A viewer's next feed waits on this consumer.
-    opts.fetch_wait = loop_platform::kafka::FETCH_WAIT_LATENCY;
+    opts.fetch_wait = Duration::from_millis(config.consumer.fetch_wait_ms);
     tasks.spawn(loop_platform::kafka::run_consumer(
         config.kafka.clone(),
         opts,

@@ -5,11 +5,8 @@
 //! the contract names them, so clients can branch on the rule and the
 //! gateway can return it. Everything else is the platform's [`AppError`].
 
-use std::collections::HashMap;
-
 use loop_platform::AppError;
 use tonic::{Code, Status};
-use tonic_types::{ErrorDetails, StatusExt};
 
 pub const ERROR_DOMAIN: &str = "wallet.loop";
 
@@ -121,24 +118,18 @@ impl From<redis::RedisError> for WalletError {
 impl From<WalletError> for Status {
     fn from(err: WalletError) -> Self {
         match err {
-            WalletError::Rule { rule, message } => {
-                let text = format!("{}: {message}", rule.reason());
-                let details =
-                    ErrorDetails::with_error_info(rule.reason(), ERROR_DOMAIN, HashMap::new());
-                Status::with_error_details(rule.code(), text, details)
-            }
+            WalletError::Rule { rule, message } => loop_platform::error::with_reason(
+                rule.code(),
+                rule.reason(),
+                ERROR_DOMAIN,
+                &message,
+            ),
             WalletError::App(app) => app.into(),
         }
     }
 }
 
-/// The `ErrorInfo.reason` of a status, if any.
-pub fn status_reason(status: &Status) -> Option<String> {
-    status
-        .get_error_details()
-        .error_info()
-        .map(|info| info.reason.clone())
-}
+pub use loop_platform::error::status_reason;
 
 /// SQLSTATEs raised by the ledger's SQL functions.
 pub mod sqlstate {
