@@ -17,6 +17,10 @@ pub async fn connect(config: &DatabaseConfig) -> anyhow::Result<PgPool> {
     let pool = PgPoolOptions::new()
         .max_connections(config.max_connections)
         .acquire_timeout(Duration::from_secs(5))
+        // Connections a burst opened close after a minute idle (sqlx keeps
+        // them 10 min): PostgreSQL's 100 connections are shared by every
+        // service, the tools and `make bench`'s pgbench on one machine.
+        .idle_timeout(Duration::from_secs(60))
         .connect_with(options)
         .await?;
     Ok(pool)
