@@ -338,6 +338,11 @@ pub struct Ask<'a> {
 pub struct Index {
     config: Arc<Config>,
     inner: RwLock<Inner>,
+    /// Held from loading rows to applying them, so loads apply in the order
+    /// they started: without it a poll that read an ad group just before a
+    /// pause committed could apply its stale (active) row after the pause's
+    /// own reload, and the paused group would serve until the next poll.
+    reloads: tokio::sync::Mutex<()>,
 }
 
 /// One ad group as loaded from Postgres.
@@ -373,6 +378,7 @@ impl Index {
         Self {
             config,
             inner: RwLock::new(Inner::default()),
+            reloads: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -1017,6 +1023,7 @@ pub async fn reload(pool: &PgPool, index: &Index, ids: &[Uuid]) -> anyhow::Resul
     if ids.is_empty() {
         return Ok(());
     }
+    let _in_order = index.reloads.lock().await;
     let loaded = load_groups(pool, Some(ids)).await?;
     let found: HashSet<Uuid> = loaded
         .iter()
@@ -1107,6 +1114,7 @@ async fn load_stats(
 /// Loads everything: ad groups, learned rates, TopView of today, zones.
 pub async fn load_full(pool: &PgPool, index: &Index) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
+    let _in_order = index.reloads.lock().await;
     index.apply_stats(load_stats(pool, None).await?);
     let loaded = load_groups(pool, None).await?;
     let found: HashSet<Uuid> = loaded

@@ -195,32 +195,83 @@ pub const APPLY_BATCH: &str = r"
 local n = tonumber(ARGV[1])
 local m = tonumber(ARGV[2])
 local t = tonumber(ARGV[3])
-for i = 1, n do
-  local v = redis.call('GET', KEYS[2 * i]) or '0'
-  if v ~= ARGV[3 + 2 * i - 1] then
-    return i
+-- Multi-key commands instead of one call per key (each redis.call costs
+-- about as much as the work it does), in chunks: Lua's unpack is limited to
+-- a few thousand values.
+local CHUNK = 1000
+local function mget(first, step, count)
+  local out = {}
+  local i = 0
+  while i < count do
+    local last = math.min(count, i + CHUNK)
+    local keys = {}
+    for j = i + 1, last do
+      keys[#keys + 1] = KEYS[first + (j - 1) * step]
+    end
+    local got = redis.call('MGET', unpack(keys))
+    for j = 1, #got do
+      out[i + j] = got[j]
+    end
+    i = last
+  end
+  return out
+end
+local function chunked(cmd, key, flat)
+  local i = 0
+  while i < #flat do
+    local last = math.min(#flat, i + 2 * CHUNK)
+    if key then
+      redis.call(cmd, key, unpack(flat, i + 1, last))
+    else
+      redis.call(cmd, unpack(flat, i + 1, last))
+    end
+    i = last
   end
 end
-for i = 1, n do
-  redis.call('SET', KEYS[2 * i - 1], ARGV[3 + 2 * i])
-  redis.call('INCR', KEYS[2 * i])
+if n > 0 then
+  local versions = mget(2, 2, n)
+  for i = 1, n do
+    if (versions[i] or '0') ~= ARGV[3 + 2 * i - 1] then
+      return i
+    end
+  end
+  -- Each state with its version + 1 (what INCR would store), in one MSET.
+  local states = {}
+  for i = 1, n do
+    states[#states + 1] = KEYS[2 * i - 1]
+    states[#states + 1] = ARGV[3 + 2 * i]
+    states[#states + 1] = KEYS[2 * i]
+    states[#states + 1] = tostring(tonumber(versions[i] or '0') + 1)
+  end
+  chunked('MSET', nil, states)
 end
 local a = 3 + 2 * n
-for j = 1, m do
-  local key = KEYS[2 * n + j]
-  local delta = ARGV[a + j]
-  local cur = redis.call('GET', key)
-  if cur and #cur == #delta then
-    local fmt = '<' .. string.rep('f', #delta / 4)
-    local a = {struct.unpack(fmt, delta)}
-    local b = {struct.unpack(fmt, cur)}
-    for d = 1, #delta / 4 do
-      a[d] = a[d] + b[d]
+if m > 0 then
+  local current = mget(2 * n + 1, 1, m)
+  local formats = {}
+  local writes = {}
+  for j = 1, m do
+    local delta = ARGV[a + j]
+    local cur = current[j]
+    local value = delta
+    if cur and #cur == #delta then
+      local dims = #delta / 4
+      local fmt = formats[dims]
+      if not fmt then
+        fmt = '<' .. string.rep('f', dims)
+        formats[dims] = fmt
+      end
+      local x = {struct.unpack(fmt, delta)}
+      local y = {struct.unpack(fmt, cur)}
+      for d = 1, dims do
+        x[d] = x[d] + y[d]
+      end
+      value = struct.pack(fmt, unpack(x, 1, dims))
     end
-    redis.call('SET', key, struct.pack(fmt, unpack(a, 1, #delta / 4)))
-  else
-    redis.call('SET', key, delta)
+    writes[#writes + 1] = KEYS[2 * n + j]
+    writes[#writes + 1] = value
   end
+  chunked('MSET', nil, writes)
 end
 a = a + m
 for k = 1, t do
@@ -231,10 +282,12 @@ a = a + 2 * t
 if m > 0 then
   local now = redis.call('TIME')
   local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-  local changes = KEYS[2 * n + m + t + 1]
+  local changes = {}
   for j = 1, m do
-    redis.call('ZADD', changes, ms, ARGV[a + j])
+    changes[#changes + 1] = ms
+    changes[#changes + 1] = ARGV[a + j]
   end
+  chunked('ZADD', KEYS[2 * n + m + t + 1], changes)
 end
 return 0
 ";
