@@ -116,3 +116,17 @@ pub fn parse_args(name: &'static str, about: &'static str, examples: &'static st
         .get_matches();
     ServiceArgs::from_arg_matches(&matches).unwrap_or_else(|err| err.exit())
 }
+
+/// Waits for a service's background tasks (consumers, relays, sweepers) after
+/// shutdown was signalled, logging any that failed or panicked: they run
+/// until the shutdown token is cancelled, so this returns once each has
+/// finished its last batch.
+pub async fn join_background(tasks: Vec<tokio::task::JoinHandle<anyhow::Result<()>>>) {
+    for task in tasks {
+        match task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => tracing::error!(error = ?err, "background task failed"),
+            Err(err) => tracing::error!(error = %err, "background task panicked"),
+        }
+    }
+}

@@ -13,6 +13,7 @@
 //! PostgreSQL, Redis and broker: `make deps`). Writes
 //! target/bench/auction.json and prints a markdown table.
 
+use loop_platform::bench::Rng;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,24 +37,6 @@ const COUNTRIES: [&str; 20] = [
     "SE", "PL", "AR", "ZA",
 ];
 const CATEGORIES: usize = 50;
-
-/// xorshift64*: deterministic data without a rand dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-}
 
 fn targeting(rng: &mut Rng) -> pb::Targeting {
     let mut t = pb::Targeting::default();

@@ -13,7 +13,7 @@
 use std::time::Instant;
 
 use loop_creator_marketplace::search::{Query, search};
-use loop_platform::bench::{Figure, env_usize, stats};
+use loop_platform::bench::{Figure, Rng, env_usize, stats};
 use loop_platform::testing::TestDb;
 use loop_proto::common::v1::PageRequest;
 use loop_proto::creator_marketplace::v1 as pb;
@@ -61,38 +61,22 @@ const CATEGORIES: [&str; 24] = [
     "asmr",
 ];
 
-/// xorshift64*: deterministic data without a rand dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn country(&mut self) -> &'static str {
-        let total: u64 = COUNTRIES.iter().map(|c| c.1).sum();
-        let mut r = self.next() % total;
-        for (c, w) in COUNTRIES {
-            if r < w {
-                return c;
-            }
-            r -= w;
+fn pick_country(rng: &mut Rng) -> &'static str {
+    let total: u64 = COUNTRIES.iter().map(|c| c.1).sum();
+    let mut r = rng.next_u64() % total;
+    for (c, w) in COUNTRIES {
+        if r < w {
+            return c;
         }
-        "US"
+        r -= w;
     }
-    /// Zipf-ish: popular categories are picked more often.
-    fn category(&mut self) -> &'static str {
-        let i = (self.unit().powf(2.0) * CATEGORIES.len() as f64) as usize;
-        CATEGORIES[i.min(CATEGORIES.len() - 1)]
-    }
+    "US"
+}
+
+/// Zipf-ish: popular categories are picked more often.
+fn pick_category(rng: &mut Rng) -> &'static str {
+    let i = (rng.unit().powf(2.0) * CATEGORIES.len() as f64) as usize;
+    CATEGORIES[i.min(CATEGORIES.len() - 1)]
 }
 
 struct Creator {
@@ -117,9 +101,9 @@ fn creator(rng: &mut Rng) -> Creator {
     let avg_views = (followers as f64 * (0.05 + 0.6 * rng.unit())) as i64;
     let er =
         (0.12 / (1.0 + (followers as f64).log10() - 3.0) * (0.5 + rng.unit())).clamp(0.001, 0.4);
-    let country = rng.country().to_owned();
+    let country = pick_country(rng).to_owned();
     let mut categories: Vec<String> = (0..1 + rng.below(3))
-        .map(|_| rng.category().to_owned())
+        .map(|_| pick_category(rng).to_owned())
         .collect();
     categories.sort();
     categories.dedup();
@@ -144,7 +128,7 @@ fn creator(rng: &mut Rng) -> Creator {
     countries.insert(country.clone(), json!(home));
     let mut left = (1.0 - home) * known;
     for _ in 0..4 {
-        let c = rng.country();
+        let c = pick_country(rng);
         let share = left * rng.unit() * 0.6;
         left -= share;
         let e = countries.entry(c.to_owned()).or_insert(json!(0.0));

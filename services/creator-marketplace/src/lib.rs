@@ -272,13 +272,7 @@ pub async fn run(
     let served =
         loop_platform::grpc::serve(routes, &[SERVICE_NAME], listener, shutdown.clone()).await;
     shutdown.cancel();
-    for task in tasks {
-        match task.await {
-            Ok(Err(err)) => tracing::error!(error = ?err, "background task failed"),
-            Err(err) => tracing::error!(error = %err, "background task panicked"),
-            Ok(Ok(())) => {}
-        }
-    }
+    loop_platform::runtime::join_background(tasks).await;
     pool.close().await;
     served
 }

@@ -8,6 +8,7 @@
     clippy::field_reassign_with_default
 )]
 
+use loop_platform::bench::Rng;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
@@ -27,23 +28,6 @@ use tonic::transport::Channel;
 use uuid::Uuid;
 
 mod common;
-
-/// xorshift64*: a deterministic stream without a rand dependency.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-}
 
 /// One event as produced: topic, key, payload.
 #[derive(Clone)]
