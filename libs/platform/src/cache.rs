@@ -29,7 +29,19 @@ impl Redis {
 
     /// `prefix` + `key`.
     pub fn key(&self, key: &str) -> String {
-        format!("{}{}", self.prefix, key)
+        self.key_of(&[key])
+    }
+
+    /// `prefix` + the parts joined, in one allocation (hot paths build
+    /// thousands of keys a second; `format!` costs several times more).
+    pub fn key_of(&self, parts: &[&str]) -> String {
+        let len = self.prefix.len() + parts.iter().map(|p| p.len()).sum::<usize>();
+        let mut key = String::with_capacity(len);
+        key.push_str(&self.prefix);
+        for part in parts {
+            key.push_str(part);
+        }
+        key
     }
 
     /// A handle on the same connection with another prefix (replay into a fresh prefix).

@@ -3,15 +3,18 @@
 //!
 //! 1. For You latency (gRPC, ads off) with VIDEOS videos and USERS users
 //!    with learned state, vs. a plain Redis GET round trip.
-//! 2. Consumer throughput: the ranker's consume-and-apply path vs. a raw
-//!    rdkafka consume of the same events from the same broker.
+//! 2. Consumer throughput: the ranker's consume-and-apply path (the
+//!    service's consumer options and handler) vs. a raw rdkafka consume of
+//!    the same events from the same broker. Both rates run from the first
+//!    event's arrival to the last one done: joining the group (reported
+//!    apart) is not throughput.
 //! 3. Freshness: an event published (as the gateway does) -> applied to the
 //!    viewer's state, so their next feed reflects it.
 //!
 //! Run: `cargo bench -p loop-feed-ranking --bench ranker` (needs the local
 //! Redis and broker: `make deps`). Sizes: LOOP_BENCH_VIDEOS (100k),
 //! LOOP_BENCH_USERS (10k), LOOP_BENCH_EVENTS_PER_USER (10),
-//! LOOP_BENCH_CONSUME_EVENTS (20k), LOOP_BENCH_REQUESTS (2k).
+//! LOOP_BENCH_CONSUME_EVENTS (100k), LOOP_BENCH_REQUESTS (2k).
 //! Writes target/bench/ranker.json and prints a markdown table.
 //!
 //! The catalog is seeded through the catalog snapshot (what a replica loads
@@ -30,7 +33,7 @@ use loop_feed_ranking::{Config, learn::EngagementHandler};
 use loop_platform::auth::{JwtKeys, Role};
 use loop_platform::bench::{Figure, env_usize, stats};
 use loop_platform::cache::Redis;
-use loop_platform::kafka::{self, BatchHandler, ConsumerOptions, Delivery, Producer, topics};
+use loop_platform::kafka::{self, BatchHandler, Delivery, Producer, topics};
 use loop_platform::testing;
 use loop_proto::events::v1 as ev;
 use loop_proto::feed_ranking::v1 as pb;
@@ -74,58 +77,92 @@ async fn publish_all<M: Message>(
     eprintln!(" ({:.1}s)", started.elapsed().as_secs_f64());
 }
 
-#[derive(Clone, Default)]
-struct Count(Arc<AtomicU64>);
+/// Events consumed, with the times the first arrived and the last was done
+/// (ns since `base`), so a rate covers the consuming only: not the group
+/// join before it, nor the wait for the end after it.
+struct Tally {
+    base: Instant,
+    n: AtomicU64,
+    first_ns: AtomicU64,
+    last_ns: AtomicU64,
+}
 
-impl BatchHandler for Count {
-    async fn handle(&self, batch: &[Delivery]) -> anyhow::Result<Vec<(usize, String)>> {
-        self.0.fetch_add(batch.len() as u64, Ordering::Relaxed);
-        Ok(Vec::new())
+impl Tally {
+    fn new() -> Arc<Self> {
+        Arc::new(Self {
+            base: Instant::now(),
+            n: AtomicU64::new(0),
+            first_ns: AtomicU64::new(u64::MAX),
+            last_ns: AtomicU64::new(0),
+        })
+    }
+    fn arrived(&self) {
+        let now = self.base.elapsed().as_nanos() as u64;
+        self.first_ns.fetch_min(now, Ordering::Relaxed);
+    }
+    fn done(&self, n: usize) {
+        self.n.fetch_add(n as u64, Ordering::Relaxed);
+        let now = self.base.elapsed().as_nanos() as u64;
+        self.last_ns.fetch_max(now, Ordering::Relaxed);
+    }
+    fn count(&self) -> u64 {
+        self.n.load(Ordering::Relaxed)
+    }
+    /// Seconds from the start to the first event (joining the group and
+    /// the first fetch).
+    fn startup_secs(&self) -> f64 {
+        self.first_ns.load(Ordering::Relaxed) as f64 / 1e9
+    }
+    /// Events per second between the first arrival and the last done.
+    fn rate(&self) -> f64 {
+        let busy_ns = self
+            .last_ns
+            .load(Ordering::Relaxed)
+            .saturating_sub(self.first_ns.load(Ordering::Relaxed));
+        self.count() as f64 / (busy_ns as f64 / 1e9).max(1e-9)
+    }
+    /// Waits (polling) until `total` events are done.
+    async fn wait_for(&self, total: u64, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(600);
+        while self.count() < total {
+            assert!(
+                Instant::now() < deadline,
+                "{what}: only {} of {total} events after 10 minutes",
+                self.count()
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 }
 
-/// Events per second for `handler` to consume `total` events through `run_consumer`.
-async fn consume_rate<H: BatchHandler + Clone>(
-    config: &Config,
-    group: &str,
-    handler: H,
-    producer: &Producer,
-    done: impl Fn() -> u64,
-) -> f64 {
+/// The engagement handler, tallied.
+#[derive(Clone)]
+struct Measured(EngagementHandler, Arc<Tally>);
+
+impl BatchHandler for Measured {
+    async fn handle(&self, batch: &[Delivery]) -> anyhow::Result<Vec<(usize, String)>> {
+        self.1.arrived();
+        let r = self.0.handle(batch).await?;
+        self.1.done(batch.len());
+        Ok(r)
+    }
+}
+
+/// Runs the service's engagement consumer (its options exactly) with
+/// `handler` until `total` events are applied.
+async fn consume_all(config: &Config, handler: Measured, producer: &Producer, total: u64) {
     let stop = CancellationToken::new();
-    let mut opts = ConsumerOptions::new(group, &[topics::ENGAGEMENT]);
-    opts.max_batch = config.consumer.max_batch;
-    opts.max_wait = Duration::from_millis(config.consumer.max_wait_ms);
-    let started = Instant::now();
+    let tally = handler.1.clone();
     let task = tokio::spawn(kafka::run_consumer(
         config.kafka.clone(),
-        opts,
+        loop_feed_ranking::engagement_consumer_options(config),
         producer.clone(),
         handler,
         stop.clone(),
     ));
-    let rate = rate_until(started, done).await;
+    tally.wait_for(total, "ranker consume").await;
     stop.cancel();
     task.await.expect("join").expect("consumer");
-    rate
-}
-
-async fn rate_until(started: Instant, done: impl Fn() -> u64) -> f64 {
-    let mut last = 0;
-    let mut last_change = Instant::now();
-    loop {
-        let n = done();
-        if n != last {
-            last = n;
-            last_change = Instant::now();
-        }
-        if last > 0 && last_change.elapsed() > Duration::from_secs(2) {
-            // Two quiet seconds: the topic is drained.
-            let busy = last_change.duration_since(started).as_secs_f64();
-            return last as f64 / busy.max(1e-9);
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 fn video_snapshot(v: usize) -> ev::VideoSnapshot {
@@ -184,7 +221,7 @@ async fn main() {
     let videos = env_usize("LOOP_BENCH_VIDEOS", 100_000);
     let users = env_usize("LOOP_BENCH_USERS", 10_000);
     let events_per_user = env_usize("LOOP_BENCH_EVENTS_PER_USER", 10);
-    let consume_events = env_usize("LOOP_BENCH_CONSUME_EVENTS", 20_000);
+    let consume_events = env_usize("LOOP_BENCH_CONSUME_EVENTS", 100_000);
     let requests = env_usize("LOOP_BENCH_REQUESTS", 2_000);
     let prefix = testing::unique("bench");
     let mut config = Config {
@@ -193,9 +230,12 @@ async fn main() {
         ..Config::default()
     };
     config.consumer.group_id = format!("{prefix}-ranker");
-    kafka::ensure_topics(&config.kafka, &[topics::CONTENT, topics::ENGAGEMENT])
-        .await
-        .expect("topics");
+    kafka::ensure_topics(
+        &config.kafka,
+        &[topics::CONTENT, topics::ENGAGEMENT, topics::WALLET],
+    )
+    .await
+    .expect("topics");
     let producer = Producer::new(&config.kafka, "bench").expect("producer");
     let redis = Redis::connect(&config.redis).await.expect("redis");
     eprintln!(
@@ -271,8 +311,8 @@ async fn main() {
     )
     .await;
     eprintln!("  raw rdkafka consume of {total_events} events...");
-    let raw = Count::default();
-    let raw_rate = {
+    let raw = Tally::new();
+    {
         let raw_consumer =
             kafka::consumer(&config.kafka, &testing::unique("raw"), "earliest").expect("consumer");
         rdkafka::consumer::Consumer::subscribe(
@@ -280,43 +320,27 @@ async fn main() {
             &[&config.kafka.topic(topics::ENGAGEMENT)],
         )
         .expect("subscribe");
-        let started = Instant::now();
-        let mut n = 0u64;
-        while n < total_events {
+        while raw.count() < total_events {
             let m = raw_consumer.recv().await.expect("recv");
+            raw.arrived();
             std::hint::black_box(rdkafka::Message::payload(&m).map(<[u8]>::len));
-            n += 1;
-            if n.is_multiple_of(5000) {
-                eprint!("\r  raw consumed {n}/{total_events}");
+            raw.done(1);
+            if raw.count().is_multiple_of(5000) {
+                eprint!("\r  raw consumed {}/{total_events}", raw.count());
             }
         }
         eprintln!();
-        raw.0.store(n, Ordering::Relaxed);
-        n as f64 / started.elapsed().as_secs_f64()
-    };
-    eprintln!("  ranker consume-and-apply of the same events...");
-    let applied = Arc::new(AtomicU64::new(0));
-    #[derive(Clone)]
-    struct Measured(EngagementHandler, Arc<AtomicU64>);
-    impl BatchHandler for Measured {
-        async fn handle(&self, batch: &[Delivery]) -> anyhow::Result<Vec<(usize, String)>> {
-            let r = self.0.handle(batch).await?;
-            self.1.fetch_add(batch.len() as u64, Ordering::Relaxed);
-            Ok(r)
-        }
     }
-    let measured = Measured(handler.clone(), applied.clone());
-    let ranker_rate = {
-        let applied = applied.clone();
-        consume_rate(
-            &config,
-            &config.consumer.group_id,
-            measured,
-            &producer,
-            move || applied.load(Ordering::Relaxed),
-        )
-        .await
-    };
+    eprintln!("  ranker consume-and-apply of the same events...");
+    let ranker = Tally::new();
+    consume_all(
+        &config,
+        Measured(handler.clone(), ranker.clone()),
+        &producer,
+        total_events,
+    )
+    .await;
+    let (raw_rate, ranker_rate) = (raw.rate(), ranker.rate());
 
     // --- 1. For You latency vs Redis GET ------------------------------------------
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -506,6 +530,8 @@ async fn main() {
         "for_you_rps_8_clients": feed_rps,
         "raw_consume_eps": raw_rate,
         "ranker_consume_eps": ranker_rate,
+        "raw_consume_startup_s": raw.startup_secs(),
+        "ranker_consume_startup_s": ranker.startup_secs(),
         "ranker_over_raw_consume": ranker_rate / raw_rate,
         "freshness_ms": {"p50": fresh.p50, "p99": fresh.p99},
     });
@@ -524,6 +550,12 @@ async fn main() {
         Figure::new("consumer throughput", ranker_rate, "events/s")
             .against("raw rdkafka consume, same events and broker", raw_rate)
             .at_least(0.5),
+        Figure::new(
+            "consumer start (join + first fetch), ranker",
+            ranker.startup_secs(),
+            "s",
+        )
+        .against("raw", raw.startup_secs()),
         Figure::new("freshness publish -> applied p50", fresh.p50, "ms"),
         Figure::new(
             "freshness publish -> applied p99 (target < 1000 ms)",

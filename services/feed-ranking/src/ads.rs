@@ -21,6 +21,7 @@ use tonic::transport::Channel;
 
 use crate::catalog::Catalog;
 use crate::feed::{self, Viewer};
+use crate::state::{BEHAVIOR_LOOKBACK_MS, BehaviorKind};
 
 /// How long an ad's video card (read from content on a catalog miss: ad
 /// videos may be private) is reused.
@@ -69,28 +70,25 @@ pub fn profile(viewer: &Viewer, catalog: &Catalog, vector: Option<&[f32]>) -> ad
             .map(|(category, weight)| ads::InterestWeight { category, weight })
             .collect()
     });
-    let week_ago = chrono::Utc::now().timestamp_millis() - 7 * 24 * 3_600_000;
-    let mut behaviors: Vec<&(String, i64)> = viewer
-        .behaviors
+    let week_ago = chrono::Utc::now().timestamp_millis() - BEHAVIOR_LOOKBACK_MS;
+    // Newest first already.
+    let recent_behaviors = viewer
+        .state
         .iter()
-        .filter(|(_, ms)| *ms >= week_ago)
-        .collect();
-    behaviors.sort_by_key(|b| std::cmp::Reverse(b.1));
-    let recent_behaviors = behaviors
-        .into_iter()
+        .flat_map(|s| s.behaviors())
+        .filter(|(_, _, ms)| *ms >= week_ago)
         .take(100)
-        .filter_map(|(key, ms)| {
-            let (kind, value) = match key.split_once(':')? {
-                ("c", v) => (ads::BehaviorKind::EngagedWithCategory, v),
-                ("h", v) => (ads::BehaviorKind::EngagedWithHashtag, v),
-                _ => return None,
+        .map(|(kind, value, ms)| {
+            let kind = match kind {
+                BehaviorKind::Category => ads::BehaviorKind::EngagedWithCategory,
+                BehaviorKind::Hashtag => ads::BehaviorKind::EngagedWithHashtag,
             };
-            Some(ads::RecentBehavior {
+            ads::RecentBehavior {
                 kind: kind as i32,
                 value: value.to_owned(),
-                last_engaged_at: chrono::DateTime::from_timestamp_millis(*ms)
+                last_engaged_at: chrono::DateTime::from_timestamp_millis(ms)
                     .map(loop_platform::time::to_timestamp),
-            })
+            }
         })
         .collect();
     ads::UserAdProfile {

@@ -134,9 +134,6 @@ impl AnnIndex {
     }
 }
 
-/// A video's learned vector and the time of the change it reflects.
-type Learned = (i64, Arc<[f32]>);
-
 #[derive(Default)]
 struct Inner {
     /// Servable videos only.
@@ -160,9 +157,8 @@ pub struct Catalog {
     dim: usize,
     index: AnnIndex,
     inner: RwLock<Inner>,
-    /// Learned parts of video vectors with the time of the change they
-    /// reflect (Redis is the truth; see `learned.rs`).
-    learned: RwLock<HashMap<String, Learned>>,
+    /// Learned parts of video vectors (Redis is the truth; see `learned.rs`).
+    learned: RwLock<HashMap<String, Arc<[f32]>>>,
     /// Set once the start-up load (snapshot + the topic up to its end at
     /// start) is done; until then feeds are served from a partial catalog.
     ready: AtomicBool,
@@ -490,21 +486,14 @@ impl Catalog {
     /// The learned part of each video's vector (None: nothing learned yet).
     pub fn learned_of<'a>(&self, videos: impl Iterator<Item = &'a str>) -> Vec<Option<Arc<[f32]>>> {
         let learned = self.learned.read();
-        videos
-            .map(|id| learned.get(id).map(|(_, v)| v.clone()))
-            .collect()
+        videos.map(|id| learned.get(id).cloned()).collect()
     }
 
-    /// The change time of the learned vector held for `video`.
-    pub fn learned_version(&self, video: &str) -> Option<i64> {
-        self.learned.read().get(video).map(|(at, _)| *at)
-    }
-
-    /// Stores learned vectors (video, change time, vector).
-    pub fn set_learned(&self, updates: Vec<(String, i64, Arc<[f32]>)>) {
+    /// Stores learned vectors (video, vector).
+    pub fn set_learned(&self, updates: Vec<(String, Arc<[f32]>)>) {
         let mut learned = self.learned.write();
-        for (id, at, v) in updates {
-            learned.insert(id, (at, v));
+        for (id, v) in updates {
+            learned.insert(id, v);
         }
     }
 

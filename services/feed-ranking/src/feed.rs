@@ -118,12 +118,10 @@ pub struct Viewer {
     pub gender: i32,
     /// YYYY-MM-DD from the sign-up profile, for the age band.
     pub birth_date: Option<String>,
-    /// Recent engagement: (`c:<category>` or `h:<hashtag>`, last ms).
-    pub behaviors: Vec<(String, i64)>,
 }
 
 /// state, profile, follows, suppressed creators, suppressed sounds,
-/// keywords, regional trending, global trending, behaviours.
+/// keywords, regional trending, global trending.
 type ViewerRows = (
     Option<Vec<u8>>,
     HashMap<String, String>,
@@ -133,7 +131,6 @@ type ViewerRows = (
     Vec<String>,
     Vec<String>,
     Vec<String>,
-    Vec<(String, i64)>,
 );
 
 /// Reads everything about the viewer plus `trending` trending ids (regional
@@ -151,7 +148,7 @@ pub async fn load_viewer(
     } else {
         state::trending_key(r, Some(country_hint))
     };
-    let (state, profile, follows, sup_c, sup_s, keywords, regional, global, behaviors): ViewerRows =
+    let (state, profile, follows, sup_c, sup_s, keywords, regional, global): ViewerRows =
         redis::pipe()
             .get(state::state_key(r, user))
             .hgetall(state::profile_key(r, user))
@@ -161,7 +158,6 @@ pub async fn load_viewer(
             .smembers(state::keywords_key(r, user))
             .zrevrange(country_key, 0, n)
             .zrevrange(state::trending_key(r, None), 0, n)
-            .hgetall(state::behaviors_key(r, user))
             .query_async(&mut conn)
             .await?;
     let interests = profile
@@ -194,7 +190,6 @@ pub async fn load_viewer(
             .and_then(|g| g.parse().ok())
             .unwrap_or_default(),
         birth_date: profile.get("birth_date").filter(|d| !d.is_empty()).cloned(),
-        behaviors,
     })
 }
 

@@ -167,6 +167,20 @@ pub async fn live_prefix(base: &Redis) -> anyhow::Result<Redis> {
 }
 
 /// Connects, creates topics, starts the catalog and the consumers, and
+/// How the engagement consumer group reads (the service and its benchmark).
+pub fn engagement_consumer_options(config: &Config) -> ConsumerOptions {
+    // Gifts (wallet.v1) are engagement too; the group reads both topics.
+    let mut opts = ConsumerOptions::new(
+        &config.consumer.group_id,
+        &[topics::ENGAGEMENT, topics::WALLET],
+    );
+    opts.max_batch = config.consumer.max_batch;
+    opts.max_wait = Duration::from_millis(config.consumer.max_wait_ms);
+    // A viewer's next feed waits on this consumer.
+    opts.fetch_wait = Duration::from_millis(config.consumer.fetch_wait_ms);
+    opts
+}
+
 /// serves gRPC until `shutdown`; consumers commit what they applied first.
 pub async fn run(
     config: Config,
@@ -207,18 +221,9 @@ pub async fn run(
         config.learning.clone(),
         Some(catalog.clone()),
     );
-    // Gifts (wallet.v1) are engagement too; the group reads both topics.
-    let mut opts = ConsumerOptions::new(
-        &config.consumer.group_id,
-        &[topics::ENGAGEMENT, topics::WALLET],
-    );
-    opts.max_batch = config.consumer.max_batch;
-    opts.max_wait = Duration::from_millis(config.consumer.max_wait_ms);
-    // A viewer's next feed waits on this consumer.
-    opts.fetch_wait = Duration::from_millis(config.consumer.fetch_wait_ms);
     tasks.spawn(loop_platform::kafka::run_consumer(
         config.kafka.clone(),
-        opts,
+        engagement_consumer_options(&config),
         producer.clone(),
         engagement,
         shutdown.clone(),

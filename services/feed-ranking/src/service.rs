@@ -194,6 +194,10 @@ impl FeedService {
                 recent_ids: s.recent_ids,
                 updated_at_ms: chrono::Utc::now().timestamp_millis(),
                 positive_events: 0,
+                // Ad targeting's record of recent engagement is a fact about
+                // the last 7 days, not the feed's model: it stays, as
+                // follows do.
+                behaviors: s.behaviors,
             });
             let done: i64 = redis::Script::new(state::RESET_STATE)
                 .key(state::state_key(r, &user))

@@ -9,11 +9,12 @@
 //! - `u:{user}:profile` HASH country, interests, gender, birth_date (from `content.v1`).
 //! - `u:{user}:sup:creator`, `u:{user}:sup:sound` HASH id -> ms ("not interested").
 //! - `u:{user}:keywords` SET of keyword filters.
-//! - `u:{user}:behav`  HASH `c:<category>` / `h:<hashtag>` -> ms of the last
-//!   strong engagement (ad targeting's "engaged in the last 7 days"); the key
-//!   expires 8 days after the last write.
 //! - `v:{video}:learned` f32 LE vector added to the content vector.
-//! - `v:learned:changes` ZSET video -> server ms of its last learned change.
+//! - `v:learned:log`    STREAM, one entry per applied batch listing the videos
+//!   whose learned vectors changed (`v` fields), trimmed to about
+//!   `LEARNED_LOG_ENTRIES` entries; replicas read it from where they left off.
+//! - `v:learned:all`    SET of every video with a learned vector (what a
+//!   replica loads in full at start, or when it fell behind the log's trim).
 //! - `trending:global`, `trending:cc:{CC}` ZSET of time-weighted engagement.
 
 use loop_platform::cache::Redis;
@@ -55,7 +56,66 @@ pub struct UserState {
     /// first. Binary and fixed-size so the check is cheap and the state small.
     #[prost(bytes = "vec", tag = "8")]
     pub recent_ids: Vec<u8>,
+    /// Recent strong engagement (ad targeting's "engaged in the last 7
+    /// days"): per category or hashtag, the event time of the last one.
+    /// Kept in the state, so it is written in the same atomic step as the
+    /// vector (no extra keys per event) and rebuilt by a replay. Packed (see
+    /// [`UserState::behaviors`]) so that reading a state costs one
+    /// allocation, not one per entry.
+    #[prost(bytes = "vec", tag = "9")]
+    pub behaviors: Vec<u8>,
 }
+
+/// What a behaviour is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum BehaviorKind {
+    Category,
+    Hashtag,
+}
+
+impl BehaviorKind {
+    fn tag(self) -> u8 {
+        match self {
+            Self::Category => b'c',
+            Self::Hashtag => b'h',
+        }
+    }
+    fn from_tag(tag: u8) -> Option<Self> {
+        match tag {
+            b'c' => Some(Self::Category),
+            b'h' => Some(Self::Hashtag),
+            _ => None,
+        }
+    }
+}
+
+/// Packed behaviours, each: kind tag, value length (u16 LE), value, ms (i64 LE).
+fn parse_behaviors(mut b: &[u8]) -> impl Iterator<Item = (BehaviorKind, &str, i64)> {
+    std::iter::from_fn(move || {
+        loop {
+            if b.len() < 3 {
+                return None;
+            }
+            let len = usize::from(u16::from_le_bytes([b[1], b[2]]));
+            if b.len() < 11 + len {
+                return None;
+            }
+            let (tag, value) = (b[0], &b[3..3 + len]);
+            let ms = i64::from_le_bytes(b[3 + len..11 + len].try_into().ok()?);
+            b = &b[11 + len..];
+            if let (Some(kind), Ok(value)) =
+                (BehaviorKind::from_tag(tag), std::str::from_utf8(value))
+            {
+                return Some((kind, value, ms));
+            }
+        }
+    })
+}
+
+/// How far back behaviours are kept (ad targeting looks back 7 days).
+pub const BEHAVIOR_LOOKBACK_MS: i64 = 7 * 24 * 3_600_000;
+/// At most this many behaviours per user (the most recent ones).
+pub const MAX_BEHAVIORS: usize = 32;
 
 /// The 16-byte dedupe key of an event id.
 pub fn event_key(event_id: &str) -> [u8; 16] {
@@ -131,41 +191,80 @@ impl UserState {
         }
         self.events_applied += 1;
     }
+
+    /// Recent strong engagement, newest first.
+    pub fn behaviors(&self) -> impl Iterator<Item = (BehaviorKind, &str, i64)> {
+        parse_behaviors(&self.behaviors)
+    }
+
+    /// Notes a strong engagement with `noted` at event time `ms`: the newest
+    /// time per value wins (a late event never moves it back), entries older
+    /// than the lookback before the newest are dropped, and beyond
+    /// `MAX_BEHAVIORS` the oldest go. Depends on event times only, so a
+    /// replay rebuilds the same list.
+    pub fn note_behaviors<'a>(
+        &mut self,
+        noted: impl IntoIterator<Item = (BehaviorKind, &'a str)>,
+        ms: i64,
+    ) {
+        let mut entries: Vec<(BehaviorKind, &str, i64)> = self.behaviors().collect();
+        for (kind, value) in noted {
+            if value.is_empty() || value.len() > usize::from(u16::MAX) {
+                continue;
+            }
+            match entries
+                .iter_mut()
+                .find(|(k, v, _)| *k == kind && *v == value)
+            {
+                Some(e) => e.2 = e.2.max(ms),
+                None => entries.push((kind, value, ms)),
+            }
+        }
+        let newest = entries.iter().map(|e| e.2).max().unwrap_or(ms);
+        entries.retain(|e| e.2 >= newest - BEHAVIOR_LOOKBACK_MS);
+        entries.sort_unstable_by(|a, b| b.2.cmp(&a.2).then_with(|| (a.0, a.1).cmp(&(b.0, b.1))));
+        entries.truncate(MAX_BEHAVIORS);
+        let mut packed = Vec::with_capacity(entries.iter().map(|e| 11 + e.1.len()).sum());
+        for (kind, value, ms) in entries {
+            packed.push(kind.tag());
+            packed.extend_from_slice(&(value.len() as u16).to_le_bytes());
+            packed.extend_from_slice(value.as_bytes());
+            packed.extend_from_slice(&ms.to_le_bytes());
+        }
+        self.behaviors = packed;
+    }
 }
 
 pub fn state_key(r: &Redis, user: &str) -> String {
-    r.key(&format!("u:{user}:state"))
+    r.key_of(&["u:", user, ":state"])
 }
 pub fn version_key(r: &Redis, user: &str) -> String {
-    r.key(&format!("u:{user}:ver"))
+    r.key_of(&["u:", user, ":ver"])
 }
 pub fn seen_key(r: &Redis, user: &str) -> String {
-    r.key(&format!("u:{user}:seen"))
+    r.key_of(&["u:", user, ":seen"])
 }
 pub fn follows_key(r: &Redis, user: &str) -> String {
-    r.key(&format!("u:{user}:follows"))
+    r.key_of(&["u:", user, ":follows"])
 }
 pub fn profile_key(r: &Redis, user: &str) -> String {
-    r.key(&format!("u:{user}:profile"))
+    r.key_of(&["u:", user, ":profile"])
 }
 pub fn suppressed_creators_key(r: &Redis, user: &str) -> String {
-    r.key(&format!("u:{user}:sup:creator"))
+    r.key_of(&["u:", user, ":sup:creator"])
 }
 pub fn suppressed_sounds_key(r: &Redis, user: &str) -> String {
-    r.key(&format!("u:{user}:sup:sound"))
+    r.key_of(&["u:", user, ":sup:sound"])
 }
 pub fn keywords_key(r: &Redis, user: &str) -> String {
-    r.key(&format!("u:{user}:keywords"))
-}
-pub fn behaviors_key(r: &Redis, user: &str) -> String {
-    r.key(&format!("u:{user}:behav"))
+    r.key_of(&["u:", user, ":keywords"])
 }
 pub fn learned_key(r: &Redis, video: &str) -> String {
-    r.key(&format!("v:{video}:learned"))
+    r.key_of(&["v:", video, ":learned"])
 }
 pub fn trending_key(r: &Redis, country: Option<&str>) -> String {
     match country {
-        Some(cc) => r.key(&format!("trending:cc:{cc}")),
+        Some(cc) => r.key_of(&["trending:cc:", cc]),
         None => r.key("trending:global"),
     }
 }
@@ -185,12 +284,17 @@ pub fn bytes_to_f32s(b: &[u8]) -> Vec<f32> {
 /// conflicting user is returned), together with the video deltas and
 /// trending increments its events produced.
 ///
+/// A video's learned vector is shared by every consumer, so it is not
+/// compare-and-set: when it is still what the caller read (nearly always),
+/// the caller's sum is stored; otherwise the delta is added here.
+///
 /// KEYS: for each user: state, ver; then each video learned key; then each
-/// trending key; then the learned-changes ZSET. ARGV: n_users, n_videos,
-/// n_trending, then per user (expected version, new state), per video the
-/// f32 LE delta, per trending key (member, increment), then per video its id
-/// (scored in the changes ZSET with the server's time, so replicas can pick
-/// up what changed since they last looked).
+/// trending key; then the learned log (stream) and the learned set. ARGV:
+/// n_users, n_videos, n_trending, then per user (expected version, new
+/// state), per video (the f32 LE delta, the value the caller read, that
+/// value plus the delta), per trending key the number of its members and
+/// then (member, increment) each, then per video its id (added to the learned set, and listed in one log
+/// entry, so replicas can pick up what changed since they last looked).
 pub const APPLY_BATCH: &str = r"
 local n = tonumber(ARGV[1])
 local m = tonumber(ARGV[2])
@@ -251,10 +355,12 @@ if m > 0 then
   local formats = {}
   local writes = {}
   for j = 1, m do
-    local delta = ARGV[a + j]
+    local delta = ARGV[a + 3 * j - 2]
     local cur = current[j]
     local value = delta
-    if cur and #cur == #delta then
+    if (cur or '') == ARGV[a + 3 * j - 1] then
+      value = ARGV[a + 3 * j]
+    elseif cur and #cur == #delta then
       local dims = #delta / 4
       local fmt = formats[dims]
       if not fmt then
@@ -273,27 +379,49 @@ if m > 0 then
   end
   chunked('MSET', nil, writes)
 end
-a = a + m
+a = a + 3 * m
 for k = 1, t do
   local key = KEYS[2 * n + m + k]
-  redis.call('ZINCRBY', key, ARGV[a + 2 * k], ARGV[a + 2 * k - 1])
-end
-a = a + 2 * t
-if m > 0 then
-  local now = redis.call('TIME')
-  local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-  local changes = {}
-  for j = 1, m do
-    changes[#changes + 1] = ms
-    changes[#changes + 1] = ARGV[a + j]
+  local c = tonumber(ARGV[a + 1])
+  a = a + 1
+  for i = 1, c do
+    redis.call('ZINCRBY', key, ARGV[a + 2 * i], ARGV[a + 2 * i - 1])
   end
-  chunked('ZADD', KEYS[2 * n + m + t + 1], changes)
+  a = a + 2 * c
+end
+if m > 0 then
+  -- One log entry (per chunk) for the whole batch: appending is far cheaper
+  -- than re-scoring each video in a sorted set.
+  local log = KEYS[2 * n + m + t + 1]
+  local ids = {}
+  local fields = {}
+  for j = 1, m do
+    ids[#ids + 1] = ARGV[a + j]
+    fields[#fields + 1] = 'v'
+    fields[#fields + 1] = ARGV[a + j]
+  end
+  chunked('SADD', KEYS[2 * n + m + t + 2], ids)
+  local i = 0
+  while i < #fields do
+    local last = math.min(#fields, i + 2 * CHUNK)
+    redis.call('XADD', log, 'MAXLEN', '~', ARGV[a + m + 1], '*', unpack(fields, i + 1, last))
+    i = last
+  end
 end
 return 0
 ";
 
-pub fn learned_changes_key(r: &Redis) -> String {
-    r.key("v:learned:changes")
+/// About how many batches the learned log keeps. A replica that has not
+/// looked for longer (minutes at full consume speed, far longer at normal
+/// rates) reloads every learned vector instead.
+pub const LEARNED_LOG_ENTRIES: usize = 4096;
+
+pub fn learned_log_key(r: &Redis) -> String {
+    r.key("v:learned:log")
+}
+
+pub fn learned_set_key(r: &Redis) -> String {
+    r.key("v:learned:all")
 }
 
 /// Resets a user to the cold state if their version is unchanged: KEYS
@@ -329,4 +457,39 @@ pub async fn learned_vectors(
         .into_iter()
         .map(|b| b.map(|b| bytes_to_f32s(&b)))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn behaviors_keep_the_newest_time_within_the_lookback_and_bound() {
+        use BehaviorKind::{Category, Hashtag};
+        let mut s = UserState::default();
+        s.note_behaviors([(Hashtag, "cats"), (Category, "pets")], 1_000);
+        s.note_behaviors([(Hashtag, "cats")], 500); // a late event does not move it back
+        let got: Vec<_> = s.behaviors().collect();
+        assert_eq!(got, [(Category, "pets", 1_000), (Hashtag, "cats", 1_000)]);
+
+        // Older than the lookback before the newest event: dropped.
+        s.note_behaviors([(Hashtag, "dogs")], 1_000 + BEHAVIOR_LOOKBACK_MS + 1);
+        let got: Vec<_> = s.behaviors().collect();
+        assert_eq!(got, [(Hashtag, "dogs", 1_000 + BEHAVIOR_LOOKBACK_MS + 1)]);
+
+        // Beyond the bound the oldest go first; newest first.
+        let base = 2_000 + BEHAVIOR_LOOKBACK_MS;
+        for i in 0..(MAX_BEHAVIORS as i64 + 5) {
+            s.note_behaviors([(Hashtag, format!("t{i}").as_str())], base + i);
+        }
+        let got: Vec<_> = s.behaviors().collect();
+        assert_eq!(got.len(), MAX_BEHAVIORS);
+        assert_eq!(got[0].2, base + MAX_BEHAVIORS as i64 + 4);
+        assert_eq!(got[MAX_BEHAVIORS - 1].2, base + 5);
+        assert!(!got.iter().any(|b| b.1 == "dogs"));
+
+        // It survives the stored form.
+        let decoded = UserState::decode_opt(Some(s.encode_to_vec())).expect("decodes");
+        assert_eq!(decoded.behaviors().collect::<Vec<_>>(), got);
+    }
 }

@@ -592,7 +592,7 @@ async fn the_content_consumer_keeps_the_snapshot_current_with_its_offsets() {
 }
 
 #[tokio::test]
-async fn replicas_pick_up_learned_video_vectors_without_a_request_round_trip() {
+async fn replicas_pick_up_learned_video_vectors_from_the_log_and_reload_after_a_trim() {
     use loop_feed_ranking::learn::EngagementHandler;
     use loop_feed_ranking::{Catalog, learned};
     use loop_platform::kafka::{BatchHandler, Delivery};
@@ -605,10 +605,153 @@ async fn replicas_pick_up_learned_video_vectors_without_a_request_round_trip() {
         config: cfg.learning.clone(),
         catalog: None,
     };
+    // Each round is a batch of one user's view, like and share; the video
+    // learns toward the viewer, so its learned vector changes every round.
+    let round = |n: i64| -> Vec<Delivery> {
+        events(1, 3)
+            .into_iter()
+            .enumerate()
+            .map(|(i, e)| Delivery {
+                topic: "t.engagement.v1".into(),
+                partition: 0,
+                offset: n * 3 + i as i64,
+                key: e.user_id.clone().into_bytes(),
+                payload: e.encode_to_vec(),
+                headers: Vec::new(),
+                timestamp_ms: None,
+            })
+            .collect()
+    };
+    let liked = events(1, 3)[1].video_id.clone();
+    let stored = || async {
+        state::learned_vectors(&redis, std::slice::from_ref(&liked))
+            .await
+            .expect("read")
+            .remove(0)
+            .expect("the liked video has a learned vector")
+    };
+    let held = |catalog: &Catalog| -> Vec<f32> {
+        catalog.learned_of(std::iter::once(liked.as_str()))[0]
+            .clone()
+            .expect("the replica holds the liked video's learned vector")
+            .to_vec()
+    };
+
+    // A replica starting up loads everything.
+    handler.handle(&round(0)).await.expect("apply");
+    handler.handle(&round(1)).await.expect("apply");
     let catalog = Catalog::new(cfg.learning.dim);
-    // The viewer needs some direction first: the video learns toward the viewer.
-    let batch: Vec<Delivery> = events(1, 3)
-        .into_iter()
+    let cursor = learned::refresh_once(&catalog, &redis, None)
+        .await
+        .expect("full load");
+    assert_eq!(held(&catalog), stored().await);
+
+    // Then follows the log from where it was.
+    let before = stored().await;
+    handler.handle(&round(2)).await.expect("apply");
+    assert_ne!(stored().await, before, "the round changed the vector");
+    let next = learned::refresh_once(&catalog, &redis, Some(cursor.clone()))
+        .await
+        .expect("refresh");
+    assert_ne!(next, cursor, "the cursor moved past the new entry");
+    assert_eq!(held(&catalog), stored().await);
+    let same = learned::refresh_once(&catalog, &redis, Some(next.clone()))
+        .await
+        .expect("refresh");
+    assert_eq!(same, next, "nothing new: the cursor stays");
+
+    // A replica whose cursor the log was trimmed past reloads in full.
+    handler.handle(&round(3)).await.expect("apply");
+    handler.handle(&round(4)).await.expect("apply");
+    let mut conn = redis.conn.clone();
+    let _: () = redis::cmd("XTRIM")
+        .arg(state::learned_log_key(&redis))
+        .arg("MAXLEN")
+        .arg(1)
+        .query_async(&mut conn)
+        .await
+        .expect("trim");
+    learned::refresh_once(&catalog, &redis, Some(next))
+        .await
+        .expect("refresh after a trim");
+    assert_eq!(held(&catalog), stored().await);
+    testing::clear_redis(&cfg.redis).await;
+}
+
+#[tokio::test]
+async fn a_video_vector_changed_since_it_was_read_gets_the_delta_added_not_overwritten() {
+    let cfg = config(&testing::unique("vsum"));
+    let redis = Redis::connect(&cfg.redis).await.expect("redis");
+    let mut conn = redis.conn.clone();
+    let key = state::learned_key(&redis, "v1");
+    let script = redis::Script::new(state::APPLY_BATCH);
+    let apply = |read: Vec<f32>, delta: Vec<f32>| {
+        let sum: Vec<f32> = read.iter().zip(&delta).map(|(a, b)| a + b).collect();
+        let mut inv = script.prepare_invoke();
+        inv.key(&key)
+            .key(state::learned_log_key(&redis))
+            .key(state::learned_set_key(&redis))
+            .arg(0)
+            .arg(1)
+            .arg(0)
+            .arg(state::f32s_to_bytes(&delta))
+            .arg(state::f32s_to_bytes(&read))
+            .arg(state::f32s_to_bytes(&sum))
+            .arg("v1")
+            .arg(state::LEARNED_LOG_ENTRIES);
+        inv
+    };
+    let stored = || async {
+        let mut conn = redis.conn.clone();
+        let raw: Vec<u8> = redis::cmd("GET")
+            .arg(&key)
+            .query_async(&mut conn)
+            .await
+            .expect("get");
+        state::bytes_to_f32s(&raw)
+    };
+    let _: () = redis::cmd("SET")
+        .arg(&key)
+        .arg(state::f32s_to_bytes(&[1.0, 2.0]))
+        .query_async(&mut conn)
+        .await
+        .expect("set");
+    // Read as it is: the caller's sum is stored.
+    let conflict: i64 = apply(vec![1.0, 2.0], vec![0.5, 0.5])
+        .invoke_async(&mut conn)
+        .await
+        .expect("apply");
+    assert_eq!(conflict, 0);
+    assert_eq!(stored().await, [1.5, 2.5]);
+    // Another consumer wrote since the read: the delta goes on top of its
+    // write instead of overwriting it with a stale sum.
+    let conflict: i64 = apply(vec![1.0, 2.0], vec![0.25, -1.0])
+        .invoke_async(&mut conn)
+        .await
+        .expect("apply");
+    assert_eq!(conflict, 0);
+    assert_eq!(stored().await, [1.75, 1.5]);
+    testing::clear_redis(&cfg.redis).await;
+}
+
+#[tokio::test]
+async fn strong_engagement_is_kept_in_the_user_state_for_ad_targeting() {
+    use loop_feed_ranking::learn::EngagementHandler;
+    use loop_platform::kafka::{BatchHandler, Delivery};
+    use prost::Message;
+
+    let cfg = config(&testing::unique("behav"));
+    let redis = Redis::connect(&cfg.redis).await.expect("redis");
+    let handler = EngagementHandler {
+        redis: redis.clone(),
+        config: cfg.learning.clone(),
+        catalog: None,
+    };
+    // User 0: a full view, a like and a share of "dance" a minute apart,
+    // then a quick skip of "pets".
+    let evs = events(1, 4);
+    let batch: Vec<Delivery> = evs
+        .iter()
         .enumerate()
         .map(|(i, e)| Delivery {
             topic: "t.engagement.v1".into(),
@@ -620,22 +763,24 @@ async fn replicas_pick_up_learned_video_vectors_without_a_request_round_trip() {
             timestamp_ms: None,
         })
         .collect();
-    let liked = events(1, 3)[1].video_id.clone();
     handler.handle(&batch).await.expect("apply");
-    let since = learned::refresh_once(&catalog, &redis, 0)
+    let mut conn = redis.conn.clone();
+    let raw: Option<Vec<u8>> = redis::cmd("GET")
+        .arg(state::state_key(&redis, &evs[0].user_id))
+        .query_async(&mut conn)
         .await
-        .expect("refresh");
-    assert!(since > 0, "the change time is the server's");
-    let got = catalog.learned_of(std::iter::once(liked.as_str()));
-    let vector = got[0]
-        .clone()
-        .expect("the liked video has a learned vector");
-    let stored = state::learned_vectors(&redis, std::slice::from_ref(&liked))
-        .await
-        .expect("read")
-        .remove(0)
-        .expect("stored");
-    assert_eq!(&*vector, stored.as_slice());
+        .expect("get");
+    let s = UserState::decode_opt(raw).expect("state");
+    let got: Vec<_> = s.behaviors().collect();
+    // The share is the last strong engagement; a skip is none.
+    let share_ms = evs[2].occurred_at.as_ref().expect("time").seconds * 1000;
+    assert_eq!(
+        got,
+        [
+            (state::BehaviorKind::Category, "dance", share_ms),
+            (state::BehaviorKind::Hashtag, "dance", share_ms)
+        ]
+    );
     testing::clear_redis(&cfg.redis).await;
 }
 
