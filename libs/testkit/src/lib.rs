@@ -94,6 +94,7 @@ impl Platform {
         ads.kafka = kafka.clone();
         ads.redis = testing::redis_config(&format!("{prefix}:ads"));
         ads.services.content_url = format!("http://{content_addr}");
+        ads.services.wallet_url = format!("http://{wallet_addr}");
         ads.consumer.billing_group_id = format!("{prefix}-ads-billing");
         ads.consumer.content_group_id = format!("{prefix}-ads-content");
         ads.outbox.poll_interval_ms = 50;

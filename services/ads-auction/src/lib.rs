@@ -84,6 +84,8 @@ pub struct Config {
 pub struct ServicesConfig {
     /// Content service (videos of creatives, Spark codes, challenges).
     pub content_url: String,
+    /// Wallet service (advertisers' cents), when `wallet.mode` is `grpc`.
+    pub wallet_url: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -194,8 +196,10 @@ pub struct IndexConfig {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct WalletConfig {
-    /// `unmetered`: no wallet yet; budgets are recorded and enforced here and
-    /// settlements logged, no advertiser cash moves (see `wallet`).
+    /// `grpc`: campaign budgets are reserved from the advertiser's wallet
+    /// cents and billed spend is charged to it (`services.wallet_url`).
+    /// `unmetered`: budgets are enforced here and movements only logged, no
+    /// advertiser cash moves (tests of the auction alone). See `wallet`.
     pub mode: String,
 }
 
@@ -217,6 +221,7 @@ impl Default for Config {
             telemetry: TelemetryConfig::with_metrics_port(9463),
             services: ServicesConfig {
                 content_url: "http://127.0.0.1:50061".into(),
+                wallet_url: "http://127.0.0.1:50064".into(),
             },
             outbox: OutboxConfig {
                 relay_enabled: true,
@@ -266,7 +271,7 @@ impl Default for Config {
                 overlap_secs: 5,
             },
             wallet: WalletConfig {
-                mode: "unmetered".into(),
+                mode: "grpc".into(),
             },
         }
     }
@@ -357,10 +362,12 @@ impl Validate for Config {
         if self.index.overlap_secs > 600 {
             p.push("index.overlap_secs: at most 600".into());
         }
-        if self.wallet.mode != "unmetered" {
-            p.push(
-                "wallet.mode: must be \"unmetered\" (the wallet client is not wired yet)".into(),
-            );
+        match self.wallet.mode.as_str() {
+            "grpc" => {
+                validate_service_url("services.wallet_url", &self.services.wallet_url, &mut p)
+            }
+            "unmetered" => {}
+            _ => p.push("wallet.mode: must be \"grpc\" or \"unmetered\"".into()),
         }
         p
     }
@@ -385,7 +392,15 @@ pub async fn run(
 
     let index = Arc::new(index::Index::new(config.clone()));
     index::load_full(&pool, &index).await?;
-    let wallet: Arc<dyn wallet::AdWallet> = Arc::new(wallet::Unmetered);
+    let wallet: Arc<dyn wallet::AdWallet> = if config.wallet.mode == "grpc" {
+        Arc::new(wallet::GrpcWallet::new(
+            loop_platform::grpc::channel(&config.services.wallet_url)?,
+            JwtKeys::new(config.auth.jwt_secret.expose()),
+        ))
+    } else {
+        tracing::warn!("wallet.mode = unmetered: no advertiser cash moves");
+        Arc::new(wallet::Unmetered)
+    };
     let content_channel = loop_platform::grpc::channel(&config.services.content_url)?;
     let service = AdsService::new(
         pool.clone(),

@@ -13,14 +13,20 @@
 //!   settlement loop (`billing::run_settlement`), which settles whole cents of
 //!   billed spend per campaign.
 //!
-//! The wallet client is not wired yet (the wallet is being built in
-//! parallel): [`Unmetered`] accepts every call and logs it. Wiring the gRPC
-//! client is a new implementation of [`AdWallet`] selected by
-//! `wallet.mode`; nothing else changes.
+//! `wallet.mode` picks the implementation: [`GrpcWallet`] (`grpc`, the
+//! default: advertisers pay from their wallet cents, and a campaign whose
+//! budget the balance cannot cover is refused with `INSUFFICIENT_FUNDS`), or
+//! [`Unmetered`] (`unmetered`: budgets are enforced here and every movement
+//! is only logged; for tests of the auction alone).
 
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
+use loop_platform::auth::{JwtKeys, Role};
+use loop_proto::wallet::v1 as wpb;
+use loop_proto::wallet::v1::wallet_service_client::WalletServiceClient;
+use tonic::transport::Channel;
 use uuid::Uuid;
 
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +91,94 @@ impl AdWallet for Unmetered {
     fn release<'a>(&'a self, m: Movement<'a>) -> WalletFuture<'a, ()> {
         Box::pin(async move {
             tracing::debug!(key = m.idempotency_key, campaign = %m.campaign_id, cents = m.amount_cents, "wallet release (unmetered)");
+            Ok(())
+        })
+    }
+}
+
+/// The wallet service (`loop.wallet.v1`), called as `service:ads-auction`.
+#[derive(Clone)]
+pub struct GrpcWallet {
+    client: WalletServiceClient<Channel>,
+    keys: JwtKeys,
+}
+
+/// The subject the wallet allows to move ad budgets.
+pub const SERVICE_SUBJECT: &str = "service:ads-auction";
+
+fn wallet_status(status: tonic::Status) -> WalletError {
+    match loop_platform::error::status_reason(&status).as_deref() {
+        Some("INSUFFICIENT_FUNDS") => WalletError::InsufficientFunds,
+        _ => WalletError::Unavailable(format!("{:?}: {}", status.code(), status.message())),
+    }
+}
+
+impl GrpcWallet {
+    pub fn new(channel: Channel, keys: JwtKeys) -> Self {
+        Self {
+            client: WalletServiceClient::new(channel),
+            keys,
+        }
+    }
+
+    fn request<T>(&self, message: T) -> tonic::Request<T> {
+        let token = self
+            .keys
+            .issue(SERVICE_SUBJECT, Role::Service, Duration::from_secs(60));
+        loop_platform::grpc::request(message, Some(&token), Duration::from_secs(5))
+    }
+}
+
+impl AdWallet for GrpcWallet {
+    fn reserve<'a>(&'a self, m: Movement<'a>) -> WalletFuture<'a, ()> {
+        Box::pin(async move {
+            self.client
+                .clone()
+                .reserve_ad_budget(self.request(wpb::ReserveAdBudgetRequest {
+                    idempotency_key: m.idempotency_key.to_owned(),
+                    advertiser_id: m.advertiser_id.to_string(),
+                    campaign_id: m.campaign_id.to_string(),
+                    amount_cents: m.amount_cents,
+                }))
+                .await
+                .map_err(wallet_status)?;
+            Ok(())
+        })
+    }
+
+    fn charge<'a>(&'a self, m: Movement<'a>) -> WalletFuture<'a, Charged> {
+        Box::pin(async move {
+            let r = self
+                .client
+                .clone()
+                .charge_ad_spend(self.request(wpb::ChargeAdSpendRequest {
+                    idempotency_key: m.idempotency_key.to_owned(),
+                    advertiser_id: m.advertiser_id.to_string(),
+                    campaign_id: m.campaign_id.to_string(),
+                    amount_cents: m.amount_cents,
+                }))
+                .await
+                .map_err(wallet_status)?
+                .into_inner();
+            Ok(Charged {
+                charged_cents: r.charged_cents,
+                written_off_cents: r.written_off_cents,
+            })
+        })
+    }
+
+    fn release<'a>(&'a self, m: Movement<'a>) -> WalletFuture<'a, ()> {
+        Box::pin(async move {
+            self.client
+                .clone()
+                .release_ad_budget(self.request(wpb::ReleaseAdBudgetRequest {
+                    idempotency_key: m.idempotency_key.to_owned(),
+                    advertiser_id: m.advertiser_id.to_string(),
+                    campaign_id: m.campaign_id.to_string(),
+                    amount_cents: m.amount_cents,
+                }))
+                .await
+                .map_err(wallet_status)?;
             Ok(())
         })
     }

@@ -21,6 +21,9 @@ use loop_proto::common::v1 as common;
 use loop_proto::content::v1 as content;
 use loop_proto::content::v1::content_service_client::ContentServiceClient;
 use loop_proto::events::v1 as ev;
+use loop_proto::wallet::v1 as wpb;
+use loop_proto::wallet::v1::wallet_service_client::WalletServiceClient;
+use loop_wallet::payments::{TestProvider, TestReceipt};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
@@ -35,7 +38,9 @@ struct Harness {
     producer: Producer,
     pool: PgPool,
     shutdown: CancellationToken,
-    _dbs: (TestDb, TestDb),
+    /// The wallet service and its test receipts (metered harnesses only).
+    wallet: Option<(WalletServiceClient<Channel>, TestProvider)>,
+    _dbs: Vec<TestDb>,
 }
 
 impl Drop for Harness {
@@ -65,7 +70,17 @@ fn ts(t: chrono::DateTime<chrono::Utc>) -> Option<prost_types::Timestamp> {
 }
 
 impl Harness {
+    /// Ads and content; the wallet is `unmetered` (the auction alone).
     async fn start(tune: impl FnOnce(&mut Config)) -> Self {
+        Self::start_with(false, tune).await
+    }
+
+    /// Ads, content and the wallet service, with budgets paid from wallet cents.
+    async fn start_metered(tune: impl FnOnce(&mut Config)) -> Self {
+        Self::start_with(true, tune).await
+    }
+
+    async fn start_with(metered: bool, tune: impl FnOnce(&mut Config)) -> Self {
         testing::init_telemetry();
         let content_db = TestDb::create("adsc").await;
         let ads_db = TestDb::create("ads").await;
@@ -97,6 +112,33 @@ impl Harness {
         // depend on the time of day.
         config.pacing.burst_fraction = 1.0;
         config.billing.settle_interval_secs = 1;
+        let mut dbs = vec![content_db, ads_db];
+        let mut wallet = None;
+        if metered {
+            let wallet_db = TestDb::create("adsw").await;
+            let mut wc = loop_wallet::Config::default();
+            wc.database = wallet_db.config.clone();
+            wc.database.max_connections = 4;
+            wc.kafka = cc.kafka.clone();
+            wc.redis = testing::redis_config(&prefix);
+            wc.services.content_url = format!("http://{content_addr}");
+            wc.outbox.poll_interval_ms = 50;
+            let receipts = TestProvider::new(wc.payments.test_secret.expose());
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            let wallet_addr = listener.local_addr().expect("addr");
+            tokio::spawn(loop_wallet::run(wc, listener, shutdown.clone()));
+            let channel =
+                loop_platform::grpc::channel(&format!("http://{wallet_addr}")).expect("channel");
+            healthy(channel.clone(), loop_wallet::SERVICE_NAME).await;
+            config.wallet.mode = "grpc".into();
+            config.services.wallet_url = format!("http://{wallet_addr}");
+            wallet = Some((WalletServiceClient::new(channel), receipts));
+            dbs.push(wallet_db);
+        } else {
+            config.wallet.mode = "unmetered".into();
+        }
         tune(&mut config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -120,8 +162,45 @@ impl Harness {
             config,
             pool,
             shutdown,
-            _dbs: (content_db, ads_db),
+            wallet,
+            _dbs: dbs,
         }
+    }
+
+    /// Adds `cents` to `advertiser`'s wallet with a signed test receipt.
+    async fn fund(&self, advertiser: &str, cents: i64) {
+        let (wallet, receipts) = self.wallet.as_ref().expect("a metered harness");
+        wallet
+            .clone()
+            .top_up_cents(self.req(
+                advertiser,
+                wpb::TopUpCentsRequest {
+                    idempotency_key: Uuid::now_v7().to_string(),
+                    amount_cents: cents,
+                    receipt: Some(receipts.sign(&TestReceipt {
+                        receipt_id: Uuid::now_v7().to_string(),
+                        product_id: "loop.cents".into(),
+                        amount_cents: cents,
+                    })),
+                },
+            ))
+            .await
+            .expect("top up");
+    }
+
+    /// (available, held) cents of the wallet user behind `token`.
+    async fn cents(&self, token: &str) -> (i64, i64) {
+        let (wallet, _) = self.wallet.as_ref().expect("a metered harness");
+        wallet
+            .clone()
+            .get_balance(self.req(token, wpb::GetBalanceRequest::default()))
+            .await
+            .expect("balance")
+            .into_inner()
+            .balances
+            .iter()
+            .find(|b| b.asset == wpb::Asset::Cents as i32)
+            .map_or((0, 0), |b| (b.available, b.held))
     }
 
     fn req<T>(&self, token: &str, message: T) -> Request<T> {
@@ -1325,4 +1404,126 @@ async fn advertiser_api_validates_fields_owns_objects_and_is_idempotent() {
         .collect();
     assert!(seen.contains(&campaign.campaign_id));
     testing::clear_redis(&h.config.redis).await;
+}
+
+#[tokio::test]
+async fn campaign_budgets_are_reserved_from_and_spend_charged_to_the_advertisers_wallet() {
+    let h = Harness::start_metered(|_| {}).await;
+    let (adv, _) = h.user("acme", common::Role::Advertiser).await;
+    let create = |budget: i64| pb::CreateCampaignRequest {
+        idempotency_key: Uuid::now_v7().to_string(),
+        name: "spring sale".into(),
+        objective: pb::CampaignObjective::Traffic as i32,
+        total_budget_cents: budget,
+    };
+    let campaigns = || async {
+        h.ads
+            .clone()
+            .list_campaigns(h.req(&adv, pb::ListCampaignsRequest::default()))
+            .await
+            .expect("list")
+            .into_inner()
+            .campaigns
+            .len()
+    };
+
+    // No cents: refused with the reason, and nothing is created.
+    let err = h
+        .ads
+        .clone()
+        .create_campaign(h.req(&adv, create(5_000)))
+        .await
+        .expect_err("an empty wallet cannot fund a budget");
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert_eq!(
+        loop_ads_auction::error::status_reason(&err).as_deref(),
+        Some("INSUFFICIENT_FUNDS")
+    );
+    assert_eq!(campaigns().await, 0);
+
+    // Funded: the budget moves from available to held.
+    h.fund(&adv, 10_000).await;
+    let c = h.campaign(&adv, 5_000).await;
+    assert_eq!(h.cents(&adv).await, (5_000, 5_000));
+
+    // Raising the budget reserves the difference; lowering it releases it;
+    // raising it past the balance is refused and changes nothing.
+    let update = |budget: i64| pb::UpdateCampaignRequest {
+        campaign_id: c.campaign_id.clone(),
+        total_budget_cents: budget,
+        update_mask: vec!["total_budget_cents".into()],
+        ..Default::default()
+    };
+    h.ads
+        .clone()
+        .update_campaign(h.req(&adv, update(7_000)))
+        .await
+        .expect("raise");
+    assert_eq!(h.cents(&adv).await, (3_000, 7_000));
+    h.ads
+        .clone()
+        .update_campaign(h.req(&adv, update(6_000)))
+        .await
+        .expect("lower");
+    assert_eq!(h.cents(&adv).await, (4_000, 6_000));
+    let err = h
+        .ads
+        .clone()
+        .update_campaign(h.req(&adv, update(20_000)))
+        .await
+        .expect_err("past the balance");
+    assert_eq!(
+        loop_ads_auction::error::status_reason(&err).as_deref(),
+        Some("INSUFFICIENT_FUNDS")
+    );
+    let now = h
+        .ads
+        .clone()
+        .get_campaign(h.req(
+            &adv,
+            pb::GetCampaignRequest {
+                campaign_id: c.campaign_id.clone(),
+            },
+        ))
+        .await
+        .expect("get")
+        .into_inner()
+        .campaign
+        .expect("campaign");
+    assert_eq!(now.total_budget_cents, 6_000);
+    assert_eq!(h.cents(&adv).await, (4_000, 6_000));
+
+    // Billed spend is charged to the wallet from the reserve: 20 viewers'
+    // impressions at 51 millicents (the reserve price + 1) bill 1,020
+    // millicents, which settle as 1 whole cent.
+    let mut group = Harness::ad_group_request(&c.campaign_id, 300);
+    group.targeting = country("PT");
+    let g = h.ad_group(&adv, group).await;
+    let video = h.video(&adv).await;
+    h.creative(&adv, &g.ad_group_id, &video).await;
+    testing::wait_for("the ad serves", Duration::from_secs(30), || async {
+        (!h.fill(&viewer(), "PT", &[4]).await.slots.is_empty()).then_some(())
+    })
+    .await;
+    let mut reported = 0;
+    while reported < 20 {
+        let user = viewer();
+        let r = h.fill(&user, "PT", &[4]).await;
+        let slot = r.slots.first().expect("a slot").clone();
+        assert_eq!(slot.price_millicents, 51);
+        h.report(Uuid::now_v7(), &user, &slot, "impression").await;
+        reported += 1;
+    }
+    let settled = testing::wait_for("1 cent settled", Duration::from_secs(60), || async {
+        let (settled,): (i64,) =
+            sqlx::query_as("SELECT settled_cents FROM campaigns WHERE id = $1::uuid")
+                .bind(&c.campaign_id)
+                .fetch_one(&h.pool)
+                .await
+                .expect("campaign");
+        (settled >= 1).then_some(settled)
+    })
+    .await;
+    assert_eq!(settled, 1);
+    assert_eq!(h.cents(&adv).await, (4_000, 5_999));
 }

@@ -34,6 +34,13 @@ pub struct Args {
     videos_per_creator: usize,
     #[arg(long, default_value_t = 20)]
     viewers: usize,
+    /// Secret of the wallet's test receipts (funds the demo advertiser).
+    #[arg(
+        long,
+        env = "LOOP_WALLET_TEST_RECEIPT_SECRET",
+        default_value = loop_wallet::config::DEV_TEST_RECEIPT_SECRET
+    )]
+    receipt_secret: String,
 }
 
 struct Client {
@@ -236,7 +243,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         }
         bar.inc(2);
     }
-    seed_ads(&client).await?;
+    seed_ads(&client, &args.receipt_secret).await?;
     bar.finish_with_message("done");
     println!(
         "seeded {} creators x {} videos and {} viewers (password for every demo account: {PASSWORD})",
@@ -247,10 +254,36 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 
 /// A demo advertiser with one In-Feed campaign, so ads can fill feed slots.
 /// Re-running finds the campaign (idempotency key) and its ad group.
-async fn seed_ads(client: &Client) -> anyhow::Result<()> {
+async fn seed_ads(client: &Client, receipt_secret: &str) -> anyhow::Result<()> {
     let (token, _) = client
         .account("demo_brand", "advertiser", "US", &[])
         .await?;
+    // Budgets are reserved from wallet cents: fund the brand first. The same
+    // key and receipt on a re-run return the first top-up.
+    let cents = 200_000;
+    let receipt = loop_wallet::payments::TestProvider::new(receipt_secret).sign(
+        &loop_wallet::payments::TestReceipt {
+            receipt_id: "demo-brand-top-up-1".into(),
+            product_id: "loop.cents".into(),
+            amount_cents: cents,
+        },
+    );
+    let resp = client
+        .http
+        .post(format!("{}/v1/wallet/top-ups", client.base))
+        .bearer_auth(&token)
+        .header("Idempotency-Key", "demo-brand-top-up-1")
+        .json(&json!({"amount_cents": cents, "receipt": {"provider": "test", "receipt_data": receipt.receipt_data, "signature": receipt.signature}}))
+        .send()
+        .await
+        .context("funding the demo advertiser (is the gateway up?)")?;
+    if resp.status().as_u16() != 201 {
+        let status = resp.status();
+        bail!(
+            "funding the demo advertiser: status {status}: {}",
+            resp.text().await.unwrap_or_default()
+        );
+    }
     let (status, campaign) = client
         .post(
             "/v1/ads/campaigns",

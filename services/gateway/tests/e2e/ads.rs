@@ -59,6 +59,7 @@ fn today() -> String {
 async fn an_advertiser_buys_an_ad_and_each_reported_impression_is_billed_once() {
     let p = Platform::start().await;
     let (brand, _) = p.sign_up("brandco", "advertiser").await;
+    p.fund(&brand, 500_000).await;
     let (viewer, viewer_id) = p.sign_up("watcher", "viewer").await;
     let (status, video) = p
         .post("/v1/videos", Some(&brand), json!({"caption": "our new shoe", "duration_ms": 15000, "media_url": "https://cdn.loop.test/shoe.mp4", "visibility": "private"}))
@@ -96,6 +97,14 @@ async fn an_advertiser_buys_an_ad_and_each_reported_impression_is_billed_once() 
         again["campaign_id"],
         campaign_id.as_str(),
         "idempotent retry"
+    );
+    // The budget is reserved from the brand's wallet cents, once.
+    let (status, balance) = p.get("/v1/wallet/balance", &brand).await;
+    assert_eq!(status, StatusCode::OK, "{balance}");
+    assert_eq!(
+        (&balance["cents"]["available"], &balance["cents"]["held"]),
+        (&json!(495_000), &json!(5_000)),
+        "{balance}"
     );
     let (status, err) = p
         .post("/v1/ads/campaigns", Some(&brand), json!({"idempotency_key": "launch-0001", "name": "Other", "objective": "traffic", "total_budget_cents": 5000}))
@@ -260,6 +269,7 @@ async fn creators_issue_and_revoke_spark_codes_and_everything_is_documented() {
     let p = Platform::start().await;
     let (creator, _) = p.sign_up("dancer", "creator").await;
     let (brand, _) = p.sign_up("brandco", "advertiser").await;
+    p.fund(&brand, 500_000).await;
     let (status, video) = p
         .post("/v1/videos", Some(&creator), json!({"caption": "my moves #dance", "duration_ms": 12000, "media_url": "https://cdn.loop.test/d.mp4"}))
         .await;

@@ -339,6 +339,7 @@ async fn the_for_you_feed_carries_sponsored_items_in_its_ad_slots_never_two_in_a
     }
     // An advertiser buys an In-Feed campaign for everyone.
     let (brand, _) = p.sign_up("brand_feed", "advertiser").await;
+    p.fund(&brand, 500_000).await;
     let (_, video) = p
         .post("/v1/videos", Some(&brand), json!({"caption": "our shoe", "duration_ms": 15000, "media_url": "https://cdn.loop.test/shoe.mp4", "visibility": "private"}))
         .await;

@@ -871,6 +871,32 @@ pub async fn run(args: Args) -> anyhow::Result<Value> {
                 video.body
             );
         };
+        // Budgets are reserved from wallet cents: fund the budget first.
+        let fund_key = format!("sim-{run_id}-fund{a}");
+        let receipt = loop_wallet::payments::TestProvider::new(&args.receipt_secret).sign(
+            &loop_wallet::payments::TestReceipt {
+                receipt_id: fund_key.clone(),
+                product_id: "loop.cents".into(),
+                amount_cents: adv.total_budget_cents,
+            },
+        );
+        let funded = api
+            .call(
+                "POST /v1/wallet/top-ups",
+                Method::POST,
+                "/v1/wallet/top-ups",
+                Some(&account.token),
+                Some(&json!({"amount_cents": adv.total_budget_cents, "receipt": {"provider": "test", "receipt_data": receipt.receipt_data, "signature": receipt.signature}})),
+                Some(&fund_key),
+            )
+            .await;
+        if funded.status != 201 {
+            bail!(
+                "advertiser {a} cannot fund its budget: HTTP {} {}",
+                funded.status,
+                funded.body
+            );
+        }
         let campaign = api
             .post("POST /v1/ads/campaigns", "/v1/ads/campaigns", Some(&account.token), &json!({"idempotency_key": format!("sim-{run_id}-c{a}"), "name": format!("sim {a}"), "objective": "reach", "total_budget_cents": adv.total_budget_cents}))
             .await;
