@@ -188,6 +188,8 @@ fn main() {
         config.consumer.content_group_id = format!("{prefix}-content");
         config.auction.reserve_ecpm_millicents = 10_000;
         config.pacing.burst_fraction = 1.0;
+        // The auction alone: no wallet service runs beside the benchmark.
+        config.wallet.mode = "unmetered".into();
         let pool = loop_platform::db::connect(&config.database)
             .await
             .expect("pool");
