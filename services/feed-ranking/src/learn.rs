@@ -92,7 +92,11 @@ impl Default for LearningConfig {
             video_learning_rate: 0.02,
             half_life_hours: 72.0,
             cold_start_prior: 0.5,
-            dedupe_window: 512,
+            // A client batch is at most 100 events (the gateway's limit), so
+            // a whole retried batch is recognised; every id rides in the
+            // state, which the batch script hashes byte by byte, so the
+            // window is not larger.
+            dedupe_window: 128,
             trending_half_life_hours: 12.0,
             weights: Weights::default(),
         }
@@ -113,8 +117,11 @@ impl LearningConfig {
         if self.half_life_hours <= 0.0 || self.trending_half_life_hours <= 0.0 {
             problems.push("learning: half-lives must be positive".into());
         }
-        if self.dedupe_window == 0 || self.dedupe_window > 100_000 {
-            problems.push("learning.dedupe_window: must be 1..=100000".into());
+        if !(100..=100_000).contains(&self.dedupe_window) {
+            problems.push(
+                "learning.dedupe_window: must be 100..=100000 (a retried client batch holds up to 100 events)"
+                    .into(),
+            );
         }
     }
 
