@@ -564,8 +564,8 @@ impl EngagementHandler {
             for (_, p) in &changed {
                 inv.arg(&p.version).arg(p.state.encode_to_vec());
             }
-            for ((_, delta), (read, value)) in videos.iter().zip(&video_values) {
-                inv.arg(state::f32s_to_bytes(delta)).arg(*read).arg(value);
+            for (read, value) in &video_values {
+                inv.arg(*read).arg(value);
             }
             for (_, increments) in &trend {
                 inv.arg(increments.len());

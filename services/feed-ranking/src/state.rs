@@ -286,13 +286,15 @@ pub fn bytes_to_f32s(b: &[u8]) -> Vec<f32> {
 ///
 /// A video's learned vector is shared by every consumer, so it is not
 /// compare-and-set: when it is still what the caller read (nearly always),
-/// the caller's sum is stored; otherwise the delta is added here.
+/// the caller's sum is stored; otherwise the caller's change (sum - read) is
+/// added to what is there. Only the read value and the sum are passed:
+/// every byte given to a script is hashed.
 ///
 /// KEYS: for each user: state, ver; then each video learned key; then each
 /// trending key; then the learned log (stream) and the learned set. ARGV:
 /// n_users, n_videos, n_trending, then per user (expected version, new
-/// state), per video (the f32 LE delta, the value the caller read, that
-/// value plus the delta), per trending key the number of its members and
+/// state), per video (the f32 LE value the caller read, empty when there was
+/// none, and that value plus the batch's delta), per trending key the number of its members and
 /// then (member, increment) each, then per video its id (added to the learned set, and listed in one log
 /// entry, so replicas can pick up what changed since they last looked).
 pub const APPLY_BATCH: &str = r"
@@ -355,22 +357,30 @@ if m > 0 then
   local formats = {}
   local writes = {}
   for j = 1, m do
-    local delta = ARGV[a + 3 * j - 2]
+    local read = ARGV[a + 2 * j - 1]
+    local sum = ARGV[a + 2 * j]
     local cur = current[j]
-    local value = delta
-    if (cur or '') == ARGV[a + 3 * j - 1] then
-      value = ARGV[a + 3 * j]
-    elseif cur and #cur == #delta then
-      local dims = #delta / 4
+    local value = sum
+    if (cur or '') ~= read and cur and #cur == #sum then
+      -- Another consumer wrote since the read: add this batch's change
+      -- (sum - read) to what is there.
+      local dims = #sum / 4
       local fmt = formats[dims]
       if not fmt then
         fmt = '<' .. string.rep('f', dims)
         formats[dims] = fmt
       end
-      local x = {struct.unpack(fmt, delta)}
+      local x = {struct.unpack(fmt, sum)}
       local y = {struct.unpack(fmt, cur)}
-      for d = 1, dims do
-        x[d] = x[d] + y[d]
+      if #read == #sum then
+        local r = {struct.unpack(fmt, read)}
+        for d = 1, dims do
+          x[d] = x[d] - r[d] + y[d]
+        end
+      else
+        for d = 1, dims do
+          x[d] = x[d] + y[d]
+        end
       end
       value = struct.pack(fmt, unpack(x, 1, dims))
     end
@@ -379,7 +389,7 @@ if m > 0 then
   end
   chunked('MSET', nil, writes)
 end
-a = a + 3 * m
+a = a + 2 * m
 for k = 1, t do
   local key = KEYS[2 * n + m + k]
   local c = tonumber(ARGV[a + 1])

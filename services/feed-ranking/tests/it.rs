@@ -685,8 +685,8 @@ async fn a_video_vector_changed_since_it_was_read_gets_the_delta_added_not_overw
     let mut conn = redis.conn.clone();
     let key = state::learned_key(&redis, "v1");
     let script = redis::Script::new(state::APPLY_BATCH);
-    let apply = |read: Vec<f32>, delta: Vec<f32>| {
-        let sum: Vec<f32> = read.iter().zip(&delta).map(|(a, b)| a + b).collect();
+    // (what the caller read, what it computed: read + its delta)
+    let apply = |read: Vec<f32>, sum: Vec<f32>| {
         let mut inv = script.prepare_invoke();
         inv.key(&key)
             .key(state::learned_log_key(&redis))
@@ -694,7 +694,6 @@ async fn a_video_vector_changed_since_it_was_read_gets_the_delta_added_not_overw
             .arg(0)
             .arg(1)
             .arg(0)
-            .arg(state::f32s_to_bytes(&delta))
             .arg(state::f32s_to_bytes(&read))
             .arg(state::f32s_to_bytes(&sum))
             .arg("v1")
@@ -717,7 +716,7 @@ async fn a_video_vector_changed_since_it_was_read_gets_the_delta_added_not_overw
         .await
         .expect("set");
     // Read as it is: the caller's sum is stored.
-    let conflict: i64 = apply(vec![1.0, 2.0], vec![0.5, 0.5])
+    let conflict: i64 = apply(vec![1.0, 2.0], vec![1.5, 2.5])
         .invoke_async(&mut conn)
         .await
         .expect("apply");
@@ -725,12 +724,20 @@ async fn a_video_vector_changed_since_it_was_read_gets_the_delta_added_not_overw
     assert_eq!(stored().await, [1.5, 2.5]);
     // Another consumer wrote since the read: the delta goes on top of its
     // write instead of overwriting it with a stale sum.
-    let conflict: i64 = apply(vec![1.0, 2.0], vec![0.25, -1.0])
+    let conflict: i64 = apply(vec![1.0, 2.0], vec![1.25, 1.0])
         .invoke_async(&mut conn)
         .await
         .expect("apply");
     assert_eq!(conflict, 0);
     assert_eq!(stored().await, [1.75, 1.5]);
+    // The caller read nothing (a new video) but another consumer created
+    // the vector meanwhile: the caller's sum is its whole delta, added.
+    let conflict: i64 = apply(Vec::new(), vec![0.5, 0.5])
+        .invoke_async(&mut conn)
+        .await
+        .expect("apply");
+    assert_eq!(conflict, 0);
+    assert_eq!(stored().await, [2.25, 2.0]);
     testing::clear_redis(&cfg.redis).await;
 }
 
