@@ -114,6 +114,11 @@ pub struct JobsConfig {
     pub stale_after_secs: u64,
     /// How often the sweeper looks for expired and unpaid collaborations.
     pub sweep_interval_ms: u64,
+    /// How long consumed event ids are remembered (dedupe of redelivery).
+    /// A consumer only redelivers from its committed offset, so this need
+    /// only outlast replays: keep it at least the topics' retention (7 days
+    /// by default), or a replay of older events counts them again.
+    pub processed_retention_hours: u64,
 }
 
 impl Default for Config {
@@ -149,6 +154,7 @@ impl Default for Config {
                 refresh_batch: 500,
                 stale_after_secs: 6 * 3600,
                 sweep_interval_ms: 5000,
+                processed_retention_hours: 7 * 24,
             },
         }
     }
@@ -202,6 +208,9 @@ impl Validate for Config {
         }
         if !(10..=3_600_000).contains(&j.sweep_interval_ms) {
             p.push("jobs.sweep_interval_ms: must be 10..=3600000".into());
+        }
+        if !(1..=24 * 366).contains(&j.processed_retention_hours) {
+            p.push("jobs.processed_retention_hours: must be 1..=8784".into());
         }
         p
     }

@@ -6,7 +6,9 @@
 //!   the later of submission and deadline;
 //! - finishes escrow releases of APPROVED collaborations (the wallet was
 //!   unreachable when they were approved);
-//! - closes PUBLISHED campaigns past their deadline.
+//! - closes PUBLISHED campaigns past their deadline;
+//! - forgets consumed event ids older than `jobs.processed_retention_hours`
+//!   (up to 10,000 a round), so the dedupe table stays bounded.
 //!
 //! Every step locks its row with `SKIP LOCKED`, re-checks the state, and
 //! calls the wallet with the collaboration's deterministic key, so replicas
@@ -29,6 +31,7 @@ pub struct Swept {
     pub auto_approved: usize,
     pub paid: usize,
     pub campaigns_closed: u64,
+    pub processed_pruned: u64,
 }
 
 /// One sweep (public so tests and operators can run it on demand).
@@ -85,6 +88,17 @@ pub async fn sweep_once(service: &MarketplaceService) -> anyhow::Result<Swept> {
             .execute(pool)
             .await?
             .rows_affected();
+    let retention = chrono::Duration::hours(
+        i64::try_from(service.config.jobs.processed_retention_hours).unwrap_or(24 * 366),
+    );
+    swept.processed_pruned = sqlx::query(
+        "DELETE FROM processed_events WHERE event_id IN \
+         (SELECT event_id FROM processed_events WHERE processed_at < $1 LIMIT 10000)",
+    )
+    .bind(Utc::now() - retention)
+    .execute(pool)
+    .await?
+    .rows_affected();
     Ok(swept)
 }
 

@@ -717,3 +717,36 @@ async fn search_filters_sorts_and_pages() {
         .collect();
     assert_eq!(ids, vec![creators[1].as_str(), creators[0].as_str()]);
 }
+
+#[tokio::test]
+async fn the_sweeper_forgets_consumed_event_ids_past_the_retention() {
+    let p = Platform::start().await;
+    let (old, recent) = (Uuid::now_v7(), Uuid::now_v7());
+    sqlx::query(
+        "INSERT INTO processed_events (event_id, processed_at) \
+         VALUES ($1, now() - interval '8 days'), ($2, now() - interval '6 days')",
+    )
+    .bind(old)
+    .bind(recent)
+    .execute(&p.pool)
+    .await
+    .expect("insert");
+    let service = loop_creator_marketplace::MarketplaceService::new(
+        p.pool.clone(),
+        p.keys.clone(),
+        std::sync::Arc::new(p.config.clone()),
+    )
+    .expect("service");
+    // Whichever sweep (this one or the service's own) got there first, the
+    // id past the 7-day retention is gone and the newer one is kept.
+    loop_creator_marketplace::sweeper::sweep_once(&service)
+        .await
+        .expect("sweep");
+    let left: Vec<Uuid> =
+        sqlx::query_scalar("SELECT event_id FROM processed_events WHERE event_id = ANY($1)")
+            .bind(vec![old, recent])
+            .fetch_all(&p.pool)
+            .await
+            .expect("select");
+    assert_eq!(left, vec![recent]);
+}
