@@ -316,11 +316,15 @@ async fn replay_rebuilds_the_live_vectors_and_replaying_twice_changes_nothing() 
 async fn a_crash_mid_stream_loses_nothing_and_applies_nothing_twice() {
     let prefix = testing::unique("crash");
     let mut cfg = config(&prefix);
-    cfg.consumer.max_batch = 50;
+    // Small batches over a long stream: ~600 batches of a millisecond or
+    // two each, so the kill (on the first poll that sees progress, every
+    // 20 ms) lands mid-stream; 50-event batches finished 1,200 events
+    // between two polls.
+    cfg.consumer.max_batch = 5;
     loop_platform::kafka::ensure_topics(&cfg.kafka, &[topics::ENGAGEMENT, topics::CONTENT])
         .await
         .expect("topics");
-    let stream = events(20, 60);
+    let stream = events(20, 150);
     let counts = expected_counts(&stream);
     let users: Vec<String> = counts.keys().cloned().collect();
     let total = stream.len() as u64;
