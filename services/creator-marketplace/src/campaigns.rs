@@ -559,19 +559,35 @@ impl MarketplaceService {
                 "the campaign has accepted its maximum of creators",
             ));
         }
-        let escrow = self
+        // Noted in its own commit (not this transaction): if this
+        // acceptance fails after the wallet holds the money, the sweeper
+        // finds the note and returns the hold.
+        sqlx::query(
+            "INSERT INTO escrow_intents (collaboration_id) VALUES ($1) ON CONFLICT DO NOTHING",
+        )
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        let held = self
             .wallet
             .hold(id, row.advertiser_id, row.creator_id, row.amount_cents)
-            .await
-            .map_err(|e| match e {
-                EscrowError::InsufficientFunds => MktError::precondition(
-                    funds_reason,
-                    "the advertiser's wallet cannot cover the budget per creator",
-                ),
-                other => MktError::App(loop_platform::AppError::Unavailable(format!(
-                    "escrow hold failed, retry: {other}"
-                ))),
-            })?;
+            .await;
+        if let Err(EscrowError::InsufficientFunds) = held {
+            // Definitely nothing held: no hold to return later.
+            sqlx::query("DELETE FROM escrow_intents WHERE collaboration_id = $1")
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+        }
+        let escrow = held.map_err(|e| match e {
+            EscrowError::InsufficientFunds => MktError::precondition(
+                funds_reason,
+                "the advertiser's wallet cannot cover the budget per creator",
+            ),
+            other => MktError::App(loop_platform::AppError::Unavailable(format!(
+                "escrow hold failed, retry: {other}"
+            ))),
+        })?;
         sqlx::query(
             "UPDATE collaborations SET escrow_id = $2, accepted_at = now(), accept_key = $3 WHERE collaboration_id = $1",
         )
@@ -580,6 +596,10 @@ impl MarketplaceService {
         .bind(&key)
         .execute(&mut *tx)
         .await?;
+        sqlx::query("DELETE FROM escrow_intents WHERE collaboration_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query(
             "UPDATE campaigns SET accepted_creators = accepted_creators + 1 WHERE campaign_id = $1",
         )
@@ -1251,6 +1271,67 @@ impl MarketplaceService {
             &note,
         )
         .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Returns a hold an acceptance left behind: the acceptance noted an
+    /// intent, the wallet may have held the money, and the acceptance's own
+    /// commit failed, so no collaboration knows the escrow. Once the
+    /// collaboration can no longer be accepted (declined or expired), the
+    /// hold is asked for again with the acceptance's key and body, which
+    /// returns the escrow if it exists (or holds it now), and then refunded.
+    /// Safe to repeat: both wallet calls are idempotent by collaboration.
+    pub(crate) async fn return_orphaned_hold(&self, id: Uuid) -> MktResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let Some(row) = sqlx::query_as::<_, CollabRow>(&format!(
+            "SELECT {COLLAB_COLUMNS} FROM collaborations WHERE collaboration_id = $1 FOR UPDATE SKIP LOCKED"
+        ))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+        else {
+            return Ok(false);
+        };
+        if row.escrow_id.is_some() {
+            // The acceptance did commit: the escrow is the collaboration's.
+            sqlx::query("DELETE FROM escrow_intents WHERE collaboration_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            return Ok(false);
+        }
+        if row.state != state::DECLINED && row.state != state::EXPIRED_REFUNDED {
+            // Still acceptable: a retried acceptance gets the same hold.
+            return Ok(false);
+        }
+        let unavailable = |err: EscrowError| {
+            MktError::App(loop_platform::AppError::Unavailable(format!(
+                "returning an orphaned hold failed: {err}"
+            )))
+        };
+        match self
+            .wallet
+            .hold(id, row.advertiser_id, row.creator_id, row.amount_cents)
+            .await
+        {
+            Ok(escrow) => match self.wallet.refund(id, escrow).await {
+                Ok(()) => {
+                    tracing::warn!(collaboration = %id, %escrow, "returned an escrow held by an acceptance that never committed");
+                }
+                Err(EscrowError::NotHeld) => {}
+                Err(err) => return Err(unavailable(err)),
+            },
+            // Nothing was held under the key (else it would be returned
+            // whatever the balance now), and nothing is now.
+            Err(EscrowError::InsufficientFunds) => {}
+            Err(err) => return Err(unavailable(err)),
+        }
+        sqlx::query("DELETE FROM escrow_intents WHERE collaboration_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(true)
     }

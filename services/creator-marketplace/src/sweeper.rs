@@ -7,6 +7,9 @@
 //! - finishes escrow releases of APPROVED collaborations (the wallet was
 //!   unreachable when they were approved);
 //! - closes PUBLISHED campaigns past their deadline;
+//! - returns escrow holds that acceptances left behind (the wallet held the
+//!   money, the acceptance's commit failed) once the collaboration is
+//!   declined or expired;
 //! - forgets consumed event ids older than `jobs.processed_retention_hours`
 //!   (up to 10,000 a round), so the dedupe table stays bounded.
 //!
@@ -31,6 +34,7 @@ pub struct Swept {
     pub auto_approved: usize,
     pub paid: usize,
     pub campaigns_closed: u64,
+    pub orphaned_holds_returned: usize,
     pub processed_pruned: u64,
 }
 
@@ -88,6 +92,24 @@ pub async fn sweep_once(service: &MarketplaceService) -> anyhow::Result<Swept> {
             .execute(pool)
             .await?
             .rows_affected();
+    let orphans: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT i.collaboration_id FROM escrow_intents i \
+         JOIN collaborations c USING (collaboration_id) \
+         WHERE c.escrow_id IS NOT NULL OR c.state IN ($1, $2) ORDER BY i.created_at LIMIT 200",
+    )
+    .bind(state::DECLINED)
+    .bind(state::EXPIRED_REFUNDED)
+    .fetch_all(pool)
+    .await?;
+    for id in orphans {
+        match service.return_orphaned_hold(id).await {
+            Ok(true) => swept.orphaned_holds_returned += 1,
+            Ok(false) => {}
+            Err(err) => {
+                tracing::warn!(error = %err, collaboration = %id, "returning an orphaned hold failed; next round retries")
+            }
+        }
+    }
     let retention = chrono::Duration::hours(
         i64::try_from(service.config.jobs.processed_retention_hours).unwrap_or(24 * 366),
     );

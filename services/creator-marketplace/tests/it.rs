@@ -750,3 +750,74 @@ async fn the_sweeper_forgets_consumed_event_ids_past_the_retention() {
             .expect("select");
     assert_eq!(left, vec![recent]);
 }
+
+#[tokio::test]
+async fn a_hold_left_by_an_acceptance_that_never_committed_is_returned() {
+    let p = Platform::start().await;
+    let (advertiser, creator, _, collab) = invited(&p).await;
+    let id = Uuid::parse_str(&collab.collaboration_id).expect("id");
+    assert_eq!(p.cents(&advertiser).await, (100_000, 0));
+
+    // An acceptance got as far as the wallet: it noted its intent and the
+    // wallet held the money (with the acceptance's own key and body), then
+    // its commit failed, so the collaboration is still INVITED, no escrow.
+    sqlx::query("INSERT INTO escrow_intents (collaboration_id) VALUES ($1)")
+        .bind(id)
+        .execute(&p.pool)
+        .await
+        .expect("intent");
+    let wallet = loop_creator_marketplace::escrow::Wallet::new(
+        loop_platform::grpc::channel(&p.config.services.wallet_url).expect("channel"),
+        p.keys.clone(),
+        Duration::from_secs(5),
+    );
+    let advertiser_id = Uuid::parse_str(&advertiser).expect("advertiser id");
+    let creator_id = Uuid::parse_str(&creator).expect("creator id");
+    wallet
+        .hold(id, advertiser_id, creator_id, BUDGET)
+        .await
+        .expect("hold");
+    assert_eq!(p.cents(&advertiser).await, (100_000 - BUDGET, BUDGET));
+
+    let service = loop_creator_marketplace::MarketplaceService::new(
+        p.pool.clone(),
+        p.keys.clone(),
+        std::sync::Arc::new(p.config.clone()),
+    )
+    .expect("service");
+    // While the invitation can still be accepted the hold stays (a retried
+    // acceptance gets it back by its key).
+    loop_creator_marketplace::sweeper::sweep_once(&service)
+        .await
+        .expect("sweep");
+    assert_eq!(p.cents(&advertiser).await, (100_000 - BUDGET, BUDGET));
+
+    // Declined: the next sweep returns the money, once.
+    p.m()
+        .decline_invitation(p.req(
+            &creator,
+            Role::Creator,
+            pb::DeclineInvitationRequest {
+                collaboration_id: collab.collaboration_id.clone(),
+            },
+        ))
+        .await
+        .expect("decline");
+    testing::wait_for("the hold returned", Duration::from_secs(30), || async {
+        loop_creator_marketplace::sweeper::sweep_once(&service)
+            .await
+            .expect("sweep");
+        (p.cents(&advertiser).await == (100_000, 0)).then_some(())
+    })
+    .await;
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM escrow_intents")
+        .fetch_one(&p.pool)
+        .await
+        .expect("count");
+    assert_eq!(left, 0, "the intent is done");
+    loop_creator_marketplace::sweeper::sweep_once(&service)
+        .await
+        .expect("sweep");
+    assert_eq!(p.cents(&advertiser).await, (100_000, 0));
+    assert!(p.reconcile().await.consistent);
+}
