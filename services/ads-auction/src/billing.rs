@@ -640,6 +640,9 @@ pub async fn run_settlement(
         if let Err(err) = settle(&pool, wallet.as_ref()).await {
             tracing::warn!(error = ?err, "settlement failed");
         }
+        if let Err(err) = release_orphaned_reserves(&pool, wallet.as_ref()).await {
+            tracing::warn!(error = ?err, "releasing orphaned reserves failed");
+        }
         if let Err(err) = reconcile(&pool, &redis, &script, interval * 3).await {
             tracing::warn!(error = ?err, "spend reconcile failed");
         }
@@ -675,6 +678,63 @@ pub async fn complete_topview_days(pool: &PgPool) -> anyhow::Result<u64> {
     }
     tx.commit().await?;
     Ok(rows.len() as u64)
+}
+
+/// Releases reserves that a `CreateCampaign` made and never committed: a
+/// wallet intent no transaction holds (its creator ended), whose campaign
+/// does not exist. Nothing reserved (the wallet says the reserve is short)
+/// also closes the intent. Returns how many intents were closed.
+pub async fn release_orphaned_reserves(
+    pool: &PgPool,
+    wallet: &dyn AdWallet,
+) -> anyhow::Result<u64> {
+    let mut closed = 0;
+    loop {
+        let mut tx = pool.begin().await?;
+        let Some(row) = sqlx::query(
+            "SELECT i.campaign_id, i.advertiser_id, i.amount_cents FROM wallet_intents i \
+             WHERE i.created_at < now() - interval '10 seconds' \
+             AND NOT EXISTS (SELECT 1 FROM campaigns c WHERE c.id = i.campaign_id) \
+             ORDER BY i.created_at LIMIT 1 FOR UPDATE SKIP LOCKED",
+        )
+        .fetch_optional(&mut *tx)
+        .await?
+        else {
+            return Ok(closed);
+        };
+        let campaign: Uuid = row.try_get("campaign_id")?;
+        // A CreateCampaign that committed after the select above deleted
+        // the note and made the campaign; re-check under the note's lock.
+        let exists: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM campaigns WHERE id = $1)")
+                .bind(campaign)
+                .fetch_one(&mut *tx)
+                .await?;
+        if !exists {
+            let key = format!("campaign:{campaign}:orphan-release");
+            match wallet
+                .release(Movement {
+                    idempotency_key: &key,
+                    advertiser_id: row.try_get("advertiser_id")?,
+                    campaign_id: campaign,
+                    amount_cents: row.try_get("amount_cents")?,
+                })
+                .await
+            {
+                Ok(()) => {
+                    tracing::warn!(%campaign, "released a reserve whose campaign never committed")
+                }
+                Err(crate::wallet::WalletError::InsufficientFunds) => {}
+                Err(err) => return Err(err.into()),
+            }
+        }
+        sqlx::query("DELETE FROM wallet_intents WHERE campaign_id = $1")
+            .bind(campaign)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        closed += 1;
+    }
 }
 
 /// Charges the wallet for whole cents billed and not yet settled.

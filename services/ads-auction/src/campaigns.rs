@@ -139,16 +139,48 @@ impl AdsService {
         .bind(CAMPAIGN_ACTIVE)
         .fetch_one(&mut *tx)
         .await?;
+        // The reserve about to be made, noted in its own commit and locked by
+        // this transaction until it ends: if the commit below fails after
+        // the wallet call, the settlement loop finds the note unlocked with
+        // no campaign and releases the reserve.
+        sqlx::query(
+            "INSERT INTO wallet_intents (campaign_id, advertiser_id, amount_cents) VALUES ($1, $2, $3)",
+        )
+        .bind(id)
+        .bind(me)
+        .bind(budget)
+        .execute(&self.pool)
+        .await?;
+        sqlx::query("SELECT 1 FROM wallet_intents WHERE campaign_id = $1 FOR UPDATE")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         let wallet_key = format!("campaign:{id}:v1");
-        self.wallet
+        let reserved = self
+            .wallet
             .reserve(Movement {
                 idempotency_key: &wallet_key,
                 advertiser_id: me,
                 campaign_id: id,
                 amount_cents: budget,
             })
-            .await
-            .map_err(wallet_error)?;
+            .await;
+        if let Err(err) = reserved {
+            // Rolled back first: it holds the note's lock.
+            tx.rollback().await?;
+            if matches!(err, WalletError::InsufficientFunds) {
+                // Definitely nothing reserved: nothing to release later.
+                sqlx::query("DELETE FROM wallet_intents WHERE campaign_id = $1")
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+            }
+            return Err(wallet_error(err));
+        }
+        sqlx::query("DELETE FROM wallet_intents WHERE campaign_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         let response = pb::CreateCampaignResponse {
             campaign: Some(row.to_proto()),
         };

@@ -1527,3 +1527,66 @@ async fn campaign_budgets_are_reserved_from_and_spend_charged_to_the_advertisers
     assert_eq!(settled, 1);
     assert_eq!(h.cents(&adv).await, (4_000, 5_999));
 }
+
+#[tokio::test]
+async fn a_reserve_made_for_a_campaign_that_never_committed_is_released() {
+    let h = Harness::start_metered(|_| {}).await;
+    let (adv, adv_id) = h.user("acme", common::Role::Advertiser).await;
+    h.fund(&adv, 10_000).await;
+    // A CreateCampaign reserved 4,000 cents for campaign `lost`, then its
+    // commit failed: the wallet holds the reserve, no campaign exists, and
+    // its note (older than the 10 s grace) is left. Another note, `never`,
+    // is for a create that failed before the wallet moved anything.
+    let (lost, never) = (Uuid::now_v7(), Uuid::now_v7());
+    let (wallet, _) = h.wallet.as_ref().expect("metered");
+    let service = h.keys.issue(
+        loop_ads_auction::wallet::SERVICE_SUBJECT,
+        Role::Service,
+        Duration::from_secs(60),
+    );
+    wallet
+        .clone()
+        .reserve_ad_budget(h.req(
+            &service,
+            wpb::ReserveAdBudgetRequest {
+                idempotency_key: format!("campaign:{lost}:v1"),
+                advertiser_id: adv_id.clone(),
+                campaign_id: lost.to_string(),
+                amount_cents: 4_000,
+            },
+        ))
+        .await
+        .expect("reserve");
+    assert_eq!(h.cents(&adv).await, (6_000, 4_000));
+    for (campaign, cents) in [(lost, 4_000i64), (never, 2_000)] {
+        sqlx::query(
+            "INSERT INTO wallet_intents (campaign_id, advertiser_id, amount_cents, created_at) \
+             VALUES ($1, $2::uuid, $3, now() - interval '1 minute')",
+        )
+        .bind(campaign)
+        .bind(&adv_id)
+        .bind(cents)
+        .execute(&h.pool)
+        .await
+        .expect("intent");
+    }
+    // The settlement loop (every second here) releases the orphan and
+    // closes both notes; the one that reserved nothing moves nothing.
+    testing::wait_for("the notes closed", Duration::from_secs(30), || async {
+        let left: i64 = sqlx::query_scalar("SELECT count(*) FROM wallet_intents")
+            .fetch_one(&h.pool)
+            .await
+            .expect("count");
+        (left == 0).then_some(())
+    })
+    .await;
+    assert_eq!(h.cents(&adv).await, (10_000, 0));
+    // A campaign created normally leaves no note behind.
+    h.campaign(&adv, 5_000).await;
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM wallet_intents")
+        .fetch_one(&h.pool)
+        .await
+        .expect("count");
+    assert_eq!(left, 0);
+    assert_eq!(h.cents(&adv).await, (5_000, 5_000));
+}
