@@ -297,7 +297,11 @@ impl AdsService {
                 ));
             }
             version += 1;
-            let key = format!("campaign:{}:v{version}", row.id);
+            // The budget is in the key: a change whose commit failed after
+            // the wallet moved must not block a different change for the
+            // same version (the wallet refuses a key reused with another
+            // body). Retrying the same change reuses the key: moved once.
+            let key = format!("campaign:{}:v{version}:{budget}", row.id);
             let diff = budget - row.total_budget_cents;
             let movement = Movement {
                 idempotency_key: &key,

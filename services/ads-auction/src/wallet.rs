@@ -7,8 +7,10 @@
 //! this trait, with idempotency keys derived from its own rows so a retry
 //! never moves money twice:
 //!
-//! - `reserve` / `release`: `campaign:<id>:v<version>` (campaign created or
-//!   its total budget changed to version `version`);
+//! - `reserve` / `release`: `campaign:<id>:v1` when a campaign is created,
+//!   `campaign:<id>:v<version>:<budget>` when its total budget changes to
+//!   `budget` at version `version`; a release of a reserve whose campaign
+//!   never committed: `campaign:<id>:orphan-release`;
 //! - `charge`: `settle:<campaign_id>:<cumulative settled cents>` from the
 //!   settlement loop (`billing::run_settlement`), which settles whole cents of
 //!   billed spend per campaign.
