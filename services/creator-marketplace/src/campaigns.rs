@@ -108,6 +108,17 @@ async fn set_state(
     Ok(updated)
 }
 
+/// Like `lock_collab`, but None when another transaction holds the row
+/// (background steps skip it; another replica is on it).
+async fn try_lock_collab(tx: &mut PgConnection, id: Uuid) -> MktResult<Option<CollabRow>> {
+    Ok(sqlx::query_as::<_, CollabRow>(&format!(
+        "SELECT {COLLAB_COLUMNS} FROM collaborations WHERE collaboration_id = $1 FOR UPDATE SKIP LOCKED"
+    ))
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?)
+}
+
 async fn lock_collab(tx: &mut PgConnection, id: Uuid) -> MktResult<Option<CollabRow>> {
     Ok(sqlx::query_as::<_, CollabRow>(&format!(
         "SELECT {COLLAB_COLUMNS} FROM collaborations WHERE collaboration_id = $1 FOR UPDATE"
@@ -1224,13 +1235,7 @@ impl MarketplaceService {
     /// concurrently on several replicas (row lock, conditional update).
     pub(crate) async fn expire(&self, id: Uuid) -> MktResult<bool> {
         let mut tx = self.pool.begin().await?;
-        let Some(row) = sqlx::query_as::<_, CollabRow>(&format!(
-            "SELECT {COLLAB_COLUMNS} FROM collaborations WHERE collaboration_id = $1 FOR UPDATE SKIP LOCKED"
-        ))
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?
-        else {
+        let Some(row) = try_lock_collab(&mut tx, id).await? else {
             return Ok(false);
         };
         let open = [
@@ -1284,13 +1289,7 @@ impl MarketplaceService {
     /// Safe to repeat: both wallet calls are idempotent by collaboration.
     pub(crate) async fn return_orphaned_hold(&self, id: Uuid) -> MktResult<bool> {
         let mut tx = self.pool.begin().await?;
-        let Some(row) = sqlx::query_as::<_, CollabRow>(&format!(
-            "SELECT {COLLAB_COLUMNS} FROM collaborations WHERE collaboration_id = $1 FOR UPDATE SKIP LOCKED"
-        ))
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?
-        else {
+        let Some(row) = try_lock_collab(&mut tx, id).await? else {
             return Ok(false);
         };
         if row.escrow_id.is_some() {
@@ -1339,13 +1338,7 @@ impl MarketplaceService {
     /// Approves a submission left unanswered past `auto_approve_after`.
     pub(crate) async fn auto_approve(&self, id: Uuid) -> MktResult<bool> {
         let mut tx = self.pool.begin().await?;
-        let Some(row) = sqlx::query_as::<_, CollabRow>(&format!(
-            "SELECT {COLLAB_COLUMNS} FROM collaborations WHERE collaboration_id = $1 FOR UPDATE SKIP LOCKED"
-        ))
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?
-        else {
+        let Some(row) = try_lock_collab(&mut tx, id).await? else {
             return Ok(false);
         };
         let after = chrono::Duration::seconds(self.config.marketplace.auto_approve_after_secs);
