@@ -643,6 +643,9 @@ pub async fn run_settlement(
         if let Err(err) = release_orphaned_reserves(&pool, wallet.as_ref()).await {
             tracing::warn!(error = ?err, "releasing orphaned reserves failed");
         }
+        if let Err(err) = complete_budget_changes(&pool, wallet.as_ref()).await {
+            tracing::warn!(error = ?err, "completing budget changes failed");
+        }
         if let Err(err) = reconcile(&pool, &redis, &script, interval * 3).await {
             tracing::warn!(error = ?err, "spend reconcile failed");
         }
@@ -729,6 +732,76 @@ pub async fn release_orphaned_reserves(
             }
         }
         sqlx::query("DELETE FROM wallet_intents WHERE campaign_id = $1")
+            .bind(campaign)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        closed += 1;
+    }
+}
+
+/// Completes budget changes whose `UpdateCampaign` did not commit: a note no
+/// transaction holds, older than 10 s. The noted movement is made again with
+/// its key (moved once, whether or not the first call reached the wallet),
+/// then the noted budget and version are applied. A reserve the wallet
+/// refuses for funds never happened: the note just closes. Returns how many
+/// notes were closed.
+pub async fn complete_budget_changes(pool: &PgPool, wallet: &dyn AdWallet) -> anyhow::Result<u64> {
+    let mut closed = 0;
+    loop {
+        let mut tx = pool.begin().await?;
+        let Some(note) = sqlx::query(
+            "SELECT campaign_id, advertiser_id, version, budget_cents, diff_cents FROM budget_intents \
+             WHERE created_at < now() - interval '10 seconds' \
+             ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED",
+        )
+        .fetch_optional(&mut *tx)
+        .await?
+        else {
+            return Ok(closed);
+        };
+        let campaign: Uuid = note.try_get("campaign_id")?;
+        let version: i64 = note.try_get("version")?;
+        let budget: i64 = note.try_get("budget_cents")?;
+        let diff: i64 = note.try_get("diff_cents")?;
+        let current: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM campaigns WHERE id = $1 FOR UPDATE")
+                .bind(campaign)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if current.is_some_and(|v| v < version) {
+            let key = crate::campaigns::budget_key(campaign, version, budget);
+            let movement = Movement {
+                idempotency_key: &key,
+                advertiser_id: note.try_get("advertiser_id")?,
+                campaign_id: campaign,
+                amount_cents: diff.abs(),
+            };
+            let moved = if diff > 0 {
+                wallet.reserve(movement).await
+            } else {
+                wallet.release(movement).await
+            };
+            match moved {
+                Ok(()) => {
+                    sqlx::query(
+                        "UPDATE campaigns SET total_budget_cents = $2, version = $3, updated_at = now() WHERE id = $1",
+                    )
+                    .bind(campaign)
+                    .bind(budget)
+                    .bind(version)
+                    .execute(&mut *tx)
+                    .await?;
+                    crate::topview::touch_campaign_groups(&mut tx, campaign).await?;
+                    tracing::warn!(%campaign, version, budget, "completed a budget change whose request did not commit");
+                }
+                Err(crate::wallet::WalletError::InsufficientFunds) => {
+                    tracing::warn!(%campaign, version, budget, "dropped a budget change the wallet cannot cover");
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
+        sqlx::query("DELETE FROM budget_intents WHERE campaign_id = $1")
             .bind(campaign)
             .execute(&mut *tx)
             .await?;

@@ -19,6 +19,13 @@ use crate::wallet::{Movement, WalletError};
 
 type Cursor = (DateTime<Utc>, Uuid);
 
+/// The wallet key of the budget change of `campaign` to `budget` at
+/// `version`: the same change retried (or completed by the settlement loop)
+/// moves money once.
+pub(crate) fn budget_key(campaign: Uuid, version: i64, budget: i64) -> String {
+    format!("campaign:{campaign}:v{version}:{budget}")
+}
+
 pub(crate) fn wallet_error(err: WalletError) -> AdsError {
     match err {
         WalletError::InsufficientFunds => AdsError::precondition(
@@ -296,24 +303,66 @@ impl AdsService {
                     ),
                 ));
             }
+            let pending: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM budget_intents WHERE campaign_id = $1)",
+            )
+            .bind(row.id)
+            .fetch_one(&mut *tx)
+            .await?;
+            if pending {
+                return Err(AdsError::App(loop_platform::AppError::Unavailable(
+                    "an earlier budget change of this campaign is being completed; retry in a few seconds"
+                        .into(),
+                )));
+            }
             version += 1;
-            // The budget is in the key: a change whose commit failed after
-            // the wallet moved must not block a different change for the
-            // same version (the wallet refuses a key reused with another
-            // body). Retrying the same change reuses the key: moved once.
-            let key = format!("campaign:{}:v{version}:{budget}", row.id);
             let diff = budget - row.total_budget_cents;
+            // Noted in its own commit and locked by this transaction until
+            // it ends (which deletes it): if the commit fails, the
+            // settlement loop completes the change (see budget_intents).
+            sqlx::query(
+                "INSERT INTO budget_intents (campaign_id, advertiser_id, version, budget_cents, diff_cents) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(row.id)
+            .bind(row.advertiser_id)
+            .bind(version)
+            .bind(budget)
+            .bind(diff)
+            .execute(&self.pool)
+            .await?;
+            sqlx::query("SELECT 1 FROM budget_intents WHERE campaign_id = $1 FOR UPDATE")
+                .bind(row.id)
+                .execute(&mut *tx)
+                .await?;
+            let key = budget_key(row.id, version, budget);
             let movement = Movement {
                 idempotency_key: &key,
                 advertiser_id: row.advertiser_id,
                 campaign_id: row.id,
                 amount_cents: diff.abs(),
             };
-            if diff > 0 {
-                self.wallet.reserve(movement).await.map_err(wallet_error)?;
+            let moved = if diff > 0 {
+                self.wallet.reserve(movement).await
             } else {
-                self.wallet.release(movement).await.map_err(wallet_error)?;
+                self.wallet.release(movement).await
+            };
+            if let Err(err) = moved {
+                // Rolled back first: it holds the note's lock.
+                tx.rollback().await?;
+                if matches!(err, WalletError::InsufficientFunds) {
+                    // Definitely nothing moved: nothing to complete.
+                    sqlx::query("DELETE FROM budget_intents WHERE campaign_id = $1")
+                        .bind(row.id)
+                        .execute(&self.pool)
+                        .await?;
+                }
+                return Err(wallet_error(err));
             }
+            sqlx::query("DELETE FROM budget_intents WHERE campaign_id = $1")
+                .bind(row.id)
+                .execute(&mut *tx)
+                .await?;
         }
         let updated = sqlx::query_as::<_, CampaignRow>(&format!(
             "UPDATE campaigns SET name = COALESCE($2, name), total_budget_cents = COALESCE($3, total_budget_cents), \

@@ -1590,3 +1590,93 @@ async fn a_reserve_made_for_a_campaign_that_never_committed_is_released() {
     assert_eq!(left, 0);
     assert_eq!(h.cents(&adv).await, (5_000, 5_000));
 }
+
+#[tokio::test]
+async fn a_budget_change_that_did_not_commit_is_completed_and_blocks_others_until_then() {
+    let h = Harness::start_metered(|_| {}).await;
+    let (adv, adv_id) = h.user("acme", common::Role::Advertiser).await;
+    h.fund(&adv, 10_000).await;
+    let c = h.campaign(&adv, 5_000).await;
+    let id = Uuid::parse_str(&c.campaign_id).expect("id");
+    assert_eq!(h.cents(&adv).await, (5_000, 5_000));
+    let update = |budget: i64| pb::UpdateCampaignRequest {
+        campaign_id: c.campaign_id.clone(),
+        total_budget_cents: budget,
+        update_mask: vec!["total_budget_cents".into()],
+        ..Default::default()
+    };
+
+    // An UpdateCampaign to 7,000 at version 2 noted its change and reserved
+    // the 2,000 in the wallet (with its key), then its commit failed.
+    let (wallet, _) = h.wallet.as_ref().expect("metered");
+    let service = h.keys.issue(
+        loop_ads_auction::wallet::SERVICE_SUBJECT,
+        Role::Service,
+        Duration::from_secs(60),
+    );
+    wallet
+        .clone()
+        .reserve_ad_budget(h.req(
+            &service,
+            wpb::ReserveAdBudgetRequest {
+                idempotency_key: format!("campaign:{id}:v2:7000"),
+                advertiser_id: adv_id.clone(),
+                campaign_id: c.campaign_id.clone(),
+                amount_cents: 2_000,
+            },
+        ))
+        .await
+        .expect("reserve");
+    sqlx::query(
+        "INSERT INTO budget_intents (campaign_id, advertiser_id, version, budget_cents, diff_cents) \
+         VALUES ($1, $2::uuid, 2, 7000, 2000)",
+    )
+    .bind(id)
+    .bind(&adv_id)
+    .execute(&h.pool)
+    .await
+    .expect("note");
+    assert_eq!(h.cents(&adv).await, (3_000, 7_000));
+
+    // While it is pending, another budget change is refused (nothing moves).
+    let err = h
+        .ads
+        .clone()
+        .update_campaign(h.req(&adv, update(6_000)))
+        .await
+        .expect_err("pending");
+    assert_eq!(err.code(), Code::Unavailable, "{err:?}");
+    assert_eq!(h.cents(&adv).await, (3_000, 7_000));
+
+    // Past the grace, the settlement loop completes it: the same reserve
+    // again (moved once), then the budget and version.
+    sqlx::query("UPDATE budget_intents SET created_at = now() - interval '1 minute'")
+        .execute(&h.pool)
+        .await
+        .expect("age");
+    let done = testing::wait_for("the change completed", Duration::from_secs(30), || async {
+        let (budget, version): (i64, i64) =
+            sqlx::query_as("SELECT total_budget_cents, version FROM campaigns WHERE id = $1")
+                .bind(id)
+                .fetch_one(&h.pool)
+                .await
+                .expect("campaign");
+        (version == 2).then_some(budget)
+    })
+    .await;
+    assert_eq!(done, 7_000);
+    assert_eq!(h.cents(&adv).await, (3_000, 7_000), "reserved once");
+
+    // And the next change goes through.
+    h.ads
+        .clone()
+        .update_campaign(h.req(&adv, update(6_000)))
+        .await
+        .expect("lower");
+    assert_eq!(h.cents(&adv).await, (4_000, 6_000));
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM budget_intents")
+        .fetch_one(&h.pool)
+        .await
+        .expect("count");
+    assert_eq!(left, 0);
+}
