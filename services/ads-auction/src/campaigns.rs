@@ -7,6 +7,7 @@ use loop_platform::pagination;
 use loop_proto::ads_auction::v1 as pb;
 use loop_proto::common::v1::PageResponse;
 use prost::Message;
+use sqlx::{PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::error::{AdsError, AdsResult};
@@ -24,6 +25,23 @@ type Cursor = (DateTime<Utc>, Uuid);
 /// moves money once.
 pub(crate) fn budget_key(campaign: Uuid, version: i64, budget: i64) -> String {
     format!("campaign:{campaign}:v{version}:{budget}")
+}
+
+/// Notes of wallet movements made before their transaction commits (see the
+/// migrations): reserves of new campaigns, and budget changes.
+const WALLET_INTENTS: &str = "wallet_intents";
+const BUDGET_INTENTS: &str = "budget_intents";
+
+/// Locks a note (written in its own commit) for the length of `tx`: the
+/// settlement loop leaves locked notes alone.
+async fn lock_note(tx: &mut PgConnection, table: &str, campaign: Uuid) -> AdsResult<()> {
+    sqlx::query(&format!(
+        "SELECT 1 FROM {table} WHERE campaign_id = $1 FOR UPDATE"
+    ))
+    .bind(campaign)
+    .execute(tx)
+    .await?;
+    Ok(())
 }
 
 pub(crate) fn wallet_error(err: WalletError) -> AdsError {
@@ -93,6 +111,40 @@ fn check_bid(
 }
 
 impl AdsService {
+    /// After the wallet call a note covers: on success the note is deleted
+    /// in `tx` (with the change it noted) and `tx` is handed back; on failure
+    /// `tx` is rolled back first (it holds the note's lock), the note is
+    /// dropped when the wallet says nothing moved (insufficient funds), and
+    /// the wallet's error is returned.
+    async fn settle_note<'t>(
+        &self,
+        mut tx: Transaction<'t, Postgres>,
+        table: &str,
+        campaign: Uuid,
+        moved: Result<(), WalletError>,
+    ) -> AdsResult<Transaction<'t, Postgres>> {
+        let delete = format!("DELETE FROM {table} WHERE campaign_id = $1");
+        match moved {
+            Ok(()) => {
+                sqlx::query(&delete)
+                    .bind(campaign)
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(tx)
+            }
+            Err(err) => {
+                tx.rollback().await?;
+                if matches!(err, WalletError::InsufficientFunds) {
+                    sqlx::query(&delete)
+                        .bind(campaign)
+                        .execute(&self.pool)
+                        .await?;
+                }
+                Err(wallet_error(err))
+            }
+        }
+    }
+
     async fn check_time_zone(&self, tz: &str) -> AdsResult<()> {
         let known: bool =
             sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = $1)")
@@ -158,10 +210,7 @@ impl AdsService {
         .bind(budget)
         .execute(&self.pool)
         .await?;
-        sqlx::query("SELECT 1 FROM wallet_intents WHERE campaign_id = $1 FOR UPDATE")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        lock_note(&mut tx, WALLET_INTENTS, id).await?;
         let wallet_key = format!("campaign:{id}:v1");
         let reserved = self
             .wallet
@@ -172,22 +221,7 @@ impl AdsService {
                 amount_cents: budget,
             })
             .await;
-        if let Err(err) = reserved {
-            // Rolled back first: it holds the note's lock.
-            tx.rollback().await?;
-            if matches!(err, WalletError::InsufficientFunds) {
-                // Definitely nothing reserved: nothing to release later.
-                sqlx::query("DELETE FROM wallet_intents WHERE campaign_id = $1")
-                    .bind(id)
-                    .execute(&self.pool)
-                    .await?;
-            }
-            return Err(wallet_error(err));
-        }
-        sqlx::query("DELETE FROM wallet_intents WHERE campaign_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        let mut tx = self.settle_note(tx, WALLET_INTENTS, id, reserved).await?;
         let response = pb::CreateCampaignResponse {
             campaign: Some(row.to_proto()),
         };
@@ -331,10 +365,7 @@ impl AdsService {
             .bind(diff)
             .execute(&self.pool)
             .await?;
-            sqlx::query("SELECT 1 FROM budget_intents WHERE campaign_id = $1 FOR UPDATE")
-                .bind(row.id)
-                .execute(&mut *tx)
-                .await?;
+            lock_note(&mut tx, BUDGET_INTENTS, row.id).await?;
             let key = budget_key(row.id, version, budget);
             let movement = Movement {
                 idempotency_key: &key,
@@ -347,22 +378,7 @@ impl AdsService {
             } else {
                 self.wallet.release(movement).await
             };
-            if let Err(err) = moved {
-                // Rolled back first: it holds the note's lock.
-                tx.rollback().await?;
-                if matches!(err, WalletError::InsufficientFunds) {
-                    // Definitely nothing moved: nothing to complete.
-                    sqlx::query("DELETE FROM budget_intents WHERE campaign_id = $1")
-                        .bind(row.id)
-                        .execute(&self.pool)
-                        .await?;
-                }
-                return Err(wallet_error(err));
-            }
-            sqlx::query("DELETE FROM budget_intents WHERE campaign_id = $1")
-                .bind(row.id)
-                .execute(&mut *tx)
-                .await?;
+            tx = self.settle_note(tx, BUDGET_INTENTS, row.id, moved).await?;
         }
         let updated = sqlx::query_as::<_, CampaignRow>(&format!(
             "UPDATE campaigns SET name = COALESCE($2, name), total_budget_cents = COALESCE($3, total_budget_cents), \

@@ -188,6 +188,48 @@ impl Harness {
             .expect("top up");
     }
 
+    /// A campaign as its advertiser sees it.
+    async fn get_campaign(&self, token: &str, campaign_id: &str) -> pb::Campaign {
+        self.ads
+            .clone()
+            .get_campaign(self.req(
+                token,
+                pb::GetCampaignRequest {
+                    campaign_id: campaign_id.into(),
+                },
+            ))
+            .await
+            .expect("get campaign")
+            .into_inner()
+            .campaign
+            .expect("campaign")
+    }
+
+    /// Reserves `cents` of `advertiser`'s wallet for `campaign` as
+    /// ads-auction does (with `key`): a wallet movement whose campaign-side
+    /// commit then failed.
+    async fn reserve_as_ads(&self, advertiser: &str, campaign: Uuid, key: &str, cents: i64) {
+        let (wallet, _) = self.wallet.as_ref().expect("a metered harness");
+        let token = self.keys.issue(
+            loop_ads_auction::wallet::SERVICE_SUBJECT,
+            Role::Service,
+            Duration::from_secs(60),
+        );
+        wallet
+            .clone()
+            .reserve_ad_budget(self.req(
+                &token,
+                wpb::ReserveAdBudgetRequest {
+                    idempotency_key: key.into(),
+                    advertiser_id: advertiser.into(),
+                    campaign_id: campaign.to_string(),
+                    amount_cents: cents,
+                },
+            ))
+            .await
+            .expect("reserve");
+    }
+
     /// (available, held) cents of the wallet user behind `token`.
     async fn cents(&self, token: &str) -> (i64, i64) {
         let (wallet, _) = self.wallet.as_ref().expect("a metered harness");
@@ -772,20 +814,7 @@ async fn topview_serves_at_most_once_per_user_per_day_and_nowhere_else() {
         .expect("reservation");
     // ceil(2000 x 1000 / 1000) = 2000 cents committed.
     assert_eq!(reservation.total_price_cents, 2000);
-    let campaign = h
-        .ads
-        .clone()
-        .get_campaign(h.req(
-            &adv,
-            pb::GetCampaignRequest {
-                campaign_id: c.campaign_id.clone(),
-            },
-        ))
-        .await
-        .expect("campaign")
-        .into_inner()
-        .campaign
-        .expect("campaign");
+    let campaign = h.get_campaign(&adv, &c.campaign_id).await;
     assert_eq!(campaign.committed_cents, 2000);
 
     let user = viewer();
@@ -1476,20 +1505,7 @@ async fn campaign_budgets_are_reserved_from_and_spend_charged_to_the_advertisers
         loop_ads_auction::error::status_reason(&err).as_deref(),
         Some("INSUFFICIENT_FUNDS")
     );
-    let now = h
-        .ads
-        .clone()
-        .get_campaign(h.req(
-            &adv,
-            pb::GetCampaignRequest {
-                campaign_id: c.campaign_id.clone(),
-            },
-        ))
-        .await
-        .expect("get")
-        .into_inner()
-        .campaign
-        .expect("campaign");
+    let now = h.get_campaign(&adv, &c.campaign_id).await;
     assert_eq!(now.total_budget_cents, 6_000);
     assert_eq!(h.cents(&adv).await, (4_000, 6_000));
 
@@ -1538,25 +1554,8 @@ async fn a_reserve_made_for_a_campaign_that_never_committed_is_released() {
     // its note (older than the 10 s grace) is left. Another note, `never`,
     // is for a create that failed before the wallet moved anything.
     let (lost, never) = (Uuid::now_v7(), Uuid::now_v7());
-    let (wallet, _) = h.wallet.as_ref().expect("metered");
-    let service = h.keys.issue(
-        loop_ads_auction::wallet::SERVICE_SUBJECT,
-        Role::Service,
-        Duration::from_secs(60),
-    );
-    wallet
-        .clone()
-        .reserve_ad_budget(h.req(
-            &service,
-            wpb::ReserveAdBudgetRequest {
-                idempotency_key: format!("campaign:{lost}:v1"),
-                advertiser_id: adv_id.clone(),
-                campaign_id: lost.to_string(),
-                amount_cents: 4_000,
-            },
-        ))
-        .await
-        .expect("reserve");
+    h.reserve_as_ads(&adv_id, lost, &format!("campaign:{lost}:v1"), 4_000)
+        .await;
     assert_eq!(h.cents(&adv).await, (6_000, 4_000));
     for (campaign, cents) in [(lost, 4_000i64), (never, 2_000)] {
         sqlx::query(
@@ -1608,25 +1607,8 @@ async fn a_budget_change_that_did_not_commit_is_completed_and_blocks_others_unti
 
     // An UpdateCampaign to 7,000 at version 2 noted its change and reserved
     // the 2,000 in the wallet (with its key), then its commit failed.
-    let (wallet, _) = h.wallet.as_ref().expect("metered");
-    let service = h.keys.issue(
-        loop_ads_auction::wallet::SERVICE_SUBJECT,
-        Role::Service,
-        Duration::from_secs(60),
-    );
-    wallet
-        .clone()
-        .reserve_ad_budget(h.req(
-            &service,
-            wpb::ReserveAdBudgetRequest {
-                idempotency_key: format!("campaign:{id}:v2:7000"),
-                advertiser_id: adv_id.clone(),
-                campaign_id: c.campaign_id.clone(),
-                amount_cents: 2_000,
-            },
-        ))
-        .await
-        .expect("reserve");
+    h.reserve_as_ads(&adv_id, id, &format!("campaign:{id}:v2:7000"), 2_000)
+        .await;
     sqlx::query(
         "INSERT INTO budget_intents (campaign_id, advertiser_id, version, budget_cents, diff_cents) \
          VALUES ($1, $2::uuid, 2, 7000, 2000)",

@@ -284,15 +284,7 @@ async fn past_the_deadline_the_escrow_returns_to_the_advertiser_once() {
     assert_eq!(p.cents(&advertiser).await, (100_000, 0), "refunded in full");
 
     // Another replica's sweep (the same step again) moves nothing more.
-    let service = loop_creator_marketplace::MarketplaceService::new(
-        p.pool.clone(),
-        p.keys.clone(),
-        std::sync::Arc::new(p.config.clone()),
-    )
-    .unwrap();
-    let swept = loop_creator_marketplace::sweeper::sweep_once(&service)
-        .await
-        .unwrap();
+    let swept = p.sweep().await;
     assert_eq!(swept.expired, 0);
     assert_eq!(p.cents(&advertiser).await, (100_000, 0));
     assert!(p.reconcile().await.consistent);
@@ -731,17 +723,9 @@ async fn the_sweeper_forgets_consumed_event_ids_past_the_retention() {
     .execute(&p.pool)
     .await
     .expect("insert");
-    let service = loop_creator_marketplace::MarketplaceService::new(
-        p.pool.clone(),
-        p.keys.clone(),
-        std::sync::Arc::new(p.config.clone()),
-    )
-    .expect("service");
     // Whichever sweep (this one or the service's own) got there first, the
     // id past the 7-day retention is gone and the newer one is kept.
-    loop_creator_marketplace::sweeper::sweep_once(&service)
-        .await
-        .expect("sweep");
+    p.sweep().await;
     let left: Vec<Uuid> =
         sqlx::query_scalar("SELECT event_id FROM processed_events WHERE event_id = ANY($1)")
             .bind(vec![old, recent])
@@ -779,17 +763,9 @@ async fn a_hold_left_by_an_acceptance_that_never_committed_is_returned() {
         .expect("hold");
     assert_eq!(p.cents(&advertiser).await, (100_000 - BUDGET, BUDGET));
 
-    let service = loop_creator_marketplace::MarketplaceService::new(
-        p.pool.clone(),
-        p.keys.clone(),
-        std::sync::Arc::new(p.config.clone()),
-    )
-    .expect("service");
     // While the invitation can still be accepted the hold stays (a retried
     // acceptance gets it back by its key).
-    loop_creator_marketplace::sweeper::sweep_once(&service)
-        .await
-        .expect("sweep");
+    p.sweep().await;
     assert_eq!(p.cents(&advertiser).await, (100_000 - BUDGET, BUDGET));
 
     // Declined: the next sweep returns the money, once.
@@ -804,9 +780,7 @@ async fn a_hold_left_by_an_acceptance_that_never_committed_is_returned() {
         .await
         .expect("decline");
     testing::wait_for("the hold returned", Duration::from_secs(30), || async {
-        loop_creator_marketplace::sweeper::sweep_once(&service)
-            .await
-            .expect("sweep");
+        p.sweep().await;
         (p.cents(&advertiser).await == (100_000, 0)).then_some(())
     })
     .await;
@@ -815,9 +789,7 @@ async fn a_hold_left_by_an_acceptance_that_never_committed_is_returned() {
         .await
         .expect("count");
     assert_eq!(left, 0, "the intent is done");
-    loop_creator_marketplace::sweeper::sweep_once(&service)
-        .await
-        .expect("sweep");
+    p.sweep().await;
     assert_eq!(p.cents(&advertiser).await, (100_000, 0));
     assert!(p.reconcile().await.consistent);
 }

@@ -150,6 +150,23 @@ impl Platform {
         self.req(&self.admin.clone(), Role::Admin, msg)
     }
 
+    /// The service in-process (another replica), for its background steps.
+    pub fn service(&self) -> loop_creator_marketplace::MarketplaceService {
+        loop_creator_marketplace::MarketplaceService::new(
+            self.pool.clone(),
+            self.keys.clone(),
+            std::sync::Arc::new(self.config.clone()),
+        )
+        .expect("service")
+    }
+
+    /// One sweep, as the service's background sweeper does.
+    pub async fn sweep(&self) -> loop_creator_marketplace::sweeper::Swept {
+        loop_creator_marketplace::sweeper::sweep_once(&self.service())
+            .await
+            .expect("sweep")
+    }
+
     pub fn m(&self) -> CreatorMarketplaceServiceClient<Channel> {
         self.market.clone()
     }
