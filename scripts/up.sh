@@ -7,6 +7,11 @@ source "$(dirname "$0")/lib.sh"
 PROFILE="${1:-dev}"
 TARGET_DIR="$ROOT/target/$([[ $PROFILE == dev ]] && echo debug || echo "$PROFILE")"
 
+# A local development platform: the services accept their well-known
+# development keys, the bootstrap admin's development password and signed
+# test receipts only because this says so (anything else refuses them).
+export LOOP_ENV=development
+
 say "building ($PROFILE profile)"
 cargo build --workspace --bins --profile "$PROFILE"
 

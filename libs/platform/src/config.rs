@@ -36,6 +36,39 @@ impl<T> fmt::Debug for Secret<T> {
 /// Checks a loaded configuration; returns every problem found, each naming its key.
 pub trait Validate {
     fn validate(&self) -> Vec<String>;
+
+    /// The keys (`auth.signing_key`, `payments.test_provider_enabled`, ...)
+    /// still at a development convenience: a well-known key or password,
+    /// test receipts, raised limits. [`load`] refuses each of them unless the
+    /// environment says development.
+    fn development_only(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// Where a service runs, from `LOOP_ENV`. Only the exact value
+/// `development` turns development conveniences on; unset, `production` or
+/// anything else is production, so a deployment that forgets the variable is
+/// safe rather than open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+impl Environment {
+    pub const VAR: &'static str = "LOOP_ENV";
+
+    pub fn current() -> Self {
+        match std::env::var(Self::VAR).as_deref() {
+            Ok("development") => Self::Development,
+            _ => Self::Production,
+        }
+    }
+
+    pub fn is_development(self) -> bool {
+        self == Self::Development
+    }
 }
 
 /// Why a configuration could not be loaded.
@@ -63,12 +96,18 @@ where
         service,
         file,
         Env::prefixed(&env_prefix(service)).split("__"),
+        Environment::current(),
     )
 }
 
 /// Like [`load`] but with an explicit environment provider (tests use
-/// `figment::Jail` or a custom `Env`).
-pub fn load_from<T>(service: &str, file: Option<&Path>, env: Env) -> Result<T, ConfigError>
+/// `figment::Jail` or a custom `Env`) and environment.
+pub fn load_from<T>(
+    service: &str,
+    file: Option<&Path>,
+    env: Env,
+    environment: Environment,
+) -> Result<T, ConfigError>
 where
     T: Default + Serialize + DeserializeOwned + Validate,
 {
@@ -86,7 +125,17 @@ where
         .merge(env)
         .extract()
         .map_err(|e| ConfigError::Parse(describe_figment_error(service, e)))?;
-    let problems = value.validate();
+    let mut problems = value.validate();
+    if !environment.is_development() {
+        let prefix = env_prefix(service);
+        problems.extend(value.development_only().into_iter().map(|key| {
+            let env_key = format!("{prefix}{}", key.replace('.', "__").to_uppercase());
+            format!(
+                "{key} (env {env_key}): still the development default, accepted only when \
+                 LOOP_ENV=development; set a real value (docs/security.md)"
+            )
+        }));
+    }
     if problems.is_empty() {
         Ok(value)
     } else {
@@ -275,34 +324,101 @@ pub enum LogFormat {
     Json,
 }
 
-/// The JWT signing key shared by the gateway (which signs) and the services
-/// (which verify).
+/// Keys of the tokens this service verifies and, when it calls other
+/// services (or, for the gateway, logs users in), the key it signs with.
+/// See [`crate::auth`] and docs/security.md.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct AuthConfig {
-    pub jwt_secret: Secret<String>,
-}
-
-/// The development key; `validate_into` refuses it when `LOOP_ENV=production`.
-pub const DEV_JWT_SECRET: &str = "loop-dev-secret-change-me-in-production-0123456789";
-
-impl Default for AuthConfig {
-    fn default() -> Self {
-        Self {
-            jwt_secret: Secret::new(DEV_JWT_SECRET.into()),
-        }
-    }
+    /// This service's private Ed25519 key as a private JWK
+    /// (`{"kty":"OKP","crv":"Ed25519","kid":"<service>:<label>","x":..,"d":..}`;
+    /// `loopctl keys generate <service>` makes one). Empty for a service that
+    /// never signs.
+    pub signing_key: Secret<String>,
+    /// The public keys this service accepts, as a JWKS document
+    /// (`{"keys":[...]}`): the gateway's (user tokens) and each calling
+    /// service's. List old and new keys together while rotating.
+    pub trusted_keys: String,
 }
 
 impl AuthConfig {
-    pub fn validate_into(&self, problems: &mut Vec<String>) {
-        if self.jwt_secret.expose().len() < 32 {
-            problems.push("auth.jwt_secret: must be at least 32 bytes".into());
+    /// The development keys, signing as `issuer`: accepted only when
+    /// `LOOP_ENV=development` (see [`Validate::development_only`]).
+    pub fn development(issuer: &str) -> Self {
+        let key = crate::auth::SigningKey::development(issuer);
+        Self {
+            signing_key: Secret::new(serde_json::to_string(&key.private_jwk()).unwrap_or_default()),
+            trusted_keys: serde_json::to_string(&crate::auth::development_jwks())
+                .unwrap_or_default(),
         }
-        if std::env::var("LOOP_ENV").is_ok_and(|v| v == "production")
-            && self.jwt_secret.expose() == DEV_JWT_SECRET
+    }
+
+    /// The development trusted keys and no signing key: for a service that
+    /// never calls another on its own behalf.
+    pub fn development_verifier() -> Self {
+        Self {
+            signing_key: Secret::new(String::new()),
+            ..Self::development(crate::auth::USER_ISSUER)
+        }
+    }
+
+    /// The keys this configuration names (checked by [`Self::validate_into`]).
+    pub fn keys(&self) -> anyhow::Result<crate::auth::JwtKeys> {
+        let verifier = crate::auth::Verifier::parse(&self.trusted_keys)
+            .map_err(|e| anyhow::anyhow!("auth.trusted_keys: {e}"))?;
+        let signer = if self.signing_key.expose().trim().is_empty() {
+            None
+        } else {
+            Some(
+                crate::auth::SigningKey::parse(self.signing_key.expose())
+                    .map_err(|e| anyhow::anyhow!("auth.signing_key: {e}"))?,
+            )
+        };
+        Ok(crate::auth::JwtKeys::new(verifier, signer))
+    }
+
+    /// `issuer` is the service's own name; `signs` whether it needs a
+    /// signing key (it calls other services, or is the gateway).
+    pub fn validate_into(&self, issuer: &str, signs: bool, problems: &mut Vec<String>) {
+        match crate::auth::Verifier::parse(&self.trusted_keys) {
+            Err(e) => problems.push(format!("auth.trusted_keys: {e}")),
+            Ok(v) if v.is_empty() => {
+                problems.push("auth.trusted_keys: must list at least one key".into())
+            }
+            Ok(_) => {}
+        }
+        let key = self.signing_key.expose().trim();
+        if key.is_empty() {
+            if signs {
+                problems.push(format!(
+                    "auth.signing_key: required ({issuer} signs its own service tokens; `loopctl keys generate {issuer}` makes one)"
+                ));
+            }
+        } else {
+            match crate::auth::SigningKey::parse(key) {
+                Err(e) => problems.push(format!("auth.signing_key: {e}")),
+                Ok(k) if k.issuer() != issuer => problems.push(format!(
+                    "auth.signing_key: the key's kid names issuer {}, this service is {issuer}",
+                    k.issuer()
+                )),
+                Ok(_) => {}
+            }
+        }
+    }
+
+    /// The settings still holding a development key (compared by key
+    /// material, whatever the kid says).
+    pub fn development_only(&self, out: &mut Vec<String>) {
+        let dev = crate::auth::development_jwks();
+        let is_dev = |x: &str| dev.keys.iter().any(|k| k.x == x);
+        if crate::auth::SigningKey::parse(self.signing_key.expose())
+            .is_ok_and(|k| is_dev(&k.public_jwk().x))
         {
-            problems.push("auth.jwt_secret: the development key is refused in production".into());
+            out.push("auth.signing_key".into());
+        }
+        let trusted: Result<crate::auth::JwkSet, _> = serde_json::from_str(&self.trusted_keys);
+        if trusted.is_ok_and(|set| set.keys.iter().any(|k| is_dev(&k.x))) {
+            out.push("auth.trusted_keys".into());
         }
     }
 }
@@ -327,7 +443,7 @@ mod tests {
                     listen_addr: "127.0.0.1:50051".parse().expect("static addr"),
                 },
                 kafka: KafkaConfig::default(),
-                auth: AuthConfig::default(),
+                auth: AuthConfig::development("content"),
             }
         }
     }
@@ -336,9 +452,19 @@ mod tests {
         fn validate(&self) -> Vec<String> {
             let mut p = Vec::new();
             self.kafka.validate_into(&mut p);
-            self.auth.validate_into(&mut p);
+            self.auth.validate_into("content", true, &mut p);
             p
         }
+
+        fn development_only(&self) -> Vec<String> {
+            let mut out = Vec::new();
+            self.auth.development_only(&mut out);
+            out
+        }
+    }
+
+    fn demo_env() -> Env {
+        Env::prefixed("LOOP_DEMO_SVC__").split("__")
     }
 
     #[test]
@@ -349,7 +475,13 @@ mod tests {
                 "[kafka]\nbrokers = \"file:9092\"\npartitions = 3\n",
             )?;
             jail.set_env("LOOP_DEMO_SVC__KAFKA__PARTITIONS", "12");
-            let cfg: Demo = load("demo-svc", Some(Path::new("demo.toml"))).expect("loads");
+            let cfg: Demo = load_from(
+                "demo-svc",
+                Some(Path::new("demo.toml")),
+                demo_env(),
+                Environment::Development,
+            )
+            .expect("loads");
             assert_eq!(cfg.kafka.brokers, "file:9092");
             assert_eq!(cfg.kafka.partitions, 12);
             assert_eq!(cfg.grpc.listen_addr.port(), 50051);
@@ -371,11 +503,12 @@ mod tests {
     fn invalid_values_are_listed() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("LOOP_DEMO_SVC__KAFKA__PARTITIONS", "0");
-            jail.set_env("LOOP_DEMO_SVC__AUTH__JWT_SECRET", "short");
-            let err = load::<Demo>("demo-svc", None).expect_err("invalid");
+            jail.set_env("LOOP_DEMO_SVC__AUTH__SIGNING_KEY", "short");
+            let err = load_from::<Demo>("demo-svc", None, demo_env(), Environment::Development)
+                .expect_err("invalid");
             let text = err.to_string();
             assert!(text.contains("kafka.partitions"), "{text}");
-            assert!(text.contains("auth.jwt_secret"), "{text}");
+            assert!(text.contains("auth.signing_key"), "{text}");
             Ok(())
         });
     }
@@ -386,6 +519,64 @@ mod tests {
             jail.set_env("LOOP_DEMO_SVC__GRPC__LISTEN_ADDR", "not-an-addr");
             let err = load::<Demo>("demo-svc", None).expect_err("bad addr");
             assert!(err.to_string().contains("grpc.listen_addr"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn development_keys_are_refused_outside_development_by_name() {
+        figment::Jail::expect_with(|_jail| {
+            let err = load_from::<Demo>("demo-svc", None, demo_env(), Environment::Production)
+                .expect_err("dev keys in production");
+            let text = err.to_string();
+            assert!(
+                text.contains("auth.signing_key (env LOOP_DEMO_SVC__AUTH__SIGNING_KEY)"),
+                "{text}"
+            );
+            assert!(
+                text.contains("auth.trusted_keys (env LOOP_DEMO_SVC__AUTH__TRUSTED_KEYS)"),
+                "{text}"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn real_keys_load_from_the_environment_as_json() {
+        figment::Jail::expect_with(|jail| {
+            let key = crate::auth::SigningKey::generate("content", "k1").expect("key");
+            let jwks = crate::auth::JwkSet {
+                keys: vec![key.public_jwk()],
+            };
+            jail.set_env(
+                "LOOP_DEMO_SVC__AUTH__SIGNING_KEY",
+                serde_json::to_string(&key.private_jwk()).expect("json"),
+            );
+            jail.set_env(
+                "LOOP_DEMO_SVC__AUTH__TRUSTED_KEYS",
+                serde_json::to_string(&jwks).expect("json"),
+            );
+            let cfg: Demo = load_from("demo-svc", None, demo_env(), Environment::Production)
+                .expect("real keys load in production");
+            let keys = cfg.auth.keys().expect("keys");
+            let token = keys.service_token(std::time::Duration::from_secs(60));
+            assert_eq!(
+                keys.verify(&token).expect("verifies").sub,
+                "service:content"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn only_the_exact_word_development_is_development() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("LOOP_ENV", "");
+            assert_eq!(Environment::current(), Environment::Production);
+            jail.set_env("LOOP_ENV", "dev");
+            assert_eq!(Environment::current(), Environment::Production);
+            jail.set_env("LOOP_ENV", "development");
+            assert_eq!(Environment::current(), Environment::Development);
             Ok(())
         });
     }

@@ -17,6 +17,7 @@ pub mod grpc;
 pub mod ids;
 pub mod kafka;
 pub mod metrics;
+pub mod money;
 pub mod outbox;
 pub mod pagination;
 pub mod runtime;

@@ -10,6 +10,29 @@ use rdkafka::consumer::{Consumer, StreamConsumer};
 use crate::config::{DatabaseConfig, KafkaConfig, RedisConfig, Secret};
 use crate::kafka::Delivery;
 
+/// Mints tokens the way the real issuers would in development: user tokens
+/// with the gateway's development key, `service:<name>` tokens with that
+/// service's own. Services started with their default (development) config
+/// accept them; a subject the issuer could not sign for is refused there,
+/// exactly as in production.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TestKeys;
+
+impl TestKeys {
+    pub fn issue(&self, subject: &str, role: crate::auth::Role, ttl: Duration) -> String {
+        let issuer = match role {
+            crate::auth::Role::Service => subject.strip_prefix("service:").unwrap_or(subject),
+            _ => crate::auth::USER_ISSUER,
+        };
+        let issuer = crate::auth::ISSUERS
+            .iter()
+            .copied()
+            .find(|i| *i == issuer)
+            .unwrap_or(crate::auth::USER_ISSUER);
+        crate::auth::JwtKeys::development(issuer).issue(subject, role, ttl)
+    }
+}
+
 /// A short unique name: `<prefix>_<12 hex>`.
 pub fn unique(prefix: &str) -> String {
     let id = uuid::Uuid::new_v4().simple().to_string();

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use loop_ads_auction::index::{self, Ask, Index};
 use loop_ads_auction::serving::Server;
 use loop_ads_auction::{Config, run};
-use loop_platform::auth::{JwtKeys, Role};
+use loop_platform::auth::Role;
 use loop_platform::bench::{Figure, env_usize, stats};
 use loop_platform::cache::Redis;
 use loop_platform::testing::{self, TestDb};
@@ -349,8 +349,8 @@ fn main() {
         let service = tokio::spawn(run((*config).clone(), listener, shutdown.clone()));
         let channel = loop_platform::grpc::channel(&format!("http://{addr}")).expect("channel");
         let client = AdsAuctionServiceClient::new(channel);
-        let token = JwtKeys::new(config.auth.jwt_secret.expose()).issue(
-            "service:bench",
+        let token = loop_platform::testing::TestKeys.issue(
+            "service:feed-ranking",
             Role::Service,
             Duration::from_secs(3600),
         );

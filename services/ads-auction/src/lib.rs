@@ -37,7 +37,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use loop_platform::auth::JwtKeys;
 use loop_platform::cache::Redis;
 use loop_platform::config::{
     AuthConfig, DatabaseConfig, GrpcServerConfig, KafkaConfig, RedisConfig, Secret,
@@ -146,7 +145,7 @@ pub struct TokenConfig {
     pub ttl_secs: u64,
 }
 
-/// Refused when `LOOP_ENV=production`.
+/// Accepted only when `LOOP_ENV=development`.
 pub const DEV_TOKEN_SECRET: &str = "loop-ads-dev-token-key-change-me-0123456789";
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -217,7 +216,7 @@ impl Default for Config {
                 ..RedisConfig::default()
             },
             kafka: KafkaConfig::default(),
-            auth: AuthConfig::default(),
+            auth: AuthConfig::development("ads-auction"),
             telemetry: TelemetryConfig::with_metrics_port(9463),
             services: ServicesConfig {
                 content_url: "http://127.0.0.1:50061".into(),
@@ -278,12 +277,23 @@ impl Default for Config {
 }
 
 impl Validate for Config {
+    fn development_only(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        self.auth.development_only(&mut out);
+        for (id, key) in &self.tokens.keys {
+            if key.expose() == DEV_TOKEN_SECRET {
+                out.push(format!("tokens.keys.{id}"));
+            }
+        }
+        out
+    }
+
     fn validate(&self) -> Vec<String> {
         let mut p = Vec::new();
         self.database.validate_into(&mut p);
         self.redis.validate_into(&mut p);
         self.kafka.validate_into(&mut p);
-        self.auth.validate_into(&mut p);
+        self.auth.validate_into("ads-auction", true, &mut p);
         self.prediction.validate_into(&mut p);
         validate_service_url("services.content_url", &self.services.content_url, &mut p);
         if !(10..=60_000).contains(&self.outbox.poll_interval_ms) {
@@ -320,13 +330,6 @@ impl Validate for Config {
         for (id, key) in &self.tokens.keys {
             if key.expose().len() < 32 {
                 p.push(format!("tokens.keys.{id}: must be at least 32 bytes"));
-            }
-            if std::env::var("LOOP_ENV").is_ok_and(|v| v == "production")
-                && key.expose() == DEV_TOKEN_SECRET
-            {
-                p.push(format!(
-                    "tokens.keys.{id}: the development key is refused in production"
-                ));
             }
         }
         if !(60..=7 * 24 * 3600).contains(&self.tokens.ttl_secs) {
@@ -395,7 +398,7 @@ pub async fn run(
     let wallet: Arc<dyn wallet::AdWallet> = if config.wallet.mode == "grpc" {
         Arc::new(wallet::GrpcWallet::new(
             loop_platform::grpc::channel(&config.services.wallet_url)?,
-            JwtKeys::new(config.auth.jwt_secret.expose()),
+            config.auth.keys()?,
         ))
     } else {
         tracing::warn!("wallet.mode = unmetered: no advertiser cash moves");
@@ -406,7 +409,7 @@ pub async fn run(
         pool.clone(),
         redis.clone(),
         index.clone(),
-        JwtKeys::new(config.auth.jwt_secret.expose()),
+        config.auth.keys()?,
         wallet.clone(),
         content_channel,
         config.clone(),

@@ -64,11 +64,7 @@ impl AdsService {
 
     /// A content request as this service.
     pub(crate) fn as_service<T>(&self, message: T) -> tonic::Request<T> {
-        let token = self.keys.issue(
-            "service:ads-auction",
-            Role::Service,
-            Duration::from_secs(60),
-        );
+        let token = self.keys.service_token(Duration::from_secs(60));
         loop_platform::grpc::request(message, Some(&token), Duration::from_secs(5))
     }
 

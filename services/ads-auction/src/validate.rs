@@ -11,7 +11,7 @@ pub type VResult<T> = Result<T, AppError>;
 pub const MIN_CAMPAIGN_BUDGET_CENTS: i64 = 5_000;
 pub const MIN_DAILY_BUDGET_CENTS: i64 = 2_000;
 /// Largest budget or bid accepted (cents): $1e9, far from i64 overflow in millicents.
-pub const MAX_CENTS: i64 = 100_000_000_000;
+pub use loop_platform::money::{MAX_CENTS, cents};
 
 pub fn text(field: &str, value: &str, min: usize, max: usize) -> VResult<String> {
     let v = value.trim();
@@ -49,22 +49,6 @@ pub fn idempotency_key(value: &str) -> VResult<String> {
         ));
     }
     Ok(value.to_owned())
-}
-
-pub fn cents(field: &str, value: i64, min: i64) -> VResult<i64> {
-    if value < min {
-        return Err(AppError::invalid(
-            field,
-            format!("must be at least {min} cents"),
-        ));
-    }
-    if value > MAX_CENTS {
-        return Err(AppError::invalid(
-            field,
-            format!("must be at most {MAX_CENTS} cents"),
-        ));
-    }
-    Ok(value)
 }
 
 /// An https URL of at most 2048 characters without spaces.

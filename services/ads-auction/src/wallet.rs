@@ -25,7 +25,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use loop_platform::auth::{JwtKeys, Role};
+use loop_platform::auth::JwtKeys;
 use loop_proto::wallet::v1 as wpb;
 use loop_proto::wallet::v1::wallet_service_client::WalletServiceClient;
 use tonic::transport::Channel;
@@ -124,9 +124,7 @@ impl GrpcWallet {
     }
 
     fn request<T>(&self, message: T) -> tonic::Request<T> {
-        let token = self
-            .keys
-            .issue(SERVICE_SUBJECT, Role::Service, Duration::from_secs(60));
+        let token = self.keys.service_token(Duration::from_secs(60));
         loop_platform::grpc::request(message, Some(&token), Duration::from_secs(5))
     }
 }

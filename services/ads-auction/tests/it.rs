@@ -12,7 +12,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use loop_ads_auction::{Config, run};
-use loop_platform::auth::{JwtKeys, Role};
+use loop_platform::auth::Role;
 use loop_platform::kafka::{Producer, topics};
 use loop_platform::testing::{self, TestDb};
 use loop_proto::ads_auction::v1 as pb;
@@ -33,7 +33,7 @@ use uuid::Uuid;
 struct Harness {
     ads: AdsAuctionServiceClient<Channel>,
     content: ContentServiceClient<Channel>,
-    keys: JwtKeys,
+    keys: loop_platform::testing::TestKeys,
     config: Config,
     producer: Producer,
     pool: PgPool,
@@ -157,7 +157,7 @@ impl Harness {
         Self {
             ads: AdsAuctionServiceClient::new(ads_channel),
             content: ContentServiceClient::new(content_channel),
-            keys: JwtKeys::new(config.auth.jwt_secret.expose()),
+            keys: loop_platform::testing::TestKeys,
             producer: Producer::new(&config.kafka, "ads-test").expect("producer"),
             config,
             pool,

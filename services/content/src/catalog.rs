@@ -1,7 +1,7 @@
 //! Hashtags, challenges and sounds.
 
 use chrono::{DateTime, Utc};
-use loop_platform::auth::{Caller, Role};
+use loop_platform::auth::Caller;
 use loop_platform::ids::{new_id, parse_id, parse_opt_id};
 use loop_platform::pagination;
 use loop_platform::time::{from_timestamp, to_timestamp};
@@ -20,6 +20,11 @@ type Cursor = (DateTime<Utc>, Uuid);
 
 const CHALLENGE_COLUMNS: &str =
     "id, hashtag, description, starts_at, ends_at, sponsor_id, created_by";
+
+/// The only service that may create challenges (after charging for them).
+const CHALLENGE_SELLER: &str = "ads-auction";
+/// Longest challenge period, whoever creates it.
+pub const MAX_CHALLENGE_DAYS: i64 = 30;
 
 impl ContentService {
     async fn active_challenge(&self, hashtag: &str) -> AppResult<Option<ChallengeRow>> {
@@ -93,21 +98,33 @@ impl ContentService {
         caller: &Caller,
         req: pb::CreateChallengeRequest,
     ) -> AppResult<pb::CreateChallengeResponse> {
-        caller.require_role(&[Role::Advertiser, Role::Service])?;
-        let creator = if caller.role == Role::Service {
-            None
-        } else {
-            Some(caller.user_id()?)
+        // A challenge pins a hashtag in Discover and blocks others from it:
+        // a paid product (the Branded Hashtag Challenge, created here by
+        // ads-auction once the fee is charged) or an editorial one (admins).
+        let creator = match caller.service() {
+            Some(CHALLENGE_SELLER) => None,
+            _ if caller.is_admin() => Some(caller.user_id()?),
+            _ => {
+                return Err(AppError::PermissionDenied(
+                    "challenges are created by admins, or bought as a Branded Hashtag Challenge (POST /v1/ads/challenges)".into(),
+                ));
+            }
         };
         let hashtag = validate::hashtag("hashtag", &req.hashtag)?;
         let description = validate::text("description", &req.description, 1, 1000)?;
         let starts_at = from_timestamp("starts_at", req.starts_at.as_ref())?;
         let ends_at = from_timestamp("ends_at", req.ends_at.as_ref())?;
+        if starts_at < Utc::now() - chrono::Duration::minutes(5) {
+            return Err(AppError::invalid("starts_at", "must not be in the past"));
+        }
         if ends_at <= starts_at {
             return Err(AppError::invalid("ends_at", "must be after starts_at"));
         }
-        if ends_at <= Utc::now() {
-            return Err(AppError::invalid("ends_at", "must be in the future"));
+        if ends_at - starts_at > chrono::Duration::days(MAX_CHALLENGE_DAYS) {
+            return Err(AppError::invalid(
+                "ends_at",
+                format!("the period is at most {MAX_CHALLENGE_DAYS} days"),
+            ));
         }
         let sponsor = parse_opt_id("sponsor_id", &req.sponsor_id)?;
         let created_by = creator

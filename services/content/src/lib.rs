@@ -18,7 +18,6 @@ mod videos;
 use std::sync::Arc;
 use std::time::Duration;
 
-use loop_platform::auth::JwtKeys;
 use loop_platform::config::{
     AuthConfig, DatabaseConfig, GrpcServerConfig, KafkaConfig, Secret, TelemetryConfig, Validate,
 };
@@ -57,7 +56,7 @@ pub struct BootstrapAdminConfig {
     pub password: Secret<String>,
 }
 
-/// Refused when `LOOP_ENV=production`.
+/// Accepted only when `LOOP_ENV=development`.
 pub const DEV_ADMIN_PASSWORD: &str = "loop-admin-dev-password";
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -85,7 +84,7 @@ impl Default for Config {
             },
             database: DatabaseConfig::local("content"),
             kafka: KafkaConfig::default(),
-            auth: AuthConfig::default(),
+            auth: AuthConfig::development_verifier(),
             telemetry: TelemetryConfig::with_metrics_port(9461),
             outbox: OutboxConfig {
                 relay_enabled: true,
@@ -107,7 +106,7 @@ impl Validate for Config {
         let mut problems = Vec::new();
         self.database.validate_into(&mut problems);
         self.kafka.validate_into(&mut problems);
-        self.auth.validate_into(&mut problems);
+        self.auth.validate_into("content", false, &mut problems);
         if !(10..=60_000).contains(&self.outbox.poll_interval_ms) {
             problems.push("outbox.poll_interval_ms: must be 10..=60000".into());
         }
@@ -118,16 +117,17 @@ impl Validate for Config {
             if let Err(err) = validate::password(self.bootstrap_admin.password.expose()) {
                 problems.push(format!("bootstrap_admin.{err}"));
             }
-            if std::env::var("LOOP_ENV").is_ok_and(|v| v == "production")
-                && self.bootstrap_admin.password.expose() == DEV_ADMIN_PASSWORD
-            {
-                problems.push(
-                    "bootstrap_admin.password: the development password is refused in production"
-                        .into(),
-                );
-            }
         }
         problems
+    }
+
+    fn development_only(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        self.auth.development_only(&mut out);
+        if self.bootstrap_admin.password.expose() == DEV_ADMIN_PASSWORD {
+            out.push("bootstrap_admin.password".into());
+        }
+        out
     }
 }
 
@@ -165,11 +165,7 @@ pub async fn run(
         None
     };
 
-    let service = ContentService::new(
-        pool.clone(),
-        JwtKeys::new(config.auth.jwt_secret.expose()),
-        Arc::new(config),
-    );
+    let service = ContentService::new(pool.clone(), config.auth.keys()?, Arc::new(config));
     let routes = tonic::service::Routes::new(ContentServiceServer::new(service));
     let served =
         loop_platform::grpc::serve(routes, &[SERVICE_NAME], listener, shutdown.clone()).await;

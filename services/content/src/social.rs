@@ -438,30 +438,48 @@ impl ContentService {
         let channel = validate::text("channel", &req.channel, 1, 32)?;
         let video = visible_video(&self.pool, caller, "video_id", &req.video_id).await?;
         let mut tx = self.pool.begin().await?;
-        sqlx::query("INSERT INTO shares (id, video_id, user_id, channel) VALUES ($1, $2, $3, $4)")
-            .bind(new_id())
-            .bind(video.id)
-            .bind(me)
-            .bind(&channel)
-            .execute(&mut *tx)
-            .await?;
-        let count: i64 = sqlx::query_scalar(
-            "UPDATE videos SET share_count = share_count + 1 WHERE id = $1 RETURNING share_count",
+        // Once per viewer and video: a repeat is answered with the current
+        // count and changes nothing; a creator sharing their own video is
+        // recorded but never counted (nor sent to analytics).
+        let inserted = sqlx::query(
+            "INSERT INTO shares (id, video_id, user_id, channel) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (video_id, user_id) DO NOTHING",
         )
+        .bind(new_id())
         .bind(video.id)
-        .fetch_one(&mut *tx)
-        .await?;
-        emit(
-            &mut tx,
-            &video.id.to_string(),
-            ev::content_event::Payload::VideoShared(ev::VideoShared {
-                user_id: me.to_string(),
-                video_id: video.id.to_string(),
-                creator_id: video.creator_id.to_string(),
-                channel,
-            }),
-        )
-        .await?;
+        .bind(me)
+        .bind(&channel)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        let counts = inserted && video.creator_id != me;
+        let count: i64 = if counts {
+            sqlx::query_scalar(
+                "UPDATE videos SET share_count = share_count + 1 WHERE id = $1 RETURNING share_count",
+            )
+            .bind(video.id)
+            .fetch_one(&mut *tx)
+            .await?
+        } else {
+            sqlx::query_scalar("SELECT share_count FROM videos WHERE id = $1")
+                .bind(video.id)
+                .fetch_one(&mut *tx)
+                .await?
+        };
+        if counts {
+            emit(
+                &mut tx,
+                &video.id.to_string(),
+                ev::content_event::Payload::VideoShared(ev::VideoShared {
+                    user_id: me.to_string(),
+                    video_id: video.id.to_string(),
+                    creator_id: video.creator_id.to_string(),
+                    channel,
+                }),
+            )
+            .await?;
+        }
         tx.commit().await?;
         Ok(pb::ShareVideoResponse {
             share_count: u64::try_from(count).unwrap_or(0),

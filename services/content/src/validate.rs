@@ -149,25 +149,36 @@ pub fn caption_hashtags(caption: &str) -> Vec<String> {
     out
 }
 
-/// Union of explicit and caption hashtags, deduplicated, at most 30.
+/// Most hashtags on one video.
+pub const MAX_HASHTAGS: usize = 30;
+
+/// Union of explicit and caption hashtags, deduplicated, at most
+/// [`MAX_HASHTAGS`]. The work is bounded by the cap, not by the input: a
+/// list longer than the cap is refused before any tag is looked at, and the
+/// union stops at the first tag past the cap.
 pub fn video_hashtags(explicit: &[String], caption: &str) -> Result<Vec<String>, AppError> {
-    let mut tags: Vec<String> = Vec::new();
-    for t in explicit {
-        let t = hashtag("hashtags", t)?;
-        if !tags.contains(&t) {
-            tags.push(t);
-        }
-    }
-    for t in caption_hashtags(caption) {
-        if !tags.contains(&t) {
-            tags.push(t);
-        }
-    }
-    if tags.len() > 30 {
-        return Err(AppError::invalid(
+    let too_many = || {
+        AppError::invalid(
             "hashtags",
-            "at most 30 hashtags per video",
-        ));
+            format!("at most {MAX_HASHTAGS} hashtags per video"),
+        )
+    };
+    if explicit.len() > MAX_HASHTAGS {
+        return Err(too_many());
+    }
+    let mut tags: Vec<String> = Vec::with_capacity(MAX_HASHTAGS);
+    let caption_tags = caption_hashtags(caption);
+    let explicit_tags = explicit
+        .iter()
+        .map(|t| hashtag("hashtags", t))
+        .collect::<Result<Vec<_>, _>>()?;
+    for t in explicit_tags.into_iter().chain(caption_tags) {
+        if !tags.contains(&t) {
+            if tags.len() == MAX_HASHTAGS {
+                return Err(too_many());
+            }
+            tags.push(t);
+        }
     }
     Ok(tags)
 }

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use loop_content::{Config, run};
-use loop_platform::auth::{JwtKeys, Role};
+use loop_platform::auth::Role;
 use loop_platform::kafka::topics;
 use loop_platform::testing::{self, TestDb};
 use loop_proto::content::v1 as pb;
@@ -21,7 +21,7 @@ struct Harness {
     config: Config,
     bound: std::net::SocketAddr,
     client: ContentServiceClient<Channel>,
-    keys: JwtKeys,
+    keys: loop_platform::testing::TestKeys,
     shutdown: CancellationToken,
     task: Option<JoinHandle<anyhow::Result<()>>>,
     _db: Option<TestDb>,
@@ -68,7 +68,7 @@ impl Harness {
         .await;
         Self {
             bound: addr,
-            keys: JwtKeys::new(config.auth.jwt_secret.expose()),
+            keys: loop_platform::testing::TestKeys,
             config,
             client: ContentServiceClient::new(channel),
             shutdown,

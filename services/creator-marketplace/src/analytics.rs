@@ -58,6 +58,17 @@ impl AnalyticsHandler {
     }
 }
 
+/// Views seen by the analytics, by the credit the gateway gave them (only
+/// COUNTED and legacy ones count).
+static ENGAGEMENT_COUNTED: std::sync::LazyLock<prometheus::IntCounterVec> =
+    std::sync::LazyLock::new(|| {
+        loop_platform::metrics::counter_vec(
+            "loop_marketplace_views_total",
+            "View events the creator analytics saw, by credit; only ENGAGEMENT_CREDIT_COUNTED (and legacy UNSPECIFIED) count",
+            &["credit"],
+        )
+    });
+
 /// One decoded event of any of the three topics.
 enum Event {
     Engagement(ev::EngagementEvent),
@@ -253,6 +264,19 @@ async fn apply(
     match event {
         Event::Engagement(e) => {
             if e.kind != ev::EngagementKind::View as i32 {
+                return Ok(());
+            }
+            // Brand deals are priced on these numbers: only views the
+            // gateway credited count (served to this viewer, once per
+            // session, never the creator's own).
+            let credit = e.credit();
+            ENGAGEMENT_COUNTED
+                .with_label_values(&[credit.as_str_name()])
+                .inc();
+            if !matches!(
+                credit,
+                ev::EngagementCredit::Counted | ev::EngagementCredit::Unspecified
+            ) {
                 return Ok(());
             }
             let (viewer, video, creator) = (id(&e.user_id), id(&e.video_id), id(&e.creator_id));

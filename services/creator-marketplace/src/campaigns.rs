@@ -251,12 +251,11 @@ impl MarketplaceService {
             ));
         }
         let tag = hashtag(&d.required_hashtag)?;
-        if req.budget_per_creator_cents < 1000 {
-            return Err(MktError::invalid(
-                "budget_per_creator_cents",
-                "must be at least 1000",
-            ));
-        }
+        loop_platform::money::cents(
+            "budget_per_creator_cents",
+            req.budget_per_creator_cents,
+            1000,
+        )?;
         let deadline = from_timestamp("deadline", req.deadline.as_ref())?;
         let lead = chrono::Duration::seconds(self.config.marketplace.min_deadline_lead_secs);
         if deadline < Utc::now() + lead {

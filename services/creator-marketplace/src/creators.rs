@@ -55,10 +55,7 @@ pub(crate) fn categories(
 }
 
 fn rate(value: i64) -> MktResult<i64> {
-    if value < 100 {
-        return Err(MktError::invalid("rate_cents", "must be at least 100"));
-    }
-    Ok(value)
+    Ok(loop_platform::money::cents("rate_cents", value, 100)?)
 }
 
 fn pitch(value: &str) -> MktResult<String> {

@@ -7,13 +7,11 @@
 
 use std::time::Duration;
 
-use loop_platform::auth::{JwtKeys, Role};
+use loop_platform::auth::JwtKeys;
 use loop_proto::wallet::v1 as wpb;
 use loop_proto::wallet::v1::wallet_service_client::WalletServiceClient;
 use tonic::transport::Channel;
 use uuid::Uuid;
-
-use crate::SERVICE_SUBJECT;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EscrowError {
@@ -60,9 +58,7 @@ impl Wallet {
     }
 
     fn request<T>(&self, message: T) -> tonic::Request<T> {
-        let token = self
-            .keys
-            .issue(SERVICE_SUBJECT, Role::Service, Duration::from_secs(60));
+        let token = self.keys.service_token(Duration::from_secs(60));
         loop_platform::grpc::request(message, Some(&token), self.timeout)
     }
 

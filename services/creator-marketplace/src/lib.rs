@@ -28,7 +28,6 @@ pub mod sweeper;
 use std::sync::Arc;
 use std::time::Duration;
 
-use loop_platform::auth::JwtKeys;
 use loop_platform::config::{
     AuthConfig, DatabaseConfig, GrpcServerConfig, KafkaConfig, TelemetryConfig, Validate,
     validate_service_url,
@@ -129,7 +128,7 @@ impl Default for Config {
             },
             database: DatabaseConfig::local("marketplace"),
             kafka: KafkaConfig::default(),
-            auth: AuthConfig::default(),
+            auth: AuthConfig::development("creator-marketplace"),
             telemetry: TelemetryConfig::with_metrics_port(9465),
             services: ServicesConfig {
                 content_url: "http://127.0.0.1:50061".into(),
@@ -161,11 +160,17 @@ impl Default for Config {
 }
 
 impl Validate for Config {
+    fn development_only(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        self.auth.development_only(&mut out);
+        out
+    }
+
     fn validate(&self) -> Vec<String> {
         let mut p = Vec::new();
         self.database.validate_into(&mut p);
         self.kafka.validate_into(&mut p);
-        self.auth.validate_into(&mut p);
+        self.auth.validate_into("creator-marketplace", true, &mut p);
         validate_service_url("services.content_url", &self.services.content_url, &mut p);
         validate_service_url("services.wallet_url", &self.services.wallet_url, &mut p);
         if self.consumer.group_id.trim().is_empty() {
@@ -247,7 +252,7 @@ pub async fn run(
     }
     let producer = Producer::new(&config.kafka, "loop-creator-marketplace")?;
     let config = Arc::new(config);
-    let keys = JwtKeys::new(config.auth.jwt_secret.expose());
+    let keys = config.auth.keys()?;
     let service = MarketplaceService::new(pool.clone(), keys, config.clone())?;
 
     let mut tasks = Vec::new();

@@ -15,9 +15,9 @@ use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
+use crate::Config;
 use crate::error::{MktError, MktResult};
 use crate::escrow::Wallet;
-use crate::{Config, SERVICE_SUBJECT};
 
 #[derive(Clone)]
 pub struct MarketplaceService {
@@ -52,9 +52,7 @@ impl MarketplaceService {
 
     /// A content request as this service.
     fn as_service<T>(&self, message: T) -> tonic::Request<T> {
-        let token = self
-            .keys
-            .issue(SERVICE_SUBJECT, Role::Service, Duration::from_secs(60));
+        let token = self.keys.service_token(Duration::from_secs(60));
         loop_platform::grpc::request(message, Some(&token), Duration::from_secs(5))
     }
 

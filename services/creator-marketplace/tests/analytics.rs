@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use loop_creator_marketplace::analytics::{self, WINDOW_DAYS};
-use loop_platform::auth::{JwtKeys, Role};
+use loop_platform::auth::Role;
 use loop_platform::config::KafkaConfig;
 use loop_platform::kafka::{Producer, topics};
 use loop_platform::testing::{self, TestDb};
@@ -528,7 +528,7 @@ async fn wait_processed(m: &Market, unique: i64) {
 
 async fn served(
     m: &Market,
-    keys: &JwtKeys,
+    keys: &loop_platform::testing::TestKeys,
     creators: &[String],
 ) -> BTreeMap<String, pb::CreatorAnalytics> {
     let token = keys.issue(
@@ -565,7 +565,7 @@ async fn analytics_equal_a_recount_after_duplicates_redelivery_and_replay() {
     let prefix = testing::unique("mktan");
     let kafka = testing::kafka_config(&prefix);
     let shutdown = CancellationToken::new();
-    let keys = JwtKeys::new(loop_platform::config::DEV_JWT_SECRET);
+    let keys = loop_platform::testing::TestKeys;
     let first = start_market(&kafka, &format!("{prefix}-a"), &shutdown).await;
     // The service migrates at start.
     testing::wait_for("marketplace migrated", Duration::from_secs(60), || {

@@ -752,7 +752,7 @@ async fn a_hold_left_by_an_acceptance_that_never_committed_is_returned() {
         .expect("intent");
     let wallet = loop_creator_marketplace::escrow::Wallet::new(
         loop_platform::grpc::channel(&p.config.services.wallet_url).expect("channel"),
-        p.keys.clone(),
+        loop_platform::auth::JwtKeys::development("creator-marketplace"),
         Duration::from_secs(5),
     );
     let advertiser_id = Uuid::parse_str(&advertiser).expect("advertiser id");

@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 use loop_feed_ranking::snapshot;
 use loop_feed_ranking::state::{self, UserState};
 use loop_feed_ranking::{Config, learn::EngagementHandler};
-use loop_platform::auth::{JwtKeys, Role};
+use loop_platform::auth::Role;
 use loop_platform::bench::{Figure, env_usize, stats};
 use loop_platform::cache::Redis;
 use loop_platform::kafka::{self, BatchHandler, Delivery, Producer, topics};
@@ -404,8 +404,8 @@ async fn main() {
     ));
     let channel = loop_platform::grpc::channel(&format!("http://{addr}")).expect("channel");
     let client = FeedRankingServiceClient::new(channel);
-    let service_token = JwtKeys::new(config.auth.jwt_secret.expose()).issue(
-        "bench",
+    let service_token = loop_platform::testing::TestKeys.issue(
+        "service:feed-ranking",
         Role::Service,
         Duration::from_secs(3600),
     );
@@ -433,7 +433,7 @@ async fn main() {
     .await;
     let index_secs = started.elapsed().as_secs_f64();
     eprintln!(" ({index_secs:.1}s)");
-    let keys = JwtKeys::new(config.auth.jwt_secret.expose());
+    let keys = loop_platform::testing::TestKeys;
     let tokens: Vec<String> = (0..users.min(requests))
         .map(|u| keys.issue(&user_id(u), Role::Viewer, Duration::from_secs(3600)))
         .collect();

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
-use loop_platform::auth::{JwtKeys, Role};
+use loop_platform::auth::JwtKeys;
 use loop_proto::ads_auction::v1 as ads;
 use loop_proto::ads_auction::v1::ads_auction_service_client::AdsAuctionServiceClient;
 use loop_proto::common::v1 as common;
@@ -101,11 +101,7 @@ pub fn profile(viewer: &Viewer, catalog: &Catalog, vector: Option<&[f32]>) -> ad
 
 impl AdsClient {
     fn request<T>(&self, message: T) -> tonic::Request<T> {
-        let token = self.keys.issue(
-            "service:feed-ranking",
-            Role::Service,
-            Duration::from_secs(60),
-        );
+        let token = self.keys.service_token(Duration::from_secs(60));
         loop_platform::grpc::request(message, Some(&token), self.deadline)
     }
 

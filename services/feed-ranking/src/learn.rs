@@ -15,7 +15,8 @@ use std::sync::Arc;
 use loop_platform::cache::Redis;
 use loop_platform::kafka::{BatchHandler, Delivery, topics};
 use loop_proto::events::v1::{
-    EngagementEvent, EngagementKind, NotInterestedTarget, WalletEvent, wallet_event,
+    EngagementCredit, EngagementEvent, EngagementKind, NotInterestedTarget, WalletEvent,
+    wallet_event,
 };
 use prost::Message;
 use serde::{Deserialize, Serialize};
@@ -303,6 +304,34 @@ type BatchRows = (
 );
 
 /// The batch script, hashed once.
+/// Engagement events applied, by the credit the gateway gave them.
+static ENGAGEMENT_COUNTED: std::sync::LazyLock<prometheus::IntCounterVec> =
+    std::sync::LazyLock::new(|| {
+        loop_platform::metrics::counter_vec(
+            "loop_ranker_engagement_applied_total",
+            "Engagement events the ranker applied, by credit: counted ones move videos and trending, unverified and self ones only the viewer's own taste",
+            &["credit"],
+        )
+    });
+
+/// Whether an event may move the video's vector and trending.
+pub fn credits_video(e: &EngagementEvent) -> bool {
+    matches!(
+        e.credit(),
+        EngagementCredit::Counted | EngagementCredit::Unspecified
+    )
+}
+
+fn credit_label(credit: EngagementCredit) -> &'static str {
+    match credit {
+        EngagementCredit::Unspecified => "legacy",
+        EngagementCredit::Counted => "counted",
+        EngagementCredit::Unverified => "unverified",
+        EngagementCredit::Duplicate => "duplicate",
+        EngagementCredit::OwnVideo => "own_video",
+    }
+}
+
 static APPLY_BATCH: std::sync::LazyLock<redis::Script> =
     std::sync::LazyLock::new(|| redis::Script::new(state::APPLY_BATCH));
 
@@ -470,6 +499,11 @@ impl EngagementHandler {
                 }
                 mark_seen.push((state::seen_key(r, &e.user_id), e.video_id.clone(), ms));
             }
+            // A repeat the gateway already credited in its window teaches
+            // nothing: one like moves a taste once, however often it is sent.
+            if e.credit() == EngagementCredit::Duplicate {
+                continue;
+            }
             if p.state
                 .already_applied(&d.topic, d.partition, d.offset, &e.event_id)
             {
@@ -495,6 +529,15 @@ impl EngagementHandler {
                             .map(|h| (state::BehaviorKind::Hashtag, h.as_str())),
                     );
                 p.state.note_behaviors(noted, event_ms);
+            }
+            // Only engagement the gateway credited (served, first in its
+            // window, not the creator's own) moves the video and trending;
+            // the rest teaches the viewer's own vector at most.
+            ENGAGEMENT_COUNTED
+                .with_label_values(&[credit_label(e.credit())])
+                .inc();
+            if !credits_video(e) {
+                continue;
             }
             if weight != 0.0 && self.config.video_learning_rate > 0.0 && !e.video_id.is_empty() {
                 let mut viewer = before;

@@ -21,7 +21,6 @@ pub mod state;
 use std::sync::Arc;
 use std::time::Duration;
 
-use loop_platform::auth::JwtKeys;
 use loop_platform::cache::Redis;
 use loop_platform::config::{
     AuthConfig, GrpcServerConfig, KafkaConfig, RedisConfig, TelemetryConfig, Validate,
@@ -88,7 +87,7 @@ impl Default for Config {
                 ..RedisConfig::default()
             },
             kafka: KafkaConfig::default(),
-            auth: AuthConfig::default(),
+            auth: AuthConfig::development("feed-ranking"),
             telemetry: TelemetryConfig::with_metrics_port(9462),
             services: ServicesConfig {
                 content_url: "http://127.0.0.1:50061".into(),
@@ -108,11 +107,17 @@ impl Default for Config {
 }
 
 impl Validate for Config {
+    fn development_only(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        self.auth.development_only(&mut out);
+        out
+    }
+
     fn validate(&self) -> Vec<String> {
         let mut problems = Vec::new();
         self.redis.validate_into(&mut problems);
         self.kafka.validate_into(&mut problems);
-        self.auth.validate_into(&mut problems);
+        self.auth.validate_into("feed-ranking", true, &mut problems);
         self.learning.validate_into(&mut problems);
         self.feed.validate_into(&mut problems);
         if self.consumer.group_id.trim().is_empty() {
@@ -241,7 +246,7 @@ pub async fn run(
         shutdown.clone(),
     ));
 
-    let keys = JwtKeys::new(config.auth.jwt_secret.expose());
+    let keys = config.auth.keys()?;
     let content =
         ContentServiceClient::new(loop_platform::grpc::channel(&config.services.content_url)?);
     let ads = if config.services.ads_auction_url.is_empty() {

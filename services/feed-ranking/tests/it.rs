@@ -135,7 +135,7 @@ async fn start(
 
 #[tokio::test]
 async fn replay_rebuilds_the_live_vectors_and_replaying_twice_changes_nothing() {
-    use loop_platform::auth::{JwtKeys, Role};
+    use loop_platform::auth::Role;
     use loop_proto::events::v1::{GiftSent, WalletEvent, wallet_event};
     use loop_proto::feed_ranking::v1 as pb;
     use loop_proto::feed_ranking::v1::feed_ranking_service_client::FeedRankingServiceClient;
@@ -180,8 +180,8 @@ async fn replay_rebuilds_the_live_vectors_and_replaying_twice_changes_nothing() 
     let client = FeedRankingServiceClient::new(
         loop_platform::grpc::channel(&format!("http://{addr}")).expect("channel"),
     );
-    let admin = JwtKeys::new(live.auth.jwt_secret.expose()).issue(
-        "test",
+    let admin = loop_platform::testing::TestKeys.issue(
+        "service:feed-ranking",
         Role::Service,
         Duration::from_secs(600),
     );
@@ -798,7 +798,7 @@ async fn strong_engagement_is_kept_in_the_user_state_for_ad_targeting() {
 #[tokio::test]
 async fn refresh_resets_to_cold_but_a_redelivered_event_is_still_not_applied_again() {
     use loop_feed_ranking::learn::EngagementHandler;
-    use loop_platform::auth::{JwtKeys, Role};
+    use loop_platform::auth::Role;
     use loop_platform::kafka::{BatchHandler, Delivery};
     use loop_proto::feed_ranking::v1 as pb;
     use loop_proto::feed_ranking::v1::feed_ranking_service_client::FeedRankingServiceClient;
@@ -843,7 +843,7 @@ async fn refresh_resets_to_cold_but_a_redelivered_event_is_still_not_applied_aga
     let mut client = FeedRankingServiceClient::new(
         loop_platform::grpc::channel(&format!("http://{addr}")).expect("channel"),
     );
-    let token = JwtKeys::new(cfg.auth.jwt_secret.expose()).issue(
+    let token = loop_platform::testing::TestKeys.issue(
         &event.user_id,
         Role::Viewer,
         Duration::from_secs(600),

@@ -39,6 +39,8 @@ pub struct ApiError {
     pub message: String,
     pub field: Option<String>,
     pub reason: Option<String>,
+    /// Seconds a client should wait before retrying (sent as `Retry-After`).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -49,6 +51,7 @@ impl ApiError {
             message: message.into(),
             field: None,
             reason: None,
+            retry_after: None,
         }
     }
 
@@ -60,6 +63,7 @@ impl ApiError {
             message: format!("{field}: {}", message.into()),
             field: Some(field),
             reason: None,
+            retry_after: None,
         }
     }
 
@@ -120,6 +124,7 @@ impl From<tonic::Status> for ApiError {
                     .error_info()
                     .map(|i| i.reason.clone())
             },
+            retry_after: None,
         }
     }
 }
@@ -138,11 +143,13 @@ impl IntoResponse for ApiError {
             }),
         )
             .into_response();
-        if self.status == StatusCode::TOO_MANY_REQUESTS {
-            response.headers_mut().insert(
-                http::header::RETRY_AFTER,
-                http::HeaderValue::from_static("60"),
-            );
+        let retry_after = self
+            .retry_after
+            .or((self.status == StatusCode::TOO_MANY_REQUESTS).then_some(60));
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
         }
         response
     }

@@ -5,7 +5,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use bytes::Bytes;
 use http::StatusCode;
 use http::request::Parts;
-use loop_platform::auth::TokenError;
+use loop_platform::auth::{Role, TokenError};
 use serde::de::DeserializeOwned;
 
 use crate::AppState;
@@ -130,10 +130,18 @@ pub fn authenticate(parts: &Parts, state: &AppState) -> Result<AuthUser, ApiErro
         .ok_or_else(|| ApiError::unauthenticated("Authorization must be 'Bearer <token>'"))?;
     let claims = state.keys.verify(token).map_err(|e| match e {
         TokenError::Expired => ApiError::unauthenticated("token expired; log in again"),
-        TokenError::BadSignature | TokenError::Malformed => {
-            ApiError::unauthenticated("invalid token")
-        }
+        TokenError::BadSignature
+        | TokenError::Malformed
+        | TokenError::UnknownKey
+        | TokenError::WrongUse => ApiError::unauthenticated("invalid token"),
     })?;
+    // Services talk to each other directly; a service credential arriving
+    // from a client was leaked or forged, and is worth nothing here.
+    if claims.role == Role::Service {
+        return Err(ApiError::unauthenticated(
+            "service credentials are not accepted from clients",
+        ));
+    }
     Ok(AuthUser {
         user_id: claims.sub,
         token: token.to_owned(),

@@ -3,17 +3,20 @@
 //! rate-limits per user (Redis), and calls the services over gRPC with a
 //! deadline, forwarding the caller's token and trace context.
 
+mod credit;
 mod dto;
 mod error;
 mod extract;
+mod limits;
 mod routes;
+mod serve;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use loop_platform::auth::JwtKeys;
@@ -49,6 +52,8 @@ pub struct Config {
     pub kafka: KafkaConfig,
     pub auth: AuthConfig,
     pub tokens: TokenConfig,
+    /// Keys of the serve tokens on feed items (see `serve`).
+    pub serve_tokens: ServeTokenConfig,
     pub telemetry: TelemetryConfig,
     pub rate_limit: RateLimitConfig,
     /// Deadline of every downstream gRPC call.
@@ -81,15 +86,8 @@ pub struct TokenConfig {
     pub ttl_secs: u64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct RateLimitConfig {
-    pub enabled: bool,
-    /// Requests per minute per authenticated user (per IP when anonymous).
-    pub per_user_per_minute: u32,
-    /// Sign-up and login attempts per minute per client IP.
-    pub auth_per_ip_per_minute: u32,
-}
+pub use limits::RateLimitConfig;
+pub use serve::ServeTokenConfig;
 
 impl Default for Config {
     fn default() -> Self {
@@ -107,27 +105,32 @@ impl Default for Config {
             },
             redis: RedisConfig::default(),
             kafka: KafkaConfig::default(),
-            auth: AuthConfig::default(),
+            auth: AuthConfig::development("gateway"),
             tokens: TokenConfig {
                 ttl_secs: 24 * 3600,
             },
+            serve_tokens: ServeTokenConfig::default(),
             telemetry: TelemetryConfig::with_metrics_port(9460),
-            rate_limit: RateLimitConfig {
-                enabled: true,
-                per_user_per_minute: 1200,
-                auth_per_ip_per_minute: 60,
-            },
+            rate_limit: RateLimitConfig::default(),
             downstream_timeout_ms: 5000,
         }
     }
 }
 
 impl Validate for Config {
+    fn development_only(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        self.auth.development_only(&mut out);
+        self.serve_tokens.development_only(&mut out);
+        out
+    }
+
     fn validate(&self) -> Vec<String> {
         let mut problems = Vec::new();
+        self.serve_tokens.validate_into(&mut problems);
         self.redis.validate_into(&mut problems);
         self.kafka.validate_into(&mut problems);
-        self.auth.validate_into(&mut problems);
+        self.auth.validate_into("gateway", true, &mut problems);
         validate_service_url(
             "services.content_url",
             &self.services.content_url,
@@ -159,9 +162,7 @@ impl Validate for Config {
         if !(50..=60_000).contains(&self.downstream_timeout_ms) {
             problems.push("downstream_timeout_ms: must be 50..=60000".into());
         }
-        if self.rate_limit.per_user_per_minute == 0 || self.rate_limit.auth_per_ip_per_minute == 0 {
-            problems.push("rate_limit: limits must be positive (set rate_limit.enabled=false to turn limiting off)".into());
-        }
+        self.rate_limit.validate_into(&mut problems);
         if !(1024..=16 * 1024 * 1024).contains(&self.http.max_body_bytes) {
             problems.push("http.max_body_bytes: must be 1024..=16777216".into());
         }
@@ -184,6 +185,8 @@ pub struct AppState {
     pub(crate) market_channel: Channel,
     pub(crate) keys: JwtKeys,
     pub(crate) redis: Redis,
+    pub(crate) limiter: Arc<limits::Limiter>,
+    pub(crate) serve_tokens: Arc<serve::ServeTokens>,
     pub(crate) producer: Producer,
     pub(crate) config: Arc<Config>,
 }
@@ -401,67 +404,28 @@ async fn request_span(request: Request, next: Next) -> Response {
     response
 }
 
-/// Fixed-window limits in Redis: per user (or IP when anonymous), and a
-/// stricter per-IP limit on sign-up and login. Fails open if Redis is down.
+/// Per user (or client IP when anonymous), and a stricter per-IP limit on
+/// sign-up and login (see [`limits`]).
 async fn rate_limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let limits = &state.config.rate_limit;
+    let limiter = &state.limiter;
     let path = request.uri().path();
-    if !limits.enabled || !path.starts_with("/v1/") {
+    if !limiter.config().enabled || !path.starts_with("/v1/") {
         return next.run(request).await;
     }
-    let ip = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
-        .unwrap_or_else(|| "unknown".into());
-    let (subject, limit) = if path.starts_with("/v1/auth/") {
-        (format!("auth-ip:{ip}"), limits.auth_per_ip_per_minute)
+    let ip = limits::client_ip(&request, limiter.config());
+    let (class, subject, request) = if path.starts_with("/v1/auth/") {
+        (limits::Class::Auth, format!("auth-ip:{ip}"), request)
     } else {
         let (parts, body) = request.into_parts();
         let who = match extract::authenticate(&parts, &state) {
             Ok(user) => format!("user:{}", user.user_id),
             Err(_) => format!("ip:{ip}"),
         };
-        let request = Request::from_parts(parts, body);
-        return match check_limit(&state, &who, limits.per_user_per_minute).await {
-            true => next.run(request).await,
-            false => ApiError::new(
-                http::StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                "too many requests; retry in a minute",
-            )
-            .into_response(),
-        };
+        (limits::Class::Api, who, Request::from_parts(parts, body))
     };
-    if check_limit(&state, &subject, limit).await {
-        next.run(request).await
-    } else {
-        ApiError::new(
-            http::StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            "too many attempts; retry in a minute",
-        )
-        .into_response()
-    }
-}
-
-async fn check_limit(state: &AppState, subject: &str, limit: u32) -> bool {
-    let window = chrono::Utc::now().timestamp() / 60;
-    let key = state.redis.key(&format!("ratelimit:{subject}:{window}"));
-    let mut conn = state.redis.conn.clone();
-    let result: Result<(i64,), redis::RedisError> = redis::pipe()
-        .atomic()
-        .incr(&key, 1)
-        .expire(&key, 120)
-        .ignore()
-        .query_async(&mut conn)
-        .await;
-    match result {
-        Ok((count,)) => count <= i64::from(limit),
-        Err(err) => {
-            tracing::warn!(error = %err, "rate limiter unavailable; allowing request");
-            true
-        }
+    match limiter.check(class, &subject).await {
+        Ok(()) => next.run(request).await,
+        Err(err) => err.into_response(),
     }
 }
 
@@ -490,7 +454,9 @@ pub async fn run(
         ads_channel,
         market: CreatorMarketplaceServiceClient::new(market_channel.clone()),
         market_channel,
-        keys: JwtKeys::new(config.auth.jwt_secret.expose()),
+        keys: config.auth.keys()?,
+        limiter: limits::Limiter::new(redis.clone(), config.rate_limit.clone()),
+        serve_tokens: Arc::new(serve::ServeTokens::new(&config.serve_tokens)),
         redis,
         producer: producer.clone(),
         config: Arc::new(config),

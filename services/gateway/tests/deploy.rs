@@ -73,7 +73,7 @@ fn services() -> Vec<String> {
 
 /// Loads a service's config from its defaults and `vars`, the way the
 /// binary does from its environment; returns it as JSON.
-fn load<C>(service: &str, vars: &[(String, String)]) -> Result<Json, String>
+fn load<C>(service: &str, vars: &[(String, String)], development: bool) -> Result<Json, String>
 where
     C: Default + Serialize + DeserializeOwned + Validate,
 {
@@ -94,7 +94,16 @@ where
             .collect::<Vec<_>>()
             .join("; ")
     })?;
-    let problems = config.validate();
+    let mut problems = config.validate();
+    if !development {
+        // What the binary refuses outside LOOP_ENV=development.
+        problems.extend(
+            config
+                .development_only()
+                .into_iter()
+                .map(|key| format!("{key}: a development default outside development")),
+        );
+    }
     if !problems.is_empty() {
         return Err(problems.join("; "));
     }
@@ -104,13 +113,25 @@ where
 /// The config type of each service crate. A new service needs a line here
 /// (and its crate in the gateway's dev-dependencies).
 fn config_of(service: &str, vars: &[(String, String)]) -> Result<Json, String> {
+    // LOOP_ENV as the container sees it (unset is production).
+    let development = vars
+        .iter()
+        .any(|(k, v)| k == "LOOP_ENV" && v == "development");
+    let vars: Vec<(String, String)> = vars
+        .iter()
+        .filter(|(k, _)| k != "LOOP_ENV")
+        .cloned()
+        .collect();
+    let vars = vars.as_slice();
     match service {
-        "content" => load::<loop_content::Config>(service, vars),
-        "feed-ranking" => load::<loop_feed_ranking::Config>(service, vars),
-        "wallet" => load::<loop_wallet::Config>(service, vars),
-        "ads-auction" => load::<loop_ads_auction::Config>(service, vars),
-        "creator-marketplace" => load::<loop_creator_marketplace::Config>(service, vars),
-        "gateway" => load::<loop_gateway::Config>(service, vars),
+        "content" => load::<loop_content::Config>(service, vars, development),
+        "feed-ranking" => load::<loop_feed_ranking::Config>(service, vars, development),
+        "wallet" => load::<loop_wallet::Config>(service, vars, development),
+        "ads-auction" => load::<loop_ads_auction::Config>(service, vars, development),
+        "creator-marketplace" => {
+            load::<loop_creator_marketplace::Config>(service, vars, development)
+        }
+        "gateway" => load::<loop_gateway::Config>(service, vars, development),
         other => Err(format!(
             "services/{other} has no config entry in services/gateway/tests/deploy.rs: add loop-{other} to the gateway's dev-dependencies and to config_of"
         )),
@@ -160,15 +181,16 @@ fn check_config(
     hosts: &BTreeMap<String, u16>,
 ) {
     let prefix = env_prefix(service);
-    let (ours, others): (Vec<_>, Vec<_>) = vars
+    let (mut ours, others): (Vec<_>, Vec<_>) = vars
         .iter()
         .filter(|(k, _)| k.starts_with("LOOP_") && k.contains("__"))
         .cloned()
         .partition(|(k, _)| k.starts_with(&prefix));
+    ours.extend(vars.iter().filter(|(k, _)| k == "LOOP_ENV").cloned());
     for (k, _) in others {
         problems.push(format!("{place}: {k} is not a {prefix} variable"));
     }
-    let defaults = match config_of(service, &[]) {
+    let defaults = match config_of(service, &dev()) {
         Ok(config) => config,
         Err(err) => return problems.push(format!("{place}: {err}")),
     };
@@ -214,9 +236,56 @@ fn check_config(
     }
 }
 
-/// `${VAR:-default}` -> default, `${VAR}` -> "", `$$` -> `$` (what compose
-/// sees with nothing set in the environment).
-fn interpolate(text: &str) -> String {
+fn dev() -> Vec<(String, String)> {
+    vec![("LOOP_ENV".into(), "development".into())]
+}
+
+/// What an operator sets for each variable compose requires (`${VAR:?}`):
+/// real, freshly generated keys and passwords.
+fn required_values() -> BTreeMap<String, String> {
+    use loop_platform::auth::{JwkSet, SigningKey};
+    let mut values = BTreeMap::new();
+    let mut jwks = JwkSet::default();
+    for issuer in [
+        "gateway",
+        "feed-ranking",
+        "ads-auction",
+        "creator-marketplace",
+    ] {
+        let key = SigningKey::generate(issuer, "test").expect("key");
+        jwks.keys.push(key.public_jwk());
+        values.insert(
+            format!(
+                "LOOP_{}_SIGNING_KEY",
+                issuer.to_uppercase().replace('-', "_")
+            ),
+            serde_json::to_string(&key.private_jwk()).expect("json"),
+        );
+    }
+    values.insert(
+        "LOOP_TRUSTED_KEYS".into(),
+        serde_json::to_string(&jwks).expect("json"),
+    );
+    values.insert(
+        "LOOP_ADS_TOKEN_KEY".into(),
+        uuid::Uuid::new_v4().simple().to_string().repeat(2),
+    );
+    values.insert(
+        "LOOP_SERVE_TOKEN_KEY".into(),
+        uuid::Uuid::new_v4().simple().to_string().repeat(2),
+    );
+    values.insert("POSTGRES_PASSWORD".into(), "a-real-password".into());
+    values.insert(
+        "LOOP_ADMIN_PASSWORD".into(),
+        "a-real-admin-password-7".into(),
+    );
+    values
+}
+
+/// `${VAR:-default}` -> default, `${VAR}` -> "", `${VAR:?message}` and
+/// `${VAR?message}` -> `required[VAR]` (compose refuses to start without
+/// it), `$$` -> `$`: what compose sees with only the required variables set.
+fn interpolate_with(text: &str, required: &BTreeMap<String, String>) -> String {
     let mut out = String::new();
     let mut rest = text;
     while let Some(at) = rest.find('$') {
@@ -227,8 +296,16 @@ fn interpolate(text: &str) -> String {
             rest = after;
         } else if let Some(body) = rest.strip_prefix("${") {
             let end = body.find('}').expect("closed ${");
-            if let Some((_, default)) = body[..end].split_once(":-") {
+            let expr = &body[..end];
+            if let Some((_, default)) = expr.split_once(":-") {
                 out.push_str(default);
+            } else if let Some((name, _)) = expr.split_once('?') {
+                let name = name.trim_end_matches(':');
+                out.push_str(
+                    required
+                        .get(name)
+                        .unwrap_or_else(|| panic!("the test sets no value for required {name}")),
+                );
             }
             rest = &body[end + 1..];
         } else {
@@ -238,6 +315,34 @@ fn interpolate(text: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+fn interpolate(text: &str) -> String {
+    interpolate_with(text, &BTreeMap::new())
+}
+
+/// Variables with a default (`${VAR:-x}` / `${VAR-x}`) whose name says secret.
+fn secret_defaults(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("${") {
+        rest = &rest[at + 2..];
+        let end = rest.find('}').unwrap_or(rest.len());
+        let expr = &rest[..end];
+        let name_len = expr
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(expr.len());
+        let (name, operator) = expr.split_at(name_len);
+        if operator.starts_with(":-") || operator.starts_with('-') {
+            let secret = ["SECRET", "KEY", "PASSWORD", "TOKEN"]
+                .iter()
+                .any(|w| name.contains(w));
+            if secret {
+                found.push(expr.to_owned());
+            }
+        }
+    }
+    found
 }
 
 #[test]
@@ -250,7 +355,7 @@ fn compose_dockerfile_manifests_and_prometheus_agree_with_the_services() {
     let mut hosts = BTreeMap::new();
     let mut metrics_ports = BTreeMap::new();
     for service in &services {
-        match config_of(service, &[]) {
+        match config_of(service, &dev()) {
             Ok(config) => {
                 let (listen, metrics) = ports(&config);
                 match listen {
@@ -306,7 +411,13 @@ fn compose_dockerfile_manifests_and_prometheus_agree_with_the_services() {
         }
     }
 
-    // --- docker-compose.yml
+    // --- docker-compose.yml: no secret has a default; each is required.
+    let required = required_values();
+    for default in secret_defaults(&read("docker-compose.yml")) {
+        problems.push(format!(
+            "docker-compose.yml: ${{{default}}} gives a secret a default"
+        ));
+    }
     let compose = yaml("docker-compose.yml");
     let compose_services = compose["services"].as_mapping().expect("compose services");
     for (name, svc) in compose_services {
@@ -367,8 +478,14 @@ fn compose_dockerfile_manifests_and_prometheus_agree_with_the_services() {
             .as_mapping()
             .into_iter()
             .flatten()
-            .map(|(k, v)| (s(k), interpolate(&s(v))))
+            .map(|(k, v)| (s(k), interpolate_with(&s(v), &required)))
             .collect();
+        if !vars
+            .iter()
+            .any(|(k, v)| k == "LOOP_ENV" && v == "production")
+        {
+            problems.push(format!("{place}: LOOP_ENV is not production"));
+        }
         check_config(&mut problems, &place, service, &vars, &hosts);
     }
 
@@ -398,6 +515,20 @@ fn compose_dockerfile_manifests_and_prometheus_agree_with_the_services() {
         }
     }
     let base_secret = find("Secret", "loop-secrets").expect("loop-secrets Secret");
+    if s(&config_map["data"]["LOOP_ENV"]) != "production" {
+        problems.push("deploy/k8s/base loop-config: LOOP_ENV is not production".into());
+    }
+    // The base carries placeholders only: every key and password is
+    // REPLACE-ME (or empty, where empty means "none").
+    for (key, value) in base_secret["stringData"].as_mapping().into_iter().flatten() {
+        let (key, value) = (s(key), s(value));
+        let secret = key.contains("key") || key.contains("password");
+        if secret && !matches!(value.as_str(), "REPLACE-ME" | "") {
+            problems.push(format!(
+                "deploy/k8s/base loop-secrets: {key} carries a value, not a placeholder"
+            ));
+        }
+    }
     let overlay = yaml("deploy/k8s/overlays/dev/kustomization.yaml");
     let patches: Vec<Yaml> = overlay["patches"]
         .as_sequence()
@@ -496,6 +627,13 @@ fn compose_dockerfile_manifests_and_prometheus_agree_with_the_services() {
             env.retain(|(k, _)| *k != name);
             env.push((name, value));
         };
+        // envFrom loop-config: LOOP_ENV, as the dev overlay patches it.
+        let dev_env = patches
+            .iter()
+            .find(|p| s(&p["kind"]) == "ConfigMap")
+            .map(|p| s(&p["data"]["LOOP_ENV"]))
+            .unwrap_or_else(|| s(&config_map["data"]["LOOP_ENV"]));
+        env.push(("LOOP_ENV".into(), dev_env));
         for entry in container["env"].as_sequence().into_iter().flatten() {
             set(&mut env, entry);
         }
@@ -603,6 +741,7 @@ fn a_misnamed_variable_is_caught() {
         "example",
         "content",
         &[
+            ("LOOP_ENV".into(), "development".into()),
             (
                 "LOOP_CONTENT__GRPC__LISTEN_ADDR".into(),
                 "0.0.0.0:50061".into(),
@@ -630,6 +769,7 @@ fn a_misnamed_variable_is_caught() {
         "example",
         "content",
         &[
+            ("LOOP_ENV".into(), "development".into()),
             (
                 "LOOP_CONTENT__GRPC__LISTEN_ADDR".into(),
                 "0.0.0.0:50061".into(),
@@ -653,10 +793,61 @@ fn a_misnamed_variable_is_caught() {
 }
 
 #[test]
+fn secret_defaults_are_found_and_required_values_filled() {
+    assert_eq!(
+        secret_defaults("a ${LOOP_JWT_SECRET:-dev} ${LOOP_LOG_FORMAT:-json} ${LOOP_X_KEY:?set it}"),
+        vec!["LOOP_JWT_SECRET:-dev".to_owned()]
+    );
+    let required = BTreeMap::from([("K".to_owned(), "v".to_owned())]);
+    assert_eq!(interpolate_with("${K:?set K}/${K?x}", &required), "v/v");
+}
+
+#[test]
 fn compose_interpolation_takes_the_defaults() {
     assert_eq!(
-        interpolate("postgres://postgres:${POSTGRES_PASSWORD:-postgres}@postgres:5432/content"),
+        interpolate("postgres://postgres:${POSTGRES_USER:-postgres}@postgres:5432/content"),
         "postgres://postgres:postgres@postgres:5432/content"
     );
     assert_eq!(interpolate("${UNSET}x$$y"), "x$y");
+}
+
+#[test]
+fn every_service_refuses_development_secrets_outside_development() {
+    let production = vec![("LOOP_ENV".to_owned(), "production".to_owned())];
+    for service in services() {
+        let err = config_of(&service, &production).expect_err("dev defaults in production");
+        let mut expected = vec!["auth.trusted_keys"];
+        match service.as_str() {
+            "content" => expected.push("bootstrap_admin.password"),
+            "wallet" => expected.push("payments.test_provider_enabled"),
+            "ads-auction" => expected.extend(["auth.signing_key", "tokens.keys.k1"]),
+            "gateway" | "feed-ranking" | "creator-marketplace" => expected.push("auth.signing_key"),
+            _ => {}
+        }
+        for key in expected {
+            assert!(err.contains(key), "{service}: {key} not refused: {err}");
+        }
+        // The same defaults load in development.
+        config_of(&service, &dev()).expect("development defaults load");
+    }
+}
+
+#[test]
+fn the_gateway_binary_exits_naming_each_missing_secret() {
+    for environment in [None, Some("production"), Some("staging")] {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_loop-gateway"));
+        command.env_remove("LOOP_ENV");
+        if let Some(value) = environment {
+            command.env("LOOP_ENV", value);
+        }
+        let out = command.output().expect("runs the gateway binary");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{environment:?}: {stderr}");
+        for named in [
+            "auth.signing_key (env LOOP_GATEWAY__AUTH__SIGNING_KEY)",
+            "auth.trusted_keys (env LOOP_GATEWAY__AUTH__TRUSTED_KEYS)",
+        ] {
+            assert!(stderr.contains(named), "{environment:?}: {stderr}");
+        }
+    }
 }

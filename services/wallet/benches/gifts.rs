@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use loop_platform::auth::{JwtKeys, Role};
+use loop_platform::auth::Role;
 use loop_platform::bench::{Figure, env_usize, percentile};
 use loop_platform::testing::{self, TestDb};
 use loop_proto::content::v1 as cpb;
@@ -252,7 +252,7 @@ async fn main() {
     let content_client = ContentServiceClient::new(
         loop_platform::grpc::channel(&format!("http://{content_addr}")).expect("channel"),
     );
-    let keys = JwtKeys::new(config.auth.jwt_secret.expose());
+    let keys = loop_platform::testing::TestKeys;
     let token = |sub: &str, role| keys.issue(sub, role, Duration::from_secs(3600));
     testing::wait_for("wallet serving", Duration::from_secs(60), || {
         let mut c = clients[0].clone();

@@ -77,8 +77,8 @@ pub struct MoneyConfig {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentsConfig {
-    /// Accept PAYMENT_PROVIDER_TEST receipts (development and tests; refused
-    /// when LOOP_ENV=production).
+    /// Accept PAYMENT_PROVIDER_TEST receipts (development and tests only:
+    /// refused unless LOOP_ENV=development).
     pub test_provider_enabled: bool,
     /// HMAC-SHA256 key of test receipts.
     pub test_secret: Secret<String>,
@@ -180,7 +180,7 @@ impl Default for Config {
                 ..RedisConfig::default()
             },
             kafka: KafkaConfig::default(),
-            auth: AuthConfig::default(),
+            auth: AuthConfig::development_verifier(),
             telemetry: TelemetryConfig::with_metrics_port(9464),
             services: ServicesConfig {
                 content_url: "http://127.0.0.1:50061".into(),
@@ -253,9 +253,8 @@ impl Validate for Config {
         self.database.validate_into(&mut p);
         self.redis.validate_into(&mut p);
         self.kafka.validate_into(&mut p);
-        self.auth.validate_into(&mut p);
+        self.auth.validate_into("wallet", false, &mut p);
         validate_service_url("services.content_url", &self.services.content_url, &mut p);
-        let production = std::env::var("LOOP_ENV").is_ok_and(|v| v == "production");
         if !(10..=60_000).contains(&self.outbox.poll_interval_ms) {
             p.push("outbox.poll_interval_ms: must be 10..=60000".into());
         }
@@ -278,16 +277,8 @@ impl Validate for Config {
         if m.daily_payout_cap_cents < m.min_payout_cents {
             p.push("money.daily_payout_cap_cents: must be at least money.min_payout_cents".into());
         }
-        if self.payments.test_provider_enabled {
-            if self.payments.test_secret.expose().len() < 16 {
-                p.push("payments.test_secret: must be at least 16 bytes".into());
-            }
-            if production {
-                p.push(
-                    "payments.test_provider_enabled: test receipts are refused in production"
-                        .into(),
-                );
-            }
+        if self.payments.test_provider_enabled && self.payments.test_secret.expose().len() < 16 {
+            p.push("payments.test_secret: must be at least 16 bytes".into());
         }
         if self.content.timeout_ms == 0 || self.content.timeout_ms > 60_000 {
             p.push("content.timeout_ms: must be 1..=60000".into());
@@ -361,6 +352,16 @@ impl Validate for Config {
             }
         }
         p
+    }
+
+    fn development_only(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        self.auth.development_only(&mut out);
+        // Test receipts are signed with a key anyone can hold: free coins.
+        if self.payments.test_provider_enabled {
+            out.push("payments.test_provider_enabled".into());
+        }
+        out
     }
 }
 

@@ -29,7 +29,6 @@ mod service;
 use std::sync::Arc;
 use std::time::Duration;
 
-use loop_platform::auth::JwtKeys;
 use loop_platform::cache::Redis;
 use loop_platform::kafka::{Producer, topics};
 use loop_proto::wallet::v1::wallet_service_server::WalletServiceServer;
@@ -101,7 +100,7 @@ pub async fn run(
     let service = WalletService::new(
         pool.clone(),
         redis,
-        JwtKeys::new(config.auth.jwt_secret.expose()),
+        config.auth.keys()?,
         Arc::new(config),
         relay_wake,
         projector_wake,

@@ -70,6 +70,36 @@ enum Command {
     /// Check the wallet's ledger, export it as a journal, rebuild leaderboards.
     #[command(subcommand)]
     Wallet(WalletCommand),
+    /// Make the Ed25519 keys services sign and verify tokens with (docs/security.md).
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Print a new private signing key (a JWK) for one issuer: the gateway (user tokens) or a service (its own calls).
+    #[command(
+        after_help = "The key id is <issuer>:<label>. Give the private key to that service alone\n(LOOP_<SVC>__AUTH__SIGNING_KEY) and its public half to every service (`loopctl keys jwks`).\n\nExamples:\n  loopctl keys generate gateway --label 2026-12 > gateway.jwk\n  loopctl keys generate ads-auction > ads-auction.jwk"
+    )]
+    Generate {
+        /// gateway, feed-ranking, ads-auction, creator-marketplace, content or wallet.
+        issuer: String,
+        /// Distinguishes this key from the issuer's others while rotating.
+        #[arg(long, default_value_t = chrono::Utc::now().format("%Y%m%d%H%M%S").to_string())]
+        label: String,
+    },
+    /// Print the JWKS of the public halves of private keys (files, or - for stdin), for LOOP_<SVC>__AUTH__TRUSTED_KEYS.
+    #[command(
+        after_help = "List old and new keys together while rotating; drop the old one once tokens it\nsigned have expired.\n\nExample:\n  loopctl keys jwks gateway.jwk ads-auction.jwk feed-ranking.jwk creator-marketplace.jwk"
+    )]
+    Jwks {
+        /// Private or public JWK files.
+        #[arg(required = true)]
+        files: Vec<String>,
+    },
+    /// Print the well-known development keys (accepted only when LOOP_ENV=development).
+    #[command(after_help = "Example:\n  loopctl keys development")]
+    Development,
 }
 
 #[derive(Subcommand)]
@@ -173,6 +203,7 @@ async fn main() -> std::process::ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let kafka = cli.broker.kafka();
     match cli.command {
+        Command::Keys(command) => keys(command),
         Command::Seed(args) => seed::run(args).await,
         Command::Simulate(args) => {
             let report = simulate::run(args.clone()).await?;
@@ -339,4 +370,43 @@ fn print_positions(positions: &[offsets::Position]) {
             p.topic, p.partition, committed, p.high_watermark, p.lag
         );
     }
+}
+
+fn keys(command: KeysCommand) -> anyhow::Result<()> {
+    use loop_platform::auth::{Jwk, JwkSet, SigningKey};
+    match command {
+        KeysCommand::Generate { issuer, label } => {
+            let key = SigningKey::generate(&issuer, &label)
+                .map_err(|e| anyhow::anyhow!("{issuer}:{label}: {e}"))?;
+            println!("{}", serde_json::to_string(&key.private_jwk())?);
+        }
+        KeysCommand::Jwks { files } => {
+            let mut set = JwkSet::default();
+            for file in files {
+                let text = if file == "-" {
+                    std::io::read_to_string(std::io::stdin())?
+                } else {
+                    std::fs::read_to_string(&file).map_err(|e| anyhow::anyhow!("{file}: {e}"))?
+                };
+                let jwk: Jwk = serde_json::from_str(text.trim())
+                    .map_err(|e| anyhow::anyhow!("{file}: not a JWK: {e}"))?;
+                set.keys.push(Jwk { d: None, ..jwk });
+            }
+            // Checks every key the way the services will.
+            loop_platform::auth::Verifier::from_set(&set).map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{}", serde_json::to_string(&set)?);
+        }
+        KeysCommand::Development => {
+            println!("# accepted only when LOOP_ENV=development");
+            println!(
+                "trusted_keys: {}",
+                serde_json::to_string(&loop_platform::auth::development_jwks())?
+            );
+            for issuer in loop_platform::auth::ISSUERS {
+                let key = SigningKey::development(issuer);
+                println!("{issuer}: {}", serde_json::to_string(&key.private_jwk())?);
+            }
+        }
+    }
+    Ok(())
 }

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use loop_creator_marketplace::Config;
-use loop_platform::auth::{JwtKeys, Role};
+use loop_platform::auth::Role;
 use loop_platform::config::KafkaConfig;
 use loop_platform::testing::{self, TestDb};
 use loop_proto::content::v1 as cpb;
@@ -23,7 +23,7 @@ use tonic::transport::Channel;
 use uuid::Uuid;
 
 pub struct Platform {
-    pub keys: JwtKeys,
+    pub keys: loop_platform::testing::TestKeys,
     pub kafka: KafkaConfig,
     pub config: Config,
     pub market: CreatorMarketplaceServiceClient<Channel>,
@@ -126,7 +126,7 @@ impl Platform {
         healthy(channel(market_addr), loop_creator_marketplace::SERVICE_NAME).await;
         let small = || sqlx::postgres::PgPoolOptions::new().max_connections(2);
         Self {
-            keys: JwtKeys::new(config.auth.jwt_secret.expose()),
+            keys: loop_platform::testing::TestKeys,
             kafka,
             market: CreatorMarketplaceServiceClient::new(channel(market_addr)),
             content: ContentServiceClient::new(channel(content_addr)),
@@ -154,7 +154,7 @@ impl Platform {
     pub fn service(&self) -> loop_creator_marketplace::MarketplaceService {
         loop_creator_marketplace::MarketplaceService::new(
             self.pool.clone(),
-            self.keys.clone(),
+            loop_platform::auth::JwtKeys::development("creator-marketplace"),
             std::sync::Arc::new(self.config.clone()),
         )
         .expect("service")

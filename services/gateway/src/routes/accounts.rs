@@ -131,7 +131,8 @@ pub async fn sign_up(
 
 /// Log in with handle and password.
 #[utoipa::path(post, path = "/v1/auth/login", tag = "accounts", request_body = LoginBody,
-    responses((status = 200, body = SessionDto), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = SessionDto), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 429, description = "Too many attempts from this address, or too many failed logins of this account (backs off); see Retry-After", body = ErrorBody)))]
 pub async fn log_in(
     State(st): State<AppState>,
     ApiJson(b): ApiJson<LoginBody>,
@@ -142,6 +143,13 @@ pub async fn log_in(
     if b.password.is_empty() {
         return Err(ApiError::invalid("password", "is required"));
     }
+    // Per-account throttle: guessing one account's password from many
+    // addresses still backs off.
+    let handle = b.handle.trim().to_lowercase();
+    let throttled = st.limiter.config().enabled;
+    if throttled {
+        st.limiter.login_allowed(&handle).await?;
+    }
     let auth = st
         .call(
             st.content()
@@ -150,8 +158,21 @@ pub async fn log_in(
                     password: b.password,
                 })),
         )
-        .await?;
-    Ok(Json(session(&st, auth.user.ok_or_else(missing_user)?)))
+        .await;
+    match auth {
+        Ok(auth) => {
+            if throttled {
+                st.limiter.login_succeeded(&handle).await;
+            }
+            Ok(Json(session(&st, auth.user.ok_or_else(missing_user)?)))
+        }
+        Err(err) => {
+            if throttled && err.status == StatusCode::UNAUTHORIZED {
+                st.limiter.login_failed(&handle).await;
+            }
+            Err(err)
+        }
+    }
 }
 
 /// Your own profile.

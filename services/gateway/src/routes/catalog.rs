@@ -71,7 +71,7 @@ pub struct ChallengeBody {
     pub ends_at: DateTime<Utc>,
 }
 
-/// Start a hashtag challenge (advertisers and admins).
+/// Start an editorial hashtag challenge (admins only; advertisers buy a Branded Hashtag Challenge at /v1/ads/branded-challenges). It may not start in the past and lasts at most 30 days.
 #[utoipa::path(post, path = "/v1/challenges", tag = "discover", security(("bearer" = [])), request_body = ChallengeBody,
     responses((status = 201, body = ChallengeDto), (status = "4XX", body = ErrorBody)))]
 pub async fn create_challenge(

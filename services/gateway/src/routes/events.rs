@@ -19,9 +19,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::AppState;
+use crate::credit;
 use crate::dto::enum_from_str;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, AuthUser};
+use crate::serve::ServeTokenError;
 
 /// The most events one request may carry.
 pub const MAX_BATCH: usize = 100;
@@ -71,6 +73,12 @@ pub struct EventBody {
     pub target: Option<String>,
     /// When it happened on the device; clamped to now, at most 24 h old.
     pub occurred_at: Option<DateTime<Utc>>,
+    /// The `serve_token` of the For You / Following item this engagement is
+    /// with. Without a valid one the event teaches only your own feed;
+    /// with one it also counts toward the video's metrics and trending,
+    /// once per window (docs/security.md).
+    #[schema(max_length = 2048)]
+    pub serve_token: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -87,6 +95,10 @@ pub struct EventsAccepted {
     pub accepted: usize,
     /// UUIDv7 per event, in request order.
     pub event_ids: Vec<String>,
+    /// Per event, in request order: counted, unverified (no valid serve
+    /// token: your own feed only), duplicate (already credited in its
+    /// window) or own_video (your own video: never counted).
+    pub credits: Vec<&'static str>,
 }
 
 pub(crate) fn context(body: &ClientContextBody) -> ApiResult<common::ClientContext> {
@@ -128,7 +140,8 @@ pub(crate) fn context(body: &ClientContextBody) -> ApiResult<common::ClientConte
 
 /// Report what the viewer did; feeds learn from it within a second.
 #[utoipa::path(post, path = "/v1/events", tag = "feed", security(("bearer" = [])), request_body = EventsBody,
-    responses((status = 202, body = EventsAccepted), (status = "4XX", body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 202, body = EventsAccepted), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 429, description = "More events per minute than one person makes; see Retry-After", body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn post_events(
     State(st): State<AppState>,
     user: AuthUser,
@@ -167,7 +180,16 @@ pub async fn post_events(
         .map(|v| (v.video_id.as_str(), v))
         .collect();
 
+    // Per-user cap on events (not requests): a flood is refused whole.
+    st.limiter
+        .check_n(
+            crate::limits::Class::Events,
+            &format!("events:{}", user.user_id),
+            body.events.len(),
+        )
+        .await?;
     let mut out = Vec::with_capacity(body.events.len());
+    let mut served = Vec::with_capacity(body.events.len());
     for (i, e) in body.events.iter().enumerate() {
         let field = |name: &str| format!("events[{i}].{name}");
         let kind = enum_from_str(
@@ -257,6 +279,27 @@ pub async fn post_events(
                 .to_string(),
             None => loop_platform::ids::new_id().to_string(),
         };
+        served.push(match &e.serve_token {
+            None => false,
+            Some(token) if token.len() > 2048 => {
+                return Err(ApiError::invalid(
+                    field("serve_token"),
+                    "at most 2048 characters",
+                ));
+            }
+            Some(token) => match st.serve_tokens.verify(token) {
+                Ok(s) if s.sub == user.user_id && s.vid == video.video_id => true,
+                // Someone else's token, or another video's: never honest.
+                Ok(_) | Err(ServeTokenError::Invalid) => {
+                    return Err(ApiError::invalid(
+                        field("serve_token"),
+                        "is not a serve token of this video for you",
+                    ));
+                }
+                // An old feed page: still the user's own learning.
+                Err(ServeTokenError::Expired) => false,
+            },
+        });
         out.push(ev::EngagementEvent {
             event_id,
             occurred_at: Some(to_timestamp(occurred_at)),
@@ -272,8 +315,12 @@ pub async fn post_events(
             accepted_at: Some(to_timestamp(now)),
             hashtags: video.hashtags.clone(),
             category: video.category.clone(),
+            // Decided for the whole batch below, in one Redis round trip.
+            credit: ev::EngagementCredit::Unverified as i32,
         });
     }
+
+    credit::assign(&st, &user.user_id, &mut out, &served).await;
 
     // Publish all, in order, keyed by user (one partition: order kept), and
     // answer only once the broker has them.
@@ -295,6 +342,7 @@ pub async fn post_events(
         StatusCode::ACCEPTED,
         Json(EventsAccepted {
             accepted: out.len(),
+            credits: out.iter().map(|e| credit::name(e.credit())).collect(),
             event_ids: out.into_iter().map(|e| e.event_id).collect(),
         }),
     ))

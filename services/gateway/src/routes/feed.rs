@@ -110,6 +110,11 @@ pub struct FeedItemDto {
     /// interest_match, trending, fresh, following, challenge, cold_start_interest, regional_popular or sponsored.
     pub reason_kind: String,
     pub score: f32,
+    /// Proof this video was served to you: send it back with engagement
+    /// (`POST /v1/events`) so it counts. Absent on sponsored items (they
+    /// have their impression token).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub serve_token: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -154,6 +159,15 @@ pub async fn for_you(
             .items
             .into_iter()
             .map(|i| FeedItemDto {
+                serve_token: match &i.item {
+                    Some(pb::feed_item::Item::Video(v)) => Some(st.serve_tokens.sign(
+                        &user.user_id,
+                        &v.video_id,
+                        &v.creator_id,
+                        i.position,
+                    )),
+                    _ => None,
+                },
                 position: i.position,
                 reason_kind: enum_to_str(i.reason_kind().as_str_name(), "REASON_KIND_"),
                 reason: i.reason,

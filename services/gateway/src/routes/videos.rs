@@ -214,12 +214,12 @@ pub async fn lineage(
 
 /// The Following feed: videos of creators you follow, newest first.
 #[utoipa::path(get, path = "/v1/feed/following", tag = "feed", security(("bearer" = [])),
-    params(PageQuery), responses((status = 200, body = Page<VideoDto>), (status = "4XX", body = ErrorBody)))]
+    params(PageQuery), responses((status = 200, body = Page<ServedVideoDto>), (status = "4XX", body = ErrorBody)))]
 pub async fn following_feed(
     State(st): State<AppState>,
     user: AuthUser,
     ApiQuery(q): ApiQuery<PageQuery>,
-) -> ApiResult<Json<Page<VideoDto>>> {
+) -> ApiResult<Json<Page<ServedVideoDto>>> {
     let listed = st
         .call(st.content().list_following_videos(st.req(
             &user,
@@ -229,5 +229,29 @@ pub async fn following_feed(
             },
         )))
         .await?;
-    Ok(Json(Page::new(listed.videos, listed.page)))
+    let mut page: Page<ServedVideoDto> = Page::new(Vec::<ServedVideoDto>::new(), listed.page);
+    page.items = listed
+        .videos
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| ServedVideoDto {
+            serve_token: st.serve_tokens.sign(
+                &user.user_id,
+                &v.video_id,
+                &v.creator_id,
+                u32::try_from(i).unwrap_or(u32::MAX),
+            ),
+            video: v.into(),
+        })
+        .collect();
+    Ok(Json(page))
+}
+
+/// A video served in a feed, with the proof it was served to you.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ServedVideoDto {
+    #[serde(flatten)]
+    pub video: VideoDto,
+    /// Send it back with engagement (`POST /v1/events`) so it counts.
+    pub serve_token: String,
 }

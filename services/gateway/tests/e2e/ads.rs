@@ -5,8 +5,7 @@
 
 use std::time::Duration;
 
-use loop_platform::auth::{JwtKeys, Role};
-use loop_platform::config::DEV_JWT_SECRET;
+use loop_platform::auth::Role;
 use loop_platform::testing;
 use loop_proto::ads_auction::v1 as pb;
 use loop_proto::ads_auction::v1::ads_auction_service_client::AdsAuctionServiceClient;
@@ -20,7 +19,7 @@ async fn fill(p: &Platform, viewer_id: &str) -> pb::FillAdSlotsResponse {
     let mut client = AdsAuctionServiceClient::new(
         loop_platform::grpc::channel(&format!("http://{}", p.ads_addr)).expect("channel"),
     );
-    let token = JwtKeys::new(DEV_JWT_SECRET).issue(
+    let token = loop_platform::testing::TestKeys.issue(
         "service:feed-ranking",
         Role::Service,
         Duration::from_secs(60),

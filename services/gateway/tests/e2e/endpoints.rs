@@ -424,6 +424,22 @@ async fn follows_likes_comments_and_shares_can_be_undone_and_listed() {
         )
         .await;
     assert_eq!((status, share), (StatusCode::OK, json!({"share_count": 1})));
+    // A share counts once per viewer (repeats do not inflate it), and a
+    // creator's own share never counts.
+    for (who, channel) in [
+        (&fan, "whatsapp"),
+        (&fan, "copy_link"),
+        (&maker, "copy_link"),
+    ] {
+        let (status, share) = p
+            .post(
+                &format!("/v1/videos/{vid}/share"),
+                Some(who),
+                json!({"channel": channel}),
+            )
+            .await;
+        assert_eq!((status, share), (StatusCode::OK, json!({"share_count": 1})));
+    }
     let (status, err) = p
         .post(
             &format!("/v1/videos/{vid}/share"),
@@ -481,7 +497,7 @@ async fn sounds_hashtags_and_challenges() {
     );
 
     let now = chrono::Utc::now();
-    let challenge = json!({"hashtag": "#Beat", "description": "Dance to the beat", "starts_at": now - chrono::Duration::hours(1), "ends_at": now + chrono::Duration::days(7)});
+    let challenge = json!({"hashtag": "#Beat", "description": "Dance to the beat", "starts_at": now, "ends_at": now + chrono::Duration::days(7)});
     assert_eq!(
         p.post("/v1/challenges", Some(&maker), challenge.clone())
             .await
@@ -489,18 +505,39 @@ async fn sounds_hashtags_and_challenges() {
         StatusCode::FORBIDDEN,
         "creators cannot start challenges"
     );
-    let (status, created) = p
+    // A challenge is a paid product: an advertiser buys it through
+    // /v1/ads/branded-challenges, never free here (it would block the tag).
+    let (status, err) = p
         .post("/v1/challenges", Some(&brand), challenge.clone())
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{err}");
+    let admin = admin(&p).await;
+    let past = json!({"hashtag": "beat", "description": "d", "starts_at": now - chrono::Duration::hours(1), "ends_at": now + chrono::Duration::days(7)});
+    let (status, err) = p.post("/v1/challenges", Some(&admin), past).await;
+    assert_eq!(
+        (status, error_field(&err)),
+        (StatusCode::BAD_REQUEST, Some("starts_at"))
+    );
+    let forever = json!({"hashtag": "beat", "description": "d", "starts_at": now, "ends_at": "2099-01-01T00:00:00Z"});
+    let (status, err) = p.post("/v1/challenges", Some(&admin), forever).await;
+    assert_eq!(
+        (status, error_field(&err)),
+        (StatusCode::BAD_REQUEST, Some("ends_at"))
+    );
+    let (_, none) = p.get("/v1/challenges", &maker).await;
+    assert_eq!(none["items"].as_array().map(Vec::len), Some(0), "{none}");
+    let (status, created) = p
+        .post("/v1/challenges", Some(&admin), challenge.clone())
         .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     assert_eq!(created["hashtag"], "beat");
     assert_eq!(
-        p.post("/v1/challenges", Some(&brand), challenge).await.0,
+        p.post("/v1/challenges", Some(&admin), challenge).await.0,
         StatusCode::CONFLICT,
         "overlapping period"
     );
     let backwards = json!({"hashtag": "other", "description": "d", "starts_at": now + chrono::Duration::days(2), "ends_at": now + chrono::Duration::days(1)});
-    let (status, err) = p.post("/v1/challenges", Some(&brand), backwards).await;
+    let (status, err) = p.post("/v1/challenges", Some(&admin), backwards).await;
     assert_eq!(
         (status, error_field(&err)),
         (StatusCode::BAD_REQUEST, Some("ends_at"))
@@ -508,7 +545,7 @@ async fn sounds_hashtags_and_challenges() {
     let (status, err) = p
         .post(
             "/v1/challenges",
-            Some(&brand),
+            Some(&admin),
             json!({"hashtag": "x", "description": "d", "starts_at": "yesterday", "ends_at": now}),
         )
         .await;

@@ -4,8 +4,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use loop_platform::auth::{JwtKeys, Role};
-use loop_platform::config::DEV_JWT_SECRET;
+use loop_platform::auth::Role;
 use loop_platform::testing;
 use loop_proto::feed_ranking::v1 as pb;
 use loop_proto::feed_ranking::v1::feed_ranking_service_client::FeedRankingServiceClient;
@@ -25,7 +24,11 @@ fn ranker(p: &Platform) -> FeedRankingServiceClient<tonic::transport::Channel> {
 }
 
 fn service_token() -> String {
-    JwtKeys::new(DEV_JWT_SECRET).issue("test", Role::Service, Duration::from_secs(600))
+    loop_platform::testing::TestKeys.issue(
+        "service:feed-ranking",
+        Role::Service,
+        Duration::from_secs(600),
+    )
 }
 
 /// Publishes FAMILIES x CREATORS x VIDEOS videos tagged `fam{f}` and waits
@@ -136,11 +139,19 @@ async fn train(p: &Platform, token: &str, family: &str, budget: usize) -> (usize
             if sent + events.len() >= budget {
                 break;
             }
+            // As a real client: each event carries its item's serve token.
+            let served = &item["serve_token"];
+            assert!(
+                served.is_string(),
+                "a feed item without a serve token: {item}"
+            );
             if family_of(item) == family {
-                events.push(json!({"kind": "view", "video_id": video_id, "watch_ms": 10000}));
-                events.push(json!({"kind": "like", "video_id": video_id}));
+                events.push(json!({"kind": "view", "video_id": video_id, "watch_ms": 10000, "serve_token": served}));
+                events.push(json!({"kind": "like", "video_id": video_id, "serve_token": served}));
             } else {
-                events.push(json!({"kind": "quick_skip", "video_id": video_id}));
+                events.push(
+                    json!({"kind": "quick_skip", "video_id": video_id, "serve_token": served}),
+                );
             }
         }
         events.truncate(budget - sent);

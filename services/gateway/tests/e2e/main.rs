@@ -12,6 +12,7 @@ use prost::Message;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+mod abuse;
 mod ads;
 mod endpoints;
 mod events;
@@ -403,22 +404,30 @@ async fn auth_and_ownership_are_enforced() {
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(err["error"]["code"], "unauthenticated");
-    let forged = loop_platform::auth::JwtKeys::new("another-secret-another-secret-another").issue(
-        "x",
-        loop_platform::auth::Role::Admin,
-        Duration::from_secs(60),
-    );
+    // Signed by a key nobody trusts, even under the gateway's name.
+    let stranger = loop_platform::auth::SigningKey::generate("gateway", "stolen").expect("key");
+    let forged = stranger.sign(&loop_platform::auth::Claims {
+        iss: "gateway".into(),
+        sub: "x".into(),
+        aud: loop_platform::auth::API_AUDIENCE.into(),
+        role: loop_platform::auth::Role::Admin,
+        iat: 1,
+        exp: u64::MAX / 2,
+    });
     assert_eq!(
         p.get("/v1/users/me", &forged).await.0,
         StatusCode::UNAUTHORIZED
     );
-    let keys = loop_platform::auth::JwtKeys::new(loop_platform::config::DEV_JWT_SECRET);
-    let expired = keys.sign(&loop_platform::auth::Claims {
-        sub: "x".into(),
-        role: loop_platform::auth::Role::Viewer,
-        iat: 1,
-        exp: 2,
-    });
+    let expired = loop_platform::auth::SigningKey::development("gateway").sign(
+        &loop_platform::auth::Claims {
+            iss: "gateway".into(),
+            sub: "x".into(),
+            aud: loop_platform::auth::API_AUDIENCE.into(),
+            role: loop_platform::auth::Role::Viewer,
+            iat: 1,
+            exp: 2,
+        },
+    );
     let (status, err) = p.get("/v1/users/me", &expired).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(

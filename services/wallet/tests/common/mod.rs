@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use loop_platform::auth::{JwtKeys, Role};
+use loop_platform::auth::Role;
 use loop_platform::testing::{self, TestDb};
 use loop_proto::content::v1 as cpb;
 use loop_proto::content::v1::content_service_client::ContentServiceClient;
@@ -89,7 +89,7 @@ impl Drop for Wallet {
 }
 
 pub struct Platform {
-    pub keys: JwtKeys,
+    pub keys: loop_platform::testing::TestKeys,
     pub config: Config,
     pub addr: SocketAddr,
     pub wallet: Wallet,
@@ -179,7 +179,7 @@ impl Platform {
         let content_pool = small().connect(content_db.url()).await.expect("content db");
         let pool = small().connect(wallet_db.url()).await.expect("wallet db");
         Self {
-            keys: JwtKeys::new(config.auth.jwt_secret.expose()),
+            keys: loop_platform::testing::TestKeys,
             receipts: TestProvider::new(config.payments.test_secret.expose()),
             addr,
             wallet,

@@ -327,6 +327,23 @@ impl Sim {
                     }
                 }
             }
+            // Engagement carries the serve token of the item it is with, as
+            // a real client does, so it counts (docs/security.md).
+            let served: HashMap<&str, &str> = items
+                .iter()
+                .filter_map(|i| {
+                    Some((i["video"]["video_id"].as_str()?, i["serve_token"].as_str()?))
+                })
+                .collect();
+            for event in &mut events {
+                let token = event["video_id"]
+                    .as_str()
+                    .and_then(|v| served.get(v))
+                    .copied();
+                if let Some(token) = token {
+                    event["serve_token"] = json!(token);
+                }
+            }
             {
                 let mut tally = self.tally.lock();
                 tally.offered_ad_positions += offered;

@@ -1,0 +1,270 @@
+//! The abuse suite: what an attacker with a client would try, through the
+//! gateway against the real platform. Each test asserts the response and
+//! that nothing was credited that should not be (docs/security.md).
+
+use std::time::Duration;
+
+use loop_platform::kafka::topics;
+use loop_platform::testing;
+use loop_proto::events::v1::{EngagementCredit, EngagementEvent, EngagementKind};
+use prost::Message;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::{Platform, error_field};
+
+/// A creator with two videos, and a viewer following them: the Following
+/// feed serves both videos with their serve tokens.
+async fn served_world(p: &Platform) -> (String, String, String, Vec<Value>) {
+    let (creator, creator_id) = p.sign_up("abused", "creator").await;
+    for n in 0..2 {
+        let (status, body) = p
+            .post("/v1/videos", Some(&creator), json!({"caption": format!("clip {n} #dance"), "duration_ms": 10000, "media_url": "https://x.test/v"}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let (viewer, _) = p.sign_up("watcher", "viewer").await;
+    let (status, _) = p
+        .post(
+            &format!("/v1/users/{creator_id}/follow"),
+            Some(&viewer),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, page) = p.get("/v1/feed/following", &viewer).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let items = page["items"].as_array().expect("items").clone();
+    assert_eq!(items.len(), 2, "{page}");
+    assert!(items.iter().all(|i| i["serve_token"].is_string()), "{page}");
+    (creator, creator_id, viewer, items)
+}
+
+async fn events(p: &Platform, token: &str, events: Value) -> (StatusCode, Value) {
+    p.post("/v1/events", Some(token), json!({ "events": events }))
+        .await
+}
+
+#[tokio::test]
+async fn engagement_counts_only_when_served_once_and_never_for_oneself() {
+    let p = Platform::start().await;
+    let (creator, _, viewer, items) = served_world(&p).await;
+    let (v1, t1) = (&items[0]["video_id"], &items[0]["serve_token"]);
+    let v2 = &items[1]["video_id"];
+    let view_id = uuid::Uuid::now_v7().to_string();
+
+    let (status, first) = events(&p, &viewer, json!([
+        {"kind": "impression", "video_id": v1, "serve_token": t1},
+        {"kind": "view", "video_id": v1, "watch_ms": 9000, "serve_token": t1, "event_id": view_id},
+        {"kind": "like", "video_id": v1, "serve_token": t1},
+        {"kind": "like", "video_id": v1, "serve_token": t1},
+        {"kind": "like", "video_id": v2},
+    ])).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{first}");
+    assert_eq!(
+        first["credits"],
+        json!(["counted", "counted", "counted", "duplicate", "unverified"])
+    );
+    // A client retrying the same view (same event id) is not its own duplicate.
+    let (_, retry) = events(&p, &viewer, json!([
+        {"kind": "view", "video_id": v1, "watch_ms": 9000, "serve_token": t1, "event_id": view_id},
+    ])).await;
+    assert_eq!(retry["credits"], json!(["counted"]));
+    // A hundred more likes: all duplicates.
+    let likes: Vec<Value> = (0..100)
+        .map(|_| json!({"kind": "like", "video_id": v1, "serve_token": t1}))
+        .collect();
+    let (status, spam) = events(&p, &viewer, Value::Array(likes)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{spam}");
+    assert!(
+        spam["credits"]
+            .as_array()
+            .expect("credits")
+            .iter()
+            .all(|c| c == "duplicate"),
+        "{spam}"
+    );
+    // The creator watching their own video, with or without a token.
+    let views: Vec<Value> = (0..3)
+        .map(|_| json!({"kind": "view", "video_id": v2, "watch_ms": 9000}))
+        .collect();
+    let (_, own) = events(&p, &creator, Value::Array(views)).await;
+    assert_eq!(
+        own["credits"],
+        json!(["own_video", "own_video", "own_video"])
+    );
+
+    // Someone else's token, another video's token, a forged token: refused,
+    // naming the field, and nothing is published.
+    let (intruder, _) = p.sign_up("replayer", "viewer").await;
+    for (who, video, token) in [
+        (&intruder, v1, t1.clone()),
+        (&viewer, v2, t1.clone()),
+        (
+            &viewer,
+            v1,
+            json!(format!("{}x", t1.as_str().expect("token"))),
+        ),
+    ] {
+        let (status, err) = events(
+            &p,
+            who,
+            json!([
+                {"kind": "like", "video_id": video, "serve_token": token},
+            ]),
+        )
+        .await;
+        assert_eq!(
+            (status, error_field(&err)),
+            (StatusCode::BAD_REQUEST, Some("events[0].serve_token")),
+            "{err}"
+        );
+    }
+
+    // What consumers see: every accepted event with the credit it was given
+    // (1 + 4 + 1 + 100 + 3 = 109), none of the refused ones.
+    let topic = p.kafka.topic(topics::ENGAGEMENT);
+    let mut reader = testing::TopicReader::new(&p.kafka, &topic);
+    let seen = reader
+        .read_until(Duration::from_secs(30), |s| s.len() >= 109)
+        .await;
+    let published: Vec<EngagementEvent> = seen
+        .iter()
+        .map(|d| EngagementEvent::decode(d.payload.as_slice()).expect("event"))
+        .collect();
+    assert_eq!(published.len(), 109);
+    let counted = published
+        .iter()
+        .filter(|e| e.credit() == EngagementCredit::Counted)
+        .count();
+    assert_eq!(counted, 4, "impression, view (and its retry), like");
+    let own_views = published
+        .iter()
+        .filter(|e| e.kind() == EngagementKind::View && e.credit() == EngagementCredit::OwnVideo)
+        .count();
+    assert_eq!(own_views, 3);
+    testing::clear_redis(&p.redis).await;
+}
+
+#[tokio::test]
+async fn service_credentials_floods_and_guessing_are_refused() {
+    let p = Platform::start_with(|c| {
+        c.rate_limit.events_per_user_per_minute = 40;
+    })
+    .await;
+    let (viewer, _) = p.sign_up("flooder", "viewer").await;
+
+    // A service's credential is worth nothing at the public API.
+    let service = loop_platform::testing::TestKeys.issue(
+        "service:feed-ranking",
+        loop_platform::auth::Role::Service,
+        Duration::from_secs(60),
+    );
+    let (status, err) = p.get("/v1/users/me", &service).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{err}");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("service credentials"),
+        "{err}"
+    );
+
+    // Events per user per minute: the batch that crosses the cap is refused.
+    let (creator, _) = p.sign_up("floodee", "creator").await;
+    let (_, video) = p
+        .post(
+            "/v1/videos",
+            Some(&creator),
+            json!({"caption": "x #y", "duration_ms": 10000, "media_url": "https://x.test/v"}),
+        )
+        .await;
+    let batch: Vec<Value> = (0..30)
+        .map(|_| json!({"kind": "impression", "video_id": video["video_id"]}))
+        .collect();
+    // Batches of 30 against a cap of 40 a minute: the second is refused
+    // (the third, should the minute have turned in between).
+    let mut refused = None;
+    for _ in 0..3 {
+        let resp = p
+            .http
+            .post(format!("{}/v1/events", p.base))
+            .bearer_auth(&viewer)
+            .json(&json!({ "events": batch }))
+            .send()
+            .await
+            .expect("request");
+        if resp.status() == StatusCode::TOO_MANY_REQUESTS {
+            refused = Some(resp);
+            break;
+        }
+        assert_eq!(resp.status(), StatusCode::ACCEPTED);
+    }
+    let refused = refused.expect("the event cap refused a batch");
+    assert!(refused.headers().get("retry-after").is_some());
+
+    // Password guessing on one account backs off, even for the right password.
+    for _ in 0..5 {
+        let (status, _) = p
+            .post(
+                "/v1/auth/login",
+                None,
+                json!({"handle": "flooder", "password": "wrong password 1"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let resp = p
+        .http
+        .post(format!("{}/v1/auth/login", p.base))
+        .json(&json!({"handle": "flooder", "password": "correct horse battery"}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(resp.headers().get("retry-after").is_some());
+
+    // A huge hashtag list is refused before any work proportional to it.
+    let tags: Vec<String> = (0..29_000).map(|i| format!("t{i}")).collect();
+    let (status, err) = p
+        .post("/v1/videos", Some(&creator), json!({"caption": "many", "duration_ms": 10000, "media_url": "https://x.test/v", "hashtags": tags}))
+        .await;
+    assert_eq!(
+        (status, error_field(&err)),
+        (StatusCode::BAD_REQUEST, Some("hashtags")),
+        "{err}"
+    );
+    testing::clear_redis(&p.redis).await;
+}
+
+#[tokio::test]
+async fn the_client_ip_is_the_one_the_trusted_proxy_appended() {
+    let p = Platform::start_with(|c| {
+        c.rate_limit.client_ip_header = "x-forwarded-for".into();
+        c.rate_limit.auth_per_ip_per_minute = 3;
+    })
+    .await;
+    let sign_up = |n: usize, forwarded: String| {
+        let request = p
+            .http
+            .post(format!("{}/v1/auth/signup", p.base))
+            .header("x-forwarded-for", forwarded)
+            .json(&json!({"handle": format!("proxied_{n}"), "password": "correct horse battery", "birth_date": "1998-02-03", "country": "US", "language": "en"}));
+        async move { request.send().await.expect("request").status() }
+    };
+    // The client forges a different first entry every time; the proxy's
+    // entry (the last) is the same client, so the limit holds.
+    for n in 0..3 {
+        assert_eq!(
+            sign_up(n, format!("10.9.9.{n}, 203.0.113.9")).await,
+            StatusCode::CREATED
+        );
+    }
+    assert_eq!(
+        sign_up(3, "1.1.1.1, 203.0.113.9".into()).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // Another client behind the same proxy has its own limit.
+    assert_eq!(sign_up(4, "203.0.113.10".into()).await, StatusCode::CREATED);
+    testing::clear_redis(&p.redis).await;
+}
