@@ -38,6 +38,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::Config;
+use crate::invalid;
 use crate::serving::{ad_group_key, campaign_key};
 use crate::token::TokenKeys;
 use crate::wallet::{AdWallet, Movement};
@@ -118,6 +119,8 @@ struct Action {
     occurred_at: DateTime<Utc>,
     charge: i64,
     written_off: i64,
+    /// Views: how long the client says it was watched.
+    watched_ms: u32,
 }
 
 /// One Redis update after a commit.
@@ -163,12 +166,10 @@ impl BillingHandler {
         let (slot, action) = match &event.payload {
             Some(ev::ad_event::Payload::Impression(i)) => (i.slot.as_ref(), ACTION_IMPRESSION),
             Some(ev::ad_event::Payload::Click(c)) => (c.slot.as_ref(), ACTION_CLICK),
-            Some(ev::ad_event::Payload::View(v)) => {
-                if v.watched_ms < 6000 && !v.completed {
-                    return Ok(None);
-                }
-                (v.slot.as_ref(), ACTION_VIEW)
-            }
+            // Whether it was long enough is judged against the creative's
+            // duration when recorded (see `invalid`), never on the
+            // client's "completed".
+            Some(ev::ad_event::Payload::View(v)) => (v.slot.as_ref(), ACTION_VIEW),
             Some(ev::ad_event::Payload::Billed(_)) | None => return Ok(None),
         };
         let slot = slot.ok_or("event without a slot")?;
@@ -224,6 +225,10 @@ impl BillingHandler {
                 .min(accepted),
             charge: 0,
             written_off: 0,
+            watched_ms: match &event.payload {
+                Some(ev::ad_event::Payload::View(v)) => v.watched_ms,
+                _ => 0,
+            },
         }))
     }
 
@@ -231,6 +236,7 @@ impl BillingHandler {
     /// updates for what was newly billed.
     async fn record(&self, actions: Vec<Action>) -> anyhow::Result<Vec<SpendUpdate>> {
         let mut tx = self.pool.begin().await?;
+        let (actions, mut invalid) = self.screen(&mut tx, actions).await?;
         let col = |f: fn(&Action) -> Uuid| actions.iter().map(f).collect::<Vec<Uuid>>();
         let inserted: Vec<Uuid> = sqlx::query_scalar(
             "INSERT INTO ad_actions (billing_id, impression_id, action, source_event_id, creative_id, ad_group_id, \
@@ -258,10 +264,11 @@ impl BillingHandler {
         .fetch_all(&mut *tx)
         .await?;
         let inserted: HashSet<Uuid> = inserted.into_iter().collect();
-        let mut fresh: Vec<Action> = actions
+        let (mut fresh, known): (Vec<Action>, Vec<Action>) = actions
             .into_iter()
-            .filter(|a| inserted.contains(&a.billing_id))
-            .collect();
+            .partition(|a| inserted.contains(&a.billing_id));
+        invalid.extend(repeats(&mut tx, known).await?);
+        record_invalid(&mut tx, &invalid).await?;
         if fresh.is_empty() {
             tx.commit().await?;
             return Ok(Vec::new());
@@ -551,6 +558,229 @@ impl BillingHandler {
     }
 }
 
+impl BillingHandler {
+    /// Splits a batch into the actions to record and the invalid traffic
+    /// (see [`crate::invalid`]); short views are dropped (not invalid, not
+    /// counted).
+    async fn screen(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        actions: Vec<Action>,
+    ) -> anyhow::Result<(Vec<Action>, Vec<(Action, &'static str)>)> {
+        let rules = invalid::Rules {
+            min_click_delay: chrono::Duration::milliseconds(
+                i64::try_from(self.config.billing.min_click_delay_ms).unwrap_or(i64::MAX),
+            ),
+            max_clicks_per_user_per_campaign_per_day: self
+                .config
+                .billing
+                .max_clicks_per_user_per_campaign_per_day,
+        };
+        let reported: Vec<&Action> = actions
+            .iter()
+            .filter(|a| a.action != ACTION_IMPRESSION)
+            .collect();
+        if reported.is_empty() {
+            return Ok((actions, Vec::new()));
+        }
+        let ids: Vec<Uuid> = reported.iter().map(|a| a.impression_id).collect();
+        let mut impressions: HashMap<Uuid, DateTime<Utc>> = HashMap::new();
+        for r in sqlx::query(
+            "SELECT impression_id, occurred_at FROM ad_actions WHERE action = $1 AND impression_id = ANY($2)",
+        )
+        .bind(ACTION_IMPRESSION)
+        .bind(&ids)
+        .fetch_all(&mut *tx)
+        .await?
+        {
+            impressions.insert(r.try_get("impression_id")?, r.try_get("occurred_at")?);
+        }
+        let creatives: Vec<Uuid> = reported.iter().map(|a| a.creative_id).collect();
+        let mut durations: HashMap<Uuid, i32> = HashMap::new();
+        for r in sqlx::query("SELECT id, duration_ms FROM creatives WHERE id = ANY($1)")
+            .bind(&creatives)
+            .fetch_all(&mut *tx)
+            .await?
+        {
+            durations.insert(r.try_get("id")?, r.try_get("duration_ms")?);
+        }
+        let clickers: Vec<&Action> = reported
+            .iter()
+            .copied()
+            .filter(|a| a.action == ACTION_CLICK)
+            .collect();
+        let mut clicks: HashMap<(Uuid, Uuid), u32> = HashMap::new();
+        if !clickers.is_empty() {
+            for r in sqlx::query(
+                "SELECT a.user_id, a.campaign_id, count(*)::bigint AS n FROM ad_actions a \
+                 JOIN (SELECT DISTINCT * FROM UNNEST($2::uuid[], $3::uuid[])) AS k(u, c) \
+                 ON a.user_id = k.u AND a.campaign_id = k.c \
+                 WHERE a.action = $1 AND a.occurred_at > now() - interval '1 day' GROUP BY 1, 2",
+            )
+            .bind(ACTION_CLICK)
+            .bind(clickers.iter().map(|a| a.user_id).collect::<Vec<_>>())
+            .bind(clickers.iter().map(|a| a.campaign_id).collect::<Vec<_>>())
+            .fetch_all(&mut *tx)
+            .await?
+            {
+                let n: i64 = r.try_get("n")?;
+                clicks.insert(
+                    (r.try_get("user_id")?, r.try_get("campaign_id")?),
+                    u32::try_from(n).unwrap_or(u32::MAX),
+                );
+            }
+        }
+        let mut keep = Vec::with_capacity(actions.len());
+        let mut bad = Vec::new();
+        // (impression, action) -> the event that claimed it in this batch.
+        let mut claimed: HashMap<(Uuid, i16), Uuid> = HashMap::new();
+        for a in actions {
+            match claimed.get(&(a.impression_id, a.action)) {
+                Some(first) if *first == a.source_event_id => continue,
+                Some(_) => {
+                    bad.push((a, "repeat"));
+                    continue;
+                }
+                None => {}
+            }
+            if a.action == ACTION_IMPRESSION {
+                impressions.entry(a.impression_id).or_insert(a.occurred_at);
+                claimed.insert((a.impression_id, a.action), a.source_event_id);
+                keep.push(a);
+                continue;
+            }
+            let is_click = a.action == ACTION_CLICK;
+            let verdict = invalid::judge(
+                &invalid::Reported {
+                    is_click,
+                    occurred_at: a.occurred_at,
+                    watched_ms: a.watched_ms,
+                    duration_ms: durations
+                        .get(&a.creative_id)
+                        .map_or(0, |d| u32::try_from(*d).unwrap_or(0)),
+                    impression_at: impressions.get(&a.impression_id).copied(),
+                    clicks_before: clicks
+                        .get(&(a.user_id, a.campaign_id))
+                        .copied()
+                        .unwrap_or(0),
+                },
+                &rules,
+            );
+            match verdict {
+                invalid::Verdict::Valid => {
+                    if is_click {
+                        *clicks.entry((a.user_id, a.campaign_id)).or_default() += 1;
+                    }
+                    claimed.insert((a.impression_id, a.action), a.source_event_id);
+                    keep.push(a);
+                }
+                invalid::Verdict::NotCounted => {}
+                invalid::Verdict::Invalid(reason) => bad.push((a, reason)),
+            }
+        }
+        Ok((keep, bad))
+    }
+}
+
+/// Of `known` (actions whose (impression, action) was already recorded), the
+/// ones reported by another event than the recorded one: repeats. The same
+/// event again is a redelivery, nothing at all.
+async fn repeats(
+    tx: &mut sqlx::PgConnection,
+    known: Vec<Action>,
+) -> anyhow::Result<Vec<(Action, &'static str)>> {
+    if known.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut recorded: HashMap<(Uuid, i16), Uuid> = HashMap::new();
+    for r in sqlx::query(
+        "SELECT a.impression_id, a.action, a.source_event_id FROM ad_actions a \
+         JOIN UNNEST($1::uuid[], $2::int2[]) AS k(i, x) ON a.impression_id = k.i AND a.action = k.x",
+    )
+    .bind(known.iter().map(|a| a.impression_id).collect::<Vec<_>>())
+    .bind(known.iter().map(|a| a.action).collect::<Vec<_>>())
+    .fetch_all(&mut *tx)
+    .await?
+    {
+        recorded.insert(
+            (r.try_get("impression_id")?, r.try_get("action")?),
+            r.try_get("source_event_id")?,
+        );
+    }
+    Ok(known
+        .into_iter()
+        .filter(|a| {
+            recorded
+                .get(&(a.impression_id, a.action))
+                .is_some_and(|s| *s != a.source_event_id)
+        })
+        .map(|a| (a, "repeat"))
+        .collect())
+}
+
+/// Invalid clicks and views flagged.
+static INVALID_TRAFFIC: std::sync::LazyLock<prometheus::IntCounterVec> =
+    std::sync::LazyLock::new(|| {
+        loop_platform::metrics::counter_vec(
+            "loop_ads_invalid_traffic_total",
+            "Ad clicks and views filtered as invalid traffic (never billed), by reason",
+            &["reason"],
+        )
+    });
+
+/// Records invalid traffic once per event and counts it in the reports.
+async fn record_invalid(
+    tx: &mut sqlx::PgConnection,
+    invalid: &[(Action, &'static str)],
+) -> anyhow::Result<()> {
+    if invalid.is_empty() {
+        return Ok(());
+    }
+    let rows = sqlx::query(
+        "INSERT INTO ad_invalid_traffic (source_event_id, impression_id, action, reason, creative_id, \
+         ad_group_id, campaign_id, user_id, occurred_at) \
+         SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::int2[], $4::text[], $5::uuid[], $6::uuid[], \
+         $7::uuid[], $8::uuid[], $9::timestamptz[]) \
+         ON CONFLICT (source_event_id) DO NOTHING RETURNING ad_group_id, campaign_id, occurred_at, reason",
+    )
+    .bind(invalid.iter().map(|(a, _)| a.source_event_id).collect::<Vec<_>>())
+    .bind(invalid.iter().map(|(a, _)| a.impression_id).collect::<Vec<_>>())
+    .bind(invalid.iter().map(|(a, _)| a.action).collect::<Vec<_>>())
+    .bind(invalid.iter().map(|(_, r)| (*r).to_owned()).collect::<Vec<_>>())
+    .bind(invalid.iter().map(|(a, _)| a.creative_id).collect::<Vec<_>>())
+    .bind(invalid.iter().map(|(a, _)| a.ad_group_id).collect::<Vec<_>>())
+    .bind(invalid.iter().map(|(a, _)| a.campaign_id).collect::<Vec<_>>())
+    .bind(invalid.iter().map(|(a, _)| a.user_id).collect::<Vec<_>>())
+    .bind(invalid.iter().map(|(a, _)| a.occurred_at).collect::<Vec<_>>())
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut daily: BTreeMap<(Uuid, NaiveDate), (Uuid, i64)> = BTreeMap::new();
+    for r in &rows {
+        let at: DateTime<Utc> = r.try_get("occurred_at")?;
+        let reason: String = r.try_get("reason")?;
+        INVALID_TRAFFIC.with_label_values(&[reason.as_str()]).inc();
+        daily
+            .entry((r.try_get("ad_group_id")?, at.date_naive()))
+            .or_insert((r.try_get("campaign_id")?, 0))
+            .1 += 1;
+    }
+    if !daily.is_empty() {
+        tracing::info!(events = rows.len(), "invalid ad traffic filtered");
+        sqlx::query(
+            "INSERT INTO daily_stats (ad_group_id, day, campaign_id, invalid_events) \
+             SELECT * FROM UNNEST($1::uuid[], $2::date[], $3::uuid[], $4::int8[]) \
+             ON CONFLICT (ad_group_id, day) DO UPDATE SET invalid_events = daily_stats.invalid_events + EXCLUDED.invalid_events",
+        )
+        .bind(daily.keys().map(|k| k.0).collect::<Vec<_>>())
+        .bind(daily.keys().map(|k| k.1).collect::<Vec<_>>())
+        .bind(daily.values().map(|v| v.0).collect::<Vec<_>>())
+        .bind(daily.values().map(|v| v.1).collect::<Vec<_>>())
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
+
 /// Pushes spend and releases to Redis (see [`SYNC_SCRIPT`]).
 pub async fn sync_redis(
     redis: &Redis,
@@ -579,7 +809,6 @@ impl BatchHandler for BillingHandler {
     async fn handle(&self, batch: &[Delivery]) -> anyhow::Result<Vec<(usize, String)>> {
         let mut poison = Vec::new();
         let mut actions: Vec<Action> = Vec::with_capacity(batch.len());
-        let mut seen = HashSet::new();
         for (i, d) in batch.iter().enumerate() {
             let event: ev::AdEvent = match d.decode() {
                 Ok(e) => e,
@@ -593,11 +822,9 @@ impl BatchHandler for BillingHandler {
                 continue;
             }
             match self.action_of(&event) {
-                Ok(Some(a)) => {
-                    if seen.insert((a.impression_id, a.action)) {
-                        actions.push(a);
-                    }
-                }
+                // Repeats on one impression are kept: `record` tells a
+                // redelivery (same event) from invalid traffic (another).
+                Ok(Some(a)) => actions.push(a),
                 Ok(None) => {}
                 Err(reason) => {
                     INVALID_TOKENS.fetch_add(1, Ordering::Relaxed);

@@ -94,7 +94,7 @@ impl AdsService {
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query_as::<_, CreativeRow>(&format!(
             "INSERT INTO creatives (id, ad_group_id, campaign_id, advertiser_id, format, video_id, display_name, \
-             call_to_action, landing_url, status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             call_to_action, landing_url, status, duration_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
              RETURNING {CREATIVE_COLUMNS}"
         ))
         .bind(new_id())
@@ -107,6 +107,7 @@ impl AdsService {
         .bind(cta as i16)
         .bind(&landing_url)
         .bind(CREATIVE_ACTIVE)
+        .bind(i32::try_from(video.duration_ms).unwrap_or(0))
         .fetch_one(&mut *tx)
         .await?;
         sqlx::query("UPDATE ad_groups SET updated_at = now() WHERE id = $1")
@@ -265,14 +266,15 @@ impl AdsService {
         }
         let video_id = parse_id("video_id", &video.video_id)?;
         let row = sqlx::query_as::<_, SparkCodeRow>(&format!(
-            "INSERT INTO spark_codes (code, video_id, creator_id, creator_handle, expires_at) \
-             VALUES ($1, $2, $3, $4, now() + make_interval(days => $5)) RETURNING {SPARK_COLUMNS}"
+            "INSERT INTO spark_codes (code, video_id, creator_id, creator_handle, expires_at, duration_ms) \
+             VALUES ($1, $2, $3, $4, now() + make_interval(days => $5), $6) RETURNING {SPARK_COLUMNS}"
         ))
         .bind(new_spark_code())
         .bind(video_id)
         .bind(me)
         .bind(&video.creator_handle)
         .bind(i32::try_from(days).unwrap_or(30))
+        .bind(i32::try_from(video.duration_ms).unwrap_or(0))
         .fetch_one(&self.pool)
         .await?;
         Ok(pb::IssueSparkCodeResponse {
@@ -410,8 +412,9 @@ impl AdsService {
         let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query_as::<_, CreativeRow>(&format!(
             "INSERT INTO creatives (id, ad_group_id, campaign_id, advertiser_id, format, video_id, display_name, \
-             call_to_action, landing_url, status, spark_code, spark_creator_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING {CREATIVE_COLUMNS}"
+             call_to_action, landing_url, status, spark_code, spark_creator_id, duration_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
+             (SELECT duration_ms FROM spark_codes WHERE code = $11)) RETURNING {CREATIVE_COLUMNS}"
         ))
         .bind(new_id())
         .bind(g.id)

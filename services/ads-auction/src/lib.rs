@@ -22,6 +22,7 @@ mod creatives;
 pub mod error;
 mod idempotency;
 pub mod index;
+pub mod invalid;
 mod model;
 pub mod pacing;
 pub mod predict;
@@ -162,6 +163,10 @@ pub struct BillingConfig {
     pub daily_overspend_fraction: f64,
     /// How often billed spend is settled against the wallet.
     pub settle_interval_secs: u64,
+    /// A click sooner than this after its impression is not a person.
+    pub min_click_delay_ms: u64,
+    /// Clicks of one viewer on one campaign per day beyond this are invalid.
+    pub max_clicks_per_user_per_campaign_per_day: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -254,6 +259,8 @@ impl Default for Config {
                 reservation_bucket_secs: 300,
                 daily_overspend_fraction: 0.05,
                 settle_interval_secs: 60,
+                min_click_delay_ms: 500,
+                max_clicks_per_user_per_campaign_per_day: 3,
             },
             prediction: predict::PredictionConfig::default(),
             topview: TopViewConfig {
@@ -331,6 +338,12 @@ impl Validate for Config {
             if key.expose().len() < 32 {
                 p.push(format!("tokens.keys.{id}: must be at least 32 bytes"));
             }
+        }
+        if self.billing.min_click_delay_ms > 60_000 {
+            p.push("billing.min_click_delay_ms: at most 60000".into());
+        }
+        if !(1..=1000).contains(&self.billing.max_clicks_per_user_per_campaign_per_day) {
+            p.push("billing.max_clicks_per_user_per_campaign_per_day: must be 1..=1000".into());
         }
         if !(60..=7 * 24 * 3600).contains(&self.tokens.ttl_secs) {
             p.push("tokens.ttl_secs: must be 60..=604800".into());

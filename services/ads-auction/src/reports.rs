@@ -19,6 +19,7 @@ pub struct Totals {
     pub clicks: i64,
     pub views: i64,
     pub spend_millicents: i64,
+    pub invalid: i64,
 }
 
 /// A report row: CTR = clicks / impressions; eCPM = spend_cents x 1000 /
@@ -42,6 +43,7 @@ pub fn report_row(date: String, t: Totals) -> pb::ReportRow {
         } else {
             0
         },
+        invalid_events: u64::try_from(t.invalid).unwrap_or(0),
     }
 }
 
@@ -84,7 +86,7 @@ impl AdsService {
                 }
                 sqlx::query(
                     "SELECT day, sum(impressions)::bigint AS i, sum(clicks)::bigint AS c, sum(views_6s)::bigint AS v, \
-                     sum(spend_millicents)::bigint AS s FROM daily_stats WHERE campaign_id = $1 AND day BETWEEN $2 AND $3 \
+                     sum(spend_millicents)::bigint AS s, sum(invalid_events)::bigint AS x FROM daily_stats WHERE campaign_id = $1 AND day BETWEEN $2 AND $3 \
                      GROUP BY day",
                 )
                 .bind(c.id)
@@ -96,7 +98,7 @@ impl AdsService {
             Some(pb::get_report_request::Scope::AdGroupId(id)) => {
                 let (g, _) = self.ad_group_for(caller, "ad_group_id", id).await?;
                 sqlx::query(
-                    "SELECT day, impressions AS i, clicks AS c, views_6s AS v, spend_millicents AS s FROM daily_stats \
+                    "SELECT day, impressions AS i, clicks AS c, views_6s AS v, spend_millicents AS s, invalid_events AS x FROM daily_stats \
                      WHERE ad_group_id = $1 AND day BETWEEN $2 AND $3",
                 )
                 .bind(g.id)
@@ -115,6 +117,7 @@ impl AdsService {
             t.clicks += r.try_get::<i64, _>("c")?;
             t.views += r.try_get::<i64, _>("v")?;
             t.spend_millicents += r.try_get::<i64, _>("s")?;
+            t.invalid += r.try_get::<i64, _>("x")?;
         }
         let mut total = Totals::default();
         let mut out = Vec::new();
@@ -125,6 +128,7 @@ impl AdsService {
             total.clicks += t.clicks;
             total.views += t.views;
             total.spend_millicents += t.spend_millicents;
+            total.invalid += t.invalid;
             out.push(report_row(day_string(day), t));
             day += Duration::days(1);
         }
@@ -223,6 +227,7 @@ mod tests {
                 clicks: 1,
                 views: 2,
                 spend_millicents: 1999,
+                invalid: 4,
             },
         );
         assert_eq!(r.spend_cents, 1);

@@ -420,8 +420,26 @@ impl Harness {
         .await
     }
 
-    /// Reports one client event the way the gateway does.
+    /// Reports one client event the way the gateway does: an impression 10 s
+    /// ago, a click or a 7-second view now (as a person would).
     async fn report(&self, event_id: Uuid, user: &str, slot: &pb::FilledSlot, kind: &str) {
+        let now = chrono::Utc::now();
+        let at = match kind {
+            "impression" => now - chrono::Duration::seconds(10),
+            _ => now,
+        };
+        self.report_at(event_id, user, slot, kind, at).await;
+    }
+
+    /// Reports one client event that happened at `at` (by the client's clock).
+    async fn report_at(
+        &self,
+        event_id: Uuid,
+        user: &str,
+        slot: &pb::FilledSlot,
+        kind: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) {
         let placement = slot.placement.as_ref().expect("placement");
         let slot_ref = ev::AdSlotRef {
             impression_token: placement.impression_token.clone(),
@@ -445,7 +463,6 @@ impl Harness {
                 completed: false,
             }),
         };
-        let now = ts(chrono::Utc::now());
         self.producer
             .publish(
                 topics::ADS,
@@ -453,8 +470,8 @@ impl Harness {
                 "loop.events.v1.AdEvent",
                 &ev::AdEvent {
                     event_id: event_id.to_string(),
-                    occurred_at: now,
-                    accepted_at: now,
+                    occurred_at: ts(at),
+                    accepted_at: ts(chrono::Utc::now()),
                     payload: Some(payload),
                 },
             )
@@ -1661,4 +1678,112 @@ async fn a_budget_change_that_did_not_commit_is_completed_and_blocks_others_unti
         .await
         .expect("count");
     assert_eq!(left, 0);
+}
+
+#[tokio::test]
+async fn clicks_without_a_delivered_impression_are_invalid_and_never_billed() {
+    let h = Harness::start(|c| c.auction.default_frequency_cap = 100).await;
+    let (adv, _) = h.user("clickbait", common::Role::Advertiser).await;
+    let video = h.video(&adv).await;
+    let c = h.campaign(&adv, 5000).await;
+    let mut req = Harness::ad_group_request(&c.campaign_id, 200);
+    req.bid_type = pb::BidType::Cpc as i32;
+    req.targeting = country("NO");
+    let g = h.ad_group(&adv, req).await;
+    h.creative(&adv, &g.ad_group_id, &video).await;
+    let slot = |user: String| {
+        let h = &h;
+        async move {
+            let r = h.fill(&user, "NO", &[4]).await;
+            assert_eq!(r.slots.len(), 1, "{r:?}");
+            (user, r.slots[0].clone())
+        }
+    };
+    let now = chrono::Utc::now();
+    // 1. A click on a token whose impression was never reported.
+    let (u1, s1) = slot(viewer()).await;
+    h.report_at(Uuid::now_v7(), &u1, &s1, "click", now).await;
+    // 2. A click 100 ms after its impression: no person is that fast.
+    let (u2, s2) = slot(viewer()).await;
+    h.report_at(Uuid::now_v7(), &u2, &s2, "impression", now)
+        .await;
+    h.report_at(
+        Uuid::now_v7(),
+        &u2,
+        &s2,
+        "click",
+        now + chrono::Duration::milliseconds(100),
+    )
+    .await;
+    // 3. A real click, billed once; the same token clicked again is a repeat.
+    let (u3, s3) = slot(viewer()).await;
+    h.report(Uuid::now_v7(), &u3, &s3, "impression").await;
+    h.report(Uuid::now_v7(), &u3, &s3, "click").await;
+    h.report(Uuid::now_v7(), &u3, &s3, "click").await;
+    // 4. A viewer clicking every ad of the campaign: past 3 a day, invalid.
+    let u4 = viewer();
+    let mut billed = vec![s3.price_millicents];
+    for n in 0..4 {
+        let (_, s) = slot(u4.clone()).await;
+        h.report(Uuid::now_v7(), &u4, &s, "impression").await;
+        h.report(Uuid::now_v7(), &u4, &s, "click").await;
+        if n < 3 {
+            billed.push(s.price_millicents);
+        }
+    }
+
+    let invalid = || async {
+        sqlx::query_as::<_, (String, i64)>(
+            "SELECT reason, count(*) FROM ad_invalid_traffic WHERE ad_group_id = $1::uuid GROUP BY 1 ORDER BY 1",
+        )
+        .bind(&g.ad_group_id)
+        .fetch_all(&h.pool)
+        .await
+        .expect("invalid")
+    };
+    let expected = vec![
+        ("click_flood".to_owned(), 1),
+        ("no_impression".to_owned(), 1),
+        ("repeat".to_owned(), 1),
+        ("too_fast".to_owned(), 1),
+    ];
+    testing::wait_for(
+        "invalid traffic recorded",
+        Duration::from_secs(30),
+        || async { (invalid().await == expected).then_some(()) },
+    )
+    .await;
+    // Billed: the impressions (not billable for CPC) and 1 + 3 real clicks.
+    let clicks: (i64, i64) = sqlx::query_as(
+        "SELECT count(*), COALESCE(sum(charge_millicents), 0)::bigint FROM ad_actions \
+         WHERE ad_group_id = $1::uuid AND action = 2",
+    )
+    .bind(&g.ad_group_id)
+    .fetch_one(&h.pool)
+    .await
+    .expect("clicks");
+    assert_eq!(
+        clicks,
+        (4, billed.iter().sum::<i64>()),
+        "only clicks a delivered impression backs are recorded and charged"
+    );
+    let report = h
+        .ads
+        .clone()
+        .get_report(h.req(
+            &adv,
+            pb::GetReportRequest {
+                scope: Some(pb::get_report_request::Scope::AdGroupId(
+                    g.ad_group_id.clone(),
+                )),
+                start_date: chrono::Utc::now().format("%Y-%m-%d").to_string(),
+                end_date: chrono::Utc::now().format("%Y-%m-%d").to_string(),
+            },
+        ))
+        .await
+        .expect("report")
+        .into_inner();
+    let totals = report.totals.expect("totals");
+    assert_eq!((totals.clicks, totals.invalid_events), (4, 4), "{totals:?}");
+    testing::clear_redis(&h.config.redis).await;
 }

@@ -2,8 +2,9 @@
 //! whole platform (in-process, real Postgres, Redis and broker), driven only
 //! through the gateway's HTTP API. Asserts what the issue asks of every run:
 //! no 5xx, the ledger reconciles, billed ad impressions equal delivered
-//! ones, and the feed learned (each viewer's taste is served more often than
-//! a taste-blind popularity feed would).
+//! ones, the feed learned (each viewer's taste is served more often than
+//! a taste-blind popularity feed would), and the invalid traffic a share of
+//! cheating viewers injects is detected and neither billed nor counted.
 
 use std::time::Duration;
 
@@ -45,6 +46,9 @@ async fn a_short_simulation_has_no_server_errors_exact_money_and_a_feed_that_lea
         pid_dir: "/nonexistent".into(),
         quiet: true,
         bench_report: false,
+        // Every 10th viewer cheats (click floods, repeated likes, replayed
+        // serve tokens); creators watch their own videos.
+        abusers: 0.1,
     };
     let report = simulate::run(args).await.expect("simulation");
     println!("{}", simulate::render(&report));
@@ -89,6 +93,28 @@ async fn a_short_simulation_has_no_server_errors_exact_money_and_a_feed_that_lea
         report["freshness"]["samples"].as_u64().unwrap_or(0) > 0,
         "{}",
         report["freshness"]
+    );
+    // The cheating was seen, and none of it billed or counted.
+    let integrity = &report["integrity"];
+    let flooded = integrity["ad_clicks_flooded"].as_u64().unwrap_or(0);
+    assert!(flooded > 0, "no click floods: {integrity}");
+    assert_eq!(
+        integrity["invalid_ad_events_reported"], flooded,
+        "every flooded click reported invalid: {integrity}"
+    );
+    assert_eq!(
+        integrity["ad_clicks_counted"], integrity["honest_ad_clicks"],
+        "only honest clicks counted: {integrity}"
+    );
+    let credits = &integrity["engagement_credits"];
+    assert!(
+        credits["duplicate"].as_u64().unwrap_or(0) > 0
+            && credits["own_video"].as_u64().unwrap_or(0) > 0,
+        "{integrity}"
+    );
+    assert_eq!(
+        integrity["foreign_serve_tokens_refused"], integrity["foreign_serve_tokens_sent"],
+        "{integrity}"
     );
     let _ = std::fs::remove_file(json);
 }

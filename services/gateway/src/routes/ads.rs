@@ -475,12 +475,14 @@ pub struct ReportRowDto {
     pub date: Option<String>,
     pub impressions: u64,
     pub clicks: u64,
-    /// 6-second (or completed) views.
+    /// Views of at least 6 seconds (or the whole creative, when shorter).
     pub views_6s: u64,
     pub ctr: f64,
     pub spend_cents: i64,
     /// Effective CPM in cents.
     pub ecpm_cents: i64,
+    /// Clicks and views filtered as invalid traffic: never billed.
+    pub invalid_events: u64,
 }
 
 impl From<pb::ReportRow> for ReportRowDto {
@@ -493,6 +495,7 @@ impl From<pb::ReportRow> for ReportRowDto {
             ctr: r.ctr,
             spend_cents: r.spend_cents,
             ecpm_cents: r.ecpm_cents,
+            invalid_events: r.invalid_events,
         }
     }
 }

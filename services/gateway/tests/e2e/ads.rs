@@ -172,9 +172,18 @@ async fn an_advertiser_buys_an_ad_and_each_reported_impression_is_billed_once() 
     let placement = filled.slots[0].placement.clone().expect("placement");
     assert_eq!(placement.ad_group_id, group_id);
     let event_id = uuid::Uuid::now_v7().to_string();
+    // As a client reports them: the impression when it was shown, a click
+    // seconds later (a click within half a second of its impression is not
+    // a person, and is filtered as invalid traffic).
+    let shown_at = chrono::Utc::now() - chrono::Duration::seconds(5);
     let report_body = |kind: &str, id: &str| {
+        let at = if kind == "impression" {
+            shown_at
+        } else {
+            chrono::Utc::now()
+        };
         json!({"context": {"country": "US", "device_os": "android"}, "events": [
-            {"event_id": id, "kind": kind, "impression_token": placement.impression_token, "ad_id": placement.ad_id}
+            {"event_id": id, "kind": kind, "impression_token": placement.impression_token, "ad_id": placement.ad_id, "occurred_at": at}
         ]})
     };
     let (status, err) = p

@@ -68,6 +68,12 @@ pub struct Args {
     /// For You page size.
     #[arg(long, default_value_t = 8)]
     pub page_size: usize,
+    /// Share of viewers who cheat: click floods on ads, the same like sent
+    /// over and over, other viewers' serve tokens; creators also watch their
+    /// own videos. The report shows it detected and none of it billed or
+    /// counted.
+    #[arg(long, default_value_t = 0.05)]
+    pub abusers: f64,
     /// Write the report as JSON here too.
     #[arg(long, default_value = "target/simulate/report.json")]
     pub json: String,
@@ -148,6 +154,22 @@ struct Tally {
     payouts_requested: u64,
     freshness_ms: Vec<f64>,
     freshness_timeouts: u64,
+    /// Invalid traffic sent on purpose (see `Args::abusers`).
+    abuse: Abuse,
+    /// Honest ad clicks per (viewer, campaign): the report must count
+    /// exactly these (at most the per-day cap of each).
+    honest_clicks: HashMap<(usize, String), u64>,
+}
+
+#[derive(Default)]
+struct Abuse {
+    /// Clicks sent in floods (each within a second of its impression).
+    ad_clicks_flooded: u64,
+    /// Engagement events by the credit the gateway answered with.
+    credits: BTreeMap<String, u64>,
+    /// Events carrying another viewer's serve token, refused (400).
+    foreign_tokens_refused: u64,
+    foreign_tokens_sent: u64,
 }
 
 struct Sim {
@@ -167,6 +189,8 @@ struct Sim {
     stop: AtomicBool,
     receipt_counter: AtomicU64,
     run_id: String,
+    /// The last (video, serve token) a cheater saw: the next one replays it.
+    last_served: Mutex<Option<(String, Value, Value)>>,
 }
 
 fn today() -> String {
@@ -182,6 +206,14 @@ impl Sim {
                 .wrapping_add((viewer as u64) << 32)
                 .wrapping_add(session),
         )
+    }
+
+    /// Whether viewer `v` is one of the cheaters (`Args::abusers`).
+    fn is_abuser(&self, v: usize) -> bool {
+        self.args.abusers > 0.0 && {
+            let every = (1.0 / self.args.abusers).round().max(1.0) as usize;
+            v % every == every - 1
+        }
     }
 
     fn family_of_video(&self, item: &Value) -> Option<usize> {
@@ -216,6 +248,10 @@ impl Sim {
                 continue;
             }
             let items = reply.body["items"].as_array().cloned().unwrap_or_default();
+            if self.is_abuser(v) {
+                self.cheat(token, &context, &items).await;
+                continue;
+            }
             let offered = self
                 .args
                 .ad_slots
@@ -239,12 +275,23 @@ impl Sim {
                     }
                     let campaign = ad["campaign_id"].as_str().unwrap_or_default().to_owned();
                     let impression_id = uuid::Uuid::now_v7().to_string();
-                    ad_events.push(json!({"event_id": impression_id, "kind": "impression", "impression_token": token}));
+                    // Shown a few seconds ago; a click or view now, as a
+                    // person would (a click within half a second of its
+                    // impression is filtered as invalid traffic).
+                    let shown_at = chrono::Utc::now()
+                        - chrono::Duration::milliseconds(rng.random_range(2_000..8_000));
+                    ad_events.push(json!({"event_id": impression_id, "kind": "impression", "impression_token": token, "occurred_at": shown_at}));
                     if rng.random_bool(0.3) {
                         ad_events.push(json!({"event_id": uuid::Uuid::now_v7().to_string(), "kind": "view", "impression_token": token, "watched_ms": 6500}));
                     }
                     if rng.random_bool(0.03) {
                         ad_events.push(json!({"event_id": uuid::Uuid::now_v7().to_string(), "kind": "click", "impression_token": token}));
+                        *self
+                            .tally
+                            .lock()
+                            .honest_clicks
+                            .entry((v, campaign.clone()))
+                            .or_default() += 1;
                     }
                     self.tally
                         .lock()
@@ -381,6 +428,110 @@ impl Sim {
         }
     }
 
+    /// What a cheater does with a page: reports each ad's impression and
+    /// floods it with clicks at once; likes the first video fifty times with
+    /// its serve token; replays the last serve token another cheater saw.
+    async fn cheat(&self, token: &str, context: &Value, items: &[Value]) {
+        let mut ad_events = Vec::new();
+        let mut flooded = 0;
+        for item in items.iter().filter(|i| i["sponsored"] == true) {
+            let Some(t) = item["ad"]["impression_token"].as_str() else {
+                continue;
+            };
+            ad_events.push(json!({"event_id": uuid::Uuid::now_v7().to_string(), "kind": "impression", "impression_token": t}));
+            for _ in 0..5 {
+                ad_events.push(json!({"event_id": uuid::Uuid::now_v7().to_string(), "kind": "click", "impression_token": t}));
+                flooded += 1;
+            }
+            let campaign = item["ad"]["campaign_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            self.tally
+                .lock()
+                .impressions
+                .entry(campaign)
+                .or_default()
+                .insert(t.to_owned());
+        }
+        if !ad_events.is_empty() {
+            let sent = self
+                .api
+                .post(
+                    "POST /v1/ad-events",
+                    "/v1/ad-events",
+                    Some(token),
+                    &json!({"context": context, "events": ad_events}),
+                )
+                .await;
+            if sent.ok() {
+                self.tally.lock().abuse.ad_clicks_flooded += flooded;
+            }
+        }
+        let Some(first) = items.iter().find(|i| i["serve_token"].is_string()) else {
+            return;
+        };
+        let (video, served) = (&first["video"]["video_id"], &first["serve_token"]);
+        let likes: Vec<Value> = (0..50)
+            .map(|_| json!({"kind": "like", "video_id": video, "serve_token": served}))
+            .collect();
+        let reply = self
+            .api
+            .post(
+                "POST /v1/events",
+                "/v1/events",
+                Some(token),
+                &json!({"context": context, "events": likes}),
+            )
+            .await;
+        let replayed = self
+            .last_served
+            .lock()
+            .replace((token.to_owned(), video.clone(), served.clone()))
+            .filter(|(owner, _, _)| owner != token);
+        self.tally_credits(&reply.body);
+        if let Some((_, video, served)) = replayed {
+            let reply = self
+                .api
+                .post("POST /v1/events", "/v1/events", Some(token), &json!({"events": [{"kind": "like", "video_id": video, "serve_token": served}]}))
+                .await;
+            let mut tally = self.tally.lock();
+            tally.abuse.foreign_tokens_sent += 1;
+            if reply.status == 400 {
+                tally.abuse.foreign_tokens_refused += 1;
+            }
+        }
+    }
+
+    /// Creators watching their own new video, over and over.
+    async fn self_views(&self, creator: usize, video: &str) {
+        let views: Vec<Value> = (0..20)
+            .map(|_| json!({"kind": "view", "video_id": video, "watch_ms": 9000}))
+            .collect();
+        let reply = self
+            .api
+            .post(
+                "POST /v1/events",
+                "/v1/events",
+                Some(&self.creators[creator].token),
+                &json!({"events": views}),
+            )
+            .await;
+        self.tally_credits(&reply.body);
+    }
+
+    /// Counts the credits the gateway gave a batch of events.
+    fn tally_credits(&self, accepted: &Value) {
+        let mut tally = self.tally.lock();
+        for credit in accepted["credits"].as_array().into_iter().flatten() {
+            *tally
+                .abuse
+                .credits
+                .entry(credit.as_str().unwrap_or_default().to_owned())
+                .or_default() += 1;
+        }
+    }
+
     /// Buys coins when short, then gifts in a LIVE room or on a video of
     /// the viewer's taste.
     async fn spend(&self, rng: &mut StdRng, v: usize) {
@@ -482,6 +633,9 @@ impl Sim {
             tokio::time::sleep(every).await;
             let creator = self.world.pick_creator(&mut rng).index;
             if let Some(id) = self.publish(creator, 1000 + n).await {
+                if self.args.abusers > 0.0 {
+                    self.self_views(creator, &id).await;
+                }
                 self.videos.write().push(Video { id, creator });
             }
             n += 1;
@@ -838,6 +992,7 @@ pub async fn run(args: Args) -> anyhow::Result<Value> {
         tally: Mutex::new(Tally::default()),
         stop: AtomicBool::new(false),
         receipt_counter: AtomicU64::new(0),
+        last_served: Mutex::new(None),
         run_id: run_id.clone(),
     };
     // The catalog: popular creators post more.
@@ -1118,8 +1273,9 @@ pub async fn run(args: Args) -> anyhow::Result<Value> {
     // Billing runs behind the clients by the broker's and the consumer's
     // latency: wait (bounded) until it has caught up.
     let billing_deadline = Instant::now() + Duration::from_secs(60);
-    let (billed, spend) = loop {
-        let (mut b, mut s) = (0u64, 0i64);
+    let flooded = sim.tally.lock().abuse.ad_clicks_flooded;
+    let (billed, spend, invalid_reported, clicks_counted) = loop {
+        let (mut b, mut s, mut x, mut c) = (0u64, 0i64, 0u64, 0u64);
         for (a, campaign_id, _) in &sim.campaigns {
             let r = sim
                 .api
@@ -1135,9 +1291,11 @@ pub async fn run(args: Args) -> anyhow::Result<Value> {
                 .await;
             b += r.body["totals"]["impressions"].as_u64().unwrap_or(0);
             s += r.body["totals"]["spend_cents"].as_i64().unwrap_or(0);
+            x += r.body["totals"]["invalid_events"].as_u64().unwrap_or(0);
+            c += r.body["totals"]["clicks"].as_u64().unwrap_or(0);
         }
-        if b >= reported || Instant::now() > billing_deadline {
-            break (b, s);
+        if (b >= reported && x >= flooded) || Instant::now() > billing_deadline {
+            break (b, s, x, c);
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
@@ -1184,6 +1342,18 @@ pub async fn run(args: Args) -> anyhow::Result<Value> {
     let m = measured.max(1) as f64;
     let fresh = report::latency(&tally.freshness_ms);
     let budget: i64 = sim.campaigns.iter().map(|(_, _, b)| b).sum();
+    // Honest clicks the reports must count: this run's campaigns, at most
+    // the per-viewer daily cap of each (ads-auction's default, 3).
+    let honest_clicks: u64 = {
+        let own: HashSet<&str> = sim.campaigns.iter().map(|(_, c, _)| c.as_str()).collect();
+        tally
+            .honest_clicks
+            .iter()
+            .filter(|((_, c), _)| own.contains(c.as_str()))
+            .map(|(_, n)| (*n).min(3))
+            .sum()
+    };
+    let abusers = (0..sim.viewers.len()).filter(|v| sim.is_abuser(*v)).count();
     let mut res = serde_json::Map::new();
     for (name, (rss, cpu_after)) in &resources_after {
         let cpu_before = resources_before.get(name).map_or(0.0, |r| r.1);
@@ -1211,6 +1381,12 @@ pub async fn run(args: Args) -> anyhow::Result<Value> {
                 "spend_cents": spend, "budget_cents": budget, "impressions_reported": reported, "impressions_billed": billed,
                 "impressions_of_other_campaigns": other_impressions,
                 "billed_equals_delivered": billed == reported},
+        "integrity": {"abusers": abusers, "ad_clicks_flooded": flooded, "invalid_ad_events_reported": invalid_reported,
+                      "ad_clicks_counted": clicks_counted, "honest_ad_clicks": honest_clicks,
+                      "flooded_clicks_billed_or_counted": clicks_counted.saturating_sub(honest_clicks),
+                      "engagement_credits": tally.abuse.credits.clone(),
+                      "foreign_serve_tokens_sent": tally.abuse.foreign_tokens_sent,
+                      "foreign_serve_tokens_refused": tally.abuse.foreign_tokens_refused},
         "resources": Value::Object(res),
     });
     drop(tally);

@@ -159,6 +159,20 @@ pub fn text(report: &Value) -> String {
         a["impressions_billed"],
         a["billed_equals_delivered"]
     );
+    let i = &report["integrity"];
+    let _ = writeln!(
+        s,
+        "\nIntegrity: {} cheating viewers flooded {} ad clicks: {} invalid ad events reported, {} of them billed or counted (ad clicks counted {} = honest {}); engagement credits {}; foreign serve tokens refused {} of {}",
+        i["abusers"],
+        i["ad_clicks_flooded"],
+        i["invalid_ad_events_reported"],
+        i["flooded_clicks_billed_or_counted"],
+        i["ad_clicks_counted"],
+        i["honest_ad_clicks"],
+        i["engagement_credits"],
+        i["foreign_serve_tokens_refused"],
+        i["foreign_serve_tokens_sent"]
+    );
     if let Some(res) = report["resources"].as_object().filter(|r| !r.is_empty()) {
         let _ = writeln!(s, "\nResources (from /proc, the platform's processes)");
         for (name, r) in res {
