@@ -155,6 +155,15 @@ fn stream(seed: u64) -> (Vec<String>, Vec<Ev>) {
                 video_duration_ms: 15000,
                 hashtags: v.hashtags.clone(),
                 category: v.category.clone(),
+                // What the gateway credited: most views count; repeats,
+                // unserved views and creators' own views must not.
+                credit: match rng.below(8) {
+                    0 => ev::EngagementCredit::Duplicate,
+                    1 => ev::EngagementCredit::Unverified,
+                    2 => ev::EngagementCredit::OwnVideo,
+                    3 => ev::EngagementCredit::Unspecified,
+                    _ => ev::EngagementCredit::Counted,
+                } as i32,
                 ..Default::default()
             })),
             5 => out.push(content(
@@ -282,6 +291,13 @@ fn recount(
         }
         match e {
             Ev::Engagement(x) => {
+                // Brand deals are priced on these: only credited views count.
+                if !matches!(
+                    x.credit(),
+                    ev::EngagementCredit::Counted | ev::EngagementCredit::Unspecified
+                ) {
+                    continue;
+                }
                 *views.entry(x.video_id.clone()).or_default() += 1;
                 let at = loop_platform::time::from_timestamp("t", x.occurred_at.as_ref()).unwrap();
                 let last = audience

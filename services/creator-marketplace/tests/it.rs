@@ -444,6 +444,34 @@ async fn bad_inputs_fail_clearly_and_change_nothing() {
     let (advertiser, creator, _campaign, collab) = invited(&p).await;
     let id = collab.collaboration_id.clone();
 
+    // An absurd budget is refused by name before anything is stored.
+    for budget in [i64::MAX, loop_platform::money::MAX_CENTS + 1] {
+        let err = p
+            .m()
+            .create_campaign(p.req(
+                &advertiser,
+                Role::Advertiser,
+                pb::CreateCampaignRequest {
+                    title: "Too rich".into(),
+                    brief: "b".into(),
+                    deliverables: Some(pb::Deliverables {
+                        video_count: 1,
+                        required_hashtag: "#x".into(),
+                    }),
+                    budget_per_creator_cents: budget,
+                    max_creators: 1,
+                    deadline: Some(loop_platform::time::to_timestamp(
+                        chrono::Utc::now() + chrono::Duration::days(3),
+                    )),
+                    visibility: pb::CampaignVisibility::Public as i32,
+                },
+            ))
+            .await
+            .expect_err("absurd budget");
+        assert_eq!(err.code(), tonic::Code::InvalidArgument);
+        assert_eq!(field(&err), "budget_per_creator_cents");
+    }
+
     // Messaging a thread you are not part of.
     let stranger = p.listed_creator().await;
     let before = history_len(&p, &id).await;

@@ -268,3 +268,86 @@ async fn the_client_ip_is_the_one_the_trusted_proxy_appended() {
     assert_eq!(sign_up(4, "203.0.113.10".into()).await, StatusCode::CREATED);
     testing::clear_redis(&p.redis).await;
 }
+
+/// A TCP relay to the machine's Redis that can be cut, as a Redis outage.
+async fn redis_relay(cut: tokio_util::sync::CancellationToken) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        loop {
+            let accepted = tokio::select! {
+                () = cut.cancelled() => break,
+                a = listener.accept() => a,
+            };
+            let Ok((mut inbound, _)) = accepted else {
+                break;
+            };
+            let cut = cut.clone();
+            tokio::spawn(async move {
+                let Ok(mut outbound) = tokio::net::TcpStream::connect("127.0.0.1:6379").await
+                else {
+                    return;
+                };
+                tokio::select! {
+                    () = cut.cancelled() => {}
+                    _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                }
+            });
+        }
+    });
+    format!("redis://{addr}")
+}
+
+#[tokio::test]
+async fn limits_hold_when_redis_is_down() {
+    let cut = tokio_util::sync::CancellationToken::new();
+    let url = redis_relay(cut.clone()).await;
+    let p = Platform::start_with(|c| {
+        c.redis.url = loop_platform::config::Secret::new(url);
+        c.rate_limit.auth_per_ip_per_minute = 3;
+    })
+    .await;
+    let (creator, _) = p.sign_up("outage_c", "creator").await;
+    let (_, video) = p
+        .post(
+            "/v1/videos",
+            Some(&creator),
+            json!({"caption": "x #y", "duration_ms": 10000, "media_url": "https://x.test/v"}),
+        )
+        .await;
+    let (viewer, _) = p.sign_up("outage_v", "viewer").await;
+    // Redis goes away: the limiter decides in process, with the same quota
+    // (counted afresh in this replica), instead of letting everything through.
+    cut.cancel();
+    let mut statuses = Vec::new();
+    for n in 0..4 {
+        let (status, _) = p
+            .post(
+                "/v1/auth/signup",
+                None,
+                json!({"handle": format!("outage_{n}"), "password": "correct horse battery", "birth_date": "1998-02-03", "country": "US", "language": "en"}),
+            )
+            .await;
+        statuses.push(status);
+    }
+    assert_eq!(
+        statuses,
+        vec![
+            StatusCode::CREATED,
+            StatusCode::CREATED,
+            StatusCode::CREATED,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
+    );
+    // Engagement cannot be deduplicated without Redis: nothing is credited.
+    let (status, accepted) = events(
+        &p,
+        &viewer,
+        json!([{"kind": "like", "video_id": video["video_id"]}]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
+    assert_eq!(accepted["credits"], json!(["unverified"]));
+}
