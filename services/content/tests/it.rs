@@ -675,6 +675,13 @@ async fn health_and_reflection_v1_and_v1alpha_list_the_service() {
         names.contains(&"grpc.health.v1.Health".to_string()),
         "{names:?}"
     );
+    // Only what this port serves: no other Loop service.
+    assert!(
+        names
+            .iter()
+            .all(|n| n.starts_with("grpc.") || n == loop_content::SERVICE_NAME),
+        "{names:?}"
+    );
 
     let mut v1a = r1a::server_reflection_client::ServerReflectionClient::new(channel);
     let request = r1a::ServerReflectionRequest {
