@@ -50,7 +50,7 @@ async fn engagement_counts_only_when_served_once_and_never_for_oneself() {
     let p = Platform::start().await;
     let (creator, _, viewer, items) = served_world(&p).await;
     let (v1, t1) = (&items[0]["video_id"], &items[0]["serve_token"]);
-    let v2 = &items[1]["video_id"];
+    let (v2, t2) = (&items[1]["video_id"], &items[1]["serve_token"]);
     let view_id = uuid::Uuid::now_v7().to_string();
 
     let (status, first) = events(&p, &viewer, json!([
@@ -70,6 +70,35 @@ async fn engagement_counts_only_when_served_once_and_never_for_oneself() {
         {"kind": "view", "video_id": v1, "watch_ms": 9000, "serve_token": t1, "event_id": view_id},
     ])).await;
     assert_eq!(retry["credits"], json!(["counted"]));
+    // The ranker applied them (impression, view, like; the unverified like
+    // teaches the viewer only): v1 trends, v2 does not.
+    testing::wait_for(
+        "the ranker applied the first batch",
+        Duration::from_secs(30),
+        || async { (crate::feed::applied(&p, &viewer).await >= 4).then_some(()) },
+    )
+    .await;
+    let trending = |video: Value| {
+        let key = format!("{}trending:global", p.redis.key_prefix);
+        let url = p.redis.url.expose().clone();
+        async move {
+            let client = redis::Client::open(url).expect("redis");
+            let mut conn = client
+                .get_multiplexed_async_connection()
+                .await
+                .expect("connect");
+            let score: Option<f64> = redis::cmd("ZSCORE")
+                .arg(key)
+                .arg(video.as_str().expect("id"))
+                .query_async(&mut conn)
+                .await
+                .expect("zscore");
+            score
+        }
+    };
+    let v1_score = trending(v1.clone()).await;
+    assert!(v1_score.is_some_and(|s| s > 0.0), "{v1_score:?}");
+    assert_eq!(trending(v2.clone()).await, None);
     // A hundred more likes: all duplicates.
     let likes: Vec<Value> = (0..100)
         .map(|_| json!({"kind": "like", "video_id": v1, "serve_token": t1}))
@@ -92,6 +121,29 @@ async fn engagement_counts_only_when_served_once_and_never_for_oneself() {
     assert_eq!(
         own["credits"],
         json!(["own_video", "own_video", "own_video"])
+    );
+    // A counted share on v2 after the spam: once the ranker has applied it,
+    // it has seen the hundred likes before it (one user's events are in
+    // order), and v1's trending score has not moved.
+    let (_, share) = events(
+        &p,
+        &viewer,
+        json!([
+            {"kind": "share", "video_id": v2, "serve_token": t2},
+        ]),
+    )
+    .await;
+    assert_eq!(share["credits"], json!(["counted"]));
+    testing::wait_for(
+        "the ranker applied the share",
+        Duration::from_secs(30),
+        || async { (crate::feed::applied(&p, &viewer).await >= 5).then_some(()) },
+    )
+    .await;
+    assert_eq!(
+        trending(v1.clone()).await,
+        v1_score,
+        "duplicates moved trending"
     );
 
     // Someone else's token, another video's token, a forged token: refused,
@@ -122,22 +174,22 @@ async fn engagement_counts_only_when_served_once_and_never_for_oneself() {
     }
 
     // What consumers see: every accepted event with the credit it was given
-    // (1 + 4 + 1 + 100 + 3 = 109), none of the refused ones.
+    // (5 + 1 + 100 + 3 + 1 = 110), none of the refused ones.
     let topic = p.kafka.topic(topics::ENGAGEMENT);
     let mut reader = testing::TopicReader::new(&p.kafka, &topic);
     let seen = reader
-        .read_until(Duration::from_secs(30), |s| s.len() >= 109)
+        .read_until(Duration::from_secs(30), |s| s.len() >= 110)
         .await;
     let published: Vec<EngagementEvent> = seen
         .iter()
         .map(|d| EngagementEvent::decode(d.payload.as_slice()).expect("event"))
         .collect();
-    assert_eq!(published.len(), 109);
+    assert_eq!(published.len(), 110);
     let counted = published
         .iter()
         .filter(|e| e.credit() == EngagementCredit::Counted)
         .count();
-    assert_eq!(counted, 4, "impression, view (and its retry), like");
+    assert_eq!(counted, 5, "impression, view (and its retry), like, share");
     let own_views = published
         .iter()
         .filter(|e| e.kind() == EngagementKind::View && e.credit() == EngagementCredit::OwnVideo)

@@ -243,6 +243,42 @@ async fn an_advertiser_buys_an_ad_and_each_reported_impression_is_billed_once() 
     assert_eq!(report["totals"]["ctr"], 1.0);
     // Alone in its targeting, the $3 CPM pays the reserve: 101 millicents, 0 whole cents.
     assert_eq!(report["totals"]["spend_cents"], 0);
+
+    // A click on an ad whose impression was never reported is invalid
+    // traffic: shown in the report, never counted as a click or billed.
+    let orphan = fill(&p, &viewer_id).await;
+    assert_eq!(orphan.slots.len(), 1, "{orphan:?}");
+    let orphan = orphan.slots[0].placement.clone().expect("placement");
+    let (status, _) = p
+        .post(
+            "/v1/ad-events",
+            Some(&viewer),
+            json!({"events": [{"event_id": uuid::Uuid::now_v7().to_string(), "kind": "click", "impression_token": orphan.impression_token}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let report: Value = testing::wait_for(
+        "the report shows the invalid click",
+        Duration::from_secs(45),
+        || {
+            let path = path.clone();
+            let brand = brand.clone();
+            let p = &p;
+            async move {
+                let (_, report) = p.get(&path, &brand).await;
+                (report["totals"]["invalid_events"] == 1).then_some(report)
+            }
+        },
+    )
+    .await;
+    assert_eq!(
+        (
+            &report["totals"]["clicks"],
+            &report["totals"]["impressions"]
+        ),
+        (&json!(1), &json!(1)),
+        "{report}"
+    );
     let (status, err) = p
         .get(
             &format!(

@@ -110,7 +110,7 @@ async fn vector(p: &Platform, token: &str) -> Vec<f32> {
         .values
 }
 
-async fn applied(p: &Platform, token: &str) -> u64 {
+pub(crate) async fn applied(p: &Platform, token: &str) -> u64 {
     let mut client = ranker(p);
     let req = loop_platform::grpc::request(
         pb::GetUserVectorRequest::default(),
