@@ -459,6 +459,9 @@ pub fn development_jwks() -> JwkSet {
 pub struct JwtKeys {
     verifier: Verifier,
     signer: Option<Arc<SigningKey>>,
+    /// This service's own current credential and when it expires: reused
+    /// until half its life is gone, so hot paths do not sign per call.
+    own: Arc<parking_lot::Mutex<Option<(String, u64)>>>,
 }
 
 impl JwtKeys {
@@ -466,6 +469,7 @@ impl JwtKeys {
         Self {
             verifier,
             signer: signer.map(Arc::new),
+            own: Arc::default(),
         }
     }
 
@@ -505,14 +509,24 @@ impl JwtKeys {
         })
     }
 
-    /// This service's own credential (`service:<name>`), valid for `ttl`.
+    /// This service's own credential (`service:<name>`), valid for at
+    /// least half of `ttl` (one is signed per half-life, then reused).
     pub fn service_token(&self, ttl: Duration) -> String {
+        let now = now_secs();
+        let mut own = self.own.lock();
+        if let Some((token, expires)) = own.as_ref()
+            && now + ttl.as_secs() / 2 < *expires
+        {
+            return token.clone();
+        }
         let subject = self
             .signer
             .as_ref()
             .map(|s| service_subject(s.issuer()))
             .unwrap_or_default();
-        self.issue(&subject, Role::Service, ttl)
+        let token = self.issue(&subject, Role::Service, ttl);
+        *own = Some((token.clone(), now + ttl.as_secs()));
+        token
     }
 
     /// Verifies an API token (see [`Verifier::verify`]).

@@ -72,13 +72,19 @@ pub async fn assign(st: &AppState, user_id: &str, events: &mut [EngagementEvent]
     if claimed.is_empty() {
         return;
     }
+    if st.credit_breaker.is_open() {
+        return;
+    }
     let mut conn = st.redis.conn.clone();
-    let timeout = Duration::from_millis(st.config.rate_limit.redis_timeout_ms.max(100));
+    // Longer than the limiter's budget: a credit lost to a slow moment is a
+    // creator's view lost; a dead Redis is skipped above without waiting.
+    let timeout = Duration::from_millis(500);
     let previous: Vec<Option<String>> =
         match tokio::time::timeout(timeout, pipe.query_async(&mut conn)).await {
             Ok(Ok(values)) => values,
             outcome => {
                 tracing::warn!(?outcome, "engagement dedupe unavailable; crediting nothing");
+                st.credit_breaker.trip();
                 return;
             }
         };

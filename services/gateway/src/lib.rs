@@ -187,6 +187,8 @@ pub struct AppState {
     pub(crate) redis: Redis,
     pub(crate) limiter: Arc<limits::Limiter>,
     pub(crate) serve_tokens: Arc<serve::ServeTokens>,
+    /// Skips engagement dedupe (crediting nothing) for a second after Redis failed.
+    pub(crate) credit_breaker: Arc<limits::Breaker>,
     pub(crate) producer: Producer,
     pub(crate) config: Arc<Config>,
 }
@@ -457,6 +459,7 @@ pub async fn run(
         keys: config.auth.keys()?,
         limiter: limits::Limiter::new(redis.clone(), config.rate_limit.clone()),
         serve_tokens: Arc::new(serve::ServeTokens::new(&config.serve_tokens)),
+        credit_breaker: Arc::default(),
         redis,
         producer: producer.clone(),
         config: Arc::new(config),

@@ -64,7 +64,7 @@ impl Default for RateLimitConfig {
             login_free_attempts: 5,
             client_ip_header: String::new(),
             trusted_proxy_hops: 1,
-            redis_timeout_ms: 100,
+            redis_timeout_ms: 250,
         }
     }
 }
@@ -148,8 +148,26 @@ pub struct Limiter {
     events: DefaultKeyedRateLimiter<String>,
     /// Login attempts of one handle while Redis (which holds the locks) is down.
     login: DefaultKeyedRateLimiter<String>,
-    /// Unix seconds until which Redis is not tried (after a failure).
-    redis_down_until: AtomicI64,
+    /// Redis is not tried for a second after a failure.
+    breaker: Breaker,
+}
+
+/// Skips a dependency for a second after it failed, so a dead Redis costs
+/// one timeout a second, not one per request.
+#[derive(Debug, Default)]
+pub struct Breaker {
+    /// Unix seconds until which the dependency is not tried.
+    open_until: AtomicI64,
+}
+
+impl Breaker {
+    pub fn is_open(&self) -> bool {
+        now_secs() < self.open_until.load(Ordering::Relaxed)
+    }
+
+    pub fn trip(&self) {
+        self.open_until.store(now_secs() + 1, Ordering::Relaxed);
+    }
 }
 
 fn per_minute(n: u32) -> Quota {
@@ -169,7 +187,7 @@ impl Limiter {
             login: RateLimiter::keyed(per_minute(config.login_free_attempts)),
             redis,
             config,
-            redis_down_until: AtomicI64::new(0),
+            breaker: Breaker::default(),
         });
         // Keys of the in-process limiters are forgotten once their quota has
         // refilled, so the maps stay as small as the last minute's callers.
@@ -211,7 +229,7 @@ impl Limiter {
     /// Runs a Redis command with the limiter's deadline, skipping Redis
     /// for a second after a failure; `None` means "decide without Redis".
     async fn redis<T: redis::FromRedisValue>(&self, cmd: &redis::Pipeline) -> Option<T> {
-        if now_secs() < self.redis_down_until.load(Ordering::Relaxed) {
+        if self.breaker.is_open() {
             return None;
         }
         let mut conn = self.redis.conn.clone();
@@ -224,8 +242,7 @@ impl Limiter {
                     _ => "timed out".into(),
                 };
                 tracing::warn!(%error, "rate limiter: Redis unavailable; limiting in process");
-                self.redis_down_until
-                    .store(now_secs() + 1, Ordering::Relaxed);
+                self.breaker.trip();
                 None
             }
         }

@@ -164,7 +164,8 @@ struct Tally {
 #[derive(Default)]
 struct Abuse {
     /// Clicks sent in floods (each within a second of its impression).
-    ad_clicks_flooded: u64,
+    /// Flooded clicks per campaign.
+    ad_clicks_flooded: HashMap<String, u64>,
     /// Engagement events by the credit the gateway answered with.
     credits: BTreeMap<String, u64>,
     /// Events carrying another viewer's serve token, refused (400).
@@ -433,20 +434,20 @@ impl Sim {
     /// its serve token; replays the last serve token another cheater saw.
     async fn cheat(&self, token: &str, context: &Value, items: &[Value]) {
         let mut ad_events = Vec::new();
-        let mut flooded = 0;
+        let mut flooded: HashMap<String, u64> = HashMap::new();
         for item in items.iter().filter(|i| i["sponsored"] == true) {
             let Some(t) = item["ad"]["impression_token"].as_str() else {
                 continue;
             };
-            ad_events.push(json!({"event_id": uuid::Uuid::now_v7().to_string(), "kind": "impression", "impression_token": t}));
-            for _ in 0..5 {
-                ad_events.push(json!({"event_id": uuid::Uuid::now_v7().to_string(), "kind": "click", "impression_token": t}));
-                flooded += 1;
-            }
             let campaign = item["ad"]["campaign_id"]
                 .as_str()
                 .unwrap_or_default()
                 .to_owned();
+            ad_events.push(json!({"event_id": uuid::Uuid::now_v7().to_string(), "kind": "impression", "impression_token": t}));
+            for _ in 0..5 {
+                ad_events.push(json!({"event_id": uuid::Uuid::now_v7().to_string(), "kind": "click", "impression_token": t}));
+                *flooded.entry(campaign.clone()).or_default() += 1;
+            }
             self.tally
                 .lock()
                 .impressions
@@ -465,7 +466,10 @@ impl Sim {
                 )
                 .await;
             if sent.ok() {
-                self.tally.lock().abuse.ad_clicks_flooded += flooded;
+                let mut tally = self.tally.lock();
+                for (campaign, n) in flooded {
+                    *tally.abuse.ad_clicks_flooded.entry(campaign).or_default() += n;
+                }
             }
         }
         let Some(first) = items.iter().find(|i| i["serve_token"].is_string()) else {
@@ -1273,7 +1277,18 @@ pub async fn run(args: Args) -> anyhow::Result<Value> {
     // Billing runs behind the clients by the broker's and the consumer's
     // latency: wait (bounded) until it has caught up.
     let billing_deadline = Instant::now() + Duration::from_secs(60);
-    let flooded = sim.tally.lock().abuse.ad_clicks_flooded;
+    // Floods of this run's campaigns (their reports are this run's alone).
+    let flooded: u64 = {
+        let own: HashSet<&str> = sim.campaigns.iter().map(|(_, c, _)| c.as_str()).collect();
+        let tally = sim.tally.lock();
+        tally
+            .abuse
+            .ad_clicks_flooded
+            .iter()
+            .filter(|(c, _)| own.contains(c.as_str()))
+            .map(|(_, n)| n)
+            .sum()
+    };
     let (billed, spend, invalid_reported, clicks_counted) = loop {
         let (mut b, mut s, mut x, mut c) = (0u64, 0i64, 0u64, 0u64);
         for (a, campaign_id, _) in &sim.campaigns {

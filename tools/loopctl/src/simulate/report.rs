@@ -162,7 +162,7 @@ pub fn text(report: &Value) -> String {
     let i = &report["integrity"];
     let _ = writeln!(
         s,
-        "\nIntegrity: {} cheating viewers flooded {} ad clicks: {} invalid ad events reported, {} of them billed or counted (ad clicks counted {} = honest {}); engagement credits {}; foreign serve tokens refused {} of {}",
+        "\nIntegrity: {} cheating viewers flooded {} ad clicks of this run's campaigns: {} invalid ad events reported, {} of them billed or counted (ad clicks counted {} = honest {}); engagement credits {}; foreign serve tokens refused {} of {}",
         i["abusers"],
         i["ad_clicks_flooded"],
         i["invalid_ad_events_reported"],
