@@ -23,6 +23,38 @@ use tracing::Instrument;
 use crate::kafka::{EVENT_TYPE_HEADER, Producer};
 use crate::{kafka, metrics, telemetry};
 
+/// Where and how often a service relays its outbox.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OutboxConfig {
+    /// Run the relay in this process (one replica at a time publishes; turn
+    /// off to run it elsewhere, or in tests that simulate a crash between
+    /// commit and publish).
+    pub relay_enabled: bool,
+    /// Fallback poll interval when no commit notification arrives.
+    pub poll_interval_ms: u64,
+}
+
+impl OutboxConfig {
+    /// The relay on, polling every `poll_interval_ms`.
+    pub fn every_ms(poll_interval_ms: u64) -> Self {
+        Self {
+            relay_enabled: true,
+            poll_interval_ms,
+        }
+    }
+
+    pub fn validate_into(&self, problems: &mut Vec<String>) {
+        if !(10..=60_000).contains(&self.poll_interval_ms) {
+            problems.push("outbox.poll_interval_ms: must be 10..=60000".into());
+        }
+    }
+
+    pub fn interval(&self) -> Duration {
+        Duration::from_millis(self.poll_interval_ms)
+    }
+}
+
 const NOTIFY_CHANNEL: &str = "loop_outbox";
 /// Arbitrary constant naming the relay's advisory lock.
 const RELAY_LOCK_KEY: i64 = 0x4c4f_4f50_4f42_5831;

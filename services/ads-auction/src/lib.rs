@@ -44,6 +44,7 @@ use loop_platform::config::{
     TelemetryConfig, Validate, validate_service_url,
 };
 use loop_platform::kafka::{ConsumerOptions, Producer, topics};
+use loop_platform::outbox::OutboxConfig;
 use loop_proto::ads_auction::v1::ads_auction_service_server::AdsAuctionServiceServer;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
@@ -86,13 +87,6 @@ pub struct ServicesConfig {
     pub content_url: String,
     /// Wallet service (advertisers' cents), when `wallet.mode` is `grpc`.
     pub wallet_url: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct OutboxConfig {
-    pub relay_enabled: bool,
-    pub poll_interval_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -227,10 +221,7 @@ impl Default for Config {
                 content_url: "http://127.0.0.1:50061".into(),
                 wallet_url: "http://127.0.0.1:50064".into(),
             },
-            outbox: OutboxConfig {
-                relay_enabled: true,
-                poll_interval_ms: 1000,
-            },
+            outbox: OutboxConfig::every_ms(1000),
             consumer: ConsumerConfig {
                 billing_group_id: "ads-auction-billing".into(),
                 content_group_id: "ads-auction-content".into(),
@@ -303,9 +294,7 @@ impl Validate for Config {
         self.auth.validate_into("ads-auction", true, &mut p);
         self.prediction.validate_into(&mut p);
         validate_service_url("services.content_url", &self.services.content_url, &mut p);
-        if !(10..=60_000).contains(&self.outbox.poll_interval_ms) {
-            p.push("outbox.poll_interval_ms: must be 10..=60000".into());
-        }
+        self.outbox.validate_into(&mut p);
         if self.consumer.billing_group_id.trim().is_empty() {
             p.push("consumer.billing_group_id: must not be empty".into());
         }

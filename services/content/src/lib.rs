@@ -22,6 +22,7 @@ use loop_platform::config::{
     AuthConfig, DatabaseConfig, GrpcServerConfig, KafkaConfig, Secret, TelemetryConfig, Validate,
 };
 use loop_platform::kafka::{Producer, topics};
+use loop_platform::outbox::OutboxConfig;
 use loop_proto::content::v1::content_service_server::ContentServiceServer;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
@@ -61,16 +62,6 @@ pub const DEV_ADMIN_PASSWORD: &str = "loop-admin-dev-password";
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
-pub struct OutboxConfig {
-    /// Run the relay in this process (turn off to run it elsewhere, or in tests
-    /// that simulate a crash between commit and publish).
-    pub relay_enabled: bool,
-    /// Fallback poll interval when no commit notification arrives.
-    pub poll_interval_ms: u64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
 pub struct ModerationConfig {
     /// New videos wait in PENDING until an admin approves them.
     pub require_review: bool,
@@ -86,10 +77,7 @@ impl Default for Config {
             kafka: KafkaConfig::default(),
             auth: AuthConfig::development_verifier(),
             telemetry: TelemetryConfig::with_metrics_port(9461),
-            outbox: OutboxConfig {
-                relay_enabled: true,
-                poll_interval_ms: 1000,
-            },
+            outbox: OutboxConfig::every_ms(1000),
             moderation: ModerationConfig {
                 require_review: false,
             },
@@ -107,9 +95,7 @@ impl Validate for Config {
         self.database.validate_into(&mut problems);
         self.kafka.validate_into(&mut problems);
         self.auth.validate_into("content", false, &mut problems);
-        if !(10..=60_000).contains(&self.outbox.poll_interval_ms) {
-            problems.push("outbox.poll_interval_ms: must be 10..=60000".into());
-        }
+        self.outbox.validate_into(&mut problems);
         if !self.bootstrap_admin.password.expose().is_empty() {
             if let Err(err) = validate::handle(&self.bootstrap_admin.handle) {
                 problems.push(format!("bootstrap_admin.{err}"));

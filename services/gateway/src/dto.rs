@@ -37,8 +37,9 @@ pub fn ts(t: Option<prost_types::Timestamp>) -> Option<DateTime<Utc>> {
     t.and_then(|t| DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0)))
 }
 
-fn opt(s: String) -> Option<String> {
-    if s.is_empty() { None } else { Some(s) }
+/// An empty proto string as an absent JSON field.
+pub fn opt(s: String) -> Option<String> {
+    (!s.is_empty()).then_some(s)
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -71,6 +71,13 @@ impl ApiError {
         Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", message)
     }
 
+    /// A downstream answer lacked a field its contract promises: logged,
+    /// and an internal error to the client.
+    pub fn missing(what: &str) -> Self {
+        tracing::error!(what, "a service answered without a required field");
+        Self::internal()
+    }
+
     pub fn internal() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -9,6 +9,7 @@ use loop_platform::config::{
     AuthConfig, DatabaseConfig, GrpcServerConfig, KafkaConfig, RedisConfig, Secret,
     TelemetryConfig, Validate, validate_service_url,
 };
+use loop_platform::outbox::OutboxConfig;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -40,15 +41,6 @@ pub struct Config {
 pub struct ServicesConfig {
     /// The content service (videos, LIVE rooms, users' birth dates).
     pub content_url: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct OutboxConfig {
-    /// Run the relay in this process (one replica at a time publishes).
-    pub relay_enabled: bool,
-    /// How often the relay looks for events committed by other replicas.
-    pub poll_interval_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -185,10 +177,7 @@ impl Default for Config {
             services: ServicesConfig {
                 content_url: "http://127.0.0.1:50061".into(),
             },
-            outbox: OutboxConfig {
-                relay_enabled: true,
-                poll_interval_ms: 100,
-            },
+            outbox: OutboxConfig::every_ms(100),
             ledger: LedgerConfig {
                 shards: 16,
                 idempotency_retention_days: 8,
@@ -255,9 +244,7 @@ impl Validate for Config {
         self.kafka.validate_into(&mut p);
         self.auth.validate_into("wallet", false, &mut p);
         validate_service_url("services.content_url", &self.services.content_url, &mut p);
-        if !(10..=60_000).contains(&self.outbox.poll_interval_ms) {
-            p.push("outbox.poll_interval_ms: must be 10..=60000".into());
-        }
+        self.outbox.validate_into(&mut p);
         if !(1..=256).contains(&self.ledger.shards) {
             p.push("ledger.shards: must be 1..=256".into());
         }

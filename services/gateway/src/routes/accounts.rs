@@ -81,11 +81,6 @@ fn session(state: &AppState, user: pb::User) -> SessionDto {
     }
 }
 
-fn missing_user() -> ApiError {
-    tracing::error!("content service answered without a user");
-    ApiError::internal()
-}
-
 /// Create an account and get a session token.
 #[utoipa::path(post, path = "/v1/auth/signup", tag = "accounts", request_body = SignUpBody,
     responses((status = 201, body = SessionDto), (status = "4XX", body = ErrorBody)))]
@@ -125,7 +120,7 @@ pub async fn sign_up(
     let created = st
         .call(st.content().create_user(st.anonymous(request)))
         .await?;
-    let user = created.user.ok_or_else(missing_user)?;
+    let user = created.user.ok_or_else(|| ApiError::missing("user"))?;
     Ok((StatusCode::CREATED, Json(session(&st, user))))
 }
 
@@ -164,7 +159,10 @@ pub async fn log_in(
             if throttled {
                 st.limiter.login_succeeded(&handle).await;
             }
-            Ok(Json(session(&st, auth.user.ok_or_else(missing_user)?)))
+            Ok(Json(session(
+                &st,
+                auth.user.ok_or_else(|| ApiError::missing("user"))?,
+            )))
         }
         Err(err) => {
             if throttled && err.status == StatusCode::UNAUTHORIZED {
@@ -186,7 +184,9 @@ pub async fn me(State(st): State<AppState>, user: AuthUser) -> ApiResult<Json<Us
                 .get_user(st.req(&user, pb::GetUserRequest { key })),
         )
         .await?;
-    Ok(Json(got.user.ok_or_else(missing_user)?.into()))
+    Ok(Json(
+        got.user.ok_or_else(|| ApiError::missing("user"))?.into(),
+    ))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -229,7 +229,12 @@ pub async fn update_me(
     let updated = st
         .call(st.content().update_profile(st.req(&user, request)))
         .await?;
-    Ok(Json(updated.user.ok_or_else(missing_user)?.into()))
+    Ok(Json(
+        updated
+            .user
+            .ok_or_else(|| ApiError::missing("user"))?
+            .into(),
+    ))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -259,7 +264,10 @@ pub async fn become_creator(
             },
         )))
         .await?;
-    Ok(Json(session(&st, updated.user.ok_or_else(missing_user)?)))
+    Ok(Json(session(
+        &st,
+        updated.user.ok_or_else(|| ApiError::missing("user"))?,
+    )))
 }
 
 /// A user's public profile.
@@ -277,7 +285,9 @@ pub async fn get_user(
                 .get_user(st.req(&user, pb::GetUserRequest { key })),
         )
         .await?;
-    Ok(Json(got.user.ok_or_else(missing_user)?.into()))
+    Ok(Json(
+        got.user.ok_or_else(|| ApiError::missing("user"))?.into(),
+    ))
 }
 
 /// A user's public profile by handle.
@@ -295,5 +305,7 @@ pub async fn get_user_by_handle(
                 .get_user(st.req(&user, pb::GetUserRequest { key })),
         )
         .await?;
-    Ok(Json(got.user.ok_or_else(missing_user)?.into()))
+    Ok(Json(
+        got.user.ok_or_else(|| ApiError::missing("user"))?.into(),
+    ))
 }

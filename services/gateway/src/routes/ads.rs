@@ -17,18 +17,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
-use crate::dto::{Page, PageQuery, enum_from_str, enum_to_str, ts};
+use crate::dto::{Page, PageQuery, enum_from_str, enum_to_str, opt, ts};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery, AuthUser};
-
-fn missing(what: &str) -> ApiError {
-    tracing::error!(what, "ads-auction answered without the object");
-    ApiError::internal()
-}
-
-fn opt(s: String) -> Option<String> {
-    if s.is_empty() { None } else { Some(s) }
-}
 
 fn parse_enum(
     field: &str,
@@ -549,7 +540,11 @@ pub async fn create_campaign(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(r.campaign.ok_or_else(|| missing("campaign"))?.into()),
+        Json(
+            r.campaign
+                .ok_or_else(|| ApiError::missing("campaign"))?
+                .into(),
+        ),
     ))
 }
 
@@ -608,7 +603,11 @@ pub async fn get_campaign(
                 .get_campaign(st.req(&user, pb::GetCampaignRequest { campaign_id })),
         )
         .await?;
-    Ok(Json(r.campaign.ok_or_else(|| missing("campaign"))?.into()))
+    Ok(Json(
+        r.campaign
+            .ok_or_else(|| ApiError::missing("campaign"))?
+            .into(),
+    ))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -648,7 +647,11 @@ pub async fn update_campaign(
             },
         )))
         .await?;
-    Ok(Json(r.campaign.ok_or_else(|| missing("campaign"))?.into()))
+    Ok(Json(
+        r.campaign
+            .ok_or_else(|| ApiError::missing("campaign"))?
+            .into(),
+    ))
 }
 
 /// Stop every ad group of a campaign (idempotent).
@@ -665,7 +668,11 @@ pub async fn pause_campaign(
                 .pause_campaign(st.req(&user, pb::PauseCampaignRequest { campaign_id })),
         )
         .await?;
-    Ok(Json(r.campaign.ok_or_else(|| missing("campaign"))?.into()))
+    Ok(Json(
+        r.campaign
+            .ok_or_else(|| ApiError::missing("campaign"))?
+            .into(),
+    ))
 }
 
 /// Resume a paused campaign (idempotent; budgets and schedules still apply).
@@ -682,7 +689,11 @@ pub async fn resume_campaign(
                 .resume_campaign(st.req(&user, pb::ResumeCampaignRequest { campaign_id })),
         )
         .await?;
-    Ok(Json(r.campaign.ok_or_else(|| missing("campaign"))?.into()))
+    Ok(Json(
+        r.campaign
+            .ok_or_else(|| ApiError::missing("campaign"))?
+            .into(),
+    ))
 }
 
 // --- ad groups --------------------------------------------------------------------------
@@ -755,7 +766,11 @@ pub async fn create_ad_group(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(r.ad_group.ok_or_else(|| missing("ad group"))?.into()),
+        Json(
+            r.ad_group
+                .ok_or_else(|| ApiError::missing("ad group"))?
+                .into(),
+        ),
     ))
 }
 
@@ -795,7 +810,11 @@ pub async fn get_ad_group(
                 .get_ad_group(st.req(&user, pb::GetAdGroupRequest { ad_group_id })),
         )
         .await?;
-    Ok(Json(r.ad_group.ok_or_else(|| missing("ad group"))?.into()))
+    Ok(Json(
+        r.ad_group
+            .ok_or_else(|| ApiError::missing("ad group"))?
+            .into(),
+    ))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -857,7 +876,11 @@ pub async fn update_ad_group(
             ),
         )
         .await?;
-    Ok(Json(r.ad_group.ok_or_else(|| missing("ad group"))?.into()))
+    Ok(Json(
+        r.ad_group
+            .ok_or_else(|| ApiError::missing("ad group"))?
+            .into(),
+    ))
 }
 
 /// Pause an ad group (idempotent).
@@ -874,7 +897,11 @@ pub async fn pause_ad_group(
                 .pause_ad_group(st.req(&user, pb::PauseAdGroupRequest { ad_group_id })),
         )
         .await?;
-    Ok(Json(r.ad_group.ok_or_else(|| missing("ad group"))?.into()))
+    Ok(Json(
+        r.ad_group
+            .ok_or_else(|| ApiError::missing("ad group"))?
+            .into(),
+    ))
 }
 
 /// Resume an ad group (idempotent).
@@ -891,7 +918,11 @@ pub async fn resume_ad_group(
                 .resume_ad_group(st.req(&user, pb::ResumeAdGroupRequest { ad_group_id })),
         )
         .await?;
-    Ok(Json(r.ad_group.ok_or_else(|| missing("ad group"))?.into()))
+    Ok(Json(
+        r.ad_group
+            .ok_or_else(|| ApiError::missing("ad group"))?
+            .into(),
+    ))
 }
 
 // --- creatives and Spark Ads ------------------------------------------------------------
@@ -933,7 +964,11 @@ pub async fn create_creative(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(r.creative.ok_or_else(|| missing("creative"))?.into()),
+        Json(
+            r.creative
+                .ok_or_else(|| ApiError::missing("creative"))?
+                .into(),
+        ),
     ))
 }
 
@@ -1013,7 +1048,11 @@ pub async fn update_creative(
             },
         )))
         .await?;
-    Ok(Json(r.creative.ok_or_else(|| missing("creative"))?.into()))
+    Ok(Json(
+        r.creative
+            .ok_or_else(|| ApiError::missing("creative"))?
+            .into(),
+    ))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -1048,7 +1087,11 @@ pub async fn create_spark_ad(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(r.creative.ok_or_else(|| missing("creative"))?.into()),
+        Json(
+            r.creative
+                .ok_or_else(|| ApiError::missing("creative"))?
+                .into(),
+        ),
     ))
 }
 
@@ -1081,7 +1124,11 @@ pub async fn issue_spark_code(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(r.spark_code.ok_or_else(|| missing("spark code"))?.into()),
+        Json(
+            r.spark_code
+                .ok_or_else(|| ApiError::missing("spark code"))?
+                .into(),
+        ),
     ))
 }
 
@@ -1117,7 +1164,9 @@ pub async fn revoke_spark_code(
         )
         .await?;
     Ok(Json(
-        r.spark_code.ok_or_else(|| missing("spark code"))?.into(),
+        r.spark_code
+            .ok_or_else(|| ApiError::missing("spark code"))?
+            .into(),
     ))
 }
 
@@ -1195,7 +1244,11 @@ pub async fn reserve_topview(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(r.reservation.ok_or_else(|| missing("reservation"))?.into()),
+        Json(
+            r.reservation
+                .ok_or_else(|| ApiError::missing("reservation"))?
+                .into(),
+        ),
     ))
 }
 
@@ -1234,7 +1287,9 @@ pub async fn get_topview(
         ))
         .await?;
     Ok(Json(
-        r.reservation.ok_or_else(|| missing("reservation"))?.into(),
+        r.reservation
+            .ok_or_else(|| ApiError::missing("reservation"))?
+            .into(),
     ))
 }
 
@@ -1254,7 +1309,9 @@ pub async fn cancel_topview(
         )))
         .await?;
     Ok(Json(
-        r.reservation.ok_or_else(|| missing("reservation"))?.into(),
+        r.reservation
+            .ok_or_else(|| ApiError::missing("reservation"))?
+            .into(),
     ))
 }
 
@@ -1307,7 +1364,11 @@ pub async fn create_branded_challenge(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(r.challenge.ok_or_else(|| missing("challenge"))?.into()),
+        Json(
+            r.challenge
+                .ok_or_else(|| ApiError::missing("challenge"))?
+                .into(),
+        ),
     ))
 }
 

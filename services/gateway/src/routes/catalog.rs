@@ -14,11 +14,6 @@ use crate::dto::{ChallengeDto, HashtagDto, Page, PageQuery, SoundDto, VideoDto};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery, AuthUser};
 
-fn missing(what: &str) -> ApiError {
-    tracing::error!(what, "content service answered without the object");
-    ApiError::internal()
-}
-
 /// A hashtag: how many videos carry it, and its active challenge.
 #[utoipa::path(get, path = "/v1/hashtags/{name}", tag = "discover", security(("bearer" = [])),
     params(("name" = String, Path)), responses((status = 200, body = HashtagDto), (status = "4XX", body = ErrorBody)))]
@@ -33,7 +28,7 @@ pub async fn get_hashtag(
                 .get_hashtag(st.req(&user, pb::GetHashtagRequest { name })),
         )
         .await?;
-    let h = r.hashtag.ok_or_else(|| missing("hashtag"))?;
+    let h = r.hashtag.ok_or_else(|| ApiError::missing("hashtag"))?;
     Ok(Json(HashtagDto {
         name: h.name,
         video_count: h.video_count,
@@ -93,7 +88,11 @@ pub async fn create_challenge(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(r.challenge.ok_or_else(|| missing("challenge"))?.into()),
+        Json(
+            r.challenge
+                .ok_or_else(|| ApiError::missing("challenge"))?
+                .into(),
+        ),
     ))
 }
 
@@ -158,7 +157,7 @@ pub async fn create_sound(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(r.sound.ok_or_else(|| missing("sound"))?.into()),
+        Json(r.sound.ok_or_else(|| ApiError::missing("sound"))?.into()),
     ))
 }
 
@@ -176,7 +175,9 @@ pub async fn get_sound(
                 .get_sound(st.req(&user, pb::GetSoundRequest { sound_id })),
         )
         .await?;
-    Ok(Json(r.sound.ok_or_else(|| missing("sound"))?.into()))
+    Ok(Json(
+        r.sound.ok_or_else(|| ApiError::missing("sound"))?.into(),
+    ))
 }
 
 /// Videos using a sound, newest first.

@@ -16,19 +16,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
-use crate::dto::{Page, PageQuery, enum_from_str, enum_to_str, ts};
+use crate::dto::{Page, PageQuery, enum_from_str, enum_to_str, opt, ts};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery, AuthUser};
 use crate::routes::wallet::IdempotencyKey;
-
-fn missing(what: &str) -> ApiError {
-    tracing::error!(what, "creator-marketplace answered without the object");
-    ApiError::internal()
-}
-
-fn opt(s: String) -> Option<String> {
-    if s.is_empty() { None } else { Some(s) }
-}
 
 // --- shapes ------------------------------------------------------------------------
 
@@ -379,7 +370,11 @@ pub async fn apply_as_creator(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(r.application.ok_or_else(|| missing("application"))?.into()),
+        Json(
+            r.application
+                .ok_or_else(|| ApiError::missing("application"))?
+                .into(),
+        ),
     ))
 }
 
@@ -408,7 +403,9 @@ pub async fn application_status(
         )))
         .await?;
     Ok(Json(
-        r.application.ok_or_else(|| missing("application"))?.into(),
+        r.application
+            .ok_or_else(|| ApiError::missing("application"))?
+            .into(),
     ))
 }
 
@@ -427,7 +424,11 @@ pub async fn my_profile(
             },
         )))
         .await?;
-    Ok(Json(r.profile.ok_or_else(|| missing("profile"))?.into()))
+    Ok(Json(
+        r.profile
+            .ok_or_else(|| ApiError::missing("profile"))?
+            .into(),
+    ))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -473,7 +474,11 @@ pub async fn update_profile(
     let r = st
         .call(st.market().update_creator_profile(st.req(&user, req)))
         .await?;
-    Ok(Json(r.profile.ok_or_else(|| missing("profile"))?.into()))
+    Ok(Json(
+        r.profile
+            .ok_or_else(|| ApiError::missing("profile"))?
+            .into(),
+    ))
 }
 
 /// A listed creator's marketplace profile.
@@ -491,7 +496,11 @@ pub async fn creator_profile(
                 .get_creator_profile(st.req(&user, pb::GetCreatorProfileRequest { creator_id })),
         )
         .await?;
-    Ok(Json(r.profile.ok_or_else(|| missing("profile"))?.into()))
+    Ok(Json(
+        r.profile
+            .ok_or_else(|| ApiError::missing("profile"))?
+            .into(),
+    ))
 }
 
 /// A creator's analytics (the creator, advertisers for listed creators, admins).
@@ -511,7 +520,9 @@ pub async fn creator_analytics(
         )
         .await?;
     Ok(Json(
-        r.analytics.ok_or_else(|| missing("analytics"))?.into(),
+        r.analytics
+            .ok_or_else(|| ApiError::missing("analytics"))?
+            .into(),
     ))
 }
 
@@ -594,7 +605,9 @@ pub async fn review_application(
         )))
         .await?;
     Ok(Json(
-        r.application.ok_or_else(|| missing("application"))?.into(),
+        r.application
+            .ok_or_else(|| ApiError::missing("application"))?
+            .into(),
     ))
 }
 
@@ -768,7 +781,11 @@ pub async fn create_campaign(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(r.campaign.ok_or_else(|| missing("campaign"))?.into()),
+        Json(
+            r.campaign
+                .ok_or_else(|| ApiError::missing("campaign"))?
+                .into(),
+        ),
     ))
 }
 
@@ -837,7 +854,11 @@ pub async fn get_campaign(
                 .get_campaign(st.req(&user, pb::GetCampaignRequest { campaign_id })),
         )
         .await?;
-    Ok(Json(r.campaign.ok_or_else(|| missing("campaign"))?.into()))
+    Ok(Json(
+        r.campaign
+            .ok_or_else(|| ApiError::missing("campaign"))?
+            .into(),
+    ))
 }
 
 /// Draft -> published: invitations (and applications for public campaigns) open.
@@ -855,7 +876,11 @@ pub async fn publish_campaign(
                 .publish_campaign(st.req(&user, pb::PublishCampaignRequest { campaign_id })),
         )
         .await?;
-    Ok(Json(r.campaign.ok_or_else(|| missing("campaign"))?.into()))
+    Ok(Json(
+        r.campaign
+            .ok_or_else(|| ApiError::missing("campaign"))?
+            .into(),
+    ))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -890,7 +915,7 @@ pub async fn invite_creator(
         StatusCode::CREATED,
         Json(
             r.collaboration
-                .ok_or_else(|| missing("collaboration"))?
+                .ok_or_else(|| ApiError::missing("collaboration"))?
                 .into(),
         ),
     ))
@@ -926,7 +951,7 @@ pub async fn apply_to_campaign(
         StatusCode::CREATED,
         Json(
             r.collaboration
-                .ok_or_else(|| missing("collaboration"))?
+                .ok_or_else(|| ApiError::missing("collaboration"))?
                 .into(),
         ),
     ))
@@ -1020,13 +1045,15 @@ pub async fn get_collaboration(
         .await?;
     Ok(Json(
         r.collaboration
-            .ok_or_else(|| missing("collaboration"))?
+            .ok_or_else(|| ApiError::missing("collaboration"))?
             .into(),
     ))
 }
 
 fn collab(r: Option<pb::Collaboration>) -> ApiResult<Json<CollaborationDto>> {
-    Ok(Json(r.ok_or_else(|| missing("collaboration"))?.into()))
+    Ok(Json(
+        r.ok_or_else(|| ApiError::missing("collaboration"))?.into(),
+    ))
 }
 
 /// Creators: accept an invitation; the budget is held in escrow. Needs an
@@ -1221,7 +1248,11 @@ pub async fn send_message(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(r.message.ok_or_else(|| missing("message"))?.into()),
+        Json(
+            r.message
+                .ok_or_else(|| ApiError::missing("message"))?
+                .into(),
+        ),
     ))
 }
 

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
-use crate::dto::{Page, PageQuery, enum_from_str, enum_to_str, ts};
+use crate::dto::{Page, PageQuery, enum_from_str, enum_to_str, opt, ts};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery, AuthUser};
 
@@ -46,11 +46,6 @@ fn asset_str(asset: i32) -> String {
             .as_str_name(),
         "ASSET_",
     )
-}
-
-fn missing(what: &str) -> ApiError {
-    tracing::error!(what, "wallet service answered without a required field");
-    ApiError::internal()
 }
 
 // --- DTOs ------------------------------------------------------------------------
@@ -237,10 +232,6 @@ pub struct PayoutDto {
     pub decided_by: Option<String>,
     pub created_at: Option<DateTime<Utc>>,
     pub decided_at: Option<DateTime<Utc>>,
-}
-
-fn opt(s: String) -> Option<String> {
-    (!s.is_empty()).then_some(s)
 }
 
 impl From<pb::Payout> for PayoutDto {
@@ -511,7 +502,10 @@ pub async fn purchase(
     Ok((
         StatusCode::CREATED,
         Json(PurchaseDto {
-            transaction: r.transaction.ok_or_else(|| missing("transaction"))?.into(),
+            transaction: r
+                .transaction
+                .ok_or_else(|| ApiError::missing("transaction"))?
+                .into(),
             coins_balance: r.coins_balance,
         }),
     ))
@@ -540,7 +534,10 @@ pub async fn top_up(
     Ok((
         StatusCode::CREATED,
         Json(TopUpDto {
-            transaction: r.transaction.ok_or_else(|| missing("transaction"))?.into(),
+            transaction: r
+                .transaction
+                .ok_or_else(|| ApiError::missing("transaction"))?
+                .into(),
             cents_balance: r.cents_balance,
         }),
     ))
@@ -653,7 +650,7 @@ pub async fn request_payout(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(r.payout.ok_or_else(|| missing("payout"))?.into()),
+        Json(r.payout.ok_or_else(|| ApiError::missing("payout"))?.into()),
     ))
 }
 
@@ -708,7 +705,9 @@ pub async fn approve_payout(
             },
         )))
         .await?;
-    Ok(Json(r.payout.ok_or_else(|| missing("payout"))?.into()))
+    Ok(Json(
+        r.payout.ok_or_else(|| ApiError::missing("payout"))?.into(),
+    ))
 }
 
 /// Reject a pending payout; the amount returns to the creator (admins).
@@ -732,7 +731,9 @@ pub async fn reject_payout(
             },
         )))
         .await?;
-    Ok(Json(r.payout.ok_or_else(|| missing("payout"))?.into()))
+    Ok(Json(
+        r.payout.ok_or_else(|| ApiError::missing("payout"))?.into(),
+    ))
 }
 
 /// Check the ledger: per-asset sums, cached balances, balanced transactions (admins).
@@ -839,7 +840,7 @@ pub async fn get_escrow(
         )
         .await?
         .escrow
-        .ok_or_else(|| missing("escrow"))?;
+        .ok_or_else(|| ApiError::missing("escrow"))?;
     Ok(Json(EscrowDto {
         status: enum_to_str(e.status().as_str_name(), "ESCROW_STATUS_"),
         escrow_id: e.escrow_id,
