@@ -26,5 +26,43 @@ pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod time;
+pub mod validate;
 
 pub use error::{AppError, AppResult};
+
+/// Implements a service's tonic trait from its inherent methods: every rpc
+/// listed verifies the caller's token (`self.keys.caller`, mapping the
+/// error into the service's `error` type) and calls
+/// `Service::rpc(&self, &caller, request)`; `@public { ... }` holds the few
+/// rpcs written by hand (no token, or an optional one).
+///
+/// ```ignore
+/// loop_platform::authenticated_api! {
+///     impl WalletApi for WalletService, error WalletError;
+///     get_balance(pb::GetBalanceRequest) -> pb::GetBalanceResponse;
+/// }
+/// ```
+#[macro_export]
+macro_rules! authenticated_api {
+    (
+        impl $api:ident for $svc:ident, error $err:ty;
+        $(@public { $($public:item)* })?
+        $($name:ident($req:ty) -> $resp:ty;)*
+    ) => {
+        #[tonic::async_trait]
+        impl $api for $svc {
+            $($($public)*)?
+            $(
+                async fn $name(
+                    &self,
+                    request: tonic::Request<$req>,
+                ) -> Result<tonic::Response<$resp>, tonic::Status> {
+                    let caller = self.keys.caller(&request).map_err(<$err>::from)?;
+                    Ok(tonic::Response::new(
+                        $svc::$name(self, &caller, request.into_inner()).await?,
+                    ))
+                }
+            )*
+        }
+    };
+}

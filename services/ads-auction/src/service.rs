@@ -13,7 +13,6 @@ use loop_proto::ads_auction::v1::ads_auction_service_server::AdsAuctionService a
 use loop_proto::content::v1::content_service_client::ContentServiceClient;
 use sqlx::PgPool;
 use tonic::transport::Channel;
-use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use crate::Config;
@@ -134,21 +133,8 @@ pub(crate) fn internal(caller: &Caller) -> AdsResult<()> {
     }
 }
 
-macro_rules! ads_api {
-    ($($name:ident($req:ty) -> $resp:ty;)*) => {
-        #[tonic::async_trait]
-        impl AdsApi for AdsService {
-            $(
-                async fn $name(&self, request: Request<$req>) -> Result<Response<$resp>, Status> {
-                    let caller = self.keys.caller(&request).map_err(AdsError::from)?;
-                    Ok(Response::new(AdsService::$name(self, &caller, request.into_inner()).await?))
-                }
-            )*
-        }
-    };
-}
-
-ads_api! {
+loop_platform::authenticated_api! {
+    impl AdsApi for AdsService, error AdsError;
     create_campaign(pb::CreateCampaignRequest) -> pb::CreateCampaignResponse;
     get_campaign(pb::GetCampaignRequest) -> pb::GetCampaignResponse;
     list_campaigns(pb::ListCampaignsRequest) -> pb::ListCampaignsResponse;

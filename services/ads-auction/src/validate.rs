@@ -35,20 +35,7 @@ pub fn text(field: &str, value: &str, min: usize, max: usize) -> VResult<String>
 }
 
 pub fn idempotency_key(value: &str) -> VResult<String> {
-    let n = value.chars().count();
-    if !(8..=128).contains(&n) {
-        return Err(AppError::invalid(
-            "idempotency_key",
-            "is required, 8 to 128 characters",
-        ));
-    }
-    if value.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err(AppError::invalid(
-            "idempotency_key",
-            "must not contain spaces or control characters",
-        ));
-    }
-    Ok(value.to_owned())
+    loop_platform::validate::idempotency_key("idempotency_key", value)
 }
 
 /// An https URL of at most 2048 characters without spaces.
@@ -106,23 +93,7 @@ pub fn primary_language(tag: &str) -> String {
         .to_lowercase()
 }
 
-/// A hashtag or category value: strips '#', lower-cases, `[a-z0-9_]{1,100}`.
-pub fn hashtag(field: &str, value: &str) -> VResult<String> {
-    let v = value.trim().trim_start_matches('#').to_lowercase();
-    if v.is_empty() || v.chars().count() > 100 {
-        return Err(AppError::invalid(field, "must be 1 to 100 characters"));
-    }
-    if !v
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-    {
-        return Err(AppError::invalid(
-            field,
-            "may contain only a-z, 0-9 and '_'",
-        ));
-    }
-    Ok(v)
-}
+pub use loop_platform::validate::hashtag;
 
 /// A category name from content's taxonomy: trimmed, lower-cased, 1..100 chars.
 pub fn category(field: &str, value: &str) -> VResult<String> {

@@ -25,25 +25,11 @@ impl ContentService {
     }
 }
 
-/// Implements the trait: `authed` rpcs require a verified caller and call
-/// `ContentService::<name>(&caller, request)`; `public` items are written out.
-macro_rules! content_api {
-    (public { $($public:item)* } authed { $($name:ident($req:ty) -> $resp:ty;)* }) => {
-        #[tonic::async_trait]
-        impl ContentApi for ContentService {
-            $($public)*
-            $(
-                async fn $name(&self, request: Request<$req>) -> Result<Response<$resp>, Status> {
-                    let caller = self.keys.caller(&request)?;
-                    Ok(Response::new(ContentService::$name(self, &caller, request.into_inner()).await?))
-                }
-            )*
-        }
-    };
-}
-
-content_api! {
-    public {
+// Implements the trait: `authed` rpcs require a verified caller and call
+// `ContentService::<name>(&caller, request)`; `public` items are written out.
+loop_platform::authenticated_api! {
+    impl ContentApi for ContentService, error loop_platform::AppError;
+    @public {
         async fn create_user(&self, request: Request<pb::CreateUserRequest>) -> Result<Response<pb::CreateUserResponse>, Status> {
             // Sign-up needs no token; a token, when present, may be an admin creating an admin.
             let caller = self.keys.caller(&request).ok();
@@ -54,7 +40,6 @@ content_api! {
             Ok(Response::new(ContentService::authenticate(self, request.into_inner()).await?))
         }
     }
-    authed {
         get_user(pb::GetUserRequest) -> pb::GetUserResponse;
         batch_get_users(pb::BatchGetUsersRequest) -> pb::BatchGetUsersResponse;
         update_profile(pb::UpdateProfileRequest) -> pb::UpdateProfileResponse;
@@ -93,5 +78,4 @@ content_api! {
         leave_live(pb::LeaveLiveRequest) -> pb::LeaveLiveResponse;
         get_live_room(pb::GetLiveRoomRequest) -> pb::GetLiveRoomResponse;
         list_live_rooms(pb::ListLiveRoomsRequest) -> pb::ListLiveRoomsResponse;
-    }
 }

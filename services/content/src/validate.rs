@@ -114,23 +114,7 @@ pub fn language(value: &str) -> Result<String, AppError> {
     }
 }
 
-/// Normalises one hashtag: strips '#', lower-cases, checks `[a-z0-9_]{1,100}`.
-pub fn hashtag(field: &str, value: &str) -> Result<String, AppError> {
-    let v = value.trim().trim_start_matches('#').to_lowercase();
-    if v.is_empty() || v.chars().count() > 100 {
-        return Err(AppError::invalid(
-            field,
-            "hashtags must be 1 to 100 characters",
-        ));
-    }
-    if !v.chars().all(|c| c.is_alphanumeric() || c == '_') {
-        return Err(AppError::invalid(
-            field,
-            format!("hashtag \"{v}\" may contain only letters, digits and '_'"),
-        ));
-    }
-    Ok(v)
-}
+pub use loop_platform::validate::hashtag;
 
 /// The #tags written in a caption, lower-cased, in order of appearance.
 pub fn caption_hashtags(caption: &str) -> Vec<String> {

@@ -45,28 +45,17 @@ fn text(field: &str, value: &str, min: usize, max: usize) -> MktResult<String> {
 }
 
 fn hashtag(value: &str) -> MktResult<String> {
-    let h = value.trim().trim_start_matches('#').to_lowercase();
-    if h.is_empty()
-        || h.chars().count() > 100
-        || !h.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-    {
-        return Err(MktError::invalid(
-            "deliverables.required_hashtag",
-            "must be 1..100 characters of [a-z0-9_]",
-        ));
-    }
-    Ok(h)
+    Ok(loop_platform::validate::hashtag(
+        "deliverables.required_hashtag",
+        value,
+    )?)
 }
 
 fn idempotency_key(value: &str) -> MktResult<String> {
-    let n = value.chars().count();
-    if !(8..=128).contains(&n) {
-        return Err(MktError::invalid(
-            "idempotency_key",
-            "must be 8..128 characters",
-        ));
-    }
-    Ok(value.to_owned())
+    Ok(loop_platform::validate::idempotency_key(
+        "idempotency_key",
+        value,
+    )?)
 }
 
 async fn history(

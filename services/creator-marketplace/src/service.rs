@@ -11,8 +11,8 @@ use loop_proto::content::v1::content_service_client::ContentServiceClient;
 use loop_proto::creator_marketplace::v1 as pb;
 use loop_proto::creator_marketplace::v1::creator_marketplace_service_server::CreatorMarketplaceService as MarketApi;
 use sqlx::PgPool;
+use tonic::Status;
 use tonic::transport::Channel;
-use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use crate::Config;
@@ -107,21 +107,8 @@ pub(crate) fn advertiser(caller: &Caller) -> MktResult<Uuid> {
     Ok(caller.user_id()?)
 }
 
-macro_rules! market_api {
-    ($($name:ident($req:ty) -> $resp:ty;)*) => {
-        #[tonic::async_trait]
-        impl MarketApi for MarketplaceService {
-            $(
-                async fn $name(&self, request: Request<$req>) -> Result<Response<$resp>, Status> {
-                    let caller = self.keys.caller(&request).map_err(MktError::from)?;
-                    Ok(Response::new(MarketplaceService::$name(self, &caller, request.into_inner()).await?))
-                }
-            )*
-        }
-    };
-}
-
-market_api! {
+loop_platform::authenticated_api! {
+    impl MarketApi for MarketplaceService, error MktError;
     apply_as_creator(pb::ApplyAsCreatorRequest) -> pb::ApplyAsCreatorResponse;
     get_application_status(pb::GetApplicationStatusRequest) -> pb::GetApplicationStatusResponse;
     get_creator_profile(pb::GetCreatorProfileRequest) -> pb::GetCreatorProfileResponse;

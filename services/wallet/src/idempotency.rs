@@ -31,21 +31,9 @@ pub struct Stored {
     pub balance_after: Option<i64>,
 }
 
-/// Checks the contract's key format: 8..128 chars of [A-Za-z0-9_:.-].
+/// Checks the contract's key format (`loop_platform::validate::idempotency_key`).
 pub fn validate(key: &str) -> WalletResult<()> {
-    if key.is_empty() {
-        return Err(WalletError::invalid("idempotency_key", "is required"));
-    }
-    if !(8..=128).contains(&key.len())
-        || !key
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | ':' | '.' | '-'))
-    {
-        return Err(WalletError::invalid(
-            "idempotency_key",
-            "must be 8..128 characters of [A-Za-z0-9_:.-]",
-        ));
-    }
+    loop_platform::validate::idempotency_key("idempotency_key", key)?;
     Ok(())
 }
 

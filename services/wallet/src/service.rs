@@ -11,7 +11,6 @@ use loop_proto::wallet::v1 as pb;
 use loop_proto::wallet::v1::wallet_service_server::WalletService as WalletApi;
 use sqlx::PgPool;
 use tokio::sync::Notify;
-use tonic::{Request, Response, Status};
 
 use crate::config::Config;
 use crate::content::Content;
@@ -77,23 +76,10 @@ impl WalletService {
     }
 }
 
-/// Implements the trait: each rpc requires a verified caller and calls
-/// `WalletService::<name>(&caller, request)`.
-macro_rules! wallet_api {
-    ($($name:ident($req:ty) -> $resp:ty;)*) => {
-        #[tonic::async_trait]
-        impl WalletApi for WalletService {
-            $(
-                async fn $name(&self, request: Request<$req>) -> Result<Response<$resp>, Status> {
-                    let caller = self.keys.caller(&request).map_err(WalletError::from)?;
-                    Ok(Response::new(WalletService::$name(self, &caller, request.into_inner()).await?))
-                }
-            )*
-        }
-    };
-}
-
-wallet_api! {
+// Implements the trait: each rpc requires a verified caller and calls
+// `WalletService::<name>(&caller, request)`.
+loop_platform::authenticated_api! {
+    impl WalletApi for WalletService, error WalletError;
     get_balance(pb::GetBalanceRequest) -> pb::GetBalanceResponse;
     list_transactions(pb::ListTransactionsRequest) -> pb::ListTransactionsResponse;
     list_coin_packages(pb::ListCoinPackagesRequest) -> pb::ListCoinPackagesResponse;

@@ -180,10 +180,16 @@ async fn share_of(
 ) -> f64 {
     let mut hits = 0;
     let mut total = 0;
+    let mut reasons = Vec::new();
     while total < n {
         let items = page(p, token, 10).await;
         assert!(!items.is_empty(), "the feed ran dry");
         for item in items.iter().take(n - total) {
+            reasons.push(format!(
+                "{}:{}",
+                family_of(item),
+                item["reason_kind"].as_str().unwrap_or_default()
+            ));
             assert!(
                 seen.insert(item["video"]["video_id"].as_str().expect("id").to_owned()),
                 "a video was shown twice"
@@ -194,6 +200,8 @@ async fn share_of(
             total += 1;
         }
     }
+    // What the page was made of, for a failure's message.
+    eprintln!("{family} share {hits}/{n}: {}", reasons.join(" "));
     hits as f64 / n as f64
 }
 
