@@ -26,6 +26,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use loop_platform::auth::JwtKeys;
+use loop_proto::wallet::Reason;
 use loop_proto::wallet::v1 as wpb;
 use loop_proto::wallet::v1::wallet_service_client::WalletServiceClient;
 use tonic::transport::Channel;
@@ -109,8 +110,9 @@ pub struct GrpcWallet {
 pub const SERVICE_SUBJECT: &str = "service:ads-auction";
 
 fn wallet_status(status: tonic::Status) -> WalletError {
-    match loop_platform::error::status_reason(&status).as_deref() {
-        Some("INSUFFICIENT_FUNDS") => WalletError::InsufficientFunds,
+    let reason = loop_platform::error::status_reason(&status);
+    match reason.as_deref().and_then(Reason::parse) {
+        Some(Reason::InsufficientFunds) => WalletError::InsufficientFunds,
         _ => WalletError::Unavailable(format!("{:?}: {}", status.code(), status.message())),
     }
 }

@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use loop_platform::auth::JwtKeys;
+use loop_proto::wallet::Reason;
 use loop_proto::wallet::v1 as wpb;
 use loop_proto::wallet::v1::wallet_service_client::WalletServiceClient;
 use tonic::transport::Channel;
@@ -41,9 +42,10 @@ pub struct Settled {
 }
 
 fn map(status: tonic::Status) -> EscrowError {
-    match loop_platform::error::status_reason(&status).as_deref() {
-        Some("INSUFFICIENT_FUNDS") => EscrowError::InsufficientFunds,
-        Some("ESCROW_NOT_HELD") => EscrowError::NotHeld,
+    let reason = loop_platform::error::status_reason(&status);
+    match reason.as_deref().and_then(Reason::parse) {
+        Some(Reason::InsufficientFunds) => EscrowError::InsufficientFunds,
+        Some(Reason::EscrowNotHeld) => EscrowError::NotHeld,
         _ => EscrowError::Unavailable(format!("{:?}: {}", status.code(), status.message())),
     }
 }

@@ -227,6 +227,32 @@ impl AppState {
         loop_platform::grpc::request(message, None, self.timeout())
     }
 
+    /// Publishes client-reported `events` to `topic`, in order, keyed by
+    /// `key` (one partition, so their order is kept), and returns once the
+    /// broker acknowledged every one: an accepted event is never lost.
+    pub(crate) async fn publish_all<M: prost::Message>(
+        &self,
+        topic: &str,
+        key: &str,
+        event_type: &str,
+        events: &[M],
+    ) -> Result<(), ApiError> {
+        let sends = events
+            .iter()
+            .map(|event| self.producer.publish(topic, key, event_type, event));
+        for result in futures::future::join_all(sends).await {
+            if let Err(err) = result {
+                tracing::error!(error = ?err, topic, "publishing client events failed");
+                return Err(ApiError::new(
+                    http::StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "events could not be recorded; retry",
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Awaits a downstream call, enforcing the deadline here too.
     pub(crate) async fn call<T>(
         &self,

@@ -10,48 +10,21 @@ use tonic::{Code, Status};
 
 pub const ERROR_DOMAIN: &str = "wallet.loop";
 
-/// A business rule that refused the request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rule {
-    InsufficientFunds,
-    AgeRestricted,
-    ReceiptAlreadyRedeemed,
-    RecipientMismatch,
-    RoomNotLive,
-    BelowMinimumPayout,
-    DailyPayoutCap,
-    PayoutNotPending,
-    EscrowNotHeld,
-    IdempotencyKeyReused,
-}
+/// A business rule that refused the request (declared in `loop_proto`,
+/// where callers match it too).
+pub use loop_proto::wallet::Reason as Rule;
 
-impl Rule {
-    pub fn reason(self) -> &'static str {
-        match self {
-            Self::InsufficientFunds => "INSUFFICIENT_FUNDS",
-            Self::AgeRestricted => "AGE_RESTRICTED",
-            Self::ReceiptAlreadyRedeemed => "RECEIPT_ALREADY_REDEEMED",
-            Self::RecipientMismatch => "RECIPIENT_MISMATCH",
-            Self::RoomNotLive => "ROOM_NOT_LIVE",
-            Self::BelowMinimumPayout => "BELOW_MINIMUM_PAYOUT",
-            Self::DailyPayoutCap => "DAILY_PAYOUT_CAP",
-            Self::PayoutNotPending => "PAYOUT_NOT_PENDING",
-            Self::EscrowNotHeld => "ESCROW_NOT_HELD",
-            Self::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
-        }
-    }
-
-    fn code(self) -> Code {
-        match self {
-            Self::ReceiptAlreadyRedeemed | Self::IdempotencyKeyReused => Code::AlreadyExists,
-            _ => Code::FailedPrecondition,
-        }
+/// The status code of a refused rule.
+fn code(rule: Rule) -> Code {
+    match rule {
+        Rule::ReceiptAlreadyRedeemed | Rule::IdempotencyKeyReused => Code::AlreadyExists,
+        _ => Code::FailedPrecondition,
     }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum WalletError {
-    #[error("{}: {message}", .rule.reason())]
+    #[error("{}: {message}", .rule.as_str())]
     Rule { rule: Rule, message: String },
     #[error(transparent)]
     App(#[from] AppError),
@@ -118,12 +91,9 @@ impl From<redis::RedisError> for WalletError {
 impl From<WalletError> for Status {
     fn from(err: WalletError) -> Self {
         match err {
-            WalletError::Rule { rule, message } => loop_platform::error::with_reason(
-                rule.code(),
-                rule.reason(),
-                ERROR_DOMAIN,
-                &message,
-            ),
+            WalletError::Rule { rule, message } => {
+                loop_platform::error::with_reason(code(rule), rule.as_str(), ERROR_DOMAIN, &message)
+            }
             WalletError::App(app) => app.into(),
         }
     }

@@ -162,20 +162,8 @@ pub async fn post_ad_events(
             payload: Some(payload),
         });
     }
-    let sends = out.iter().map(|event| {
-        st.producer
-            .publish(topics::ADS, &user.user_id, EVENT_TYPE, event)
-    });
-    for result in futures::future::join_all(sends).await {
-        if let Err(err) = result {
-            tracing::error!(error = ?err, "publishing ad events failed");
-            return Err(ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "events could not be recorded; retry",
-            ));
-        }
-    }
+    st.publish_all(topics::ADS, &user.user_id, EVENT_TYPE, &out)
+        .await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(AdEventsAccepted {

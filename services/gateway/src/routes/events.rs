@@ -324,20 +324,8 @@ pub async fn post_events(
 
     // Publish all, in order, keyed by user (one partition: order kept), and
     // answer only once the broker has them.
-    let sends = out.iter().map(|event| {
-        st.producer
-            .publish(topics::ENGAGEMENT, &user.user_id, EVENT_TYPE, event)
-    });
-    for result in futures::future::join_all(sends).await {
-        if let Err(err) = result {
-            tracing::error!(error = ?err, "publishing engagement failed");
-            return Err(ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "events could not be recorded; retry",
-            ));
-        }
-    }
+    st.publish_all(topics::ENGAGEMENT, &user.user_id, EVENT_TYPE, &out)
+        .await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(EventsAccepted {
