@@ -1,0 +1,117 @@
+//! Advertiser search over creators (keyset pages).
+
+use super::*;
+
+// --- search ------------------------------------------------------------------------
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct SearchQuery {
+    /// Comma-separated ISO alpha-2 home countries.
+    pub countries: Option<String>,
+    pub follower_min: Option<u64>,
+    pub follower_max: Option<u64>,
+    pub min_avg_views: Option<u64>,
+    /// In [0, 1].
+    pub min_engagement_rate: Option<f64>,
+    /// Comma-separated `dimension:value:min_share` (at most 5), e.g.
+    /// `country:US:0.3,age_band:18_24:0.4,gender:female:0.5`.
+    pub audience: Option<String>,
+    pub category: Option<String>,
+    pub max_rate_cents: Option<i64>,
+    /// followers (default), avg_views or engagement_rate.
+    pub sort: Option<String>,
+    pub page_size: Option<u32>,
+    pub page_token: Option<String>,
+}
+
+pub(crate) fn audience(raw: &str) -> ApiResult<Vec<pb::AudienceFilter>> {
+    raw.split(',')
+        .filter(|s| !s.trim().is_empty())
+        .enumerate()
+        .map(|(i, part)| {
+            let field = format!("audience[{i}]");
+            let bits: Vec<&str> = part.trim().split(':').collect();
+            let [dim, value, min] = bits.as_slice() else {
+                return Err(ApiError::invalid(
+                    field,
+                    "must be dimension:value:min_share",
+                ));
+            };
+            let min_share: f64 = min.parse().map_err(|_| {
+                ApiError::invalid(format!("{field}.min_share"), "must be a number in [0, 1]")
+            })?;
+            let (dimension, value) = match *dim {
+                "country" => (pb::AudienceDimension::Country, value.to_uppercase()),
+                "age_band" => (
+                    pb::AudienceDimension::AgeBand,
+                    format!("AGE_BAND_{}", value.to_uppercase()),
+                ),
+                "gender" => (
+                    pb::AudienceDimension::Gender,
+                    format!("GENDER_{}", value.to_uppercase()),
+                ),
+                _ => {
+                    return Err(ApiError::invalid(
+                        format!("{field}.dimension"),
+                        "must be country, age_band or gender",
+                    ));
+                }
+            };
+            Ok(pb::AudienceFilter {
+                dimension: dimension as i32,
+                value,
+                min_share,
+            })
+        })
+        .collect()
+}
+
+/// Advertisers: search listed creators by their analytics (keyset pages).
+#[utoipa::path(get, path = "/v1/marketplace/creators", tag = "marketplace", security(("bearer" = [])),
+    params(SearchQuery),
+    responses((status = 200, body = Page<CreatorResultDto>), (status = "4XX", body = ErrorBody)))]
+pub async fn search_creators(
+    State(st): State<AppState>,
+    user: AuthUser,
+    ApiQuery(q): ApiQuery<SearchQuery>,
+) -> ApiResult<Json<Page<CreatorResultDto>>> {
+    let sort = match q.sort.as_deref().unwrap_or("followers") {
+        "followers" => pb::CreatorSort::FollowersDesc,
+        "avg_views" => pb::CreatorSort::AvgViewsDesc,
+        "engagement_rate" => pb::CreatorSort::EngagementRateDesc,
+        _ => {
+            return Err(ApiError::invalid(
+                "sort",
+                "must be one of: followers, avg_views, engagement_rate",
+            ));
+        }
+    };
+    let page = PageQuery {
+        page_size: q.page_size,
+        page_token: q.page_token,
+    };
+    let req = pb::SearchCreatorsRequest {
+        countries: q
+            .countries
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        follower_min: q.follower_min.unwrap_or(0),
+        follower_max: q.follower_max.unwrap_or(0),
+        min_avg_views: q.min_avg_views.unwrap_or(0),
+        min_engagement_rate: q.min_engagement_rate.unwrap_or(0.0),
+        audience: audience(q.audience.as_deref().unwrap_or_default())?,
+        category: q.category.unwrap_or_default(),
+        max_rate_cents: q.max_rate_cents.unwrap_or(0),
+        sort: sort as i32,
+        page: page.to_proto(),
+    };
+    let r = st
+        .call(st.market().search_creators(st.req(&user, req)))
+        .await?;
+    Ok(Json(Page::new(r.results, r.page)))
+}
