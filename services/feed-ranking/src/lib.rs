@@ -266,7 +266,6 @@ pub async fn run(
         redis,
         catalog,
         keys,
-        content,
         ads,
         config: Arc::new(config),
     };

@@ -1,17 +1,13 @@
 //! The gRPC surface of feed-ranking.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use loop_platform::auth::{Caller, JwtKeys};
 use loop_platform::cache::Redis;
 use loop_platform::{AppError, AppResult};
 use loop_proto::ads_auction::v1 as ads_pb;
-use loop_proto::content::v1 as content;
-use loop_proto::content::v1::content_service_client::ContentServiceClient;
 use loop_proto::feed_ranking::v1 as pb;
 use loop_proto::feed_ranking::v1::feed_ranking_service_server::FeedRankingService as FeedApi;
-use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 
 use crate::Config;
@@ -26,7 +22,6 @@ pub struct FeedService {
     pub(crate) redis: Redis,
     pub(crate) catalog: Arc<Catalog>,
     pub(crate) keys: JwtKeys,
-    pub(crate) content: ContentServiceClient<Channel>,
     pub(crate) ads: Option<crate::ads::AdsClient>,
     pub(crate) config: Arc<Config>,
 }
@@ -116,57 +111,6 @@ impl FeedService {
             items,
             request_id,
             cold_start: built.cold_start,
-        })
-    }
-
-    async fn following(
-        &self,
-        caller: &Caller,
-        req: pb::GetFollowingFeedRequest,
-    ) -> AppResult<pb::GetFollowingFeedResponse> {
-        // Reverse-chronological and keyset-paginated: the content service owns
-        // the follow graph and the videos, so it answers this directly.
-        let request = loop_platform::grpc::request(
-            content::ListFollowingVideosRequest {
-                user_id: String::new(),
-                page: req.page,
-            },
-            Some(&caller.token),
-            Duration::from_secs(3),
-        );
-        let listed = self
-            .content
-            .clone()
-            .list_following_videos(request)
-            .await
-            .map_err(|s| match s.code() {
-                tonic::Code::InvalidArgument => AppError::invalid(
-                    loop_platform::error::status_field(&s).unwrap_or_else(|| "page".into()),
-                    s.message(),
-                ),
-                tonic::Code::Unavailable | tonic::Code::DeadlineExceeded => {
-                    AppError::Unavailable("content service unavailable".into())
-                }
-                _ => AppError::internal(anyhow::anyhow!("content ListFollowingVideos: {s}")),
-            })?;
-        let listed = listed.into_inner();
-        Ok(pb::GetFollowingFeedResponse {
-            videos: listed
-                .videos
-                .into_iter()
-                .map(|v| pb::VideoCard {
-                    video_id: v.video_id,
-                    creator_id: v.creator_id,
-                    sound_id: v.sound_id,
-                    hashtags: v.hashtags,
-                    caption: v.caption,
-                    category: v.category,
-                    media_url: v.media_url,
-                    duration_ms: v.duration_ms,
-                    published_at: v.published_at,
-                })
-                .collect(),
-            page: listed.page,
         })
     }
 
@@ -414,16 +358,6 @@ impl FeedApi for FeedService {
         let caller = self.caller(&request)?;
         Ok(Response::new(
             self.for_you(&caller, request.into_inner()).await?,
-        ))
-    }
-
-    async fn get_following_feed(
-        &self,
-        request: Request<pb::GetFollowingFeedRequest>,
-    ) -> Result<Response<pb::GetFollowingFeedResponse>, Status> {
-        let caller = self.caller(&request)?;
-        Ok(Response::new(
-            self.following(&caller, request.into_inner()).await?,
         ))
     }
 
