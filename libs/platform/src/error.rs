@@ -32,6 +32,14 @@ pub enum AppError {
     /// A dependency is down; the caller may retry.
     #[error("{0}")]
     Unavailable(String),
+    /// Too much too soon: retry after `after` (sent as a
+    /// `google.rpc.RetryInfo` detail, which the gateway turns into
+    /// `Retry-After`).
+    #[error("{message}")]
+    RetryLater {
+        message: String,
+        after: std::time::Duration,
+    },
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
@@ -62,6 +70,7 @@ impl AppError {
             Self::Unauthenticated(_) => Code::Unauthenticated,
             Self::ResourceExhausted(_) => Code::ResourceExhausted,
             Self::Unavailable(_) => Code::Unavailable,
+            Self::RetryLater { .. } => Code::ResourceExhausted,
             Self::Internal(_) => Code::Internal,
         }
     }
@@ -98,6 +107,10 @@ impl From<AppError> for Status {
                 tracing::warn!(message = %msg, "dependency unavailable");
                 Status::unavailable(msg)
             }
+            AppError::RetryLater { message, after } => {
+                let details = ErrorDetails::with_retry_info(Some(after));
+                Status::with_error_details(Code::ResourceExhausted, message, details)
+            }
             other => Status::new(other.code(), other.to_string()),
         }
     }
@@ -117,6 +130,14 @@ pub fn status_field(status: &Status) -> Option<String> {
 pub fn with_reason(code: Code, reason: &str, domain: &str, message: &str) -> Status {
     let details = ErrorDetails::with_error_info(reason, domain, std::collections::HashMap::new());
     Status::with_error_details(code, format!("{reason}: {message}"), details)
+}
+
+/// How long a status asks the caller to wait (`RetryInfo`), if it says.
+pub fn status_retry_after(status: &Status) -> Option<std::time::Duration> {
+    status
+        .get_error_details()
+        .retry_info()
+        .and_then(|info| info.retry_delay)
 }
 
 /// The `ErrorInfo.reason` of a status, if any.
@@ -140,6 +161,21 @@ pub fn is_unique_violation(err: &sqlx::Error, constraint: Option<&str>) -> bool 
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn retry_later_carries_its_delay() {
+        let status: Status = AppError::RetryLater {
+            message: "sold out for now".into(),
+            after: std::time::Duration::from_secs(7),
+        }
+        .into();
+        assert_eq!(status.code(), Code::ResourceExhausted);
+        assert_eq!(
+            status_retry_after(&status),
+            Some(std::time::Duration::from_secs(7))
+        );
+        assert_eq!(status_retry_after(&Status::unavailable("x")), None);
+    }
+
     use super::*;
 
     #[test]

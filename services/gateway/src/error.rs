@@ -131,7 +131,8 @@ impl From<tonic::Status> for ApiError {
                     .error_info()
                     .map(|i| i.reason.clone())
             },
-            retry_after: None,
+            retry_after: loop_platform::error::status_retry_after(&status)
+                .map(|d| d.as_secs().max(1)),
         }
     }
 }
@@ -163,3 +164,23 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_service_retry_delay_becomes_retry_after() {
+        let status: tonic::Status = loop_platform::AppError::RetryLater {
+            message: "slow down".into(),
+            after: std::time::Duration::from_secs(7),
+        }
+        .into();
+        let response = ApiError::from(status).into_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()[http::header::RETRY_AFTER], "7");
+        // A 429 that names no delay still tells the client when to retry.
+        let bare = ApiError::from(tonic::Status::resource_exhausted("quota")).into_response();
+        assert_eq!(bare.headers()[http::header::RETRY_AFTER], "60");
+    }
+}
