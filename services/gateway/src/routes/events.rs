@@ -87,6 +87,7 @@ pub struct EventsBody {
     #[serde(default)]
     pub context: ClientContextBody,
     /// 1..=100 events.
+    #[schema(min_items = 1, max_items = 100)]
     pub events: Vec<EventBody>,
 }
 

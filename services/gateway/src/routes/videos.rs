@@ -34,7 +34,9 @@ fn missing_video() -> ApiError {
 pub struct PublishVideoBody {
     /// 1..2200 characters; #tags in it become hashtags.
     pub caption: String,
+    /// At most 30 (with the caption's #tags), each 1..100 letters, digits or '_'.
     #[serde(default)]
+    #[schema(max_items = 30)]
     pub hashtags: Vec<String>,
     pub sound_id: Option<String>,
     /// 1000..=600000.

@@ -483,6 +483,20 @@ async fn openapi_lists_every_route_and_rate_limits_apply() {
         );
     }
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    // The limits the server enforces are in the contract a client is generated from.
+    let schemas = &doc["components"]["schemas"];
+    for body in ["EventsBody", "AdEventsBody"] {
+        let events = &schemas[body]["properties"]["events"];
+        assert_eq!(
+            (&events["minItems"], &events["maxItems"]),
+            (&json!(1), &json!(100)),
+            "{body}: {events}"
+        );
+    }
+    assert_eq!(
+        schemas["EventBody"]["properties"]["serve_token"]["maxLength"],
+        2048
+    );
 
     let (token, _) = p.sign_up("busy", "viewer").await;
     let mut codes = Vec::new();
