@@ -393,10 +393,6 @@ impl Verifier {
         self.keys.is_empty()
     }
 
-    pub fn trusts(&self, kid: &str) -> bool {
-        self.keys.contains_key(kid)
-    }
-
     /// Verifies a token's signature, expiry and audience, and that it was
     /// signed by a key of the issuer it names; returns its claims and issuer.
     pub fn decode<C: DeserializeOwned>(
@@ -479,14 +475,6 @@ impl JwtKeys {
             Verifier::development(),
             Some(SigningKey::development(issuer)),
         )
-    }
-
-    pub fn verifier(&self) -> &Verifier {
-        &self.verifier
-    }
-
-    pub fn signer(&self) -> Option<&SigningKey> {
-        self.signer.as_deref()
     }
 
     /// A token for `subject` with `role`, valid for `ttl`, signed with this

@@ -14,7 +14,9 @@
 //! holding the event id that claimed it, so a client retrying the same
 //! event (same `event_id`) gets the same credit, never a duplicate of
 //! itself. When Redis cannot answer, nothing is credited (`UNVERIFIED`):
-//! a count is never made without its dedupe.
+//! a count is never made without its dedupe. When the batch cannot be
+//! published the claimed windows are released ([`release`]), so a retry
+//! with new event ids is not refused as its own duplicate.
 
 use std::time::Duration;
 
@@ -42,6 +44,52 @@ pub fn name(credit: EngagementCredit) -> &'static str {
     }
 }
 
+fn window_key(st: &AppState, user_id: &str, e: &EngagementEvent) -> String {
+    st.redis.key_of(&[
+        "engaged:",
+        e.kind().as_str_name(),
+        ":",
+        user_id,
+        ":",
+        &e.video_id,
+    ])
+}
+
+/// Gives back the windows `events` claimed when they could not be published:
+/// a retry (even with new event ids) then earns the credit instead of being
+/// its own duplicate. Only a key still holding the event's id is released.
+pub async fn release(st: &AppState, user_id: &str, events: &[EngagementEvent]) {
+    static RELEASE: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+        redis::Script::new(
+            "for i, key in ipairs(KEYS) do \
+               if redis.call('GET', key) == ARGV[i] then redis.call('DEL', key) end \
+             end return 0",
+        )
+    });
+    let claimed: Vec<&EngagementEvent> = events
+        .iter()
+        .filter(|e| {
+            e.credit() != EngagementCredit::OwnVideo && e.credit() != EngagementCredit::Duplicate
+        })
+        .collect();
+    if claimed.is_empty() {
+        return;
+    }
+    let mut invocation = RELEASE.prepare_invoke();
+    for e in &claimed {
+        invocation.key(window_key(st, user_id, e)).arg(&e.event_id);
+    }
+    let mut conn = st.redis.conn.clone();
+    let released = tokio::time::timeout(
+        Duration::from_millis(500),
+        invocation.invoke_async::<i64>(&mut conn),
+    )
+    .await;
+    if !matches!(released, Ok(Ok(_))) {
+        tracing::warn!(?released, "could not release engagement windows");
+    }
+}
+
 /// Sets `credit` on each event; `served[i]` says whether event i presented
 /// a valid serve token of its video for this user.
 pub async fn assign(st: &AppState, user_id: &str, events: &mut [EngagementEvent], served: &[bool]) {
@@ -52,16 +100,8 @@ pub async fn assign(st: &AppState, user_id: &str, events: &mut [EngagementEvent]
             e.set_credit(EngagementCredit::OwnVideo);
             continue;
         }
-        let key = st.redis.key_of(&[
-            "engaged:",
-            e.kind().as_str_name(),
-            ":",
-            user_id,
-            ":",
-            &e.video_id,
-        ]);
         pipe.cmd("SET")
-            .arg(key)
+            .arg(window_key(st, user_id, e))
             .arg(&e.event_id)
             .arg("NX")
             .arg("GET")

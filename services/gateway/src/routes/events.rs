@@ -325,8 +325,13 @@ pub async fn post_events(
 
     // Publish all, in order, keyed by user (one partition: order kept), and
     // answer only once the broker has them.
-    st.publish_all(topics::ENGAGEMENT, &user.user_id, EVENT_TYPE, &out)
-        .await?;
+    if let Err(err) = st
+        .publish_all(topics::ENGAGEMENT, &user.user_id, EVENT_TYPE, &out)
+        .await
+    {
+        credit::release(&st, &user.user_id, &out).await;
+        return Err(err);
+    }
     Ok((
         StatusCode::ACCEPTED,
         Json(EventsAccepted {
