@@ -11,11 +11,13 @@ use loop_proto::content::v1 as cpb;
 use loop_proto::creator_marketplace::v1 as pb;
 use uuid::Uuid;
 
+use super::collaborations::actor;
+use super::collaborations::state::{self as machine, Action, Actor};
 use super::store::{claim_key, lock_collab, set_state};
 use super::{idempotency_key, text};
 use crate::error::{MktError, MktResult};
 use crate::escrow::EscrowError;
-use crate::model::{CAMPAIGN_COLUMNS, CampaignRow, state};
+use crate::model::{CAMPAIGN_COLUMNS, CampaignRow};
 use crate::service::{MarketplaceService, advertiser, creator};
 
 impl MarketplaceService {
@@ -75,51 +77,33 @@ impl MarketplaceService {
     ) -> MktResult<pb::SubmitDeliverableResponse> {
         let me = creator(caller)?;
         let row = self.visible_collab(caller, &req.collaboration_id).await?;
-        if row.creator_id != me {
-            return Err(MktError::denied("only the collaboration's creator submits"));
-        }
+        // Matched by user id, as the creator submits for themselves only.
+        let me_as_actor = Actor::caller(&me.to_string(), caller.is_admin(), &row);
+        machine::authorize(Action::Submit, me_as_actor)?;
         let campaign = sqlx::query_as::<_, CampaignRow>(&format!(
             "SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE campaign_id = $1"
         ))
         .bind(row.campaign_id)
         .fetch_one(&self.pool)
         .await?;
-        let mut seen = HashSet::new();
-        let mut videos = Vec::with_capacity(req.video_ids.len());
-        for (i, v) in req.video_ids.iter().enumerate() {
-            let id = parse_id(&format!("video_ids[{i}]"), v)?;
-            if !seen.insert(id) {
-                return Err(MktError::invalid(format!("video_ids[{i}]"), "is repeated"));
-            }
-            videos.push(id);
-        }
+        let videos = distinct_videos(&req.video_ids)?;
         if videos.len() != usize::try_from(campaign.video_count).unwrap_or(0) {
             return Err(MktError::invalid(
                 "video_ids",
                 format!("give exactly {} videos", campaign.video_count),
             ));
         }
-        if !matches!(row.state, state::ACCEPTED | state::CHANGES_REQUESTED) {
-            return Err(MktError::state(format!(
-                "the collaboration is {}; only ACCEPTED or CHANGES_REQUESTED can submit",
-                state::name(row.state)
-            )));
-        }
-        if row.deadline <= Utc::now() {
-            return Err(MktError::precondition(
-                "DEADLINE_PASSED",
-                "the deadline has passed",
-            ));
-        }
+        machine::advance(row.state, Action::Submit, &self.facts(&row))?;
         self.check_videos(&videos, me, &campaign.required_hashtag, row.accepted_at)
             .await?;
         let mut tx = self.pool.begin().await?;
         let locked = lock_collab(&mut tx, row.collaboration_id)
             .await?
             .ok_or_else(|| MktError::not_found("collaboration not found"))?;
-        if !matches!(locked.state, state::ACCEPTED | state::CHANGES_REQUESTED) {
+        // Only the state is checked again: the deadline held a moment ago.
+        let Some(to) = machine::target(locked.state, Action::Submit) else {
             return Err(MktError::state("the collaboration changed state meanwhile"));
-        }
+        };
         sqlx::query(
             "UPDATE collaborations SET video_ids = $2, submitted_at = now() WHERE collaboration_id = $1",
         )
@@ -128,14 +112,7 @@ impl MarketplaceService {
         .execute(&mut *tx)
         .await?;
         let ids: Vec<String> = videos.iter().map(Uuid::to_string).collect();
-        let updated = set_state(
-            &mut tx,
-            &locked,
-            state::SUBMITTED,
-            &caller.subject,
-            &ids.join(","),
-        )
-        .await?;
+        let updated = set_state(&mut tx, &locked, to, &caller.subject, &ids.join(",")).await?;
         tx.commit().await?;
         Ok(pb::SubmitDeliverableResponse {
             collaboration: Some(updated.to_proto()),
@@ -150,17 +127,10 @@ impl MarketplaceService {
         advertiser(caller)?;
         let key = idempotency_key(&req.idempotency_key)?;
         let row = self.visible_collab(caller, &req.collaboration_id).await?;
-        if row.advertiser_id.to_string() != caller.subject && !caller.is_admin() {
-            return Err(MktError::denied("only the campaign's advertiser approves"));
-        }
+        machine::authorize(Action::Approve, actor(caller, &row))?;
         let retry = row.approve_key.as_deref() == Some(key.as_str());
         if !retry {
-            if row.state != state::SUBMITTED {
-                return Err(MktError::state(format!(
-                    "the collaboration is {}; only SUBMITTED can be approved",
-                    state::name(row.state)
-                )));
-            }
+            machine::advance(row.state, Action::Approve, &self.facts(&row))?;
             // The videos may have been edited since submission.
             let hashtag: String =
                 sqlx::query_scalar("SELECT required_hashtag FROM campaigns WHERE campaign_id = $1")
@@ -183,12 +153,7 @@ impl MarketplaceService {
             .await?
             .ok_or_else(|| MktError::not_found("collaboration not found"))?;
         if locked.approve_key.as_deref() != Some(key.as_str()) {
-            if locked.state != state::SUBMITTED {
-                return Err(MktError::state(format!(
-                    "the collaboration is {}; only SUBMITTED can be approved",
-                    state::name(locked.state)
-                )));
-            }
+            let to = machine::advance(locked.state, Action::Approve, &self.facts(&locked))?;
             sqlx::query(
                 "UPDATE collaborations SET approve_key = $2, fee_bps = $3 WHERE collaboration_id = $1",
             )
@@ -197,7 +162,7 @@ impl MarketplaceService {
             .bind(i32::try_from(self.config.marketplace.platform_fee_bps).unwrap_or(0))
             .execute(&mut *tx)
             .await?;
-            set_state(&mut tx, &locked, state::APPROVED, &caller.subject, "").await?;
+            set_state(&mut tx, &locked, to, &caller.subject, "").await?;
         }
         tx.commit().await?;
         let paid = self.finish_release(row.collaboration_id).await;
@@ -223,7 +188,7 @@ impl MarketplaceService {
         let Some((st, Some(escrow), bps)) = row else {
             return Ok(());
         };
-        if st != state::APPROVED {
+        if machine::target(st, Action::Release).is_none() {
             return Ok(());
         }
         let settled = self
@@ -233,7 +198,7 @@ impl MarketplaceService {
         let record = async {
             let mut tx = self.pool.begin().await?;
             if let Some(locked) = lock_collab(&mut tx, id).await?
-                && locked.state == state::APPROVED
+                && let Some(to) = machine::target(locked.state, Action::Release)
             {
                 sqlx::query(
                     "UPDATE collaborations SET paid_cents = $2, platform_fee_cents = $3 WHERE collaboration_id = $1",
@@ -246,7 +211,7 @@ impl MarketplaceService {
                 set_state(
                     &mut tx,
                     &locked,
-                    state::PAID,
+                    to,
                     crate::SERVICE_SUBJECT,
                     &format!(
                         "escrow {escrow} released: {} cents to the creator, {} cents fee",
@@ -276,23 +241,8 @@ impl MarketplaceService {
             .await?
             .filter(|c| caller.is_admin() || c.is_party(&caller.subject))
             .ok_or_else(|| MktError::not_found("collaboration not found"))?;
-        if row.advertiser_id.to_string() != caller.subject && !caller.is_admin() {
-            return Err(MktError::denied(
-                "only the campaign's advertiser requests changes",
-            ));
-        }
-        if row.state != state::SUBMITTED {
-            return Err(MktError::state(format!(
-                "the collaboration is {}; only SUBMITTED can be sent back",
-                state::name(row.state)
-            )));
-        }
-        if row.deadline <= Utc::now() {
-            return Err(MktError::precondition(
-                "DEADLINE_PASSED",
-                "the deadline has passed; approve instead",
-            ));
-        }
+        let action = Action::RequestChanges;
+        let to = machine::decide(row.state, action, actor(caller, &row), &self.facts(&row))?;
         sqlx::query(
             "UPDATE collaborations SET change_request_note = $2 WHERE collaboration_id = $1",
         )
@@ -300,17 +250,24 @@ impl MarketplaceService {
         .bind(&note)
         .execute(&mut *tx)
         .await?;
-        let updated = set_state(
-            &mut tx,
-            &row,
-            state::CHANGES_REQUESTED,
-            &caller.subject,
-            &note,
-        )
-        .await?;
+        let updated = set_state(&mut tx, &row, to, &caller.subject, &note).await?;
         tx.commit().await?;
         Ok(pb::RequestChangesResponse {
             collaboration: Some(updated.to_proto()),
         })
     }
+}
+
+/// The submitted video ids, parsed, each at most once.
+fn distinct_videos(ids: &[String]) -> MktResult<Vec<Uuid>> {
+    let mut seen = HashSet::new();
+    let mut videos = Vec::with_capacity(ids.len());
+    for (i, v) in ids.iter().enumerate() {
+        let id = parse_id(&format!("video_ids[{i}]"), v)?;
+        if !seen.insert(id) {
+            return Err(MktError::invalid(format!("video_ids[{i}]"), "is repeated"));
+        }
+        videos.push(id);
+    }
+    Ok(videos)
 }

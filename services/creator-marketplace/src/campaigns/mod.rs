@@ -10,8 +10,9 @@
 //! INVALID_STATE and changes nothing.
 //!
 //! The module follows those seams: campaigns themselves live here,
-//! [`collaborations`] holds the invitation/application lifecycle,
-//! [`threads`] the message threads, [`deliverables`] submission, review and payout, [`reports`] the
+//! [`collaborations`] holds the invitation/application lifecycle and its
+//! pure state machine (`collaborations::state`: every handler asks it
+//! before persisting a change), [`threads`] the message threads, [`deliverables`] submission, review and payout, [`reports`] the
 //! advertiser's campaign report, and [`sweeper_steps`] the background steps
 //! [`crate::sweeper`] drives. [`store`] holds the row locks and history
 //! writes they share.

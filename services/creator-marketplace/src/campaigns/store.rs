@@ -6,7 +6,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::error::{MktError, MktResult};
-use crate::model::{CAMPAIGN_COLUMNS, COLLAB_COLUMNS, CampaignRow, CollabRow, state};
+use crate::model::{CAMPAIGN_COLUMNS, COLLAB_COLUMNS, CampaignRow, CollabRow};
 
 pub(super) async fn history(
     tx: &mut PgConnection,
@@ -107,11 +107,3 @@ pub(super) async fn claim_key(
         )),
     }
 }
-
-pub(super) const ACTIVE_STATES: [i16; 5] = [
-    state::ACCEPTED,
-    state::SUBMITTED,
-    state::CHANGES_REQUESTED,
-    state::APPROVED,
-    state::PAID,
-];

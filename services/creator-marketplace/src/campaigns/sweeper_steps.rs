@@ -1,13 +1,14 @@
 //! The background steps of the collaboration lifecycle, one collaboration
 //! at a time; [`crate::sweeper`] finds the candidates and calls them.
 
-use chrono::Utc;
+use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::store::{ACTIVE_STATES, set_state, try_lock_collab};
+use super::collaborations::state::{self as machine, Action, Actor};
+use super::store::{set_state, try_lock_collab};
 use crate::error::{MktError, MktResult};
 use crate::escrow::EscrowError;
-use crate::model::state;
+use crate::model::CollabRow;
 use crate::service::MarketplaceService;
 
 impl MarketplaceService {
@@ -19,46 +20,41 @@ impl MarketplaceService {
         let Some(row) = try_lock_collab(&mut tx, id).await? else {
             return Ok(false);
         };
-        let open = [
-            state::INVITED,
-            state::APPLIED,
-            state::ACCEPTED,
-            state::CHANGES_REQUESTED,
-        ];
-        if !open.contains(&row.state) || row.deadline > Utc::now() {
+        let Ok(to) = machine::decide(row.state, Action::Expire, Actor::SERVICE, &self.facts(&row))
+        else {
             return Ok(false);
-        }
-        let mut note = String::from("deadline passed");
-        if let (Some(escrow), true) = (row.escrow_id, ACTIVE_STATES.contains(&row.state)) {
-            match self.wallet.refund(row.collaboration_id, escrow).await {
-                Ok(()) => note = format!("deadline passed; escrow {escrow} refunded"),
-                Err(EscrowError::NotHeld) => {
-                    tracing::error!(collaboration = %row.collaboration_id, %escrow, "escrow already settled while the collaboration was open");
-                    note = format!("deadline passed; escrow {escrow} was no longer held");
-                }
-                Err(err) => {
-                    return Err(MktError::App(loop_platform::AppError::Unavailable(
-                        format!("escrow refund failed: {err}"),
-                    )));
-                }
-            }
-            sqlx::query(
-                "UPDATE campaigns SET accepted_creators = GREATEST(accepted_creators - 1, 0) WHERE campaign_id = $1",
-            )
-            .bind(row.campaign_id)
-            .execute(&mut *tx)
-            .await?;
-        }
-        set_state(
-            &mut tx,
-            &row,
-            state::EXPIRED_REFUNDED,
-            crate::SERVICE_SUBJECT,
-            &note,
-        )
-        .await?;
+        };
+        let note = self.refund_expired(&mut tx, &row).await?;
+        set_state(&mut tx, &row, to, crate::SERVICE_SUBJECT, &note).await?;
         tx.commit().await?;
         Ok(true)
+    }
+
+    /// Refunds an expiring collaboration's escrow, if it holds one, and
+    /// frees its seat; returns the history note saying what happened.
+    async fn refund_expired(&self, tx: &mut PgConnection, row: &CollabRow) -> MktResult<String> {
+        let Some(escrow) = row.escrow_id.filter(|_| machine::holds_escrow(row.state)) else {
+            return Ok(String::from("deadline passed"));
+        };
+        let note = match self.wallet.refund(row.collaboration_id, escrow).await {
+            Ok(()) => format!("deadline passed; escrow {escrow} refunded"),
+            Err(EscrowError::NotHeld) => {
+                tracing::error!(collaboration = %row.collaboration_id, %escrow, "escrow already settled while the collaboration was open");
+                format!("deadline passed; escrow {escrow} was no longer held")
+            }
+            Err(err) => {
+                return Err(MktError::App(loop_platform::AppError::Unavailable(
+                    format!("escrow refund failed: {err}"),
+                )));
+            }
+        };
+        sqlx::query(
+            "UPDATE campaigns SET accepted_creators = GREATEST(accepted_creators - 1, 0) WHERE campaign_id = $1",
+        )
+        .bind(row.campaign_id)
+        .execute(&mut *tx)
+        .await?;
+        Ok(note)
     }
 
     /// Returns a hold an acceptance left behind: the acceptance noted an
@@ -82,7 +78,7 @@ impl MarketplaceService {
             tx.commit().await?;
             return Ok(false);
         }
-        if row.state != state::DECLINED && row.state != state::EXPIRED_REFUNDED {
+        if !machine::is_void(row.state) {
             // Still acceptable: a retried acceptance gets the same hold.
             return Ok(false);
         }
@@ -122,26 +118,17 @@ impl MarketplaceService {
         let Some(row) = try_lock_collab(&mut tx, id).await? else {
             return Ok(false);
         };
-        let after = chrono::Duration::seconds(self.config.marketplace.auto_approve_after_secs);
-        let due = row
-            .submitted_at
-            .is_some_and(|s| s.max(row.deadline) + after <= Utc::now());
-        if row.state != state::SUBMITTED || !due {
+        let facts = self.facts(&row);
+        let Ok(to) = machine::decide(row.state, Action::AutoApprove, Actor::SERVICE, &facts) else {
             return Ok(false);
-        }
+        };
         sqlx::query("UPDATE collaborations SET fee_bps = $2 WHERE collaboration_id = $1")
             .bind(id)
             .bind(i32::try_from(self.config.marketplace.platform_fee_bps).unwrap_or(0))
             .execute(&mut *tx)
             .await?;
-        set_state(
-            &mut tx,
-            &row,
-            state::APPROVED,
-            crate::SERVICE_SUBJECT,
-            "approved automatically",
-        )
-        .await?;
+        let note = "approved automatically";
+        set_state(&mut tx, &row, to, crate::SERVICE_SUBJECT, note).await?;
         tx.commit().await?;
         Ok(true)
     }

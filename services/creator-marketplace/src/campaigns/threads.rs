@@ -8,6 +8,7 @@ use loop_proto::common::v1::PageResponse;
 use loop_proto::creator_marketplace::v1 as pb;
 use uuid::Uuid;
 
+use super::collaborations::state as machine;
 use super::text;
 use crate::error::{MktError, MktResult};
 use crate::model::{COLLAB_COLUMNS, CollabRow, MessageRow, page_token, state};
@@ -30,7 +31,7 @@ impl MarketplaceService {
         .await?
         .filter(|c| c.is_party(&caller.subject))
         .ok_or_else(|| MktError::not_found("collaboration not found"))?;
-        if matches!(row.state, state::DECLINED | state::EXPIRED_REFUNDED) {
+        if machine::is_void(row.state) {
             return Err(MktError::state(format!(
                 "the thread is read-only: the collaboration is {}",
                 state::name(row.state)

@@ -14,12 +14,27 @@ use super::store::{claim_key, history, lock_campaign, lock_collab, set_state};
 use super::{idempotency_key, text};
 use crate::error::{MktError, MktResult};
 use crate::escrow::EscrowError;
-use crate::model::{
-    CLOSED, COLLAB_COLUMNS, CampaignRow, CollabRow, INVITE_ONLY, PUBLISHED, page_token, state,
-};
+use crate::model::{COLLAB_COLUMNS, CampaignRow, CollabRow, page_token};
 use crate::service::{MarketplaceService, advertiser, creator};
+// Named `machine` where used, so it does not read like the state codes
+// (`crate::model::state`) next to it.
+use self::state::{self as machine, Action, Actor, Facts, Opening};
+
+pub(super) mod state;
+
+/// The caller as the state machine sees them: creator, advertiser or admin
+/// relative to this collaboration.
+pub(super) fn actor(caller: &Caller, row: &CollabRow) -> Actor {
+    Actor::caller(&caller.subject, caller.is_admin(), row)
+}
 
 impl MarketplaceService {
+    /// The times the state machine weighs for `row`, as of now.
+    pub(super) fn facts(&self, row: &CollabRow) -> Facts {
+        let after = chrono::Duration::seconds(self.config.marketplace.auto_approve_after_secs);
+        Facts::of(row, Utc::now(), after)
+    }
+
     /// A collaboration the caller is party to (admins see any; NOT_FOUND otherwise).
     pub(super) async fn visible_collab(&self, caller: &Caller, id: &str) -> MktResult<CollabRow> {
         let id = parse_id("collaboration_id", id)?;
@@ -71,27 +86,6 @@ impl MarketplaceService {
         Ok(row)
     }
 
-    fn check_open(campaign: &CampaignRow) -> MktResult<()> {
-        let now = Utc::now();
-        match campaign.effective_status(now) {
-            PUBLISHED => {}
-            CLOSED => {
-                return Err(MktError::precondition(
-                    "DEADLINE_PASSED",
-                    "the campaign is closed",
-                ));
-            }
-            _ => return Err(MktError::state("the campaign is not published")),
-        }
-        if campaign.accepted_creators >= campaign.max_creators {
-            return Err(MktError::precondition(
-                "CAMPAIGN_FULL",
-                "the campaign has accepted its maximum of creators",
-            ));
-        }
-        Ok(())
-    }
-
     pub(crate) async fn invite_creator(
         &self,
         caller: &Caller,
@@ -108,9 +102,9 @@ impl MarketplaceService {
                 "creator not found (creator_id is not a listed creator)",
             ));
         }
-        Self::check_open(&campaign)?;
+        let st = machine::open(Opening::Invite, &campaign, Utc::now())?;
         let row = self
-            .new_collab(&campaign, target, state::INVITED, &pitch, &caller.subject)
+            .new_collab(&campaign, target, st, &pitch, &caller.subject)
             .await?;
         Ok(pb::InviteCreatorResponse {
             collaboration: Some(row.to_proto()),
@@ -132,15 +126,9 @@ impl MarketplaceService {
                 "only listed creators may apply; apply as a creator first",
             ));
         }
-        if campaign.visibility == INVITE_ONLY {
-            return Err(MktError::precondition(
-                "INVITE_ONLY",
-                "this campaign is by invitation only",
-            ));
-        }
-        Self::check_open(&campaign)?;
+        let st = machine::open(Opening::Apply, &campaign, Utc::now())?;
         let row = self
-            .new_collab(&campaign, me, state::APPLIED, &pitch, &caller.subject)
+            .new_collab(&campaign, me, st, &pitch, &caller.subject)
             .await?;
         Ok(pb::ApplyToCampaignResponse {
             collaboration: Some(row.to_proto()),
@@ -148,13 +136,14 @@ impl MarketplaceService {
     }
 
     /// INVITED (creator) or APPLIED (advertiser) -> ACCEPTED, holding the
-    /// budget in escrow.
+    /// budget in escrow. A retry with the key that accepted returns the
+    /// collaboration as it is.
     async fn accept(
         &self,
         caller: &Caller,
         key: &str,
         id: &str,
-        from: i16,
+        action: Action,
         method: &str,
         funds_reason: &'static str,
     ) -> MktResult<CollabRow> {
@@ -165,72 +154,16 @@ impl MarketplaceService {
             .await?
             .filter(|c| c.is_party(&caller.subject) || caller.is_admin())
             .ok_or_else(|| MktError::not_found("collaboration not found"))?;
-        let acting_side_ok = if from == state::INVITED {
-            row.creator_id.to_string() == caller.subject
-        } else {
-            row.advertiser_id.to_string() == caller.subject || caller.is_admin()
-        };
-        if !acting_side_ok {
-            return Err(MktError::denied(if from == state::INVITED {
-                "only the invited creator may accept an invitation"
-            } else {
-                "only the campaign's advertiser may accept an application"
-            }));
-        }
+        machine::authorize(action, actor(caller, &row))?;
         claim_key(&mut tx, &caller.subject, &key, method, id).await?;
         if row.accept_key.as_deref() == Some(key.as_str()) {
             tx.commit().await?;
             return Ok(row);
         }
-        if row.state != from {
-            return Err(MktError::state(format!(
-                "the collaboration is {}, not {}",
-                state::name(row.state),
-                state::name(from)
-            )));
-        }
-        if row.deadline <= Utc::now() {
-            return Err(MktError::precondition(
-                "DEADLINE_PASSED",
-                "the campaign deadline has passed",
-            ));
-        }
+        let to = machine::advance(row.state, action, &self.facts(&row))?;
         let campaign = lock_campaign(&mut tx, row.campaign_id).await?;
-        if campaign.accepted_creators >= campaign.max_creators {
-            return Err(MktError::precondition(
-                "CAMPAIGN_FULL",
-                "the campaign has accepted its maximum of creators",
-            ));
-        }
-        // Noted in its own commit (not this transaction): if this
-        // acceptance fails after the wallet holds the money, the sweeper
-        // finds the note and returns the hold.
-        sqlx::query(
-            "INSERT INTO escrow_intents (collaboration_id) VALUES ($1) ON CONFLICT DO NOTHING",
-        )
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
-        let held = self
-            .wallet
-            .hold(id, row.advertiser_id, row.creator_id, row.amount_cents)
-            .await;
-        if let Err(EscrowError::InsufficientFunds) = held {
-            // Definitely nothing held: no hold to return later.
-            sqlx::query("DELETE FROM escrow_intents WHERE collaboration_id = $1")
-                .bind(id)
-                .execute(&self.pool)
-                .await?;
-        }
-        let escrow = held.map_err(|e| match e {
-            EscrowError::InsufficientFunds => MktError::precondition(
-                funds_reason,
-                "the advertiser's wallet cannot cover the budget per creator",
-            ),
-            other => MktError::App(loop_platform::AppError::Unavailable(format!(
-                "escrow hold failed, retry: {other}"
-            ))),
-        })?;
+        machine::seat(campaign.accepted_creators, campaign.max_creators)?;
+        let escrow = self.hold_escrow(&row, funds_reason).await?;
         sqlx::query(
             "UPDATE collaborations SET escrow_id = $2, accepted_at = now(), accept_key = $3 WHERE collaboration_id = $1",
         )
@@ -249,49 +182,57 @@ impl MarketplaceService {
         .bind(row.campaign_id)
         .execute(&mut *tx)
         .await?;
-        let updated = set_state(
-            &mut tx,
-            &row,
-            state::ACCEPTED,
-            &caller.subject,
-            &format!("escrow {escrow} held"),
-        )
-        .await?;
+        let note = format!("escrow {escrow} held");
+        let updated = set_state(&mut tx, &row, to, &caller.subject, &note).await?;
         tx.commit().await?;
         Ok(updated)
     }
 
-    async fn decline(
-        &self,
-        caller: &Caller,
-        id: &str,
-        from: i16,
-        creator_side: bool,
-    ) -> MktResult<CollabRow> {
+    /// Holds the collaboration's budget in escrow for an acceptance.
+    ///
+    /// The intent is noted in its own commit (not the acceptance's
+    /// transaction): if the acceptance fails after the wallet holds the
+    /// money, the sweeper finds the note and returns the hold.
+    async fn hold_escrow(&self, row: &CollabRow, funds_reason: &'static str) -> MktResult<Uuid> {
+        let id = row.collaboration_id;
+        sqlx::query(
+            "INSERT INTO escrow_intents (collaboration_id) VALUES ($1) ON CONFLICT DO NOTHING",
+        )
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        let held = self
+            .wallet
+            .hold(id, row.advertiser_id, row.creator_id, row.amount_cents)
+            .await;
+        if let Err(EscrowError::InsufficientFunds) = held {
+            // Definitely nothing held: no hold to return later.
+            sqlx::query("DELETE FROM escrow_intents WHERE collaboration_id = $1")
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+        }
+        held.map_err(|e| match e {
+            EscrowError::InsufficientFunds => MktError::precondition(
+                funds_reason,
+                "the advertiser's wallet cannot cover the budget per creator",
+            ),
+            other => MktError::App(loop_platform::AppError::Unavailable(format!(
+                "escrow hold failed, retry: {other}"
+            ))),
+        })
+    }
+
+    /// INVITED (creator) or APPLIED (advertiser) -> DECLINED.
+    async fn decline(&self, caller: &Caller, id: &str, action: Action) -> MktResult<CollabRow> {
         let id = parse_id("collaboration_id", id)?;
         let mut tx = self.pool.begin().await?;
         let row = lock_collab(&mut tx, id)
             .await?
             .filter(|c| c.is_party(&caller.subject) || caller.is_admin())
             .ok_or_else(|| MktError::not_found("collaboration not found"))?;
-        let side_ok = if creator_side {
-            row.creator_id.to_string() == caller.subject
-        } else {
-            row.advertiser_id.to_string() == caller.subject || caller.is_admin()
-        };
-        if !side_ok {
-            return Err(MktError::denied(
-                "the other side of the collaboration must decide",
-            ));
-        }
-        if row.state != from {
-            return Err(MktError::state(format!(
-                "the collaboration is {}, not {}",
-                state::name(row.state),
-                state::name(from)
-            )));
-        }
-        let updated = set_state(&mut tx, &row, state::DECLINED, &caller.subject, "").await?;
+        let to = machine::decide(row.state, action, actor(caller, &row), &self.facts(&row))?;
+        let updated = set_state(&mut tx, &row, to, &caller.subject, "").await?;
         tx.commit().await?;
         Ok(updated)
     }
@@ -307,7 +248,7 @@ impl MarketplaceService {
                 caller,
                 &req.idempotency_key,
                 &req.collaboration_id,
-                state::INVITED,
+                Action::AcceptInvitation,
                 "AcceptInvitation",
                 "ADVERTISER_INSUFFICIENT_FUNDS",
             )
@@ -324,7 +265,7 @@ impl MarketplaceService {
     ) -> MktResult<pb::DeclineInvitationResponse> {
         creator(caller)?;
         let row = self
-            .decline(caller, &req.collaboration_id, state::INVITED, true)
+            .decline(caller, &req.collaboration_id, Action::DeclineInvitation)
             .await?;
         Ok(pb::DeclineInvitationResponse {
             collaboration: Some(row.to_proto()),
@@ -342,7 +283,7 @@ impl MarketplaceService {
                 caller,
                 &req.idempotency_key,
                 &req.collaboration_id,
-                state::APPLIED,
+                Action::AcceptApplication,
                 "AcceptApplication",
                 "INSUFFICIENT_FUNDS",
             )
@@ -359,7 +300,7 @@ impl MarketplaceService {
     ) -> MktResult<pb::RejectApplicationResponse> {
         advertiser(caller)?;
         let row = self
-            .decline(caller, &req.collaboration_id, state::APPLIED, false)
+            .decline(caller, &req.collaboration_id, Action::RejectApplication)
             .await?;
         Ok(pb::RejectApplicationResponse {
             collaboration: Some(row.to_proto()),
