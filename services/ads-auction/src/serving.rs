@@ -37,7 +37,7 @@ use uuid::Uuid;
 
 use crate::Config;
 use crate::error::{AdsError, AdsResult};
-use crate::index::{Ask, Index, Plan, Viewer};
+use crate::index::{Ask, Candidate, Index, Plan, TopViewCandidate, Viewer};
 use crate::predict;
 use crate::token::TokenKeys;
 use crate::validate;
@@ -350,11 +350,7 @@ impl Server {
         let now = Utc::now();
         let viewer = viewer(&req, now)?;
         let want_topview = req.app_open && positions.first() == Some(&0);
-        let exclude: HashSet<Uuid> = req
-            .exclude_ad_ids
-            .iter()
-            .filter_map(|id| Uuid::parse_str(id).ok())
-            .collect();
+        let exclude = excluded_ids(&req.exclude_ad_ids);
         let debug = req.debug && self.config.auction.debug_enabled;
         let plan = self.index.plan(&Ask {
             viewer: &viewer,
@@ -365,26 +361,54 @@ impl Server {
             debug,
         });
         timings.plan = started.elapsed();
-        if plan.infeed.is_empty() && plan.topview.is_empty() {
-            let response = pb::FillAdSlotsResponse {
-                slots: Vec::new(),
-                debug: if debug {
-                    self.debug(&plan, &[], &positions)
-                } else {
-                    Vec::new()
-                },
-            };
-            timings.total = started.elapsed();
-            return Ok((response, timings));
+        let mut out = Vec::new();
+        let mut slots = Vec::new();
+        if !plan.infeed.is_empty() || !plan.topview.is_empty() {
+            let fill = self.fill_of(user, &req.request_id, now, viewer.segment, want_topview);
+            let inv = self.invocation(&plan, &fill, positions.len());
+            let mut conn = self.redis.conn.clone();
+            let sent = std::time::Instant::now();
+            out = inv.invoke_async(&mut conn).await?;
+            timings.redis = sent.elapsed();
+            check_script_output(&out, plan.infeed.len())?;
+            slots = self.slots(&plan, &out, &fill, &positions)?;
         }
-        let user_str = user.to_string();
-        let utc_day = now.format("%Y-%m-%d").to_string();
+        let debug = if debug {
+            self.debug(&plan, &out, &positions)
+        } else {
+            Vec::new()
+        };
+        timings.total = started.elapsed();
+        Ok((pb::FillAdSlotsResponse { slots, debug }, timings))
+    }
+
+    /// The facts every token of one fill shares.
+    fn fill_of(
+        &self,
+        user: Uuid,
+        request_id: &str,
+        now: DateTime<Utc>,
+        segment: usize,
+        want_topview: bool,
+    ) -> Fill {
         let expires_at = now
             + chrono::Duration::seconds(i64::try_from(self.config.tokens.ttl_secs).unwrap_or(3600));
-        let expb = expiry_bucket(&self.config, expires_at);
+        Fill {
+            user: user.to_string(),
+            request_id: request_id.to_owned(),
+            now,
+            expires_at,
+            bucket: expiry_bucket(&self.config, expires_at),
+            segment,
+            want_topview,
+        }
+    }
 
+    /// The serving script's keys and arguments (layout in [`FILL_SCRIPT`]).
+    fn invocation(&self, plan: &Plan, fill: &Fill, slots: usize) -> redis::ScriptInvocation<'_> {
+        let utc_day = fill.now.format("%Y-%m-%d").to_string();
         let mut inv = self.script.prepare_invoke();
-        inv.key(fc_key(&self.redis, &user_str, &utc_day));
+        inv.key(fc_key(&self.redis, &fill.user, &utc_day));
         for tv in &plan.topview {
             inv.key(topview_key(&self.redis, tv.entry.reservation_id));
         }
@@ -392,11 +416,11 @@ impl Server {
             inv.key(ad_group_key(&self.redis, c.ad_group_id));
             inv.key(campaign_key(&self.redis, c.campaign_id));
         }
-        inv.arg(now_bucket(&self.config, now))
-            .arg(expb)
+        inv.arg(now_bucket(&self.config, fill.now))
+            .arg(fill.bucket)
             .arg(self.config.auction.reserve_ecpm_millicents)
-            .arg(positions.len())
-            .arg(i32::from(want_topview))
+            .arg(slots)
+            .arg(i32::from(fill.want_topview))
             .arg(plan.topview.len())
             .arg(plan.infeed.len())
             .arg(2 * 86_400);
@@ -416,51 +440,37 @@ impl Server {
                 .arg(c.bid_event)
                 .arg(c.billable_rate.to_string());
         }
-        let mut conn = self.redis.conn.clone();
-        let sent = std::time::Instant::now();
-        let out: Vec<i64> = inv.invoke_async(&mut conn).await?;
-        timings.redis = sent.elapsed();
-        let n = plan.infeed.len();
-        if out.len() != 1 + 2 * n {
-            return Err(AdsError::internal(anyhow::anyhow!(
-                "serving script returned {} values for {n} candidates",
-                out.len()
-            )));
-        }
+        inv
+    }
 
-        let mut free: Vec<u32> = positions.clone();
+    /// The filled slots, by position: the TopView winner (position 0), then
+    /// the in-feed winners in eCPM order on the free positions. Candidates
+    /// the script refused for budget or pacing back off on this replica.
+    fn slots(
+        &self,
+        plan: &Plan,
+        out: &[i64],
+        fill: &Fill,
+        positions: &[u32],
+    ) -> AdsResult<Vec<pb::FilledSlot>> {
+        let mut free: Vec<u32> = positions.to_vec();
         let mut slots = Vec::new();
-        let tvwin = usize::try_from(out[0]).unwrap_or(0);
+        let tvwin = out
+            .first()
+            .and_then(|w| usize::try_from(*w).ok())
+            .unwrap_or(0);
         if let Some(tv) = tvwin.checked_sub(1).and_then(|i| plan.topview.get(i)) {
             free.retain(|p| *p != 0);
-            let price = tv.entry.cpm_cents;
-            let claims = pb::ImpressionTokenClaims {
-                impression_id: loop_platform::ids::new_id().to_string(),
-                user_id: user_str.clone(),
-                ad_id: tv.creative.id.to_string(),
-                ad_group_id: tv.entry.ad_group_id.to_string(),
-                campaign_id: tv.entry.campaign_id.to_string(),
-                advertiser_id: tv.advertiser_id.to_string(),
-                format: pb::AdFormat::Topview as i32,
-                bid_type: pb::BidType::Cpm as i32,
-                price_millicents: price,
-                reservation_id: tv.entry.reservation_id.to_string(),
-                request_id: req.request_id.clone(),
-                position: 0,
-                issued_at: Some(to_timestamp(now)),
-                expires_at: Some(to_timestamp(expires_at)),
-                segment: predict::segment_key(viewer.segment),
-                reserved_millicents: 0,
-                reservation_bucket: 0,
-                key_id: String::new(),
-            };
-            slots.push(self.filled(claims, &tv.creative, price * 1000, expires_at)?);
+            let claims = topview_claims(tv, fill);
+            let price = claims.price_millicents;
+            slots.push(self.filled(claims, &tv.creative, price * 1000, fill.expires_at)?);
         }
-        let backoff_until = now.timestamp_millis()
+        let backoff_until = fill.now.timestamp_millis()
             + i64::try_from(self.config.auction.exhausted_backoff_ms).unwrap_or(500);
+        let n = plan.infeed.len();
         let mut winners = 0usize;
         for (i, c) in plan.infeed.iter().enumerate() {
-            let status = out[1 + i];
+            let status = out.get(1 + i).copied().unwrap_or(0);
             if matches!(status, 3..=5) {
                 self.index.back_off(c.ad_group_id, backoff_until);
             }
@@ -471,39 +481,17 @@ impl Server {
                 break;
             };
             winners += 1;
-            let price = out[1 + n + i];
-            let reserved = ((price as f64) * c.billable_rate).ceil().max(1.0) as i64;
-            let claims = pb::ImpressionTokenClaims {
-                impression_id: loop_platform::ids::new_id().to_string(),
-                user_id: user_str.clone(),
-                ad_id: c.creative.id.to_string(),
-                ad_group_id: c.ad_group_id.to_string(),
-                campaign_id: c.campaign_id.to_string(),
-                advertiser_id: c.advertiser_id.to_string(),
-                format: c.format as i32,
-                bid_type: c.bid_type as i32,
-                price_millicents: price,
-                reservation_id: String::new(),
-                request_id: req.request_id.clone(),
-                position,
-                issued_at: Some(to_timestamp(now)),
-                expires_at: Some(to_timestamp(expires_at)),
-                segment: predict::segment_key(viewer.segment),
-                reserved_millicents: reserved,
-                reservation_bucket: expb,
-                key_id: String::new(),
-            };
-            let clearing = clearing_ecpm(c, price);
-            slots.push(self.filled(claims, &c.creative, clearing, expires_at)?);
+            let price = out.get(1 + n + i).copied().unwrap_or(0);
+            let claims = infeed_claims(c, fill, position, price);
+            slots.push(self.filled(
+                claims,
+                &c.creative,
+                clearing_ecpm(c, price),
+                fill.expires_at,
+            )?);
         }
         slots.sort_by_key(|s| s.position);
-        let debug = if debug {
-            self.debug(&plan, &out, &positions)
-        } else {
-            Vec::new()
-        };
-        timings.total = started.elapsed();
-        Ok((pb::FillAdSlotsResponse { slots, debug }, timings))
+        Ok(slots)
     }
 
     fn filled(
@@ -592,6 +580,94 @@ impl Server {
 /// The clearing eCPM of a winner paying `price` per billable event.
 fn clearing_ecpm(c: &crate::index::Candidate, price: i64) -> i64 {
     crate::auction::ecpm_millicents(price, c.w).round() as i64
+}
+
+/// What every token of one fill shares.
+struct Fill {
+    user: String,
+    request_id: String,
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    /// The reservation bucket the tokens' budget holds expire in.
+    bucket: i64,
+    segment: usize,
+    want_topview: bool,
+}
+
+/// The ads the client asked not to see again; ids that do not parse name
+/// no ad and are ignored.
+fn excluded_ids(ids: &[String]) -> HashSet<Uuid> {
+    ids.iter()
+        .filter_map(|id| Uuid::parse_str(id).ok())
+        .collect()
+}
+
+/// The script returns the TopView winner, then a status and a price per
+/// in-feed candidate.
+fn check_script_output(out: &[i64], n: usize) -> AdsResult<()> {
+    if out.len() != 1 + 2 * n {
+        return Err(AdsError::internal(anyhow::anyhow!(
+            "serving script returned {} values for {n} candidates",
+            out.len()
+        )));
+    }
+    Ok(())
+}
+
+/// The token of a TopView delivery: the reservation's fixed CPM, nothing
+/// reserved (the budget was committed when it was booked).
+fn topview_claims(tv: &TopViewCandidate, fill: &Fill) -> pb::ImpressionTokenClaims {
+    pb::ImpressionTokenClaims {
+        impression_id: loop_platform::ids::new_id().to_string(),
+        user_id: fill.user.clone(),
+        ad_id: tv.creative.id.to_string(),
+        ad_group_id: tv.entry.ad_group_id.to_string(),
+        campaign_id: tv.entry.campaign_id.to_string(),
+        advertiser_id: tv.advertiser_id.to_string(),
+        format: pb::AdFormat::Topview as i32,
+        bid_type: pb::BidType::Cpm as i32,
+        price_millicents: tv.entry.cpm_cents,
+        reservation_id: tv.entry.reservation_id.to_string(),
+        request_id: fill.request_id.clone(),
+        position: 0,
+        issued_at: Some(to_timestamp(fill.now)),
+        expires_at: Some(to_timestamp(fill.expires_at)),
+        segment: predict::segment_key(fill.segment),
+        reserved_millicents: 0,
+        reservation_bucket: 0,
+        key_id: String::new(),
+    }
+}
+
+/// The token of an in-feed winner paying `price` per billable event; it
+/// holds `ceil(price x billable rate)` (at least 1) of the budgets.
+fn infeed_claims(
+    c: &Candidate,
+    fill: &Fill,
+    position: u32,
+    price: i64,
+) -> pb::ImpressionTokenClaims {
+    let reserved = ((price as f64) * c.billable_rate).ceil().max(1.0) as i64;
+    pb::ImpressionTokenClaims {
+        impression_id: loop_platform::ids::new_id().to_string(),
+        user_id: fill.user.clone(),
+        ad_id: c.creative.id.to_string(),
+        ad_group_id: c.ad_group_id.to_string(),
+        campaign_id: c.campaign_id.to_string(),
+        advertiser_id: c.advertiser_id.to_string(),
+        format: c.format as i32,
+        bid_type: c.bid_type as i32,
+        price_millicents: price,
+        reservation_id: String::new(),
+        request_id: fill.request_id.clone(),
+        position,
+        issued_at: Some(to_timestamp(fill.now)),
+        expires_at: Some(to_timestamp(fill.expires_at)),
+        segment: predict::segment_key(fill.segment),
+        reserved_millicents: reserved,
+        reservation_bucket: fill.bucket,
+        key_id: String::new(),
+    }
 }
 
 #[cfg(test)]
