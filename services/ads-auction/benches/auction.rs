@@ -22,7 +22,7 @@ use loop_ads_auction::index::{self, Ask, Index};
 use loop_ads_auction::serving::Server;
 use loop_ads_auction::{Config, run};
 use loop_platform::auth::Role;
-use loop_platform::bench::{Figure, env_usize, stats};
+use loop_platform::bench::{Figure, Stats, env_usize, stats};
 use loop_platform::cache::Redis;
 use loop_platform::testing::{self, TestDb};
 use loop_proto::ads_auction::v1 as pb;
@@ -170,225 +170,311 @@ fn request(rng: &mut Rng, i: usize) -> pb::FillAdSlotsRequest {
     }
 }
 
+/// The sizes of one run (environment overrides).
+#[derive(Clone, Copy)]
+struct Sizes {
+    ad_groups: usize,
+    requests: usize,
+}
+
+/// What the in-process phases measured.
+struct InProcess {
+    get: Stats,
+    plan: Stats,
+    auction: Stats,
+    filled: f64,
+}
+
 fn main() {
-    let ad_groups = env_usize("LOOP_BENCH_AD_GROUPS", 100_000);
-    let requests = env_usize("LOOP_BENCH_REQUESTS", 3_000);
+    let sizes = Sizes {
+        ad_groups: env_usize("LOOP_BENCH_AD_GROUPS", 100_000),
+        requests: env_usize("LOOP_BENCH_REQUESTS", 3_000),
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("runtime");
-    let (mut report, config, db) = rt.block_on(async {
-        let db = TestDb::create("adsbench").await;
-        let prefix = testing::unique("adsbench");
-        let mut config = Config::default();
-        config.database = db.config.clone();
-        config.redis = testing::redis_config(&prefix);
-        config.kafka = testing::kafka_config(&prefix);
-        config.consumer.billing_group_id = format!("{prefix}-billing");
-        config.consumer.content_group_id = format!("{prefix}-content");
-        config.auction.reserve_ecpm_millicents = 10_000;
-        config.pacing.burst_fraction = 1.0;
-        // The auction alone: no wallet service runs beside the benchmark.
-        config.wallet.mode = "unmetered".into();
-        let pool = loop_platform::db::connect(&config.database)
-            .await
-            .expect("pool");
-        loop_ads_auction::MIGRATOR
-            .run(&pool)
-            .await
-            .expect("migrate");
-        eprintln!("auction bench: {ad_groups} ad groups, {requests} auctions");
-        seed(&pool, ad_groups).await;
-        (serde_json::json!({}), config, db)
-    });
+    let mut report = serde_json::json!({});
+    let (config, db) = rt.block_on(setup(sizes));
     let config = Arc::new(config);
+    let (index, server, redis) = rt.block_on(load_index(&config, &mut report));
+    let measured = rt.block_on(in_process(&index, &server, &redis, sizes, &mut report));
+    let per_core = per_core(&server, sizes.requests);
+    let grpc = rt.block_on(through_grpc(&config, sizes.requests));
+    write_report(sizes, &measured, per_core, &grpc, report);
+    rt.block_on(testing::clear_redis(&config.redis));
+    drop(db);
+}
 
-    // --- in-process: index load, then auctions ---------------------------------------
-    let (index, server, redis) = rt.block_on(async {
-        let pool = loop_platform::db::connect(&config.database)
-            .await
-            .expect("pool");
-        let index = Arc::new(Index::new(config.clone()));
-        let started = Instant::now();
-        index::load_full(&pool, &index).await.expect("load index");
-        let load_s = started.elapsed().as_secs_f64();
-        eprintln!(
-            "  index of {} ad groups loaded in {load_s:.1}s",
-            index.len()
-        );
-        report["index_load_seconds"] = load_s.into();
-        report["indexed_ad_groups"] = index.len().into();
-        let redis = Redis::connect(&config.redis).await.expect("redis");
-        let server = Server::new(index.clone(), redis.clone(), config.clone());
-        (index, server, redis)
-    });
+/// A fresh database, migrated and seeded, and the service's configuration.
+async fn setup(sizes: Sizes) -> (Config, TestDb) {
+    let db = TestDb::create("adsbench").await;
+    let prefix = testing::unique("adsbench");
+    let mut config = Config::default();
+    config.database = db.config.clone();
+    config.redis = testing::redis_config(&prefix);
+    config.kafka = testing::kafka_config(&prefix);
+    config.consumer.billing_group_id = format!("{prefix}-billing");
+    config.consumer.content_group_id = format!("{prefix}-content");
+    config.auction.reserve_ecpm_millicents = 10_000;
+    config.pacing.burst_fraction = 1.0;
+    // The auction alone: no wallet service runs beside the benchmark.
+    config.wallet.mode = "unmetered".into();
+    let pool = loop_platform::db::connect(&config.database)
+        .await
+        .expect("pool");
+    loop_ads_auction::MIGRATOR
+        .run(&pool)
+        .await
+        .expect("migrate");
+    eprintln!(
+        "auction bench: {} ad groups, {} auctions",
+        sizes.ad_groups, sizes.requests
+    );
+    seed(&pool, sizes.ad_groups).await;
+    (config, db)
+}
 
-    let (get, plan, auction, filled) = rt.block_on(async {
-        let mut conn = redis.conn.clone();
-        let probe = redis.key("bench:probe");
-        let _: () = redis::cmd("SET")
-            .arg(&probe)
-            .arg("x")
+/// Loads the targeting index (timed) and builds the in-process server.
+async fn load_index(
+    config: &Arc<Config>,
+    report: &mut serde_json::Value,
+) -> (Arc<Index>, Server, Redis) {
+    let pool = loop_platform::db::connect(&config.database)
+        .await
+        .expect("pool");
+    let index = Arc::new(Index::new(config.clone()));
+    let started = Instant::now();
+    index::load_full(&pool, &index).await.expect("load index");
+    let load_s = started.elapsed().as_secs_f64();
+    eprintln!(
+        "  index of {} ad groups loaded in {load_s:.1}s",
+        index.len()
+    );
+    report["index_load_seconds"] = load_s.into();
+    report["indexed_ad_groups"] = index.len().into();
+    let redis = Redis::connect(&config.redis).await.expect("redis");
+    let server = Server::new(index.clone(), redis.clone(), config.clone());
+    (index, server, redis)
+}
+
+/// The in-process phases in order, on one request stream: warm-up, the
+/// Redis GET baseline, the index alone, then whole auctions.
+async fn in_process(
+    index: &Index,
+    server: &Server,
+    redis: &Redis,
+    sizes: Sizes,
+    report: &mut serde_json::Value,
+) -> InProcess {
+    let probe = set_probe(redis).await;
+    // Warm up connections and code paths.
+    let mut rng = Rng(42);
+    for i in 0..200 {
+        server.fill(request(&mut rng, i)).await.expect("warm-up");
+    }
+    let get = redis_get(redis, &probe, sizes.requests).await;
+    let plan = index_alone(index, &mut rng, sizes.requests, report);
+    let (auction, filled) = auctions(server, &mut rng, sizes.requests, report).await;
+    InProcess {
+        get,
+        plan,
+        auction,
+        filled,
+    }
+}
+
+/// The key the GET baseline reads, set before anything is measured.
+async fn set_probe(redis: &Redis) -> String {
+    let mut conn = redis.conn.clone();
+    let probe = redis.key("bench:probe");
+    let _: () = redis::cmd("SET")
+        .arg(&probe)
+        .arg("x")
+        .query_async(&mut conn)
+        .await
+        .expect("set");
+    probe
+}
+
+/// The baseline: one Redis GET round trip.
+async fn redis_get(redis: &Redis, probe: &str, requests: usize) -> Stats {
+    let mut conn = redis.conn.clone();
+    let mut get_ms = Vec::with_capacity(requests);
+    for _ in 0..requests {
+        let t = Instant::now();
+        let _: Option<String> = redis::cmd("GET")
+            .arg(probe)
             .query_async(&mut conn)
             .await
-            .expect("set");
-        // Warm up connections and code paths.
-        let mut rng = Rng(42);
-        for i in 0..200 {
-            server.fill(request(&mut rng, i)).await.expect("warm-up");
-        }
-        let mut get_ms = Vec::with_capacity(requests);
-        for _ in 0..requests {
-            let t = Instant::now();
-            let _: Option<String> = redis::cmd("GET")
-                .arg(&probe)
-                .query_async(&mut conn)
-                .await
-                .expect("get");
-            get_ms.push(t.elapsed().as_secs_f64() * 1000.0);
-        }
-        let mut plan_ms = Vec::with_capacity(requests);
-        let mut eligible = 0usize;
-        let exclude: HashSet<Uuid> = HashSet::new();
-        for i in 0..requests {
-            let req = request(&mut rng, i);
-            let ctx = req.context.clone().unwrap_or_default();
-            let profile = req.profile.clone().unwrap_or_default();
-            let viewer = index::Viewer {
-                age_band: profile.age_band,
-                gender: profile.gender,
-                country: ctx.country.clone(),
-                language: "en".into(),
-                device_os: ctx.device_os,
-                interests: profile
-                    .interests
-                    .iter()
-                    .map(|i| i.category.clone())
-                    .collect(),
-                behaviors: Vec::new(),
-                segment: loop_ads_auction::predict::segment_index(profile.age_band, ctx.device_os),
-            };
-            let t = Instant::now();
-            let plan = index.plan(&Ask {
-                viewer: &viewer,
-                now: chrono::Utc::now(),
-                infeed_slots: 2,
-                want_topview: false,
-                exclude: &exclude,
-                debug: false,
-            });
-            plan_ms.push(t.elapsed().as_secs_f64() * 1000.0);
-            eligible += plan.eligible;
-        }
-        let mut auction_ms = Vec::with_capacity(requests);
-        let mut in_plan_ms = Vec::with_capacity(requests);
-        let mut script_ms = Vec::with_capacity(requests);
-        let mut filled = 0usize;
-        for i in 0..requests {
-            let req = request(&mut rng, i);
-            let t = Instant::now();
-            let (r, timings) = server.fill_timed(req).await.expect("fill");
-            auction_ms.push(t.elapsed().as_secs_f64() * 1000.0);
-            in_plan_ms.push(timings.plan.as_secs_f64() * 1000.0);
-            script_ms.push(timings.redis.as_secs_f64() * 1000.0);
-            filled += r.slots.len();
-        }
-        let (in_plan, script) = (stats(in_plan_ms), stats(script_ms));
-        report["auction_breakdown_ms"] = serde_json::json!({
-            "index_p50": in_plan.p50, "index_p99": in_plan.p99,
-            "redis_script_round_trip_p50": script.p50, "redis_script_round_trip_p99": script.p99,
+            .expect("get");
+        get_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    stats(get_ms)
+}
+
+/// The viewer a request describes, as the server would build it.
+fn viewer_of(req: &pb::FillAdSlotsRequest) -> index::Viewer {
+    let ctx = req.context.clone().unwrap_or_default();
+    let profile = req.profile.clone().unwrap_or_default();
+    index::Viewer {
+        age_band: profile.age_band,
+        gender: profile.gender,
+        country: ctx.country.clone(),
+        language: "en".into(),
+        device_os: ctx.device_os,
+        interests: profile
+            .interests
+            .iter()
+            .map(|i| i.category.clone())
+            .collect(),
+        behaviors: Vec::new(),
+        segment: loop_ads_auction::predict::segment_index(profile.age_band, ctx.device_os),
+    }
+}
+
+/// The targeting index alone (no Redis).
+fn index_alone(
+    index: &Index,
+    rng: &mut Rng,
+    requests: usize,
+    report: &mut serde_json::Value,
+) -> Stats {
+    let mut plan_ms = Vec::with_capacity(requests);
+    let mut eligible = 0usize;
+    let exclude: HashSet<Uuid> = HashSet::new();
+    for i in 0..requests {
+        let viewer = viewer_of(&request(rng, i));
+        let t = Instant::now();
+        let plan = index.plan(&Ask {
+            viewer: &viewer,
+            now: chrono::Utc::now(),
+            infeed_slots: 2,
+            want_topview: false,
+            exclude: &exclude,
+            debug: false,
         });
-        eprintln!(
-            "  breakdown: index p50/p99 {:.3}/{:.3} ms, script round trip p50/p99 {:.3}/{:.3} ms",
-            in_plan.p50, in_plan.p99, script.p50, script.p99
-        );
-        report["mean_eligible_ad_groups"] = (eligible as f64 / requests as f64).into();
-        (
-            stats(get_ms),
-            stats(plan_ms),
-            stats(auction_ms),
-            filled as f64 / requests as f64,
-        )
+        plan_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        eligible += plan.eligible;
+    }
+    report["mean_eligible_ad_groups"] = (eligible as f64 / requests as f64).into();
+    stats(plan_ms)
+}
+
+/// Whole in-process auctions, with where their time went; also the mean
+/// slots filled per auction.
+async fn auctions(
+    server: &Server,
+    rng: &mut Rng,
+    requests: usize,
+    report: &mut serde_json::Value,
+) -> (Stats, f64) {
+    let mut auction_ms = Vec::with_capacity(requests);
+    let mut in_plan_ms = Vec::with_capacity(requests);
+    let mut script_ms = Vec::with_capacity(requests);
+    let mut filled = 0usize;
+    for i in 0..requests {
+        let req = request(rng, i);
+        let t = Instant::now();
+        let (r, timings) = server.fill_timed(req).await.expect("fill");
+        auction_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        in_plan_ms.push(timings.plan.as_secs_f64() * 1000.0);
+        script_ms.push(timings.redis.as_secs_f64() * 1000.0);
+        filled += r.slots.len();
+    }
+    let (in_plan, script) = (stats(in_plan_ms), stats(script_ms));
+    report["auction_breakdown_ms"] = serde_json::json!({
+        "index_p50": in_plan.p50, "index_p99": in_plan.p99,
+        "redis_script_round_trip_p50": script.p50, "redis_script_round_trip_p99": script.p99,
     });
+    eprintln!(
+        "  breakdown: index p50/p99 {:.3}/{:.3} ms, script round trip p50/p99 {:.3}/{:.3} ms",
+        in_plan.p50, in_plan.p99, script.p50, script.p99
+    );
+    (stats(auction_ms), filled as f64 / requests as f64)
+}
 
-    // --- auctions per second on one core ----------------------------------------------
-    let per_core = {
-        let one = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let server = server.clone();
-        one.block_on(async move {
-            let in_flight = 16;
-            let per_task = requests / in_flight;
-            let started = Instant::now();
-            let mut tasks = Vec::new();
-            for t in 0..in_flight {
-                let server = server.clone();
-                tasks.push(tokio::spawn(async move {
-                    let mut rng = Rng(1000 + t as u64);
-                    for i in 0..per_task {
-                        server.fill(request(&mut rng, i)).await.expect("fill");
-                    }
-                }));
-            }
-            for t in tasks {
-                t.await.expect("task");
-            }
-            (per_task * in_flight) as f64 / started.elapsed().as_secs_f64()
-        })
-    };
-
-    // --- through gRPC -------------------------------------------------------------------
-    let grpc = rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let shutdown = CancellationToken::new();
-        let service = tokio::spawn(run((*config).clone(), listener, shutdown.clone()));
-        let channel = loop_platform::grpc::channel(&format!("http://{addr}")).expect("channel");
-        let client = AdsAuctionServiceClient::new(channel);
-        let token = loop_platform::testing::TestKeys.issue(
-            "service:feed-ranking",
-            Role::Service,
-            Duration::from_secs(3600),
-        );
-        let mut rng = Rng(7);
-        testing::wait_for("service up", Duration::from_secs(300), || {
-            let mut client = client.clone();
-            let req = loop_platform::grpc::request(
-                request(&mut Rng(9), 0),
-                Some(&token),
-                Duration::from_secs(5),
-            );
-            async move { client.fill_ad_slots(req).await.ok() }
-        })
-        .await;
-        for i in 0..200 {
-            let req = loop_platform::grpc::request(
-                request(&mut rng, i),
-                Some(&token),
-                Duration::from_secs(5),
-            );
-            client.clone().fill_ad_slots(req).await.expect("warm-up");
+/// Auctions per second on one core: a current-thread runtime, 16 in flight.
+fn per_core(server: &Server, requests: usize) -> f64 {
+    let one = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let server = server.clone();
+    one.block_on(async move {
+        let in_flight = 16;
+        let per_task = requests / in_flight;
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for t in 0..in_flight {
+            let server = server.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut rng = Rng(1000 + t as u64);
+                for i in 0..per_task {
+                    server.fill(request(&mut rng, i)).await.expect("fill");
+                }
+            }));
         }
-        let mut ms = Vec::with_capacity(requests);
-        for i in 0..requests {
-            let req = loop_platform::grpc::request(
-                request(&mut rng, i),
-                Some(&token),
-                Duration::from_secs(5),
-            );
-            let t = Instant::now();
-            client.clone().fill_ad_slots(req).await.expect("fill");
-            ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        for t in tasks {
+            t.await.expect("task");
         }
-        shutdown.cancel();
-        let _ = service.await;
-        stats(ms)
-    });
+        (per_task * in_flight) as f64 / started.elapsed().as_secs_f64()
+    })
+}
 
+/// The same auction through gRPC (what feed-ranking sees), against a
+/// service started for it.
+async fn through_grpc(config: &Config, requests: usize) -> Stats {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let shutdown = CancellationToken::new();
+    let service = tokio::spawn(run(config.clone(), listener, shutdown.clone()));
+    let channel = loop_platform::grpc::channel(&format!("http://{addr}")).expect("channel");
+    let client = AdsAuctionServiceClient::new(channel);
+    let token = loop_platform::testing::TestKeys.issue(
+        "service:feed-ranking",
+        Role::Service,
+        Duration::from_secs(3600),
+    );
+    let call = |req| loop_platform::grpc::request(req, Some(&token), Duration::from_secs(5));
+    testing::wait_for("service up", Duration::from_secs(300), || {
+        let mut client = client.clone();
+        let req = call(request(&mut Rng(9), 0));
+        async move { client.fill_ad_slots(req).await.ok() }
+    })
+    .await;
+    let mut rng = Rng(7);
+    for i in 0..200 {
+        let req = call(request(&mut rng, i));
+        client.clone().fill_ad_slots(req).await.expect("warm-up");
+    }
+    let mut ms = Vec::with_capacity(requests);
+    for i in 0..requests {
+        let req = call(request(&mut rng, i));
+        let t = Instant::now();
+        client.clone().fill_ad_slots(req).await.expect("fill");
+        ms.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    shutdown.cancel();
+    let _ = service.await;
+    stats(ms)
+}
+
+/// Writes target/bench/auction.json and prints the table.
+fn write_report(
+    sizes: Sizes,
+    m: &InProcess,
+    per_core: f64,
+    grpc: &Stats,
+    mut report: serde_json::Value,
+) {
+    let Sizes {
+        ad_groups,
+        requests,
+    } = sizes;
+    let (get, plan, auction, filled) = (&m.get, &m.plan, &m.auction, m.filled);
     let ratio = auction.p99 / get.p99;
     report["ad_groups"] = ad_groups.into();
     report["auctions"] = requests.into();
@@ -429,6 +515,4 @@ fn main() {
         report,
     )
     .expect("write report");
-    rt.block_on(testing::clear_redis(&config.redis));
-    drop(db);
 }
