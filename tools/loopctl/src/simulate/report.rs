@@ -74,6 +74,15 @@ pub fn text(report: &Value) -> String {
         f(&report["duration_seconds"]),
         report["config"]["rate"],
     );
+    serving(&mut s, report);
+    outcomes(&mut s, report);
+    resources(&mut s, report);
+    s
+}
+
+/// Per-endpoint counts, rates, latencies and errors, and their totals.
+fn serving(s: &mut String, report: &Value) {
+    let f = |v: &Value| v.as_f64().unwrap_or(0.0);
     let _ = writeln!(s, "\nServing (through the gateway)");
     let _ = writeln!(
         s,
@@ -117,6 +126,11 @@ pub fn text(report: &Value) -> String {
         t["errors"],
         t["server_errors"]
     );
+}
+
+/// Learning, freshness, money, ads and integrity: one paragraph each.
+fn outcomes(s: &mut String, report: &Value) {
+    let f = |v: &Value| v.as_f64().unwrap_or(0.0);
     let l = &report["learning"];
     let _ = writeln!(
         s,
@@ -173,6 +187,11 @@ pub fn text(report: &Value) -> String {
         i["foreign_serve_tokens_refused"],
         i["foreign_serve_tokens_sent"]
     );
+}
+
+/// The platform's processes: peak memory and CPU over the run.
+fn resources(s: &mut String, report: &Value) {
+    let f = |v: &Value| v.as_f64().unwrap_or(0.0);
     if let Some(res) = report["resources"].as_object().filter(|r| !r.is_empty()) {
         let _ = writeln!(s, "\nResources (from /proc, the platform's processes)");
         for (name, r) in res {
@@ -186,5 +205,49 @@ pub fn text(report: &Value) -> String {
             );
         }
     }
-    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_round_to_the_nearest_rank() {
+        let v: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(percentile(&v, 0.5), 51.0);
+        assert_eq!(percentile(&v, 0.99), 99.0);
+        assert_eq!(percentile(&v, 1.0), 100.0);
+        assert_eq!(percentile(&[], 0.5), 0.0);
+        let l = latency(&[3.0, 1.0, 2.0]);
+        assert_eq!((l.count, l.p50, l.p99), (3, 2.0, 3.0));
+    }
+
+    #[test]
+    fn the_text_has_a_section_per_measurement_and_resources_only_when_read() {
+        let report = json!({
+            "config": {"seed": 7, "viewers": 10, "creators": 2, "advertisers": 1, "rate": 50.0},
+            "duration_seconds": 20.0,
+            "endpoints": {"GET /v1/feed/for-you": {"requests": 4, "per_second": 0.2, "p50_ms": 1.0,
+                          "p99_ms": 2.0, "p999_ms": 2.0, "errors": {"429": 1}}},
+            "totals": {"requests": 4, "per_second": 0.2, "errors": 1, "server_errors": 0},
+            "resources": {},
+        });
+        let text = text(&report);
+        for section in [
+            "== Loop simulation: seed 7, 10 viewers",
+            "Serving",
+            "429:1",
+            "Learning:",
+            "Freshness:",
+            "Money:",
+            "Ads:",
+            "Integrity:",
+        ] {
+            assert!(text.contains(section), "{section:?} missing from {text}");
+        }
+        assert!(!text.contains("Resources"), "{text}");
+        let with = json!({"duration_seconds": 10.0,
+                          "resources": {"gateway": {"peak_rss_mib": 64.0, "cpu_seconds": 5.0}}});
+        assert!(super::text(&with).contains("(50% of one core)"));
+    }
 }
