@@ -1,6 +1,7 @@
 //! loopctl: operations CLI for Loop.
 
 use clap::{Parser, Subcommand};
+use loop_platform::config::KafkaConfig;
 use loopctl::{BrokerArgs, dlq, offsets, parse_start, replay, seed, simulate, wallet};
 
 #[derive(Parser)]
@@ -33,34 +34,7 @@ enum Command {
     #[command(
         after_help = "Examples:\n  loopctl replay --topic engagement.v1 --from beginning --dry-run\n  loopctl replay --topic engagement.v1 --from offset:1000 --republish-to engagement.replay.v1\n  loopctl replay --rebuild --target-prefix loop:ranker:v2: --swap\n\nA rebuild replays content.v1 and engagement.v1 into a fresh Redis prefix; --swap then points the\nranker at it (replicas use it from their next restart). Run the same rebuild again after the\nrestart to pick up events that arrived in between: replays are idempotent."
     )]
-    Replay {
-        /// Logical topic (content.v1, engagement.v1, wallet.v1, ads.v1).
-        #[arg(long, default_value = "engagement.v1")]
-        topic: String,
-        /// beginning, offset:<n> or time:<RFC 3339>.
-        #[arg(long, default_value = "beginning")]
-        from: String,
-        /// Only print what would be read.
-        #[arg(long)]
-        dry_run: bool,
-        /// Copy the range into this logical topic.
-        #[arg(long, conflicts_with = "rebuild")]
-        republish_to: Option<String>,
-        /// Rebuild the ranker's state into --target-prefix.
-        #[arg(long)]
-        rebuild: bool,
-        #[arg(long, env = "LOOP_REDIS_URL", default_value = "redis://127.0.0.1:6379")]
-        redis_url: String,
-        /// The ranker's configured (live) key prefix.
-        #[arg(long, default_value = "loop:ranker:")]
-        live_prefix: String,
-        /// Fresh prefix to rebuild into.
-        #[arg(long, required_if_eq("rebuild", "true"))]
-        target_prefix: Option<String>,
-        /// After the rebuild, make the ranker use the new prefix.
-        #[arg(long, requires = "rebuild")]
-        swap: bool,
-    },
+    Replay(ReplayArgs),
     /// Show or reset a consumer group's offsets.
     #[command(subcommand)]
     Offsets(OffsetsCommand),
@@ -73,6 +47,38 @@ enum Command {
     /// Make the Ed25519 keys services sign and verify tokens with (docs/security.md).
     #[command(subcommand)]
     Keys(KeysCommand),
+}
+
+// `loopctl replay`'s options, a struct of their own so the command is a
+// function of them (no doc comment: clap would take it for the about text).
+#[derive(clap::Args)]
+struct ReplayArgs {
+    /// Logical topic (content.v1, engagement.v1, wallet.v1, ads.v1).
+    #[arg(long, default_value = "engagement.v1")]
+    topic: String,
+    /// beginning, offset:<n> or time:<RFC 3339>.
+    #[arg(long, default_value = "beginning")]
+    from: String,
+    /// Only print what would be read.
+    #[arg(long)]
+    dry_run: bool,
+    /// Copy the range into this logical topic.
+    #[arg(long, conflicts_with = "rebuild")]
+    republish_to: Option<String>,
+    /// Rebuild the ranker's state into --target-prefix.
+    #[arg(long)]
+    rebuild: bool,
+    #[arg(long, env = "LOOP_REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+    redis_url: String,
+    /// The ranker's configured (live) key prefix.
+    #[arg(long, default_value = "loop:ranker:")]
+    live_prefix: String,
+    /// Fresh prefix to rebuild into.
+    #[arg(long, required_if_eq("rebuild", "true"))]
+    target_prefix: Option<String>,
+    /// After the rebuild, make the ranker use the new prefix.
+    #[arg(long, requires = "rebuild")]
+    swap: bool,
 }
 
 #[derive(Subcommand)]
@@ -205,96 +211,116 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Keys(command) => keys(command),
         Command::Seed(args) => seed::run(args).await,
-        Command::Simulate(args) => {
-            let report = simulate::run(args.clone()).await?;
-            println!("{}", simulate::render(&report));
-            eprintln!("report written to {}", args.json);
-            Ok(())
-        }
-        Command::Replay {
-            topic,
-            from,
-            dry_run,
-            republish_to,
-            rebuild,
-            redis_url,
-            live_prefix,
-            target_prefix,
-            swap,
-        } => {
-            let start = parse_start(&from)?;
-            if dry_run || (republish_to.is_none() && !rebuild) {
-                let ranges = replay::plan(&kafka, &topic, start).await?;
-                let total: i64 = ranges.iter().map(|r| r.end - r.start).sum();
-                for r in &ranges {
-                    println!(
-                        "{topic} partition {:>3}: offsets {}..{} ({} messages)",
-                        r.partition,
-                        r.start,
-                        r.end,
-                        r.end - r.start
-                    );
-                }
-                println!("total: {total} messages (dry run: nothing written)");
-                return Ok(());
-            }
-            if let Some(target) = republish_to {
-                let outcome = replay::republish(&kafka, &topic, &target, start, true).await?;
-                println!(
-                    "republished {} messages from {topic} to {target}",
-                    outcome.messages
-                );
-                return Ok(());
-            }
-            let target_prefix =
-                target_prefix.ok_or_else(|| anyhow::anyhow!("--rebuild needs --target-prefix"))?;
-            let report = replay::rebuild(
-                &kafka,
-                &redis_url,
-                &live_prefix,
-                &target_prefix,
-                start,
-                swap,
-                true,
-            )
-            .await?;
+        Command::Simulate(args) => run_simulate(args).await,
+        Command::Replay(args) => run_replay(&kafka, args).await,
+        Command::Offsets(command) => run_offsets(&kafka, command),
+        Command::Dlq(command) => run_dlq(&kafka, command).await,
+        Command::Wallet(command) => run_wallet(command).await,
+    }
+}
+
+/// Runs the simulation and prints its report (also written as JSON).
+async fn run_simulate(args: simulate::Args) -> anyhow::Result<()> {
+    let report = simulate::run(args.clone()).await?;
+    println!("{}", simulate::render(&report));
+    eprintln!("report written to {}", args.json);
+    Ok(())
+}
+
+/// A dry run (also when nothing else is asked) prints the ranges;
+/// otherwise the range is republished or the ranker's state rebuilt.
+async fn run_replay(kafka: &KafkaConfig, args: ReplayArgs) -> anyhow::Result<()> {
+    let ReplayArgs {
+        topic,
+        from,
+        dry_run,
+        republish_to,
+        rebuild,
+        redis_url,
+        live_prefix,
+        target_prefix,
+        swap,
+    } = args;
+    let start = parse_start(&from)?;
+    if dry_run || (republish_to.is_none() && !rebuild) {
+        let ranges = replay::plan(kafka, &topic, start).await?;
+        let total: i64 = ranges.iter().map(|r| r.end - r.start).sum();
+        for r in &ranges {
             println!(
-                "rebuilt into {target_prefix}: {} content events, {} engagement events, {} wallet events, {} poison skipped{}",
-                report.content_events,
-                report.engagement_events,
-                report.wallet_events,
-                report.poison,
-                if swap {
-                    "; swapped: restart the ranker replicas to use it"
-                } else {
-                    ""
-                }
+                "{topic} partition {:>3}: offsets {}..{} ({} messages)",
+                r.partition,
+                r.start,
+                r.end,
+                r.end - r.start
             );
-            Ok(())
         }
-        Command::Offsets(OffsetsCommand::Show { group, topic }) => {
-            print_positions(&offsets::show(&kafka, &group, &topic)?);
-            Ok(())
+        println!("total: {total} messages (dry run: nothing written)");
+        return Ok(());
+    }
+    if let Some(target) = republish_to {
+        let outcome = replay::republish(kafka, &topic, &target, start, true).await?;
+        println!(
+            "republished {} messages from {topic} to {target}",
+            outcome.messages
+        );
+        return Ok(());
+    }
+    let target_prefix =
+        target_prefix.ok_or_else(|| anyhow::anyhow!("--rebuild needs --target-prefix"))?;
+    let report = replay::rebuild(
+        kafka,
+        &redis_url,
+        &live_prefix,
+        &target_prefix,
+        start,
+        swap,
+        true,
+    )
+    .await?;
+    println!(
+        "rebuilt into {target_prefix}: {} content events, {} engagement events, {} wallet events, {} poison skipped{}",
+        report.content_events,
+        report.engagement_events,
+        report.wallet_events,
+        report.poison,
+        if swap {
+            "; swapped: restart the ranker replicas to use it"
+        } else {
+            ""
         }
-        Command::Offsets(OffsetsCommand::Reset {
+    );
+    Ok(())
+}
+
+fn run_offsets(kafka: &KafkaConfig, command: OffsetsCommand) -> anyhow::Result<()> {
+    match command {
+        OffsetsCommand::Show { group, topic } => {
+            print_positions(&offsets::show(kafka, &group, &topic)?);
+        }
+        OffsetsCommand::Reset {
             group,
             topic,
             to,
             yes,
-        }) => {
+        } => {
             if !yes {
                 anyhow::bail!("resetting moves group {group}; stop its consumers and pass --yes");
             }
             print_positions(&offsets::reset(
-                &kafka,
+                kafka,
                 &group,
                 &topic,
                 offsets::parse_reset(&to)?,
             )?);
-            Ok(())
         }
-        Command::Dlq(DlqCommand::List { topic }) => {
-            let letters = dlq::list(&kafka, &topic).await?;
+    }
+    Ok(())
+}
+
+async fn run_dlq(kafka: &KafkaConfig, command: DlqCommand) -> anyhow::Result<()> {
+    match command {
+        DlqCommand::List { topic } => {
+            let letters = dlq::list(kafka, &topic).await?;
             for l in &letters {
                 println!(
                     "{}/{} {} from {}[{}]@{} key={} bytes={}: {}",
@@ -314,46 +340,47 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 letters.len(),
                 letters.iter().filter(|l| !l.redriven).count()
             );
-            Ok(())
         }
-        Command::Wallet(WalletCommand::Reconcile { db, limit }) => {
-            if wallet::reconcile(&db, limit).await? {
-                Ok(())
-            } else {
-                anyhow::bail!("the wallet ledger is inconsistent")
-            }
-        }
-        Command::Wallet(WalletCommand::Export { db, out }) => {
-            let summary = wallet::export(&db, &out).await?;
-            eprintln!(
-                "wrote {} transactions, {} postings and {} stored balances to {out}",
-                summary.transactions, summary.postings, summary.accounts
-            );
-            Ok(())
-        }
-        Command::Wallet(WalletCommand::RebuildLeaderboards {
-            redis_url,
-            prefix,
-            yes,
-        }) => {
-            if !yes {
-                anyhow::bail!("boards are empty until the wallet rebuilds them; pass --yes");
-            }
-            let n = wallet::rebuild_leaderboards(&redis_url, &prefix).await?;
-            println!("deleted {n} leaderboard keys; the wallet rebuilds them from the ledger");
-            Ok(())
-        }
-        Command::Dlq(DlqCommand::Redrive { topic, yes }) => {
+        DlqCommand::Redrive { topic, yes } => {
             if !yes {
                 anyhow::bail!(
                     "re-driving republishes dead letters to {topic}; pass --yes once the consumer is fixed"
                 );
             }
-            let n = dlq::redrive(&kafka, &topic).await?;
+            let n = dlq::redrive(kafka, &topic).await?;
             println!("re-drove {n} dead letters to {topic}");
-            Ok(())
         }
     }
+    Ok(())
+}
+
+async fn run_wallet(command: WalletCommand) -> anyhow::Result<()> {
+    match command {
+        WalletCommand::Reconcile { db, limit } => {
+            if !wallet::reconcile(&db, limit).await? {
+                anyhow::bail!("the wallet ledger is inconsistent")
+            }
+        }
+        WalletCommand::Export { db, out } => {
+            let summary = wallet::export(&db, &out).await?;
+            eprintln!(
+                "wrote {} transactions, {} postings and {} stored balances to {out}",
+                summary.transactions, summary.postings, summary.accounts
+            );
+        }
+        WalletCommand::RebuildLeaderboards {
+            redis_url,
+            prefix,
+            yes,
+        } => {
+            if !yes {
+                anyhow::bail!("boards are empty until the wallet rebuilds them; pass --yes");
+            }
+            let n = wallet::rebuild_leaderboards(&redis_url, &prefix).await?;
+            println!("deleted {n} leaderboard keys; the wallet rebuilds them from the ledger");
+        }
+    }
+    Ok(())
 }
 
 fn print_positions(positions: &[offsets::Position]) {
