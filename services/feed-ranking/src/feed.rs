@@ -312,218 +312,320 @@ pub async fn for_you(
     viewer: &Viewer,
     page_size: usize,
 ) -> redis::RedisResult<Built> {
-    // The learned vector scores every candidate once the viewer did anything;
-    // it steers the ANN search only once it holds positive signal (a vector
-    // made of skips alone says what to avoid, not where to look).
-    let learned_vector = viewer
-        .state
-        .as_ref()
-        .filter(|s| s.events_applied > 0 && embed::norm(&s.vector) > 1e-6)
-        .map(|s| {
-            let mut v = s.vector.clone();
-            embed::normalize(&mut v);
-            v
-        });
-    let has_positive = viewer.state.as_ref().is_some_and(|s| s.positive_events > 0);
-    let cold_start = !has_positive;
-    let interest_vector = if viewer.interests.is_empty() {
-        None
-    } else {
-        Some(embed::interests_vector(&viewer.interests, learning.dim))
+    let signal = Signal::of(viewer, learning.dim);
+    let page = Page {
+        catalog,
+        config,
+        viewer,
+        query: signal.query(),
+        scoring: signal.scoring(),
+        cold_start: !signal.has_positive,
+        declared: viewer.interests.iter().map(String::as_str).collect(),
     };
-    let query = if has_positive {
-        learned_vector.as_ref()
-    } else {
-        None
-    };
-    let scoring = learned_vector.as_ref().or(interest_vector.as_ref());
-    let declared: HashSet<&str> = viewer.interests.iter().map(String::as_str).collect();
-
-    let mut pool = Pool::default();
-    if let Some(q) = query {
-        for (video, _) in catalog.nearest(q, config.ann_candidates, config.ann_ef) {
-            pool.offer(video, Source::Interest, None, false);
-        }
-    } else if !viewer.interests.is_empty() {
-        // Cold start: the interests picked at sign-up, by hashtag.
-        for video in catalog.by_hashtags(&viewer.interests, 20) {
-            let tag = video
-                .hashtags
-                .iter()
-                .find(|t| declared.contains(t.as_str()))
-                .cloned();
-            pool.offer(video, Source::ColdStart, tag, false);
-        }
-    }
-
-    // Trending: the viewer's country first, then global.
-    for (ids, regional) in [
-        (&viewer.trending_regional, true),
-        (&viewer.trending_global, false),
-    ] {
-        let n = ids.len().max(1) as f32;
-        let source = match (regional, query.is_some()) {
-            (true, false) => Source::RegionalPopular,
-            (true, true) => Source::TrendingRegional,
-            (false, _) => Source::TrendingGlobal,
-        };
-        for (rank, video) in catalog.get_many(ids) {
-            let strength = 1.0 - rank as f32 / n;
-            pool.offer(video.clone(), source, None, true);
-            if let Some(c) = pool.get_mut(&video) {
-                c.trending = c.trending.max(strength);
-            }
-        }
-    }
-    for video in catalog.newest(config.fresh_candidates) {
-        pool.offer(video, Source::Fresh, None, true);
-    }
-    for video in catalog.sample(config.explore_candidates) {
-        pool.offer(video, Source::Explore, None, true);
-    }
-    for video in catalog.by_creators(&viewer.follows, 5) {
-        pool.offer(video, Source::Following, None, false);
-    }
-    for (video, tag) in catalog.challenge_videos(10) {
-        pool.offer(video.clone(), Source::Challenge, Some(tag), false);
-        if let Some(c) = pool.get_mut(&video) {
-            c.challenge = true;
-        }
-    }
-
-    // Rules that remove candidates outright (cheapest first; the seen-set
-    // is looked up only for what survives the rest).
-    let mut candidates: Vec<Candidate> = pool
-        .items
-        .into_iter()
-        .filter(|c| {
-            let v = &c.video;
-            !viewer.suppressed_creators.contains(&v.creator_id)
-                && (v.sound_id.is_empty() || !viewer.suppressed_sounds.contains(&v.sound_id))
-                && v.creator_id != viewer.user_id
-                && !viewer
-                    .keywords
-                    .iter()
-                    .any(|k| v.search_text.contains(k.as_str()))
-        })
-        .collect();
-    if !candidates.is_empty() {
-        let mut conn = r.conn.clone();
-        let mut cmd = redis::cmd("ZMSCORE");
-        cmd.arg(state::seen_key(r, &viewer.user_id));
-        for c in &candidates {
-            cmd.arg(&c.video.video_id);
-        }
-        let seen: Vec<Option<f64>> = cmd.query_async(&mut conn).await?;
-        let mut seen = seen.into_iter();
-        candidates.retain(|_| seen.next().flatten().is_none());
-    }
-
-    // Score: similarity of the viewer to the video's effective vector
-    // (content + learned), plus boosts for following, challenges, trending.
-    let follows: HashSet<&str> = viewer.follows.iter().map(String::as_str).collect();
-    let learned = catalog.learned_of(candidates.iter().map(|c| c.video.video_id.as_str()));
-    let query_norm = scoring.map_or(0.0, |q| embed::norm(q));
-    let w = config.learned_weight;
-    for (c, learned) in candidates.iter_mut().zip(learned) {
-        let similarity = scoring.filter(|_| query_norm > 1e-9).map_or(0.0, |q| {
-            let content = &c.video.content;
-            let qc = embed::dot(q, content);
-            match learned.filter(|l| l.len() == content.len()) {
-                // cos(q, c + w l) without building the sum: |c + w l|^2 =
-                // |c|^2 + 2w c.l + w^2 |l|^2.
-                Some(l) => {
-                    let norm_sq = embed::dot(content, content)
-                        + 2.0 * w * embed::dot(content, &l)
-                        + w * w * embed::dot(&l, &l);
-                    if norm_sq < 1e-12 {
-                        0.0
-                    } else {
-                        (qc + w * embed::dot(q, &l)) / (query_norm * norm_sq.sqrt())
-                    }
-                }
-                // Unit content vector: the cosine is the dot product.
-                None => qc / query_norm,
-            }
-        });
-        let mut score = similarity + 0.15 * c.trending;
-        if follows.contains(c.video.creator_id.as_str()) {
-            score += 0.15;
-        }
-        if c.challenge {
-            score += 0.1;
-        }
-        if cold_start
-            && c.video
-                .hashtags
-                .iter()
-                .any(|t| declared.contains(t.as_str()))
-        {
-            score += 0.3;
-        }
-        c.score = score;
-    }
+    let mut candidates = page.allowed(page.gather());
+    page.drop_seen(r, &mut candidates).await?;
+    page.score(&mut candidates);
     candidates.sort_by(|a, b| {
         b.score
             .total_cmp(&a.score)
             .then_with(|| a.video.video_id.cmp(&b.video.video_id))
     });
-
-    // Exploration slots: every k-th position takes the best exploration item.
-    let explore_every = if config.exploration_share > 0.0 && query.is_some() {
-        (1.0 / config.exploration_share).round().max(2.0) as usize
-    } else {
-        usize::MAX
-    };
-    let mut items: Vec<pb::FeedItem> = Vec::with_capacity(page_size);
-    let mut last: Option<Arc<VideoEntry>> = None;
-    // Without any signal about the viewer, a page samples distinct topics so
-    // the first engagement tells the most.
-    let mut topics_on_page: HashSet<String> = HashSet::new();
-    let distinct_topics = query.is_none();
-    while items.len() < page_size && !candidates.is_empty() {
-        let position = items.len() + 1;
-        let want_exploration = position.is_multiple_of(explore_every);
-        // Hard rules: no two in a row from one creator or one sound.
-        let allowed = |c: &Candidate| {
-            last.as_ref().is_none_or(|l| {
-                c.video.creator_id != l.creator_id
-                    && (c.video.sound_id.is_empty() || c.video.sound_id != l.sound_id)
-            })
-        };
-        let new_topic =
-            |c: &Candidate| !distinct_topics || !topics_on_page.contains(best_tag(&c.video));
-        // Preferences, dropped in order when nothing satisfies them.
-        let pick = candidates
-            .iter()
-            .position(|c| allowed(c) && new_topic(c) && (!want_exploration || c.exploration))
-            .or_else(|| candidates.iter().position(|c| allowed(c) && new_topic(c)))
-            .or_else(|| candidates.iter().position(allowed));
-        let Some(index) = pick else { break };
-        let c = candidates.remove(index);
-        if distinct_topics {
-            topics_on_page.insert(best_tag(&c.video).to_owned());
-        }
-        let (kind, reason) = if want_exploration && c.exploration && c.source == Source::Interest {
-            (ReasonKind::Fresh, "Something new to try".to_owned())
-        } else {
-            c.reason(&viewer.country)
-        };
-        items.push(pb::FeedItem {
-            position: u32::try_from(position - 1).unwrap_or(u32::MAX),
-            item: Some(pb::feed_item::Item::Video(card(&c.video))),
-            reason,
-            reason_kind: kind as i32,
-            score: c.score,
-        });
-        last = Some(c.video);
-    }
-
+    let items = page.arrange(candidates, page_size);
     Ok(Built {
         items,
-        cold_start,
-        vector: scoring.cloned(),
+        cold_start: page.cold_start,
+        vector: page.scoring.cloned(),
     })
+}
+
+/// What the ranker knows of the viewer's taste.
+struct Signal {
+    /// The learned vector (normalised), once the viewer did anything.
+    learned: Option<Vec<f32>>,
+    /// The interests picked at sign-up as a vector.
+    interests: Option<Vec<f32>>,
+    /// Whether any engagement was positive (else: cold start).
+    has_positive: bool,
+}
+
+impl Signal {
+    fn of(viewer: &Viewer, dim: usize) -> Self {
+        let learned = viewer
+            .state
+            .as_ref()
+            .filter(|s| s.events_applied > 0 && embed::norm(&s.vector) > 1e-6)
+            .map(|s| {
+                let mut v = s.vector.clone();
+                embed::normalize(&mut v);
+                v
+            });
+        let has_positive = viewer.state.as_ref().is_some_and(|s| s.positive_events > 0);
+        let interests = if viewer.interests.is_empty() {
+            None
+        } else {
+            Some(embed::interests_vector(&viewer.interests, dim))
+        };
+        Self {
+            learned,
+            interests,
+            has_positive,
+        }
+    }
+
+    /// The learned vector scores every candidate once the viewer did
+    /// anything; it steers the ANN search only once it holds positive
+    /// signal (a vector made of skips alone says what to avoid, not where
+    /// to look).
+    fn query(&self) -> Option<&Vec<f32>> {
+        if self.has_positive {
+            self.learned.as_ref()
+        } else {
+            None
+        }
+    }
+
+    /// What candidates are scored with: learned, else declared interests.
+    fn scoring(&self) -> Option<&Vec<f32>> {
+        self.learned.as_ref().or(self.interests.as_ref())
+    }
+}
+
+/// One page being built: its inputs and what the viewer's signal decided.
+struct Page<'a> {
+    catalog: &'a Catalog,
+    config: &'a FeedConfig,
+    viewer: &'a Viewer,
+    /// Steers the ANN search (see [`Signal::query`]).
+    query: Option<&'a Vec<f32>>,
+    /// Scores candidates (see [`Signal::scoring`]).
+    scoring: Option<&'a Vec<f32>>,
+    cold_start: bool,
+    /// The interests picked at sign-up.
+    declared: HashSet<&'a str>,
+}
+
+impl Page<'_> {
+    /// Candidates from every source, each video once (the first source to
+    /// offer it keeps it).
+    fn gather(&self) -> Pool {
+        let (catalog, config, viewer) = (self.catalog, self.config, self.viewer);
+        let mut pool = Pool::default();
+        if let Some(q) = self.query {
+            for (video, _) in catalog.nearest(q, config.ann_candidates, config.ann_ef) {
+                pool.offer(video, Source::Interest, None, false);
+            }
+        } else if !viewer.interests.is_empty() {
+            // Cold start: the interests picked at sign-up, by hashtag.
+            for video in catalog.by_hashtags(&viewer.interests, 20) {
+                let tag = video
+                    .hashtags
+                    .iter()
+                    .find(|t| self.declared.contains(t.as_str()))
+                    .cloned();
+                pool.offer(video, Source::ColdStart, tag, false);
+            }
+        }
+        self.offer_trending(&mut pool);
+        for video in catalog.newest(config.fresh_candidates) {
+            pool.offer(video, Source::Fresh, None, true);
+        }
+        for video in catalog.sample(config.explore_candidates) {
+            pool.offer(video, Source::Explore, None, true);
+        }
+        for video in catalog.by_creators(&viewer.follows, 5) {
+            pool.offer(video, Source::Following, None, false);
+        }
+        for (video, tag) in catalog.challenge_videos(10) {
+            pool.offer(video.clone(), Source::Challenge, Some(tag), false);
+            if let Some(c) = pool.get_mut(&video) {
+                c.challenge = true;
+            }
+        }
+        pool
+    }
+
+    /// Trending: the viewer's country first, then global; the higher it
+    /// ranks, the stronger its trending boost.
+    fn offer_trending(&self, pool: &mut Pool) {
+        let viewer = self.viewer;
+        for (ids, regional) in [
+            (&viewer.trending_regional, true),
+            (&viewer.trending_global, false),
+        ] {
+            let n = ids.len().max(1) as f32;
+            let source = match (regional, self.query.is_some()) {
+                (true, false) => Source::RegionalPopular,
+                (true, true) => Source::TrendingRegional,
+                (false, _) => Source::TrendingGlobal,
+            };
+            for (rank, video) in self.catalog.get_many(ids) {
+                let strength = 1.0 - rank as f32 / n;
+                pool.offer(video.clone(), source, None, true);
+                if let Some(c) = pool.get_mut(&video) {
+                    c.trending = c.trending.max(strength);
+                }
+            }
+        }
+    }
+
+    /// Rules that remove candidates outright, cheapest first (the seen-set
+    /// is looked up only for what survives them): suppressed creators and
+    /// sounds, the viewer's own videos, filtered keywords.
+    fn allowed(&self, pool: Pool) -> Vec<Candidate> {
+        let viewer = self.viewer;
+        pool.items
+            .into_iter()
+            .filter(|c| {
+                let v = &c.video;
+                !viewer.suppressed_creators.contains(&v.creator_id)
+                    && (v.sound_id.is_empty() || !viewer.suppressed_sounds.contains(&v.sound_id))
+                    && v.creator_id != viewer.user_id
+                    && !viewer
+                        .keywords
+                        .iter()
+                        .any(|k| v.search_text.contains(k.as_str()))
+            })
+            .collect()
+    }
+
+    /// Drops what the viewer has seen: one ZMSCORE of the candidates.
+    async fn drop_seen(
+        &self,
+        r: &Redis,
+        candidates: &mut Vec<Candidate>,
+    ) -> redis::RedisResult<()> {
+        if candidates.is_empty() {
+            return Ok(());
+        }
+        let mut conn = r.conn.clone();
+        let mut cmd = redis::cmd("ZMSCORE");
+        cmd.arg(state::seen_key(r, &self.viewer.user_id));
+        for c in candidates.iter() {
+            cmd.arg(&c.video.video_id);
+        }
+        let seen: Vec<Option<f64>> = cmd.query_async(&mut conn).await?;
+        let mut seen = seen.into_iter();
+        candidates.retain(|_| seen.next().flatten().is_none());
+        Ok(())
+    }
+
+    /// Score: similarity of the viewer to the video's effective vector
+    /// (content + learned), plus boosts for following, challenges, trending
+    /// and, at cold start, the interests picked at sign-up.
+    fn score(&self, candidates: &mut [Candidate]) {
+        let follows: HashSet<&str> = self.viewer.follows.iter().map(String::as_str).collect();
+        let learned = self
+            .catalog
+            .learned_of(candidates.iter().map(|c| c.video.video_id.as_str()));
+        let query_norm = self.scoring.map_or(0.0, |q| embed::norm(q));
+        let w = self.config.learned_weight;
+        for (c, learned) in candidates.iter_mut().zip(learned) {
+            let similarity = self.scoring.filter(|_| query_norm > 1e-9).map_or(0.0, |q| {
+                similarity(q, query_norm, &c.video.content, learned, w)
+            });
+            let mut score = similarity + 0.15 * c.trending;
+            if follows.contains(c.video.creator_id.as_str()) {
+                score += 0.15;
+            }
+            if c.challenge {
+                score += 0.1;
+            }
+            if self.cold_start
+                && c.video
+                    .hashtags
+                    .iter()
+                    .any(|t| self.declared.contains(t.as_str()))
+            {
+                score += 0.3;
+            }
+            c.score = score;
+        }
+    }
+
+    /// Fills the page from the best-first `candidates` under the hard rules
+    /// and preferences; every k-th position takes the best exploration item.
+    fn arrange(&self, mut candidates: Vec<Candidate>, page_size: usize) -> Vec<pb::FeedItem> {
+        let config = self.config;
+        let explore_every = if config.exploration_share > 0.0 && self.query.is_some() {
+            (1.0 / config.exploration_share).round().max(2.0) as usize
+        } else {
+            usize::MAX
+        };
+        let mut items: Vec<pb::FeedItem> = Vec::with_capacity(page_size);
+        let mut last: Option<Arc<VideoEntry>> = None;
+        // Without any signal about the viewer, a page samples distinct topics so
+        // the first engagement tells the most.
+        let mut topics_on_page: HashSet<String> = HashSet::new();
+        let distinct_topics = self.query.is_none();
+        while items.len() < page_size && !candidates.is_empty() {
+            let position = items.len() + 1;
+            let want_exploration = position.is_multiple_of(explore_every);
+            // Hard rules: no two in a row from one creator or one sound.
+            let allowed = |c: &Candidate| {
+                last.as_ref().is_none_or(|l| {
+                    c.video.creator_id != l.creator_id
+                        && (c.video.sound_id.is_empty() || c.video.sound_id != l.sound_id)
+                })
+            };
+            let new_topic =
+                |c: &Candidate| !distinct_topics || !topics_on_page.contains(best_tag(&c.video));
+            // Preferences, dropped in order when nothing satisfies them.
+            let pick = candidates
+                .iter()
+                .position(|c| allowed(c) && new_topic(c) && (!want_exploration || c.exploration))
+                .or_else(|| candidates.iter().position(|c| allowed(c) && new_topic(c)))
+                .or_else(|| candidates.iter().position(allowed));
+            let Some(index) = pick else { break };
+            let c = candidates.remove(index);
+            if distinct_topics {
+                topics_on_page.insert(best_tag(&c.video).to_owned());
+            }
+            let (kind, reason) =
+                if want_exploration && c.exploration && c.source == Source::Interest {
+                    (ReasonKind::Fresh, "Something new to try".to_owned())
+                } else {
+                    c.reason(&self.viewer.country)
+                };
+            items.push(pb::FeedItem {
+                position: u32::try_from(position - 1).unwrap_or(u32::MAX),
+                item: Some(pb::feed_item::Item::Video(card(&c.video))),
+                reason,
+                reason_kind: kind as i32,
+                score: c.score,
+            });
+            last = Some(c.video);
+        }
+        items
+    }
+}
+
+/// Cosine of the viewer's `q` (of norm `query_norm`) and a video's
+/// effective vector: its unit `content` plus `w` times its `learned` vector
+/// (ignored unless of the same length).
+fn similarity(
+    q: &[f32],
+    query_norm: f32,
+    content: &[f32],
+    learned: Option<Arc<[f32]>>,
+    w: f32,
+) -> f32 {
+    let qc = embed::dot(q, content);
+    match learned.filter(|l| l.len() == content.len()) {
+        // cos(q, c + w l) without building the sum: |c + w l|^2 =
+        // |c|^2 + 2w c.l + w^2 |l|^2.
+        Some(l) => {
+            let norm_sq = embed::dot(content, content)
+                + 2.0 * w * embed::dot(content, &l)
+                + w * w * embed::dot(&l, &l);
+            if norm_sq < 1e-12 {
+                0.0
+            } else {
+                (qc + w * embed::dot(q, &l)) / (query_norm * norm_sq.sqrt())
+            }
+        }
+        // Unit content vector: the cosine is the dot product.
+        None => qc / query_norm,
+    }
 }
 
 /// Shown means seen: records the page's videos (organic and sponsored) in
@@ -572,5 +674,27 @@ pub fn card(v: &VideoEntry) -> pb::VideoCard {
         media_url: v.media_url.clone(),
         duration_ms: v.duration_ms,
         published_at: v.published_at,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn similarity_is_the_cosine_with_content_plus_weighted_learned() {
+        let q = [1.0, 0.0];
+        // Unit content, no learned vector: the dot product over |q|.
+        assert_eq!(similarity(&q, 1.0, &[0.6, 0.8], None, 0.5), 0.6);
+        // A learned vector of another length is ignored.
+        let other: Arc<[f32]> = Arc::from(vec![1.0, 0.0, 0.0]);
+        assert_eq!(similarity(&q, 1.0, &[0.6, 0.8], Some(other), 0.5), 0.6);
+        // c + w l = (0, 1) + 1 * (1, -1) = (1, 0): the same direction as q.
+        let learned: Arc<[f32]> = Arc::from(vec![1.0, -1.0]);
+        let s = similarity(&q, 1.0, &[0.0, 1.0], Some(learned), 1.0);
+        assert!((s - 1.0).abs() < 1e-6, "{s}");
+        // An effective vector of (almost) zero length scores nothing.
+        let cancel: Arc<[f32]> = Arc::from(vec![0.0, -1.0]);
+        assert_eq!(similarity(&q, 1.0, &[0.0, 1.0], Some(cancel), 1.0), 0.0);
     }
 }

@@ -385,20 +385,68 @@ impl BatchHandler for EngagementHandler {
     }
 }
 
+/// What a batch's events do besides the users' own states.
+#[derive(Default)]
+struct Effects<'a> {
+    /// Per video: how far its learned vector moves.
+    video_deltas: HashMap<&'a str, Vec<f32>>,
+    /// Per trending key (None: global, else the country): video -> increment.
+    trending: HashMap<Option<&'a str>, HashMap<&'a str, f64>>,
+    /// "Not interested" suppressions: (key, id, ms).
+    suppress: Vec<(String, String, i64)>,
+    /// Videos marked seen: (key, id, ms).
+    mark_seen: Vec<(String, String, i64)>,
+}
+
 impl EngagementHandler {
     /// Returns false when a concurrent writer changed a user: retry.
     async fn try_apply(
         &self,
         events: &[(&Delivery, EngagementEvent, f32)],
     ) -> anyhow::Result<bool> {
-        let r = &self.redis;
+        let (users, learning) = self.batch_members(events);
+        let mut conn = self.redis.conn.clone();
+        let (states, versions, learned) = self.read_batch(&mut conn, &users, &learning).await?;
+        let learned: HashMap<&str, Option<Vec<u8>>> = learning.into_iter().zip(learned).collect();
+        let mut pending = self.pending_states(&users, states, versions);
+        let mut effects = Effects::default();
+        for (d, e, weight) in events {
+            self.fold_event(&mut pending, &mut effects, d, e, *weight);
+        }
+        if !self
+            .write_batch(&mut conn, &pending, &learned, &effects)
+            .await?
+        {
+            return Ok(false);
+        }
+        // Idempotent follow-ups (set semantics): safe to repeat on redelivery.
+        if !effects.suppress.is_empty() || !effects.mark_seen.is_empty() {
+            let mut pipe = redis::pipe();
+            for (key, id, ms) in &effects.suppress {
+                if !id.is_empty() {
+                    pipe.hset(key, id, ms).ignore();
+                }
+            }
+            for (key, video, ms) in &effects.mark_seen {
+                pipe.zadd(key, video, ms).ignore();
+            }
+            let _: () = pipe.query_async(&mut conn).await?;
+        }
+        Ok(true)
+    }
+
+    /// The batch's users, and the videos it may teach (a superset: some
+    /// events may turn out to be applied already), each sorted and distinct.
+    fn batch_members<'a>(
+        &self,
+        events: &'a [(&Delivery, EngagementEvent, f32)],
+    ) -> (Vec<&'a str>, Vec<&'a str>) {
         let mut users: Vec<&str> = events.iter().map(|(_, e, _)| e.user_id.as_str()).collect();
         users.sort_unstable();
         users.dedup();
-        // The videos this batch may teach (a superset: some events may turn
-        // out to be applied already). Their learned vectors are read with
-        // the states, so the new vectors are computed here rather than in
-        // the script (unpacking floats in Lua cost ~4 µs per video).
+        // The learned vectors of these videos are read with the states, so
+        // the new vectors are computed here rather than in the script
+        // (unpacking floats in Lua cost ~4 µs per video).
         let mut learning: Vec<&str> = if self.config.video_learning_rate > 0.0 {
             events
                 .iter()
@@ -410,7 +458,18 @@ impl EngagementHandler {
         };
         learning.sort_unstable();
         learning.dedup();
-        let mut conn = r.conn.clone();
+        (users, learning)
+    }
+
+    /// One pipeline: the users' states and versions, and the videos'
+    /// learned vectors (none read when there are no users).
+    async fn read_batch(
+        &self,
+        conn: &mut redis::aio::ConnectionManager,
+        users: &[&str],
+        learning: &[&str],
+    ) -> anyhow::Result<BatchRows> {
+        let r = &self.redis;
         let (states, versions, learned): BatchRows = if users.is_empty() {
             (Vec::new(), Vec::new(), Vec::new())
         } else {
@@ -428,11 +487,11 @@ impl EngagementHandler {
                     .collect::<Vec<_>>(),
             );
             if learning.is_empty() {
-                let (states, versions) = pipe.query_async(&mut conn).await?;
+                let (states, versions) = pipe.query_async(conn).await?;
                 (states, versions, Vec::new())
             } else {
                 let keys: Vec<String> = learning.iter().map(|v| state::learned_key(r, v)).collect();
-                pipe.mget(keys).query_async(&mut conn).await?
+                pipe.mget(keys).query_async(conn).await?
             }
         };
         if states.len() != users.len()
@@ -448,10 +507,19 @@ impl EngagementHandler {
                 learning.len()
             );
         }
-        let learned: HashMap<&str, Option<Vec<u8>>> = learning.into_iter().zip(learned).collect();
+        Ok((states, versions, learned))
+    }
+
+    /// Each user's state as read, with the version to compare-and-set on.
+    fn pending_states<'a>(
+        &self,
+        users: &[&'a str],
+        states: Vec<Option<Vec<u8>>>,
+        versions: Vec<Option<String>>,
+    ) -> BTreeMap<&'a str, Pending> {
         let raw: Vec<UserRow> = states.into_iter().zip(versions).collect();
         let mut pending: BTreeMap<&str, Pending> = BTreeMap::new();
-        for (u, (state, version)) in users.iter().zip(raw) {
+        for (u, (state, version)) in users.iter().copied().zip(raw) {
             // A new user starts from zero: declared interests are a prior added
             // at query time, so stored vectors depend on engagement alone.
             let state = UserState::decode_opt(state).unwrap_or_else(|| UserState {
@@ -467,177 +535,204 @@ impl EngagementHandler {
                 },
             );
         }
+        pending
+    }
 
-        let mut video_deltas: HashMap<&str, Vec<f32>> = HashMap::new();
-        // Per trending key (None: global, else the country): video -> increment.
-        let mut trending: HashMap<Option<&str>, HashMap<&str, f64>> = HashMap::new();
-        let mut suppress: Vec<(String, String, i64)> = Vec::new(); // (key, id, ms)
-        let mut mark_seen: Vec<(String, String, i64)> = Vec::new();
-        for (d, e, weight) in events {
-            let weight = *weight;
-            let Some(p) = pending.get_mut(e.user_id.as_str()) else {
-                continue;
-            };
-            // "Not interested" suppressions and seen marks are idempotent set
-            // writes, done after the script: record them even for an event
-            // already applied, or a crash between the script and those
-            // writes would lose them (redelivery would skip the event).
-            let ms = e.occurred_at.as_ref().map_or(0, |t| t.seconds * 1000);
-            if e.kind() == EngagementKind::NotInterested {
-                match e.not_interested_target() {
-                    NotInterestedTarget::Creator => suppress.push((
-                        state::suppressed_creators_key(r, &e.user_id),
-                        e.creator_id.clone(),
-                        ms,
-                    )),
-                    NotInterestedTarget::Sound => suppress.push((
-                        state::suppressed_sounds_key(r, &e.user_id),
-                        e.sound_id.clone(),
-                        ms,
-                    )),
-                    _ => {}
-                }
-                mark_seen.push((state::seen_key(r, &e.user_id), e.video_id.clone(), ms));
+    /// One event: its follow-ups, then (unless a duplicate or applied
+    /// already) the user's state, and, when credited, the video and trending.
+    fn fold_event<'a>(
+        &self,
+        pending: &mut BTreeMap<&str, Pending>,
+        effects: &mut Effects<'a>,
+        d: &Delivery,
+        e: &'a EngagementEvent,
+        weight: f32,
+    ) {
+        let r = &self.redis;
+        let Some(p) = pending.get_mut(e.user_id.as_str()) else {
+            return;
+        };
+        // "Not interested" suppressions and seen marks are idempotent set
+        // writes, done after the script: record them even for an event
+        // already applied, or a crash between the script and those
+        // writes would lose them (redelivery would skip the event).
+        let ms = e.occurred_at.as_ref().map_or(0, |t| t.seconds * 1000);
+        if e.kind() == EngagementKind::NotInterested {
+            match e.not_interested_target() {
+                NotInterestedTarget::Creator => effects.suppress.push((
+                    state::suppressed_creators_key(r, &e.user_id),
+                    e.creator_id.clone(),
+                    ms,
+                )),
+                NotInterestedTarget::Sound => effects.suppress.push((
+                    state::suppressed_sounds_key(r, &e.user_id),
+                    e.sound_id.clone(),
+                    ms,
+                )),
+                _ => {}
             }
-            // A repeat the gateway already credited in its window teaches
-            // nothing: one like moves a taste once, however often it is sent.
-            if e.credit() == EngagementCredit::Duplicate {
-                continue;
+            effects
+                .mark_seen
+                .push((state::seen_key(r, &e.user_id), e.video_id.clone(), ms));
+        }
+        // A repeat the gateway already credited in its window teaches
+        // nothing: one like moves a taste once, however often it is sent.
+        if e.credit() == EngagementCredit::Duplicate {
+            return;
+        }
+        if p.state
+            .already_applied(&d.topic, d.partition, d.offset, &e.event_id)
+        {
+            return;
+        }
+        let before = p.state.vector.clone();
+        self.apply_to_user(p, d, e, weight);
+        // Only engagement the gateway credited (served, first in its
+        // window, not the creator's own) moves the video and trending;
+        // the rest teaches the viewer's own vector at most.
+        ENGAGEMENT_COUNTED
+            .with_label_values(&[credit_label(e.credit())])
+            .inc();
+        if !credits_video(e) {
+            return;
+        }
+        self.credit_video(effects, e, weight, before);
+    }
+
+    /// Moves the user's vector, records the event as applied, and notes
+    /// the behaviors a strong action shows.
+    fn apply_to_user(&self, p: &mut Pending, d: &Delivery, e: &EngagementEvent, weight: f32) {
+        self.config.apply(&mut p.state, e, weight);
+        p.state.record(
+            &d.topic,
+            d.partition,
+            d.offset,
+            &e.event_id,
+            self.config.dedupe_window,
+        );
+        p.state.updated_at_ms = chrono::Utc::now().timestamp_millis();
+        p.changed = true;
+        let event_ms = e.occurred_at.as_ref().map_or(0, |t| t.seconds * 1000);
+        if is_strong(e) {
+            let noted = std::iter::once((state::BehaviorKind::Category, e.category.as_str()))
+                .chain(
+                    e.hashtags
+                        .iter()
+                        .map(|h| (state::BehaviorKind::Hashtag, h.as_str())),
+                );
+            p.state.note_behaviors(noted, event_ms);
+        }
+    }
+
+    /// A credited event moves the video toward the viewer as they were
+    /// before it (`viewer`), and counts toward trending globally and in the
+    /// viewer's country.
+    fn credit_video<'a>(
+        &self,
+        effects: &mut Effects<'a>,
+        e: &'a EngagementEvent,
+        weight: f32,
+        viewer: Vec<f32>,
+    ) {
+        if weight != 0.0 && self.config.video_learning_rate > 0.0 && !e.video_id.is_empty() {
+            let mut viewer = viewer;
+            embed::normalize(&mut viewer);
+            let delta = effects
+                .video_deltas
+                .entry(e.video_id.as_str())
+                .or_insert_with(|| vec![0.0; self.config.dim]);
+            for (x, u) in delta.iter_mut().zip(&viewer) {
+                *x += self.config.video_learning_rate * weight * u;
             }
-            if p.state
-                .already_applied(&d.topic, d.partition, d.offset, &e.event_id)
-            {
-                continue;
-            }
-            let before = p.state.vector.clone();
-            self.config.apply(&mut p.state, e, weight);
-            p.state.record(
-                &d.topic,
-                d.partition,
-                d.offset,
-                &e.event_id,
-                self.config.dedupe_window,
-            );
-            p.state.updated_at_ms = chrono::Utc::now().timestamp_millis();
-            p.changed = true;
+        }
+        if weight > 0.0 && !e.video_id.is_empty() {
             let event_ms = e.occurred_at.as_ref().map_or(0, |t| t.seconds * 1000);
-            if is_strong(e) {
-                let noted = std::iter::once((state::BehaviorKind::Category, e.category.as_str()))
-                    .chain(
-                        e.hashtags
-                            .iter()
-                            .map(|h| (state::BehaviorKind::Hashtag, h.as_str())),
-                    );
-                p.state.note_behaviors(noted, event_ms);
-            }
-            // Only engagement the gateway credited (served, first in its
-            // window, not the creator's own) moves the video and trending;
-            // the rest teaches the viewer's own vector at most.
-            ENGAGEMENT_COUNTED
-                .with_label_values(&[credit_label(e.credit())])
-                .inc();
-            if !credits_video(e) {
-                continue;
-            }
-            if weight != 0.0 && self.config.video_learning_rate > 0.0 && !e.video_id.is_empty() {
-                let mut viewer = before;
-                embed::normalize(&mut viewer);
-                let delta = video_deltas
-                    .entry(e.video_id.as_str())
-                    .or_insert_with(|| vec![0.0; self.config.dim]);
-                for (x, u) in delta.iter_mut().zip(&viewer) {
-                    *x += self.config.video_learning_rate * weight * u;
-                }
-            }
-            if weight > 0.0 && !e.video_id.is_empty() {
-                let inc =
-                    trending_increment(weight, event_ms, self.config.trending_half_life_hours);
-                *trending
-                    .entry(None)
+            let inc = trending_increment(weight, event_ms, self.config.trending_half_life_hours);
+            *effects
+                .trending
+                .entry(None)
+                .or_default()
+                .entry(e.video_id.as_str())
+                .or_default() += inc;
+            if let Some(cc) = e
+                .context
+                .as_ref()
+                .map(|c| c.country.as_str())
+                .filter(|c| !c.is_empty())
+            {
+                *effects
+                    .trending
+                    .entry(Some(cc))
                     .or_default()
                     .entry(e.video_id.as_str())
                     .or_default() += inc;
-                if let Some(cc) = e
-                    .context
-                    .as_ref()
-                    .map(|c| c.country.as_str())
-                    .filter(|c| !c.is_empty())
-                {
-                    *trending
-                        .entry(Some(cc))
-                        .or_default()
-                        .entry(e.video_id.as_str())
-                        .or_default() += inc;
-                }
             }
         }
+    }
 
+    /// The batch script: every changed user compare-and-set on its version,
+    /// the videos' learned vectors compare-and-set on the value read, and
+    /// trending increments, atomically. False on a conflict (nothing
+    /// written); true also when nothing changed (no script run).
+    async fn write_batch(
+        &self,
+        conn: &mut redis::aio::ConnectionManager,
+        pending: &BTreeMap<&str, Pending>,
+        learned: &HashMap<&str, Option<Vec<u8>>>,
+        effects: &Effects<'_>,
+    ) -> anyhow::Result<bool> {
+        let r = &self.redis;
         let changed: Vec<(&&str, &Pending)> = pending.iter().filter(|(_, p)| p.changed).collect();
-        if !changed.is_empty() {
-            let mut inv = APPLY_BATCH.prepare_invoke();
-            for (u, _) in &changed {
-                inv.key(state::state_key(r, u))
-                    .key(state::version_key(r, u));
-            }
-            let videos: Vec<(&&str, &Vec<f32>)> = video_deltas.iter().collect();
-            // Per video: the value read, and what it becomes (see the script).
-            let video_values: Vec<(&[u8], Vec<u8>)> = videos
-                .iter()
-                .map(|(v, delta)| {
-                    let read = learned.get(**v).and_then(Option::as_deref);
-                    let mut sum = (*delta).clone();
-                    if let Some(cur) = read.filter(|c| c.len() == delta.len() * 4) {
-                        for (x, c) in sum.iter_mut().zip(cur.chunks_exact(4)) {
-                            *x += f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-                        }
+        if changed.is_empty() {
+            return Ok(true);
+        }
+        let mut inv = APPLY_BATCH.prepare_invoke();
+        for (u, _) in &changed {
+            inv.key(state::state_key(r, u))
+                .key(state::version_key(r, u));
+        }
+        let videos: Vec<(&&str, &Vec<f32>)> = effects.video_deltas.iter().collect();
+        // Per video: the value read, and what it becomes (see the script).
+        let video_values: Vec<(&[u8], Vec<u8>)> = videos
+            .iter()
+            .map(|(v, delta)| {
+                let read = learned.get(**v).and_then(Option::as_deref);
+                let mut sum = (*delta).clone();
+                if let Some(cur) = read.filter(|c| c.len() == delta.len() * 4) {
+                    for (x, c) in sum.iter_mut().zip(cur.chunks_exact(4)) {
+                        *x += f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
                     }
-                    (read.unwrap_or_default(), state::f32s_to_bytes(&sum))
-                })
-                .collect();
-            for (v, _) in &videos {
-                inv.key(state::learned_key(r, v));
-            }
-            let trend: Vec<(&Option<&str>, &HashMap<&str, f64>)> = trending.iter().collect();
-            for (country, _) in &trend {
-                inv.key(state::trending_key(r, **country));
-            }
-            inv.key(state::learned_log_key(r))
-                .key(state::learned_set_key(r));
-            inv.arg(changed.len()).arg(videos.len()).arg(trend.len());
-            for (_, p) in &changed {
-                inv.arg(&p.version).arg(p.state.encode_to_vec());
-            }
-            for (read, value) in &video_values {
-                inv.arg(*read).arg(value);
-            }
-            for (_, increments) in &trend {
-                inv.arg(increments.len());
-                for (member, inc) in *increments {
-                    inv.arg(*member).arg(*inc);
                 }
-            }
-            for (v, _) in &videos {
-                inv.arg(**v);
-            }
-            inv.arg(state::LEARNED_LOG_ENTRIES);
-            let conflict: i64 = inv.invoke_async(&mut conn).await?;
-            if conflict != 0 {
-                return Ok(false);
+                (read.unwrap_or_default(), state::f32s_to_bytes(&sum))
+            })
+            .collect();
+        for (v, _) in &videos {
+            inv.key(state::learned_key(r, v));
+        }
+        let trend: Vec<(&Option<&str>, &HashMap<&str, f64>)> = effects.trending.iter().collect();
+        for (country, _) in &trend {
+            inv.key(state::trending_key(r, **country));
+        }
+        inv.key(state::learned_log_key(r))
+            .key(state::learned_set_key(r));
+        inv.arg(changed.len()).arg(videos.len()).arg(trend.len());
+        for (_, p) in &changed {
+            inv.arg(&p.version).arg(p.state.encode_to_vec());
+        }
+        for (read, value) in &video_values {
+            inv.arg(*read).arg(value);
+        }
+        for (_, increments) in &trend {
+            inv.arg(increments.len());
+            for (member, inc) in *increments {
+                inv.arg(*member).arg(*inc);
             }
         }
-        // Idempotent follow-ups (set semantics): safe to repeat on redelivery.
-        if !suppress.is_empty() || !mark_seen.is_empty() {
-            let mut pipe = redis::pipe();
-            for (key, id, ms) in &suppress {
-                if !id.is_empty() {
-                    pipe.hset(key, id, ms).ignore();
-                }
-            }
-            for (key, video, ms) in &mark_seen {
-                pipe.zadd(key, video, ms).ignore();
-            }
-            let _: () = pipe.query_async(&mut conn).await?;
+        for (v, _) in &videos {
+            inv.arg(**v);
         }
-        Ok(true)
+        inv.arg(state::LEARNED_LOG_ENTRIES);
+        let conflict: i64 = inv.invoke_async(conn).await?;
+        Ok(conflict == 0)
     }
 }
