@@ -26,8 +26,6 @@
 //! does not wait on the local broker's throughput; consumer throughput is
 //! measured through the broker on its own event set.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use loop_feed_ranking::snapshot;
@@ -44,6 +42,12 @@ use loop_proto::feed_ranking::v1::feed_ranking_service_client::FeedRankingServic
 use prost::Message;
 use tokio_util::sync::CancellationToken;
 
+// The consumer-throughput phase (a file of its own: it is half the bench).
+#[path = "ranker/consume.rs"]
+mod consume;
+
+use consume::{Consumption, measure_consumption};
+
 fn user_id(u: usize) -> String {
     format!("00000000-0000-7000-8000-{u:012}")
 }
@@ -54,128 +58,6 @@ fn video_id(v: usize) -> String {
 
 fn family(v: usize) -> String {
     format!("topic{}", v % 200)
-}
-
-async fn publish_all<M: Message>(
-    producer: &Producer,
-    topic: &str,
-    event_type: &str,
-    items: Vec<(String, M)>,
-    what: &str,
-) {
-    let total = items.len();
-    let started = Instant::now();
-    for (i, chunk) in items.chunks(2000).enumerate() {
-        let sends = chunk
-            .iter()
-            .map(|(key, m)| producer.publish(topic, key, event_type, m));
-        for r in futures::future::join_all(sends).await {
-            r.expect("produce");
-        }
-        eprint!(
-            "\r  producing {what}: {}/{total}",
-            ((i + 1) * 2000).min(total)
-        );
-    }
-    eprintln!(" ({:.1}s)", started.elapsed().as_secs_f64());
-}
-
-/// One (raw, ranker) pair of consume rates, events per second, and the
-/// seconds each took to join and receive its first event.
-#[derive(Clone)]
-struct Round {
-    raw: f64,
-    ranker: f64,
-    raw_startup: f64,
-    ranker_startup: f64,
-}
-
-/// Events consumed, with the times the first arrived and the last was done
-/// (ns since `base`), so a rate covers the consuming only: not the group
-/// join before it, nor the wait for the end after it.
-struct Tally {
-    base: Instant,
-    n: AtomicU64,
-    first_ns: AtomicU64,
-    last_ns: AtomicU64,
-}
-
-impl Tally {
-    fn new() -> Arc<Self> {
-        Arc::new(Self {
-            base: Instant::now(),
-            n: AtomicU64::new(0),
-            first_ns: AtomicU64::new(u64::MAX),
-            last_ns: AtomicU64::new(0),
-        })
-    }
-    fn arrived(&self) {
-        let now = self.base.elapsed().as_nanos() as u64;
-        self.first_ns.fetch_min(now, Ordering::Relaxed);
-    }
-    fn done(&self, n: usize) {
-        self.n.fetch_add(n as u64, Ordering::Relaxed);
-        let now = self.base.elapsed().as_nanos() as u64;
-        self.last_ns.fetch_max(now, Ordering::Relaxed);
-    }
-    fn count(&self) -> u64 {
-        self.n.load(Ordering::Relaxed)
-    }
-    /// Seconds from the start to the first event (joining the group and
-    /// the first fetch).
-    fn startup_secs(&self) -> f64 {
-        self.first_ns.load(Ordering::Relaxed) as f64 / 1e9
-    }
-    /// Events per second between the first arrival and the last done.
-    fn rate(&self) -> f64 {
-        let busy_ns = self
-            .last_ns
-            .load(Ordering::Relaxed)
-            .saturating_sub(self.first_ns.load(Ordering::Relaxed));
-        self.count() as f64 / (busy_ns as f64 / 1e9).max(1e-9)
-    }
-    /// Waits (polling) until `total` events are done.
-    async fn wait_for(&self, total: u64, what: &str) {
-        let deadline = Instant::now() + Duration::from_secs(600);
-        while self.count() < total {
-            assert!(
-                Instant::now() < deadline,
-                "{what}: only {} of {total} events after 10 minutes",
-                self.count()
-            );
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    }
-}
-
-/// The engagement handler, tallied.
-#[derive(Clone)]
-struct Measured(EngagementHandler, Arc<Tally>);
-
-impl BatchHandler for Measured {
-    async fn handle(&self, batch: &[Delivery]) -> anyhow::Result<Vec<(usize, String)>> {
-        self.1.arrived();
-        let r = self.0.handle(batch).await?;
-        self.1.done(batch.len());
-        Ok(r)
-    }
-}
-
-/// Runs the service's engagement consumer (its options exactly) with
-/// `handler` until `total` events are applied.
-async fn consume_all(config: &Config, handler: Measured, producer: &Producer, total: u64) {
-    let stop = CancellationToken::new();
-    let tally = handler.1.clone();
-    let task = tokio::spawn(kafka::run_consumer(
-        config.kafka.clone(),
-        loop_feed_ranking::engagement_consumer_options(config),
-        producer.clone(),
-        handler,
-        stop.clone(),
-    ));
-    tally.wait_for(total, "ranker consume").await;
-    stop.cancel();
-    task.await.expect("join").expect("consumer");
 }
 
 fn video_snapshot(v: usize) -> ev::VideoSnapshot {
@@ -229,14 +111,83 @@ fn engagement(u: usize, i: usize, videos: usize, at_s: i64) -> ev::EngagementEve
     }
 }
 
+/// The benchmark's sizes, from the environment (see the module docs).
+struct Sizes {
+    videos: usize,
+    users: usize,
+    events_per_user: usize,
+    consume_events: usize,
+    consume_rounds: usize,
+    requests: usize,
+}
+
+impl Sizes {
+    fn from_env() -> Self {
+        Self {
+            videos: env_usize("LOOP_BENCH_VIDEOS", 100_000),
+            users: env_usize("LOOP_BENCH_USERS", 10_000),
+            events_per_user: env_usize("LOOP_BENCH_EVENTS_PER_USER", 10),
+            consume_events: env_usize("LOOP_BENCH_CONSUME_EVENTS", 100_000),
+            consume_rounds: env_usize("LOOP_BENCH_CONSUME_ROUNDS", 3).max(1),
+            requests: env_usize("LOOP_BENCH_REQUESTS", 2_000),
+        }
+    }
+}
+
+/// What every phase uses: the sizes, a fresh prefix (Redis keys, topics,
+/// groups), the ranker's configuration under it, a producer and Redis.
+struct Bench {
+    sizes: Sizes,
+    prefix: String,
+    config: Config,
+    producer: Producer,
+    redis: Redis,
+}
+
+/// The ranker service under test, with a client and viewers' tokens.
+struct Ranker {
+    service: tokio::task::JoinHandle<anyhow::Result<()>>,
+    shutdown: CancellationToken,
+    client: FeedRankingServiceClient<tonic::transport::Channel>,
+    tokens: Vec<String>,
+    /// Seconds from start to the whole catalog indexed.
+    index_secs: f64,
+}
+
+/// Latency samples (ms), interleaved per request.
+struct Latencies {
+    get_ms: Vec<f64>,
+    rpc_ms: Vec<f64>,
+    feed_ms: Vec<f64>,
+    served_items: usize,
+}
+
 #[tokio::main]
 async fn main() {
-    let videos = env_usize("LOOP_BENCH_VIDEOS", 100_000);
-    let users = env_usize("LOOP_BENCH_USERS", 10_000);
-    let events_per_user = env_usize("LOOP_BENCH_EVENTS_PER_USER", 10);
-    let consume_events = env_usize("LOOP_BENCH_CONSUME_EVENTS", 100_000);
-    let consume_rounds = env_usize("LOOP_BENCH_CONSUME_ROUNDS", 3).max(1);
-    let requests = env_usize("LOOP_BENCH_REQUESTS", 2_000);
+    let bench = setup(Sizes::from_env()).await;
+    seed_catalog(&bench).await;
+    let handler = seed_learned_state(&bench).await;
+    let consumption = measure_consumption(&bench, &handler).await;
+    let ranker = start_ranker(&bench).await;
+    let mut conn = bench.redis.conn.clone();
+    let latencies = measure_latency(&bench, &ranker, &mut conn).await;
+    let feed_rps = measure_feed_throughput(&ranker, bench.sizes.requests).await;
+    let fresh_ms = measure_freshness(&bench, &mut conn).await;
+    ranker.shutdown.cancel();
+    let _ = ranker.service.await;
+    report(
+        &bench,
+        &consumption,
+        ranker.index_secs,
+        latencies,
+        feed_rps,
+        fresh_ms,
+    );
+    testing::clear_redis(&bench.config.redis).await;
+}
+
+/// A fresh prefix, its topics, a producer and Redis.
+async fn setup(sizes: Sizes) -> Bench {
     let prefix = testing::unique("bench");
     let mut config = Config {
         redis: testing::redis_config(&prefix),
@@ -252,24 +203,55 @@ async fn main() {
     .expect("topics");
     let producer = Producer::new(&config.kafka, "bench").expect("producer");
     let redis = Redis::connect(&config.redis).await.expect("redis");
+    let Sizes {
+        videos,
+        users,
+        events_per_user,
+        consume_events,
+        requests,
+        ..
+    } = sizes;
     eprintln!(
         "ranker bench: {videos} videos, {users} users x {events_per_user} events, {consume_events} events through the broker, {requests} feed requests"
     );
+    Bench {
+        sizes,
+        prefix,
+        config,
+        producer,
+        redis,
+    }
+}
 
-    // --- data: the catalog snapshot and the users' learned state ----------------
+/// The catalog, through the snapshot a replica loads at start.
+async fn seed_catalog(bench: &Bench) {
+    let videos = bench.sizes.videos;
     let started = Instant::now();
     let catalog: Vec<ev::VideoSnapshot> = (0..videos).map(video_snapshot).collect();
     for (i, chunk) in catalog.chunks(10_000).enumerate() {
-        snapshot::put_videos(&redis, chunk).await.expect("snapshot");
+        snapshot::put_videos(&bench.redis, chunk)
+            .await
+            .expect("snapshot");
         eprint!(
             "\r  catalog snapshot: {}/{videos}",
             ((i + 1) * 10_000).min(videos)
         );
     }
     eprintln!(" ({:.1}s)", started.elapsed().as_secs_f64());
+}
+
+/// The users' learned state, through the engagement handler itself (the
+/// live apply path, without the broker). Returns the handler.
+async fn seed_learned_state(bench: &Bench) -> EngagementHandler {
+    let Sizes {
+        videos,
+        users,
+        events_per_user,
+        ..
+    } = bench.sizes;
     let handler = EngagementHandler {
-        redis: redis.clone(),
-        config: config.learning.clone(),
+        redis: bench.redis.clone(),
+        config: bench.config.learning.clone(),
         catalog: None,
     };
     let started = Instant::now();
@@ -301,104 +283,25 @@ async fn main() {
         }
     }
     eprintln!(" ({:.1}s)", started.elapsed().as_secs_f64());
+    handler
+}
 
-    // --- 2. consumer throughput vs raw consume (through the broker) -----------------
-    // Rounds of (raw consume, ranker consume) over fresh events on fresh
-    // topics; the median round's ratio is the figure, since on a small shared
-    // machine one pair can be off by a fifth either way.
-    let mut rounds: Vec<Round> = Vec::new();
-    for round in 0..consume_rounds {
-        let mut rc = config.clone();
-        rc.kafka = testing::kafka_config(&format!("{prefix}-r{round}"));
-        rc.consumer.group_id = format!("{prefix}-r{round}-ranker");
-        kafka::ensure_topics(&rc.kafka, &[topics::ENGAGEMENT, topics::WALLET])
-            .await
-            .expect("topics");
-        let round_producer = Producer::new(&rc.kafka, "bench").expect("producer");
-        let first = events_per_user + round * consume_events.div_ceil(users);
-        let engagement_events: Vec<(String, ev::EngagementEvent)> = (0..consume_events)
-            .map(|n| {
-                let u = n % users;
-                let e = engagement(
-                    u,
-                    first + n / users,
-                    videos,
-                    1_800_100_000 + (round * consume_events + n) as i64,
-                );
-                (user_id(u), e)
-            })
-            .collect();
-        let total_events = engagement_events.len() as u64;
-        eprintln!("  round {}/{consume_rounds}", round + 1);
-        publish_all(
-            &round_producer,
-            topics::ENGAGEMENT,
-            "loop.events.v1.EngagementEvent",
-            engagement_events,
-            "engagement events",
-        )
-        .await;
-        eprintln!("  raw rdkafka consume of {total_events} events...");
-        let raw = Tally::new();
-        {
-            let raw_consumer =
-                kafka::consumer(&rc.kafka, &testing::unique("raw"), "earliest").expect("consumer");
-            rdkafka::consumer::Consumer::subscribe(
-                &raw_consumer,
-                &[&rc.kafka.topic(topics::ENGAGEMENT)],
-            )
-            .expect("subscribe");
-            while raw.count() < total_events {
-                let m = raw_consumer.recv().await.expect("recv");
-                raw.arrived();
-                std::hint::black_box(rdkafka::Message::payload(&m).map(<[u8]>::len));
-                raw.done(1);
-                if raw.count().is_multiple_of(5000) {
-                    eprint!("\r  raw consumed {}/{total_events}", raw.count());
-                }
-            }
-            eprintln!();
-        }
-        eprintln!("  ranker consume-and-apply of the same events...");
-        let ranker = Tally::new();
-        consume_all(
-            &rc,
-            Measured(handler.clone(), ranker.clone()),
-            &round_producer,
-            total_events,
-        )
-        .await;
-        eprintln!(
-            "  round {}: ranker {:.0} events/s, raw {:.0} events/s: {:.2}x",
-            round + 1,
-            ranker.rate(),
-            raw.rate(),
-            ranker.rate() / raw.rate()
-        );
-        rounds.push(Round {
-            raw: raw.rate(),
-            ranker: ranker.rate(),
-            raw_startup: raw.startup_secs(),
-            ranker_startup: ranker.startup_secs(),
-        });
-    }
-    let total_events = consume_events as u64;
-    let ratios: Vec<f64> = rounds.iter().map(|r| r.ranker / r.raw).collect();
-    let median = {
-        let mut sorted: Vec<&Round> = rounds.iter().collect();
-        sorted.sort_by(|a, b| (a.ranker / a.raw).total_cmp(&(b.ranker / b.raw)));
-        sorted[sorted.len() / 2].clone()
-    };
-    let (raw_rate, ranker_rate) = (median.raw, median.ranker);
-
-    // --- 1. For You latency vs Redis GET ------------------------------------------
+/// Starts the ranker service and waits until it has indexed the whole
+/// catalog; tokens for as many viewers as requests need.
+async fn start_ranker(bench: &Bench) -> Ranker {
+    let Sizes {
+        videos,
+        users,
+        requests,
+        ..
+    } = bench.sizes;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let shutdown = CancellationToken::new();
     let service = tokio::spawn(loop_feed_ranking::run(
-        config.clone(),
+        bench.config.clone(),
         listener,
         shutdown.clone(),
     ));
@@ -437,18 +340,33 @@ async fn main() {
     let tokens: Vec<String> = (0..users.min(requests))
         .map(|u| keys.issue(&user_id(u), Role::Viewer, Duration::from_secs(3600)))
         .collect();
+    Ranker {
+        service,
+        shutdown,
+        client,
+        tokens,
+        index_secs,
+    }
+}
 
-    let mut conn = redis.conn.clone();
-    let probe = redis.key("bench:probe");
+/// Phase 1, For You latency vs Redis GET, interleaved so the baselines and the
+/// feed see the same machine noise: a Redis GET, a trivial ranker RPC (one
+/// Redis pipeline: the gRPC + Redis floor), then a For You page, for each
+/// request.
+async fn measure_latency(
+    bench: &Bench,
+    ranker: &Ranker,
+    conn: &mut redis::aio::ConnectionManager,
+) -> Latencies {
+    let requests = bench.sizes.requests;
+    let (client, tokens) = (&ranker.client, &ranker.tokens);
+    let probe = bench.redis.key("bench:probe");
     let _: () = redis::cmd("SET")
         .arg(&probe)
         .arg("x")
-        .query_async(&mut conn)
+        .query_async(conn)
         .await
         .expect("set");
-    // Interleaved, so the baselines and the feed see the same machine noise:
-    // a Redis GET, a trivial ranker RPC (one Redis pipeline: the gRPC + Redis
-    // floor), then a For You page, for each request.
     let mut get_ms = Vec::with_capacity(requests);
     let mut rpc_ms = Vec::with_capacity(requests);
     let mut feed_ms = Vec::with_capacity(requests);
@@ -457,7 +375,7 @@ async fn main() {
         let t = Instant::now();
         let _: Option<String> = redis::cmd("GET")
             .arg(&probe)
-            .query_async(&mut conn)
+            .query_async(conn)
             .await
             .expect("get");
         get_ms.push(t.elapsed().as_secs_f64() * 1000.0);
@@ -472,14 +390,7 @@ async fn main() {
         client.clone().get_feed_filters(req).await.expect("filters");
         rpc_ms.push(t.elapsed().as_secs_f64() * 1000.0);
 
-        let req = loop_platform::grpc::request(
-            pb::GetForYouFeedRequest {
-                page_size: 10,
-                ..Default::default()
-            },
-            Some(token),
-            Duration::from_secs(5),
-        );
+        let req = feed_request(token);
         let t = Instant::now();
         let resp = client.clone().get_for_you_feed(req).await.expect("feed");
         feed_ms.push(t.elapsed().as_secs_f64() * 1000.0);
@@ -489,43 +400,64 @@ async fn main() {
         }
     }
     eprintln!();
-    // Throughput with concurrent clients.
+    Latencies {
+        get_ms,
+        rpc_ms,
+        feed_ms,
+        served_items,
+    }
+}
+
+/// A For You page of ten, ads off.
+fn feed_request(token: &str) -> tonic::Request<pb::GetForYouFeedRequest> {
+    loop_platform::grpc::request(
+        pb::GetForYouFeedRequest {
+            page_size: 10,
+            ..Default::default()
+        },
+        Some(token),
+        Duration::from_secs(5),
+    )
+}
+
+/// For You throughput with 8 concurrent clients (requests per second).
+async fn measure_feed_throughput(ranker: &Ranker, requests: usize) -> f64 {
     let concurrency = 8;
     let per = requests / concurrency;
     let started = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..concurrency {
-        let client = client.clone();
-        let tokens = tokens.clone();
+        let client = ranker.client.clone();
+        let tokens = ranker.tokens.clone();
         tasks.push(tokio::spawn(async move {
             for i in 0..per {
                 let token = &tokens[(c * per + i) % tokens.len()];
-                let req = loop_platform::grpc::request(
-                    pb::GetForYouFeedRequest {
-                        page_size: 10,
-                        ..Default::default()
-                    },
-                    Some(token),
-                    Duration::from_secs(5),
-                );
-                client.clone().get_for_you_feed(req).await.expect("feed");
+                client
+                    .clone()
+                    .get_for_you_feed(feed_request(token))
+                    .await
+                    .expect("feed");
             }
         }));
     }
     for t in tasks {
         t.await.expect("join");
     }
-    let feed_rps = (per * concurrency) as f64 / started.elapsed().as_secs_f64();
+    (per * concurrency) as f64 / started.elapsed().as_secs_f64()
+}
 
-    // --- 3. freshness ----------------------------------------------------------------
+/// Phase 3, freshness: an event published (as the gateway does) until the
+/// viewer's state has applied it (ms per sample).
+async fn measure_freshness(bench: &Bench, conn: &mut redis::aio::ConnectionManager) -> Vec<f64> {
+    let (redis, users) = (&bench.redis, bench.sizes.users);
     let samples = 200;
     let mut fresh_ms = Vec::with_capacity(samples);
     for s in 0..samples {
         let u = s % users;
-        let key = state::state_key(&redis, &user_id(u));
+        let key = state::state_key(redis, &user_id(u));
         let before: Option<Vec<u8>> = redis::cmd("GET")
             .arg(&key)
-            .query_async(&mut conn)
+            .query_async(conn)
             .await
             .expect("get");
         let before = UserState::decode_opt(before).map_or(0, |s| s.events_applied);
@@ -540,7 +472,8 @@ async fn main() {
             ..Default::default()
         };
         let t = Instant::now();
-        producer
+        bench
+            .producer
             .publish(
                 topics::ENGAGEMENT,
                 &user_id(u),
@@ -552,7 +485,7 @@ async fn main() {
         loop {
             let raw: Option<Vec<u8>> = redis::cmd("GET")
                 .arg(&key)
-                .query_async(&mut conn)
+                .query_async(conn)
                 .await
                 .expect("get");
             if UserState::decode_opt(raw).is_some_and(|s| s.events_applied > before) {
@@ -562,18 +495,39 @@ async fn main() {
         }
         fresh_ms.push(t.elapsed().as_secs_f64() * 1000.0);
     }
-    shutdown.cancel();
-    let _ = service.await;
+    fresh_ms
+}
 
-    let get = stats(get_ms);
-    let rpc = stats(rpc_ms);
-    let feed = stats(feed_ms);
+/// Writes target/bench/ranker.json and prints the figures.
+fn report(
+    bench: &Bench,
+    consumption: &Consumption,
+    index_secs: f64,
+    latencies: Latencies,
+    feed_rps: f64,
+    fresh_ms: Vec<f64>,
+) {
+    let Sizes {
+        videos,
+        users,
+        events_per_user,
+        consume_events,
+        consume_rounds,
+        requests,
+    } = bench.sizes;
+    let total_events = consume_events as u64;
+    let Consumption { rounds, median } = consumption;
+    let ratios: Vec<f64> = rounds.iter().map(|r| r.ranker / r.raw).collect();
+    let (raw_rate, ranker_rate) = (median.raw, median.ranker);
+    let get = stats(latencies.get_ms);
+    let rpc = stats(latencies.rpc_ms);
+    let feed = stats(latencies.feed_ms);
     let fresh = stats(fresh_ms);
     let report = serde_json::json!({
         "videos": videos, "users": users, "events": total_events, "requests": requests,
         "catalog_index_seconds": index_secs,
         "redis_get_ms": {"p50": get.p50, "p99": get.p99},
-        "for_you_ms": {"p50": feed.p50, "p99": feed.p99, "items_per_request": served_items as f64 / requests as f64},
+        "for_you_ms": {"p50": feed.p50, "p99": feed.p99, "items_per_request": latencies.served_items as f64 / requests as f64},
         "for_you_p99_over_redis_get_p99": feed.p99 / get.p99,
         "trivial_rpc_ms": {"p50": rpc.p50, "p99": rpc.p99},
         "for_you_rps_8_clients": feed_rps,
@@ -636,5 +590,4 @@ async fn main() {
         report,
     )
     .expect("write report");
-    testing::clear_redis(&config.redis).await;
 }
