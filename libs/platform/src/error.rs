@@ -116,6 +116,103 @@ impl From<AppError> for Status {
     }
 }
 
+/// A service's error: the platform's [`AppError`], or a refusal by one of
+/// the service's business rules (`R`, declared once in `loop_proto` with
+/// `error_reasons!` so callers match the same typed values). Mapped to
+/// `tonic::Status` once, below; the gateway maps statuses to HTTP once.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError<R: ErrorReason> {
+    #[error(transparent)]
+    App(#[from] AppError),
+    /// The rule's code (FAILED_PRECONDITION or ALREADY_EXISTS) with a
+    /// `google.rpc.ErrorInfo` naming the reason and the service's domain.
+    #[error("{}: {message}", .reason.as_str())]
+    Rule { reason: R, message: String },
+}
+
+pub use loop_proto::ErrorReason;
+
+impl<R: ErrorReason> ServiceError<R> {
+    pub fn rule(reason: R, message: impl Into<String>) -> Self {
+        Self::Rule {
+            reason,
+            message: message.into(),
+        }
+    }
+
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::App(AppError::invalid(field, message))
+    }
+
+    pub fn not_found(what: impl Into<String>) -> Self {
+        Self::App(AppError::not_found(what))
+    }
+
+    pub fn denied(what: impl Into<String>) -> Self {
+        Self::App(AppError::PermissionDenied(what.into()))
+    }
+
+    pub fn internal(err: impl Into<anyhow::Error>) -> Self {
+        Self::App(AppError::internal(err))
+    }
+
+    /// The rule this error reports, if it is one.
+    pub fn reason(&self) -> Option<R> {
+        match self {
+            Self::Rule { reason, .. } => Some(*reason),
+            Self::App(_) => None,
+        }
+    }
+
+    /// Whether the request may have been refused because the state moved on
+    /// since an earlier success with the same idempotency key (so a stored
+    /// result, if any, is the answer).
+    pub fn is_state_dependent(&self) -> bool {
+        match self {
+            Self::Rule { .. } => true,
+            Self::App(e) => matches!(
+                e,
+                AppError::NotFound(_)
+                    | AppError::AlreadyExists(_)
+                    | AppError::FailedPrecondition(_)
+            ),
+        }
+    }
+}
+
+impl<R: ErrorReason> From<sqlx::Error> for ServiceError<R> {
+    fn from(err: sqlx::Error) -> Self {
+        Self::App(err.into())
+    }
+}
+
+impl<R: ErrorReason> From<redis::RedisError> for ServiceError<R> {
+    fn from(err: redis::RedisError) -> Self {
+        Self::App(err.into())
+    }
+}
+
+impl<R: ErrorReason> From<ServiceError<R>> for Status {
+    fn from(err: ServiceError<R>) -> Self {
+        match err {
+            ServiceError::App(app) => app.into(),
+            ServiceError::Rule { reason, message } => {
+                with_reason(reason.code(), reason.as_str(), R::DOMAIN, &message)
+            }
+        }
+    }
+}
+
+/// The typed reason of a status raised by the service whose reasons are `R`
+/// (`None` for other statuses, or reasons from another service's domain).
+pub fn reason_of<R: ErrorReason>(status: &Status) -> Option<R> {
+    let details = status.get_error_details();
+    let info = details.error_info()?;
+    (info.domain == R::DOMAIN)
+        .then(|| R::parse(&info.reason))
+        .flatten()
+}
+
 /// The field named by a status' `BadRequest` detail, if any.
 pub fn status_field(status: &Status) -> Option<String> {
     status
@@ -191,6 +288,26 @@ mod tests {
         let status: Status = AppError::internal(anyhow::anyhow!("password=hunter2 at db")).into();
         assert_eq!(status.code(), Code::Internal);
         assert_eq!(status.message(), "internal error");
+    }
+
+    #[test]
+    fn a_rule_carries_its_code_reason_and_domain_and_callers_read_it_typed() {
+        use loop_proto::wallet::Reason;
+        let status: Status =
+            ServiceError::rule(Reason::InsufficientFunds, "you have 3 coins").into();
+        assert_eq!(status.code(), Code::FailedPrecondition);
+        assert_eq!(status.message(), "INSUFFICIENT_FUNDS: you have 3 coins");
+        assert_eq!(
+            reason_of::<Reason>(&status),
+            Some(Reason::InsufficientFunds)
+        );
+        // Another service's reason of the same name is not this one.
+        assert_eq!(reason_of::<loop_proto::ads_auction::Reason>(&status), None);
+        let status: Status = ServiceError::rule(Reason::IdempotencyKeyReused, "x").into();
+        assert_eq!(status.code(), Code::AlreadyExists);
+        let status: Status = ServiceError::<Reason>::invalid("count", "1..999").into();
+        assert_eq!(status_field(&status).as_deref(), Some("count"));
+        assert_eq!(reason_of::<Reason>(&status), None);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use prost::Message;
 use sqlx::{PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
-use crate::error::{AdsError, AdsResult};
+use crate::error::{AdsError, AdsResult, Reason};
 use crate::idempotency;
 use crate::index;
 use crate::model::*;
@@ -46,8 +46,8 @@ async fn lock_note(tx: &mut PgConnection, table: &str, campaign: Uuid) -> AdsRes
 
 pub(crate) fn wallet_error(err: WalletError) -> AdsError {
     match err {
-        WalletError::InsufficientFunds => AdsError::precondition(
-            "INSUFFICIENT_FUNDS",
+        WalletError::InsufficientFunds => AdsError::rule(
+            Reason::InsufficientFunds,
             "your wallet balance cannot cover this budget",
         ),
         WalletError::Unavailable(msg) => AdsError::App(loop_platform::AppError::Unavailable(
@@ -329,8 +329,8 @@ impl AdsService {
             && budget != row.total_budget_cents
         {
             if millicents(budget) < row.spent_millicents + row.committed_millicents {
-                return Err(AdsError::precondition(
-                    "BUDGET_BELOW_SPEND",
+                return Err(AdsError::rule(
+                    Reason::BudgetBelowSpend,
                     format!(
                         "total_budget_cents must cover what is spent and committed ({} cents)",
                         (row.spent_millicents + row.committed_millicents + 999) / 1000

@@ -12,7 +12,7 @@ use loop_platform::time::{from_timestamp, to_timestamp};
 use loop_proto::ads_auction::v1 as pb;
 use loop_proto::content::v1 as content;
 
-use crate::error::{AdsError, AdsResult};
+use crate::error::{AdsError, AdsResult, Reason};
 use crate::idempotency;
 use crate::model::*;
 use crate::service::{AdsService, advertiser};
@@ -84,8 +84,8 @@ impl AdsService {
             return Ok(done);
         }
         if req.expected_fee_cents != 0 && req.expected_fee_cents != fee {
-            return Err(AdsError::precondition(
-                "PRICE_CHANGED",
+            return Err(AdsError::rule(
+                Reason::PriceChanged,
                 format!("the fee for this period is now {fee} cents"),
             ));
         }
@@ -96,8 +96,8 @@ impl AdsService {
         .fetch_one(&mut *tx)
         .await?;
         if locked.available_millicents() < millicents(fee) {
-            return Err(AdsError::precondition(
-                "INSUFFICIENT_BUDGET",
+            return Err(AdsError::rule(
+                Reason::InsufficientBudget,
                 format!(
                     "the fee is {fee} cents; the campaign has {} cents uncommitted",
                     cents_down(locked.available_millicents().max(0))
@@ -123,8 +123,8 @@ impl AdsService {
                 AdsError::internal(anyhow::anyhow!("content returned no challenge"))
             })?,
             Err(status) if status.code() == tonic::Code::AlreadyExists => {
-                return Err(AdsError::exists(
-                    "CHALLENGE_OVERLAP",
+                return Err(AdsError::rule(
+                    Reason::ChallengeOverlap,
                     format!("#{hashtag} already has a challenge in that period"),
                 ));
             }

@@ -11,7 +11,7 @@ use loop_proto::common::v1::PageResponse;
 use loop_proto::content::v1 as content;
 use uuid::Uuid;
 
-use crate::error::{AdsError, AdsResult};
+use crate::error::{AdsError, AdsResult, Reason};
 use crate::index;
 use crate::model::*;
 use crate::service::{AdsService, advertiser};
@@ -81,8 +81,8 @@ impl AdsService {
             .ad_group_for(caller, "ad_group_id", &req.ad_group_id)
             .await?;
         if g.format() == pb::AdFormat::Spark {
-            return Err(AdsError::precondition(
-                "SPARK_AD_GROUP",
+            return Err(AdsError::rule(
+                Reason::SparkAdGroup,
                 "creatives of a SPARK ad group come from Spark codes (CreateSparkAd)",
             ));
         }
@@ -206,8 +206,8 @@ impl AdsService {
                 _ => return Err(AdsError::invalid("status", "may only be ACTIVE or PAUSED")),
             };
             if matches!(current.status, CREATIVE_REVOKED | CREATIVE_VIDEO_REMOVED) {
-                return Err(AdsError::precondition(
-                    "CREATIVE_TERMINAL",
+                return Err(AdsError::rule(
+                    Reason::CreativeTerminal,
                     "a revoked creative or one whose video was removed cannot serve again",
                 ));
             }
@@ -378,8 +378,8 @@ impl AdsService {
             .ad_group_for(caller, "ad_group_id", &req.ad_group_id)
             .await?;
         if g.format() != pb::AdFormat::Spark {
-            return Err(AdsError::precondition(
-                "NOT_SPARK_AD_GROUP",
+            return Err(AdsError::rule(
+                Reason::NotSparkAdGroup,
                 "Spark ads go in an ad group of format SPARK",
             ));
         }
@@ -396,14 +396,14 @@ impl AdsService {
         .ok_or_else(|| AdsError::not_found("spark code not found"))?;
         match spark.status(Utc::now()) {
             pb::SparkCodeStatus::Revoked => {
-                return Err(AdsError::precondition(
-                    "SPARK_CODE_REVOKED",
+                return Err(AdsError::rule(
+                    Reason::SparkCodeRevoked,
                     "the creator revoked this code",
                 ));
             }
             pb::SparkCodeStatus::Expired => {
-                return Err(AdsError::precondition(
-                    "SPARK_CODE_EXPIRED",
+                return Err(AdsError::rule(
+                    Reason::SparkCodeExpired,
                     "this code has expired",
                 ));
             }

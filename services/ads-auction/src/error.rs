@@ -1,99 +1,11 @@
-//! The service's error: the platform's [`AppError`] plus the contract's
-//! reason-carrying failures (FAILED_PRECONDITION / ALREADY_EXISTS with a
-//! `google.rpc.ErrorInfo` whose `reason` is the UPPER_SNAKE code named in the
-//! proto), mapped to `tonic::Status` once, here.
+//! The service's error: the platform's [`ServiceError`] over this service's
+//! typed reasons ([`Reason`], declared in `loop_proto` beside the contract),
+//! mapped to `tonic::Status` once, in the platform.
 
-use loop_platform::AppError;
-use loop_platform::error::with_reason;
-use tonic::{Code, Status};
+use loop_platform::error::ServiceError;
 
-/// The ErrorInfo domain of every reason this service returns.
-pub const DOMAIN: &str = "ads-auction.loop";
+pub use loop_platform::error::{reason_of, status_reason};
+pub use loop_proto::ads_auction::Reason;
 
-#[derive(Debug, thiserror::Error)]
-pub enum AdsError {
-    #[error(transparent)]
-    App(#[from] AppError),
-    /// FAILED_PRECONDITION with a reason (`INSUFFICIENT_BUDGET`, ...).
-    #[error("{reason}: {message}")]
-    Precondition {
-        reason: &'static str,
-        message: String,
-    },
-    /// ALREADY_EXISTS with a reason (`IDEMPOTENCY_KEY_REUSED`, ...).
-    #[error("{reason}: {message}")]
-    Exists {
-        reason: &'static str,
-        message: String,
-    },
-}
-
+pub type AdsError = ServiceError<Reason>;
 pub type AdsResult<T> = Result<T, AdsError>;
-
-impl AdsError {
-    pub fn precondition(reason: &'static str, message: impl Into<String>) -> Self {
-        Self::Precondition {
-            reason,
-            message: message.into(),
-        }
-    }
-
-    pub fn exists(reason: &'static str, message: impl Into<String>) -> Self {
-        Self::Exists {
-            reason,
-            message: message.into(),
-        }
-    }
-
-    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::App(AppError::invalid(field, message))
-    }
-
-    pub fn not_found(what: impl Into<String>) -> Self {
-        Self::App(AppError::not_found(what))
-    }
-
-    pub fn denied(what: impl Into<String>) -> Self {
-        Self::App(AppError::PermissionDenied(what.into()))
-    }
-
-    pub fn internal(err: impl Into<anyhow::Error>) -> Self {
-        Self::App(AppError::internal(err))
-    }
-
-    /// The reason carried by a precondition or conflict, for tests and logs.
-    pub fn reason(&self) -> Option<&'static str> {
-        match self {
-            Self::Precondition { reason, .. } | Self::Exists { reason, .. } => Some(reason),
-            Self::App(_) => None,
-        }
-    }
-}
-
-impl From<sqlx::Error> for AdsError {
-    fn from(err: sqlx::Error) -> Self {
-        Self::App(err.into())
-    }
-}
-
-impl From<redis::RedisError> for AdsError {
-    fn from(err: redis::RedisError) -> Self {
-        Self::App(err.into())
-    }
-}
-
-impl From<AdsError> for Status {
-    fn from(err: AdsError) -> Self {
-        match err {
-            AdsError::App(app) => app.into(),
-            AdsError::Precondition { reason, message } => {
-                with_reason(Code::FailedPrecondition, reason, DOMAIN, &message)
-            }
-            AdsError::Exists { reason, message } => {
-                with_reason(Code::AlreadyExists, reason, DOMAIN, &message)
-            }
-        }
-    }
-}
-
-pub use loop_platform::error::status_reason;

@@ -12,7 +12,7 @@ use prost::Message;
 use sha2::{Digest, Sha256};
 use sqlx::PgConnection;
 
-use crate::error::{AdsError, AdsResult};
+use crate::error::{AdsError, AdsResult, Reason};
 
 /// SHA-256 of the request with its idempotency key cleared.
 pub fn request_hash<M: Message>(request: &M) -> Vec<u8> {
@@ -50,8 +50,8 @@ pub async fn begin<R: Message + Default>(
     .fetch_one(&mut *tx)
     .await?;
     if op != operation || stored_hash != hash {
-        return Err(AdsError::exists(
-            "IDEMPOTENCY_KEY_REUSED",
+        return Err(AdsError::rule(
+            Reason::IdempotencyKeyReused,
             "this idempotency_key was used for a different request",
         ));
     }

@@ -44,7 +44,7 @@ use loop_platform::config::{
     TelemetryConfig, Validate, validate_service_url,
 };
 use loop_platform::kafka::{ConsumerOptions, Producer, topics};
-use loop_platform::outbox::OutboxConfig;
+use loop_platform::outbox::{OutboxConfig, Relay};
 use loop_proto::ads_auction::v1::ads_auction_service_server::AdsAuctionServiceServer;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
@@ -424,12 +424,8 @@ pub async fn run(
         shutdown.clone(),
     )));
     if config.outbox.relay_enabled {
-        let (relay_pool, relay_producer) = (pool.clone(), producer.clone());
-        let interval = Duration::from_millis(config.outbox.poll_interval_ms);
-        let token = shutdown.clone();
-        tasks.push(tokio::spawn(async move {
-            loop_platform::outbox::run_relay(relay_pool, relay_producer, interval, token).await
-        }));
+        let relay = Relay::new(pool.clone(), producer.clone(), &config.outbox);
+        tasks.push(tokio::spawn(relay.run(shutdown.clone())));
     }
     {
         let mut opts = ConsumerOptions::new(&config.consumer.billing_group_id, &[topics::ADS]);

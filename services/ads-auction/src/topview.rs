@@ -12,7 +12,7 @@ use loop_proto::ads_auction::v1 as pb;
 use loop_proto::common::v1::PageResponse;
 use uuid::Uuid;
 
-use crate::error::{AdsError, AdsResult};
+use crate::error::{AdsError, AdsResult, Reason};
 use crate::idempotency;
 use crate::index;
 use crate::model::*;
@@ -97,15 +97,15 @@ impl AdsService {
         .filter(|c| caller.is_admin() || c.advertiser_id.to_string() == caller.subject)
         .ok_or_else(|| AdsError::not_found("creative not found"))?;
         if creative.format != pb::AdFormat::Topview as i16 {
-            return Err(AdsError::precondition(
-                "NOT_TOPVIEW_AD_GROUP",
+            return Err(AdsError::rule(
+                Reason::NotTopviewAdGroup,
                 "the creative's ad group is not a TOPVIEW ad group",
             ));
         }
         let cpm = self.config.topview.cpm_cents;
         if req.expected_cpm_cents != 0 && req.expected_cpm_cents != cpm {
-            return Err(AdsError::precondition(
-                "PRICE_CHANGED",
+            return Err(AdsError::rule(
+                Reason::PriceChanged,
                 format!("the TopView CPM is now {cpm} cents"),
             ));
         }
@@ -117,8 +117,8 @@ impl AdsService {
         let booked = self.booked(&mut tx, day).await?;
         let inventory = i64::try_from(self.config.topview.daily_inventory).unwrap_or(i64::MAX);
         if booked + impressions > inventory {
-            return Err(AdsError::precondition(
-                "SOLD_OUT",
+            return Err(AdsError::rule(
+                Reason::SoldOut,
                 format!(
                     "only {} TopView impressions are left on {}",
                     (inventory - booked).max(0),
@@ -134,8 +134,8 @@ impl AdsService {
         .fetch_one(&mut *tx)
         .await?;
         if campaign.available_millicents() < millicents(total_price) {
-            return Err(AdsError::precondition(
-                "INSUFFICIENT_BUDGET",
+            return Err(AdsError::rule(
+                Reason::InsufficientBudget,
                 format!(
                     "the campaign has {} cents uncommitted; this reservation costs {total_price}",
                     cents_down(campaign.available_millicents().max(0))
@@ -257,8 +257,8 @@ impl AdsService {
             });
         }
         if row.day <= Utc::now().date_naive() {
-            return Err(AdsError::precondition(
-                "ALREADY_STARTED",
+            return Err(AdsError::rule(
+                Reason::AlreadyStarted,
                 "a reservation can only be cancelled before its day starts (UTC)",
             ));
         }

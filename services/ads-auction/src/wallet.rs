@@ -110,8 +110,7 @@ pub struct GrpcWallet {
 pub const SERVICE_SUBJECT: &str = "service:ads-auction";
 
 fn wallet_status(status: tonic::Status) -> WalletError {
-    let reason = loop_platform::error::status_reason(&status);
-    match reason.as_deref().and_then(Reason::parse) {
+    match loop_platform::error::reason_of::<Reason>(&status) {
         Some(Reason::InsufficientFunds) => WalletError::InsufficientFunds,
         _ => WalletError::Unavailable(format!("{:?}: {}", status.code(), status.message())),
     }

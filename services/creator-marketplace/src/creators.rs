@@ -12,7 +12,7 @@ use loop_proto::creator_marketplace::v1 as pb;
 use uuid::Uuid;
 
 use crate::analytics;
-use crate::error::{MktError, MktResult};
+use crate::error::{MktError, MktResult, Reason, invalid_state};
 use crate::model::{
     APPLICATION_COLUMNS, APPROVED, ApplicationRow, PENDING, PROFILE_COLUMNS, ProfileRow, REJECTED,
     page_token,
@@ -102,21 +102,21 @@ impl MarketplaceService {
         if let Some(a) = &latest {
             match a.status {
                 PENDING => {
-                    return Err(MktError::exists(
-                        "APPLICATION_PENDING",
+                    return Err(MktError::rule(
+                        Reason::ApplicationPending,
                         "an application is already waiting for review",
                     ));
                 }
                 APPROVED => {
-                    return Err(MktError::exists(
-                        "ALREADY_APPROVED",
+                    return Err(MktError::rule(
+                        Reason::AlreadyApproved,
                         "the creator is already listed",
                     ));
                 }
                 _ => {
                     if let Some(after) = a.reapply_after.filter(|t| *t > Utc::now()) {
-                        return Err(MktError::precondition(
-                            "REAPPLY_TOO_SOON",
+                        return Err(MktError::rule(
+                            Reason::ReapplyTooSoon,
                             format!(
                                 "a rejected creator may apply again from {}",
                                 after.to_rfc3339()
@@ -133,8 +133,8 @@ impl MarketplaceService {
             loop_platform::time::age_on(b, today) >= self.config.marketplace.min_age
         });
         if !old_enough {
-            return Err(MktError::precondition(
-                "NOT_ELIGIBLE_AGE",
+            return Err(MktError::rule(
+                Reason::NotEligibleAge,
                 format!(
                     "creators must be at least {} years old",
                     self.config.marketplace.min_age
@@ -142,8 +142,8 @@ impl MarketplaceService {
             ));
         }
         if user.follower_count < self.config.marketplace.min_followers {
-            return Err(MktError::precondition(
-                "NOT_ELIGIBLE_FOLLOWERS",
+            return Err(MktError::rule(
+                Reason::NotEligibleFollowers,
                 format!(
                     "creators need at least {} followers (have {})",
                     self.config.marketplace.min_followers, user.follower_count
@@ -167,7 +167,7 @@ impl MarketplaceService {
         .await
         .map_err(|e| {
             if is_unique_violation(&e, Some("applications_one_pending")) {
-                MktError::exists("APPLICATION_PENDING", "an application is already waiting for review")
+                MktError::rule(Reason::ApplicationPending, "an application is already waiting for review")
             } else {
                 e.into()
             }
@@ -353,7 +353,7 @@ impl MarketplaceService {
         .await?
         .ok_or_else(|| MktError::not_found("application not found"))?;
         if current.status != PENDING {
-            return Err(MktError::state("the application was already reviewed"));
+            return Err(invalid_state("the application was already reviewed"));
         }
         let row = if decision == pb::ReviewDecision::Approve {
             sqlx::query("UPDATE creator_stats SET listed = true, profile_updated_at = now() WHERE creator_id = $1")

@@ -42,8 +42,7 @@ pub struct Settled {
 }
 
 fn map(status: tonic::Status) -> EscrowError {
-    let reason = loop_platform::error::status_reason(&status);
-    match reason.as_deref().and_then(Reason::parse) {
+    match loop_platform::error::reason_of::<Reason>(&status) {
         Some(Reason::InsufficientFunds) => EscrowError::InsufficientFunds,
         Some(Reason::EscrowNotHeld) => EscrowError::NotHeld,
         _ => EscrowError::Unavailable(format!("{:?}: {}", status.code(), status.message())),

@@ -1,105 +1,21 @@
-//! The wallet's errors, mapped once to `tonic::Status`.
+//! The wallet's errors: the platform's [`ServiceError`] over the wallet's
+//! rules, mapped once (in the platform) to `tonic::Status`.
 //!
 //! Broken business rules are FAILED_PRECONDITION (or ALREADY_EXISTS) with a
 //! `google.rpc.ErrorInfo` whose `reason` is the rule's UPPER_SNAKE code, as
 //! the contract names them, so clients can branch on the rule and the
 //! gateway can return it. Everything else is the platform's [`AppError`].
 
-use loop_platform::AppError;
-use tonic::{Code, Status};
-
-pub const ERROR_DOMAIN: &str = "wallet.loop";
+use loop_platform::error::ServiceError;
 
 /// A business rule that refused the request (declared in `loop_proto`,
 /// where callers match it too).
 pub use loop_proto::wallet::Reason as Rule;
 
-/// The status code of a refused rule.
-fn code(rule: Rule) -> Code {
-    match rule {
-        Rule::ReceiptAlreadyRedeemed | Rule::IdempotencyKeyReused => Code::AlreadyExists,
-        _ => Code::FailedPrecondition,
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum WalletError {
-    #[error("{}: {message}", .rule.as_str())]
-    Rule { rule: Rule, message: String },
-    #[error(transparent)]
-    App(#[from] AppError),
-}
-
+pub type WalletError = ServiceError<Rule>;
 pub type WalletResult<T> = Result<T, WalletError>;
 
-impl WalletError {
-    pub fn rule(rule: Rule, message: impl Into<String>) -> Self {
-        Self::Rule {
-            rule,
-            message: message.into(),
-        }
-    }
-
-    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
-        Self::App(AppError::invalid(field, message))
-    }
-
-    pub fn not_found(what: impl Into<String>) -> Self {
-        Self::App(AppError::not_found(what))
-    }
-
-    pub fn internal(err: impl Into<anyhow::Error>) -> Self {
-        Self::App(AppError::internal(err))
-    }
-
-    /// The rule this error reports, if it is one.
-    pub fn rule_of(&self) -> Option<Rule> {
-        match self {
-            Self::Rule { rule, .. } => Some(*rule),
-            Self::App(_) => None,
-        }
-    }
-
-    /// Whether the request may have been refused because the state moved on
-    /// since an earlier success with the same idempotency key (so the stored
-    /// result, if any, is the answer).
-    pub fn is_state_dependent(&self) -> bool {
-        match self {
-            Self::Rule { .. } => true,
-            Self::App(e) => matches!(
-                e,
-                AppError::NotFound(_)
-                    | AppError::AlreadyExists(_)
-                    | AppError::FailedPrecondition(_)
-            ),
-        }
-    }
-}
-
-impl From<sqlx::Error> for WalletError {
-    fn from(err: sqlx::Error) -> Self {
-        Self::App(err.into())
-    }
-}
-
-impl From<redis::RedisError> for WalletError {
-    fn from(err: redis::RedisError) -> Self {
-        Self::App(err.into())
-    }
-}
-
-impl From<WalletError> for Status {
-    fn from(err: WalletError) -> Self {
-        match err {
-            WalletError::Rule { rule, message } => {
-                loop_platform::error::with_reason(code(rule), rule.as_str(), ERROR_DOMAIN, &message)
-            }
-            WalletError::App(app) => app.into(),
-        }
-    }
-}
-
-pub use loop_platform::error::status_reason;
+pub use loop_platform::error::{reason_of, status_reason};
 
 /// SQLSTATEs raised by the ledger's SQL functions.
 pub mod sqlstate {
@@ -122,6 +38,7 @@ pub fn db_code(err: &sqlx::Error) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tonic::{Code, Status};
 
     #[test]
     fn rules_carry_their_reason_and_code() {

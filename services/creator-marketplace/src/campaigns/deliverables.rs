@@ -15,7 +15,7 @@ use super::collaborations::actor;
 use super::collaborations::state::{self as machine, Action, Actor};
 use super::store::{claim_key, lock_collab, set_state};
 use super::{idempotency_key, text};
-use crate::error::{MktError, MktResult};
+use crate::error::{MktError, MktResult, Reason, invalid_state};
 use crate::escrow::EscrowError;
 use crate::model::{CAMPAIGN_COLUMNS, CampaignRow};
 use crate::service::{MarketplaceService, advertiser, creator};
@@ -44,22 +44,22 @@ impl MarketplaceService {
             let public = v.visibility == cpb::Visibility::Public as i32
                 && v.moderation_state == cpb::ModerationState::Approved as i32;
             if !public {
-                return Err(MktError::precondition(
-                    "VIDEO_NOT_PUBLIC",
+                return Err(MktError::rule(
+                    Reason::VideoNotPublic,
                     format!("{field}: the video is not public and approved"),
                 ));
             }
             if !v.hashtags.iter().any(|h| h.eq_ignore_ascii_case(hashtag)) {
-                return Err(MktError::precondition(
-                    "MISSING_REQUIRED_HASHTAG",
+                return Err(MktError::rule(
+                    Reason::MissingRequiredHashtag,
                     format!("{field}: the video does not carry #{hashtag}"),
                 ));
             }
             if let (Some(accepted), Some(published)) = (accepted_at, v.published_at.as_ref()) {
                 let published = from_timestamp("published_at", Some(published))?;
                 if published < accepted - chrono::Duration::seconds(1) {
-                    return Err(MktError::precondition(
-                        "VIDEO_TOO_OLD",
+                    return Err(MktError::rule(
+                        Reason::VideoTooOld,
                         format!(
                             "{field}: the video was published before the collaboration was accepted"
                         ),
@@ -102,7 +102,7 @@ impl MarketplaceService {
             .ok_or_else(|| MktError::not_found("collaboration not found"))?;
         // Only the state is checked again: the deadline held a moment ago.
         let Some(to) = machine::target(locked.state, Action::Submit) else {
-            return Err(MktError::state("the collaboration changed state meanwhile"));
+            return Err(invalid_state("the collaboration changed state meanwhile"));
         };
         sqlx::query(
             "UPDATE collaborations SET video_ids = $2, submitted_at = now() WHERE collaboration_id = $1",

@@ -33,7 +33,7 @@ use loop_proto::common::v1::PageResponse;
 use loop_proto::creator_marketplace::v1 as pb;
 use uuid::Uuid;
 
-use crate::error::{MktError, MktResult};
+use crate::error::{MktError, MktResult, Reason, invalid_state};
 use crate::model::{CAMPAIGN_COLUMNS, CampaignRow, DRAFT, PUBLIC, PUBLISHED, page_token};
 use crate::service::{MarketplaceService, advertiser};
 
@@ -254,11 +254,11 @@ impl MarketplaceService {
             .own_campaign(caller, "campaign_id", &req.campaign_id)
             .await?;
         if campaign.status != DRAFT {
-            return Err(MktError::state("only a DRAFT campaign can be published"));
+            return Err(invalid_state("only a DRAFT campaign can be published"));
         }
         if campaign.deadline <= Utc::now() {
-            return Err(MktError::precondition(
-                "DEADLINE_PASSED",
+            return Err(MktError::rule(
+                Reason::DeadlinePassed,
                 "the deadline has passed",
             ));
         }
@@ -270,7 +270,7 @@ impl MarketplaceService {
         .bind(DRAFT)
         .fetch_optional(&self.pool)
         .await?
-        .ok_or_else(|| MktError::state("only a DRAFT campaign can be published"))?;
+        .ok_or_else(|| invalid_state("only a DRAFT campaign can be published"))?;
         Ok(pb::PublishCampaignResponse {
             campaign: Some(row.to_proto()),
         })

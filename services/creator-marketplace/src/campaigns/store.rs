@@ -5,7 +5,7 @@
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::error::{MktError, MktResult};
+use crate::error::{MktError, MktResult, Reason};
 use crate::model::{CAMPAIGN_COLUMNS, COLLAB_COLUMNS, CampaignRow, CollabRow};
 
 pub(super) async fn history(
@@ -101,8 +101,8 @@ pub(super) async fn claim_key(
     .await?;
     match bound {
         Some((m, c)) if m == method && c == collab => Ok(()),
-        _ => Err(MktError::exists(
-            "IDEMPOTENCY_KEY_REUSED",
+        _ => Err(MktError::rule(
+            Reason::IdempotencyKeyReused,
             "this idempotency key was used for another request",
         )),
     }

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::collaborations::state as machine;
 use super::text;
-use crate::error::{MktError, MktResult};
+use crate::error::{MktError, MktResult, invalid_state};
 use crate::model::{COLLAB_COLUMNS, CollabRow, MessageRow, page_token, state};
 use crate::service::MarketplaceService;
 
@@ -32,7 +32,7 @@ impl MarketplaceService {
         .filter(|c| c.is_party(&caller.subject))
         .ok_or_else(|| MktError::not_found("collaboration not found"))?;
         if machine::is_void(row.state) {
-            return Err(MktError::state(format!(
+            return Err(invalid_state(format!(
                 "the thread is read-only: the collaboration is {}",
                 state::name(row.state)
             )));

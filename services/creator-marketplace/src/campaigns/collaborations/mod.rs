@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::store::{claim_key, history, lock_campaign, lock_collab, set_state};
 use super::{idempotency_key, text};
-use crate::error::{MktError, MktResult};
+use crate::error::{MktError, MktResult, Reason};
 use crate::escrow::EscrowError;
 use crate::model::{COLLAB_COLUMNS, CampaignRow, CollabRow, page_token};
 use crate::service::{MarketplaceService, advertiser, creator};
@@ -73,8 +73,8 @@ impl MarketplaceService {
         .await
         .map_err(|e| {
             if is_unique_violation(&e, None) {
-                MktError::exists(
-                    "COLLABORATION_EXISTS",
+                MktError::rule(
+                    Reason::CollaborationExists,
                     "the creator already has a collaboration in this campaign",
                 )
             } else {
@@ -121,8 +121,8 @@ impl MarketplaceService {
         let id = parse_id("campaign_id", &req.campaign_id)?;
         let campaign = self.visible_campaign(caller, id).await?;
         if !self.is_listed(me).await? {
-            return Err(MktError::precondition(
-                "NOT_LISTED",
+            return Err(MktError::rule(
+                Reason::NotListed,
                 "only listed creators may apply; apply as a creator first",
             ));
         }
@@ -145,7 +145,7 @@ impl MarketplaceService {
         id: &str,
         action: Action,
         method: &str,
-        funds_reason: &'static str,
+        funds_reason: Reason,
     ) -> MktResult<CollabRow> {
         let key = idempotency_key(key)?;
         let id = parse_id("collaboration_id", id)?;
@@ -193,7 +193,7 @@ impl MarketplaceService {
     /// The intent is noted in its own commit (not the acceptance's
     /// transaction): if the acceptance fails after the wallet holds the
     /// money, the sweeper finds the note and returns the hold.
-    async fn hold_escrow(&self, row: &CollabRow, funds_reason: &'static str) -> MktResult<Uuid> {
+    async fn hold_escrow(&self, row: &CollabRow, funds_reason: Reason) -> MktResult<Uuid> {
         let id = row.collaboration_id;
         sqlx::query(
             "INSERT INTO escrow_intents (collaboration_id) VALUES ($1) ON CONFLICT DO NOTHING",
@@ -213,7 +213,7 @@ impl MarketplaceService {
                 .await?;
         }
         held.map_err(|e| match e {
-            EscrowError::InsufficientFunds => MktError::precondition(
+            EscrowError::InsufficientFunds => MktError::rule(
                 funds_reason,
                 "the advertiser's wallet cannot cover the budget per creator",
             ),
@@ -250,7 +250,7 @@ impl MarketplaceService {
                 &req.collaboration_id,
                 Action::AcceptInvitation,
                 "AcceptInvitation",
-                "ADVERTISER_INSUFFICIENT_FUNDS",
+                Reason::AdvertiserInsufficientFunds,
             )
             .await?;
         Ok(pb::AcceptInvitationResponse {
@@ -285,7 +285,7 @@ impl MarketplaceService {
                 &req.collaboration_id,
                 Action::AcceptApplication,
                 "AcceptApplication",
-                "INSUFFICIENT_FUNDS",
+                Reason::InsufficientFunds,
             )
             .await?;
         Ok(pb::AcceptApplicationResponse {

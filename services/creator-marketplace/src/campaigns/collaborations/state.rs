@@ -31,7 +31,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::error::MktError;
+use crate::error::{MktError, Reason, invalid_state};
 use crate::model::{CLOSED, CampaignRow, CollabRow, INVITE_ONLY, PUBLISHED, state};
 
 /// How a collaboration comes to exist.
@@ -317,9 +317,9 @@ impl From<Refusal> for MktError {
     fn from(refusal: Refusal) -> Self {
         match refusal {
             Refusal::NotYourSide(action) => MktError::denied(not_your_side(action)),
-            Refusal::WrongState { action, state: st } => MktError::state(wrong_state(action, st)),
-            Refusal::DeadlinePassed(action) => MktError::precondition(
-                "DEADLINE_PASSED",
+            Refusal::WrongState { action, state: st } => invalid_state(wrong_state(action, st)),
+            Refusal::DeadlinePassed(action) => MktError::rule(
+                Reason::DeadlinePassed,
                 match action {
                     Action::AcceptInvitation | Action::AcceptApplication => {
                         "the campaign deadline has passed"
@@ -328,17 +328,17 @@ impl From<Refusal> for MktError {
                     _ => "the deadline has passed",
                 },
             ),
-            Refusal::NotDue(_) => MktError::state("the collaboration is not due for this step"),
-            Refusal::CampaignFull => MktError::precondition(
-                "CAMPAIGN_FULL",
+            Refusal::NotDue(_) => invalid_state("the collaboration is not due for this step"),
+            Refusal::CampaignFull => MktError::rule(
+                Reason::CampaignFull,
                 "the campaign has accepted its maximum of creators",
             ),
             Refusal::CampaignClosed => {
-                MktError::precondition("DEADLINE_PASSED", "the campaign is closed")
+                MktError::rule(Reason::DeadlinePassed, "the campaign is closed")
             }
-            Refusal::CampaignNotPublished => MktError::state("the campaign is not published"),
+            Refusal::CampaignNotPublished => invalid_state("the campaign is not published"),
             Refusal::InviteOnly => {
-                MktError::precondition("INVITE_ONLY", "this campaign is by invitation only")
+                MktError::rule(Reason::InviteOnly, "this campaign is by invitation only")
             }
         }
     }

@@ -163,12 +163,10 @@ fn collab(creator: Uuid, advertiser: Uuid) -> CollabRow {
 fn reason_and_message(refusal: Refusal) -> (Option<&'static str>, String) {
     let err = MktError::from(refusal);
     let message = match &err {
-        MktError::Precondition { message, .. } | MktError::Exists { message, .. } => {
-            message.clone()
-        }
+        MktError::Rule { message, .. } => message.clone(),
         MktError::App(app) => app.to_string(),
     };
-    (err.reason(), message)
+    (err.reason().map(Reason::as_str), message)
 }
 
 #[test]
