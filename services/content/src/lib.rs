@@ -16,13 +16,12 @@ pub mod validate;
 mod videos;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use loop_platform::config::{
     AuthConfig, DatabaseConfig, GrpcServerConfig, KafkaConfig, Secret, TelemetryConfig, Validate,
 };
 use loop_platform::kafka::{Producer, topics};
-use loop_platform::outbox::OutboxConfig;
+use loop_platform::outbox::{OutboxConfig, Relay};
 use loop_proto::content::v1::content_service_server::ContentServiceServer;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
@@ -141,12 +140,8 @@ pub async fn run(
 
     let relay = if config.outbox.relay_enabled {
         let producer = Producer::new(&config.kafka, "loop-content")?;
-        let relay_pool = pool.clone();
-        let interval = Duration::from_millis(config.outbox.poll_interval_ms);
-        let token = shutdown.clone();
-        Some(tokio::spawn(async move {
-            loop_platform::outbox::run_relay(relay_pool, producer, interval, token).await
-        }))
+        let relay = Relay::new(pool.clone(), producer, &config.outbox);
+        Some(tokio::spawn(relay.run(shutdown.clone())))
     } else {
         None
     };

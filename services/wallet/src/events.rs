@@ -4,9 +4,10 @@
 //! Unlike the platform's `outbox::enqueue`, no `pg_notify` is sent: NOTIFY
 //! takes a cluster-wide lock at commit that is held through the WAL flush,
 //! which would serialise every gift on one lock. The relay is woken in
-//! process instead and polls for other replicas' events ([`crate::relay`]).
+//! process instead and polls for other replicas' events (`loop_platform::outbox::Relay`).
 
 use loop_platform::kafka::topics;
+use loop_platform::outbox;
 use loop_proto::events::v1::{WalletEvent, wallet_event::Payload};
 use prost::Message;
 use sqlx::PgConnection;
@@ -40,19 +41,19 @@ pub fn build(key: &str, payload: Payload) -> Outgoing {
     }
 }
 
-/// Queues `payload` in the outbox of the open transaction.
+/// Queues `payload` in the outbox of the open transaction (no NOTIFY: the
+/// service wakes the relay after the commit).
 pub async fn emit(tx: &mut PgConnection, key: &str, payload: Payload) -> Result<(), sqlx::Error> {
     let out = build(key, payload);
-    sqlx::query(
-        "INSERT INTO outbox (event_id, topic, msg_key, event_type, payload, headers) VALUES ($1, $2, $3, $4, $5, $6)",
+    outbox::enqueue_quietly(
+        tx,
+        outbox::OutboxEvent {
+            event_id: out.event_id,
+            topic: topics::WALLET,
+            key,
+            event_type: EVENT_TYPE,
+            payload: out.payload,
+        },
     )
-    .bind(out.event_id)
-    .bind(topics::WALLET)
-    .bind(&out.key)
-    .bind(EVENT_TYPE)
-    .bind(out.payload)
-    .bind(out.headers)
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
+    .await
 }

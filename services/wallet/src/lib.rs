@@ -3,7 +3,7 @@
 //! Owns the `wallet` PostgreSQL database: a double-entry ledger of coins,
 //! diamonds and cents (see `docs/wallet.md`). Every committed transaction
 //! writes its `wallet.v1` event to the outbox in the same database
-//! transaction; [`relay`] publishes it exactly once. Gift leaderboards live in
+//! transaction; the platform's outbox relay publishes it exactly once. Gift leaderboards live in
 //! Redis and are projected from the ledger ([`leaderboard`]), so they can be
 //! rebuilt from it.
 
@@ -16,7 +16,6 @@ pub mod leaderboard;
 pub mod ledger;
 pub mod payments;
 pub mod reconcile;
-pub mod relay;
 
 mod ads;
 mod balances;
@@ -31,6 +30,7 @@ use std::time::Duration;
 
 use loop_platform::cache::Redis;
 use loop_platform::kafka::{Producer, topics};
+use loop_platform::outbox::Relay;
 use loop_proto::wallet::v1::wallet_service_server::WalletServiceServer;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -69,19 +69,19 @@ pub async fn run(
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
 
-    let relay_wake = Arc::new(tokio::sync::Notify::new());
     let projector_wake = Arc::new(tokio::sync::Notify::new());
     let mut tasks = Vec::new();
-    if config.outbox.relay_enabled {
+    // Gifts skip NOTIFY (it would serialise every commit on one lock), so
+    // the service wakes the relay in process after each commit.
+    let relay_wake = if config.outbox.relay_enabled {
         let producer = Producer::new(&config.kafka, "loop-wallet")?;
-        tasks.push(tokio::spawn(relay::run(
-            config.database.url.expose().clone(),
-            producer,
-            Duration::from_millis(config.outbox.poll_interval_ms),
-            relay_wake.clone(),
-            shutdown.clone(),
-        )));
-    }
+        let relay = Relay::new(pool.clone(), producer, &config.outbox);
+        let wake = relay.waker();
+        tasks.push(tokio::spawn(relay.run(shutdown.clone())));
+        wake
+    } else {
+        Arc::new(tokio::sync::Notify::new())
+    };
     if config.leaderboards.enabled {
         tasks.push(tokio::spawn(leaderboard::run_projector(
             pool.clone(),
