@@ -2,6 +2,7 @@
 //! front-end; each command is a library function so it can be tested.
 
 pub mod dlq;
+pub mod eval;
 pub mod offsets;
 pub mod replay;
 pub mod seed;

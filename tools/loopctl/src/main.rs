@@ -2,14 +2,14 @@
 
 use clap::{Parser, Subcommand};
 use loop_platform::config::KafkaConfig;
-use loopctl::{BrokerArgs, dlq, offsets, parse_start, replay, seed, simulate, wallet};
+use loopctl::{BrokerArgs, dlq, eval, offsets, parse_start, replay, seed, simulate, wallet};
 
 #[derive(Parser)]
 #[command(
     name = "loopctl",
     version,
     about = "Operate a Loop deployment",
-    after_help = "Examples:\n  loopctl seed\n  loopctl simulate --viewers 2000 --creators 200 --duration 60s\n  loopctl replay --topic engagement.v1 --from time:2026-11-23T10:00:00Z --dry-run\n  loopctl replay --rebuild --target-prefix loop:ranker:v2: --swap\n  loopctl offsets show --group feed-ranking --topic engagement.v1\n  loopctl dlq list --topic engagement.v1\n  loopctl wallet reconcile\n  loopctl wallet export --out wallet.journal"
+    after_help = "Examples:\n  loopctl seed\n  loopctl simulate --viewers 2000 --creators 200 --duration 60s\n  loopctl replay --topic engagement.v1 --from time:2026-11-23T10:00:00Z --dry-run\n  loopctl replay --rebuild --target-prefix loop:ranker:v2: --swap\n  loopctl eval --data ~/.cache/loop/data/ml-latest-small\n  loopctl offsets show --group feed-ranking --topic engagement.v1\n  loopctl dlq list --topic engagement.v1\n  loopctl wallet reconcile\n  loopctl wallet export --out wallet.journal"
 )]
 struct Cli {
     #[command(flatten)]
@@ -35,6 +35,11 @@ enum Command {
         after_help = "Examples:\n  loopctl replay --topic engagement.v1 --from beginning --dry-run\n  loopctl replay --topic engagement.v1 --from offset:1000 --republish-to engagement.replay.v1\n  loopctl replay --rebuild --target-prefix loop:ranker:v2: --swap\n\nA rebuild replays content.v1 and engagement.v1 into a fresh Redis prefix; --swap then points the\nranker at it (replicas use it from their next restart). Run the same rebuild again after the\nrestart to pick up events that arrived in between: replays are idempotent."
     )]
     Replay(ReplayArgs),
+    /// Measure For You on a real interaction log (HitRate@K, Recall@K, NDCG@K) beside most-popular, item-KNN and random baselines from the same events.
+    #[command(
+        after_help = "The log is a directory with ratings.tsv (user_id, movie_id, rating, timestamp) and movies.tsv\n(movie_id, title, year, genres): a movie is a video, its genres its hashtags; a rating >= 4 is an\nimpression, a complete view and a like, 3 an impression and a partial view, below 3 an impression\nand a quick skip. Each user's last --holdout of ratings is held out. Loop runs in-process on its\nreal code path (the consumer's batch handler and the For You function) against Redis under a\nfresh key prefix, deleted afterwards; no broker or running platform is needed.\n\nExamples:\n  ../shared/data/movielens-small.sh && loopctl eval --data ~/.cache/loop/data/ml-latest-small\n  loopctl eval --data tools/loopctl/data/eval-sample --json target/bench/eval.json\n  loopctl eval --data ~/.cache/loop/data/ml-latest-small --mode prequential --max-events 2000\n  loopctl eval --write-sample tools/loopctl/data/eval-sample"
+    )]
+    Eval(eval::Args),
     /// Show or reset a consumer group's offsets.
     #[command(subcommand)]
     Offsets(OffsetsCommand),
@@ -213,6 +218,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Seed(args) => seed::run(args).await,
         Command::Simulate(args) => run_simulate(args).await,
         Command::Replay(args) => run_replay(&kafka, args).await,
+        Command::Eval(args) => run_eval(args).await,
         Command::Offsets(command) => run_offsets(&kafka, command),
         Command::Dlq(command) => run_dlq(&kafka, command).await,
         Command::Wallet(command) => run_wallet(command).await,
@@ -224,6 +230,24 @@ async fn run_simulate(args: simulate::Args) -> anyhow::Result<()> {
     let report = simulate::run(args.clone()).await?;
     println!("{}", simulate::render(&report));
     eprintln!("report written to {}", args.json);
+    Ok(())
+}
+
+/// Runs the evaluation and prints its report (or writes the sample).
+async fn run_eval(args: eval::Args) -> anyhow::Result<()> {
+    match eval::run(&args).await? {
+        Some(results) => {
+            println!("{}", results.render());
+            if let Some(path) = &args.json {
+                eprintln!("report written to {}", path.display());
+            }
+        }
+        None => {
+            if let Some(dir) = &args.write_sample {
+                eprintln!("sample written to {}", dir.display());
+            }
+        }
+    }
     Ok(())
 }
 

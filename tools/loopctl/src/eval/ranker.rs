@@ -1,0 +1,300 @@
+//! Loop itself under evaluation, in-process and on its real code path:
+//! every rating becomes the engagement events a client would send, applied
+//! by the ranker's own consumer batch handler
+//! (`loop_feed_ranking::learn::EngagementHandler`, as the live consumer and
+//! `replay --rebuild` call it, without the broker), and each page comes from
+//! `loop_feed_ranking::feed::for_you` over an in-process catalog (how every
+//! replica builds its own) and real Redis under a key prefix of its own.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use loop_feed_ranking::catalog::Catalog;
+use loop_feed_ranking::learn::EngagementHandler;
+use loop_feed_ranking::{FeedConfig, LearningConfig, feed, learned, state};
+use loop_platform::cache::Redis;
+use loop_platform::config::{RedisConfig, Secret};
+use loop_platform::kafka::{BatchHandler, Delivery, topics};
+use loop_proto::events::v1::{EngagementCredit, EngagementEvent, EngagementKind, VideoSnapshot};
+use loop_proto::feed_ranking::v1 as pb;
+use prost::Message;
+
+use super::data::{Dataset, Outcome, Rating};
+
+/// How the evaluation drives Loop (printed with the results).
+pub const PATH: &str = "engagement applied by loop_feed_ranking::learn::EngagementHandler (the consumer's batch handler, without the broker); pages from loop_feed_ranking::feed::for_you over an in-process catalog; state in real Redis under a fresh key prefix, deleted afterwards";
+
+/// Partitions the events are spread over, by user (as the topic is keyed).
+const PARTITIONS: usize = 6;
+/// Events per handler call (the consumer's default `max_batch`).
+const BATCH: usize = 500;
+/// Every movie is a video of this length.
+const DURATION_MS: u32 = 60_000;
+
+pub fn user_id(user: u32) -> String {
+    format!("00000000-0000-7000-8000-{user:012}")
+}
+
+pub fn video_id(item: u32) -> String {
+    format!("00000000-0000-7000-9000-{item:012}")
+}
+
+/// One page: the items and why each is there.
+pub struct Page {
+    pub items: Vec<u32>,
+    /// A label per item: its reason kind, or `collaborative` for
+    /// co-engagement reasons ("Viewers of ... also watched this").
+    pub sources: Vec<String>,
+}
+
+pub struct LoopRanker {
+    redis: Redis,
+    handler: EngagementHandler,
+    catalog: Arc<Catalog>,
+    learning: LearningConfig,
+    feed: FeedConfig,
+    offsets: [i64; PARTITIONS],
+    items: HashMap<String, u32>,
+    cursor: Option<learned::Cursor>,
+    /// Added to every event time: the log's last rating lands a minute ago,
+    /// so time-decayed state (trending) is what it would be live.
+    shift_s: i64,
+}
+
+impl LoopRanker {
+    /// Connects under a fresh prefix and publishes every item to the catalog.
+    pub async fn start(redis_url: &str, data: &Dataset) -> anyhow::Result<Self> {
+        let prefix = format!(
+            "loop:eval:{}:",
+            &uuid::Uuid::new_v4().simple().to_string()[..12]
+        );
+        let redis = Redis::connect(&RedisConfig {
+            url: Secret::new(redis_url.to_owned()),
+            key_prefix: prefix,
+            ..RedisConfig::default()
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("--redis-url {redis_url}: {e}"))?;
+        let learning = LearningConfig::default();
+        let catalog = Arc::new(Catalog::new(learning.dim));
+        let last_s = data.ratings.iter().map(|r| r.at_s).max().unwrap_or(0);
+        let shift_s = chrono::Utc::now().timestamp() - 60 - last_s;
+        let mut first_s: HashMap<u32, i64> = HashMap::new();
+        for r in &data.ratings {
+            let t = first_s.entry(r.item).or_insert(r.at_s);
+            *t = (*t).min(r.at_s);
+        }
+        let mut items = HashMap::new();
+        for (i, item) in data.items.iter().enumerate() {
+            let i = i as u32;
+            let published = first_s.get(&i).copied().unwrap_or(last_s) + shift_s;
+            catalog.upsert(&VideoSnapshot {
+                video_id: video_id(i),
+                creator_id: format!("00000000-0000-7000-a000-{i:012}"),
+                caption: item.title.clone(),
+                hashtags: item.hashtags.clone(),
+                category: item.hashtags.first().cloned().unwrap_or_default(),
+                duration_ms: DURATION_MS,
+                servable: true,
+                published_at: Some(prost_types::Timestamp {
+                    seconds: published,
+                    nanos: 0,
+                }),
+                ..Default::default()
+            });
+            items.insert(video_id(i), i);
+        }
+        catalog.set_ready();
+        let handler =
+            EngagementHandler::new(redis.clone(), learning.clone(), Some(catalog.clone()));
+        Ok(Self {
+            redis,
+            handler,
+            catalog,
+            learning,
+            feed: FeedConfig::default(),
+            offsets: [0; PARTITIONS],
+            items,
+            cursor: None,
+            shift_s,
+        })
+    }
+
+    /// The events a client sends for `rating` (the `index`-th of the log):
+    /// an impression, then a complete view and a like, a partial view, or a
+    /// quick skip.
+    pub fn events(&self, index: usize, rating: &Rating) -> Vec<EngagementEvent> {
+        let outcome = Outcome::of(rating.stars);
+        let mut kinds = vec![(EngagementKind::Impression, 0)];
+        match outcome {
+            Outcome::Liked => {
+                kinds.push((EngagementKind::View, DURATION_MS));
+                kinds.push((EngagementKind::Like, 0));
+            }
+            Outcome::Partial => kinds.push((EngagementKind::View, DURATION_MS * 6 / 10)),
+            Outcome::Skipped => kinds.push((EngagementKind::QuickSkip, 0)),
+        }
+        let at_s = rating.at_s + self.shift_s;
+        kinds
+            .into_iter()
+            .enumerate()
+            .map(|(n, (kind, watch_ms))| {
+                let at = prost_types::Timestamp {
+                    seconds: at_s,
+                    nanos: n as i32 * 1_000_000,
+                };
+                EngagementEvent {
+                    event_id: uuid::Uuid::from_u128(((index as u128) << 8) | n as u128).to_string(),
+                    occurred_at: Some(at),
+                    accepted_at: Some(at),
+                    user_id: user_id(rating.user),
+                    video_id: video_id(rating.item),
+                    creator_id: format!("00000000-0000-7000-a000-{:012}", rating.item),
+                    kind: kind as i32,
+                    watch_ms,
+                    video_duration_ms: DURATION_MS,
+                    hashtags: self
+                        .catalog
+                        .get(&video_id(rating.item))
+                        .map(|v| v.hashtags.clone())
+                        .unwrap_or_default(),
+                    category: self
+                        .catalog
+                        .get(&video_id(rating.item))
+                        .map(|v| v.category.clone())
+                        .unwrap_or_default(),
+                    credit: EngagementCredit::Counted as i32,
+                    ..Default::default()
+                }
+            })
+            .collect()
+    }
+
+    /// Applies `events` through the consumer's handler, in batches, each
+    /// event at the next offset of its user's partition.
+    pub async fn apply(&mut self, events: &[EngagementEvent]) -> anyhow::Result<()> {
+        for chunk in events.chunks(BATCH) {
+            let batch: Vec<Delivery> = chunk
+                .iter()
+                .map(|e| {
+                    let p = partition_of(&e.user_id);
+                    self.offsets[p] += 1;
+                    Delivery {
+                        topic: topics::ENGAGEMENT.to_owned(),
+                        partition: p as i32,
+                        offset: self.offsets[p],
+                        key: e.user_id.clone().into_bytes(),
+                        payload: e.encode_to_vec(),
+                        headers: Vec::new(),
+                        timestamp_ms: None,
+                    }
+                })
+                .collect();
+            let poison = self.handler.handle(&batch).await?;
+            if let Some((_, reason)) = poison.first() {
+                anyhow::bail!("the ranker refused an evaluation event: {reason}");
+            }
+        }
+        Ok(())
+    }
+
+    /// Records `items` as shown to `user`, as the feed does when it serves them.
+    pub async fn mark_seen(&self, user: u32, items: &[u32]) -> anyhow::Result<()> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        let key = state::seen_key(&self.redis, &user_id(user));
+        let mut pipe = redis::pipe();
+        for (n, item) in items.iter().enumerate() {
+            pipe.zadd(&key, video_id(*item), n).ignore();
+        }
+        let mut conn = self.redis.conn.clone();
+        let _: () = pipe.query_async(&mut conn).await?;
+        Ok(())
+    }
+
+    /// Picks up the videos' learned vectors, as each replica does every
+    /// `feed.learned_refresh_ms`.
+    pub async fn refresh(&mut self) -> anyhow::Result<()> {
+        let cursor = learned::refresh_once(&self.catalog, &self.redis, self.cursor.take()).await?;
+        self.cursor = Some(cursor);
+        Ok(())
+    }
+
+    /// The user's For You page of `k` items (with exploration or without).
+    pub async fn recommend(&self, user: u32, k: usize, explore: bool) -> anyhow::Result<Page> {
+        let mut config = self.feed.clone();
+        if !explore {
+            config.exploration_share = 0.0;
+        }
+        let viewer =
+            feed::load_viewer(&self.redis, &user_id(user), "", config.trending_candidates).await?;
+        let built = feed::for_you(
+            &self.redis,
+            &self.catalog,
+            &self.learning,
+            &config,
+            &viewer,
+            k,
+        )
+        .await?;
+        let mut page = Page {
+            items: Vec::with_capacity(k),
+            sources: Vec::with_capacity(k),
+        };
+        for item in built.items {
+            let Some(pb::feed_item::Item::Video(v)) = &item.item else {
+                continue;
+            };
+            if let Some(i) = self.items.get(&v.video_id) {
+                page.items.push(*i);
+                page.sources.push(source_label(&item));
+            }
+        }
+        Ok(page)
+    }
+
+    /// Deletes every key under the evaluation's prefix.
+    pub async fn clear(&self) -> anyhow::Result<()> {
+        let mut conn = self.redis.conn.clone();
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(format!("{}*", self.redis.prefix))
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut conn)
+                .await?;
+            if !keys.is_empty() {
+                let _: () = redis::cmd("DEL").arg(&keys).query_async(&mut conn).await?;
+            }
+            if next == 0 {
+                return Ok(());
+            }
+            cursor = next;
+        }
+    }
+}
+
+fn partition_of(user: &str) -> usize {
+    user.bytes().fold(0usize, |h, b| {
+        h.wrapping_mul(31).wrapping_add(usize::from(b))
+    }) % PARTITIONS
+}
+
+/// `collaborative` for co-engagement reasons, else the reason kind's name
+/// (`interest_match`, `trending`, ...), with exploration picks apart.
+fn source_label(item: &pb::FeedItem) -> String {
+    if item.reason.starts_with("Viewers of") {
+        return "collaborative".to_owned();
+    }
+    if item.reason == "Something new to try" {
+        return "exploration".to_owned();
+    }
+    item.reason_kind()
+        .as_str_name()
+        .trim_start_matches("REASON_KIND_")
+        .to_lowercase()
+}

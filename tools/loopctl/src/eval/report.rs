@@ -1,0 +1,195 @@
+//! The evaluation's results as text and as a benchmark report
+//! (`{bench, setup, finished_at, figures, details}`, the format
+//! `scripts/bench-summary.py` gathers), every Loop figure beside the
+//! baseline measured in the same run.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use loop_platform::bench::Figure;
+use serde_json::{Value, json};
+
+use super::split::Scores;
+
+/// The rankers compared, in the order they are printed.
+pub const LOOP: &str = "Loop";
+pub const LOOP_NO_EXPLORATION: &str = "Loop without exploration";
+pub const POPULAR: &str = "most-popular";
+pub const KNN: &str = "item-KNN (cosine)";
+pub const RANDOM: &str = "random";
+pub const RANKERS: [&str; 5] = [LOOP, LOOP_NO_EXPLORATION, POPULAR, KNN, RANDOM];
+
+/// What a run measured.
+#[derive(Debug, Clone, Default)]
+pub struct Results {
+    /// `split` or `prequential`.
+    pub mode: String,
+    pub k: usize,
+    pub setup: String,
+    /// Summed scores per ranker.
+    pub scores: BTreeMap<String, Scores>,
+    /// How many of Loop's items came from each source.
+    pub sources: BTreeMap<String, usize>,
+    pub seconds: f64,
+}
+
+impl Results {
+    pub fn mean(&self, ranker: &str) -> Scores {
+        self.scores.get(ranker).copied().unwrap_or_default().mean()
+    }
+
+    /// Each source's share of Loop's items.
+    pub fn source_shares(&self) -> Vec<(String, f64)> {
+        let total = self.sources.values().sum::<usize>().max(1) as f64;
+        let mut shares: Vec<(String, f64)> = self
+            .sources
+            .iter()
+            .map(|(s, n)| (s.clone(), *n as f64 / total))
+            .collect();
+        shares.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        shares
+    }
+
+    /// Loop against its baselines, the issue's targets as the targets.
+    pub fn figures(&self) -> Vec<Figure> {
+        let k = self.k;
+        let (l, p, knn, r) = (
+            self.mean(LOOP),
+            self.mean(POPULAR),
+            self.mean(KNN),
+            self.mean(RANDOM),
+        );
+        let no_explore = self.mean(LOOP_NO_EXPLORATION);
+        vec![
+            Figure::new(format!("Loop Recall@{k}"), l.recall, "")
+                .against(format!("most-popular Recall@{k}"), p.recall)
+                .at_least(1.5),
+            Figure::new(format!("Loop Recall@{k} (vs item-KNN)"), l.recall, "")
+                .against(format!("item-KNN Recall@{k}"), knn.recall)
+                .at_least(1.0),
+            Figure::new(format!("Loop NDCG@{k}"), l.ndcg, "")
+                .against(format!("most-popular NDCG@{k}"), p.ndcg)
+                .at_least(1.5),
+            Figure::new(format!("Loop NDCG@{k} (vs item-KNN)"), l.ndcg, "")
+                .against(format!("item-KNN NDCG@{k}"), knn.ndcg)
+                .at_least(1.0),
+            Figure::new(format!("Loop HitRate@{k}"), l.hit_rate, "")
+                .against(format!("most-popular HitRate@{k}"), p.hit_rate),
+            Figure::new(format!("most-popular Recall@{k}"), p.recall, "")
+                .against(format!("random Recall@{k}"), r.recall)
+                .at_least(1.0),
+            Figure::new(format!("Loop Recall@{k} with exploration"), l.recall, "")
+                .against("the same without exploration", no_explore.recall),
+        ]
+    }
+
+    /// The text report: a table of every ranker, the ratios, Loop's sources.
+    pub fn render(&self) -> String {
+        let k = self.k;
+        let mut out = String::new();
+        let _ = writeln!(out, "loopctl eval ({}): {}", self.mode, self.setup);
+        let _ = writeln!(out, "Loop's path: {}\n", super::ranker::PATH);
+        let _ = writeln!(
+            out,
+            "| ranker | HitRate@{k} | Recall@{k} | NDCG@{k} | lists scored |"
+        );
+        let _ = writeln!(out, "|---|---|---|---|---|");
+        for name in RANKERS {
+            let s = self.mean(name);
+            let _ = writeln!(
+                out,
+                "| {name} | {:.4} | {:.4} | {:.4} | {} |",
+                s.hit_rate, s.recall, s.ndcg, s.n
+            );
+        }
+        let (l, p, knn) = (self.mean(LOOP), self.mean(POPULAR), self.mean(KNN));
+        let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
+        let _ = writeln!(
+            out,
+            "\nLoop / most-popular: Recall@{k} {:.2}x, NDCG@{k} {:.2}x (target >= 1.5x)",
+            ratio(l.recall, p.recall),
+            ratio(l.ndcg, p.ndcg)
+        );
+        let _ = writeln!(
+            out,
+            "Loop / item-KNN: Recall@{k} {:.2}x, NDCG@{k} {:.2}x (target >= 1x)",
+            ratio(l.recall, knn.recall),
+            ratio(l.ndcg, knn.ndcg)
+        );
+        let shares: Vec<String> = self
+            .source_shares()
+            .iter()
+            .map(|(s, f)| format!("{s} {:.0}%", f * 100.0))
+            .collect();
+        let _ = writeln!(out, "Loop's items by source: {}", shares.join(", "));
+        let _ = writeln!(out, "({:.1} s)", self.seconds);
+        out
+    }
+
+    /// The benchmark report document.
+    pub fn to_json(&self) -> Value {
+        let scores: BTreeMap<&str, Value> = RANKERS
+            .iter()
+            .map(|name| {
+                let s = self.mean(name);
+                (
+                    *name,
+                    json!({"hit_rate": s.hit_rate, "recall": s.recall, "ndcg": s.ndcg, "lists": s.n}),
+                )
+            })
+            .collect();
+        json!({
+            "bench": format!("eval-{}", self.mode),
+            "setup": self.setup,
+            "finished_at": chrono::Utc::now().to_rfc3339(),
+            "figures": self.figures().iter().map(Figure::to_json).collect::<Vec<_>>(),
+            "details": {
+                "mode": self.mode,
+                "k": self.k,
+                "path": super::ranker::PATH,
+                "scores": scores,
+                "loop_sources": self.source_shares().into_iter().collect::<BTreeMap<_, _>>(),
+                "seconds": self.seconds,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn figures_put_loop_beside_its_baselines_with_the_issues_targets() {
+        let mut r = Results {
+            mode: "split".into(),
+            k: 20,
+            ..Default::default()
+        };
+        let at = |recall: f64, ndcg: f64| Scores {
+            hit_rate: 1.0,
+            recall,
+            ndcg,
+            n: 1,
+        };
+        r.scores.insert(LOOP.into(), at(0.3, 0.2));
+        r.scores.insert(POPULAR.into(), at(0.1, 0.1));
+        r.scores.insert(KNN.into(), at(0.25, 0.25));
+        r.scores.insert(RANDOM.into(), at(0.01, 0.01));
+        r.sources.insert("collaborative".into(), 3);
+        r.sources.insert("trending".into(), 1);
+        let f = r.figures();
+        assert_eq!(f[0].met(), Some(true), "3x most-popular");
+        assert_eq!(f[1].met(), Some(true), "1.2x item-KNN");
+        assert_eq!(f[3].met(), Some(false), "NDCG below item-KNN");
+        let doc = r.to_json();
+        assert_eq!(doc["bench"], "eval-split");
+        assert_eq!(doc["details"]["loop_sources"]["collaborative"], 0.75);
+        let text = r.render();
+        assert!(
+            text.contains("| Loop | 1.0000 | 0.3000 | 0.2000 | 1 |"),
+            "{text}"
+        );
+        assert!(text.contains("collaborative 75%, trending 25%"), "{text}");
+    }
+}
