@@ -16,8 +16,6 @@
 //! LOOP_BENCH_PGBENCH_SCALE (1). Writes target/bench/gifts.json and prints a
 //! markdown table. After the load it checks that the ledger reconciles.
 
-#![allow(clippy::field_reassign_with_default)] // configs tweaked field by field
-
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,13 +24,11 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use loop_platform::auth::Role;
 use loop_platform::bench::{Figure, env_usize, percentile};
-use loop_platform::testing::{self, TestDb};
-use loop_proto::content::v1 as cpb;
-use loop_proto::content::v1::content_service_client::ContentServiceClient;
+use loop_platform::testing;
 use loop_proto::wallet::v1 as pb;
 use loop_proto::wallet::v1::wallet_service_client::WalletServiceClient;
+use loop_testkit::Sandbox;
 use loop_wallet::payments::{TestProvider, TestReceipt};
-use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 use uuid::Uuid;
 
@@ -205,127 +201,148 @@ async fn run_phase(
     }
 }
 
+/// The bench's knobs, from the environment.
+struct Knobs {
+    concurrency: usize,
+    seconds: usize,
+    viewers: usize,
+    creators: usize,
+    scale: usize,
+}
+
+impl Knobs {
+    fn from_env() -> Self {
+        Self {
+            concurrency: env_usize("LOOP_BENCH_CONCURRENCY", 32),
+            seconds: env_usize("LOOP_BENCH_SECONDS", 15),
+            viewers: env_usize("LOOP_BENCH_VIEWERS", 2000),
+            creators: env_usize("LOOP_BENCH_CREATORS", 200),
+            scale: env_usize("LOOP_BENCH_PGBENCH_SCALE", 1),
+        }
+    }
+}
+
+/// Content and the wallet in process, with throwaway databases.
+struct Bench {
+    knobs: Knobs,
+    sandbox: Sandbox,
+    clients: Vec<WalletServiceClient<Channel>>,
+    keys: loop_platform::testing::TestKeys,
+}
+
+impl Bench {
+    fn token(&self, subject: &str, role: Role) -> String {
+        self.keys.issue(subject, role, Duration::from_secs(3600))
+    }
+}
+
+/// Viewers holding coins and the rooms they gift to.
+struct Audience {
+    tokens: Arc<Vec<String>>,
+    /// One creator's room: every gift to ONE hot creator.
+    hot: Arc<Vec<Target>>,
+    /// The other creators' rooms.
+    spread: Arc<Vec<Target>>,
+}
+
+/// What the run measured.
+struct Measured {
+    pgbench: Pgbench,
+    hot: Phase,
+    spread: Option<Phase>,
+    drain_secs: f64,
+}
+
 #[tokio::main]
 async fn main() {
-    let concurrency = env_usize("LOOP_BENCH_CONCURRENCY", 32);
-    let seconds = env_usize("LOOP_BENCH_SECONDS", 15);
-    let viewers = env_usize("LOOP_BENCH_VIEWERS", 2000);
-    let creators = env_usize("LOOP_BENCH_CREATORS", 200);
-    let scale = env_usize("LOOP_BENCH_PGBENCH_SCALE", 1);
+    let knobs = Knobs::from_env();
     eprintln!(
-        "gift bench: {concurrency} concurrent clients, {seconds} s per phase, {viewers} viewers, {creators} creators"
+        "gift bench: {} concurrent clients, {} s per phase, {} viewers, {} creators",
+        knobs.concurrency, knobs.seconds, knobs.viewers, knobs.creators
     );
+    let bench = start(knobs).await;
+    let audience = seed(&bench).await;
+    let measured = measure(&bench, audience).await;
+    let knobs = bench.knobs;
+    drop(bench.sandbox); // stops the services before the load average is read
+    report(&knobs, &measured);
+}
 
-    // --- platform: content + wallet in process, throwaway databases ------------
-    let content_db = TestDb::create("bench_content").await;
-    let wallet_db = TestDb::create("bench_wallet").await;
-    let prefix = testing::unique("giftbench");
-    let kafka = testing::kafka_config(&prefix);
-    let shutdown = CancellationToken::new();
-    let mut content = loop_content::Config::default();
-    content.database = content_db.config.clone();
-    content.kafka = kafka.clone();
-    content.bootstrap_admin.password = loop_platform::config::Secret::new(String::new());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let content_addr = listener.local_addr().expect("addr");
-    tokio::spawn(loop_content::run(content, listener, shutdown.clone()));
-    let mut config = loop_wallet::Config::default();
-    config.database = wallet_db.config.clone();
-    config.database.max_connections = u32::try_from(concurrency).unwrap_or(32).clamp(4, 64);
-    config.kafka = kafka;
-    config.redis = testing::redis_config(&prefix);
-    config.services.content_url = format!("http://{content_addr}");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let service = tokio::spawn(loop_wallet::run(config.clone(), listener, shutdown.clone()));
-    let clients: Vec<WalletServiceClient<Channel>> = (0..4)
-        .map(|_| {
-            WalletServiceClient::new(
-                loop_platform::grpc::channel(&format!("http://{addr}")).expect("channel"),
-            )
+/// Content and the wallet, serving, and four client connections to the wallet.
+async fn start(knobs: Knobs) -> Bench {
+    let connections = u32::try_from(knobs.concurrency).unwrap_or(32).clamp(4, 64);
+    let sandbox = Sandbox::builder()
+        .name("giftbench")
+        .content_with(|c| {
+            c.bootstrap_admin.password = loop_platform::config::Secret::new(String::new());
         })
+        .wallet_with(|c| {
+            c.database.max_connections = connections;
+            // The production poll interval: the outbox drain time is a figure.
+            c.outbox.poll_interval_ms = loop_wallet::Config::default().outbox.poll_interval_ms;
+        })
+        .start()
+        .await;
+    let clients = (0..4)
+        .map(|_| WalletServiceClient::new(sandbox.wallet().channel()))
         .collect();
-    let content_client = ContentServiceClient::new(
-        loop_platform::grpc::channel(&format!("http://{content_addr}")).expect("channel"),
-    );
-    let keys = loop_platform::testing::TestKeys;
-    let token = |sub: &str, role| keys.issue(sub, role, Duration::from_secs(3600));
-    testing::wait_for("wallet serving", Duration::from_secs(60), || {
-        let mut c = clients[0].clone();
-        let t = token(&Uuid::now_v7().to_string(), Role::Viewer);
-        async move {
-            c.get_gift_catalog(loop_platform::grpc::request(
-                pb::GetGiftCatalogRequest {},
-                Some(&t),
-                Duration::from_secs(2),
-            ))
-            .await
-            .ok()
-        }
-    })
-    .await;
+    Bench {
+        knobs,
+        sandbox,
+        clients,
+        keys: loop_platform::testing::TestKeys,
+    }
+}
 
-    // --- data: viewers with coins, creators with open rooms --------------------
-    let content_pool = sqlx::PgPool::connect(content_db.url())
-        .await
-        .expect("content db");
-    let seed = |n: usize, role: &'static str| {
-        let pool = content_pool.clone();
-        async move {
-            let ids: Vec<Uuid> = (0..n).map(|_| Uuid::now_v7()).collect();
-            sqlx::query(
-                "INSERT INTO users (id, handle, display_name, password_hash, birth_date, country, language, role) \
-                 SELECT id, 'u' || replace(id::text, '-', ''), 'Bench', 'not-a-login', '1990-01-01', 'US', 'en', $2 \
-                 FROM unnest($1::uuid[]) AS id",
-            )
-            .bind(&ids)
-            .bind(role)
-            .execute(&pool)
-            .await
-            .expect("seed users");
-            ids.iter().map(Uuid::to_string).collect::<Vec<_>>()
-        }
-    };
-    let viewer_ids = seed(viewers, "viewer").await;
-    let creator_ids = seed(creators.max(1), "creator").await;
+/// Signs up the viewers and creators, opens a room per creator, and has
+/// every viewer buy 10,000 coins.
+async fn seed(bench: &Bench) -> Audience {
+    let Knobs {
+        viewers, creators, ..
+    } = bench.knobs;
     let started = Instant::now();
-    let rooms: Vec<Target> = futures::stream::iter(creator_ids.iter())
-        .map(|c| {
-            let mut cc = content_client.clone();
-            let t = token(c, Role::Creator);
+    let users = bench.sandbox.content_fixture();
+    let viewer_ids = users.seed(viewers, "1990-01-01", Role::Viewer).await;
+    let creator_ids = users
+        .seed(creators.max(1), "1990-01-01", Role::Creator)
+        .await;
+    let mut rooms: Vec<Target> = futures::stream::iter(creator_ids)
+        .map(|creator| {
+            let users = users.clone();
             async move {
-                let room = cc
-                    .start_live(loop_platform::grpc::request(
-                        cpb::StartLiveRequest {
-                            title: "bench".into(),
-                        },
-                        Some(&t),
-                        Duration::from_secs(10),
-                    ))
-                    .await
-                    .expect("start live")
-                    .into_inner()
-                    .room
-                    .expect("room");
-                Target {
-                    creator: c.clone(),
-                    room: room.room_id,
-                }
+                let room = users.go_live(&creator, "bench").await;
+                Target { creator, room }
             }
         })
         .buffer_unordered(16)
         .collect()
         .await;
-    let receipts = TestProvider::new(config.payments.test_secret.expose());
-    let tokens: Arc<Vec<String>> =
-        Arc::new(viewer_ids.iter().map(|v| token(v, Role::Viewer)).collect());
+    let tokens: Arc<Vec<String>> = Arc::new(
+        viewer_ids
+            .iter()
+            .map(|v| bench.token(v, Role::Viewer))
+            .collect(),
+    );
+    buy_coins(bench, &tokens).await;
+    eprintln!(
+        "  seeded {viewers} viewers with 10,000 coins and {} open rooms ({:.1}s)",
+        rooms.len(),
+        started.elapsed().as_secs_f64()
+    );
+    let hot = Arc::new(vec![rooms.remove(0)]);
+    Audience {
+        tokens,
+        hot,
+        spread: Arc::new(rooms),
+    }
+}
+
+/// Every viewer (by token) buys the 10,000-coin package with a signed test receipt.
+async fn buy_coins(bench: &Bench, tokens: &[String]) {
+    let receipts = TestProvider::new(bench.sandbox.wallet().config.payments.test_secret.expose());
     let bought = futures::stream::iter(tokens.iter().cloned().enumerate())
         .map(|(i, t)| {
-            let mut c = clients[i % clients.len()].clone();
+            let mut c = bench.clients[i % bench.clients.len()].clone();
             let receipt = receipts.sign(&TestReceipt {
                 receipt_id: Uuid::now_v7().to_string(),
                 product_id: "loop.coins_10000".into(),
@@ -345,29 +362,35 @@ async fn main() {
                 .is_ok()
             }
         })
-        .buffer_unordered(concurrency)
+        .buffer_unordered(bench.knobs.concurrency)
         .filter(|ok| futures::future::ready(*ok))
         .count()
         .await;
-    assert_eq!(bought, viewers, "every viewer bought coins");
-    eprintln!(
-        "  seeded {viewers} viewers with 10,000 coins and {} open rooms ({:.1}s)",
-        rooms.len(),
-        started.elapsed().as_secs_f64()
-    );
-    let mut rooms = rooms;
-    let hot = Arc::new(vec![rooms.remove(0)]);
-    let spread = Arc::new(rooms);
+    assert_eq!(bought, tokens.len(), "every viewer bought coins");
+}
 
+/// A warm-up, then pgbench, the hot creator and the spread, each for
+/// `seconds`; then the books must still balance once the relay caught up.
+async fn measure(bench: &Bench, audience: Audience) -> Measured {
+    let Knobs {
+        concurrency,
+        seconds,
+        scale,
+        ..
+    } = bench.knobs;
+    let Audience {
+        tokens,
+        hot,
+        spread,
+    } = audience;
+    let clients = &bench.clients;
     // Warm up (connections, caches, plans).
-    run_phase(&clients, &tokens, hot.clone(), concurrency, 2, "warm-up").await;
-
-    // --- measure ---------------------------------------------------------------
-    let base = tokio::task::spawn_blocking(move || pgbench(concurrency, seconds, scale))
+    run_phase(clients, &tokens, hot.clone(), concurrency, 2, "warm-up").await;
+    let pgbench = tokio::task::spawn_blocking(move || pgbench(concurrency, seconds, scale))
         .await
         .expect("pgbench");
-    let hot_phase = run_phase(
-        &clients,
+    let hot = run_phase(
+        clients,
         &tokens,
         hot,
         concurrency,
@@ -375,24 +398,25 @@ async fn main() {
         "one hot creator",
     )
     .await;
-    let spread_phase = if spread.is_empty() {
+    let spread = if spread.is_empty() {
         None
     } else {
-        Some(
-            run_phase(
-                &clients,
-                &tokens,
-                spread,
-                concurrency,
-                seconds,
-                "spread over creators",
-            )
-            .await,
-        )
+        let label = "spread over creators";
+        Some(run_phase(clients, &tokens, spread, concurrency, seconds, label).await)
     };
+    Measured {
+        pgbench,
+        hot,
+        spread,
+        drain_secs: settle(bench).await,
+    }
+}
 
-    // The books still balance, and the relay catches up.
-    let pool = sqlx::PgPool::connect(wallet_db.url())
+/// Waits until the relay has published every gift's event (returns how long
+/// that took) and checks that the ledger reconciles.
+async fn settle(bench: &Bench) -> f64 {
+    let database = &bench.sandbox.wallet().config.database;
+    let pool = sqlx::PgPool::connect(database.url.expose())
         .await
         .expect("wallet db");
     let drain_started = Instant::now();
@@ -413,41 +437,26 @@ async fn main() {
         .await
         .expect("reconcile");
     assert!(report.consistent, "{report:#?}");
-    shutdown.cancel();
-    let _ = service.await;
-    testing::clear_redis(&config.redis).await;
+    drain_secs
+}
 
+/// The markdown table, target/bench/gifts.json and the figures checked
+/// against their floors.
+fn report(knobs: &Knobs, m: &Measured) {
+    let Knobs {
+        concurrency,
+        seconds,
+        viewers,
+        creators,
+        scale,
+    } = *knobs;
+    let base = &m.pgbench;
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let mut rows = vec![("one hot creator", &hot_phase)];
-    if let Some(s) = &spread_phase {
+    let mut rows = vec![("one hot creator", &m.hot)];
+    if let Some(s) = &m.spread {
         rows.push(("spread over creators", s));
     }
-    println!(
-        "\n| figure ({concurrency} concurrent clients, {seconds} s) | value | pgbench TPC-B, same run (scale {scale}, -c {concurrency}) | ratio |"
-    );
-    println!("|---|---|---|---|");
-    for (name, p) in &rows {
-        println!(
-            "| gifts/s, {name} | {:.0} ({} gifts, {} errors) | {:.0} tps | {:.2}x |",
-            p.gifts_per_sec,
-            p.gifts,
-            p.errors,
-            base.tps,
-            p.gifts_per_sec / base.tps
-        );
-        println!(
-            "| latency p50 / p99, {name} | {:.2} / {:.2} ms | latency average {:.2} ms | p50 {:.2}x |",
-            p.p50_ms,
-            p.p99_ms,
-            base.latency_ms,
-            p.p50_ms / base.latency_ms
-        );
-    }
-    println!("| outbox drained after the load | {drain_secs:.1} s | | |");
-    println!(
-        "\nLedger reconciled after the run: consistent. Load average at the end: {}",
-        load.trim()
-    );
+    print_table(knobs, base, &rows, m.drain_secs, load.trim());
     let phase_json = |p: &Phase| {
         serde_json::json!({
             "gifts_per_sec": p.gifts_per_sec, "gifts": p.gifts, "errors": p.errors,
@@ -458,9 +467,9 @@ async fn main() {
     let json = serde_json::json!({
         "concurrency": concurrency, "seconds": seconds, "viewers": viewers, "creators": creators,
         "pgbench": {"scale": scale, "tps": base.tps, "latency_average_ms": base.latency_ms},
-        "hot_creator": phase_json(&hot_phase),
-        "spread": spread_phase.as_ref().map(phase_json),
-        "outbox_drain_seconds": drain_secs,
+        "hot_creator": phase_json(&m.hot),
+        "spread": m.spread.as_ref().map(phase_json),
+        "outbox_drain_seconds": m.drain_secs,
         "loadavg": load.trim(),
     });
     let mut figures = Vec::new();
@@ -490,4 +499,42 @@ async fn main() {
         json,
     )
     .expect("write report");
+}
+
+fn print_table(
+    knobs: &Knobs,
+    base: &Pgbench,
+    rows: &[(&str, &Phase)],
+    drain_secs: f64,
+    load: &str,
+) {
+    let Knobs {
+        concurrency,
+        seconds,
+        scale,
+        ..
+    } = *knobs;
+    println!(
+        "\n| figure ({concurrency} concurrent clients, {seconds} s) | value | pgbench TPC-B, same run (scale {scale}, -c {concurrency}) | ratio |"
+    );
+    println!("|---|---|---|---|");
+    for (name, p) in rows {
+        println!(
+            "| gifts/s, {name} | {:.0} ({} gifts, {} errors) | {:.0} tps | {:.2}x |",
+            p.gifts_per_sec,
+            p.gifts,
+            p.errors,
+            base.tps,
+            p.gifts_per_sec / base.tps
+        );
+        println!(
+            "| latency p50 / p99, {name} | {:.2} / {:.2} ms | latency average {:.2} ms | p50 {:.2}x |",
+            p.p50_ms,
+            p.p99_ms,
+            base.latency_ms,
+            p.p50_ms / base.latency_ms
+        );
+    }
+    println!("| outbox drained after the load | {drain_secs:.1} s | | |");
+    println!("\nLedger reconciled after the run: consistent. Load average at the end: {load}");
 }

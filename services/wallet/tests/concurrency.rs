@@ -181,7 +181,7 @@ async fn setup(viewers: usize) -> Setup {
     .await;
     let creator = p.creator().await;
     let room = p.go_live(&creator).await;
-    let ids = p.seed_users(viewers, "1990-01-01", "viewer").await;
+    let ids = p.seed_users(viewers, "1990-01-01", Role::Viewer).await;
     let tokens: Vec<String> = ids.iter().map(|v| p.token(v, Role::Viewer)).collect();
     // Each viewer buys 100 coins.
     futures::stream::iter(ids.iter())

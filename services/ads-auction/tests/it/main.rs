@@ -11,10 +11,10 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use loop_ads_auction::{Config, run};
+use loop_ads_auction::Config;
 use loop_platform::auth::Role;
 use loop_platform::kafka::{Producer, topics};
-use loop_platform::testing::{self, TestDb};
+use loop_platform::testing;
 use loop_proto::ads_auction::v1 as pb;
 use loop_proto::ads_auction::v1::ads_auction_service_client::AdsAuctionServiceClient;
 use loop_proto::common::v1 as common;
@@ -23,9 +23,10 @@ use loop_proto::content::v1::content_service_client::ContentServiceClient;
 use loop_proto::events::v1 as ev;
 use loop_proto::wallet::v1 as wpb;
 use loop_proto::wallet::v1::wallet_service_client::WalletServiceClient;
+use loop_testkit::Sandbox;
+use loop_testkit::fixtures::{self, NewUser};
 use loop_wallet::payments::{TestProvider, TestReceipt};
 use sqlx::PgPool;
-use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 use tonic::{Code, Request};
 use uuid::Uuid;
@@ -33,36 +34,15 @@ use uuid::Uuid;
 struct Harness {
     ads: AdsAuctionServiceClient<Channel>,
     content: ContentServiceClient<Channel>,
+    users: fixtures::Content,
     keys: loop_platform::testing::TestKeys,
     config: Config,
     producer: Producer,
     pool: PgPool,
-    shutdown: CancellationToken,
     /// The wallet service and its test receipts (metered harnesses only).
     wallet: Option<(WalletServiceClient<Channel>, TestProvider)>,
-    _dbs: Vec<TestDb>,
-}
-
-impl Drop for Harness {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
-}
-
-async fn healthy(channel: Channel, service: &str) {
-    let health = tonic_health::pb::health_client::HealthClient::new(channel);
-    testing::wait_for(service, Duration::from_secs(60), || {
-        let mut health = health.clone();
-        let service = service.to_owned();
-        async move {
-            health
-                .check(tonic_health::pb::HealthCheckRequest { service })
-                .await
-                .ok()
-                .filter(|r| r.get_ref().status == 1)
-        }
-    })
-    .await;
+    /// Content, ads-auction and (metered) the wallet; dropping it stops them.
+    _sandbox: Sandbox,
 }
 
 fn ts(t: chrono::DateTime<chrono::Utc>) -> Option<prost_types::Timestamp> {
@@ -81,89 +61,43 @@ impl Harness {
     }
 
     async fn start_with(metered: bool, tune: impl FnOnce(&mut Config)) -> Self {
-        testing::init_telemetry();
-        let content_db = TestDb::create("adsc").await;
-        let ads_db = TestDb::create("ads").await;
-        let prefix = testing::unique("ads");
-        let shutdown = CancellationToken::new();
-
-        let mut cc = loop_content::Config::default();
-        cc.database = content_db.config.clone();
-        cc.kafka = testing::kafka_config(&prefix);
-        cc.outbox.poll_interval_ms = 50;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let content_addr = listener.local_addr().expect("addr");
-        tokio::spawn(loop_content::run(cc.clone(), listener, shutdown.clone()));
-
-        let mut config = Config::default();
-        config.database = ads_db.config.clone();
-        config.kafka = cc.kafka.clone();
-        config.redis = testing::redis_config(&prefix);
-        config.services.content_url = format!("http://{content_addr}");
-        config.consumer.billing_group_id = format!("{prefix}-billing");
-        config.consumer.content_group_id = format!("{prefix}-content");
-        config.outbox.poll_interval_ms = 50;
-        config.index.refresh_interval_ms = 100;
-        config.auction.reserve_ecpm_millicents = 50_000;
-        config.auction.debug_enabled = true;
-        // Unpaced unless a test says otherwise: hand-computed outcomes do not
-        // depend on the time of day.
-        config.pacing.burst_fraction = 1.0;
-        config.billing.settle_interval_secs = 1;
-        let mut dbs = vec![content_db, ads_db];
-        let mut wallet = None;
-        if metered {
-            let wallet_db = TestDb::create("adsw").await;
-            let mut wc = loop_wallet::Config::default();
-            wc.database = wallet_db.config.clone();
-            wc.database.max_connections = 4;
-            wc.kafka = cc.kafka.clone();
-            wc.redis = testing::redis_config(&prefix);
-            wc.services.content_url = format!("http://{content_addr}");
-            wc.outbox.poll_interval_ms = 50;
-            let receipts = TestProvider::new(wc.payments.test_secret.expose());
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind");
-            let wallet_addr = listener.local_addr().expect("addr");
-            tokio::spawn(loop_wallet::run(wc, listener, shutdown.clone()));
-            let channel =
-                loop_platform::grpc::channel(&format!("http://{wallet_addr}")).expect("channel");
-            healthy(channel.clone(), loop_wallet::SERVICE_NAME).await;
-            config.wallet.mode = "grpc".into();
-            config.services.wallet_url = format!("http://{wallet_addr}");
-            wallet = Some((WalletServiceClient::new(channel), receipts));
-            dbs.push(wallet_db);
+        let sandbox = Sandbox::builder().name("ads");
+        let sandbox = if metered {
+            sandbox.wallet_with(|c| c.database.max_connections = 4)
         } else {
-            config.wallet.mode = "unmetered".into();
-        }
-        tune(&mut config);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        tokio::spawn(run(config.clone(), listener, shutdown.clone()));
-
-        let content_channel =
-            loop_platform::grpc::channel(&format!("http://{content_addr}")).expect("channel");
-        let ads_channel = loop_platform::grpc::channel(&format!("http://{addr}")).expect("channel");
-        healthy(content_channel.clone(), loop_content::SERVICE_NAME).await;
-        healthy(ads_channel.clone(), loop_ads_auction::SERVICE_NAME).await;
+            sandbox.unmetered_ads()
+        };
+        let sandbox = sandbox
+            .ads_with(|config| {
+                config.index.refresh_interval_ms = 100;
+                config.auction.reserve_ecpm_millicents = 50_000;
+                config.auction.debug_enabled = true;
+                config.billing.settle_interval_secs = 1;
+                tune(config);
+            })
+            .start()
+            .await;
+        let wallet = metered.then(|| {
+            let wallet = sandbox.wallet();
+            (
+                WalletServiceClient::new(wallet.channel()),
+                TestProvider::new(wallet.config.payments.test_secret.expose()),
+            )
+        });
+        let config = sandbox.ads().config.clone();
         let pool = loop_platform::db::connect(&config.database)
             .await
             .expect("pool");
         Self {
-            ads: AdsAuctionServiceClient::new(ads_channel),
-            content: ContentServiceClient::new(content_channel),
+            ads: AdsAuctionServiceClient::new(sandbox.ads().channel()),
+            content: ContentServiceClient::new(sandbox.content().channel()),
+            users: sandbox.content_fixture(),
             keys: loop_platform::testing::TestKeys,
             producer: Producer::new(&config.kafka, "ads-test").expect("producer"),
             config,
             pool,
-            shutdown,
             wallet,
-            _dbs: dbs,
+            _sandbox: sandbox,
         }
     }
 
@@ -257,32 +191,24 @@ impl Harness {
         )
     }
 
+    /// Signs up `handle` with `role`: (token, user id).
     async fn user(&self, handle: &str, role: common::Role) -> (String, String) {
-        let user = self
-            .content
-            .clone()
-            .create_user(content::CreateUserRequest {
-                handle: handle.into(),
-                password: "correct horse battery".into(),
-                birth_date: "1990-01-01".into(),
-                country: "US".into(),
-                language: "en".into(),
-                role: role as i32,
-                ..Default::default()
-            })
-            .await
-            .expect("sign up")
-            .into_inner()
-            .user
-            .expect("user");
-        let platform_role = match role {
+        let role = match role {
             common::Role::Creator => Role::Creator,
             common::Role::Advertiser => Role::Advertiser,
             _ => Role::Viewer,
         };
+        let user = self
+            .users
+            .sign_up(NewUser {
+                handle: Some(handle.into()),
+                role,
+                ..NewUser::default()
+            })
+            .await;
         (
             self.keys
-                .issue(&user.user_id, platform_role, Duration::from_secs(3600)),
+                .issue(&user.user_id, role, Duration::from_secs(3600)),
             user.user_id,
         )
     }

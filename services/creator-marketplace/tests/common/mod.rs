@@ -1,24 +1,23 @@
-//! Content, wallet and the marketplace in process on ephemeral ports, each
-//! with its own database, sharing one topic prefix.
+//! Content, wallet and the marketplace (a test-kit sandbox) in process on
+//! ephemeral ports, each with its own database, sharing one topic prefix.
 
 #![allow(dead_code, clippy::field_reassign_with_default)]
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use loop_creator_marketplace::Config;
 use loop_platform::auth::Role;
 use loop_platform::config::KafkaConfig;
-use loop_platform::testing::{self, TestDb};
+use loop_platform::testing::TestDb;
 use loop_proto::content::v1 as cpb;
-use loop_proto::content::v1::content_service_client::ContentServiceClient;
 use loop_proto::creator_marketplace::v1 as pb;
 use loop_proto::creator_marketplace::v1::creator_marketplace_service_client::CreatorMarketplaceServiceClient;
 use loop_proto::wallet::v1 as wpb;
 use loop_proto::wallet::v1::wallet_service_client::WalletServiceClient;
+use loop_testkit::Sandbox;
+use loop_testkit::fixtures::Content;
 use loop_wallet::payments::{TestProvider, TestReceipt};
 use sqlx::PgPool;
-use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 use uuid::Uuid;
 
@@ -27,117 +26,61 @@ pub struct Platform {
     pub kafka: KafkaConfig,
     pub config: Config,
     pub market: CreatorMarketplaceServiceClient<Channel>,
-    pub content: ContentServiceClient<Channel>,
+    /// Users, follows and videos, through content's rpcs.
+    pub content: Content,
     pub wallet: WalletServiceClient<Channel>,
     pub pool: PgPool,
-    pub content_pool: PgPool,
     pub receipts: TestProvider,
     pub admin: String,
-    pub shutdown: CancellationToken,
-    _dbs: Vec<TestDb>,
+    /// Content, the wallet and the marketplace; dropping it stops them.
+    _sandbox: Sandbox,
 }
 
-async fn listener() -> (tokio::net::TcpListener, SocketAddr) {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = l.local_addr().expect("addr");
-    (l, addr)
-}
-
-async fn healthy(channel: Channel, service: &'static str) {
-    let health = tonic_health::pb::health_client::HealthClient::new(channel);
-    testing::wait_for(service, Duration::from_secs(120), || {
-        let mut health = health.clone();
-        async move {
-            health
-                .check(tonic_health::pb::HealthCheckRequest {
-                    service: service.into(),
-                })
-                .await
-                .ok()
-                .filter(|r| r.get_ref().status == 1)
-        }
-    })
-    .await;
-}
-
-/// The marketplace's test configuration (fast jobs, 2 followers to apply).
-pub fn market_config(db: &TestDb, kafka: &KafkaConfig, prefix: &str) -> Config {
-    let mut config = Config::default();
-    config.database = db.config.clone();
+/// The marketplace's test knobs: fast jobs, 2 followers to apply.
+pub fn fast_market(config: &mut Config) {
     config.database.max_connections = 6;
-    config.kafka = kafka.clone();
-    config.consumer.group_id = format!("{prefix}-market");
     config.marketplace.min_followers = 2;
     config.jobs.refresh_interval_ms = 50;
     config.jobs.sweep_interval_ms = 100;
+}
+
+/// The marketplace's test configuration on `db` and `kafka`, consuming as
+/// `<prefix>-market`.
+pub fn market_config(db: &TestDb, kafka: &KafkaConfig, prefix: &str) -> Config {
+    let mut config = Config::default();
+    config.database = db.config.clone();
+    config.kafka = kafka.clone();
+    config.consumer.group_id = format!("{prefix}-market");
+    fast_market(&mut config);
     config
 }
 
 impl Platform {
     pub async fn start() -> Self {
-        testing::init_telemetry();
-        let prefix = testing::unique("mkt");
-        let kafka = testing::kafka_config(&prefix);
-        let shutdown = CancellationToken::new();
-
-        let content_db = TestDb::create("mcontent").await;
-        let mut content = loop_content::Config::default();
-        content.database = content_db.config.clone();
-        content.database.max_connections = 4;
-        content.kafka = kafka.clone();
-        content.outbox.poll_interval_ms = 50;
-        content.bootstrap_admin.password = loop_platform::config::Secret::new(String::new());
-        let (content_listener, content_addr) = listener().await;
-        tokio::spawn(loop_content::run(
-            content,
-            content_listener,
-            shutdown.clone(),
-        ));
-
-        let wallet_db = TestDb::create("mwallet").await;
-        let mut wallet = loop_wallet::Config::default();
-        wallet.database = wallet_db.config.clone();
-        wallet.database.max_connections = 4;
-        wallet.kafka = kafka.clone();
-        wallet.redis = testing::redis_config(&prefix);
-        wallet.services.content_url = format!("http://{content_addr}");
-        wallet.outbox.poll_interval_ms = 50;
-        let receipts = TestProvider::new(wallet.payments.test_secret.expose());
-        let (wallet_listener, wallet_addr) = listener().await;
-        tokio::spawn(loop_wallet::run(wallet, wallet_listener, shutdown.clone()));
-
-        let market_db = TestDb::create("market").await;
-        let mut config = market_config(&market_db, &kafka, &prefix);
-        config.services.content_url = format!("http://{content_addr}");
-        config.services.wallet_url = format!("http://{wallet_addr}");
-        let (market_listener, market_addr) = listener().await;
-        tokio::spawn(loop_creator_marketplace::run(
-            config.clone(),
-            market_listener,
-            shutdown.clone(),
-        ));
-
-        let channel =
-            |a: SocketAddr| loop_platform::grpc::channel(&format!("http://{a}")).expect("channel");
-        healthy(channel(content_addr), "loop.content.v1.ContentService").await;
-        healthy(channel(wallet_addr), loop_wallet::SERVICE_NAME).await;
-        healthy(channel(market_addr), loop_creator_marketplace::SERVICE_NAME).await;
-        let small = || sqlx::postgres::PgPoolOptions::new().max_connections(2);
+        let sandbox = Sandbox::builder()
+            .name("mkt")
+            .content_with(|c| c.database.max_connections = 4)
+            .wallet_with(|c| c.database.max_connections = 4)
+            .market_with(fast_market)
+            .start()
+            .await;
+        let config = sandbox.market().config.clone();
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(2)
+            .connect(config.database.url.expose())
+            .await
+            .expect("market db");
         Self {
             keys: loop_platform::testing::TestKeys,
-            kafka,
-            market: CreatorMarketplaceServiceClient::new(channel(market_addr)),
-            content: ContentServiceClient::new(channel(content_addr)),
-            wallet: WalletServiceClient::new(channel(wallet_addr)),
-            pool: small().connect(market_db.url()).await.expect("market db"),
-            content_pool: small().connect(content_db.url()).await.expect("content db"),
-            receipts,
+            kafka: sandbox.kafka.clone(),
+            market: CreatorMarketplaceServiceClient::new(sandbox.market().channel()),
+            content: sandbox.content_fixture(),
+            wallet: WalletServiceClient::new(sandbox.wallet().channel()),
+            pool,
+            receipts: TestProvider::new(sandbox.wallet().config.payments.test_secret.expose()),
             admin: Uuid::now_v7().to_string(),
             config,
-            shutdown,
-            _dbs: vec![content_db, wallet_db, market_db],
+            _sandbox: sandbox,
         }
     }
 
@@ -171,42 +114,19 @@ impl Platform {
         self.market.clone()
     }
 
-    /// Users written straight to content's database.
-    pub async fn seed_users(&self, n: usize, birth_date: &str, role: &str) -> Vec<String> {
-        let ids: Vec<Uuid> = (0..n).map(|_| Uuid::now_v7()).collect();
-        sqlx::query(
-            "INSERT INTO users (id, handle, display_name, password_hash, birth_date, country, language, role) \
-             SELECT id, 'u' || replace(id::text, '-', ''), 'Seeded', 'not-a-login', $2::date, 'US', 'en', $3 \
-             FROM unnest($1::uuid[]) AS id",
-        )
-        .bind(&ids)
-        .bind(birth_date)
-        .bind(role)
-        .execute(&self.content_pool)
-        .await
-        .expect("seed users");
-        ids.iter().map(Uuid::to_string).collect()
-    }
-
-    pub async fn follow(&self, follower: &str, creator: &str) {
-        self.content
-            .clone()
-            .follow(self.req(
-                follower,
-                Role::Viewer,
-                cpb::FollowRequest {
-                    creator_id: creator.into(),
-                },
-            ))
-            .await
-            .expect("follow");
+    /// `n` users signed up in the content service.
+    pub async fn seed_users(&self, n: usize, birth_date: &str, role: Role) -> Vec<String> {
+        self.content.seed(n, birth_date, role).await
     }
 
     /// An adult creator with `followers` followers.
     pub async fn creator_with_followers(&self, followers: usize) -> String {
-        let creator = self.seed_users(1, "1995-03-03", "creator").await.remove(0);
-        for f in self.seed_users(followers, "2000-01-01", "viewer").await {
-            self.follow(&f, &creator).await;
+        let creator = self
+            .seed_users(1, "1995-03-03", Role::Creator)
+            .await
+            .remove(0);
+        for f in self.seed_users(followers, "2000-01-01", Role::Viewer).await {
+            self.content.follow(&f, &creator).await;
         }
         creator
     }
@@ -339,26 +259,12 @@ impl Platform {
     }
 
     pub async fn publish_video(&self, creator: &str, hashtags: &[&str]) -> String {
-        self.content
-            .clone()
-            .publish_video(self.req(
-                creator,
-                Role::Creator,
-                cpb::PublishVideoRequest {
-                    caption: "my routine".into(),
-                    hashtags: hashtags.iter().map(|h| (*h).to_owned()).collect(),
-                    duration_ms: 15_000,
-                    media_url: "https://cdn.loop.test/v.mp4".into(),
-                    category: "beauty".into(),
-                    ..Default::default()
-                },
-            ))
-            .await
-            .expect("publish video")
-            .into_inner()
-            .video
-            .expect("video")
-            .video_id
+        let video = cpb::PublishVideoRequest {
+            hashtags: hashtags.iter().map(|h| (*h).to_owned()).collect(),
+            category: "beauty".into(),
+            ..Content::video("my routine")
+        };
+        self.content.publish_video(creator, video).await
     }
 
     pub async fn collab(&self, id: &str) -> pb::Collaboration {
@@ -371,12 +277,6 @@ impl Platform {
             .into_inner()
             .collaboration
             .expect("collaboration")
-    }
-}
-
-impl Drop for Platform {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
     }
 }
 

@@ -19,9 +19,9 @@ async fn eligibility_and_reapplication() {
         async move { m.clone().apply_as_creator(req).await }
     };
     // Under 18.
-    let minor = p.seed_users(1, "2012-01-01", "creator").await.remove(0);
-    for f in p.seed_users(2, "2000-01-01", "viewer").await {
-        p.follow(&f, &minor).await;
+    let minor = p.seed_users(1, "2012-01-01", Role::Creator).await.remove(0);
+    for f in p.seed_users(2, "2000-01-01", Role::Viewer).await {
+        p.content.follow(&f, &minor).await;
     }
     let err = apply(minor.clone()).await.expect_err("minor");
     assert_eq!(
@@ -104,7 +104,10 @@ async fn eligibility_and_reapplication() {
         .unwrap();
     apply(ok.clone()).await.expect("reapply after 30 days");
     // A rejected creator is not listed: advertisers cannot invite them.
-    let advertiser = p.seed_users(1, "1980-01-01", "advertiser").await.remove(0);
+    let advertiser = p
+        .seed_users(1, "1980-01-01", Role::Advertiser)
+        .await
+        .remove(0);
     let campaign = p
         .campaign(&advertiser, BUDGET, pb::CampaignVisibility::Public)
         .await;

@@ -24,7 +24,10 @@ fn key() -> String {
 
 /// Advertiser funded, campaign published, listed creator invited.
 async fn invited(p: &Platform) -> (String, String, pb::Campaign, pb::Collaboration) {
-    let advertiser = p.seed_users(1, "1980-01-01", "advertiser").await.remove(0);
+    let advertiser = p
+        .seed_users(1, "1980-01-01", Role::Advertiser)
+        .await
+        .remove(0);
     p.fund(&advertiser, 100_000).await;
     let creator = p.listed_creator().await;
     let campaign = p

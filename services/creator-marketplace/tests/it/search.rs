@@ -5,7 +5,10 @@ use super::*;
 #[tokio::test]
 async fn search_filters_sorts_and_pages() {
     let p = Platform::start().await;
-    let advertiser = p.seed_users(1, "1980-01-01", "advertiser").await.remove(0);
+    let advertiser = p
+        .seed_users(1, "1980-01-01", Role::Advertiser)
+        .await
+        .remove(0);
     let mut creators = Vec::new();
     for _ in 0..3 {
         creators.push(p.listed_creator().await);

@@ -1,6 +1,7 @@
-//! The wallet and the content service in process on ephemeral ports, each
-//! with its own database, plus the topic prefix and Redis prefix of one test.
-//! The wallet runs in a runtime of its own so a test can kill it hard.
+//! The wallet and the content service (a test-kit sandbox) in process on
+//! ephemeral ports, each with its own database, plus the topic prefix and
+//! Redis prefix of one test. The wallet runs in a runtime of its own so a
+//! test can kill it hard.
 
 #![allow(dead_code, clippy::field_reassign_with_default)]
 
@@ -12,9 +13,10 @@ use std::time::Duration;
 use loop_platform::auth::Role;
 use loop_platform::testing::{self, TestDb};
 use loop_proto::content::v1 as cpb;
-use loop_proto::content::v1::content_service_client::ContentServiceClient;
 use loop_proto::wallet::v1 as pb;
 use loop_proto::wallet::v1::wallet_service_client::WalletServiceClient;
+use loop_testkit::Sandbox;
+use loop_testkit::fixtures::Content;
 use loop_wallet::Config;
 use loop_wallet::payments::{TestProvider, TestReceipt};
 use sqlx::PgPool;
@@ -94,13 +96,14 @@ pub struct Platform {
     pub addr: SocketAddr,
     pub wallet: Wallet,
     pub client: WalletServiceClient<Channel>,
-    pub content: ContentServiceClient<Channel>,
-    pub content_pool: PgPool,
+    /// Users, rooms and videos, through content's rpcs.
+    pub content: Content,
     pub pool: PgPool,
     pub receipts: TestProvider,
     pub admin: String,
-    content_shutdown: CancellationToken,
-    _dbs: (TestDb, TestDb),
+    _db: TestDb,
+    /// The content service the wallet calls.
+    _sandbox: Sandbox,
 }
 
 pub fn free_addr() -> SocketAddr {
@@ -114,34 +117,14 @@ impl Platform {
     }
 
     pub async fn start_with(tune: impl FnOnce(&mut Config)) -> Self {
-        testing::init_telemetry();
-        let content_db = TestDb::create("wcontent").await;
+        let sandbox = Sandbox::builder().name("wallet").content().start().await;
         let wallet_db = TestDb::create("wallet").await;
-        let prefix = testing::unique("wallet");
-        let kafka = testing::kafka_config(&prefix);
-
-        let mut content = loop_content::Config::default();
-        content.database = content_db.config.clone();
-        content.kafka = kafka.clone();
-        content.outbox.poll_interval_ms = 50;
-        content.bootstrap_admin.password = loop_platform::config::Secret::new(String::new());
-        let content_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let content_addr = content_listener.local_addr().expect("addr");
-        let content_shutdown = CancellationToken::new();
-        tokio::spawn(loop_content::run(
-            content,
-            content_listener,
-            content_shutdown.clone(),
-        ));
-
         let mut config = Config::default();
         config.database = wallet_db.config.clone();
         config.database.max_connections = 10;
-        config.kafka = kafka;
-        config.redis = testing::redis_config(&prefix);
-        config.services.content_url = format!("http://{content_addr}");
+        config.kafka = sandbox.kafka.clone();
+        config.redis = sandbox.redis.clone();
+        config.services.content_url = sandbox.content().url();
         config.outbox.poll_interval_ms = 50;
         config.leaderboards.projector_interval_ms = 50;
         tune(&mut config);
@@ -149,48 +132,37 @@ impl Platform {
         let wallet = Wallet::start(config.clone(), addr);
 
         let channel = loop_platform::grpc::channel(&format!("http://{addr}")).expect("channel");
-        let content_channel =
-            loop_platform::grpc::channel(&format!("http://{content_addr}")).expect("channel");
-        for (channel, service) in [
-            (channel.clone(), loop_wallet::SERVICE_NAME),
-            (content_channel.clone(), "loop.content.v1.ContentService"),
-        ] {
-            let health = tonic_health::pb::health_client::HealthClient::new(channel);
-            let exited = wallet.exited.clone();
-            testing::wait_for(service, Duration::from_secs(110), || {
-                let mut health = health.clone();
-                if let Some(why) = exited.lock().clone() {
-                    panic!("the wallet exited at start-up: {why}");
-                }
-                async move {
-                    health
-                        .check(tonic_health::pb::HealthCheckRequest {
-                            service: service.into(),
-                        })
-                        .await
-                        .ok()
-                        .filter(|r| r.get_ref().status == 1)
-                }
-            })
-            .await;
-        }
-        // Small pools: tests run in parallel on a server shared with other work.
-        let small = || sqlx::postgres::PgPoolOptions::new().max_connections(3);
-        let content_pool = small().connect(content_db.url()).await.expect("content db");
-        let pool = small().connect(wallet_db.url()).await.expect("wallet db");
+        let exited = wallet.exited.clone();
+        testing::wait_for("wallet serving", Duration::from_secs(110), || {
+            if let Some(why) = exited.lock().clone() {
+                panic!("the wallet exited at start-up: {why}");
+            }
+            let channel = channel.clone();
+            async move {
+                loop_testkit::serving(channel, loop_wallet::SERVICE_NAME)
+                    .await
+                    .then_some(())
+            }
+        })
+        .await;
+        // A small pool: tests run in parallel on a server shared with other work.
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(3)
+            .connect(wallet_db.url())
+            .await
+            .expect("wallet db");
         Self {
             keys: loop_platform::testing::TestKeys,
             receipts: TestProvider::new(config.payments.test_secret.expose()),
             addr,
             wallet,
             client: WalletServiceClient::new(channel),
-            content: ContentServiceClient::new(content_channel),
-            content_pool,
+            content: sandbox.content_fixture(),
             pool,
             admin: Uuid::now_v7().to_string(),
             config,
-            content_shutdown,
-            _dbs: (content_db, wallet_db),
+            _db: wallet_db,
+            _sandbox: sandbox,
         }
     }
 
@@ -215,80 +187,32 @@ impl Platform {
         self.client.clone()
     }
 
-    /// Users in the content service, written straight to its database
-    /// (signing up thousands would cost thousands of argon2 hashes).
-    pub async fn seed_users(&self, n: usize, birth_date: &str, role: &str) -> Vec<String> {
-        let ids: Vec<Uuid> = (0..n).map(|_| Uuid::now_v7()).collect();
-        sqlx::query(
-            "INSERT INTO users (id, handle, display_name, password_hash, birth_date, country, language, role) \
-             SELECT id, 'u' || replace(id::text, '-', ''), 'Seeded', 'not-a-login', $2::date, 'US', 'en', $3 \
-             FROM unnest($1::uuid[]) AS id",
-        )
-        .bind(&ids)
-        .bind(birth_date)
-        .bind(role)
-        .execute(&self.content_pool)
-        .await
-        .expect("seed users");
-        ids.iter().map(Uuid::to_string).collect()
+    /// `n` users signed up in the content service.
+    pub async fn seed_users(&self, n: usize, birth_date: &str, role: Role) -> Vec<String> {
+        self.content.seed(n, birth_date, role).await
     }
 
     pub async fn creator(&self) -> String {
-        self.seed_users(1, "1990-05-05", "creator").await.remove(0)
+        self.seed_users(1, "1990-05-05", Role::Creator)
+            .await
+            .remove(0)
     }
 
     /// Opens a LIVE room hosted by `creator`.
     pub async fn go_live(&self, creator: &str) -> String {
-        self.content
-            .clone()
-            .start_live(self.req(
-                creator,
-                Role::Creator,
-                cpb::StartLiveRequest {
-                    title: "live now".into(),
-                },
-            ))
-            .await
-            .expect("start live")
-            .into_inner()
-            .room
-            .expect("room")
-            .room_id
+        self.content.go_live(creator, "live now").await
     }
 
     pub async fn end_live(&self, creator: &str, room_id: &str) {
-        self.content
-            .clone()
-            .end_live(self.req(
-                creator,
-                Role::Creator,
-                cpb::EndLiveRequest {
-                    room_id: room_id.into(),
-                },
-            ))
-            .await
-            .expect("end live");
+        self.content.end_live(creator, room_id).await;
     }
 
     pub async fn publish_video(&self, creator: &str) -> String {
-        self.content
-            .clone()
-            .publish_video(self.req(
-                creator,
-                Role::Creator,
-                cpb::PublishVideoRequest {
-                    caption: "gift me".into(),
-                    duration_ms: 10_000,
-                    media_url: "https://cdn.loop.test/v.mp4".into(),
-                    ..Default::default()
-                },
-            ))
-            .await
-            .expect("publish")
-            .into_inner()
-            .video
-            .expect("video")
-            .video_id
+        let video = cpb::PublishVideoRequest {
+            duration_ms: 10_000,
+            ..Content::video("gift me")
+        };
+        self.content.publish_video(creator, video).await
     }
 
     pub fn receipt(&self, product: &str, cents: i64) -> pb::PaymentReceipt {
@@ -374,22 +298,6 @@ impl Platform {
         self.config
             .kafka
             .topic(loop_platform::kafka::topics::WALLET)
-    }
-}
-
-impl Drop for Platform {
-    fn drop(&mut self) {
-        self.content_shutdown.cancel();
-        let redis = self.config.redis.clone();
-        let _ = std::thread::spawn(move || {
-            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                rt.block_on(testing::clear_redis(&redis));
-            }
-        })
-        .join();
     }
 }
 

@@ -6,7 +6,7 @@ use super::*;
 async fn leaderboards_rank_gifters_and_creators_and_rebuild_from_the_ledger() {
     let p = Platform::start().await;
     let creators = [p.creator().await, p.creator().await];
-    let viewers = p.seed_users(3, "1990-01-01", "viewer").await;
+    let viewers = p.seed_users(3, "1990-01-01", Role::Viewer).await;
     let room = p.go_live(&creators[0]).await;
     let video = p.publish_video(&creators[1]).await;
     let mut c = p.client();
@@ -176,7 +176,7 @@ fn check_journal(text: &str) -> (usize, usize) {
 async fn the_journal_export_balances_and_asserts_every_stored_balance() {
     let p = Platform::start().await;
     let creator = p.creator().await;
-    let viewer = p.seed_users(1, "1990-01-01", "viewer").await.remove(0);
+    let viewer = p.seed_users(1, "1990-01-01", Role::Viewer).await.remove(0);
     let room = p.go_live(&creator).await;
     p.buy(&viewer, "coins_1000").await;
     for _ in 0..3 {

@@ -5,7 +5,10 @@ use super::*;
 #[tokio::test]
 async fn escrow_and_ad_budgets_are_internal_idempotent_and_balanced() {
     let p = Platform::start().await;
-    let advertiser = p.seed_users(1, "1980-01-01", "advertiser").await.remove(0);
+    let advertiser = p
+        .seed_users(1, "1980-01-01", Role::Advertiser)
+        .await
+        .remove(0);
     let creator = p.creator().await;
     let mut c = p.client();
     let topped = c

@@ -6,7 +6,7 @@ use super::*;
 async fn buy_gift_cash_out_and_every_step_is_on_the_books() {
     let p = Platform::start().await;
     let creator = p.creator().await;
-    let viewer = p.seed_users(1, "1995-01-01", "viewer").await.remove(0);
+    let viewer = p.seed_users(1, "1995-01-01", Role::Viewer).await.remove(0);
     let room = p.go_live(&creator).await;
     let video = p.publish_video(&creator).await;
 

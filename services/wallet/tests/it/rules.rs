@@ -11,12 +11,12 @@ async fn bad_input_names_the_rule_and_moves_no_money() {
     .await;
     let creator = p.creator().await;
     let other_creator = p.creator().await;
-    let viewer = p.seed_users(1, "1995-01-01", "viewer").await.remove(0);
+    let viewer = p.seed_users(1, "1995-01-01", Role::Viewer).await.remove(0);
     let minor = p
         .seed_users(
             1,
             &(chrono::Utc::now().date_naive() - chrono::Duration::days(17 * 365)).to_string(),
-            "viewer",
+            Role::Viewer,
         )
         .await
         .remove(0);
@@ -24,7 +24,7 @@ async fn bad_input_names_the_rule_and_moves_no_money() {
     let bought = p.buy(&viewer, "coins_100").await;
     assert_eq!(bought.coins_balance, 100);
     // The creator earns 3000 diamonds (1500 cents) from a second viewer.
-    let rich = p.seed_users(1, "1980-01-01", "viewer").await.remove(0);
+    let rich = p.seed_users(1, "1980-01-01", Role::Viewer).await.remove(0);
     p.buy(&rich, "coins_5000").await;
     let mut c = p.client();
     c.send_gift(p.req(
@@ -311,7 +311,7 @@ async fn bad_input_names_the_rule_and_moves_no_money() {
 async fn retries_return_the_first_result_even_after_the_state_moved_on() {
     let p = Platform::start_with(|c| c.content.room_cache_ttl_ms = 0).await;
     let creator = p.creator().await;
-    let viewer = p.seed_users(1, "1995-01-01", "viewer").await.remove(0);
+    let viewer = p.seed_users(1, "1995-01-01", Role::Viewer).await.remove(0);
     let room = p.go_live(&creator).await;
     p.buy(&viewer, "coins_100").await;
     let mut c = p.client();
