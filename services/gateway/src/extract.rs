@@ -1,5 +1,5 @@
 //! Extractors that turn bad requests into field-level errors: JSON bodies,
-//! query strings and the bearer token.
+//! query strings, the bearer token and the `Idempotency-Key` header.
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use bytes::Bytes;
@@ -146,4 +146,26 @@ pub fn authenticate(parts: &Parts, state: &AppState) -> Result<AuthUser, ApiErro
         user_id: claims.sub,
         token: token.to_owned(),
     })
+}
+
+/// The `Idempotency-Key` header (8..128 of [A-Za-z0-9_:.-]).
+pub struct IdempotencyKey(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        parts
+            .headers
+            .get("idempotency-key")
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty())
+            .map(|v| IdempotencyKey(v.to_owned()))
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    "Idempotency-Key",
+                    "header is required on every wallet change (a unique key per operation; reuse it to retry)",
+                )
+            })
+    }
 }

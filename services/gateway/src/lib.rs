@@ -295,7 +295,7 @@ impl utoipa::Modify for BearerAuth {
 /// The router with every route and the OpenAPI document built from the same handlers.
 pub fn router(state: AppState) -> Router {
     let (api, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .merge(routes::routes())
+        .merge(routes::router())
         .split_for_parts();
     openapi.info.version = env!("CARGO_PKG_VERSION").into();
     let openapi = Arc::new(openapi);
@@ -531,6 +531,50 @@ pub async fn healthcheck(listen: SocketAddr) -> std::process::ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The document is built from the resource routers: every operation
+    /// once, and each schema name naming one shape (a second type of the
+    /// same name would silently replace the first in the document).
+    #[test]
+    fn the_document_lists_every_operation_and_one_shape_per_schema_name() {
+        let (_, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+            .merge(routes::router())
+            .split_for_parts();
+        let doc = serde_json::to_value(&doc).expect("json");
+        let operations: usize = doc["paths"]
+            .as_object()
+            .expect("paths")
+            .values()
+            .map(|item| item.as_object().map_or(0, |m| m.len()))
+            .sum();
+        assert_eq!(
+            operations, 117,
+            "a route was added or lost: update the count"
+        );
+        let schemas = &doc["components"]["schemas"];
+        let returns = |path: &str, method: &str, status: &str| {
+            doc["paths"][path][method]["responses"][status]["content"]["application/json"]["schema"]
+                ["$ref"]
+                .as_str()
+                .unwrap_or_default()
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let moderation = returns("/v1/videos/{video_id}/reports", "post", "201");
+        assert!(
+            schemas[&moderation]["properties"]["report_id"].is_object(),
+            "{moderation}"
+        );
+        let ads = returns("/v1/ads/reports", "get", "200");
+        assert!(schemas[&ads]["properties"]["rows"].is_object(), "{ads}");
+        let share = returns("/v1/videos/{video_id}/share", "post", "200");
+        assert!(
+            schemas[&share]["properties"]["share_count"].is_object(),
+            "{share}"
+        );
+    }
 
     #[test]
     fn every_service_url_is_validated_by_name() {

@@ -11,11 +11,24 @@ use loop_proto::common::v1 as common;
 use loop_proto::content::v1 as pb;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::dto::{UserDto, enum_from_str};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, AuthUser};
+
+/// Sign-up, log-in and user profiles.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(sign_up))
+        .routes(routes!(log_in))
+        .routes(routes!(me, update_me))
+        .routes(routes!(become_creator))
+        .routes(routes!(get_user))
+        .routes(routes!(get_user_by_handle))
+}
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -14,11 +14,18 @@ use loop_platform::time::to_timestamp;
 use loop_proto::events::v1 as ev;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, AuthUser};
 use crate::routes::events::{ClientContextBody, MAX_BATCH, context};
+
+/// `POST /v1/ad-events`.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(post_ad_events))
+}
 
 const EVENT_TYPE: &str = "loop.events.v1.AdEvent";
 const KINDS: &[&str] = &["impression", "click", "view"];

@@ -8,11 +8,24 @@ use loop_platform::time::to_timestamp;
 use loop_proto::content::v1 as pb;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::dto::{ChallengeDto, HashtagDto, Page, PageQuery, SoundDto, VideoDto};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery, AuthUser};
+
+/// Hashtags, challenges and sounds.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_hashtag))
+        .routes(routes!(hashtag_videos))
+        .routes(routes!(create_challenge, list_challenges))
+        .routes(routes!(create_sound))
+        .routes(routes!(get_sound))
+        .routes(routes!(sound_videos))
+}
 
 /// A hashtag: how many videos carry it, and its active challenge.
 #[utoipa::path(get, path = "/v1/hashtags/{name}", tag = "discover", security(("bearer" = [])),

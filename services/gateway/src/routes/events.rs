@@ -17,6 +17,8 @@ use loop_proto::content::v1 as pb;
 use loop_proto::events::v1 as ev;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::credit;
@@ -24,6 +26,11 @@ use crate::dto::enum_from_str;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, AuthUser};
 use crate::serve::ServeTokenError;
+
+/// `POST /v1/events`.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(post_events))
+}
 
 /// The most events one request may carry.
 pub const MAX_BATCH: usize = 100;

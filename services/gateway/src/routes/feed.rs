@@ -1,17 +1,75 @@
-//! The For You feed and its controls (served by feed-ranking).
+//! The feeds: Following (content's videos of the creators you follow) and
+//! For You with its controls (served by feed-ranking).
 
 use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use loop_proto::common::v1 as common;
+use loop_proto::content::v1 as content;
 use loop_proto::feed_ranking::v1 as pb;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
-use crate::dto::{enum_from_str, enum_to_str, ts};
+use crate::dto::{Page, PageQuery, VideoDto, enum_from_str, enum_to_str, ts};
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery, AuthUser};
+
+/// The Following and For You feeds and the For You controls.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(following_feed))
+        .routes(routes!(for_you))
+        .routes(routes!(refresh))
+        .routes(routes!(get_filters, set_filters))
+        .routes(routes!(interests))
+}
+
+/// The Following feed: videos of creators you follow, newest first.
+#[utoipa::path(get, path = "/v1/feed/following", tag = "feed", security(("bearer" = [])),
+    params(PageQuery), responses((status = 200, body = Page<ServedVideoDto>), (status = "4XX", body = ErrorBody)))]
+pub async fn following_feed(
+    State(st): State<AppState>,
+    user: AuthUser,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> ApiResult<Json<Page<ServedVideoDto>>> {
+    let listed = st
+        .call(st.content().list_following_videos(st.req(
+            &user,
+            content::ListFollowingVideosRequest {
+                user_id: String::new(),
+                page: q.to_proto(),
+            },
+        )))
+        .await?;
+    let mut page: Page<ServedVideoDto> = Page::new(Vec::<ServedVideoDto>::new(), listed.page);
+    page.items = listed
+        .videos
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| ServedVideoDto {
+            serve_token: st.serve_tokens.sign(
+                &user.user_id,
+                &v.video_id,
+                &v.creator_id,
+                u32::try_from(i).unwrap_or(u32::MAX),
+            ),
+            video: v.into(),
+        })
+        .collect();
+    Ok(Json(page))
+}
+
+/// A video served in a feed, with the proof it was served to you.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServedVideoDto {
+    #[serde(flatten)]
+    pub video: VideoDto,
+    /// Send it back with engagement (`POST /v1/events`) so it counts.
+    pub serve_token: String,
+}
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]

@@ -6,17 +6,27 @@ use http::StatusCode;
 use loop_proto::content::v1 as pb;
 use serde::Deserialize;
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::dto::{LiveRoomDto, Page, PageQuery};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery, AuthUser};
 
+/// LIVE rooms.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(start_live, list_live))
+        .routes(routes!(get_live))
+        .routes(routes!(end_live))
+        .routes(routes!(join_live))
+        .routes(routes!(leave_live))
+}
+
 fn room(r: Option<pb::LiveRoom>) -> ApiResult<Json<LiveRoomDto>> {
-    r.map(|r| Json(r.into())).ok_or_else(|| {
-        tracing::error!("content service answered without a room");
-        ApiError::internal()
-    })
+    r.map(|r| Json(r.into()))
+        .ok_or_else(|| ApiError::missing("room"))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -6,11 +6,21 @@ use http::StatusCode;
 use loop_proto::content::v1 as pb;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::dto::{Page, PageQuery, ReportDto, VideoDto, enum_from_str};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery, AuthUser};
+
+/// Reports and moderation.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(report_video))
+        .routes(routes!(list_reports))
+        .routes(routes!(moderate_video))
+}
 
 const REASONS: &[&str] = &[
     "spam",
@@ -64,10 +74,7 @@ pub async fn report_video(
             },
         )))
         .await?;
-    let report = r.report.ok_or_else(|| {
-        tracing::error!("content service answered without a report");
-        ApiError::internal()
-    })?;
+    let report = r.report.ok_or_else(|| ApiError::missing("report"))?;
     Ok((StatusCode::CREATED, Json(report.into())))
 }
 
@@ -152,9 +159,6 @@ pub async fn moderate_video(
             },
         )))
         .await?;
-    let video = r.video.ok_or_else(|| {
-        tracing::error!("content service answered without a video");
-        ApiError::internal()
-    })?;
+    let video = r.video.ok_or_else(|| ApiError::missing("video"))?;
     Ok(Json(video.into()))
 }

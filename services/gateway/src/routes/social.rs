@@ -6,11 +6,25 @@ use http::StatusCode;
 use loop_proto::content::v1 as pb;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::dto::{CommentDto, Page, PageQuery, UserDto};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery, AuthUser};
+
+/// Follows, likes, comments and shares.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_followers))
+        .routes(routes!(list_following))
+        .routes(routes!(follow, unfollow))
+        .routes(routes!(like, unlike))
+        .routes(routes!(add_comment, list_comments))
+        .routes(routes!(delete_comment))
+        .routes(routes!(share))
+}
 
 /// Follow a user.
 #[utoipa::path(post, path = "/v1/users/{user_id}/follow", tag = "social", security(("bearer" = [])),
@@ -165,10 +179,7 @@ pub async fn add_comment(
             },
         )))
         .await?;
-    let comment = r.comment.ok_or_else(|| {
-        tracing::error!("content service answered without a comment");
-        ApiError::internal()
-    })?;
+    let comment = r.comment.ok_or_else(|| ApiError::missing("comment"))?;
     Ok((StatusCode::CREATED, Json(comment.into())))
 }
 

@@ -1,4 +1,4 @@
-//! Publishing and reading videos, remix lineage, the Following feed.
+//! Publishing and reading videos, remix lineage.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -6,11 +6,22 @@ use http::StatusCode;
 use loop_proto::content::v1 as pb;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::dto::{Page, PageQuery, VideoDto, enum_from_str};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery, AuthUser};
+
+/// Videos: publishing, reading, editing, remix lineage.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_creator_videos))
+        .routes(routes!(publish_video))
+        .routes(routes!(get_video, update_video, delete_video))
+        .routes(routes!(lineage))
+}
 
 const VISIBILITIES: &[&str] = &["public", "followers", "private"];
 
@@ -22,11 +33,6 @@ fn visibility(value: &str) -> ApiResult<i32> {
         |s| pb::Visibility::from_str_name(s).map(|v| v as i32),
         VISIBILITIES,
     )
-}
-
-fn missing_video() -> ApiError {
-    tracing::error!("content service answered without a video");
-    ApiError::internal()
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -82,7 +88,12 @@ pub async fn publish_video(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(published.video.ok_or_else(missing_video)?.into()),
+        Json(
+            published
+                .video
+                .ok_or_else(|| ApiError::missing("video"))?
+                .into(),
+        ),
     ))
 }
 
@@ -100,7 +111,9 @@ pub async fn get_video(
                 .get_video(st.req(&user, pb::GetVideoRequest { video_id })),
         )
         .await?;
-    Ok(Json(got.video.ok_or_else(missing_video)?.into()))
+    Ok(Json(
+        got.video.ok_or_else(|| ApiError::missing("video"))?.into(),
+    ))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -143,7 +156,12 @@ pub async fn update_video(
     let updated = st
         .call(st.content().update_video(st.req(&user, request)))
         .await?;
-    Ok(Json(updated.video.ok_or_else(missing_video)?.into()))
+    Ok(Json(
+        updated
+            .video
+            .ok_or_else(|| ApiError::missing("video"))?
+            .into(),
+    ))
 }
 
 /// Delete your video; it is never served again.
@@ -212,48 +230,4 @@ pub async fn lineage(
         ancestors: got.ancestors.into_iter().map(Into::into).collect(),
         remixes: Page::new(got.remixes, got.remixes_page),
     }))
-}
-
-/// The Following feed: videos of creators you follow, newest first.
-#[utoipa::path(get, path = "/v1/feed/following", tag = "feed", security(("bearer" = [])),
-    params(PageQuery), responses((status = 200, body = Page<ServedVideoDto>), (status = "4XX", body = ErrorBody)))]
-pub async fn following_feed(
-    State(st): State<AppState>,
-    user: AuthUser,
-    ApiQuery(q): ApiQuery<PageQuery>,
-) -> ApiResult<Json<Page<ServedVideoDto>>> {
-    let listed = st
-        .call(st.content().list_following_videos(st.req(
-            &user,
-            pb::ListFollowingVideosRequest {
-                user_id: String::new(),
-                page: q.to_proto(),
-            },
-        )))
-        .await?;
-    let mut page: Page<ServedVideoDto> = Page::new(Vec::<ServedVideoDto>::new(), listed.page);
-    page.items = listed
-        .videos
-        .into_iter()
-        .enumerate()
-        .map(|(i, v)| ServedVideoDto {
-            serve_token: st.serve_tokens.sign(
-                &user.user_id,
-                &v.video_id,
-                &v.creator_id,
-                u32::try_from(i).unwrap_or(u32::MAX),
-            ),
-            video: v.into(),
-        })
-        .collect();
-    Ok(Json(page))
-}
-
-/// A video served in a feed, with the proof it was served to you.
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
-pub struct ServedVideoDto {
-    #[serde(flatten)]
-    pub video: VideoDto,
-    /// Send it back with engagement (`POST /v1/events`) so it counts.
-    pub serve_token: String,
 }

@@ -2,6 +2,15 @@
 
 use super::*;
 
+/// Ad groups.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_ad_group, list_ad_groups))
+        .routes(routes!(get_ad_group, update_ad_group))
+        .routes(routes!(pause_ad_group))
+        .routes(routes!(resume_ad_group))
+}
+
 // --- ad groups --------------------------------------------------------------------------
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -28,7 +37,7 @@ pub struct AdGroupBody {
 }
 
 fn bid_type(value: &str) -> ApiResult<i32> {
-    parse_enum(
+    enum_from_str(
         "bid_type",
         value,
         "BID_TYPE_",
@@ -47,7 +56,7 @@ pub async fn create_ad_group(
     Path(campaign_id): Path<String>,
     ApiJson(b): ApiJson<AdGroupBody>,
 ) -> ApiResult<(StatusCode, Json<AdGroupDto>)> {
-    let format = parse_enum(
+    let format = enum_from_str(
         "format",
         &b.format,
         "AD_FORMAT_",

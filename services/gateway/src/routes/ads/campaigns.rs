@@ -2,6 +2,15 @@
 
 use super::*;
 
+/// Ad campaigns.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_campaign, list_campaigns))
+        .routes(routes!(get_campaign, update_campaign))
+        .routes(routes!(pause_campaign))
+        .routes(routes!(resume_campaign))
+}
+
 // --- campaigns -------------------------------------------------------------------------
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -24,7 +33,7 @@ pub async fn create_campaign(
     user: AuthUser,
     ApiJson(b): ApiJson<CampaignBody>,
 ) -> ApiResult<(StatusCode, Json<CampaignDto>)> {
-    let objective = parse_enum(
+    let objective = enum_from_str(
         "objective",
         &b.objective,
         "CAMPAIGN_OBJECTIVE_",
@@ -69,7 +78,7 @@ pub async fn list_campaigns(
     user: AuthUser,
     ApiQuery(q): ApiQuery<CampaignsQuery>,
 ) -> ApiResult<Json<Page<CampaignDto>>> {
-    let status = parse_enum(
+    let status = enum_from_str(
         "status",
         q.status.as_deref().unwrap_or_default(),
         "CAMPAIGN_STATUS_",

@@ -2,6 +2,13 @@
 
 use super::*;
 
+/// Branded Hashtag Challenges.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_branded_challenge))
+        .routes(routes!(discover_challenges))
+}
+
 // --- Branded Hashtag Challenges -------------------------------------------------------------
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -2,6 +2,13 @@
 
 use super::*;
 
+/// Creatives.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_creative, list_creatives))
+        .routes(routes!(update_creative))
+}
+
 // --- creatives and Spark Ads ------------------------------------------------------------
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -102,7 +109,7 @@ pub async fn update_creative(
             mask.push(name.to_string());
         }
     }
-    let status = parse_enum(
+    let status = enum_from_str(
         "status",
         b.status.as_deref().unwrap_or_default(),
         "CREATIVE_STATUS_",

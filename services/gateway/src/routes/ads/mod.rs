@@ -15,21 +15,13 @@ use loop_proto::ads_auction::v1 as pb;
 use loop_proto::common::v1 as common;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::dto::{Page, PageQuery, enum_from_str, enum_to_str, opt, ts};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery, AuthUser};
-
-fn parse_enum(
-    field: &str,
-    value: &str,
-    prefix: &str,
-    parse: fn(&str) -> Option<i32>,
-    allowed: &[&str],
-) -> ApiResult<i32> {
-    enum_from_str(field, value, prefix, parse, allowed)
-}
 
 fn parse_list(
     field: &str,
@@ -72,13 +64,25 @@ const DEVICES: &[&str] = &["ios", "android", "web"];
 const BEHAVIORS: &[&str] = &["engaged_with_category", "engaged_with_hashtag"];
 
 fn cta(field: &str, value: &str) -> ApiResult<i32> {
-    parse_enum(
+    enum_from_str(
         field,
         value,
         "CALL_TO_ACTION_",
         |s| pb::CallToAction::from_str_name(s).map(|v| v as i32),
         CTAS,
     )
+}
+
+/// Every ads route: each resource's own router.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(campaigns::router())
+        .merge(ad_groups::router())
+        .merge(creatives::router())
+        .merge(spark::router())
+        .merge(topview::router())
+        .merge(challenges::router())
+        .merge(reports::router())
 }
 
 mod ad_groups;
@@ -90,11 +94,4 @@ mod shapes;
 mod spark;
 mod topview;
 
-pub use ad_groups::*;
-pub use campaigns::*;
-pub use challenges::*;
-pub use creatives::*;
-pub use reports::*;
 pub use shapes::*;
-pub use spark::*;
-pub use topview::*;

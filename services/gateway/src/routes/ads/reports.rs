@@ -2,6 +2,13 @@
 
 use super::*;
 
+/// Ad reports and the delivery view.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(report))
+        .routes(routes!(delivery))
+}
+
 // --- reports and delivery ---------------------------------------------------------------------
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -122,7 +122,7 @@ impl TargetingDto {
                 .enumerate()
                 .map(|(i, b)| {
                     Ok(pb::Behavior {
-                        kind: parse_enum(
+                        kind: enum_from_str(
                             &format!("targeting.behaviors[{i}].kind"),
                             &b.kind,
                             "BEHAVIOR_KIND_",
@@ -414,6 +414,7 @@ impl From<pb::ReportRow> for ReportRowDto {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = AdReportDto)] // moderation has a `ReportDto` too
 pub struct ReportDto {
     /// One row per day of the range.
     pub rows: Vec<ReportRowDto>,

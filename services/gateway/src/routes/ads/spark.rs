@@ -2,6 +2,14 @@
 
 use super::*;
 
+/// Spark codes and Spark Ads.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_spark_ad))
+        .routes(routes!(issue_spark_code, list_spark_codes))
+        .routes(routes!(revoke_spark_code))
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SparkAdBody {

@@ -2,6 +2,15 @@
 
 use super::*;
 
+/// TopView quotes and reservations.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(topview_quote))
+        .routes(routes!(reserve_topview, list_topview))
+        .routes(routes!(get_topview))
+        .routes(routes!(cancel_topview))
+}
+
 // --- TopView --------------------------------------------------------------------------------
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -2,6 +2,17 @@
 
 use super::*;
 
+/// Marketplace campaigns.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_campaign, list_campaigns))
+        .routes(routes!(get_campaign))
+        .routes(routes!(publish_campaign))
+        .routes(routes!(invite_creator))
+        .routes(routes!(apply_to_campaign))
+        .routes(routes!(campaign_report))
+}
+
 // --- campaigns ---------------------------------------------------------------------
 
 #[derive(Debug, Deserialize, ToSchema)]

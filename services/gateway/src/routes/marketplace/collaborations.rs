@@ -2,6 +2,21 @@
 
 use super::*;
 
+/// Collaborations: invitations, applications, deliverables.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_collaborations))
+        .routes(routes!(get_collaboration))
+        .routes(routes!(accept_invitation))
+        .routes(routes!(decline_invitation))
+        .routes(routes!(accept_application))
+        .routes(routes!(reject_application))
+        .routes(routes!(submit_deliverable))
+        .routes(routes!(approve_deliverable))
+        .routes(routes!(request_changes))
+        .routes(routes!(send_message, list_messages))
+}
+
 // --- collaborations ----------------------------------------------------------------
 
 #[derive(Debug, Default, Deserialize, IntoParams)]

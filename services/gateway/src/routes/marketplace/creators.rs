@@ -2,6 +2,17 @@
 
 use super::*;
 
+/// Creator applications, profiles and analytics.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(apply_as_creator, application_status))
+        .routes(routes!(my_profile, update_profile))
+        .routes(routes!(creator_profile))
+        .routes(routes!(creator_analytics))
+        .routes(routes!(list_applications))
+        .routes(routes!(review_application))
+}
+
 // --- creators ----------------------------------------------------------------------
 
 #[derive(Debug, Deserialize, ToSchema)]

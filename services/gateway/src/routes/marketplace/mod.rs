@@ -14,12 +14,22 @@ use loop_platform::time::to_timestamp;
 use loop_proto::creator_marketplace::v1 as pb;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::dto::{Page, PageQuery, enum_from_str, enum_to_str, opt, ts};
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::{ApiJson, ApiQuery, AuthUser};
-use crate::routes::wallet::IdempotencyKey;
+use crate::extract::{ApiJson, ApiQuery, AuthUser, IdempotencyKey};
+
+/// Every marketplace route: each resource's own router.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(creators::router())
+        .merge(search::router())
+        .merge(campaigns::router())
+        .merge(collaborations::router())
+}
 
 mod campaigns;
 mod collaborations;
@@ -27,8 +37,4 @@ mod creators;
 mod search;
 mod shapes;
 
-pub use campaigns::*;
-pub use collaborations::*;
-pub use creators::*;
-pub use search::*;
 pub use shapes::*;

@@ -2,6 +2,11 @@
 
 use super::*;
 
+/// Creator search.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(search_creators))
+}
+
 // --- search ------------------------------------------------------------------------
 
 #[derive(Debug, Default, Deserialize, IntoParams)]

@@ -5,6 +5,7 @@ use super::*;
 // --- shapes ------------------------------------------------------------------------
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = AudienceShareDto)] // `ShareDto` is a video's share count
 pub struct ShareDto {
     /// Age band (`18_24`), gender (`female`), country (`US`), category or hashtag.
     pub key: String,

@@ -4,39 +4,36 @@
 //! with the same key returns the first result and moves no money.
 
 use axum::Json;
-use axum::extract::{FromRequestParts, Path, State};
+use axum::extract::{Path, State};
 use chrono::{DateTime, Utc};
 use http::StatusCode;
-use http::request::Parts;
 use loop_proto::wallet::v1 as pb;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::dto::{Page, PageQuery, enum_from_str, enum_to_str, opt, ts};
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::{ApiJson, ApiQuery, AuthUser};
+use crate::extract::{ApiJson, ApiQuery, AuthUser, IdempotencyKey};
 
-/// The `Idempotency-Key` header (8..128 of [A-Za-z0-9_:.-]).
-pub struct IdempotencyKey(pub String);
-
-impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
-        parts
-            .headers
-            .get("idempotency-key")
-            .and_then(|v| v.to_str().ok())
-            .filter(|v| !v.is_empty())
-            .map(|v| IdempotencyKey(v.to_owned()))
-            .ok_or_else(|| {
-                ApiError::invalid(
-                    "Idempotency-Key",
-                    "header is required on every wallet change (a unique key per operation; reuse it to retry)",
-                )
-            })
-    }
+/// The wallet.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(balance))
+        .routes(routes!(transactions))
+        .routes(routes!(coin_packages))
+        .routes(routes!(purchase))
+        .routes(routes!(top_up))
+        .routes(routes!(gift_catalog, send_gift))
+        .routes(routes!(request_payout, list_payouts))
+        .routes(routes!(approve_payout))
+        .routes(routes!(reject_payout))
+        .routes(routes!(reconcile))
+        .routes(routes!(room_leaderboard))
+        .routes(routes!(top_creators))
+        .routes(routes!(get_escrow))
 }
 
 pub(crate) fn asset_str(asset: i32) -> String {
