@@ -1,7 +1,8 @@
 //! `POST /v1/ad-events`: impressions, clicks and views of served ads, as the
-//! client reports them. Validated as a whole batch (`events[i].field`),
-//! published to `ads.v1` keyed by the viewer, acknowledged only once the
-//! broker has every event. The gateway does not verify the impression token
+//! client reports them. Validated as a whole batch (`events[i].field`; the
+//! batch size, time and id rules are those of `POST /v1/events`), published
+//! to `ads.v1` keyed by the viewer through the one `publish_all` engagement
+//! uses too, acknowledged only once the broker has every event. The gateway does not verify the impression token
 //! (only ads-auction holds its key); ads-auction bills each served ad's
 //! billable action exactly once, whatever the retries.
 
@@ -20,7 +21,7 @@ use utoipa_axum::routes;
 use crate::AppState;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, AuthUser};
-use crate::routes::events::{ClientContextBody, MAX_BATCH, context};
+use crate::routes::events::{ClientContextBody, check_batch, context, event_id, occurred_at};
 
 /// `POST /v1/ad-events`.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -86,12 +87,7 @@ pub async fn post_ad_events(
     user: AuthUser,
     ApiJson(body): ApiJson<AdEventsBody>,
 ) -> ApiResult<(StatusCode, Json<AdEventsAccepted>)> {
-    if body.events.is_empty() || body.events.len() > MAX_BATCH {
-        return Err(ApiError::invalid(
-            "events",
-            format!("send 1 to {MAX_BATCH} events"),
-        ));
-    }
+    check_batch(body.events.len())?;
     let ctx = context(&body.context)?;
     let now = Utc::now();
     let mut out = Vec::with_capacity(body.events.len());
@@ -147,22 +143,8 @@ pub async fn post_ad_events(
                 ));
             }
         };
-        let occurred_at = match e.occurred_at {
-            Some(t) if t < now - chrono::Duration::hours(24) => {
-                return Err(ApiError::invalid(
-                    field("occurred_at"),
-                    "is more than 24 hours old",
-                ));
-            }
-            Some(t) => t.min(now),
-            None => now,
-        };
-        let event_id = match &e.event_id {
-            Some(id) => uuid::Uuid::parse_str(id)
-                .map_err(|_| ApiError::invalid(field("event_id"), "must be a UUID"))?
-                .to_string(),
-            None => loop_platform::ids::new_id().to_string(),
-        };
+        let occurred_at = occurred_at(field("occurred_at"), e.occurred_at, now)?;
+        let event_id = event_id(field("event_id"), e.event_id.as_ref())?;
         out.push(ev::AdEvent {
             event_id,
             occurred_at: Some(to_timestamp(occurred_at)),

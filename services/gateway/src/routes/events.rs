@@ -3,6 +3,12 @@
 //! the video record, and published to `engagement.v1` keyed by user. The
 //! response is sent only after the broker acknowledged every event, so an
 //! accepted event is never lost.
+//!
+//! The handler is its steps: [`check_batch`] and the context, one lookup of
+//! every named video ([`resolve_videos`]), the per-user event cap, one
+//! [`build_event`] per event, then [`publish_engagement`] (credit, publish,
+//! give the credit back if the broker refused). The batch, time and id
+//! rules are shared with `POST /v1/ad-events`.
 
 use std::collections::HashMap;
 
@@ -155,39 +161,12 @@ pub async fn post_events(
     user: AuthUser,
     ApiJson(body): ApiJson<EventsBody>,
 ) -> ApiResult<(StatusCode, Json<EventsAccepted>)> {
-    if body.events.is_empty() || body.events.len() > MAX_BATCH {
-        return Err(ApiError::invalid(
-            "events",
-            format!("send 1 to {MAX_BATCH} events"),
-        ));
-    }
+    check_batch(body.events.len())?;
     let ctx = context(&body.context)?;
     let now = Utc::now();
-
-    // Resolve every video once; unknown (or not visible) videos reject the batch.
-    let mut ids: Vec<String> = body.events.iter().map(|e| e.video_id.clone()).collect();
-    ids.sort();
-    ids.dedup();
-    for (i, e) in body.events.iter().enumerate() {
-        if uuid::Uuid::parse_str(&e.video_id).is_err() {
-            return Err(ApiError::invalid(
-                format!("events[{i}].video_id"),
-                "must be a UUID",
-            ));
-        }
-    }
-    let found = st
-        .call(
-            st.content()
-                .batch_get_videos(st.req(&user, pb::BatchGetVideosRequest { video_ids: ids })),
-        )
-        .await?;
-    let videos: HashMap<&str, &pb::Video> = found
-        .videos
-        .iter()
-        .map(|v| (v.video_id.as_str(), v))
-        .collect();
-
+    let found = resolve_videos(&st, &user, &body.events).await?;
+    let videos: HashMap<&str, &pb::Video> =
+        found.iter().map(|v| (v.video_id.as_str(), v)).collect();
     // Per-user cap on events (not requests): a flood is refused whole.
     st.limiter
         .check_n(
@@ -199,146 +178,11 @@ pub async fn post_events(
     let mut out = Vec::with_capacity(body.events.len());
     let mut served = Vec::with_capacity(body.events.len());
     for (i, e) in body.events.iter().enumerate() {
-        let field = |name: &str| format!("events[{i}].{name}");
-        let kind = enum_from_str(
-            &field("kind"),
-            &e.kind,
-            "ENGAGEMENT_KIND_",
-            |s| ev::EngagementKind::from_str_name(s).map(|v| v as i32),
-            KINDS,
-        )?;
-        if kind == 0 {
-            return Err(ApiError::invalid(
-                field("kind"),
-                format!("must be one of: {}", KINDS.join(", ")),
-            ));
-        }
-        let video = videos
-            .get(e.video_id.as_str())
-            .ok_or_else(|| ApiError::invalid(field("video_id"), "no such video"))?;
-        let is_view = kind == ev::EngagementKind::View as i32;
-        let watch_ms = match (is_view, e.watch_ms) {
-            (true, None) => {
-                return Err(ApiError::invalid(
-                    field("watch_ms"),
-                    "is required for a view",
-                ));
-            }
-            (true, Some(w)) if u64::from(w) > 10 * u64::from(video.duration_ms.max(1)) => {
-                return Err(ApiError::invalid(
-                    field("watch_ms"),
-                    "is implausible: more than ten plays of the video",
-                ));
-            }
-            (true, Some(w)) => w,
-            (false, Some(_)) => {
-                return Err(ApiError::invalid(
-                    field("watch_ms"),
-                    "only views carry a watch time",
-                ));
-            }
-            (false, None) => 0,
-        };
-        if e.video_duration_ms == Some(0) {
-            return Err(ApiError::invalid(
-                field("video_duration_ms"),
-                "must be positive",
-            ));
-        }
-        let target = if kind == ev::EngagementKind::NotInterested as i32 {
-            match e.target.as_deref().unwrap_or("video") {
-                "video" => ev::NotInterestedTarget::Video,
-                "creator" => ev::NotInterestedTarget::Creator,
-                "sound" if !video.sound_id.is_empty() => ev::NotInterestedTarget::Sound,
-                "sound" => {
-                    return Err(ApiError::invalid(
-                        field("target"),
-                        "this video has no sound",
-                    ));
-                }
-                _ => {
-                    return Err(ApiError::invalid(
-                        field("target"),
-                        "must be one of: video, creator, sound",
-                    ));
-                }
-            }
-        } else if e.target.is_some() {
-            return Err(ApiError::invalid(
-                field("target"),
-                "only not_interested events carry a target",
-            ));
-        } else {
-            ev::NotInterestedTarget::Unspecified
-        };
-        let occurred_at = match e.occurred_at {
-            Some(t) if t < now - chrono::Duration::hours(24) => {
-                return Err(ApiError::invalid(
-                    field("occurred_at"),
-                    "is more than 24 hours old",
-                ));
-            }
-            Some(t) => t.min(now),
-            None => now,
-        };
-        let event_id = match &e.event_id {
-            Some(id) => uuid::Uuid::parse_str(id)
-                .map_err(|_| ApiError::invalid(field("event_id"), "must be a UUID"))?
-                .to_string(),
-            None => loop_platform::ids::new_id().to_string(),
-        };
-        served.push(match &e.serve_token {
-            None => false,
-            Some(token) if token.len() > 2048 => {
-                return Err(ApiError::invalid(
-                    field("serve_token"),
-                    "at most 2048 characters",
-                ));
-            }
-            Some(token) => match st.serve_tokens.verify(token) {
-                Ok(s) if s.sub == user.user_id && s.vid == video.video_id => true,
-                // Someone else's token, or another video's: never honest.
-                Ok(_) | Err(ServeTokenError::Invalid) => {
-                    return Err(ApiError::invalid(
-                        field("serve_token"),
-                        "is not a serve token of this video for you",
-                    ));
-                }
-                // An old feed page: still the user's own learning.
-                Err(ServeTokenError::Expired) => false,
-            },
-        });
-        out.push(ev::EngagementEvent {
-            event_id,
-            occurred_at: Some(to_timestamp(occurred_at)),
-            user_id: user.user_id.clone(),
-            video_id: video.video_id.clone(),
-            creator_id: video.creator_id.clone(),
-            sound_id: video.sound_id.clone(),
-            kind,
-            watch_ms,
-            video_duration_ms: video.duration_ms,
-            not_interested_target: target as i32,
-            context: Some(ctx.clone()),
-            accepted_at: Some(to_timestamp(now)),
-            hashtags: video.hashtags.clone(),
-            category: video.category.clone(),
-            // Decided for the whole batch below, in one Redis round trip.
-            credit: ev::EngagementCredit::Unverified as i32,
-        });
+        let (event, was_served) = build_event(&st, &user, i, e, &videos, &ctx, now)?;
+        out.push(event);
+        served.push(was_served);
     }
-
-    credit::assign(&st, &user.user_id, &mut out, &served).await;
-
-    // Publish all, in order, keyed by user (one partition: order kept), and
-    // answer only once the broker has them.
-    if let Err(err) = st
-        .publish_all(topics::ENGAGEMENT, &user.user_id, EVENT_TYPE, &out)
-        .await
-    {
-        credit::release(&st, &user.user_id, &out).await;
-        return Err(err);
-    }
+    publish_engagement(&st, &user.user_id, &mut out, &served).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(EventsAccepted {
@@ -347,4 +191,250 @@ pub async fn post_events(
             event_ids: out.into_iter().map(|e| e.event_id).collect(),
         }),
     ))
+}
+
+/// A batch carries 1 to [`MAX_BATCH`] events (`POST /v1/events` and
+/// `POST /v1/ad-events` alike).
+pub(crate) fn check_batch(len: usize) -> ApiResult<()> {
+    if len == 0 || len > MAX_BATCH {
+        return Err(ApiError::invalid(
+            "events",
+            format!("send 1 to {MAX_BATCH} events"),
+        ));
+    }
+    Ok(())
+}
+
+/// When a client event happened: at most 24 hours old, clamped to now.
+pub(crate) fn occurred_at(
+    field: String,
+    at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> ApiResult<DateTime<Utc>> {
+    match at {
+        Some(t) if t < now - chrono::Duration::hours(24) => {
+            Err(ApiError::invalid(field, "is more than 24 hours old"))
+        }
+        Some(t) => Ok(t.min(now)),
+        None => Ok(now),
+    }
+}
+
+/// The client's event id (a UUID, so a retried batch is recognised) or a
+/// fresh UUIDv7.
+pub(crate) fn event_id(field: String, id: Option<&String>) -> ApiResult<String> {
+    match id {
+        Some(id) => uuid::Uuid::parse_str(id)
+            .map(|u| u.to_string())
+            .map_err(|_| ApiError::invalid(field, "must be a UUID")),
+        None => Ok(loop_platform::ids::new_id().to_string()),
+    }
+}
+
+/// Every video the batch names, looked up once; a malformed id rejects the
+/// batch. Unknown (or not visible) videos are absent from the answer.
+async fn resolve_videos(
+    st: &AppState,
+    user: &AuthUser,
+    events: &[EventBody],
+) -> ApiResult<Vec<pb::Video>> {
+    let mut ids: Vec<String> = events.iter().map(|e| e.video_id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    for (i, e) in events.iter().enumerate() {
+        if uuid::Uuid::parse_str(&e.video_id).is_err() {
+            return Err(ApiError::invalid(
+                format!("events[{i}].video_id"),
+                "must be a UUID",
+            ));
+        }
+    }
+    let found = st
+        .call(
+            st.content()
+                .batch_get_videos(st.req(user, pb::BatchGetVideosRequest { video_ids: ids })),
+        )
+        .await?;
+    Ok(found.videos)
+}
+
+/// Event `i` of the batch, validated (errors name `events[i].field`) and
+/// enriched from its video; true when it presented a valid serve token.
+fn build_event(
+    st: &AppState,
+    user: &AuthUser,
+    i: usize,
+    e: &EventBody,
+    videos: &HashMap<&str, &pb::Video>,
+    ctx: &common::ClientContext,
+    now: DateTime<Utc>,
+) -> ApiResult<(ev::EngagementEvent, bool)> {
+    let field = |name: &str| format!("events[{i}].{name}");
+    let kind = kind(field("kind"), &e.kind)?;
+    let video = videos
+        .get(e.video_id.as_str())
+        .ok_or_else(|| ApiError::invalid(field("video_id"), "no such video"))?;
+    let watch_ms = watch_ms(field("watch_ms"), kind, e.watch_ms, video)?;
+    if e.video_duration_ms == Some(0) {
+        return Err(ApiError::invalid(
+            field("video_duration_ms"),
+            "must be positive",
+        ));
+    }
+    let target = target(field("target"), kind, e.target.as_deref(), video)?;
+    let occurred_at = occurred_at(field("occurred_at"), e.occurred_at, now)?;
+    let event_id = event_id(field("event_id"), e.event_id.as_ref())?;
+    let served = served(
+        st,
+        user,
+        field("serve_token"),
+        e.serve_token.as_deref(),
+        video,
+    )?;
+    let event = ev::EngagementEvent {
+        watch_ms,
+        not_interested_target: target as i32,
+        ..engagement(&user.user_id, video, kind, ctx, occurred_at, now, event_id)
+    };
+    Ok((event, served))
+}
+
+/// What a viewer did with `video`, enriched from the video record so
+/// consumers need no lookup; credited later, for a whole batch at once
+/// ([`publish_engagement`]).
+pub(crate) fn engagement(
+    user_id: &str,
+    video: &pb::Video,
+    kind: ev::EngagementKind,
+    ctx: &common::ClientContext,
+    occurred_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    event_id: String,
+) -> ev::EngagementEvent {
+    ev::EngagementEvent {
+        event_id,
+        occurred_at: Some(to_timestamp(occurred_at)),
+        user_id: user_id.to_owned(),
+        video_id: video.video_id.clone(),
+        creator_id: video.creator_id.clone(),
+        sound_id: video.sound_id.clone(),
+        kind: kind as i32,
+        watch_ms: 0,
+        video_duration_ms: video.duration_ms,
+        not_interested_target: ev::NotInterestedTarget::Unspecified as i32,
+        context: Some(ctx.clone()),
+        accepted_at: Some(to_timestamp(now)),
+        hashtags: video.hashtags.clone(),
+        category: video.category.clone(),
+        credit: ev::EngagementCredit::Unverified as i32,
+    }
+}
+
+fn kind(field: String, value: &str) -> ApiResult<ev::EngagementKind> {
+    let kind = enum_from_str(
+        &field,
+        value,
+        "ENGAGEMENT_KIND_",
+        |s| ev::EngagementKind::from_str_name(s).map(|v| v as i32),
+        KINDS,
+    )?;
+    ev::EngagementKind::try_from(kind)
+        .ok()
+        .filter(|k| *k != ev::EngagementKind::Unspecified)
+        .ok_or_else(|| ApiError::invalid(field, format!("must be one of: {}", KINDS.join(", "))))
+}
+
+/// A view's watch time: required, and at most ten plays of the video;
+/// other kinds carry none.
+fn watch_ms(
+    field: String,
+    kind: ev::EngagementKind,
+    watch_ms: Option<u32>,
+    video: &pb::Video,
+) -> ApiResult<u32> {
+    match (kind == ev::EngagementKind::View, watch_ms) {
+        (true, None) => Err(ApiError::invalid(field, "is required for a view")),
+        (true, Some(w)) if u64::from(w) > 10 * u64::from(video.duration_ms.max(1)) => Err(
+            ApiError::invalid(field, "is implausible: more than ten plays of the video"),
+        ),
+        (true, Some(w)) => Ok(w),
+        (false, Some(_)) => Err(ApiError::invalid(field, "only views carry a watch time")),
+        (false, None) => Ok(0),
+    }
+}
+
+/// What a "not interested" is about (the video by default); other kinds
+/// carry no target.
+fn target(
+    field: String,
+    kind: ev::EngagementKind,
+    target: Option<&str>,
+    video: &pb::Video,
+) -> ApiResult<ev::NotInterestedTarget> {
+    if kind != ev::EngagementKind::NotInterested {
+        return match target {
+            Some(_) => Err(ApiError::invalid(
+                field,
+                "only not_interested events carry a target",
+            )),
+            None => Ok(ev::NotInterestedTarget::Unspecified),
+        };
+    }
+    match target.unwrap_or("video") {
+        "video" => Ok(ev::NotInterestedTarget::Video),
+        "creator" => Ok(ev::NotInterestedTarget::Creator),
+        "sound" if !video.sound_id.is_empty() => Ok(ev::NotInterestedTarget::Sound),
+        "sound" => Err(ApiError::invalid(field, "this video has no sound")),
+        _ => Err(ApiError::invalid(
+            field,
+            "must be one of: video, creator, sound",
+        )),
+    }
+}
+
+/// Whether the engagement presented a valid serve token of `video` for this
+/// user. Someone else's token, or another video's, is refused; an expired
+/// one (an old feed page) still teaches the user's own feed.
+pub(crate) fn served(
+    st: &AppState,
+    user: &AuthUser,
+    field: String,
+    token: Option<&str>,
+    video: &pb::Video,
+) -> ApiResult<bool> {
+    let Some(token) = token else {
+        return Ok(false);
+    };
+    if token.len() > 2048 {
+        return Err(ApiError::invalid(field, "at most 2048 characters"));
+    }
+    match st.serve_tokens.verify(token) {
+        Ok(s) if s.sub == user.user_id && s.vid == video.video_id => Ok(true),
+        Ok(_) | Err(ServeTokenError::Invalid) => Err(ApiError::invalid(
+            field,
+            "is not a serve token of this video for you",
+        )),
+        Err(ServeTokenError::Expired) => Ok(false),
+    }
+}
+
+/// Credits `events` (one Redis round trip, [`credit::assign`]) and publishes
+/// them all, in order, keyed by user (one partition: order kept); returns
+/// only once the broker has them. When they cannot be published the
+/// windows they claimed are given back, so a retry earns its credit.
+pub(crate) async fn publish_engagement(
+    st: &AppState,
+    user_id: &str,
+    events: &mut [ev::EngagementEvent],
+    served: &[bool],
+) -> ApiResult<()> {
+    credit::assign(st, user_id, events, served).await;
+    if let Err(err) = st
+        .publish_all(topics::ENGAGEMENT, user_id, EVENT_TYPE, events)
+        .await
+    {
+        credit::release(st, user_id, events).await;
+        return Err(err);
+    }
+    Ok(())
 }
