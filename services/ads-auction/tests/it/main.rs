@@ -444,5 +444,6 @@ fn country(c: &str) -> Option<pb::Targeting> {
 mod api;
 mod auction;
 mod billing;
+mod challenges;
 mod formats;
 mod wallet;
