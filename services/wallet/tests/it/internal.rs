@@ -2,14 +2,12 @@
 
 use super::*;
 
-#[tokio::test]
-async fn escrow_and_ad_budgets_are_internal_idempotent_and_balanced() {
-    let p = Platform::start().await;
+/// An advertiser with 50,000 cents in the wallet.
+async fn funded_advertiser(p: &Platform) -> String {
     let advertiser = p
         .seed_users(1, "1980-01-01", Role::Advertiser)
         .await
         .remove(0);
-    let creator = p.creator().await;
     let mut c = p.client();
     let topped = c
         .top_up_cents(p.req(
@@ -25,6 +23,15 @@ async fn escrow_and_ad_budgets_are_internal_idempotent_and_balanced() {
         .expect("top up")
         .into_inner();
     assert_eq!(topped.cents_balance, 50_000);
+    advertiser
+}
+
+#[tokio::test]
+async fn escrow_is_the_marketplaces_to_hold_release_once_and_refund_whole() {
+    let p = Platform::start().await;
+    let advertiser = funded_advertiser(&p).await;
+    let creator = p.creator().await;
+    let mut c = p.client();
 
     // Only the marketplace's service token may hold escrow.
     let hold = pb::HoldEscrowRequest {
@@ -158,7 +165,25 @@ async fn escrow_and_ad_budgets_are_internal_idempotent_and_balanced() {
     .expect("refund");
     assert_eq!(p.balance(&advertiser).await[2], (30_000, 0));
 
-    // Ad budgets: reserve 10,000; charge 4,000; charge 7,000 (1,000 written off); release refused, then 0 left.
+    assert!(p.reconcile().await.consistent);
+
+    let events = wallet_events(&p).await;
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| matches!(e.payload, Some(Payload::EscrowHeld(_))))
+            .count(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn ad_budgets_are_ads_auctions_to_reserve_charge_once_and_release() {
+    let p = Platform::start().await;
+    let advertiser = funded_advertiser(&p).await;
+    let mut c = p.client();
+
+    // Reserve 10,000; charge 4,000; charge 7,000 (1,000 written off); release refused, then 0 left.
     let campaign = Uuid::now_v7().to_string();
     let err = c
         .reserve_ad_budget(p.req(
@@ -297,7 +322,7 @@ async fn escrow_and_ad_budgets_are_internal_idempotent_and_balanced() {
     assert_eq!(released.reserved_cents, 500);
     assert_eq!(
         p.balance(&advertiser).await[2],
-        (30_000 - 10_000 - 500, 500)
+        (50_000 - 10_000 - 500, 500)
     );
     assert!(p.reconcile().await.consistent);
 
@@ -313,12 +338,5 @@ async fn escrow_and_ad_budgets_are_internal_idempotent_and_balanced() {
         budget.len(),
         5,
         "reserve, 2 charges, reserve, release: {budget:?}"
-    );
-    assert_eq!(
-        events
-            .iter()
-            .filter(|e| matches!(e.payload, Some(Payload::EscrowHeld(_))))
-            .count(),
-        2
     );
 }

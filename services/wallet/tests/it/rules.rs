@@ -3,42 +3,16 @@
 use super::*;
 
 #[tokio::test]
-async fn bad_input_names_the_rule_and_moves_no_money() {
-    let p = Platform::start_with(|c| {
-        c.content.room_cache_ttl_ms = 0;
-        c.money.daily_payout_cap_cents = 1500;
-    })
-    .await;
+async fn bad_gifts_name_the_rule_and_move_no_coins() {
+    let p = Platform::start_with(|c| c.content.room_cache_ttl_ms = 0).await;
     let creator = p.creator().await;
     let other_creator = p.creator().await;
     let viewer = p.seed_users(1, "1995-01-01", Role::Viewer).await.remove(0);
-    let minor = p
-        .seed_users(
-            1,
-            &(chrono::Utc::now().date_naive() - chrono::Duration::days(17 * 365)).to_string(),
-            Role::Viewer,
-        )
-        .await
-        .remove(0);
     let room = p.go_live(&creator).await;
     let bought = p.buy(&viewer, "coins_100").await;
     assert_eq!(bought.coins_balance, 100);
-    // The creator earns 3000 diamonds (1500 cents) from a second viewer.
-    let rich = p.seed_users(1, "1980-01-01", Role::Viewer).await.remove(0);
-    p.buy(&rich, "coins_5000").await;
     let mut c = p.client();
-    c.send_gift(p.req(
-        &rich,
-        Role::Viewer,
-        gift_req(&key(), "galaxy", &creator, &room, 3),
-    ))
-    .await
-    .expect("gift");
-    let before = (
-        p.balance(&viewer).await,
-        p.balance(&creator).await,
-        p.balance(&rich).await,
-    );
+    let before = (p.balance(&viewer).await, p.balance(&creator).await);
 
     let cases: Vec<(pb::SendGiftRequest, Code, &str)> = vec![
         (
@@ -104,6 +78,41 @@ async fn bad_input_names_the_rule_and_moves_no_money() {
         }
         assert!(!err.message().is_empty());
     }
+
+    // A gift to a room that ended.
+    p.end_live(&creator, &room).await;
+    let err = c
+        .send_gift(p.req(
+            &viewer,
+            Role::Viewer,
+            gift_req(&key(), "rose", &creator, &room, 1),
+        ))
+        .await
+        .expect_err("room ended");
+    assert_eq!(reason(&err), "ROOM_NOT_LIVE", "{err:?}");
+
+    // No money moved.
+    assert_eq!(
+        (p.balance(&viewer).await, p.balance(&creator).await),
+        before
+    );
+    assert!(p.reconcile().await.consistent);
+}
+
+#[tokio::test]
+async fn bad_purchases_name_the_rule_and_a_receipt_credits_once() {
+    let p = Platform::start().await;
+    let viewer = p.seed_users(1, "1995-01-01", Role::Viewer).await.remove(0);
+    let minor = p
+        .seed_users(
+            1,
+            &(chrono::Utc::now().date_naive() - chrono::Duration::days(17 * 365)).to_string(),
+            Role::Viewer,
+        )
+        .await
+        .remove(0);
+    let mut c = p.client();
+    let before = p.balance(&viewer).await;
 
     // Under-age buyer; replayed receipt; tampered receipt; wrong product.
     let receipt = p.receipt("loop.coins_100", 99);
@@ -203,6 +212,41 @@ async fn bad_input_names_the_rule_and_moves_no_money() {
         (Code::AlreadyExists, "IDEMPOTENCY_KEY_REUSED")
     );
 
+    // The only change is the receipt's first use.
+    let after = p.balance(&viewer).await;
+    assert_eq!(
+        after[0].0,
+        before[0].0 + 100,
+        "only the first use of the receipt credited"
+    );
+    assert_eq!(p.balance(&minor).await, [(0, 0); 3]);
+    assert!(p.reconcile().await.consistent);
+}
+
+#[tokio::test]
+async fn bad_payouts_name_the_rule_and_only_the_valid_one_moves_diamonds() {
+    let p = Platform::start_with(|c| {
+        c.content.room_cache_ttl_ms = 0;
+        c.money.daily_payout_cap_cents = 1500;
+    })
+    .await;
+    let creator = p.creator().await;
+    let other_creator = p.creator().await;
+    let viewer = p.seed_users(1, "1995-01-01", Role::Viewer).await.remove(0);
+    let room = p.go_live(&creator).await;
+    // The creator earns 3000 diamonds (1500 cents) from a viewer.
+    let rich = p.seed_users(1, "1980-01-01", Role::Viewer).await.remove(0);
+    p.buy(&rich, "coins_5000").await;
+    let mut c = p.client();
+    c.send_gift(p.req(
+        &rich,
+        Role::Viewer,
+        gift_req(&key(), "galaxy", &creator, &room, 3),
+    ))
+    .await
+    .expect("gift");
+    let before = (p.balance(&creator).await, p.balance(&rich).await);
+
     // Payouts: zero, negative, below the minimum, over the daily cap, more than held.
     let payout = |amount: pb::request_payout_request::Amount| {
         p.req(
@@ -274,36 +318,13 @@ async fn bad_input_names_the_rule_and_moves_no_money() {
         .expect_err("nothing to cash out");
     assert_eq!(reason(&err), "INSUFFICIENT_FUNDS", "{err:?}");
 
-    // A gift to a room that ended.
-    p.end_live(&creator, &room).await;
-    let err = c
-        .send_gift(p.req(
-            &viewer,
-            Role::Viewer,
-            gift_req(&key(), "rose", &creator, &room, 1),
-        ))
-        .await
-        .expect_err("room ended");
-    assert_eq!(reason(&err), "ROOM_NOT_LIVE", "{err:?}");
-
-    // No money moved: the only changes are the one valid purchase and payout.
-    let after = (
-        p.balance(&viewer).await,
-        p.balance(&creator).await,
-        p.balance(&rich).await,
-    );
+    let after = (p.balance(&creator).await, p.balance(&rich).await);
     assert_eq!(
-        after.0[0].0,
-        before.0[0].0 + 100,
-        "only the first use of the receipt credited"
-    );
-    assert_eq!(
-        after.1[1],
-        (before.1[1].0 - 2000, 2000),
+        after.0[1],
+        (before.0[1].0 - 2000, 2000),
         "only the valid payout moved diamonds"
     );
-    assert_eq!(after.2, before.2);
-    assert_eq!(p.balance(&minor).await, [(0, 0); 3]);
+    assert_eq!(after.1, before.1);
     assert!(p.reconcile().await.consistent);
 }
 
