@@ -3,11 +3,12 @@
 use super::*;
 
 #[tokio::test]
-async fn bad_inputs_fail_clearly_and_change_nothing() {
+async fn an_absurd_budget_is_refused_by_name() {
     let p = Platform::start().await;
-    let (advertiser, creator, _campaign, collab) = invited(&p).await;
-    let id = collab.collaboration_id.clone();
-
+    let advertiser = p
+        .seed_users(1, "1980-01-01", Role::Advertiser)
+        .await
+        .remove(0);
     // An absurd budget is refused by name before anything is stored.
     for budget in [i64::MAX, loop_platform::money::MAX_CENTS + 1] {
         let err = p
@@ -35,10 +36,16 @@ async fn bad_inputs_fail_clearly_and_change_nothing() {
         assert_eq!(err.code(), tonic::Code::InvalidArgument);
         assert_eq!(field(&err), "budget_per_creator_cents");
     }
+}
 
-    // Messaging a thread you are not part of.
+#[tokio::test]
+async fn strangers_cannot_message_a_thread_or_accept_an_invitation() {
+    let p = Platform::start().await;
+    let (_advertiser, _creator, _campaign, collab) = invited(&p).await;
+    let id = collab.collaboration_id.clone();
     let stranger = p.listed_creator().await;
     let before = history_len(&p, &id).await;
+    // Messaging a thread you are not part of.
     let err = p
         .m()
         .send_message(p.req(
@@ -62,6 +69,17 @@ async fn bad_inputs_fail_clearly_and_change_nothing() {
         .await
         .unwrap();
     assert_eq!(msgs, 0);
+
+    assert_eq!(history_len(&p, &id).await, before, "nothing was recorded");
+}
+
+#[tokio::test]
+async fn a_collaboration_refuses_steps_out_of_turn_and_deliverables_that_break_the_brief() {
+    let p = Platform::start().await;
+    let (advertiser, creator, _campaign, collab) = invited(&p).await;
+    let id = collab.collaboration_id.clone();
+    let stranger = p.listed_creator().await;
+    let before = history_len(&p, &id).await;
 
     // Accepting twice (a new key): INVALID_STATE, no second hold.
     let first_key = key();
@@ -139,7 +157,12 @@ async fn bad_inputs_fail_clearly_and_change_nothing() {
     );
     assert_eq!(p.cents(&creator).await, (0, 0));
     assert_eq!(p.cents(&advertiser).await, (100_000 - BUDGET, BUDGET));
+}
 
+#[tokio::test]
+async fn search_is_for_advertisers_with_a_valid_follower_range() {
+    let p = Platform::start().await;
+    let (advertiser, creator, _campaign, _collab) = invited(&p).await;
     // Creators cannot use advertiser calls and vice versa.
     let err = p
         .m()
