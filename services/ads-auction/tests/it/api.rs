@@ -1,13 +1,11 @@
-//! The advertiser API: fields, ownership, idempotency.
+//! The advertiser API: fields, ownership, idempotency, controls.
 
 use super::*;
 
 #[tokio::test]
-async fn advertiser_api_validates_fields_owns_objects_and_is_idempotent() {
+async fn campaigns_are_validated_and_a_retry_returns_the_first_result() {
     let h = Harness::start(|_| {}).await;
     let (adv, _) = h.user("acme", common::Role::Advertiser).await;
-    let (rival, _) = h.user("rival", common::Role::Advertiser).await;
-    let (viewer_token, viewer_id) = h.user("viewer", common::Role::Viewer).await;
     let field = |s: &tonic::Status| loop_platform::error::status_field(s);
 
     let create = |key: &str, budget: i64| pb::CreateCampaignRequest {
@@ -60,7 +58,21 @@ async fn advertiser_api_validates_fields_owns_objects_and_is_idempotent() {
         .into_inner();
     assert_eq!(listed.campaigns.len(), 1, "the retry created nothing");
 
-    // Ad group validation names fields.
+    let seen: HashSet<String> = listed
+        .campaigns
+        .iter()
+        .map(|c| c.campaign_id.clone())
+        .collect();
+    assert!(seen.contains(&campaign.campaign_id));
+}
+
+#[tokio::test]
+async fn ad_groups_name_the_field_they_refuse() {
+    let h = Harness::start(|_| {}).await;
+    let (adv, _) = h.user("acme", common::Role::Advertiser).await;
+    let field = |s: &tonic::Status| loop_platform::error::status_field(s);
+    let campaign = h.campaign(&adv, 5000).await;
+
     let mut bad = Harness::ad_group_request(&campaign.campaign_id, 300);
     bad.daily_budget_cents = 1999;
     let err = h
@@ -93,6 +105,15 @@ async fn advertiser_api_validates_fields_owns_objects_and_is_idempotent() {
         .await
         .expect_err("tz");
     assert_eq!(field(&err).as_deref(), Some("schedule.time_zone"));
+}
+
+#[tokio::test]
+async fn other_advertisers_viewers_and_end_users_are_refused() {
+    let h = Harness::start(|_| {}).await;
+    let (adv, _) = h.user("acme", common::Role::Advertiser).await;
+    let (rival, _) = h.user("rival", common::Role::Advertiser).await;
+    let (viewer_token, viewer_id) = h.user("viewer", common::Role::Viewer).await;
+    let campaign = h.campaign(&adv, 5000).await;
 
     // Someone else's campaign does not exist for you; viewers are not advertisers.
     let err = h
@@ -130,6 +151,14 @@ async fn advertiser_api_validates_fields_owns_objects_and_is_idempotent() {
         .await
         .expect_err("internal");
     assert_eq!(err.code(), Code::PermissionDenied);
+}
+
+#[tokio::test]
+async fn pause_resume_and_bid_edits_take_effect_at_once() {
+    let h = Harness::start(|_| {}).await;
+    let (adv, _) = h.user("acme", common::Role::Advertiser).await;
+    let field = |s: &tonic::Status| loop_platform::error::status_field(s);
+    let campaign = h.campaign(&adv, 5000).await;
 
     // Pause stops delivery at once; resume brings it back; budget below spend refused.
     let video = h.video(&adv).await;
@@ -217,11 +246,5 @@ async fn advertiser_api_validates_fields_owns_objects_and_is_idempotent() {
         .await
         .expect_err("bid type is fixed");
     assert_eq!(field(&err).as_deref(), Some("update_mask[0]"));
-    let seen: HashSet<String> = listed
-        .campaigns
-        .iter()
-        .map(|c| c.campaign_id.clone())
-        .collect();
-    assert!(seen.contains(&campaign.campaign_id));
     testing::clear_redis(&h.config.redis).await;
 }
