@@ -49,24 +49,7 @@ impl Harness {
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(run(config.clone(), listener, shutdown.clone()));
         let channel = loop_platform::grpc::channel(&format!("http://{addr}")).expect("channel");
-        let health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
-        testing::wait_for("content service health", Duration::from_secs(30), || {
-            let mut health = health.clone();
-            async move {
-                health
-                    .check(tonic_health::pb::HealthCheckRequest {
-                        service: loop_content::SERVICE_NAME.into(),
-                    })
-                    .await
-                    .ok()
-                    .filter(|r| {
-                        r.get_ref().status
-                            == tonic_health::pb::health_check_response::ServingStatus::Serving
-                                as i32
-                    })
-            }
-        })
-        .await;
+        loop_testkit::wait_healthy(channel.clone(), loop_content::SERVICE_NAME).await;
         Self {
             bound: addr,
             keys: loop_platform::testing::TestKeys,
