@@ -2,6 +2,16 @@
 
 use super::*;
 
+/// A request from ads-auction's service identity.
+fn as_ads<T>(p: &Platform, msg: T) -> tonic::Request<T> {
+    p.req("service:ads-auction", Role::Service, msg)
+}
+
+/// A request from the marketplace's service identity.
+fn as_market<T>(p: &Platform, msg: T) -> tonic::Request<T> {
+    p.req("service:creator-marketplace", Role::Service, msg)
+}
+
 /// An advertiser with 50,000 cents in the wallet.
 async fn funded_advertiser(p: &Platform) -> String {
     let advertiser = p
@@ -50,14 +60,14 @@ async fn escrow_is_the_marketplaces_to_hold_release_once_and_refund_whole() {
         assert_eq!(err.code(), Code::PermissionDenied);
     }
     let escrow = c
-        .hold_escrow(p.req("service:creator-marketplace", Role::Service, hold.clone()))
+        .hold_escrow(as_market(&p, hold.clone()))
         .await
         .expect("hold")
         .into_inner()
         .escrow
         .expect("escrow");
     let again = c
-        .hold_escrow(p.req("service:creator-marketplace", Role::Service, hold.clone()))
+        .hold_escrow(as_market(&p, hold.clone()))
         .await
         .expect("retry")
         .into_inner()
@@ -66,9 +76,8 @@ async fn escrow_is_the_marketplaces_to_hold_release_once_and_refund_whole() {
     assert_eq!(again, escrow, "a retry holds nothing more");
     assert_eq!(p.balance(&advertiser).await[2], (30_000, 20_000));
     let err = c
-        .hold_escrow(p.req(
-            "service:creator-marketplace",
-            Role::Service,
+        .hold_escrow(as_market(
+            &p,
             pb::HoldEscrowRequest {
                 idempotency_key: key(),
                 amount_cents: 40_000,
@@ -79,9 +88,8 @@ async fn escrow_is_the_marketplaces_to_hold_release_once_and_refund_whole() {
         .expect_err("too much");
     assert_eq!(reason(&err), "INSUFFICIENT_FUNDS");
     let err = c
-        .hold_escrow(p.req(
-            "service:creator-marketplace",
-            Role::Service,
+        .hold_escrow(as_market(
+            &p,
             pb::HoldEscrowRequest {
                 idempotency_key: key(),
                 payee_id: advertiser.clone(),
@@ -105,9 +113,8 @@ async fn escrow_is_the_marketplaces_to_hold_release_once_and_refund_whole() {
     assert_eq!(err.code(), Code::NotFound);
     // Release with a 15% fee; releasing again is ESCROW_NOT_HELD.
     let released = c
-        .release_escrow(p.req(
-            "service:creator-marketplace",
-            Role::Service,
+        .release_escrow(as_market(
+            &p,
             pb::ReleaseEscrowRequest {
                 idempotency_key: key(),
                 escrow_id: escrow.escrow_id.clone(),
@@ -126,9 +133,8 @@ async fn escrow_is_the_marketplaces_to_hold_release_once_and_refund_whole() {
     assert_eq!(p.balance(&creator).await[2], (17_000, 0));
     assert_eq!(p.balance(&advertiser).await[2], (30_000, 0));
     let err = c
-        .refund_escrow(p.req(
-            "service:creator-marketplace",
-            Role::Service,
+        .refund_escrow(as_market(
+            &p,
             pb::RefundEscrowRequest {
                 idempotency_key: key(),
                 escrow_id: escrow.escrow_id.clone(),
@@ -139,9 +145,8 @@ async fn escrow_is_the_marketplaces_to_hold_release_once_and_refund_whole() {
     assert_eq!(reason(&err), "ESCROW_NOT_HELD");
     // A refunded escrow returns everything.
     let second = c
-        .hold_escrow(p.req(
-            "service:creator-marketplace",
-            Role::Service,
+        .hold_escrow(as_market(
+            &p,
             pb::HoldEscrowRequest {
                 idempotency_key: key(),
                 amount_cents: 5_000,
@@ -153,9 +158,8 @@ async fn escrow_is_the_marketplaces_to_hold_release_once_and_refund_whole() {
         .into_inner()
         .escrow
         .expect("escrow");
-    c.refund_escrow(p.req(
-        "service:creator-marketplace",
-        Role::Service,
+    c.refund_escrow(as_market(
+        &p,
         pb::RefundEscrowRequest {
             idempotency_key: key(),
             escrow_id: second.escrow_id,
@@ -185,43 +189,36 @@ async fn ad_budgets_are_ads_auctions_to_reserve_charge_once_and_release() {
 
     // Reserve 10,000; charge 4,000; charge 7,000 (1,000 written off); release refused, then 0 left.
     let campaign = Uuid::now_v7().to_string();
-    let err = c
-        .reserve_ad_budget(p.req(
-            "service:creator-marketplace",
-            Role::Service,
-            pb::ReserveAdBudgetRequest {
-                idempotency_key: key(),
-                advertiser_id: advertiser.clone(),
-                campaign_id: campaign.clone(),
-                amount_cents: 10_000,
-            },
-        ))
-        .await
-        .expect_err("marketplace is not ads");
-    assert_eq!(err.code(), Code::PermissionDenied);
-    let reserve_key = key();
     let reserve = pb::ReserveAdBudgetRequest {
-        idempotency_key: reserve_key,
+        idempotency_key: key(),
         advertiser_id: advertiser.clone(),
         campaign_id: campaign.clone(),
         amount_cents: 10_000,
     };
+    let by_market = pb::ReserveAdBudgetRequest {
+        idempotency_key: key(),
+        ..reserve.clone()
+    };
+    let err = c
+        .reserve_ad_budget(as_market(&p, by_market))
+        .await
+        .expect_err("marketplace is not ads");
+    assert_eq!(err.code(), Code::PermissionDenied);
     let r = c
-        .reserve_ad_budget(p.req("service:ads-auction", Role::Service, reserve.clone()))
+        .reserve_ad_budget(as_ads(&p, reserve.clone()))
         .await
         .expect("reserve")
         .into_inner();
     assert_eq!(r.reserved_cents, 10_000);
     let r2 = c
-        .reserve_ad_budget(p.req("service:ads-auction", Role::Service, reserve))
+        .reserve_ad_budget(as_ads(&p, reserve))
         .await
         .expect("retry")
         .into_inner();
     assert_eq!(r2, r);
     let charge = |k: String, amount| {
-        p.req(
-            "service:ads-auction",
-            Role::Service,
+        as_ads(
+            &p,
             pb::ChargeAdSpendRequest {
                 idempotency_key: k,
                 advertiser_id: advertiser.clone(),
@@ -264,9 +261,8 @@ async fn ad_budgets_are_ads_auctions_to_reserve_charge_once_and_release() {
         (6_000, 1_000, 0)
     );
     let err = c
-        .release_ad_budget(p.req(
-            "service:ads-auction",
-            Role::Service,
+        .release_ad_budget(as_ads(
+            &p,
             pb::ReleaseAdBudgetRequest {
                 idempotency_key: key(),
                 advertiser_id: advertiser.clone(),
@@ -277,25 +273,19 @@ async fn ad_budgets_are_ads_auctions_to_reserve_charge_once_and_release() {
         .await
         .expect_err("nothing left");
     assert_eq!(reason(&err), "INSUFFICIENT_FUNDS");
+    let unreserved = pb::ChargeAdSpendRequest {
+        campaign_id: Uuid::now_v7().to_string(),
+        ..charge(key(), 5).into_inner()
+    };
     let err = c
-        .charge_ad_spend(p.req(
-            "service:ads-auction",
-            Role::Service,
-            pb::ChargeAdSpendRequest {
-                idempotency_key: key(),
-                advertiser_id: advertiser.clone(),
-                campaign_id: Uuid::now_v7().to_string(),
-                amount_cents: 5,
-            },
-        ))
+        .charge_ad_spend(as_ads(&p, unreserved))
         .await
         .expect_err("no reserve");
     assert_eq!(err.code(), Code::NotFound);
     // Reserve and release give the cents back.
     let other = Uuid::now_v7().to_string();
-    c.reserve_ad_budget(p.req(
-        "service:ads-auction",
-        Role::Service,
+    c.reserve_ad_budget(as_ads(
+        &p,
         pb::ReserveAdBudgetRequest {
             idempotency_key: key(),
             advertiser_id: advertiser.clone(),
@@ -306,9 +296,8 @@ async fn ad_budgets_are_ads_auctions_to_reserve_charge_once_and_release() {
     .await
     .expect("reserve");
     let released = c
-        .release_ad_budget(p.req(
-            "service:ads-auction",
-            Role::Service,
+        .release_ad_budget(as_ads(
+            &p,
             pb::ReleaseAdBudgetRequest {
                 idempotency_key: key(),
                 advertiser_id: advertiser.clone(),
