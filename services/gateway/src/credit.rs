@@ -1,5 +1,6 @@
 //! Which engagement counts: the one place that decides, for every event
-//! `POST /v1/events` accepts, the credit consumers obey (see
+//! `POST /v1/events` accepts and every like or unlike the like route
+//! records, the credit consumers obey (see
 //! `EngagementCredit` in proto/loop/events/v1/engagement.proto and
 //! docs/security.md).
 //!

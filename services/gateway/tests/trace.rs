@@ -1,6 +1,6 @@
 //! One trace from a client to the ranker: the platform runs in-process
-//! (loop-testkit) with every span captured in memory, a client sends a like
-//! with its own `traceparent`, and the spans of that one request across the
+//! (loop-testkit) with every span captured in memory, a client sends a view
+//! and a like, each with its own `traceparent`, and the spans of that one request across the
 //! gateway, content, Kafka and the feed-ranking consumer must share the
 //! client's trace id, each with a parent inside the trace.
 //!
@@ -228,15 +228,15 @@ async fn a_like_is_one_trace_from_the_client_through_kafka_to_the_ranker() {
     assert_eq!(status, StatusCode::CREATED, "{video}");
     let video_id = video["video_id"].as_str().expect("video id").to_owned();
 
-    // 1. The client reports the like as engagement: gateway -> content
-    //    (gRPC, the video lookup) -> engagement.v1 -> the ranker's consumer.
+    // 1. The client reports a view: gateway -> content (gRPC, the video
+    //    lookup) -> engagement.v1 -> the ranker's consumer.
     let (trace_id, client_span, traceparent) = client_context();
     let (status, body) = client
         .post(
             "/v1/events",
             Some(&viewer),
             Some(&traceparent),
-            json!({"events": [{"kind": "like", "video_id": video_id}]}),
+            json!({"events": [{"kind": "view", "video_id": video_id, "watch_ms": 9000}]}),
         )
         .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
@@ -258,8 +258,10 @@ async fn a_like_is_one_trace_from_the_client_through_kafka_to_the_ranker() {
         );
     }
 
-    // 2. The like itself: gateway -> content (gRPC LikeVideo, outbox row
-    //    with the trace context) -> relay -> content.v1 -> the ranker.
+    // 2. A like, one call down two ways: gateway -> content (gRPC LikeVideo,
+    //    outbox row with the trace context) -> relay -> content.v1 -> the
+    //    ranker; and the like's engagement, gateway -> engagement.v1 -> the
+    //    ranker's learning consumer.
     let (trace_id, client_span, traceparent) = client_context();
     let (status, body) = client
         .post(
@@ -285,5 +287,12 @@ async fn a_like_is_one_trace_from_the_client_through_kafka_to_the_ranker() {
             .iter()
             .any(|s| s.name.ends_with("/LikeVideo") && s.span_kind == SpanKind::Server),
         "content's LikeVideo span is in the trace"
+    );
+    let spans = wait_for_consumer(&capture, trace_id, &engagement, &ranker).await;
+    assert_linked(&spans, client_span);
+    assert_eq!(
+        assert_kafka_hop(&spans, &engagement, &ranker, &prefix),
+        ["feed-ranking", "gateway"],
+        "the like's engagement: consumer -> producer -> gateway"
     );
 }

@@ -4,6 +4,11 @@
 //! response is sent only after the broker acknowledged every event, so an
 //! accepted event is never lost.
 //!
+//! Likes are the exception: `POST /v1/videos/{video_id}/like` records the
+//! like in content and publishes its engagement through [`publish_like`],
+//! so a like is one client call and reaches the ranker from one place; the
+//! `like` and `unlike` kinds are refused here.
+//!
 //! The handler is its steps: [`check_batch`] and the context, one lookup of
 //! every named video ([`resolve_videos`]), the per-user event cap, one
 //! [`build_event`] per event, then [`publish_engagement`] (credit, publish,
@@ -44,8 +49,6 @@ const EVENT_TYPE: &str = "loop.events.v1.EngagementEvent";
 const KINDS: &[&str] = &[
     "impression",
     "view",
-    "like",
-    "unlike",
     "share",
     "comment",
     "follow",
@@ -75,7 +78,9 @@ pub struct EventBody {
     /// A UUID the client generates so a retried batch is not counted twice
     /// (consumers dedupe by event id); the server assigns a UUIDv7 when absent.
     pub event_id: Option<String>,
-    /// impression, view, like, unlike, share, comment, follow, quick_skip, not_interested or profile_visit.
+    /// impression, view, share, comment, follow, quick_skip, not_interested or profile_visit.
+    /// Likes are not reported here: `POST /v1/videos/{video_id}/like` records
+    /// the like and its engagement in one call.
     pub kind: String,
     pub video_id: String,
     /// view: how long it was watched (more than the duration means a rewatch).
@@ -289,7 +294,7 @@ fn build_event(
         user,
         field("serve_token"),
         e.serve_token.as_deref(),
-        video,
+        &video.video_id,
     )?;
     let event = ev::EngagementEvent {
         watch_ms,
@@ -338,10 +343,17 @@ fn kind(field: String, value: &str) -> ApiResult<ev::EngagementKind> {
         |s| ev::EngagementKind::from_str_name(s).map(|v| v as i32),
         KINDS,
     )?;
-    ev::EngagementKind::try_from(kind)
-        .ok()
-        .filter(|k| *k != ev::EngagementKind::Unspecified)
-        .ok_or_else(|| ApiError::invalid(field, format!("must be one of: {}", KINDS.join(", "))))
+    match ev::EngagementKind::try_from(kind) {
+        Ok(ev::EngagementKind::Like | ev::EngagementKind::Unlike) => Err(ApiError::invalid(
+            field,
+            "likes are recorded by POST (and removed by DELETE) /v1/videos/{video_id}/like, which also teaches the feed; they are not reported here",
+        )),
+        Ok(k) if k != ev::EngagementKind::Unspecified => Ok(k),
+        _ => Err(ApiError::invalid(
+            field,
+            format!("must be one of: {}", KINDS.join(", ")),
+        )),
+    }
 }
 
 /// A view's watch time: required, and at most ten plays of the video;
@@ -392,15 +404,15 @@ fn target(
     }
 }
 
-/// Whether the engagement presented a valid serve token of `video` for this
-/// user. Someone else's token, or another video's, is refused; an expired
-/// one (an old feed page) still teaches the user's own feed.
+/// Whether the engagement presented a valid serve token of the video for
+/// this user. Someone else's token, or another video's, is refused; an
+/// expired one (an old feed page) still teaches the user's own feed.
 pub(crate) fn served(
     st: &AppState,
     user: &AuthUser,
     field: String,
     token: Option<&str>,
-    video: &pb::Video,
+    video_id: &str,
 ) -> ApiResult<bool> {
     let Some(token) = token else {
         return Ok(false);
@@ -409,7 +421,7 @@ pub(crate) fn served(
         return Err(ApiError::invalid(field, "at most 2048 characters"));
     }
     match st.serve_tokens.verify(token) {
-        Ok(s) if s.sub == user.user_id && s.vid == video.video_id => Ok(true),
+        Ok(s) if s.sub == user.user_id && s.vid == video_id => Ok(true),
         Ok(_) | Err(ServeTokenError::Invalid) => Err(ApiError::invalid(
             field,
             "is not a serve token of this video for you",
@@ -437,4 +449,26 @@ pub(crate) async fn publish_engagement(
         return Err(err);
     }
     Ok(())
+}
+
+/// The engagement a like or unlike implies, once content has recorded it
+/// (`POST` / `DELETE /v1/videos/{video_id}/like`): published on
+/// `engagement.v1` from here and credited by the same rules as any reported
+/// event. This is the one path by which likes reach the ranker; `POST
+/// /v1/events` refuses them. It is published whether or not the call changed
+/// anything: a repeat is a `duplicate` consumers ignore, and a retry after a
+/// failed publish earns the credit the first attempt gave back.
+pub(crate) async fn publish_like(
+    st: &AppState,
+    user: &AuthUser,
+    video: &pb::Video,
+    kind: ev::EngagementKind,
+    served: bool,
+    ctx: &common::ClientContext,
+) -> ApiResult<ev::EngagementCredit> {
+    let now = Utc::now();
+    let id = loop_platform::ids::new_id().to_string();
+    let mut events = [engagement(&user.user_id, video, kind, ctx, now, now, id)];
+    publish_engagement(st, &user.user_id, &mut events, &[served]).await?;
+    Ok(events[0].credit())
 }

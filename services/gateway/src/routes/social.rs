@@ -1,9 +1,15 @@
 //! Follows, likes, comments, shares.
+//!
+//! A like is one call: `POST /v1/videos/{video_id}/like` records it in
+//! content and publishes the `like` engagement the ranker learns from
+//! (`events::publish_like`); `DELETE` does the same for `unlike`.
 
 use axum::Json;
 use axum::extract::{Path, State};
 use http::StatusCode;
+use loop_proto::common::v1::ClientContext;
 use loop_proto::content::v1 as pb;
+use loop_proto::events::v1 as ev;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -12,7 +18,8 @@ use utoipa_axum::routes;
 use crate::AppState;
 use crate::dto::{CommentDto, Page, PageQuery, UserDto};
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::{ApiJson, ApiQuery, AuthUser};
+use crate::extract::{ApiJson, ApiQuery, AuthUser, OptionalJson};
+use crate::routes::events::{ClientContextBody, context, publish_like, served};
 
 /// Follows, likes, comments and shares.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -109,25 +116,60 @@ pub struct LikeDto {
     /// False when the call changed nothing (already liked / not liked).
     pub changed: bool,
     pub like_count: u64,
+    /// What the engagement counts for, as in `POST /v1/events`: counted,
+    /// unverified (no valid serve token: your own feed only), duplicate
+    /// (already credited: ignored) or own_video.
+    pub credit: &'static str,
 }
 
-/// Like a video (idempotent).
-#[utoipa::path(post, path = "/v1/videos/{video_id}/like", tag = "social", security(("bearer" = [])),
+/// The optional body of a like: where it was served and the client's context.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LikeBody {
+    /// The `serve_token` of the For You / Following item liked. Without a
+    /// valid one the like teaches only your own feed; with one it also
+    /// counts toward the video's metrics and trending, once.
+    #[schema(max_length = 2048)]
+    pub serve_token: Option<String>,
+    #[serde(default)]
+    pub context: ClientContextBody,
+}
+
+/// Like a video (idempotent); the feed learns from it. Send the feed item's
+/// `serve_token` so the like also counts toward the video's metrics.
+#[utoipa::path(post, path = "/v1/videos/{video_id}/like", tag = "social", security(("bearer" = [])), request_body = Option<LikeBody>,
     params(("video_id" = String, Path)), responses((status = 200, body = LikeDto), (status = "4XX", body = ErrorBody)))]
 pub async fn like(
     State(st): State<AppState>,
     user: AuthUser,
     Path(video_id): Path<String>,
+    OptionalJson(b): OptionalJson<LikeBody>,
 ) -> ApiResult<Json<LikeDto>> {
+    let ctx = context(&b.context)?;
+    // Checked before the like is recorded, so a bad token changes nothing.
+    let canonical =
+        uuid::Uuid::parse_str(&video_id).map_or_else(|_| video_id.clone(), |u| u.to_string());
+    let served = served(
+        &st,
+        &user,
+        "serve_token".into(),
+        b.serve_token.as_deref(),
+        &canonical,
+    )?;
     let r = st
-        .call(
-            st.content()
-                .like_video(st.req(&user, pb::LikeVideoRequest { video_id })),
-        )
+        .call(st.content().like_video(st.req(
+            &user,
+            pb::LikeVideoRequest {
+                video_id: video_id.clone(),
+            },
+        )))
         .await?;
+    let video = liked_video(&st, &user, video_id).await?;
+    let credit = publish_like(&st, &user, &video, ev::EngagementKind::Like, served, &ctx).await?;
     Ok(Json(LikeDto {
         changed: r.changed,
         like_count: r.like_count,
+        credit: crate::credit::name(credit),
     }))
 }
 
@@ -140,15 +182,32 @@ pub async fn unlike(
     Path(video_id): Path<String>,
 ) -> ApiResult<Json<LikeDto>> {
     let r = st
-        .call(
-            st.content()
-                .unlike_video(st.req(&user, pb::UnlikeVideoRequest { video_id })),
-        )
+        .call(st.content().unlike_video(st.req(
+            &user,
+            pb::UnlikeVideoRequest {
+                video_id: video_id.clone(),
+            },
+        )))
         .await?;
+    let video = liked_video(&st, &user, video_id).await?;
+    let ctx = ClientContext::default();
+    let credit = publish_like(&st, &user, &video, ev::EngagementKind::Unlike, false, &ctx).await?;
     Ok(Json(LikeDto {
         changed: r.changed,
         like_count: r.like_count,
+        credit: crate::credit::name(credit),
     }))
+}
+
+/// The video a like was just recorded on, for its engagement's features.
+async fn liked_video(st: &AppState, user: &AuthUser, video_id: String) -> ApiResult<pb::Video> {
+    st.call(
+        st.content()
+            .get_video(st.req(user, pb::GetVideoRequest { video_id })),
+    )
+    .await?
+    .video
+    .ok_or_else(|| ApiError::missing("video"))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

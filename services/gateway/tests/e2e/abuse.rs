@@ -4,10 +4,8 @@
 
 use std::time::Duration;
 
-use loop_platform::kafka::topics;
 use loop_platform::testing;
 use loop_proto::events::v1::{EngagementCredit, EngagementEvent, EngagementKind};
-use prost::Message;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -45,6 +43,20 @@ async fn events(p: &Platform, token: &str, events: Value) -> (StatusCode, Value)
         .await
 }
 
+/// A like through the like route (the one path for likes), with the feed
+/// item's serve token when given.
+async fn like(
+    p: &Platform,
+    token: &str,
+    video: &Value,
+    served: Option<&Value>,
+) -> (StatusCode, Value) {
+    let body = served.map_or_else(|| json!({}), |t| json!({ "serve_token": t }));
+    let video = video.as_str().expect("video id");
+    p.post(&format!("/v1/videos/{video}/like"), Some(token), body)
+        .await
+}
+
 #[tokio::test]
 async fn engagement_counts_only_when_served_once_and_never_for_oneself() {
     let p = Platform::start().await;
@@ -56,15 +68,18 @@ async fn engagement_counts_only_when_served_once_and_never_for_oneself() {
     let (status, first) = events(&p, &viewer, json!([
         {"kind": "impression", "video_id": v1, "serve_token": t1},
         {"kind": "view", "video_id": v1, "watch_ms": 9000, "serve_token": t1, "event_id": view_id},
-        {"kind": "like", "video_id": v1, "serve_token": t1},
-        {"kind": "like", "video_id": v1, "serve_token": t1},
-        {"kind": "like", "video_id": v2},
     ])).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{first}");
-    assert_eq!(
-        first["credits"],
-        json!(["counted", "counted", "counted", "duplicate", "unverified"])
-    );
+    assert_eq!(first["credits"], json!(["counted", "counted"]));
+    // Likes, through the like route: counted once with a serve token, a
+    // repeat is a duplicate, and one without a token teaches the viewer only.
+    let mut credits = Vec::new();
+    for (video, served) in [(v1, Some(t1)), (v1, Some(t1)), (v2, None)] {
+        let (status, liked) = like(&p, &viewer, video, served).await;
+        assert_eq!(status, StatusCode::OK, "{liked}");
+        credits.push(liked["credit"].clone());
+    }
+    assert_eq!(credits, ["counted", "duplicate", "unverified"]);
     // A client retrying the same view (same event id) is not its own duplicate.
     let (_, retry) = events(&p, &viewer, json!([
         {"kind": "view", "video_id": v1, "watch_ms": 9000, "serve_token": t1, "event_id": view_id},
@@ -99,20 +114,15 @@ async fn engagement_counts_only_when_served_once_and_never_for_oneself() {
     let v1_score = trending(v1.clone()).await;
     assert!(v1_score.is_some_and(|s| s > 0.0), "{v1_score:?}");
     assert_eq!(trending(v2.clone()).await, None);
-    // A hundred more likes: all duplicates.
-    let likes: Vec<Value> = (0..100)
-        .map(|_| json!({"kind": "like", "video_id": v1, "serve_token": t1}))
-        .collect();
-    let (status, spam) = events(&p, &viewer, Value::Array(likes)).await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{spam}");
-    assert!(
-        spam["credits"]
-            .as_array()
-            .expect("credits")
-            .iter()
-            .all(|c| c == "duplicate"),
-        "{spam}"
-    );
+    // Thirty more likes: all duplicates, and the like count stays at one.
+    for _ in 0..30 {
+        let (status, spam) = like(&p, &viewer, v1, Some(t1)).await;
+        assert_eq!(status, StatusCode::OK, "{spam}");
+        assert_eq!(
+            spam,
+            json!({"changed": false, "like_count": 1, "credit": "duplicate"})
+        );
+    }
     // The creator watching their own video, with or without a token.
     let views: Vec<Value> = (0..3)
         .map(|_| json!({"kind": "view", "video_id": v2, "watch_ms": 9000}))
@@ -123,7 +133,7 @@ async fn engagement_counts_only_when_served_once_and_never_for_oneself() {
         json!(["own_video", "own_video", "own_video"])
     );
     // A counted share on v2 after the spam: once the ranker has applied it,
-    // it has seen the hundred likes before it (one user's events are in
+    // it has seen the thirty likes before it (one user's events are in
     // order), and v1's trending score has not moved.
     let (_, share) = events(
         &p,
@@ -147,7 +157,7 @@ async fn engagement_counts_only_when_served_once_and_never_for_oneself() {
     );
 
     // Someone else's token, another video's token, a forged token: refused,
-    // naming the field, and nothing is published.
+    // naming the field, and nothing is published (nor liked).
     let (intruder, _) = p.sign_up("replayer", "viewer").await;
     for (who, video, token) in [
         (&intruder, v1, t1.clone()),
@@ -162,7 +172,7 @@ async fn engagement_counts_only_when_served_once_and_never_for_oneself() {
             &p,
             who,
             json!([
-                {"kind": "like", "video_id": video, "serve_token": token},
+                {"kind": "share", "video_id": video, "serve_token": token},
             ]),
         )
         .await;
@@ -171,20 +181,22 @@ async fn engagement_counts_only_when_served_once_and_never_for_oneself() {
             (StatusCode::BAD_REQUEST, Some("events[0].serve_token")),
             "{err}"
         );
+        let (status, err) = like(&p, who, video, Some(&token)).await;
+        assert_eq!(
+            (status, error_field(&err)),
+            (StatusCode::BAD_REQUEST, Some("serve_token")),
+            "{err}"
+        );
     }
 
-    // What consumers see: every accepted event with the credit it was given
-    // (5 + 1 + 100 + 3 + 1 = 110), none of the refused ones.
-    let topic = p.kafka.topic(topics::ENGAGEMENT);
-    let mut reader = testing::TopicReader::new(&p.kafka, &topic);
-    let seen = reader
-        .read_until(Duration::from_secs(30), |s| s.len() >= 110)
-        .await;
-    let published: Vec<EngagementEvent> = seen
-        .iter()
-        .map(|d| EngagementEvent::decode(d.payload.as_slice()).expect("event"))
+    // What consumers see: every accepted event and like with the credit it
+    // was given (2 + 3 + 1 + 30 + 3 + 1 = 40), none of the refused ones.
+    let published: Vec<EngagementEvent> = crate::engagement_events(&p, 40)
+        .await
+        .into_iter()
+        .map(|(_, e)| e)
         .collect();
-    assert_eq!(published.len(), 110);
+    assert_eq!(published.len(), 40);
     let counted = published
         .iter()
         .filter(|e| e.credit() == EngagementCredit::Counted)
@@ -397,7 +409,7 @@ async fn limits_hold_when_redis_is_down() {
     let (status, accepted) = events(
         &p,
         &viewer,
-        json!([{"kind": "like", "video_id": video["video_id"]}]),
+        json!([{"kind": "share", "video_id": video["video_id"]}]),
     )
     .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");

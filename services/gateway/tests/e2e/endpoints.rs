@@ -330,7 +330,10 @@ async fn follows_likes_comments_and_shares_can_be_undone_and_listed() {
             None,
         )
         .await;
-    assert_eq!(unliked, json!({"changed": true, "like_count": 0}));
+    assert_eq!(
+        unliked,
+        json!({"changed": true, "like_count": 0, "credit": "unverified"})
+    );
     let (_, again) = p
         .call(
             Method::DELETE,
@@ -339,7 +342,10 @@ async fn follows_likes_comments_and_shares_can_be_undone_and_listed() {
             None,
         )
         .await;
-    assert_eq!(again, json!({"changed": false, "like_count": 0}));
+    assert_eq!(
+        again,
+        json!({"changed": false, "like_count": 0, "credit": "duplicate"})
+    );
 
     // One level of replies.
     let (_, top) = p

@@ -1,15 +1,18 @@
-//! `POST /v1/events` -> `engagement.v1`.
+//! `POST /v1/events` -> `engagement.v1`, and the like route, the one path
+//! by which a like reaches it.
 
 use std::time::Duration;
 
 use loop_platform::kafka::topics;
 use loop_platform::testing;
-use loop_proto::events::v1::{EngagementEvent, EngagementKind, NotInterestedTarget};
+use loop_proto::events::v1::{
+    EngagementCredit, EngagementEvent, EngagementKind, NotInterestedTarget,
+};
 use prost::Message;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::{Platform, error_field};
+use crate::{Platform, engagement_events, error_field};
 
 async fn a_video(p: &Platform) -> (String, String, String) {
     let (creator, creator_id) = p.sign_up("eventful", "creator").await;
@@ -45,7 +48,7 @@ async fn events_are_validated_enriched_and_published_keyed_by_user() {
             "events": [
                 {"kind": "impression", "video_id": video_id},
                 {"kind": "view", "video_id": video_id, "watch_ms": 25000, "event_id": client_id},
-                {"kind": "like", "video_id": video_id},
+                {"kind": "share", "video_id": video_id},
                 {"kind": "not_interested", "video_id": video_id, "target": "sound"}
             ]}),
         )
@@ -77,7 +80,7 @@ async fn events_are_validated_enriched_and_published_keyed_by_user() {
         vec![
             EngagementKind::Impression,
             EngagementKind::View,
-            EngagementKind::Like,
+            EngagementKind::Share,
             EngagementKind::NotInterested
         ],
         "order kept"
@@ -129,19 +132,28 @@ async fn impossible_events_reject_the_whole_batch() {
             "events[0].watch_ms",
         ),
         (
-            json!([{"kind": "like", "video_id": video_id}, {"kind": "teleport", "video_id": video_id}]),
+            json!([{"kind": "share", "video_id": video_id}, {"kind": "teleport", "video_id": video_id}]),
+            "events[1].kind",
+        ),
+        // Likes have one path, the like route (which teaches the feed too).
+        (
+            json!([{"kind": "share", "video_id": video_id}, {"kind": "like", "video_id": video_id}]),
             "events[1].kind",
         ),
         (
-            json!([{"kind": "like", "video_id": unknown}]),
+            json!([{"kind": "unlike", "video_id": video_id}]),
+            "events[0].kind",
+        ),
+        (
+            json!([{"kind": "share", "video_id": unknown}]),
             "events[0].video_id",
         ),
         (
-            json!([{"kind": "like", "video_id": "nope"}]),
+            json!([{"kind": "share", "video_id": "nope"}]),
             "events[0].video_id",
         ),
         (
-            json!([{"kind": "like", "video_id": video_id, "watch_ms": 10}]),
+            json!([{"kind": "share", "video_id": video_id, "watch_ms": 10}]),
             "events[0].watch_ms",
         ),
         (
@@ -149,7 +161,7 @@ async fn impossible_events_reject_the_whole_batch() {
             "events[0].target",
         ),
         (
-            json!([{"kind": "like", "video_id": video_id, "occurred_at": "2001-01-01T00:00:00Z"}]),
+            json!([{"kind": "share", "video_id": video_id, "occurred_at": "2001-01-01T00:00:00Z"}]),
             "events[0].occurred_at",
         ),
         (json!([]), "events"),
@@ -164,7 +176,7 @@ async fn impossible_events_reject_the_whole_batch() {
             "{events} -> {err}"
         );
     }
-    let (status, err) = p.post("/v1/events", Some(&viewer), json!({"context": {"device_os": "palm"}, "events": [{"kind": "like", "video_id": video_id}]})).await;
+    let (status, err) = p.post("/v1/events", Some(&viewer), json!({"context": {"device_os": "palm"}, "events": [{"kind": "share", "video_id": video_id}]})).await;
     assert_eq!(
         (status, error_field(&err)),
         (StatusCode::BAD_REQUEST, Some("context.device_os"))
@@ -195,5 +207,121 @@ async fn impossible_events_reject_the_whole_batch() {
         .await;
     let all = testing::read_all(&p.kafka, &p.kafka.topic(topics::ENGAGEMENT)).await;
     assert_eq!(all.len(), 1, "rejected batches published nothing");
+    testing::clear_redis(&p.redis).await;
+}
+
+/// A like is one call: the like route records it in content and publishes
+/// its `like` engagement, credited like any event; `POST /v1/events`
+/// refuses likes, naming the field.
+#[tokio::test]
+async fn a_like_is_one_call_that_content_records_and_the_ranker_hears() {
+    let p = Platform::start().await;
+    let (video_id, creator_id, sound_id) = a_video(&p).await;
+    let (viewer, viewer_id) = p.sign_up("fan_once", "viewer").await;
+    let (status, _) = p
+        .post(
+            &format!("/v1/users/{creator_id}/follow"),
+            Some(&viewer),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, feed) = p.get("/v1/feed/following", &viewer).await;
+    let served = feed["items"][0]["serve_token"].clone();
+    assert!(served.is_string(), "{feed}");
+    let like = format!("/v1/videos/{video_id}/like");
+
+    // A bad serve token or context is refused before anything is recorded.
+    for (body, field) in [
+        (json!({"serve_token": "forged"}), "serve_token"),
+        (json!({"context": {"country": "Brazil"}}), "context.country"),
+        (json!({"token": served}), "token"),
+    ] {
+        let (status, err) = p.post(&like, Some(&viewer), body).await;
+        assert_eq!(
+            (status, error_field(&err)),
+            (StatusCode::BAD_REQUEST, Some(field)),
+            "{err}"
+        );
+    }
+    let (_, video) = p.get(&format!("/v1/videos/{video_id}"), &viewer).await;
+    assert_eq!(video["like_count"], 0, "a refused like changed nothing");
+
+    let (status, liked) = p
+        .post(
+            &like,
+            Some(&viewer),
+            json!({"serve_token": served, "context": {"country": "br"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{liked}");
+    assert_eq!(
+        liked,
+        json!({"changed": true, "like_count": 1, "credit": "counted"})
+    );
+    // Liking again changes nothing and counts for nothing; no body is fine.
+    let resp = p
+        .http
+        .post(format!("{}{like}", p.base))
+        .bearer_auth(&viewer)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let again: Value = resp.json().await.expect("json");
+    assert_eq!(
+        again,
+        json!({"changed": false, "like_count": 1, "credit": "duplicate"})
+    );
+    let (status, unliked) = p
+        .call(reqwest::Method::DELETE, &like, Some(&viewer), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{unliked}");
+    assert_eq!(
+        unliked,
+        json!({"changed": true, "like_count": 0, "credit": "unverified"})
+    );
+    let (status, err) = p
+        .post(
+            "/v1/events",
+            Some(&viewer),
+            json!({"events": [{"kind": "like", "video_id": video_id, "serve_token": served}]}),
+        )
+        .await;
+    assert_eq!(
+        (status, error_field(&err)),
+        (StatusCode::BAD_REQUEST, Some("events[0].kind")),
+        "{err}"
+    );
+
+    // engagement.v1 holds exactly what the three calls imply, enriched from
+    // the video and keyed by the viewer.
+    let seen = engagement_events(&p, 3).await;
+    assert!(
+        seen.iter().all(|(key, _)| key == viewer_id.as_bytes()),
+        "keyed by user"
+    );
+    let facts: Vec<(EngagementKind, EngagementCredit)> =
+        seen.iter().map(|(_, e)| (e.kind(), e.credit())).collect();
+    assert_eq!(
+        facts,
+        vec![
+            (EngagementKind::Like, EngagementCredit::Counted),
+            (EngagementKind::Like, EngagementCredit::Duplicate),
+            (EngagementKind::Unlike, EngagementCredit::Unverified),
+        ]
+    );
+    let first = &seen[0].1;
+    assert_eq!(
+        (
+            first.video_id.as_str(),
+            first.creator_id.as_str(),
+            first.sound_id.as_str()
+        ),
+        (video_id.as_str(), creator_id.as_str(), sound_id.as_str())
+    );
+    assert_eq!(first.hashtags, vec!["dance"]);
+    assert_eq!(first.category, "dance");
+    assert_eq!(first.context.as_ref().expect("context").country, "BR");
     testing::clear_redis(&p.redis).await;
 }

@@ -1,11 +1,13 @@
 //! The For You feed learns from engagement through the whole pipeline:
-//! gateway -> engagement.v1 -> feed-ranking -> next feed.
+//! gateway -> engagement.v1 -> feed-ranking -> next feed; likes take the
+//! same way from the like route, their one path.
 
 use std::collections::HashSet;
 use std::time::Duration;
 
 use loop_platform::auth::Role;
 use loop_platform::testing;
+use loop_proto::events::v1::EngagementKind;
 use loop_proto::feed_ranking::v1 as pb;
 use loop_proto::feed_ranking::v1::feed_ranking_service_client::FeedRankingServiceClient;
 use reqwest::{Method, StatusCode};
@@ -31,13 +33,13 @@ fn service_token() -> String {
     )
 }
 
-/// Publishes FAMILIES x CREATORS x VIDEOS videos tagged `fam{f}` and waits
-/// until the ranker's catalog holds them all.
-async fn seed_catalog(p: &Platform) {
-    for f in 0..FAMILIES {
-        for c in 0..CREATORS_PER_FAMILY {
+/// Publishes `families` x `creators` x `videos` videos tagged `fam{f}` and
+/// waits until the ranker's catalog holds them all.
+async fn seed_catalog(p: &Platform, families: usize, creators: usize, videos: usize) {
+    for f in 0..families {
+        for c in 0..creators {
             let (token, _) = p.sign_up(&format!("c{f}_{c}"), "creator").await;
-            for v in 0..VIDEOS_PER_CREATOR {
+            for v in 0..videos {
                 let (status, body) = p
                     .post("/v1/videos", Some(&token), json!({"caption": format!("clip {v} #fam{f}"), "category": format!("fam{f}"), "duration_ms": 10000, "media_url": "https://x.test/v"}))
                     .await;
@@ -45,7 +47,7 @@ async fn seed_catalog(p: &Platform) {
             }
         }
     }
-    let total = (FAMILIES * CREATORS_PER_FAMILY * VIDEOS_PER_CREATOR) as u64;
+    let total = (families * creators * videos) as u64;
     let client = ranker(p);
     testing::wait_for(
         "ranker catalog holds every video",
@@ -125,7 +127,8 @@ pub(crate) async fn applied(p: &Platform, token: &str) -> u64 {
 }
 
 /// A viewer who completes and likes `family` videos and skips the rest,
-/// for `budget` events; returns (events sent, videos seen).
+/// for `budget` events (a like, through the like route, is one); returns
+/// (events sent, videos seen).
 async fn train(p: &Platform, token: &str, family: &str, budget: usize) -> (usize, HashSet<String>) {
     let mut sent = 0;
     let mut seen = HashSet::new();
@@ -133,10 +136,12 @@ async fn train(p: &Platform, token: &str, family: &str, budget: usize) -> (usize
         let items = page(p, token, 10).await;
         assert!(!items.is_empty(), "the feed ran dry");
         let mut events = Vec::new();
+        let mut likes = Vec::new();
         for item in &items {
             let video_id = item["video"]["video_id"].as_str().expect("id").to_owned();
             assert!(seen.insert(video_id.clone()), "a video was shown twice");
-            if sent + events.len() >= budget {
+            let left = budget - sent - events.len() - likes.len();
+            if left == 0 {
                 break;
             }
             // As a real client: each event carries its item's serve token.
@@ -147,19 +152,23 @@ async fn train(p: &Platform, token: &str, family: &str, budget: usize) -> (usize
             );
             if family_of(item) == family {
                 events.push(json!({"kind": "view", "video_id": video_id, "watch_ms": 10000, "serve_token": served}));
-                events.push(json!({"kind": "like", "video_id": video_id, "serve_token": served}));
+                if left > 1 {
+                    likes.push((video_id, served.clone()));
+                }
             } else {
                 events.push(
                     json!({"kind": "quick_skip", "video_id": video_id, "serve_token": served}),
                 );
             }
         }
-        events.truncate(budget - sent);
         let (status, body) = p
             .post("/v1/events", Some(token), json!({"events": events}))
             .await;
         assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-        sent += events.len();
+        for (video_id, served) in &likes {
+            like(p, token, video_id, served).await;
+        }
+        sent += events.len() + likes.len();
         let target = sent as u64;
         testing::wait_for(
             "the ranker applied the events",
@@ -169,6 +178,20 @@ async fn train(p: &Platform, token: &str, family: &str, budget: usize) -> (usize
         .await;
     }
     (sent, seen)
+}
+
+/// Likes `video_id` the one way a client can: the like route, with the
+/// feed item's serve token (the like is credited, so it counts).
+async fn like(p: &Platform, token: &str, video_id: &str, served: &Value) {
+    let (status, liked) = p
+        .post(
+            &format!("/v1/videos/{video_id}/like"),
+            Some(token),
+            json!({ "serve_token": served }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{liked}");
+    assert_eq!(liked["credit"], "counted", "{liked}");
 }
 
 async fn share_of(
@@ -209,7 +232,7 @@ async fn share_of(
 async fn the_feed_learns_each_viewers_taste_within_thirty_events() {
     // 80 creators sign up from one address: lift the per-IP sign-up limit.
     let p = Platform::start_with(|c| c.rate_limit.auth_per_ip_per_minute = 10_000).await;
-    seed_catalog(&p).await;
+    seed_catalog(&p, FAMILIES, CREATORS_PER_FAMILY, VIDEOS_PER_CREATOR).await;
     let (alice, _) = p.sign_up("alice_v", "viewer").await;
     let (bob, _) = p.sign_up("bob_v", "viewer").await;
 
@@ -253,6 +276,66 @@ async fn the_feed_learns_each_viewers_taste_within_thirty_events() {
     assert_eq!(status, StatusCode::OK);
     let (_, after) = p.get("/v1/feed/for-you", &alice).await;
     assert_eq!(after["cold_start"], true);
+    testing::clear_redis(&p.redis).await;
+}
+
+/// Likes alone, sent only through the like route (never `POST /v1/events`),
+/// teach the For You feed: the liked family's share of the feed rises and
+/// it becomes the viewer's top interest.
+#[tokio::test]
+async fn the_feed_learns_from_likes_sent_only_through_the_like_route() {
+    const LIKES: usize = 8;
+    let p = Platform::start_with(|c| c.rate_limit.auth_per_ip_per_minute = 10_000).await;
+    seed_catalog(&p, 6, 3, 10).await;
+    let (viewer, viewer_id) = p.sign_up("liker", "viewer").await;
+    let family = "fam4";
+    let mut seen = HashSet::new();
+    let before = share_of(&p, &viewer, family, 12, &mut seen).await;
+
+    let mut liked = 0;
+    for _ in 0..20 {
+        if liked == LIKES {
+            break;
+        }
+        let items = page(&p, &viewer, 10).await;
+        assert!(!items.is_empty(), "the feed ran dry");
+        for item in &items {
+            let video_id = item["video"]["video_id"].as_str().expect("id");
+            assert!(seen.insert(video_id.to_owned()), "a video was shown twice");
+            if family_of(item) == family && liked < LIKES {
+                like(&p, &viewer, video_id, &item["serve_token"]).await;
+                liked += 1;
+            }
+        }
+        let target = liked as u64;
+        let (p, viewer) = (&p, &viewer);
+        testing::wait_for(
+            "the ranker applied the likes",
+            Duration::from_secs(30),
+            || async move { (applied(p, viewer).await >= target).then_some(()) },
+        )
+        .await;
+    }
+    assert_eq!(
+        liked, LIKES,
+        "the feed showed too few {family} videos to like"
+    );
+
+    let after = share_of(&p, &viewer, family, 12, &mut seen).await;
+    assert!(
+        after >= 0.5 && after > before,
+        "{family} went from {before:.2} to {after:.2} of the feed"
+    );
+    let (_, interests) = p.get("/v1/feed/interests", &viewer).await;
+    assert_eq!(interests["hashtags"][0]["name"], family, "{interests}");
+    // The ranker heard nothing but the likes: the route is the whole path.
+    let kinds: Vec<EngagementKind> = crate::engagement_events(&p, LIKES)
+        .await
+        .iter()
+        .filter(|(key, _)| key == viewer_id.as_bytes())
+        .map(|(_, e)| e.kind())
+        .collect();
+    assert_eq!(kinds, vec![EngagementKind::Like; LIKES]);
     testing::clear_redis(&p.redis).await;
 }
 

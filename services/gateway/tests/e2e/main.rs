@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use loop_platform::kafka::topics;
 use loop_platform::testing;
-use loop_proto::events::v1::{ContentEvent, content_event::Payload};
+use loop_proto::events::v1::{ContentEvent, EngagementEvent, content_event::Payload};
 use prost::Message;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -128,6 +128,24 @@ impl Platform {
     }
 }
 
+/// What `engagement.v1` holds once it has at least `n` events: each
+/// event's message key and the event, in order.
+pub(crate) async fn engagement_events(p: &Platform, n: usize) -> Vec<(Vec<u8>, EngagementEvent)> {
+    let topic = p.kafka.topic(topics::ENGAGEMENT);
+    let mut reader = testing::TopicReader::new(&p.kafka, &topic);
+    reader
+        .read_until(Duration::from_secs(30), |s| s.len() >= n)
+        .await;
+    testing::read_all(&p.kafka, &topic)
+        .await
+        .into_iter()
+        .map(|d| {
+            let event = EngagementEvent::decode(d.payload.as_slice()).expect("event");
+            (d.key, event)
+        })
+        .collect()
+}
+
 pub(crate) fn error_field(body: &Value) -> Option<&str> {
     body["error"]["field"].as_str()
 }
@@ -172,7 +190,10 @@ async fn a_client_signs_up_publishes_follows_likes_comments_and_lists() {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(like, json!({"changed": true, "like_count": 1}));
+    assert_eq!(
+        like,
+        json!({"changed": true, "like_count": 1, "credit": "unverified"})
+    );
     let (status, comment) = p
         .post(
             &format!("/v1/videos/{video_id}/comments"),

@@ -10,7 +10,7 @@ use super::state::Sim;
 
 impl Sim {
     /// What a cheater does with a page: reports each ad's impression and
-    /// floods it with clicks at once; likes the first video fifty times with
+    /// floods it with clicks at once; likes the first video twenty times with
     /// its serve token; replays the last serve token another cheater saw.
     pub async fn cheat(&self, token: &str, context: &Value, items: &[Value]) {
         self.flood_ads(token, context, items).await;
@@ -61,35 +61,44 @@ impl Sim {
         }
     }
 
-    /// Fifty likes of the first served video, then one like with the serve
-    /// token another cheater was given (which must be refused).
+    /// Twenty likes of the first served video (through the like route, the
+    /// one path for likes), then one like with the serve token another
+    /// cheater was given (which must be refused).
     async fn repeat_and_replay_likes(&self, token: &str, context: &Value, items: &[Value]) {
         let Some(first) = items.iter().find(|i| i["serve_token"].is_string()) else {
             return;
         };
         let (video, served) = (&first["video"]["video_id"], &first["serve_token"]);
-        let likes: Vec<Value> = (0..50)
-            .map(|_| json!({"kind": "like", "video_id": video, "serve_token": served}))
-            .collect();
-        let reply = self
-            .api
-            .post(
-                "POST /v1/events",
-                "/v1/events",
-                Some(token),
-                &json!({"context": context, "events": likes}),
-            )
-            .await;
+        let path = format!("/v1/videos/{}/like", video.as_str().unwrap_or_default());
+        for _ in 0..20 {
+            let reply = self
+                .api
+                .post(
+                    "POST /v1/videos/{id}/like",
+                    &path,
+                    Some(token),
+                    &json!({"context": context, "serve_token": served}),
+                )
+                .await;
+            if reply.ok() {
+                self.tally_credit(reply.body["credit"].as_str().unwrap_or_default());
+            }
+        }
         let replayed = self
             .last_served
             .lock()
             .replace((token.to_owned(), video.clone(), served.clone()))
             .filter(|(owner, _, _)| owner != token);
-        self.tally_credits(&reply.body);
         if let Some((_, video, served)) = replayed {
+            let video = video.as_str().unwrap_or_default();
             let reply = self
                 .api
-                .post("POST /v1/events", "/v1/events", Some(token), &json!({"events": [{"kind": "like", "video_id": video, "serve_token": served}]}))
+                .post(
+                    "POST /v1/videos/{id}/like",
+                    &format!("/v1/videos/{video}/like"),
+                    Some(token),
+                    &json!({"serve_token": served}),
+                )
                 .await;
             let mut tally = self.tally.lock();
             tally.abuse.foreign_tokens_sent += 1;
@@ -118,13 +127,18 @@ impl Sim {
 
     /// Counts the credits the gateway gave a batch of events.
     fn tally_credits(&self, accepted: &Value) {
-        let mut tally = self.tally.lock();
         for credit in accepted["credits"].as_array().into_iter().flatten() {
-            *tally
-                .abuse
-                .credits
-                .entry(credit.as_str().unwrap_or_default().to_owned())
-                .or_default() += 1;
+            self.tally_credit(credit.as_str().unwrap_or_default());
         }
+    }
+
+    fn tally_credit(&self, credit: &str) {
+        *self
+            .tally
+            .lock()
+            .abuse
+            .credits
+            .entry(credit.to_owned())
+            .or_default() += 1;
     }
 }

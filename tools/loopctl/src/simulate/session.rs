@@ -116,13 +116,7 @@ impl Sim {
             };
             page.organic += 1;
             if self
-                .watch(
-                    rng,
-                    (token, viewer.taste),
-                    video,
-                    video_id,
-                    &mut page.events,
-                )
+                .watch(rng, (token, viewer.taste), item, video_id, &mut page.events)
                 .await
             {
                 page.taste += 1;
@@ -177,24 +171,25 @@ impl Sim {
             .insert(token.to_owned());
     }
 
-    /// An organic video: watched through and engaged with when it is of the
-    /// viewer's `taste`, mostly skipped otherwise. Returns whether it was of
-    /// their taste.
+    /// An organic feed item: watched through and engaged with when it is of
+    /// the viewer's `taste`, mostly skipped otherwise. Returns whether it was
+    /// of their taste.
     async fn watch(
         &self,
         rng: &mut StdRng,
         (token, taste): (&str, usize),
-        video: &Value,
+        item: &Value,
         video_id: &str,
         events: &mut Vec<Value>,
     ) -> bool {
+        let video = &item["video"];
         let liked_family = self.family_of_video(video) == Some(taste);
         let duration = video["duration_ms"].as_u64().unwrap_or(15_000).max(1_000);
         events.push(json!({"kind": "impression", "video_id": video_id}));
         if liked_family {
             let watch = (duration as f64 * rng.random_range(0.92..2.3)) as u64;
             events.push(json!({"kind": "view", "video_id": video_id, "watch_ms": watch}));
-            self.engage(rng, token, video, video_id, events).await;
+            self.engage(rng, token, item, video_id, events).await;
         } else if rng.random_bool(0.7) {
             events.push(json!({"kind": "quick_skip", "video_id": video_id}));
         } else {
@@ -209,28 +204,27 @@ impl Sim {
         liked_family
     }
 
-    /// A liked video: liked (sometimes through the like endpoint too),
-    /// rarely shared, commented on or its creator followed.
+    /// A liked video: liked (through the like route, the one path for a
+    /// like, with the item's serve token), rarely shared, commented on or
+    /// its creator followed.
     async fn engage(
         &self,
         rng: &mut StdRng,
         token: &str,
-        video: &Value,
+        item: &Value,
         video_id: &str,
         events: &mut Vec<Value>,
     ) {
+        let video = &item["video"];
         if rng.random_bool(0.6) {
-            events.push(json!({"kind": "like", "video_id": video_id}));
-            if rng.random_bool(0.3) {
-                self.api
-                    .post(
-                        "POST /v1/videos/{id}/like",
-                        &format!("/v1/videos/{video_id}/like"),
-                        Some(token),
-                        &json!({}),
-                    )
-                    .await;
-            }
+            self.api
+                .post(
+                    "POST /v1/videos/{id}/like",
+                    &format!("/v1/videos/{video_id}/like"),
+                    Some(token),
+                    &json!({"serve_token": item["serve_token"]}),
+                )
+                .await;
         }
         if rng.random_bool(0.08) {
             events.push(json!({"kind": "share", "video_id": video_id}));
@@ -322,7 +316,7 @@ mod tests {
         let mut events = vec![
             json!({"kind": "impression", "video_id": "a"}),
             json!({"kind": "view", "video_id": "b"}),
-            json!({"kind": "like", "video_id": "c"}),
+            json!({"kind": "share", "video_id": "c"}),
         ];
         attach_serve_tokens(&items, &mut events);
         assert_eq!(events[0]["serve_token"], "ta");

@@ -149,7 +149,12 @@ impl Sim {
             };
             let sent = self
                 .api
-                .post("POST /v1/events", "/v1/events", Some(&probe.token), &json!({"context": {"country": "US"}, "events": [{"kind": "like", "video_id": video}]}))
+                .post(
+                    "POST /v1/videos/{id}/like",
+                    &format!("/v1/videos/{video}/like"),
+                    Some(&probe.token),
+                    &json!({"context": {"country": "US"}}),
+                )
                 .await;
             if !sent.ok() {
                 continue;
