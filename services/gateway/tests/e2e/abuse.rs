@@ -57,6 +57,21 @@ async fn like(
         .await
 }
 
+/// A video's global trending score, as the ranker keeps it.
+async fn trending(p: &Platform, video: &Value) -> Option<f64> {
+    let client = redis::Client::open(p.redis.url.expose().clone()).expect("redis");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect");
+    redis::cmd("ZSCORE")
+        .arg(format!("{}trending:global", p.redis.key_prefix))
+        .arg(video.as_str().expect("id"))
+        .query_async(&mut conn)
+        .await
+        .expect("zscore")
+}
+
 #[tokio::test]
 async fn engagement_counts_only_when_served_once_and_never_for_oneself() {
     let p = Platform::start().await;
@@ -93,27 +108,9 @@ async fn engagement_counts_only_when_served_once_and_never_for_oneself() {
         || async { (crate::feed::applied(&p, &viewer).await >= 4).then_some(()) },
     )
     .await;
-    let trending = |video: Value| {
-        let key = format!("{}trending:global", p.redis.key_prefix);
-        let url = p.redis.url.expose().clone();
-        async move {
-            let client = redis::Client::open(url).expect("redis");
-            let mut conn = client
-                .get_multiplexed_async_connection()
-                .await
-                .expect("connect");
-            let score: Option<f64> = redis::cmd("ZSCORE")
-                .arg(key)
-                .arg(video.as_str().expect("id"))
-                .query_async(&mut conn)
-                .await
-                .expect("zscore");
-            score
-        }
-    };
-    let v1_score = trending(v1.clone()).await;
+    let v1_score = trending(&p, v1).await;
     assert!(v1_score.is_some_and(|s| s > 0.0), "{v1_score:?}");
-    assert_eq!(trending(v2.clone()).await, None);
+    assert_eq!(trending(&p, v2).await, None);
     // Thirty more likes: all duplicates, and the like count stays at one.
     for _ in 0..30 {
         let (status, spam) = like(&p, &viewer, v1, Some(t1)).await;
@@ -151,7 +148,7 @@ async fn engagement_counts_only_when_served_once_and_never_for_oneself() {
     )
     .await;
     assert_eq!(
-        trending(v1.clone()).await,
+        trending(&p, v1).await,
         v1_score,
         "duplicates moved trending"
     );
