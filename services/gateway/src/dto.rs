@@ -303,11 +303,90 @@ impl<T: ToSchema> Page<T> {
 
 /// `?page_size=&page_token=` on every list.
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
     /// 1..=100, default 20.
+    #[serde(default, deserialize_with = "page_size")]
+    #[param(minimum = 1, maximum = 100)]
     pub page_size: Option<u32>,
+    /// Opaque: the `next_page_token` of the previous page, with the same filters.
     pub page_token: Option<String>,
+}
+
+/// An optional count in `lo..=hi`, refused (naming the field) outside it.
+pub fn bounded<'de, D: serde::Deserializer<'de>>(
+    d: D,
+    lo: u32,
+    hi: u32,
+) -> Result<Option<u32>, D::Error> {
+    match Option::<u32>::deserialize(d)? {
+        Some(n) if !(lo..=hi).contains(&n) => {
+            Err(serde::de::Error::custom(format!("must be {lo}..={hi}")))
+        }
+        n => Ok(n),
+    }
+}
+
+/// An ISO 3166-1 alpha-2 code (either case), upper-cased.
+pub fn country(field: &str, value: &str) -> Result<String, ApiError> {
+    let v = value.trim().to_uppercase();
+    if v.len() == 2 && v.chars().all(|c| c.is_ascii_uppercase()) {
+        Ok(v)
+    } else {
+        Err(ApiError::invalid(
+            field,
+            "must be an ISO 3166-1 alpha-2 code such as \"US\"",
+        ))
+    }
+}
+
+/// A BCP 47-style language tag ("en", "pt-BR"), the rule content applies.
+pub fn language_tag(field: &str, value: &str) -> Result<String, ApiError> {
+    let v = value.trim();
+    let mut parts = v.split('-');
+    let primary = parts
+        .next()
+        .is_some_and(|p| (2..=3).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphabetic()));
+    let rest =
+        parts.all(|p| (2..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()));
+    if primary && rest && v.len() <= 35 {
+        Ok(v.to_owned())
+    } else {
+        Err(ApiError::invalid(
+            field,
+            "must be a language tag such as \"en\" or \"pt-BR\"",
+        ))
+    }
+}
+
+/// At most `max` UUIDs, each element's problem named (`field[i]`).
+pub fn uuids(field: &str, values: &[String], max: usize) -> Result<(), ApiError> {
+    if values.len() > max {
+        return Err(ApiError::invalid(field, format!("at most {max}")));
+    }
+    for (i, v) in values.iter().enumerate() {
+        if uuid::Uuid::parse_str(v).is_err() {
+            return Err(ApiError::invalid(format!("{field}[{i}]"), "must be a UUID"));
+        }
+    }
+    Ok(())
+}
+
+/// An optional count that fits a signed 64-bit integer (the document's `int64`).
+pub fn count<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    match Option::<u64>::deserialize(d)? {
+        Some(n) if i64::try_from(n).is_err() => Err(serde::de::Error::custom(format!(
+            "must be at most {}",
+            i64::MAX
+        ))),
+        n => Ok(n),
+    }
+}
+
+/// `page_size`: 1..=100.
+pub fn page_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    bounded(d, 1, 100)
 }
 
 impl PageQuery {

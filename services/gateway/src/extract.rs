@@ -177,8 +177,27 @@ pub fn authenticate(parts: &Parts, state: &AppState) -> Result<AuthUser, ApiErro
     })
 }
 
-/// The `Idempotency-Key` header (8..128 of [A-Za-z0-9_:.-]).
+/// The `Idempotency-Key` header, checked by the rule every service applies
+/// (`loop_platform::validate::idempotency_key`: 8..128 of [A-Za-z0-9_:.-]).
 pub struct IdempotencyKey(pub String);
+
+/// The `Idempotency-Key` header as the document declares it: list it in a
+/// route's `params(IdempotencyKeyHeader)` where the handler takes an
+/// [`IdempotencyKey`].
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)] // a declaration for the document; the extractor reads the header
+pub struct IdempotencyKeyHeader {
+    /// A unique key per operation (a UUID fits); a retry with the same key
+    /// returns the first result and moves no money.
+    #[param(
+        rename = "Idempotency-Key",
+        pattern = "^[A-Za-z0-9_:.-]{8,128}$",
+        min_length = 8,
+        max_length = 128
+    )]
+    key: String,
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
     type Rejection = ApiError;
@@ -189,12 +208,16 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
             .get("idempotency-key")
             .and_then(|v| v.to_str().ok())
             .filter(|v| !v.is_empty())
-            .map(|v| IdempotencyKey(v.to_owned()))
             .ok_or_else(|| {
                 ApiError::invalid(
                     "Idempotency-Key",
                     "header is required on every wallet change (a unique key per operation; reuse it to retry)",
                 )
+            })
+            .and_then(|v| {
+                loop_platform::validate::idempotency_key("Idempotency-Key", v)
+                    .map(IdempotencyKey)
+                    .map_err(|e| ApiError::from(tonic::Status::from(e)))
             })
     }
 }

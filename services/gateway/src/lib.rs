@@ -3,11 +3,13 @@
 //! rate-limits per user (Redis), and calls the services over gRPC with a
 //! deadline, forwarding the caller's token and trace context.
 
+mod constraints;
 mod credit;
 mod dto;
 mod error;
 mod extract;
 mod limits;
+mod responses;
 mod routes;
 mod serve;
 
@@ -297,6 +299,8 @@ pub fn router(state: AppState) -> Router {
     let (api, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::router())
         .split_for_parts();
+    responses::document_common(&mut openapi);
+    constraints::document_cross_field_rules(&mut openapi);
     openapi.info.version = env!("CARGO_PKG_VERSION").into();
     let openapi = Arc::new(openapi);
     let max_body = state.config.http.max_body_bytes;

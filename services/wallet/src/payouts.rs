@@ -79,11 +79,16 @@ impl WalletService {
         caller.require_role(&[Role::Creator])?;
         let me = caller.user_id()?;
         let (asset, amount) = match req.amount {
-            Some(pb::request_payout_request::Amount::Diamonds(d)) if d > 0 => (Asset::Diamonds, d),
+            Some(pb::request_payout_request::Amount::Diamonds(d)) if d > 0 => (
+                Asset::Diamonds,
+                loop_platform::money::cents("diamonds", d, 1)?,
+            ),
             Some(pb::request_payout_request::Amount::Diamonds(_)) => {
                 return Err(WalletError::invalid("diamonds", "must be greater than 0"));
             }
-            Some(pb::request_payout_request::Amount::Cents(c)) if c > 0 => (Asset::Cents, c),
+            Some(pb::request_payout_request::Amount::Cents(c)) if c > 0 => {
+                (Asset::Cents, loop_platform::money::cents("cents", c, 1)?)
+            }
             Some(pb::request_payout_request::Amount::Cents(_)) => {
                 return Err(WalletError::invalid("cents", "must be greater than 0"));
             }
@@ -139,7 +144,7 @@ impl WalletService {
         .bind(me)
         .fetch_one(&mut *tx)
         .await?;
-        if today + cash > money.daily_payout_cap_cents {
+        if today.saturating_add(cash) > money.daily_payout_cap_cents {
             return Err(WalletError::rule(
                 Rule::DailyPayoutCap,
                 format!(

@@ -18,6 +18,7 @@ use crate::AppState;
 use crate::dto::{UserDto, enum_from_str};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, AuthUser};
+use crate::responses::{Conflict, NotFound, Unprocessable};
 
 /// Sign-up, log-in and user profiles.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -33,33 +34,43 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignUpBody {
-    /// 3..24 of a-z, 0-9, '_' and '.'.
+    /// 3..24 of a-z, 0-9, '_' and '.' (stored lower-case).
+    #[schema(schema_with = crate::constraints::handle)]
     pub handle: String,
     /// 8..128 characters.
+    #[schema(min_length = 8, max_length = 128)]
     pub password: String,
+    /// At most 50 characters; the handle when empty.
     #[serde(default)]
+    #[schema(max_length = 50)]
     pub display_name: String,
-    /// YYYY-MM-DD; at least 13 years ago.
+    /// YYYY-MM-DD, a real date at least 13 years ago and not before 1900.
+    #[schema(format = Date, example = "1998-02-03")]
     pub birth_date: String,
-    /// ISO 3166-1 alpha-2 ("US").
+    #[schema(schema_with = crate::constraints::country)]
     pub country: String,
-    /// BCP 47 ("en", "pt-BR").
+    #[schema(schema_with = crate::constraints::language_tag)]
     pub language: String,
     /// female, male, non_binary or undisclosed.
     #[serde(default)]
+    #[schema(schema_with = crate::constraints::gender)]
     pub gender: String,
-    /// Interests picked at sign-up (hashtag families: "dance", "cooking").
+    /// Interests picked at sign-up (hashtag families: "dance", "cooking"), at most 20.
     #[serde(default)]
+    #[schema(schema_with = crate::constraints::interests)]
     pub interests: Vec<String>,
     /// viewer (default), creator or advertiser.
     #[serde(default)]
+    #[schema(schema_with = crate::constraints::signup_role)]
     pub role: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginBody {
+    #[schema(min_length = 1, pattern = r"\S")]
     pub handle: String,
+    #[schema(min_length = 1)]
     pub password: String,
 }
 
@@ -96,7 +107,7 @@ fn session(state: &AppState, user: pb::User) -> SessionDto {
 
 /// Create an account and get a session token.
 #[utoipa::path(post, path = "/v1/auth/signup", tag = "accounts", request_body = SignUpBody,
-    responses((status = 201, body = SessionDto), (status = "4XX", body = ErrorBody)))]
+    responses((status = 201, body = SessionDto), Conflict))]
 pub async fn sign_up(
     State(st): State<AppState>,
     ApiJson(b): ApiJson<SignUpBody>,
@@ -139,7 +150,7 @@ pub async fn sign_up(
 
 /// Log in with handle and password.
 #[utoipa::path(post, path = "/v1/auth/login", tag = "accounts", request_body = LoginBody,
-    responses((status = 200, body = SessionDto), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+    responses((status = 200, body = SessionDto), (status = 401, description = "Wrong handle or password", body = ErrorBody),
         (status = 429, description = "Too many attempts from this address, or too many failed logins of this account (backs off); see Retry-After", body = ErrorBody)))]
 pub async fn log_in(
     State(st): State<AppState>,
@@ -188,7 +199,7 @@ pub async fn log_in(
 
 /// Your own profile.
 #[utoipa::path(get, path = "/v1/users/me", tag = "accounts", security(("bearer" = [])),
-    responses((status = 200, body = UserDto), (status = "4XX", body = ErrorBody)))]
+    responses((status = 200, body = UserDto)))]
 pub async fn me(State(st): State<AppState>, user: AuthUser) -> ApiResult<Json<UserDto>> {
     let key = Some(pb::get_user_request::Key::UserId(user.user_id.clone()));
     let got = st
@@ -205,14 +216,19 @@ pub async fn me(State(st): State<AppState>, user: AuthUser) -> ApiResult<Json<Us
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateMeBody {
+    /// 1..50 characters.
+    #[schema(min_length = 1, max_length = 50, pattern = r"\S")]
     pub display_name: Option<String>,
+    #[schema(schema_with = crate::constraints::language_tag)]
     pub language: Option<String>,
+    /// At most 20 (replaces your interests).
+    #[schema(schema_with = crate::constraints::interests)]
     pub interests: Option<Vec<String>>,
 }
 
 /// Change your display name, language or interests (only the fields given).
 #[utoipa::path(patch, path = "/v1/users/me", tag = "accounts", security(("bearer" = [])), request_body = UpdateMeBody,
-    responses((status = 200, body = UserDto), (status = "4XX", body = ErrorBody)))]
+    responses((status = 200, body = UserDto)))]
 pub async fn update_me(
     State(st): State<AppState>,
     user: AuthUser,
@@ -253,16 +269,19 @@ pub async fn update_me(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreatorProfileBody {
+    /// At most 500 characters.
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub bio: String,
     #[serde(default)]
+    #[schema(schema_with = crate::constraints::category)]
     pub category: String,
 }
 
 /// Become a creator (or edit your creator profile). Returns a fresh token
 /// carrying the creator role.
 #[utoipa::path(put, path = "/v1/users/me/creator-profile", tag = "accounts", security(("bearer" = [])), request_body = CreatorProfileBody,
-    responses((status = 200, body = SessionDto), (status = "4XX", body = ErrorBody)))]
+    responses((status = 200, body = SessionDto), Unprocessable))]
 pub async fn become_creator(
     State(st): State<AppState>,
     user: AuthUser,
@@ -285,7 +304,7 @@ pub async fn become_creator(
 
 /// A user's public profile.
 #[utoipa::path(get, path = "/v1/users/{user_id}", tag = "accounts", security(("bearer" = [])),
-    params(("user_id" = String, Path)), responses((status = 200, body = UserDto), (status = "4XX", body = ErrorBody)))]
+    params(("user_id" = uuid::Uuid, Path)), responses((status = 200, body = UserDto), NotFound))]
 pub async fn get_user(
     State(st): State<AppState>,
     user: AuthUser,
@@ -305,12 +324,22 @@ pub async fn get_user(
 
 /// A user's public profile by handle.
 #[utoipa::path(get, path = "/v1/users/by-handle/{handle}", tag = "accounts", security(("bearer" = [])),
-    params(("handle" = String, Path)), responses((status = 200, body = UserDto), (status = "4XX", body = ErrorBody)))]
+    params(("handle" = String, Path, pattern = "^[A-Za-z0-9_.]{3,24}$")), responses((status = 200, body = UserDto), NotFound))]
 pub async fn get_user_by_handle(
     State(st): State<AppState>,
     user: AuthUser,
     Path(handle): Path<String>,
 ) -> ApiResult<Json<UserDto>> {
+    let valid = (3..=24).contains(&handle.len())
+        && handle
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+    if !valid {
+        return Err(ApiError::invalid(
+            "handle",
+            "must be 3 to 24 of a-z, 0-9, '_' and '.'",
+        ));
+    }
     let key = Some(pb::get_user_request::Key::Handle(handle));
     let got = st
         .call(

@@ -35,20 +35,29 @@ const KINDS: &[&str] = &["impression", "click", "view"];
 #[serde(deny_unknown_fields)]
 pub struct AdEventBody {
     /// A UUID the client generates so a retried batch is not counted twice.
+    #[schema(schema_with = crate::constraints::uuid)]
     pub event_id: Option<String>,
     /// impression (first frame on screen), click (call to action or landing
     /// page) or view (the ad left the screen or ended).
+    #[schema(schema_with = kinds)]
     pub kind: String,
-    /// Exactly as received with the ad.
+    /// Exactly as received with the ad (1..4096 characters).
+    #[schema(min_length = 1, max_length = 4096)]
     pub impression_token: String,
+    #[schema(schema_with = crate::constraints::uuid)]
     pub ad_id: Option<String>,
+    #[schema(schema_with = crate::constraints::uuid)]
     pub ad_group_id: Option<String>,
+    #[schema(schema_with = crate::constraints::uuid)]
     pub campaign_id: Option<String>,
-    /// view: total time on screen, rewatches included.
+    /// view (required), and only view: total time on screen, rewatches
+    /// included, at most an hour.
+    #[schema(maximum = 3600000)]
     pub watched_ms: Option<u32>,
-    /// view: the creative's length as played.
+    /// view: the creative's length as played, at most an hour.
+    #[schema(maximum = 3600000)]
     pub creative_duration_ms: Option<u32>,
-    /// view: played to the end at least once.
+    /// view, and only view: played to the end at least once.
     pub completed: Option<bool>,
     /// When it happened on the device; clamped to now, at most 24 h old.
     pub occurred_at: Option<DateTime<Utc>>,
@@ -70,6 +79,10 @@ pub struct AdEventsAccepted {
     pub event_ids: Vec<String>,
 }
 
+crate::constraints::enum_schemas! {
+    kinds => KINDS;
+}
+
 fn optional_id(field: String, value: Option<&String>) -> ApiResult<String> {
     match value {
         None => Ok(String::new()),
@@ -81,7 +94,7 @@ fn optional_id(field: String, value: Option<&String>) -> ApiResult<String> {
 
 /// Report impressions, clicks and views of ads (billing and reports).
 #[utoipa::path(post, path = "/v1/ad-events", tag = "ads", security(("bearer" = [])), request_body = AdEventsBody,
-    responses((status = 202, body = AdEventsAccepted), (status = "4XX", body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 202, body = AdEventsAccepted), (status = 503, body = ErrorBody)))]
 pub async fn post_ad_events(
     State(st): State<AppState>,
     user: AuthUser,
@@ -93,7 +106,7 @@ pub async fn post_ad_events(
     let mut out = Vec::with_capacity(body.events.len());
     for (i, e) in body.events.iter().enumerate() {
         let field = |name: &str| format!("events[{i}].{name}");
-        if e.impression_token.is_empty() || e.impression_token.len() > 4096 {
+        if e.impression_token.is_empty() || e.impression_token.chars().count() > 4096 {
             return Err(ApiError::invalid(
                 field("impression_token"),
                 "is required (at most 4096 characters)",
@@ -107,6 +120,12 @@ pub async fn post_ad_events(
             user_id: user.user_id.clone(),
             context: Some(ctx.clone()),
         };
+        if e.creative_duration_ms.is_some_and(|d| d > 3_600_000) {
+            return Err(ApiError::invalid(
+                field("creative_duration_ms"),
+                "is implausible: more than an hour",
+            ));
+        }
         let is_view = e.kind == "view";
         if !is_view && (e.watched_ms.is_some() || e.completed.is_some()) {
             return Err(ApiError::invalid(

@@ -13,8 +13,9 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::dto::{ChallengeDto, HashtagDto, Page, PageQuery, SoundDto, VideoDto};
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, AuthUser};
+use crate::responses::{Conflict, Forbidden, NotFound};
 
 /// Hashtags, challenges and sounds.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -29,7 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// A hashtag: how many videos carry it, and its active challenge.
 #[utoipa::path(get, path = "/v1/hashtags/{name}", tag = "discover", security(("bearer" = [])),
-    params(("name" = String, Path)), responses((status = 200, body = HashtagDto), (status = "4XX", body = ErrorBody)))]
+    params(("name" = String, Path, pattern = r"^#*[\p{L}\p{N}_]{1,100}$")), responses((status = 200, body = HashtagDto), NotFound))]
 pub async fn get_hashtag(
     State(st): State<AppState>,
     user: AuthUser,
@@ -51,7 +52,7 @@ pub async fn get_hashtag(
 
 /// Videos with a hashtag, newest first.
 #[utoipa::path(get, path = "/v1/hashtags/{name}/videos", tag = "discover", security(("bearer" = [])),
-    params(("name" = String, Path), PageQuery), responses((status = 200, body = Page<VideoDto>), (status = "4XX", body = ErrorBody)))]
+    params(("name" = String, Path, pattern = r"^#*[\p{L}\p{N}_]{1,100}$"), PageQuery), responses((status = 200, body = Page<VideoDto>)))]
 pub async fn hashtag_videos(
     State(st): State<AppState>,
     user: AuthUser,
@@ -73,15 +74,20 @@ pub async fn hashtag_videos(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChallengeBody {
+    #[schema(schema_with = crate::constraints::hashtag)]
     pub hashtag: String,
+    /// 1..1000 characters.
+    #[schema(min_length = 1, max_length = 1000, pattern = r"\S")]
     pub description: String,
+    /// Not in the past.
     pub starts_at: DateTime<Utc>,
+    /// After starts_at, at most 30 days later.
     pub ends_at: DateTime<Utc>,
 }
 
 /// Start an editorial hashtag challenge (admins only; advertisers buy a Branded Hashtag Challenge at /v1/ads/branded-challenges). It may not start in the past and lasts at most 30 days.
 #[utoipa::path(post, path = "/v1/challenges", tag = "discover", security(("bearer" = [])), request_body = ChallengeBody,
-    responses((status = 201, body = ChallengeDto), (status = "4XX", body = ErrorBody)))]
+    responses((status = 201, body = ChallengeDto), Forbidden, Conflict))]
 pub async fn create_challenge(
     State(st): State<AppState>,
     user: AuthUser,
@@ -110,17 +116,21 @@ pub async fn create_challenge(
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ChallengesQuery {
     /// Only challenges running now (default true).
     pub active_only: Option<bool>,
+    /// 1..=100, default 20.
+    #[serde(default, deserialize_with = "crate::dto::page_size")]
+    #[param(minimum = 1, maximum = 100)]
     pub page_size: Option<u32>,
     pub page_token: Option<String>,
 }
 
 /// Challenges, soonest-ending first.
 #[utoipa::path(get, path = "/v1/challenges", tag = "discover", security(("bearer" = [])),
-    params(ChallengesQuery), responses((status = 200, body = Page<ChallengeDto>), (status = "4XX", body = ErrorBody)))]
+    params(ChallengesQuery), responses((status = 200, body = Page<ChallengeDto>)))]
 pub async fn list_challenges(
     State(st): State<AppState>,
     user: AuthUser,
@@ -145,14 +155,20 @@ pub async fn list_challenges(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SoundBody {
+    /// 1..200 characters.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub title: String,
+    /// 1..200 characters.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub artist: String,
+    /// 1000..=600000 (1 s to 10 min).
+    #[schema(minimum = 1000, maximum = 600000)]
     pub duration_ms: u32,
 }
 
 /// Upload a sound's metadata.
 #[utoipa::path(post, path = "/v1/sounds", tag = "discover", security(("bearer" = [])), request_body = SoundBody,
-    responses((status = 201, body = SoundDto), (status = "4XX", body = ErrorBody)))]
+    responses((status = 201, body = SoundDto)))]
 pub async fn create_sound(
     State(st): State<AppState>,
     user: AuthUser,
@@ -176,7 +192,7 @@ pub async fn create_sound(
 
 /// A sound and how many videos use it.
 #[utoipa::path(get, path = "/v1/sounds/{sound_id}", tag = "discover", security(("bearer" = [])),
-    params(("sound_id" = String, Path)), responses((status = 200, body = SoundDto), (status = "4XX", body = ErrorBody)))]
+    params(("sound_id" = uuid::Uuid, Path)), responses((status = 200, body = SoundDto), NotFound))]
 pub async fn get_sound(
     State(st): State<AppState>,
     user: AuthUser,
@@ -195,7 +211,7 @@ pub async fn get_sound(
 
 /// Videos using a sound, newest first.
 #[utoipa::path(get, path = "/v1/sounds/{sound_id}/videos", tag = "discover", security(("bearer" = [])),
-    params(("sound_id" = String, Path), PageQuery), responses((status = 200, body = Page<VideoDto>), (status = "4XX", body = ErrorBody)))]
+    params(("sound_id" = uuid::Uuid, Path), PageQuery), responses((status = 200, body = Page<VideoDto>), NotFound))]
 pub async fn sound_videos(
     State(st): State<AppState>,
     user: AuthUser,

@@ -62,13 +62,19 @@ const KINDS: &[&str] = &[
 pub struct ClientContextBody {
     /// ISO 3166-1 alpha-2.
     #[serde(default)]
+    #[schema(schema_with = crate::constraints::country)]
     pub country: String,
+    /// A BCP 47 language tag ("en", "pt-BR").
     #[serde(default)]
+    #[schema(schema_with = crate::constraints::language_tag)]
     pub language: String,
     /// ios, android or web.
     #[serde(default)]
+    #[schema(schema_with = crate::constraints::device_os)]
     pub device_os: String,
+    /// At most 32 characters.
     #[serde(default)]
+    #[schema(max_length = 32)]
     pub app_version: String,
 }
 
@@ -77,17 +83,25 @@ pub struct ClientContextBody {
 pub struct EventBody {
     /// A UUID the client generates so a retried batch is not counted twice
     /// (consumers dedupe by event id); the server assigns a UUIDv7 when absent.
+    #[schema(schema_with = crate::constraints::uuid)]
     pub event_id: Option<String>,
     /// impression, view, share, comment, follow, quick_skip, not_interested or profile_visit.
     /// Likes are not reported here: `POST /v1/videos/{video_id}/like` records
     /// the like and its engagement in one call.
+    #[schema(schema_with = kinds)]
     pub kind: String,
+    #[schema(schema_with = crate::constraints::uuid)]
     pub video_id: String,
-    /// view: how long it was watched (more than the duration means a rewatch).
+    /// view (required), and only view: how long it was watched (more than
+    /// the duration means a rewatch; at most ten plays of the video).
     pub watch_ms: Option<u32>,
-    /// view: the duration the client played; the server's record is authoritative.
+    /// view: the duration the client played (at most 10 minutes); the
+    /// server's record is authoritative.
+    #[schema(minimum = 1, maximum = 600000)]
     pub video_duration_ms: Option<u32>,
-    /// not_interested: video (default), creator or sound.
+    /// not_interested, and only not_interested: video (default), creator or
+    /// sound (when the video has one).
+    #[schema(schema_with = targets)]
     pub target: Option<String>,
     /// When it happened on the device; clamped to now, at most 24 h old.
     pub occurred_at: Option<DateTime<Utc>>,
@@ -120,6 +134,11 @@ pub struct EventsAccepted {
     pub credits: Vec<&'static str>,
 }
 
+crate::constraints::enum_schemas! {
+    kinds => KINDS;
+    targets => &["video", "creator", "sound"];
+}
+
 pub(crate) fn context(body: &ClientContextBody) -> ApiResult<common::ClientContext> {
     let country = body.country.trim().to_uppercase();
     if !country.is_empty()
@@ -130,13 +149,11 @@ pub(crate) fn context(body: &ClientContextBody) -> ApiResult<common::ClientConte
             "must be an ISO 3166-1 alpha-2 code",
         ));
     }
-    if body.language.len() > 35 {
-        return Err(ApiError::invalid(
-            "context.language",
-            "must be a language tag such as \"en\"",
-        ));
-    }
-    if body.app_version.len() > 32 {
+    let language = match body.language.trim() {
+        "" => String::new(),
+        tag => crate::dto::language_tag("context.language", tag)?,
+    };
+    if body.app_version.chars().count() > 32 {
         return Err(ApiError::invalid(
             "context.app_version",
             "at most 32 characters",
@@ -151,7 +168,7 @@ pub(crate) fn context(body: &ClientContextBody) -> ApiResult<common::ClientConte
     )?;
     Ok(common::ClientContext {
         country,
-        language: body.language.trim().to_owned(),
+        language,
         device_os,
         app_version: body.app_version.clone(),
     })
@@ -284,6 +301,12 @@ fn build_event(
         return Err(ApiError::invalid(
             field("video_duration_ms"),
             "must be positive",
+        ));
+    }
+    if e.video_duration_ms.is_some_and(|d| d > 600_000) {
+        return Err(ApiError::invalid(
+            field("video_duration_ms"),
+            "is implausible: videos last at most 10 minutes",
         ));
     }
     let target = target(field("target"), kind, e.target.as_deref(), video)?;

@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::dto::{Page, PageQuery, VideoDto, enum_from_str, enum_to_str, ts};
-use crate::error::{ApiResult, ErrorBody};
+use crate::error::ApiResult;
 use crate::extract::{ApiJson, ApiQuery, AuthUser};
 
 /// The Following and For You feeds and the For You controls.
@@ -29,7 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// The Following feed: videos of creators you follow, newest first.
 #[utoipa::path(get, path = "/v1/feed/following", tag = "feed", security(("bearer" = [])),
-    params(PageQuery), responses((status = 200, body = Page<ServedVideoDto>), (status = "4XX", body = ErrorBody)))]
+    params(PageQuery), responses((status = 200, body = Page<ServedVideoDto>)))]
 pub async fn following_feed(
     State(st): State<AppState>,
     user: AuthUser,
@@ -72,19 +72,29 @@ pub struct ServedVideoDto {
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ForYouQuery {
     /// 1..=50, default 10.
+    #[serde(default, deserialize_with = "for_you_page_size")]
+    #[param(minimum = 1, maximum = 50)]
     pub page_size: Option<u32>,
     /// ISO 3166-1 alpha-2 of where the viewer is now (regional trends).
+    #[param(schema_with = crate::constraints::country)]
     pub country: Option<String>,
+    #[param(schema_with = crate::constraints::language_tag)]
     pub language: Option<String>,
     /// ios, android or web.
+    #[param(schema_with = crate::constraints::device_os)]
     pub device_os: Option<String>,
     /// First page after the app opened.
     pub app_open: Option<bool>,
     /// Include ads (default true).
     pub ads: Option<bool>,
+}
+
+fn for_you_page_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    crate::dto::bounded(d, 1, 50)
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -185,7 +195,7 @@ pub struct ForYouDto {
 
 /// Your personalised For You feed; videos shown are never shown again.
 #[utoipa::path(get, path = "/v1/feed/for-you", tag = "feed", security(("bearer" = [])),
-    params(ForYouQuery), responses((status = 200, body = ForYouDto), (status = "4XX", body = ErrorBody)))]
+    params(ForYouQuery), responses((status = 200, body = ForYouDto)))]
 pub async fn for_you(
     State(st): State<AppState>,
     user: AuthUser,
@@ -198,11 +208,21 @@ pub async fn for_you(
         |s| common::DeviceOs::from_str_name(s).map(|v| v as i32),
         &["ios", "android", "web"],
     )?;
+    let country = q
+        .country
+        .as_deref()
+        .map(|c| crate::dto::country("country", c))
+        .transpose()?;
+    let language = q
+        .language
+        .as_deref()
+        .map(|l| crate::dto::language_tag("language", l))
+        .transpose()?;
     let request = pb::GetForYouFeedRequest {
         page_size: q.page_size.unwrap_or(0),
         context: Some(common::ClientContext {
-            country: q.country.unwrap_or_default(),
-            language: q.language.unwrap_or_default(),
+            country: country.unwrap_or_default(),
+            language: language.unwrap_or_default(),
             device_os,
             app_version: String::new(),
         }),
@@ -253,7 +273,7 @@ pub struct RefreshDto {
 
 /// Start over: forget learned interests and what you have seen (follows and filters stay).
 #[utoipa::path(post, path = "/v1/feed/refresh", tag = "feed", security(("bearer" = [])),
-    responses((status = 200, body = RefreshDto), (status = "4XX", body = ErrorBody)))]
+    responses((status = 200, body = RefreshDto)))]
 pub async fn refresh(State(st): State<AppState>, user: AuthUser) -> ApiResult<Json<RefreshDto>> {
     let r = st
         .call(
@@ -300,7 +320,7 @@ fn filters_dto(f: Option<pb::FeedFilters>) -> FiltersDto {
 
 /// Your keyword filters and "not interested" suppressions.
 #[utoipa::path(get, path = "/v1/feed/filters", tag = "feed", security(("bearer" = [])),
-    responses((status = 200, body = FiltersDto), (status = "4XX", body = ErrorBody)))]
+    responses((status = 200, body = FiltersDto)))]
 pub async fn get_filters(
     State(st): State<AppState>,
     user: AuthUser,
@@ -317,25 +337,44 @@ pub async fn get_filters(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FiltersBody {
-    /// Replaces your keyword filters: videos whose caption or hashtags contain one are hidden.
+    /// Replaces your keyword filters (at most 200, each 1..50 characters):
+    /// videos whose caption or hashtags contain one are hidden.
     #[serde(default)]
+    #[schema(schema_with = keywords)]
     pub keywords: Vec<String>,
     #[serde(default)]
+    #[schema(schema_with = crate::constraints::uuids)]
     pub unsuppress_creator_ids: Vec<String>,
     #[serde(default)]
+    #[schema(schema_with = crate::constraints::uuids)]
     pub unsuppress_sound_ids: Vec<String>,
     #[serde(default)]
     pub clear_all_suppressions: bool,
 }
 
+fn keywords() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    let keyword = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .max_length(Some(50))
+        .pattern(Some(r"\S"));
+    ArrayBuilder::new()
+        .items(keyword)
+        .max_items(Some(200))
+        .build()
+}
+
 /// Replace keyword filters and lift suppressions.
 #[utoipa::path(put, path = "/v1/feed/filters", tag = "feed", security(("bearer" = [])), request_body = FiltersBody,
-    responses((status = 200, body = FiltersDto), (status = "4XX", body = ErrorBody)))]
+    responses((status = 200, body = FiltersDto)))]
 pub async fn set_filters(
     State(st): State<AppState>,
     user: AuthUser,
     ApiJson(b): ApiJson<FiltersBody>,
 ) -> ApiResult<Json<FiltersDto>> {
+    crate::dto::uuids("unsuppress_creator_ids", &b.unsuppress_creator_ids, 100)?;
+    crate::dto::uuids("unsuppress_sound_ids", &b.unsuppress_sound_ids, 100)?;
     let r = st
         .call(st.ranker().set_feed_filters(st.req(
             &user,
@@ -364,7 +403,7 @@ pub struct InterestsDto {
 
 /// What the feed thinks you like (top hashtags).
 #[utoipa::path(get, path = "/v1/feed/interests", tag = "feed", security(("bearer" = [])),
-    responses((status = 200, body = InterestsDto), (status = "4XX", body = ErrorBody)))]
+    responses((status = 200, body = InterestsDto)))]
 pub async fn interests(
     State(st): State<AppState>,
     user: AuthUser,

@@ -11,8 +11,9 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::dto::{LiveRoomDto, Page, PageQuery};
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, AuthUser};
+use crate::responses::{Forbidden, NotFound, Unprocessable};
 
 /// LIVE rooms.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -33,12 +34,13 @@ fn room(r: Option<pb::LiveRoom>) -> ApiResult<Json<LiveRoomDto>> {
 #[serde(deny_unknown_fields)]
 pub struct StartLiveBody {
     /// 1..100 characters.
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub title: String,
 }
 
 /// Go LIVE (creators; one open room at a time).
 #[utoipa::path(post, path = "/v1/live", tag = "live", security(("bearer" = [])), request_body = StartLiveBody,
-    responses((status = 201, body = LiveRoomDto), (status = "4XX", body = ErrorBody)))]
+    responses((status = 201, body = LiveRoomDto), Forbidden, Unprocessable))]
 pub async fn start_live(
     State(st): State<AppState>,
     user: AuthUser,
@@ -55,7 +57,7 @@ pub async fn start_live(
 
 /// Open rooms, most viewers first.
 #[utoipa::path(get, path = "/v1/live", tag = "live", security(("bearer" = [])),
-    params(PageQuery), responses((status = 200, body = Page<LiveRoomDto>), (status = "4XX", body = ErrorBody)))]
+    params(PageQuery), responses((status = 200, body = Page<LiveRoomDto>)))]
 pub async fn list_live(
     State(st): State<AppState>,
     user: AuthUser,
@@ -72,7 +74,7 @@ pub async fn list_live(
 
 /// One room.
 #[utoipa::path(get, path = "/v1/live/{room_id}", tag = "live", security(("bearer" = [])),
-    params(("room_id" = String, Path)), responses((status = 200, body = LiveRoomDto), (status = "4XX", body = ErrorBody)))]
+    params(("room_id" = uuid::Uuid, Path)), responses((status = 200, body = LiveRoomDto), NotFound))]
 pub async fn get_live(
     State(st): State<AppState>,
     user: AuthUser,
@@ -90,7 +92,7 @@ pub async fn get_live(
 
 /// End your room.
 #[utoipa::path(post, path = "/v1/live/{room_id}/end", tag = "live", security(("bearer" = [])),
-    params(("room_id" = String, Path)), responses((status = 200, body = LiveRoomDto), (status = "4XX", body = ErrorBody)))]
+    params(("room_id" = uuid::Uuid, Path)), responses((status = 200, body = LiveRoomDto), NotFound, Forbidden, Unprocessable))]
 pub async fn end_live(
     State(st): State<AppState>,
     user: AuthUser,
@@ -108,7 +110,7 @@ pub async fn end_live(
 
 /// Join a room as a viewer (idempotent).
 #[utoipa::path(post, path = "/v1/live/{room_id}/join", tag = "live", security(("bearer" = [])),
-    params(("room_id" = String, Path)), responses((status = 200, body = LiveRoomDto), (status = "4XX", body = ErrorBody)))]
+    params(("room_id" = uuid::Uuid, Path)), responses((status = 200, body = LiveRoomDto), NotFound, Unprocessable))]
 pub async fn join_live(
     State(st): State<AppState>,
     user: AuthUser,
@@ -126,7 +128,7 @@ pub async fn join_live(
 
 /// Leave a room.
 #[utoipa::path(post, path = "/v1/live/{room_id}/leave", tag = "live", security(("bearer" = [])),
-    params(("room_id" = String, Path)), responses((status = 200, body = LiveRoomDto), (status = "4XX", body = ErrorBody)))]
+    params(("room_id" = uuid::Uuid, Path)), responses((status = 200, body = LiveRoomDto), NotFound, Unprocessable))]
 pub async fn leave_live(
     State(st): State<AppState>,
     user: AuthUser,

@@ -11,8 +11,9 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::dto::{Page, PageQuery, ReportDto, VideoDto, enum_from_str};
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, AuthUser};
+use crate::responses::{Conflict, Forbidden, NotFound, Unprocessable};
 
 /// Reports and moderation.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -33,18 +34,30 @@ const REASONS: &[&str] = &[
     "other",
 ];
 
+crate::constraints::enum_schemas! {
+    reasons => REASONS;
+    report_statuses => REPORT_STATUSES;
+    decisions => DECISIONS;
+}
+
+const REPORT_STATUSES: &[&str] = &["open", "resolved"];
+const DECISIONS: &[&str] = &["approve", "reject", "remove"];
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReportBody {
     /// spam, harassment, hate, violence, nudity, misinformation, minor_safety or other.
+    #[schema(schema_with = reasons)]
     pub reason: String,
+    /// At most 1000 characters.
     #[serde(default)]
+    #[schema(max_length = 1000)]
     pub details: String,
 }
 
 /// Report a video for review.
 #[utoipa::path(post, path = "/v1/videos/{video_id}/reports", tag = "moderation", security(("bearer" = [])), request_body = ReportBody,
-    params(("video_id" = String, Path)), responses((status = 201, body = ReportDto), (status = "4XX", body = ErrorBody)))]
+    params(("video_id" = uuid::Uuid, Path)), responses((status = 201, body = ReportDto), NotFound, Conflict))]
 pub async fn report_video(
     State(st): State<AppState>,
     user: AuthUser,
@@ -79,17 +92,22 @@ pub async fn report_video(
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ReportsQuery {
     /// open (default) or resolved.
+    #[param(schema_with = report_statuses)]
     pub status: Option<String>,
+    /// 1..=100, default 20.
+    #[serde(default, deserialize_with = "crate::dto::page_size")]
+    #[param(minimum = 1, maximum = 100)]
     pub page_size: Option<u32>,
     pub page_token: Option<String>,
 }
 
 /// Reports awaiting review, oldest first (admins).
 #[utoipa::path(get, path = "/v1/admin/reports", tag = "moderation", security(("bearer" = [])),
-    params(ReportsQuery), responses((status = 200, body = Page<ReportDto>), (status = "4XX", body = ErrorBody)))]
+    params(ReportsQuery), responses((status = 200, body = Page<ReportDto>), Forbidden))]
 pub async fn list_reports(
     State(st): State<AppState>,
     user: AuthUser,
@@ -100,7 +118,7 @@ pub async fn list_reports(
         q.status.as_deref().unwrap_or_default(),
         "REPORT_STATUS_",
         |s| pb::ReportStatus::from_str_name(s).map(|v| v as i32),
-        &["open", "resolved"],
+        REPORT_STATUSES,
     )?;
     let page = PageQuery {
         page_size: q.page_size,
@@ -122,14 +140,17 @@ pub async fn list_reports(
 #[serde(deny_unknown_fields)]
 pub struct ModerationBody {
     /// approve, reject or remove.
+    #[schema(schema_with = decisions)]
     pub decision: String,
+    /// At most 1000 characters.
     #[serde(default)]
+    #[schema(max_length = 1000)]
     pub note: String,
 }
 
 /// Approve, reject or remove a video (admins). Rejected and removed videos are never served again.
 #[utoipa::path(post, path = "/v1/admin/videos/{video_id}/moderation", tag = "moderation", security(("bearer" = [])), request_body = ModerationBody,
-    params(("video_id" = String, Path)), responses((status = 200, body = VideoDto), (status = "4XX", body = ErrorBody)))]
+    params(("video_id" = uuid::Uuid, Path)), responses((status = 200, body = VideoDto), Forbidden, NotFound, Unprocessable))]
 pub async fn moderate_video(
     State(st): State<AppState>,
     user: AuthUser,
@@ -141,7 +162,7 @@ pub async fn moderate_video(
         &b.decision,
         "MODERATION_DECISION_",
         |s| pb::ModerationDecision::from_str_name(s).map(|v| v as i32),
-        &["approve", "reject", "remove"],
+        DECISIONS,
     )?;
     if decision == 0 {
         return Err(ApiError::invalid(

@@ -17,8 +17,9 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::dto::{CommentDto, Page, PageQuery, UserDto};
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, AuthUser, OptionalJson};
+use crate::responses::{Conflict, Forbidden, NotFound};
 use crate::routes::events::{ClientContextBody, context, publish_like, served};
 
 /// Follows, likes, comments and shares.
@@ -35,7 +36,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// Follow a user.
 #[utoipa::path(post, path = "/v1/users/{user_id}/follow", tag = "social", security(("bearer" = [])),
-    params(("user_id" = String, Path)), responses((status = 204), (status = "4XX", body = ErrorBody)))]
+    params(("user_id" = uuid::Uuid, Path)), responses((status = 204), NotFound, Conflict))]
 pub async fn follow(
     State(st): State<AppState>,
     user: AuthUser,
@@ -53,7 +54,7 @@ pub async fn follow(
 
 /// Unfollow a user.
 #[utoipa::path(delete, path = "/v1/users/{user_id}/follow", tag = "social", security(("bearer" = [])),
-    params(("user_id" = String, Path)), responses((status = 204), (status = "4XX", body = ErrorBody)))]
+    params(("user_id" = uuid::Uuid, Path)), responses((status = 204), NotFound))]
 pub async fn unfollow(
     State(st): State<AppState>,
     user: AuthUser,
@@ -71,7 +72,7 @@ pub async fn unfollow(
 
 /// Who follows a user, newest first.
 #[utoipa::path(get, path = "/v1/users/{user_id}/followers", tag = "social", security(("bearer" = [])),
-    params(("user_id" = String, Path), PageQuery), responses((status = 200, body = Page<UserDto>), (status = "4XX", body = ErrorBody)))]
+    params(("user_id" = uuid::Uuid, Path), PageQuery), responses((status = 200, body = Page<UserDto>), NotFound))]
 pub async fn list_followers(
     State(st): State<AppState>,
     user: AuthUser,
@@ -92,7 +93,7 @@ pub async fn list_followers(
 
 /// Whom a user follows, newest first.
 #[utoipa::path(get, path = "/v1/users/{user_id}/following", tag = "social", security(("bearer" = [])),
-    params(("user_id" = String, Path), PageQuery), responses((status = 200, body = Page<UserDto>), (status = "4XX", body = ErrorBody)))]
+    params(("user_id" = uuid::Uuid, Path), PageQuery), responses((status = 200, body = Page<UserDto>), NotFound))]
 pub async fn list_following(
     State(st): State<AppState>,
     user: AuthUser,
@@ -138,7 +139,7 @@ pub struct LikeBody {
 /// Like a video (idempotent); the feed learns from it. Send the feed item's
 /// `serve_token` so the like also counts toward the video's metrics.
 #[utoipa::path(post, path = "/v1/videos/{video_id}/like", tag = "social", security(("bearer" = [])), request_body = Option<LikeBody>,
-    params(("video_id" = String, Path)), responses((status = 200, body = LikeDto), (status = "4XX", body = ErrorBody)))]
+    params(("video_id" = uuid::Uuid, Path)), responses((status = 200, body = LikeDto), NotFound))]
 pub async fn like(
     State(st): State<AppState>,
     user: AuthUser,
@@ -175,7 +176,7 @@ pub async fn like(
 
 /// Remove your like (idempotent).
 #[utoipa::path(delete, path = "/v1/videos/{video_id}/like", tag = "social", security(("bearer" = [])),
-    params(("video_id" = String, Path)), responses((status = 200, body = LikeDto), (status = "4XX", body = ErrorBody)))]
+    params(("video_id" = uuid::Uuid, Path)), responses((status = 200, body = LikeDto), NotFound))]
 pub async fn unlike(
     State(st): State<AppState>,
     user: AuthUser,
@@ -214,14 +215,16 @@ async fn liked_video(st: &AppState, user: &AuthUser, video_id: String) -> ApiRes
 #[serde(deny_unknown_fields)]
 pub struct CommentBody {
     /// 1..500 characters.
+    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
     pub text: String,
     /// Reply to this top-level comment.
+    #[schema(schema_with = crate::constraints::uuid)]
     pub parent_comment_id: Option<String>,
 }
 
 /// Comment on a video (or reply to a top-level comment).
 #[utoipa::path(post, path = "/v1/videos/{video_id}/comments", tag = "social", security(("bearer" = [])), request_body = CommentBody,
-    params(("video_id" = String, Path)), responses((status = 201, body = CommentDto), (status = "4XX", body = ErrorBody)))]
+    params(("video_id" = uuid::Uuid, Path)), responses((status = 201, body = CommentDto), NotFound))]
 pub async fn add_comment(
     State(st): State<AppState>,
     user: AuthUser,
@@ -243,17 +246,22 @@ pub async fn add_comment(
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct CommentsQuery {
     /// List the replies of this comment instead of the top-level comments.
+    #[param(schema_with = crate::constraints::uuid)]
     pub parent_comment_id: Option<String>,
+    /// 1..=100, default 20.
+    #[serde(default, deserialize_with = "crate::dto::page_size")]
+    #[param(minimum = 1, maximum = 100)]
     pub page_size: Option<u32>,
     pub page_token: Option<String>,
 }
 
 /// A video's comments, oldest first.
 #[utoipa::path(get, path = "/v1/videos/{video_id}/comments", tag = "social", security(("bearer" = [])),
-    params(("video_id" = String, Path), CommentsQuery), responses((status = 200, body = Page<CommentDto>), (status = "4XX", body = ErrorBody)))]
+    params(("video_id" = uuid::Uuid, Path), CommentsQuery), responses((status = 200, body = Page<CommentDto>), NotFound))]
 pub async fn list_comments(
     State(st): State<AppState>,
     user: AuthUser,
@@ -279,7 +287,7 @@ pub async fn list_comments(
 
 /// Delete a comment (its author, the video's creator or an admin).
 #[utoipa::path(delete, path = "/v1/comments/{comment_id}", tag = "social", security(("bearer" = [])),
-    params(("comment_id" = String, Path)), responses((status = 204), (status = "4XX", body = ErrorBody)))]
+    params(("comment_id" = uuid::Uuid, Path)), responses((status = 204), NotFound, Forbidden))]
 pub async fn delete_comment(
     State(st): State<AppState>,
     user: AuthUser,
@@ -296,7 +304,8 @@ pub async fn delete_comment(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ShareBody {
-    /// Where it was shared: copy_link, whatsapp, ...
+    /// Where it was shared: copy_link, whatsapp, ... (1..32 characters).
+    #[schema(min_length = 1, max_length = 32, pattern = r"\S")]
     pub channel: String,
 }
 
@@ -307,7 +316,7 @@ pub struct ShareDto {
 
 /// Record a share.
 #[utoipa::path(post, path = "/v1/videos/{video_id}/share", tag = "social", security(("bearer" = [])), request_body = ShareBody,
-    params(("video_id" = String, Path)), responses((status = 200, body = ShareDto), (status = "4XX", body = ErrorBody)))]
+    params(("video_id" = uuid::Uuid, Path)), responses((status = 200, body = ShareDto), NotFound))]
 pub async fn share(
     State(st): State<AppState>,
     user: AuthUser,

@@ -11,8 +11,9 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::dto::{Page, PageQuery, VideoDto, enum_from_str};
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, AuthUser};
+use crate::responses::{Forbidden, NotFound};
 
 /// Videos: publishing, reading, editing, remix lineage.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -39,28 +40,37 @@ fn visibility(value: &str) -> ApiResult<i32> {
 #[serde(deny_unknown_fields)]
 pub struct PublishVideoBody {
     /// 1..2200 characters; #tags in it become hashtags.
+    #[schema(min_length = 1, max_length = 2200, pattern = r"\S")]
     pub caption: String,
     /// At most 30 (with the caption's #tags), each 1..100 letters, digits or '_'.
     #[serde(default)]
-    #[schema(max_items = 30)]
+    #[schema(schema_with = crate::constraints::video_hashtags)]
     pub hashtags: Vec<String>,
+    /// A sound (`POST /v1/sounds`).
+    #[schema(schema_with = crate::constraints::uuid)]
     pub sound_id: Option<String>,
-    /// 1000..=600000.
+    /// 1000..=600000 (1 s to 10 min).
+    #[schema(minimum = 1000, maximum = 600000)]
     pub duration_ms: u32,
     /// http(s) URL of the uploaded media.
+    #[schema(schema_with = crate::constraints::media_url)]
     pub media_url: String,
     /// public (default), followers or private.
+    #[schema(schema_with = crate::constraints::visibility)]
     pub visibility: Option<String>,
+    #[schema(schema_with = crate::constraints::category)]
     pub category: Option<String>,
-    /// Makes this video a duet or stitch of another.
+    /// Makes this video a duet or stitch of another (give remix_kind with it).
+    #[schema(schema_with = crate::constraints::uuid)]
     pub remix_of_video_id: Option<String>,
-    /// duet or stitch.
+    /// duet or stitch (with remix_of_video_id).
+    #[schema(schema_with = crate::constraints::remix_kind)]
     pub remix_kind: Option<String>,
 }
 
 /// Publish a video (creators).
 #[utoipa::path(post, path = "/v1/videos", tag = "videos", security(("bearer" = [])), request_body = PublishVideoBody,
-    responses((status = 201, body = VideoDto), (status = "4XX", body = ErrorBody)))]
+    responses((status = 201, body = VideoDto), Forbidden))]
 pub async fn publish_video(
     State(st): State<AppState>,
     user: AuthUser,
@@ -99,7 +109,7 @@ pub async fn publish_video(
 
 /// One video.
 #[utoipa::path(get, path = "/v1/videos/{video_id}", tag = "videos", security(("bearer" = [])),
-    params(("video_id" = String, Path)), responses((status = 200, body = VideoDto), (status = "4XX", body = ErrorBody)))]
+    params(("video_id" = uuid::Uuid, Path)), responses((status = 200, body = VideoDto), NotFound, Forbidden))]
 pub async fn get_video(
     State(st): State<AppState>,
     user: AuthUser,
@@ -119,13 +129,16 @@ pub async fn get_video(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateVideoBody {
+    /// 1..2200 characters.
+    #[schema(min_length = 1, max_length = 2200, pattern = r"\S")]
     pub caption: Option<String>,
+    #[schema(schema_with = crate::constraints::visibility)]
     pub visibility: Option<String>,
 }
 
 /// Edit your video's caption or visibility.
 #[utoipa::path(patch, path = "/v1/videos/{video_id}", tag = "videos", security(("bearer" = [])), request_body = UpdateVideoBody,
-    params(("video_id" = String, Path)), responses((status = 200, body = VideoDto), (status = "4XX", body = ErrorBody)))]
+    params(("video_id" = uuid::Uuid, Path)), responses((status = 200, body = VideoDto), NotFound, Forbidden))]
 pub async fn update_video(
     State(st): State<AppState>,
     user: AuthUser,
@@ -166,7 +179,7 @@ pub async fn update_video(
 
 /// Delete your video; it is never served again.
 #[utoipa::path(delete, path = "/v1/videos/{video_id}", tag = "videos", security(("bearer" = [])),
-    params(("video_id" = String, Path)), responses((status = 204), (status = "4XX", body = ErrorBody)))]
+    params(("video_id" = uuid::Uuid, Path)), responses((status = 204), NotFound, Forbidden))]
 pub async fn delete_video(
     State(st): State<AppState>,
     user: AuthUser,
@@ -182,7 +195,7 @@ pub async fn delete_video(
 
 /// A creator's videos, newest first.
 #[utoipa::path(get, path = "/v1/users/{user_id}/videos", tag = "videos", security(("bearer" = [])),
-    params(("user_id" = String, Path), PageQuery), responses((status = 200, body = Page<VideoDto>), (status = "4XX", body = ErrorBody)))]
+    params(("user_id" = uuid::Uuid, Path), PageQuery), responses((status = 200, body = Page<VideoDto>), NotFound, Forbidden))]
 pub async fn list_creator_videos(
     State(st): State<AppState>,
     user: AuthUser,
@@ -210,7 +223,7 @@ pub struct LineageDto {
 
 /// What a remix is built on, and its direct remixes.
 #[utoipa::path(get, path = "/v1/videos/{video_id}/lineage", tag = "videos", security(("bearer" = [])),
-    params(("video_id" = String, Path), PageQuery), responses((status = 200, body = LineageDto), (status = "4XX", body = ErrorBody)))]
+    params(("video_id" = uuid::Uuid, Path), PageQuery), responses((status = 200, body = LineageDto), NotFound))]
 pub async fn lineage(
     State(st): State<AppState>,
     user: AuthUser,

@@ -16,23 +16,31 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AdGroupBody {
+    /// 1..100 characters.
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub name: String,
     /// in_feed, topview or spark.
+    #[schema(schema_with = formats)]
     pub format: String,
     /// At least 2000 ($20) for in_feed and spark; absent for topview.
     #[serde(default)]
+    #[schema(minimum = 2000, maximum = 100_000_000_000_i64)]
     pub daily_budget_cents: i64,
     /// cpm, cpc, cpv or ocpm; absent for topview.
     #[serde(default)]
+    #[schema(schema_with = bid_types)]
     pub bid_type: String,
-    /// Cents per 1000 impressions (cpm, ocpm), per click (cpc) or per 6-second view (cpv).
+    /// Cents per 1000 impressions (cpm, ocpm), per click (cpc) or per
+    /// 6-second view (cpv); absent for topview.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 100_000_000_000_i64)]
     pub bid_cents: i64,
     pub schedule: ScheduleDto,
     #[serde(default)]
     pub targeting: TargetingDto,
-    /// Impressions per user per day (0 = the platform default).
+    /// Impressions per user per day, at most 1000 (0 = the platform default).
     #[serde(default)]
+    #[schema(maximum = 1000)]
     pub frequency_cap_per_day: u32,
 }
 
@@ -48,8 +56,8 @@ fn bid_type(value: &str) -> ApiResult<i32> {
 
 /// Create an ad group in one of your campaigns.
 #[utoipa::path(post, path = "/v1/ads/campaigns/{campaign_id}/ad-groups", tag = "ads", security(("bearer" = [])),
-    params(("campaign_id" = String, Path)), request_body = AdGroupBody,
-    responses((status = 201, body = AdGroupDto), (status = "4XX", body = ErrorBody)))]
+    params(("campaign_id" = uuid::Uuid, Path)), request_body = AdGroupBody,
+    responses((status = 201, body = AdGroupDto), Forbidden, NotFound, Unprocessable))]
 pub async fn create_ad_group(
     State(st): State<AppState>,
     user: AuthUser,
@@ -91,8 +99,8 @@ pub async fn create_ad_group(
 
 /// The ad groups of a campaign, newest first.
 #[utoipa::path(get, path = "/v1/ads/campaigns/{campaign_id}/ad-groups", tag = "ads", security(("bearer" = [])),
-    params(("campaign_id" = String, Path), PageQuery),
-    responses((status = 200, body = Page<AdGroupDto>), (status = "4XX", body = ErrorBody)))]
+    params(("campaign_id" = uuid::Uuid, Path), PageQuery),
+    responses((status = 200, body = Page<AdGroupDto>), Forbidden, NotFound))]
 pub async fn list_ad_groups(
     State(st): State<AppState>,
     user: AuthUser,
@@ -113,7 +121,7 @@ pub async fn list_ad_groups(
 
 /// One ad group with its delivery state.
 #[utoipa::path(get, path = "/v1/ads/ad-groups/{ad_group_id}", tag = "ads", security(("bearer" = [])),
-    params(("ad_group_id" = String, Path)), responses((status = 200, body = AdGroupDto), (status = "4XX", body = ErrorBody)))]
+    params(("ad_group_id" = uuid::Uuid, Path)), responses((status = 200, body = AdGroupDto), Forbidden, NotFound))]
 pub async fn get_ad_group(
     State(st): State<AppState>,
     user: AuthUser,
@@ -135,20 +143,28 @@ pub async fn get_ad_group(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AdGroupPatch {
+    /// 1..100 characters.
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub name: Option<String>,
+    /// At least 2000 (in_feed and spark ad groups).
+    #[schema(minimum = 2000, maximum = 100_000_000_000_i64)]
     pub daily_budget_cents: Option<i64>,
+    /// At least 1 (in_feed and spark ad groups).
+    #[schema(minimum = 1, maximum = 100_000_000_000_i64)]
     pub bid_cents: Option<i64>,
     /// Replaces the schedule.
     pub schedule: Option<ScheduleDto>,
     /// Replaces the targeting.
     pub targeting: Option<TargetingDto>,
+    /// At most 1000 (0 = the platform default).
+    #[schema(maximum = 1000)]
     pub frequency_cap_per_day: Option<u32>,
 }
 
 /// Edit an ad group (the fields present change; format and bid type cannot).
 #[utoipa::path(patch, path = "/v1/ads/ad-groups/{ad_group_id}", tag = "ads", security(("bearer" = [])),
-    params(("ad_group_id" = String, Path)), request_body = AdGroupPatch,
-    responses((status = 200, body = AdGroupDto), (status = "4XX", body = ErrorBody)))]
+    params(("ad_group_id" = uuid::Uuid, Path)), request_body = AdGroupPatch,
+    responses((status = 200, body = AdGroupDto), Forbidden, NotFound, Unprocessable))]
 pub async fn update_ad_group(
     State(st): State<AppState>,
     user: AuthUser,
@@ -200,7 +216,7 @@ pub async fn update_ad_group(
 
 /// Pause an ad group (idempotent).
 #[utoipa::path(post, path = "/v1/ads/ad-groups/{ad_group_id}/pause", tag = "ads", security(("bearer" = [])),
-    params(("ad_group_id" = String, Path)), responses((status = 200, body = AdGroupDto), (status = "4XX", body = ErrorBody)))]
+    params(("ad_group_id" = uuid::Uuid, Path)), responses((status = 200, body = AdGroupDto), Forbidden, NotFound))]
 pub async fn pause_ad_group(
     State(st): State<AppState>,
     user: AuthUser,
@@ -221,7 +237,7 @@ pub async fn pause_ad_group(
 
 /// Resume an ad group (idempotent).
 #[utoipa::path(post, path = "/v1/ads/ad-groups/{ad_group_id}/resume", tag = "ads", security(("bearer" = [])),
-    params(("ad_group_id" = String, Path)), responses((status = 200, body = AdGroupDto), (status = "4XX", body = ErrorBody)))]
+    params(("ad_group_id" = uuid::Uuid, Path)), responses((status = 200, body = AdGroupDto), Forbidden, NotFound, Unprocessable))]
 pub async fn resume_ad_group(
     State(st): State<AppState>,
     user: AuthUser,

@@ -16,18 +16,23 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CampaignBody {
-    /// 8..128 characters; a retry with the same key returns the first campaign.
+    /// A retry with the same key returns the first campaign.
+    #[schema(schema_with = crate::constraints::idempotency_key)]
     pub idempotency_key: String,
+    /// 1..100 characters.
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub name: String,
     /// reach, traffic, video_views or conversions.
+    #[schema(schema_with = objectives)]
     pub objective: String,
     /// At least 5000 ($50).
+    #[schema(minimum = 5000, maximum = 100_000_000_000_i64)]
     pub total_budget_cents: i64,
 }
 
 /// Create a campaign (advertisers); its budget is reserved in your wallet.
 #[utoipa::path(post, path = "/v1/ads/campaigns", tag = "ads", security(("bearer" = [])), request_body = CampaignBody,
-    responses((status = 201, body = CampaignDto), (status = "4XX", body = ErrorBody)))]
+    responses((status = 201, body = CampaignDto), Forbidden, Conflict, Unprocessable))]
 pub async fn create_campaign(
     State(st): State<AppState>,
     user: AuthUser,
@@ -62,17 +67,22 @@ pub async fn create_campaign(
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct CampaignsQuery {
     /// active or paused; all when absent.
+    #[param(schema_with = active_or_paused)]
     pub status: Option<String>,
+    /// 1..=100, default 20.
+    #[serde(default, deserialize_with = "crate::dto::page_size")]
+    #[param(minimum = 1, maximum = 100)]
     pub page_size: Option<u32>,
     pub page_token: Option<String>,
 }
 
 /// Your campaigns, newest first.
 #[utoipa::path(get, path = "/v1/ads/campaigns", tag = "ads", security(("bearer" = [])), params(CampaignsQuery),
-    responses((status = 200, body = Page<CampaignDto>), (status = "4XX", body = ErrorBody)))]
+    responses((status = 200, body = Page<CampaignDto>), Forbidden))]
 pub async fn list_campaigns(
     State(st): State<AppState>,
     user: AuthUser,
@@ -83,7 +93,7 @@ pub async fn list_campaigns(
         q.status.as_deref().unwrap_or_default(),
         "CAMPAIGN_STATUS_",
         |s| pb::CampaignStatus::from_str_name(s).map(|v| v as i32),
-        &["active", "paused"],
+        ACTIVE_OR_PAUSED,
     )?;
     let page = PageQuery {
         page_size: q.page_size,
@@ -104,7 +114,7 @@ pub async fn list_campaigns(
 
 /// One of your campaigns.
 #[utoipa::path(get, path = "/v1/ads/campaigns/{campaign_id}", tag = "ads", security(("bearer" = [])),
-    params(("campaign_id" = String, Path)), responses((status = 200, body = CampaignDto), (status = "4XX", body = ErrorBody)))]
+    params(("campaign_id" = uuid::Uuid, Path)), responses((status = 200, body = CampaignDto), Forbidden, NotFound))]
 pub async fn get_campaign(
     State(st): State<AppState>,
     user: AuthUser,
@@ -126,16 +136,19 @@ pub async fn get_campaign(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CampaignPatch {
+    /// 1..100 characters.
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub name: Option<String>,
     /// Raising reserves the difference in your wallet; lowering (not below
-    /// what is spent and committed) releases it.
+    /// what is spent and committed) releases it. At least 5000.
+    #[schema(minimum = 5000, maximum = 100_000_000_000_i64)]
     pub total_budget_cents: Option<i64>,
 }
 
 /// Rename a campaign or change its total budget.
 #[utoipa::path(patch, path = "/v1/ads/campaigns/{campaign_id}", tag = "ads", security(("bearer" = [])),
-    params(("campaign_id" = String, Path)), request_body = CampaignPatch,
-    responses((status = 200, body = CampaignDto), (status = "4XX", body = ErrorBody)))]
+    params(("campaign_id" = uuid::Uuid, Path)), request_body = CampaignPatch,
+    responses((status = 200, body = CampaignDto), Forbidden, NotFound, Conflict, Unprocessable))]
 pub async fn update_campaign(
     State(st): State<AppState>,
     user: AuthUser,
@@ -169,7 +182,7 @@ pub async fn update_campaign(
 
 /// Stop every ad group of a campaign (idempotent).
 #[utoipa::path(post, path = "/v1/ads/campaigns/{campaign_id}/pause", tag = "ads", security(("bearer" = [])),
-    params(("campaign_id" = String, Path)), responses((status = 200, body = CampaignDto), (status = "4XX", body = ErrorBody)))]
+    params(("campaign_id" = uuid::Uuid, Path)), responses((status = 200, body = CampaignDto), Forbidden, NotFound))]
 pub async fn pause_campaign(
     State(st): State<AppState>,
     user: AuthUser,
@@ -190,7 +203,7 @@ pub async fn pause_campaign(
 
 /// Resume a paused campaign (idempotent; budgets and schedules still apply).
 #[utoipa::path(post, path = "/v1/ads/campaigns/{campaign_id}/resume", tag = "ads", security(("bearer" = [])),
-    params(("campaign_id" = String, Path)), responses((status = 200, body = CampaignDto), (status = "4XX", body = ErrorBody)))]
+    params(("campaign_id" = uuid::Uuid, Path)), responses((status = 200, body = CampaignDto), Forbidden, NotFound, Unprocessable))]
 pub async fn resume_campaign(
     State(st): State<AppState>,
     user: AuthUser,

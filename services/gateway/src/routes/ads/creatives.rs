@@ -15,19 +15,22 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct CreativeBody {
     /// One of your videos.
+    #[schema(schema_with = crate::constraints::uuid)]
     pub video_id: String,
     /// 1..40 characters ("Sponsored by").
+    #[schema(min_length = 1, max_length = 40, pattern = r"\S")]
     pub display_name: String,
     /// learn_more, shop_now, sign_up, download, watch_more, book_now or contact_us.
+    #[schema(schema_with = ctas)]
     pub call_to_action: String,
-    /// https URL.
+    #[schema(schema_with = crate::constraints::https_url)]
     pub landing_url: String,
 }
 
 /// Add a video creative to an in_feed or topview ad group.
 #[utoipa::path(post, path = "/v1/ads/ad-groups/{ad_group_id}/creatives", tag = "ads", security(("bearer" = [])),
-    params(("ad_group_id" = String, Path)), request_body = CreativeBody,
-    responses((status = 201, body = CreativeDto), (status = "4XX", body = ErrorBody)))]
+    params(("ad_group_id" = uuid::Uuid, Path)), request_body = CreativeBody,
+    responses((status = 201, body = CreativeDto), Forbidden, NotFound, Unprocessable))]
 pub async fn create_creative(
     State(st): State<AppState>,
     user: AuthUser,
@@ -58,8 +61,8 @@ pub async fn create_creative(
 
 /// The creatives of an ad group, newest first.
 #[utoipa::path(get, path = "/v1/ads/ad-groups/{ad_group_id}/creatives", tag = "ads", security(("bearer" = [])),
-    params(("ad_group_id" = String, Path), PageQuery),
-    responses((status = 200, body = Page<CreativeDto>), (status = "4XX", body = ErrorBody)))]
+    params(("ad_group_id" = uuid::Uuid, Path), PageQuery),
+    responses((status = 200, body = Page<CreativeDto>), Forbidden, NotFound))]
 pub async fn list_creatives(
     State(st): State<AppState>,
     user: AuthUser,
@@ -81,17 +84,22 @@ pub async fn list_creatives(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreativePatch {
+    /// 1..40 characters.
+    #[schema(min_length = 1, max_length = 40, pattern = r"\S")]
     pub display_name: Option<String>,
+    #[schema(schema_with = ctas)]
     pub call_to_action: Option<String>,
+    #[schema(schema_with = crate::constraints::https_url)]
     pub landing_url: Option<String>,
     /// active or paused.
+    #[schema(schema_with = active_or_paused)]
     pub status: Option<String>,
 }
 
 /// Edit a creative or pause/activate it.
 #[utoipa::path(patch, path = "/v1/ads/creatives/{creative_id}", tag = "ads", security(("bearer" = [])),
-    params(("creative_id" = String, Path)), request_body = CreativePatch,
-    responses((status = 200, body = CreativeDto), (status = "4XX", body = ErrorBody)))]
+    params(("creative_id" = uuid::Uuid, Path)), request_body = CreativePatch,
+    responses((status = 200, body = CreativeDto), Forbidden, NotFound, Unprocessable))]
 pub async fn update_creative(
     State(st): State<AppState>,
     user: AuthUser,
@@ -114,7 +122,7 @@ pub async fn update_creative(
         b.status.as_deref().unwrap_or_default(),
         "CREATIVE_STATUS_",
         |s| pb::CreativeStatus::from_str_name(s).map(|v| v as i32),
-        &["active", "paused"],
+        ACTIVE_OR_PAUSED,
     )?;
     let r = st
         .call(st.ads().update_creative(st.req(

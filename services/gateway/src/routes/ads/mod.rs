@@ -20,8 +20,9 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::dto::{Page, PageQuery, enum_from_str, enum_to_str, opt, ts};
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, AuthUser};
+use crate::responses::{Conflict, Forbidden, NotFound, Unprocessable};
 
 fn parse_list(
     field: &str,
@@ -58,10 +59,19 @@ const CTAS: &[&str] = &[
     "book_now",
     "contact_us",
 ];
-const AGE_BANDS: &[&str] = &["13_17", "18_24", "25_34", "35_44", "45_54", "55_plus"];
-const GENDERS: &[&str] = &["female", "male", "non_binary", "undisclosed"];
-const DEVICES: &[&str] = &["ios", "android", "web"];
+use crate::constraints::{AGE_BANDS, DEVICE_OSES as DEVICES, GENDERS};
 const BEHAVIORS: &[&str] = &["engaged_with_category", "engaged_with_hashtag"];
+
+crate::constraints::enum_schemas! {
+    objectives => OBJECTIVES;
+    formats => FORMATS;
+    bid_types => BID_TYPES;
+    ctas => CTAS;
+    behaviors => BEHAVIORS;
+    active_or_paused => ACTIVE_OR_PAUSED;
+}
+
+const ACTIVE_OR_PAUSED: &[&str] = &["active", "paused"];
 
 fn cta(field: &str, value: &str) -> ApiResult<i32> {
     enum_from_str(

@@ -12,20 +12,26 @@ pub fn router() -> OpenApiRouter<AppState> {
 // --- reports and delivery ---------------------------------------------------------------------
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ReportQuery {
     /// Report one campaign...
+    #[param(schema_with = crate::constraints::uuid)]
     pub campaign_id: Option<String>,
-    /// ...or one ad group.
+    /// ...or one ad group (exactly one of the two).
+    #[param(schema_with = crate::constraints::uuid)]
     pub ad_group_id: Option<String>,
     /// UTC days, YYYY-MM-DD, inclusive, at most 93.
+    #[param(format = Date)]
     pub start_date: String,
+    /// Not before start_date.
+    #[param(format = Date)]
     pub end_date: String,
 }
 
 /// Daily impressions, clicks, 6-second views, CTR, spend and eCPM.
 #[utoipa::path(get, path = "/v1/ads/reports", tag = "ads", security(("bearer" = [])), params(ReportQuery),
-    responses((status = 200, body = ReportDto), (status = "4XX", body = ErrorBody)))]
+    responses((status = 200, body = ReportDto), Forbidden, NotFound))]
 pub async fn report(
     State(st): State<AppState>,
     user: AuthUser,
@@ -70,7 +76,7 @@ pub struct DeliveryDto {
 
 /// Live budget, pacing and delivery counters of an ad group (admins).
 #[utoipa::path(get, path = "/v1/admin/ads/ad-groups/{ad_group_id}/delivery", tag = "ads", security(("bearer" = [])),
-    params(("ad_group_id" = String, Path)), responses((status = 200, body = DeliveryDto), (status = "4XX", body = ErrorBody)))]
+    params(("ad_group_id" = uuid::Uuid, Path)), responses((status = 200, body = DeliveryDto), Forbidden, NotFound))]
 pub async fn delivery(
     State(st): State<AppState>,
     user: AuthUser,

@@ -43,13 +43,16 @@ impl From<pb::Campaign> for CampaignDto {
 #[serde(deny_unknown_fields)]
 pub struct ScheduleDto {
     pub starts_at: DateTime<Utc>,
+    /// After starts_at.
     #[serde(default)]
     pub ends_at: Option<DateTime<Utc>>,
-    /// Hours 0..23 (in time_zone) when the ad group delivers; empty = all day.
+    /// Hours 0..23 (in time_zone) when the ad group delivers, each once; empty = all day.
     #[serde(default)]
+    #[schema(schema_with = crate::constraints::hours)]
     pub active_hours: Vec<u32>,
-    /// IANA zone, default UTC.
+    /// A known IANA zone such as "Europe/Paris"; default (empty) UTC.
     #[serde(default)]
+    #[schema(max_length = 64, pattern = "^[A-Za-z0-9_/+-]*$")]
     pub time_zone: String,
 }
 
@@ -57,10 +60,13 @@ pub struct ScheduleDto {
 #[serde(deny_unknown_fields)]
 pub struct BehaviorDto {
     /// engaged_with_category or engaged_with_hashtag.
+    #[schema(schema_with = behaviors)]
     pub kind: String,
+    /// A category (1..100 characters) or a hashtag, as `kind` says.
     pub value: String,
-    /// 1..7 (default 7).
+    /// 1..=7 (0 or absent: 7).
     #[serde(default)]
+    #[schema(maximum = 7)]
     pub lookback_days: u32,
 }
 
@@ -68,24 +74,33 @@ pub struct BehaviorDto {
 #[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TargetingDto {
-    /// 13_17, 18_24, 25_34, 35_44, 45_54, 55_plus.
+    /// 13_17, 18_24, 25_34, 35_44, 45_54, 55_plus (each once).
     #[serde(default)]
+    #[schema(schema_with = crate::constraints::age_band_set)]
     pub age_bands: Vec<String>,
-    /// female, male, non_binary, undisclosed.
+    /// female, male, non_binary, undisclosed (each once).
     #[serde(default)]
+    #[schema(schema_with = crate::constraints::gender_set)]
     pub genders: Vec<String>,
-    /// ISO 3166-1 alpha-2.
+    /// ISO 3166-1 alpha-2, at most 250.
     #[serde(default)]
+    #[schema(schema_with = crate::constraints::countries)]
     pub countries: Vec<String>,
-    /// Primary language subtags ("en").
+    /// Primary language subtags ("en"), at most 100.
     #[serde(default)]
+    #[schema(schema_with = crate::constraints::language_subtags)]
     pub languages: Vec<String>,
-    /// ios, android, web.
+    /// ios, android, web (each once).
     #[serde(default)]
+    #[schema(schema_with = crate::constraints::device_os_set)]
     pub device_os: Vec<String>,
+    /// At most 20.
     #[serde(default)]
+    #[schema(schema_with = crate::constraints::ad_categories)]
     pub interest_categories: Vec<String>,
+    /// At most 20.
     #[serde(default)]
+    #[schema(max_items = 20)]
     pub behaviors: Vec<BehaviorDto>,
 }
 

@@ -14,15 +14,18 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct SparkAdBody {
     /// The code the creator gave you.
+    #[schema(min_length = 1)]
     pub code: String,
+    #[schema(schema_with = ctas)]
     pub call_to_action: String,
+    #[schema(schema_with = crate::constraints::https_url)]
     pub landing_url: String,
 }
 
 /// Boost a creator's organic video with their Spark code (spark ad groups).
 #[utoipa::path(post, path = "/v1/ads/ad-groups/{ad_group_id}/spark-ads", tag = "ads", security(("bearer" = [])),
-    params(("ad_group_id" = String, Path)), request_body = SparkAdBody,
-    responses((status = 201, body = CreativeDto), (status = "4XX", body = ErrorBody)))]
+    params(("ad_group_id" = uuid::Uuid, Path)), request_body = SparkAdBody,
+    responses((status = 201, body = CreativeDto), Forbidden, NotFound, Conflict, Unprocessable))]
 pub async fn create_spark_ad(
     State(st): State<AppState>,
     user: AuthUser,
@@ -54,15 +57,17 @@ pub async fn create_spark_ad(
 #[serde(deny_unknown_fields)]
 pub struct SparkCodeBody {
     /// One of your videos.
+    #[schema(schema_with = crate::constraints::uuid)]
     pub video_id: String,
-    /// 7..365 days; default 30.
+    /// 7..=365 days; default (absent) 30.
     #[serde(default)]
+    #[schema(minimum = 7, maximum = 365)]
     pub validity_days: u32,
 }
 
 /// Authorize advertisers to boost one of your videos (creators).
 #[utoipa::path(post, path = "/v1/spark-codes", tag = "ads", security(("bearer" = [])), request_body = SparkCodeBody,
-    responses((status = 201, body = SparkCodeDto), (status = "4XX", body = ErrorBody)))]
+    responses((status = 201, body = SparkCodeDto), Forbidden, NotFound))]
 pub async fn issue_spark_code(
     State(st): State<AppState>,
     user: AuthUser,
@@ -89,7 +94,7 @@ pub async fn issue_spark_code(
 
 /// Your Spark codes, newest first (creators).
 #[utoipa::path(get, path = "/v1/spark-codes", tag = "ads", security(("bearer" = [])), params(PageQuery),
-    responses((status = 200, body = Page<SparkCodeDto>), (status = "4XX", body = ErrorBody)))]
+    responses((status = 200, body = Page<SparkCodeDto>), Forbidden))]
 pub async fn list_spark_codes(
     State(st): State<AppState>,
     user: AuthUser,
@@ -106,7 +111,7 @@ pub async fn list_spark_codes(
 
 /// Revoke a Spark code: every ad using it stops at once (idempotent).
 #[utoipa::path(post, path = "/v1/spark-codes/{code}/revoke", tag = "ads", security(("bearer" = [])),
-    params(("code" = String, Path)), responses((status = 200, body = SparkCodeDto), (status = "4XX", body = ErrorBody)))]
+    params(("code" = String, Path)), responses((status = 200, body = SparkCodeDto), Forbidden, NotFound))]
 pub async fn revoke_spark_code(
     State(st): State<AppState>,
     user: AuthUser,

@@ -14,9 +14,11 @@ pub fn router() -> OpenApiRouter<AppState> {
 // --- TopView --------------------------------------------------------------------------------
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct QuoteQuery {
-    /// UTC day, YYYY-MM-DD.
+    /// UTC day, YYYY-MM-DD: today or later, within the booking window.
+    #[param(format = Date)]
     pub date: String,
 }
 
@@ -29,7 +31,7 @@ pub struct QuoteDto {
 
 /// TopView price and inventory left for one UTC day.
 #[utoipa::path(get, path = "/v1/ads/topview/quote", tag = "ads", security(("bearer" = [])), params(QuoteQuery),
-    responses((status = 200, body = QuoteDto), (status = "4XX", body = ErrorBody)))]
+    responses((status = 200, body = QuoteDto), Forbidden))]
 pub async fn topview_quote(
     State(st): State<AppState>,
     user: AuthUser,
@@ -51,21 +53,26 @@ pub async fn topview_quote(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TopViewBody {
+    #[schema(schema_with = crate::constraints::idempotency_key)]
     pub idempotency_key: String,
     /// A creative of a topview ad group.
+    #[schema(schema_with = crate::constraints::uuid)]
     pub creative_id: String,
-    /// UTC day, YYYY-MM-DD, today or later.
+    /// UTC day, YYYY-MM-DD, today or later, within the booking window.
+    #[schema(format = Date)]
     pub date: String,
-    /// At least 1000.
+    /// 1000..=1000000000000.
+    #[schema(minimum = 1000, maximum = 1_000_000_000_000_i64)]
     pub impressions: u64,
-    /// The CPM from the quote; refused if the rate changed.
+    /// The CPM from the quote (0: any); refused if the rate changed.
     #[serde(default)]
+    #[schema(minimum = 0)]
     pub expected_cpm_cents: i64,
 }
 
 /// Reserve TopView impressions for one day at the fixed CPM.
 #[utoipa::path(post, path = "/v1/ads/topview/reservations", tag = "ads", security(("bearer" = [])), request_body = TopViewBody,
-    responses((status = 201, body = TopViewReservationDto), (status = "4XX", body = ErrorBody)))]
+    responses((status = 201, body = TopViewReservationDto), Forbidden, NotFound, Conflict, Unprocessable))]
 pub async fn reserve_topview(
     State(st): State<AppState>,
     user: AuthUser,
@@ -95,7 +102,7 @@ pub async fn reserve_topview(
 
 /// Your TopView reservations, newest first.
 #[utoipa::path(get, path = "/v1/ads/topview/reservations", tag = "ads", security(("bearer" = [])), params(PageQuery),
-    responses((status = 200, body = Page<TopViewReservationDto>), (status = "4XX", body = ErrorBody)))]
+    responses((status = 200, body = Page<TopViewReservationDto>), Forbidden))]
 pub async fn list_topview(
     State(st): State<AppState>,
     user: AuthUser,
@@ -115,8 +122,8 @@ pub async fn list_topview(
 
 /// One TopView reservation.
 #[utoipa::path(get, path = "/v1/ads/topview/reservations/{reservation_id}", tag = "ads", security(("bearer" = [])),
-    params(("reservation_id" = String, Path)),
-    responses((status = 200, body = TopViewReservationDto), (status = "4XX", body = ErrorBody)))]
+    params(("reservation_id" = uuid::Uuid, Path)),
+    responses((status = 200, body = TopViewReservationDto), Forbidden, NotFound))]
 pub async fn get_topview(
     State(st): State<AppState>,
     user: AuthUser,
@@ -136,8 +143,8 @@ pub async fn get_topview(
 
 /// Cancel a reservation before its day starts (UTC).
 #[utoipa::path(post, path = "/v1/ads/topview/reservations/{reservation_id}/cancel", tag = "ads", security(("bearer" = [])),
-    params(("reservation_id" = String, Path)),
-    responses((status = 200, body = TopViewReservationDto), (status = "4XX", body = ErrorBody)))]
+    params(("reservation_id" = uuid::Uuid, Path)),
+    responses((status = 200, body = TopViewReservationDto), Forbidden, NotFound, Unprocessable))]
 pub async fn cancel_topview(
     State(st): State<AppState>,
     user: AuthUser,

@@ -18,26 +18,35 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MarketCampaignBody {
+    /// 1..100 characters.
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub title: String,
+    /// 1..5000 characters.
+    #[schema(min_length = 1, max_length = 5000, pattern = r"\S")]
     pub brief: String,
-    /// Sponsored videos per creator, 1..10.
+    /// Sponsored videos per creator, 1..=10.
+    #[schema(minimum = 1, maximum = 10)]
     pub video_count: u32,
     /// Hashtag each video must carry.
+    #[schema(schema_with = crate::constraints::hashtag)]
     pub required_hashtag: String,
     /// Paid per creator on approval (held in escrow on acceptance), >= 1000.
+    #[schema(minimum = 1000, maximum = 100_000_000_000_i64)]
     pub budget_per_creator_cents: i64,
-    /// 1..1000.
+    /// 1..=1000.
+    #[schema(minimum = 1, maximum = 1000)]
     pub max_creators: u32,
     /// At least 24 h ahead.
     pub deadline: DateTime<Utc>,
     /// invite_only or public.
+    #[schema(schema_with = visibilities)]
     pub visibility: String,
 }
 
 /// Advertisers: create a draft campaign.
 #[utoipa::path(post, path = "/v1/marketplace/campaigns", tag = "marketplace", security(("bearer" = [])),
     request_body = MarketCampaignBody,
-    responses((status = 201, body = MarketCampaignDto), (status = "4XX", body = ErrorBody)))]
+    responses((status = 201, body = MarketCampaignDto), Forbidden))]
 pub async fn create_campaign(
     State(st): State<AppState>,
     user: AuthUser,
@@ -48,7 +57,7 @@ pub async fn create_campaign(
         &b.visibility,
         "CAMPAIGN_VISIBILITY_",
         |s| pb::CampaignVisibility::from_str_name(s).map(|v| v as i32),
-        &["invite_only", "public"],
+        VISIBILITIES,
     )?;
     let r = st
         .call(st.market().create_campaign(st.req(
@@ -78,12 +87,18 @@ pub async fn create_campaign(
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct MarketCampaignsQuery {
     /// Creators: mine (default) or open.
+    #[param(schema_with = scopes)]
     pub scope: Option<String>,
     /// draft, published or closed.
+    #[param(schema_with = campaign_statuses)]
     pub status: Option<String>,
+    /// 1..=100, default 20.
+    #[serde(default, deserialize_with = "crate::dto::page_size")]
+    #[param(minimum = 1, maximum = 100)]
     pub page_size: Option<u32>,
     pub page_token: Option<String>,
 }
@@ -91,7 +106,7 @@ pub struct MarketCampaignsQuery {
 /// Advertisers: their campaigns. Creators: open campaigns or their own.
 #[utoipa::path(get, path = "/v1/marketplace/campaigns", tag = "marketplace", security(("bearer" = [])),
     params(MarketCampaignsQuery),
-    responses((status = 200, body = Page<MarketCampaignDto>), (status = "4XX", body = ErrorBody)))]
+    responses((status = 200, body = Page<MarketCampaignDto>), Forbidden))]
 pub async fn list_campaigns(
     State(st): State<AppState>,
     user: AuthUser,
@@ -102,14 +117,14 @@ pub async fn list_campaigns(
         q.scope.as_deref().unwrap_or_default(),
         "CAMPAIGN_LIST_SCOPE_",
         |s| pb::CampaignListScope::from_str_name(s).map(|v| v as i32),
-        &["mine", "open"],
+        SCOPES,
     )?;
     let status = enum_from_str(
         "status",
         q.status.as_deref().unwrap_or_default(),
         "CAMPAIGN_STATUS_",
         |s| pb::CampaignStatus::from_str_name(s).map(|v| v as i32),
-        &["draft", "published", "closed"],
+        CAMPAIGN_STATUSES,
     )?;
     let page = PageQuery {
         page_size: q.page_size,
@@ -129,8 +144,8 @@ pub async fn list_campaigns(
 }
 
 #[utoipa::path(get, path = "/v1/marketplace/campaigns/{campaign_id}", tag = "marketplace", security(("bearer" = [])),
-    params(("campaign_id" = String, Path)),
-    responses((status = 200, body = MarketCampaignDto), (status = "4XX", body = ErrorBody)))]
+    params(("campaign_id" = uuid::Uuid, Path)),
+    responses((status = 200, body = MarketCampaignDto), Forbidden, NotFound))]
 pub async fn get_campaign(
     State(st): State<AppState>,
     user: AuthUser,
@@ -151,8 +166,8 @@ pub async fn get_campaign(
 
 /// Draft -> published: invitations (and applications for public campaigns) open.
 #[utoipa::path(post, path = "/v1/marketplace/campaigns/{campaign_id}/publish", tag = "marketplace", security(("bearer" = [])),
-    params(("campaign_id" = String, Path)),
-    responses((status = 200, body = MarketCampaignDto), (status = "4XX", body = ErrorBody)))]
+    params(("campaign_id" = uuid::Uuid, Path)),
+    responses((status = 200, body = MarketCampaignDto), Forbidden, NotFound, Unprocessable))]
 pub async fn publish_campaign(
     State(st): State<AppState>,
     user: AuthUser,
@@ -174,15 +189,18 @@ pub async fn publish_campaign(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InviteBody {
+    #[schema(schema_with = crate::constraints::uuid)]
     pub creator_id: String,
+    /// At most 1000 characters.
     #[serde(default)]
+    #[schema(max_length = 1000)]
     pub pitch: String,
 }
 
 /// Advertisers: invite a listed creator.
 #[utoipa::path(post, path = "/v1/marketplace/campaigns/{campaign_id}/invitations", tag = "marketplace", security(("bearer" = [])),
-    params(("campaign_id" = String, Path)), request_body = InviteBody,
-    responses((status = 201, body = CollaborationDto), (status = "4XX", body = ErrorBody)))]
+    params(("campaign_id" = uuid::Uuid, Path)), request_body = InviteBody,
+    responses((status = 201, body = CollaborationDto), Forbidden, NotFound, Conflict, Unprocessable))]
 pub async fn invite_creator(
     State(st): State<AppState>,
     user: AuthUser,
@@ -212,14 +230,16 @@ pub async fn invite_creator(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PitchBody {
+    /// At most 1000 characters.
     #[serde(default)]
+    #[schema(max_length = 1000)]
     pub pitch: String,
 }
 
 /// Creators: apply to a published public campaign.
 #[utoipa::path(post, path = "/v1/marketplace/campaigns/{campaign_id}/applications", tag = "marketplace", security(("bearer" = [])),
-    params(("campaign_id" = String, Path)), request_body = PitchBody,
-    responses((status = 201, body = CollaborationDto), (status = "4XX", body = ErrorBody)))]
+    params(("campaign_id" = uuid::Uuid, Path)), request_body = PitchBody,
+    responses((status = 201, body = CollaborationDto), Forbidden, NotFound, Conflict, Unprocessable))]
 pub async fn apply_to_campaign(
     State(st): State<AppState>,
     user: AuthUser,
@@ -247,8 +267,8 @@ pub async fn apply_to_campaign(
 
 /// Advertisers: the sponsored videos' views, engagement and audience, and what was paid.
 #[utoipa::path(get, path = "/v1/marketplace/campaigns/{campaign_id}/report", tag = "marketplace", security(("bearer" = [])),
-    params(("campaign_id" = String, Path)),
-    responses((status = 200, body = CampaignReportDto), (status = "4XX", body = ErrorBody)))]
+    params(("campaign_id" = uuid::Uuid, Path)),
+    responses((status = 200, body = CampaignReportDto), Forbidden, NotFound))]
 pub async fn campaign_report(
     State(st): State<AppState>,
     user: AuthUser,

@@ -20,18 +20,24 @@ pub fn router() -> OpenApiRouter<AppState> {
 // --- collaborations ----------------------------------------------------------------
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct CollaborationsQuery {
     /// Required for advertisers.
+    #[param(schema_with = crate::constraints::uuid)]
     pub campaign_id: Option<String>,
+    #[param(schema_with = collaboration_states)]
     pub state: Option<String>,
+    /// 1..=100, default 20.
+    #[serde(default, deserialize_with = "crate::dto::page_size")]
+    #[param(minimum = 1, maximum = 100)]
     pub page_size: Option<u32>,
     pub page_token: Option<String>,
 }
 
 #[utoipa::path(get, path = "/v1/marketplace/collaborations", tag = "marketplace", security(("bearer" = [])),
     params(CollaborationsQuery),
-    responses((status = 200, body = Page<CollaborationDto>), (status = "4XX", body = ErrorBody)))]
+    responses((status = 200, body = Page<CollaborationDto>), Forbidden, NotFound))]
 pub async fn list_collaborations(
     State(st): State<AppState>,
     user: AuthUser,
@@ -42,17 +48,7 @@ pub async fn list_collaborations(
         q.state.as_deref().unwrap_or_default(),
         "COLLABORATION_STATE_",
         |s| pb::CollaborationState::from_str_name(s).map(|v| v as i32),
-        &[
-            "invited",
-            "applied",
-            "accepted",
-            "declined",
-            "submitted",
-            "changes_requested",
-            "approved",
-            "paid",
-            "expired_refunded",
-        ],
+        COLLABORATION_STATES,
     )?;
     let page = PageQuery {
         page_size: q.page_size,
@@ -72,8 +68,8 @@ pub async fn list_collaborations(
 }
 
 #[utoipa::path(get, path = "/v1/marketplace/collaborations/{collaboration_id}", tag = "marketplace", security(("bearer" = [])),
-    params(("collaboration_id" = String, Path)),
-    responses((status = 200, body = CollaborationDto), (status = "4XX", body = ErrorBody)))]
+    params(("collaboration_id" = uuid::Uuid, Path)),
+    responses((status = 200, body = CollaborationDto), Forbidden, NotFound))]
 pub async fn get_collaboration(
     State(st): State<AppState>,
     user: AuthUser,
@@ -101,8 +97,8 @@ pub(crate) fn collab(r: Option<pb::Collaboration>) -> ApiResult<Json<Collaborati
 /// Creators: accept an invitation; the budget is held in escrow. Needs an
 /// `Idempotency-Key` header (a retry returns the first result).
 #[utoipa::path(post, path = "/v1/marketplace/collaborations/{collaboration_id}/accept-invitation", tag = "marketplace", security(("bearer" = [])),
-    params(("collaboration_id" = String, Path), ("Idempotency-Key" = String, Header)),
-    responses((status = 200, body = CollaborationDto), (status = "4XX", body = ErrorBody)))]
+    params(("collaboration_id" = uuid::Uuid, Path), IdempotencyKeyHeader),
+    responses((status = 200, body = CollaborationDto), Forbidden, NotFound, Conflict, Unprocessable))]
 pub async fn accept_invitation(
     State(st): State<AppState>,
     user: AuthUser,
@@ -123,8 +119,8 @@ pub async fn accept_invitation(
 
 /// Creators: decline an invitation.
 #[utoipa::path(post, path = "/v1/marketplace/collaborations/{collaboration_id}/decline-invitation", tag = "marketplace", security(("bearer" = [])),
-    params(("collaboration_id" = String, Path)),
-    responses((status = 200, body = CollaborationDto), (status = "4XX", body = ErrorBody)))]
+    params(("collaboration_id" = uuid::Uuid, Path)),
+    responses((status = 200, body = CollaborationDto), Forbidden, NotFound, Unprocessable))]
 pub async fn decline_invitation(
     State(st): State<AppState>,
     user: AuthUser,
@@ -142,8 +138,8 @@ pub async fn decline_invitation(
 
 /// Advertisers: accept a creator's application; the budget is held in escrow.
 #[utoipa::path(post, path = "/v1/marketplace/collaborations/{collaboration_id}/accept-application", tag = "marketplace", security(("bearer" = [])),
-    params(("collaboration_id" = String, Path), ("Idempotency-Key" = String, Header)),
-    responses((status = 200, body = CollaborationDto), (status = "4XX", body = ErrorBody)))]
+    params(("collaboration_id" = uuid::Uuid, Path), IdempotencyKeyHeader),
+    responses((status = 200, body = CollaborationDto), Forbidden, NotFound, Conflict, Unprocessable))]
 pub async fn accept_application(
     State(st): State<AppState>,
     user: AuthUser,
@@ -164,8 +160,8 @@ pub async fn accept_application(
 
 /// Advertisers: reject a creator's application.
 #[utoipa::path(post, path = "/v1/marketplace/collaborations/{collaboration_id}/reject-application", tag = "marketplace", security(("bearer" = [])),
-    params(("collaboration_id" = String, Path)),
-    responses((status = 200, body = CollaborationDto), (status = "4XX", body = ErrorBody)))]
+    params(("collaboration_id" = uuid::Uuid, Path)),
+    responses((status = 200, body = CollaborationDto), Forbidden, NotFound, Unprocessable))]
 pub async fn reject_application(
     State(st): State<AppState>,
     user: AuthUser,
@@ -181,17 +177,28 @@ pub async fn reject_application(
     collab(r.collaboration)
 }
 
+fn video_ids() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::ArrayBuilder;
+    ArrayBuilder::new()
+        .items(crate::constraints::uuid())
+        .min_items(Some(1))
+        .max_items(Some(10))
+        .unique_items(true)
+        .build()
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubmitBody {
-    /// Exactly the campaign's video_count of the creator's published videos.
+    /// Exactly the campaign's video_count of the creator's published videos, each once.
+    #[schema(schema_with = video_ids)]
     pub video_ids: Vec<String>,
 }
 
 /// Creators: submit the sponsored videos.
 #[utoipa::path(post, path = "/v1/marketplace/collaborations/{collaboration_id}/submit", tag = "marketplace", security(("bearer" = [])),
-    params(("collaboration_id" = String, Path)), request_body = SubmitBody,
-    responses((status = 200, body = CollaborationDto), (status = "4XX", body = ErrorBody)))]
+    params(("collaboration_id" = uuid::Uuid, Path)), request_body = SubmitBody,
+    responses((status = 200, body = CollaborationDto), Forbidden, NotFound, Unprocessable))]
 pub async fn submit_deliverable(
     State(st): State<AppState>,
     user: AuthUser,
@@ -213,8 +220,8 @@ pub async fn submit_deliverable(
 /// Advertisers: approve the submission; the escrow is released to the
 /// creator minus the platform fee. Needs an `Idempotency-Key` header.
 #[utoipa::path(post, path = "/v1/marketplace/collaborations/{collaboration_id}/approve", tag = "marketplace", security(("bearer" = [])),
-    params(("collaboration_id" = String, Path), ("Idempotency-Key" = String, Header)),
-    responses((status = 200, body = CollaborationDto), (status = "4XX", body = ErrorBody)))]
+    params(("collaboration_id" = uuid::Uuid, Path), IdempotencyKeyHeader),
+    responses((status = 200, body = CollaborationDto), Forbidden, NotFound, Conflict, Unprocessable))]
 pub async fn approve_deliverable(
     State(st): State<AppState>,
     user: AuthUser,
@@ -236,14 +243,15 @@ pub async fn approve_deliverable(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangesBody {
-    /// 1..2000 chars.
+    /// 1..2000 characters.
+    #[schema(min_length = 1, max_length = 2000, pattern = r"\S")]
     pub note: String,
 }
 
 /// Advertisers: ask for changes before the deadline.
 #[utoipa::path(post, path = "/v1/marketplace/collaborations/{collaboration_id}/request-changes", tag = "marketplace", security(("bearer" = [])),
-    params(("collaboration_id" = String, Path)), request_body = ChangesBody,
-    responses((status = 200, body = CollaborationDto), (status = "4XX", body = ErrorBody)))]
+    params(("collaboration_id" = uuid::Uuid, Path)), request_body = ChangesBody,
+    responses((status = 200, body = CollaborationDto), Forbidden, NotFound, Unprocessable))]
 pub async fn request_changes(
     State(st): State<AppState>,
     user: AuthUser,
@@ -265,14 +273,15 @@ pub async fn request_changes(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MessageBody {
-    /// 1..4000 chars.
+    /// 1..4000 characters.
+    #[schema(min_length = 1, max_length = 4000, pattern = r"\S")]
     pub body: String,
 }
 
 /// Post to the collaboration's thread (its advertiser or creator).
 #[utoipa::path(post, path = "/v1/marketplace/collaborations/{collaboration_id}/messages", tag = "marketplace", security(("bearer" = [])),
-    params(("collaboration_id" = String, Path)), request_body = MessageBody,
-    responses((status = 201, body = ThreadMessageDto), (status = "4XX", body = ErrorBody)))]
+    params(("collaboration_id" = uuid::Uuid, Path)), request_body = MessageBody,
+    responses((status = 201, body = ThreadMessageDto), Forbidden, NotFound))]
 pub async fn send_message(
     State(st): State<AppState>,
     user: AuthUser,
@@ -300,8 +309,8 @@ pub async fn send_message(
 
 /// The thread, newest first.
 #[utoipa::path(get, path = "/v1/marketplace/collaborations/{collaboration_id}/messages", tag = "marketplace", security(("bearer" = [])),
-    params(("collaboration_id" = String, Path), PageQuery),
-    responses((status = 200, body = Page<ThreadMessageDto>), (status = "4XX", body = ErrorBody)))]
+    params(("collaboration_id" = uuid::Uuid, Path), PageQuery),
+    responses((status = 200, body = Page<ThreadMessageDto>), Forbidden, NotFound))]
 pub async fn list_messages(
     State(st): State<AppState>,
     user: AuthUser,

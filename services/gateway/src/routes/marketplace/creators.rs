@@ -19,17 +19,21 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct CreatorApplicationBody {
     /// 1..5 content categories.
+    #[schema(schema_with = categories_1_5)]
     pub categories: Vec<String>,
     /// Asking price per sponsored video, >= 100.
+    #[schema(minimum = 100, maximum = 100_000_000_000_i64)]
     pub rate_cents: i64,
+    /// At most 1000 characters.
     #[serde(default)]
+    #[schema(max_length = 1000)]
     pub pitch: String,
 }
 
 /// Apply to be listed in the marketplace (role creator; 18+, follower minimum).
 #[utoipa::path(post, path = "/v1/marketplace/creator/application", tag = "marketplace", security(("bearer" = [])),
     request_body = CreatorApplicationBody,
-    responses((status = 201, body = ApplicationDto), (status = "4XX", body = ErrorBody)))]
+    responses((status = 201, body = ApplicationDto), Forbidden, Conflict, Unprocessable))]
 pub async fn apply_as_creator(
     State(st): State<AppState>,
     user: AuthUser,
@@ -56,16 +60,18 @@ pub async fn apply_as_creator(
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ApplicationQuery {
-    /// Admins: the creator to look up; empty means the caller.
+    /// Admins: the creator to look up; absent means the caller.
+    #[param(schema_with = crate::constraints::uuid)]
     pub creator_id: Option<String>,
 }
 
 /// The caller's latest application (admins may name a creator).
 #[utoipa::path(get, path = "/v1/marketplace/creator/application", tag = "marketplace", security(("bearer" = [])),
     params(ApplicationQuery),
-    responses((status = 200, body = ApplicationDto), (status = "4XX", body = ErrorBody)))]
+    responses((status = 200, body = ApplicationDto), Forbidden, NotFound))]
 pub async fn application_status(
     State(st): State<AppState>,
     user: AuthUser,
@@ -88,7 +94,7 @@ pub async fn application_status(
 
 /// The caller's own marketplace profile.
 #[utoipa::path(get, path = "/v1/marketplace/creator/profile", tag = "marketplace", security(("bearer" = [])),
-    responses((status = 200, body = MarketProfileDto), (status = "4XX", body = ErrorBody)))]
+    responses((status = 200, body = MarketProfileDto), Forbidden, NotFound))]
 pub async fn my_profile(
     State(st): State<AppState>,
     user: AuthUser,
@@ -111,9 +117,17 @@ pub async fn my_profile(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfilePatch {
+    /// 1..5 content categories.
+    #[schema(schema_with = categories_1_5)]
     pub categories: Option<Vec<String>>,
+    /// Brand categories accepted, at most 20 (empty: any).
+    #[schema(schema_with = categories_0_20)]
     pub accepted_categories: Option<Vec<String>>,
+    /// At least 100.
+    #[schema(minimum = 100, maximum = 100_000_000_000_i64)]
     pub rate_cents: Option<i64>,
+    /// At most 1000 characters.
+    #[schema(max_length = 1000)]
     pub pitch: Option<String>,
     pub open_to_offers: Option<bool>,
 }
@@ -121,7 +135,7 @@ pub struct ProfilePatch {
 /// Change rates, categories, accepted brand categories, pitch or availability.
 #[utoipa::path(patch, path = "/v1/marketplace/creator/profile", tag = "marketplace", security(("bearer" = [])),
     request_body = ProfilePatch,
-    responses((status = 200, body = MarketProfileDto), (status = "4XX", body = ErrorBody)))]
+    responses((status = 200, body = MarketProfileDto), Forbidden, NotFound, Unprocessable))]
 pub async fn update_profile(
     State(st): State<AppState>,
     user: AuthUser,
@@ -161,7 +175,7 @@ pub async fn update_profile(
 /// A listed creator's marketplace profile.
 #[utoipa::path(get, path = "/v1/marketplace/creators/{creator_id}", tag = "marketplace", security(("bearer" = [])),
     params(("creator_id" = String, Path)),
-    responses((status = 200, body = MarketProfileDto), (status = "4XX", body = ErrorBody)))]
+    responses((status = 200, body = MarketProfileDto), Forbidden, NotFound))]
 pub async fn creator_profile(
     State(st): State<AppState>,
     user: AuthUser,
@@ -183,7 +197,7 @@ pub async fn creator_profile(
 /// A creator's analytics (the creator, advertisers for listed creators, admins).
 #[utoipa::path(get, path = "/v1/marketplace/creators/{creator_id}/analytics", tag = "marketplace", security(("bearer" = [])),
     params(("creator_id" = String, Path)),
-    responses((status = 200, body = AnalyticsDto), (status = "4XX", body = ErrorBody)))]
+    responses((status = 200, body = AnalyticsDto), Forbidden, NotFound))]
 pub async fn creator_analytics(
     State(st): State<AppState>,
     user: AuthUser,
@@ -204,10 +218,15 @@ pub async fn creator_analytics(
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ApplicationsQuery {
     /// pending (default), approved or rejected.
+    #[param(schema_with = application_statuses)]
     pub status: Option<String>,
+    /// 1..=100, default 20.
+    #[serde(default, deserialize_with = "crate::dto::page_size")]
+    #[param(minimum = 1, maximum = 100)]
     pub page_size: Option<u32>,
     pub page_token: Option<String>,
 }
@@ -215,7 +234,7 @@ pub struct ApplicationsQuery {
 /// admin: the review queue, oldest first.
 #[utoipa::path(get, path = "/v1/admin/marketplace/applications", tag = "marketplace", security(("bearer" = [])),
     params(ApplicationsQuery),
-    responses((status = 200, body = Page<ApplicationDto>), (status = "4XX", body = ErrorBody)))]
+    responses((status = 200, body = Page<ApplicationDto>), Forbidden))]
 pub async fn list_applications(
     State(st): State<AppState>,
     user: AuthUser,
@@ -226,7 +245,7 @@ pub async fn list_applications(
         q.status.as_deref().unwrap_or_default(),
         "APPLICATION_STATUS_",
         |s| pb::ApplicationStatus::from_str_name(s).map(|v| v as i32),
-        &["pending", "approved", "rejected"],
+        APPLICATION_STATUSES,
     )?;
     let page = PageQuery {
         page_size: q.page_size,
@@ -248,16 +267,18 @@ pub async fn list_applications(
 #[serde(deny_unknown_fields)]
 pub struct ReviewBody {
     /// approve or reject.
+    #[schema(schema_with = review_decisions)]
     pub decision: String,
-    /// Required when rejecting.
+    /// 1..500 characters, required when rejecting.
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub rejection_reason: String,
 }
 
 /// admin: approve (the creator becomes listed) or reject (reapply in 30 days).
 #[utoipa::path(post, path = "/v1/admin/marketplace/applications/{application_id}/review", tag = "marketplace", security(("bearer" = [])),
-    params(("application_id" = String, Path)), request_body = ReviewBody,
-    responses((status = 200, body = ApplicationDto), (status = "4XX", body = ErrorBody)))]
+    params(("application_id" = uuid::Uuid, Path)), request_body = ReviewBody,
+    responses((status = 200, body = ApplicationDto), Forbidden, NotFound, Unprocessable))]
 pub async fn review_application(
     State(st): State<AppState>,
     user: AuthUser,
@@ -269,7 +290,7 @@ pub async fn review_application(
         &b.decision,
         "REVIEW_DECISION_",
         |s| pb::ReviewDecision::from_str_name(s).map(|v| v as i32),
-        &["approve", "reject"],
+        REVIEW_DECISIONS,
     )?;
     let r = st
         .call(st.market().review_application(st.req(

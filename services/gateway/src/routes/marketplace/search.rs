@@ -10,22 +10,40 @@ pub fn router() -> OpenApiRouter<AppState> {
 // --- search ------------------------------------------------------------------------
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SearchQuery {
     /// Comma-separated ISO alpha-2 home countries.
+    #[param(pattern = "^[A-Za-z]{2}(,[A-Za-z]{2})*$")]
     pub countries: Option<String>,
+    #[serde(default, deserialize_with = "crate::dto::count")]
+    #[param(minimum = 0)]
     pub follower_min: Option<u64>,
+    /// Not below follower_min.
+    #[serde(default, deserialize_with = "crate::dto::count")]
+    #[param(minimum = 0)]
     pub follower_max: Option<u64>,
+    #[serde(default, deserialize_with = "crate::dto::count")]
+    #[param(minimum = 0)]
     pub min_avg_views: Option<u64>,
     /// In [0, 1].
+    #[param(minimum = 0, maximum = 1)]
     pub min_engagement_rate: Option<f64>,
     /// Comma-separated `dimension:value:min_share` (at most 5), e.g.
     /// `country:US:0.3,age_band:18_24:0.4,gender:female:0.5`.
+    #[param(
+        pattern = "^(country:[A-Za-z]{2}|age_band:(13_17|18_24|25_34|35_44|45_54|55_plus)|gender:(female|male|non_binary|undisclosed)):(0(\\.[0-9]{1,3})?|1(\\.0)?)(,(country:[A-Za-z]{2}|age_band:(13_17|18_24|25_34|35_44|45_54|55_plus)|gender:(female|male|non_binary|undisclosed)):(0(\\.[0-9]{1,3})?|1(\\.0)?)){0,4}$"
+    )]
     pub audience: Option<String>,
     pub category: Option<String>,
+    #[param(minimum = 0)]
     pub max_rate_cents: Option<i64>,
     /// followers (default), avg_views or engagement_rate.
+    #[param(schema_with = sorts)]
     pub sort: Option<String>,
+    /// 1..=100, default 20.
+    #[serde(default, deserialize_with = "crate::dto::page_size")]
+    #[param(minimum = 1, maximum = 100)]
     pub page_size: Option<u32>,
     pub page_token: Option<String>,
 }
@@ -75,7 +93,7 @@ pub(crate) fn audience(raw: &str) -> ApiResult<Vec<pb::AudienceFilter>> {
 /// Advertisers: search listed creators by their analytics (keyset pages).
 #[utoipa::path(get, path = "/v1/marketplace/creators", tag = "marketplace", security(("bearer" = [])),
     params(SearchQuery),
-    responses((status = 200, body = Page<CreatorResultDto>), (status = "4XX", body = ErrorBody)))]
+    responses((status = 200, body = Page<CreatorResultDto>), Forbidden))]
 pub async fn search_creators(
     State(st): State<AppState>,
     user: AuthUser,

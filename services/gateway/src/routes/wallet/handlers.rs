@@ -6,7 +6,7 @@ use super::*;
 
 /// Your balances (admins: anyone's with `user_id`).
 #[utoipa::path(get, path = "/v1/wallet/balance", tag = "wallet", security(("bearer" = [])),
-    params(WhoQuery), responses((status = 200, body = WalletBalanceDto), (status = "4XX", body = ErrorBody)))]
+    params(WhoQuery), responses((status = 200, body = WalletBalanceDto), Forbidden, NotFound))]
 pub async fn balance(
     State(st): State<AppState>,
     user: AuthUser,
@@ -42,7 +42,7 @@ pub async fn balance(
 
 /// Your transactions, newest first (keyset pages).
 #[utoipa::path(get, path = "/v1/wallet/transactions", tag = "wallet", security(("bearer" = [])),
-    params(TransactionsQuery), responses((status = 200, body = Page<TransactionDto>), (status = "4XX", body = ErrorBody)))]
+    params(TransactionsQuery), responses((status = 200, body = Page<TransactionDto>), Forbidden))]
 pub async fn transactions(
     State(st): State<AppState>,
     user: AuthUser,
@@ -53,7 +53,7 @@ pub async fn transactions(
         q.asset.as_deref().unwrap_or_default(),
         "ASSET_",
         |s| pb::Asset::from_str_name(s).map(|a| a as i32),
-        &["coins", "diamonds", "cents"],
+        ASSETS,
     )?;
     let page = PageQuery {
         page_size: q.page_size,
@@ -74,7 +74,7 @@ pub async fn transactions(
 
 /// Coin packages for sale, cheapest first.
 #[utoipa::path(get, path = "/v1/wallet/coin-packages", tag = "wallet", security(("bearer" = [])),
-    responses((status = 200, body = ListDto<CoinPackageDto>), (status = "4XX", body = ErrorBody)))]
+    responses((status = 200, body = ListDto<CoinPackageDto>)))]
 pub async fn coin_packages(
     State(st): State<AppState>,
     user: AuthUser,
@@ -102,8 +102,8 @@ pub async fn coin_packages(
 
 /// Buy a coin package with a store receipt (18+; a receipt credits once).
 #[utoipa::path(post, path = "/v1/wallet/purchases", tag = "wallet", security(("bearer" = [])),
-    params(("Idempotency-Key" = String, Header)), request_body = PurchaseBody,
-    responses((status = 201, body = PurchaseDto), (status = "4XX", body = ErrorBody)))]
+    params(IdempotencyKeyHeader), request_body = PurchaseBody,
+    responses((status = 201, body = PurchaseDto), NotFound, Conflict, Unprocessable))]
 pub async fn purchase(
     State(st): State<AppState>,
     user: AuthUser,
@@ -134,8 +134,8 @@ pub async fn purchase(
 
 /// Add cash to your advertiser balance with a store receipt.
 #[utoipa::path(post, path = "/v1/wallet/top-ups", tag = "wallet", security(("bearer" = [])),
-    params(("Idempotency-Key" = String, Header)), request_body = TopUpBody,
-    responses((status = 201, body = TopUpDto), (status = "4XX", body = ErrorBody)))]
+    params(IdempotencyKeyHeader), request_body = TopUpBody,
+    responses((status = 201, body = TopUpDto), Forbidden, Conflict, Unprocessable))]
 pub async fn top_up(
     State(st): State<AppState>,
     user: AuthUser,
@@ -166,7 +166,7 @@ pub async fn top_up(
 
 /// The gift catalog, cheapest first.
 #[utoipa::path(get, path = "/v1/wallet/gifts", tag = "wallet", security(("bearer" = [])),
-    responses((status = 200, body = ListDto<GiftDto>), (status = "4XX", body = ErrorBody)))]
+    responses((status = 200, body = ListDto<GiftDto>)))]
 pub async fn gift_catalog(
     State(st): State<AppState>,
     user: AuthUser,
@@ -195,8 +195,8 @@ pub async fn gift_catalog(
 
 /// Send gifts to a creator on a video or in a LIVE room (spends your coins).
 #[utoipa::path(post, path = "/v1/wallet/gifts", tag = "wallet", security(("bearer" = [])),
-    params(("Idempotency-Key" = String, Header)), request_body = SendGiftBody,
-    responses((status = 201, body = GiftSentDto), (status = "4XX", body = ErrorBody)))]
+    params(IdempotencyKeyHeader), request_body = SendGiftBody,
+    responses((status = 201, body = GiftSentDto), Forbidden, NotFound, Conflict, Unprocessable))]
 pub async fn send_gift(
     State(st): State<AppState>,
     user: AuthUser,
@@ -240,8 +240,8 @@ pub async fn send_gift(
 
 /// Ask to cash out diamonds or marketplace cents (creators).
 #[utoipa::path(post, path = "/v1/wallet/payouts", tag = "wallet", security(("bearer" = [])),
-    params(("Idempotency-Key" = String, Header)), request_body = PayoutBody,
-    responses((status = 201, body = PayoutDto), (status = "4XX", body = ErrorBody)))]
+    params(IdempotencyKeyHeader), request_body = PayoutBody,
+    responses((status = 201, body = PayoutDto), Forbidden, Conflict, Unprocessable))]
 pub async fn request_payout(
     State(st): State<AppState>,
     user: AuthUser,
@@ -277,7 +277,7 @@ pub async fn request_payout(
 
 /// Your payouts, newest first (admins: anyone's; the pending queue oldest first).
 #[utoipa::path(get, path = "/v1/wallet/payouts", tag = "wallet", security(("bearer" = [])),
-    params(PayoutsQuery), responses((status = 200, body = Page<PayoutDto>), (status = "4XX", body = ErrorBody)))]
+    params(PayoutsQuery), responses((status = 200, body = Page<PayoutDto>), Forbidden))]
 pub async fn list_payouts(
     State(st): State<AppState>,
     user: AuthUser,
@@ -288,7 +288,7 @@ pub async fn list_payouts(
         q.status.as_deref().unwrap_or_default(),
         "PAYOUT_STATUS_",
         |s| pb::PayoutStatus::from_str_name(s).map(|p| p as i32),
-        &["pending", "approved", "rejected"],
+        PAYOUT_STATUSES,
     )?;
     let page = PageQuery {
         page_size: q.page_size,
@@ -309,8 +309,8 @@ pub async fn list_payouts(
 
 /// Approve a pending payout (admins).
 #[utoipa::path(post, path = "/v1/admin/payouts/{payout_id}/approve", tag = "wallet", security(("bearer" = [])),
-    params(("payout_id" = String, Path), ("Idempotency-Key" = String, Header)),
-    responses((status = 200, body = PayoutDto), (status = "4XX", body = ErrorBody)))]
+    params(("payout_id" = uuid::Uuid, Path), IdempotencyKeyHeader),
+    responses((status = 200, body = PayoutDto), Forbidden, NotFound, Conflict, Unprocessable))]
 pub async fn approve_payout(
     State(st): State<AppState>,
     user: AuthUser,
@@ -333,8 +333,8 @@ pub async fn approve_payout(
 
 /// Reject a pending payout; the amount returns to the creator (admins).
 #[utoipa::path(post, path = "/v1/admin/payouts/{payout_id}/reject", tag = "wallet", security(("bearer" = [])),
-    params(("payout_id" = String, Path), ("Idempotency-Key" = String, Header)), request_body = RejectBody,
-    responses((status = 200, body = PayoutDto), (status = "4XX", body = ErrorBody)))]
+    params(("payout_id" = uuid::Uuid, Path), IdempotencyKeyHeader), request_body = RejectBody,
+    responses((status = 200, body = PayoutDto), Forbidden, NotFound, Conflict, Unprocessable))]
 pub async fn reject_payout(
     State(st): State<AppState>,
     user: AuthUser,
@@ -359,7 +359,7 @@ pub async fn reject_payout(
 
 /// Check the ledger: per-asset sums, cached balances, balanced transactions (admins).
 #[utoipa::path(get, path = "/v1/admin/wallet/reconcile", tag = "wallet", security(("bearer" = [])),
-    responses((status = 200, body = ReconcileDto), (status = "4XX", body = ErrorBody)))]
+    responses((status = 200, body = ReconcileDto), Forbidden))]
 pub async fn reconcile(
     State(st): State<AppState>,
     user: AuthUser,
@@ -400,8 +400,8 @@ pub async fn reconcile(
 
 /// Top gifters of a LIVE room, and your own rank.
 #[utoipa::path(get, path = "/v1/live/{room_id}/leaderboard", tag = "wallet", security(("bearer" = [])),
-    params(("room_id" = String, Path), LimitQuery),
-    responses((status = 200, body = RoomLeaderboardDto), (status = "4XX", body = ErrorBody)))]
+    params(("room_id" = uuid::Uuid, Path), LimitQuery),
+    responses((status = 200, body = RoomLeaderboardDto), NotFound))]
 pub async fn room_leaderboard(
     State(st): State<AppState>,
     user: AuthUser,
@@ -425,7 +425,7 @@ pub async fn room_leaderboard(
 
 /// Top creators of a UTC day by diamonds received.
 #[utoipa::path(get, path = "/v1/wallet/top-creators", tag = "wallet", security(("bearer" = [])),
-    params(TopCreatorsQuery), responses((status = 200, body = TopCreatorsDto), (status = "4XX", body = ErrorBody)))]
+    params(TopCreatorsQuery), responses((status = 200, body = TopCreatorsDto)))]
 pub async fn top_creators(
     State(st): State<AppState>,
     user: AuthUser,
@@ -448,7 +448,7 @@ pub async fn top_creators(
 
 /// An escrow you pay or are paid from (admins: any).
 #[utoipa::path(get, path = "/v1/wallet/escrows/{escrow_id}", tag = "wallet", security(("bearer" = [])),
-    params(("escrow_id" = String, Path)), responses((status = 200, body = EscrowDto), (status = "4XX", body = ErrorBody)))]
+    params(("escrow_id" = uuid::Uuid, Path)), responses((status = 200, body = EscrowDto), Forbidden, NotFound))]
 pub async fn get_escrow(
     State(st): State<AppState>,
     user: AuthUser,

@@ -15,8 +15,9 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::dto::{Page, PageQuery, enum_from_str, enum_to_str, opt, ts};
-use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::{ApiJson, ApiQuery, AuthUser, IdempotencyKey};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, ApiQuery, AuthUser, IdempotencyKey, IdempotencyKeyHeader};
+use crate::responses::{Conflict, Forbidden, NotFound, Unprocessable};
 
 /// The wallet.
 pub fn router() -> OpenApiRouter<AppState> {

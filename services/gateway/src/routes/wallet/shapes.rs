@@ -91,10 +91,21 @@ pub struct ListDto<T: ToSchema> {
 #[serde(deny_unknown_fields)]
 pub struct ReceiptBody {
     /// apple_app_store, google_play, stripe or test (development only).
+    #[schema(schema_with = providers)]
     pub provider: String,
-    /// The store's receipt as the client received it.
+    /// The store's receipt as the client received it (at most 64 KiB).
+    #[schema(min_length = 1, max_length = 65536)]
     pub receipt_data: String,
+    #[schema(min_length = 1)]
     pub signature: String,
+}
+
+const PROVIDERS: &[&str] = &["apple_app_store", "google_play", "stripe", "test"];
+
+crate::constraints::enum_schemas! {
+    providers => PROVIDERS;
+    assets => ASSETS;
+    payout_statuses => PAYOUT_STATUSES;
 }
 
 impl ReceiptBody {
@@ -104,7 +115,7 @@ impl ReceiptBody {
             &self.provider,
             "PAYMENT_PROVIDER_",
             |s| pb::PaymentProvider::from_str_name(s).map(|p| p as i32),
-            &["apple_app_store", "google_play", "stripe", "test"],
+            PROVIDERS,
         )?;
         Ok(pb::PaymentReceipt {
             provider,
@@ -117,6 +128,8 @@ impl ReceiptBody {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PurchaseBody {
+    /// A package of `GET /v1/wallet/coin-packages`.
+    #[schema(min_length = 1)]
     pub package_id: String,
     pub receipt: ReceiptBody,
 }
@@ -131,7 +144,8 @@ pub struct PurchaseDto {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TopUpBody {
-    /// 100..100000000.
+    /// 100..=100000000.
+    #[schema(minimum = 100, maximum = 100000000)]
     pub amount_cents: i64,
     pub receipt: ReceiptBody,
 }
@@ -145,13 +159,19 @@ pub struct TopUpDto {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SendGiftBody {
+    /// A gift of `GET /v1/wallet/gifts`.
+    #[schema(min_length = 1)]
     pub gift_id: String,
-    /// The creator receiving the diamonds.
+    /// The creator receiving the diamonds (not yourself).
+    #[schema(schema_with = crate::constraints::uuid)]
     pub recipient_id: String,
     /// Exactly one of video_id / live_room_id.
+    #[schema(schema_with = crate::constraints::uuid)]
     pub video_id: Option<String>,
+    #[schema(schema_with = crate::constraints::uuid)]
     pub live_room_id: Option<String>,
-    /// 1..999, default 1.
+    /// 1..=999, default 1.
+    #[schema(minimum = 1, maximum = 999)]
     pub count: Option<u32>,
 }
 
@@ -168,8 +188,10 @@ pub struct GiftSentDto {
 #[serde(deny_unknown_fields)]
 pub struct PayoutBody {
     /// Cash out diamonds, or
+    #[schema(minimum = 1, maximum = 100_000_000_000_i64)]
     pub diamonds: Option<i64>,
-    /// marketplace earnings (cents).
+    /// marketplace earnings (cents): exactly one of the two.
+    #[schema(minimum = 1, maximum = 100_000_000_000_i64)]
     pub cents: Option<i64>,
 }
 
@@ -209,6 +231,7 @@ impl From<pb::Payout> for PayoutDto {
 #[serde(deny_unknown_fields)]
 pub struct RejectBody {
     /// 1..500 characters, shown to the creator.
+    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
     pub reason: String,
 }
 
@@ -291,46 +314,70 @@ pub struct ReconcileDto {
 // --- Queries -----------------------------------------------------------------------
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct WhoQuery {
     /// Admins only: whose wallet.
+    #[param(schema_with = crate::constraints::uuid)]
     pub user_id: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct TransactionsQuery {
     /// coins, diamonds or cents.
+    #[param(schema_with = assets)]
     pub asset: Option<String>,
     /// Admins only: whose history.
+    #[param(schema_with = crate::constraints::uuid)]
     pub user_id: Option<String>,
+    /// 1..=100, default 20.
+    #[serde(default, deserialize_with = "crate::dto::page_size")]
+    #[param(minimum = 1, maximum = 100)]
     pub page_size: Option<u32>,
     pub page_token: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PayoutsQuery {
     /// pending, approved or rejected.
+    #[param(schema_with = payout_statuses)]
     pub status: Option<String>,
     /// Admins: whose payouts (omit for everyone's; with status=pending, the review queue).
+    #[param(schema_with = crate::constraints::uuid)]
     pub creator_id: Option<String>,
+    /// 1..=100, default 20.
+    #[serde(default, deserialize_with = "crate::dto::page_size")]
+    #[param(minimum = 1, maximum = 100)]
     pub page_size: Option<u32>,
     pub page_token: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct LimitQuery {
-    /// 1..100, default 10.
+    /// 1..=100, default 10.
+    #[serde(default, deserialize_with = "crate::dto::page_size")]
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct TopCreatorsQuery {
-    /// UTC day YYYY-MM-DD, default today.
+    /// UTC day YYYY-MM-DD, today (the default) or before.
+    #[param(format = Date, example = "2025-01-15")]
     pub date: Option<String>,
-    /// 1..100, default 10.
+    /// 1..=100, default 10.
+    #[serde(default, deserialize_with = "crate::dto::page_size")]
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
 }
+
+pub(crate) const ASSETS: &[&str] = &["coins", "diamonds", "cents"];
+pub(crate) const PAYOUT_STATUSES: &[&str] = &["pending", "approved", "rejected"];

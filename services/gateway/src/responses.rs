@@ -1,0 +1,168 @@
+//! The error statuses the document promises, declared once.
+//!
+//! What the gateway answers before a handler runs, or for any route, is
+//! added to every operation by [`document_common`], from the facts of the
+//! operation's own declaration: 400 when it takes parameters or a body, 401
+//! when it needs a bearer token, 413 and 415 when it takes a JSON body, and
+//! everywhere 429 (rate limits), 503 and 504 (a service unavailable or too
+//! slow). What depends on the route (403, 404, 409, 422) each route lists
+//! with the marker types here:
+//! `responses((status = 200, body = VideoDto), NotFound, Forbidden)`.
+//! A route's own description of a status wins over the common one.
+
+use std::collections::BTreeMap;
+
+use utoipa::IntoResponses;
+use utoipa::openapi::content::ContentBuilder;
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::response::{Response, ResponseBuilder};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::{OpenApi, Ref, RefOr};
+
+/// An error answer: `{"error": {...}}` with `description`.
+fn error(description: &str) -> ResponseBuilder {
+    ResponseBuilder::new().description(description).content(
+        "application/json",
+        ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name("ErrorBody")))
+            .build(),
+    )
+}
+
+macro_rules! error_responses {
+    ($($(#[$doc:meta])* $name:ident => $status:literal, $description:literal;)*) => {$(
+        $(#[$doc])*
+        pub struct $name;
+
+        impl IntoResponses for $name {
+            fn responses() -> BTreeMap<String, RefOr<Response>> {
+                BTreeMap::from([($status.to_owned(), error($description).build().into())])
+            }
+        }
+    )*};
+}
+
+error_responses! {
+    /// The caller's role, or their relation to the object, does not allow the call.
+    Forbidden => "403", "`permission_denied`: the caller's role, or their relation to the object, does not allow this";
+    /// The object named in the path or body does not exist (or is not visible to the caller).
+    NotFound => "404", "`not_found`: no such object, or not visible to the caller";
+    /// The request collides with what exists (a duplicate, a reused idempotency key, a concurrent change).
+    Conflict => "409", "`already_exists` or `aborted`: it collides with what exists (`reason` names it, e.g. `IDEMPOTENCY_KEY_REUSED`); a concurrent change may be retried";
+    /// A business rule about the current state refused it.
+    Unprocessable => "422", "`failed_precondition`: a business rule about the current state refused it; `reason` names the rule (e.g. `INSUFFICIENT_FUNDS`)";
+}
+
+fn operations(openapi: &mut OpenApi) -> impl Iterator<Item = (&String, &mut Operation)> {
+    openapi.paths.paths.iter_mut().flat_map(|(path, item)| {
+        [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.patch,
+            &mut item.delete,
+        ]
+        .into_iter()
+        .filter_map(Option::as_mut)
+        .map(move |op| (path, op))
+    })
+}
+
+fn too_many() -> ResponseBuilder {
+    error("`rate_limited`: too many requests from this caller (per user, or per address for sign-up and login); retry after `Retry-After` seconds")
+        .header(
+            "Retry-After",
+            HeaderBuilder::new()
+                .schema(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)))
+                .description(Some("Seconds to wait before retrying"))
+                .build(),
+        )
+}
+
+/// Adds the statuses every operation can answer (see the module docs).
+pub fn document_common(openapi: &mut OpenApi) {
+    for (path, op) in operations(openapi) {
+        if !path.starts_with("/v1/") {
+            continue;
+        }
+        let has_params = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+        let has_body = op.request_body.is_some();
+        let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+        let mut add = |status: &str, response: ResponseBuilder| {
+            op.responses
+                .responses
+                .entry(status.to_owned())
+                .or_insert_with(|| response.build().into());
+        };
+        if has_params || has_body {
+            add(
+                "400",
+                error(
+                    "`invalid_argument` (the `field` at fault is named) or `invalid_json`: the request breaks a documented constraint",
+                ),
+            );
+        }
+        if secured {
+            add(
+                "401",
+                error("`unauthenticated`: no valid `Authorization: Bearer <token>`"),
+            );
+        }
+        if has_body {
+            add(
+                "413",
+                error(
+                    "`invalid_body`: the body is larger than the gateway accepts (`http.max_body_bytes`, 256 KiB by default)",
+                ),
+            );
+            add(
+                "415",
+                error("`unsupported_media_type`: the body is not `application/json`"),
+            );
+        }
+        add("429", too_many());
+        add(
+            "503",
+            error("`unavailable`: a service is unavailable; retry later"),
+        );
+        add(
+            "504",
+            error("`deadline_exceeded`: a service did not answer in time"),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use utoipa::OpenApi as _;
+    use utoipa_axum::router::OpenApiRouter;
+
+    use super::*;
+
+    /// Statuses are listed one by one (a range such as `4XX` tells a client
+    /// nothing it can act on), and what every route can answer is there.
+    #[test]
+    fn every_operation_lists_its_statuses_one_by_one() {
+        let (_, mut doc) = OpenApiRouter::<crate::AppState>::with_openapi(crate::ApiDoc::openapi())
+            .merge(crate::routes::router())
+            .split_for_parts();
+        document_common(&mut doc);
+        for (path, op) in operations(&mut doc) {
+            let statuses: Vec<&String> = op.responses.responses.keys().collect();
+            assert!(
+                statuses.iter().all(|s| s.parse::<u16>().is_ok()),
+                "{path}: {statuses:?}"
+            );
+            for common in ["429", "503", "504"] {
+                assert!(
+                    statuses.iter().any(|s| *s == common),
+                    "{path}: {statuses:?}"
+                );
+            }
+            if op.security.as_ref().is_some_and(|s| !s.is_empty()) {
+                assert!(statuses.iter().any(|s| *s == "401"), "{path}: {statuses:?}");
+            }
+        }
+    }
+}
