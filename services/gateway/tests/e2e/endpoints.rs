@@ -2,9 +2,9 @@
 //! path and its bad-input cases, through HTTP.
 
 use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
+use serde_json::{json, Value};
 
-use crate::{Platform, error_field};
+use crate::{error_field, Platform};
 
 async fn publish(p: &Platform, token: &str, body: Value) -> Value {
     let (status, video) = p.post("/v1/videos", Some(token), body).await;
@@ -279,27 +279,33 @@ async fn follows_likes_comments_and_shares_can_be_undone_and_listed() {
     let video = publish(&p, &maker, video_body("likes please")).await;
     let vid = video["video_id"].as_str().expect("id");
 
+    follow_unfollow_and_list(&p, &maker_id, &fan, &fan_id).await;
+    like_and_unlike(&p, &fan, vid).await;
+    comment_reply_and_delete(&p, vid, &maker, &fan, &troll).await;
+    share_counts_once_per_viewer(&p, vid, &maker, &fan).await;
+    loop_platform::testing::clear_redis(&p.redis).await;
+}
+
+async fn follow_unfollow_and_list(p: &Platform, maker_id: &str, fan: &str, fan_id: &str) {
     assert_eq!(
         p.post(
             &format!("/v1/users/{maker_id}/follow"),
-            Some(&fan),
+            Some(fan),
             json!({})
         )
         .await
         .0,
         StatusCode::NO_CONTENT
     );
-    let (_, followers) = p
-        .get(&format!("/v1/users/{maker_id}/followers"), &fan)
-        .await;
-    assert_eq!(followers["items"][0]["user_id"], fan_id.as_str());
-    let (_, following) = p.get(&format!("/v1/users/{fan_id}/following"), &fan).await;
-    assert_eq!(following["items"][0]["user_id"], maker_id.as_str());
+    let (_, followers) = p.get(&format!("/v1/users/{maker_id}/followers"), fan).await;
+    assert_eq!(followers["items"][0]["user_id"], fan_id);
+    let (_, following) = p.get(&format!("/v1/users/{fan_id}/following"), fan).await;
+    assert_eq!(following["items"][0]["user_id"], maker_id);
     assert_eq!(
         p.call(
             Method::DELETE,
             &format!("/v1/users/{maker_id}/follow"),
-            Some(&fan),
+            Some(fan),
             None
         )
         .await
@@ -310,23 +316,25 @@ async fn follows_likes_comments_and_shares_can_be_undone_and_listed() {
         p.call(
             Method::DELETE,
             &format!("/v1/users/{maker_id}/follow"),
-            Some(&fan),
+            Some(fan),
             None
         )
         .await
         .0,
         StatusCode::NOT_FOUND
     );
-    let (_, profile) = p.get(&format!("/v1/users/{maker_id}"), &fan).await;
+    let (_, profile) = p.get(&format!("/v1/users/{maker_id}"), fan).await;
     assert_eq!(profile["follower_count"], 0);
+}
 
-    p.post(&format!("/v1/videos/{vid}/like"), Some(&fan), json!({}))
+async fn like_and_unlike(p: &Platform, fan: &str, vid: &str) {
+    p.post(&format!("/v1/videos/{vid}/like"), Some(fan), json!({}))
         .await;
     let (_, unliked) = p
         .call(
             Method::DELETE,
             &format!("/v1/videos/{vid}/like"),
-            Some(&fan),
+            Some(fan),
             None,
         )
         .await;
@@ -338,7 +346,7 @@ async fn follows_likes_comments_and_shares_can_be_undone_and_listed() {
         .call(
             Method::DELETE,
             &format!("/v1/videos/{vid}/like"),
-            Some(&fan),
+            Some(fan),
             None,
         )
         .await;
@@ -346,12 +354,14 @@ async fn follows_likes_comments_and_shares_can_be_undone_and_listed() {
         again,
         json!({"changed": false, "like_count": 0, "credit": "duplicate"})
     );
+}
 
+async fn comment_reply_and_delete(p: &Platform, vid: &str, maker: &str, fan: &str, troll: &str) {
     // One level of replies.
     let (_, top) = p
         .post(
             &format!("/v1/videos/{vid}/comments"),
-            Some(&fan),
+            Some(fan),
             json!({"text": "first"}),
         )
         .await;
@@ -359,7 +369,7 @@ async fn follows_likes_comments_and_shares_can_be_undone_and_listed() {
     let (status, reply) = p
         .post(
             &format!("/v1/videos/{vid}/comments"),
-            Some(&troll),
+            Some(troll),
             json!({"text": "reply", "parent_comment_id": top_id}),
         )
         .await;
@@ -367,7 +377,7 @@ async fn follows_likes_comments_and_shares_can_be_undone_and_listed() {
     let (status, err) = p
         .post(
             &format!("/v1/videos/{vid}/comments"),
-            Some(&fan),
+            Some(fan),
             json!({"text": "deeper", "parent_comment_id": reply["comment_id"]}),
         )
         .await;
@@ -378,7 +388,7 @@ async fn follows_likes_comments_and_shares_can_be_undone_and_listed() {
     let (status, err) = p
         .post(
             &format!("/v1/videos/{vid}/comments"),
-            Some(&fan),
+            Some(fan),
             json!({"text": ""}),
         )
         .await;
@@ -389,18 +399,18 @@ async fn follows_likes_comments_and_shares_can_be_undone_and_listed() {
     let (_, replies) = p
         .get(
             &format!("/v1/videos/{vid}/comments?parent_comment_id={top_id}"),
-            &fan,
+            fan,
         )
         .await;
     assert_eq!(replies["items"][0]["text"], "reply");
-    let (_, tops) = p.get(&format!("/v1/videos/{vid}/comments"), &fan).await;
+    let (_, tops) = p.get(&format!("/v1/videos/{vid}/comments"), fan).await;
     assert_eq!(tops["items"][0]["reply_count"], 1);
     // The troll cannot delete the fan's comment; the video's creator can delete the troll's.
     assert_eq!(
         p.call(
             Method::DELETE,
             &format!("/v1/comments/{top_id}"),
-            Some(&troll),
+            Some(troll),
             None
         )
         .await
@@ -412,31 +422,29 @@ async fn follows_likes_comments_and_shares_can_be_undone_and_listed() {
         p.call(
             Method::DELETE,
             &format!("/v1/comments/{reply_id}"),
-            Some(&maker),
+            Some(maker),
             None
         )
         .await
         .0,
         StatusCode::NO_CONTENT
     );
-    let (_, got) = p.get(&format!("/v1/videos/{vid}"), &fan).await;
+    let (_, got) = p.get(&format!("/v1/videos/{vid}"), fan).await;
     assert_eq!(got["comment_count"], 1);
+}
 
+async fn share_counts_once_per_viewer(p: &Platform, vid: &str, maker: &str, fan: &str) {
     let (status, share) = p
         .post(
             &format!("/v1/videos/{vid}/share"),
-            Some(&fan),
+            Some(fan),
             json!({"channel": "copy_link"}),
         )
         .await;
     assert_eq!((status, share), (StatusCode::OK, json!({"share_count": 1})));
     // A share counts once per viewer (repeats do not inflate it), and a
     // creator's own share never counts.
-    for (who, channel) in [
-        (&fan, "whatsapp"),
-        (&fan, "copy_link"),
-        (&maker, "copy_link"),
-    ] {
+    for (who, channel) in [(fan, "whatsapp"), (fan, "copy_link"), (maker, "copy_link")] {
         let (status, share) = p
             .post(
                 &format!("/v1/videos/{vid}/share"),
@@ -449,7 +457,7 @@ async fn follows_likes_comments_and_shares_can_be_undone_and_listed() {
     let (status, err) = p
         .post(
             &format!("/v1/videos/{vid}/share"),
-            Some(&fan),
+            Some(fan),
             json!({"channel": ""}),
         )
         .await;
@@ -457,7 +465,6 @@ async fn follows_likes_comments_and_shares_can_be_undone_and_listed() {
         (status, error_field(&err)),
         (StatusCode::BAD_REQUEST, Some("channel"))
     );
-    loop_platform::testing::clear_redis(&p.redis).await;
 }
 
 #[tokio::test]
