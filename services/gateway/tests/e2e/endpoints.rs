@@ -2,9 +2,9 @@
 //! path and its bad-input cases, through HTTP.
 
 use reqwest::{Method, StatusCode};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
-use crate::{error_field, Platform};
+use crate::{Platform, error_field};
 
 async fn publish(p: &Platform, token: &str, body: Value) -> Value {
     let (status, video) = p.post("/v1/videos", Some(token), body).await;
