@@ -26,6 +26,26 @@ pub fn hashtag(field: &str, value: &str) -> Result<String, AppError> {
     Ok(v)
 }
 
+/// A BCP 47-style language tag ("en", "pt-BR"): a 2-3 letter primary
+/// subtag, then 2-8 character alphanumeric subtags, at most 35 bytes.
+pub fn language_tag(field: &str, value: &str) -> Result<String, AppError> {
+    let v = value.trim();
+    let mut parts = v.split('-');
+    let primary = parts
+        .next()
+        .is_some_and(|p| (2..=3).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphabetic()));
+    let rest =
+        parts.all(|p| (2..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()));
+    if primary && rest && v.len() <= 35 {
+        Ok(v.to_owned())
+    } else {
+        Err(AppError::invalid(
+            field,
+            "must be a language tag such as \"en\" or \"pt-BR\"",
+        ))
+    }
+}
+
 /// An idempotency key: 8 to 128 characters of `[A-Za-z0-9_:.-]` (a UUID
 /// fits), the same for every mutating call of every service.
 pub fn idempotency_key(field: &str, value: &str) -> Result<String, AppError> {
@@ -70,6 +90,24 @@ mod tests {
             &"k".repeat(129),
         ] {
             assert!(idempotency_key("k", bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn language_tags_have_one_format() {
+        for good in ["en", "pt-BR", "zh-Hant-TW", "yue"] {
+            assert_eq!(language_tag("l", good).ok().as_deref(), Some(good));
+        }
+        for bad in [
+            "",
+            "e",
+            "english",
+            "en_US",
+            "en-",
+            "en-toolongsubtag",
+            "fr-ça",
+        ] {
+            assert!(language_tag("l", bad).is_err(), "{bad:?}");
         }
     }
 }

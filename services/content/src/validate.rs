@@ -95,23 +95,9 @@ pub fn country(value: &str) -> Result<String, AppError> {
     }
 }
 
-/// A BCP 47-style tag ("en", "pt-BR").
+/// A BCP 47-style tag ("en", "pt-BR"): the platform's one rule.
 pub fn language(value: &str) -> Result<String, AppError> {
-    let v = value.trim();
-    let mut parts = v.split('-');
-    let primary_ok = parts
-        .next()
-        .is_some_and(|p| (2..=3).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphabetic()));
-    let rest_ok =
-        parts.all(|p| (2..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()));
-    if primary_ok && rest_ok && v.len() <= 35 {
-        Ok(v.to_owned())
-    } else {
-        Err(AppError::invalid(
-            "language",
-            "must be a language tag such as \"en\" or \"pt-BR\"",
-        ))
-    }
+    loop_platform::validate::language_tag("language", value)
 }
 
 pub use loop_platform::validate::hashtag;

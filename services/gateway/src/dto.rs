@@ -341,23 +341,11 @@ pub fn country(field: &str, value: &str) -> Result<String, ApiError> {
     }
 }
 
-/// A BCP 47-style language tag ("en", "pt-BR"), the rule content applies.
+/// A BCP 47-style language tag ("en", "pt-BR"): the platform's one rule,
+/// the one content applies.
 pub fn language_tag(field: &str, value: &str) -> Result<String, ApiError> {
-    let v = value.trim();
-    let mut parts = v.split('-');
-    let primary = parts
-        .next()
-        .is_some_and(|p| (2..=3).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphabetic()));
-    let rest =
-        parts.all(|p| (2..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()));
-    if primary && rest && v.len() <= 35 {
-        Ok(v.to_owned())
-    } else {
-        Err(ApiError::invalid(
-            field,
-            "must be a language tag such as \"en\" or \"pt-BR\"",
-        ))
-    }
+    loop_platform::validate::language_tag(field, value)
+        .map_err(|e| ApiError::from(tonic::Status::from(e)))
 }
 
 /// At most `max` UUIDs, each element's problem named (`field[i]`).
