@@ -166,8 +166,8 @@ struct Latencies {
 async fn main() {
     let bench = setup(Sizes::from_env()).await;
     seed_catalog(&bench).await;
-    let handler = seed_learned_state(&bench).await;
-    let consumption = measure_consumption(&bench, &handler).await;
+    let handlers = seed_learned_state(&bench).await;
+    let consumption = measure_consumption(&bench, &handlers).await;
     let ranker = start_ranker(&bench).await;
     let mut conn = bench.redis.conn.clone();
     let latencies = measure_latency(&bench, &ranker, &mut conn).await;
@@ -240,20 +240,18 @@ async fn seed_catalog(bench: &Bench) {
     eprintln!(" ({:.1}s)", started.elapsed().as_secs_f64());
 }
 
-/// The users' learned state, through the engagement handler itself (the
-/// live apply path, without the broker). Returns the handler.
-async fn seed_learned_state(bench: &Bench) -> EngagementHandler {
+/// The users' learned state, through the engagement handlers themselves
+/// (the live apply paths, without the broker). Returns the taste and the
+/// co-engagement handler.
+async fn seed_learned_state(bench: &Bench) -> (EngagementHandler, EngagementHandler) {
     let Sizes {
         videos,
         users,
         events_per_user,
         ..
     } = bench.sizes;
-    let handler = EngagementHandler {
-        redis: bench.redis.clone(),
-        config: bench.config.learning.clone(),
-        catalog: None,
-    };
+    let handler = EngagementHandler::new(bench.redis.clone(), bench.config.learning.clone(), None);
+    let co = EngagementHandler::co_engagement(bench.redis.clone(), bench.config.learning.clone());
     let started = Instant::now();
     let total_direct = users * events_per_user;
     let mut offsets = [0i64; 6];
@@ -278,12 +276,13 @@ async fn seed_learned_state(bench: &Bench) -> EngagementHandler {
                 })
                 .collect();
             handler.handle(&batch).await.expect("apply");
+            co.handle(&batch).await.expect("apply co-engagement");
             applied_direct += batch.len();
             eprint!("\r  learned state: {applied_direct}/{total_direct} events");
         }
     }
     eprintln!(" ({:.1}s)", started.elapsed().as_secs_f64());
-    handler
+    (handler, co)
 }
 
 /// Starts the ranker service and waits until it has indexed the whole
@@ -516,7 +515,11 @@ fn report(
         requests,
     } = bench.sizes;
     let total_events = consume_events as u64;
-    let Consumption { rounds, median } = consumption;
+    let Consumption {
+        rounds,
+        median,
+        co_median,
+    } = consumption;
     let ratios: Vec<f64> = rounds.iter().map(|r| r.ranker / r.raw).collect();
     let (raw_rate, ranker_rate) = (median.raw, median.ranker);
     let get = stats(latencies.get_ms);
@@ -535,6 +538,7 @@ fn report(
         "ranker_consume_eps": ranker_rate,
         "consume_rounds": rounds.iter().map(|r| serde_json::json!({
             "raw_eps": r.raw, "ranker_eps": r.ranker, "ratio": r.ranker / r.raw,
+            "co_engagement_eps": r.co, "co_engagement_ratio": r.co / r.raw,
             "raw_startup_s": r.raw_startup, "ranker_startup_s": r.ranker_startup,
         })).collect::<Vec<_>>(),
         "ranker_over_raw_consume": ranker_rate / raw_rate,
@@ -569,6 +573,12 @@ fn report(
             ratios.iter().copied().fold(0.0, f64::max),
             "x",
         ),
+        Figure::new(
+            "co-engagement consumer throughput (its own group, median of the rounds)",
+            co_median.co,
+            "events/s",
+        )
+        .against("raw rdkafka consume, same events and broker", co_median.raw),
         Figure::new(
             "consumer start (join + first fetch), ranker",
             median.ranker_startup,

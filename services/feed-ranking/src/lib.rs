@@ -8,6 +8,7 @@
 
 pub mod ads;
 pub mod catalog;
+pub mod collab;
 pub mod embed;
 pub mod feed;
 pub mod learn;
@@ -171,21 +172,39 @@ pub async fn live_prefix(base: &Redis) -> anyhow::Result<Redis> {
     })
 }
 
-/// Connects, creates topics, starts the catalog and the consumers, and
 /// How the engagement consumer group reads (the service and its benchmark).
 pub fn engagement_consumer_options(config: &Config) -> ConsumerOptions {
     // Gifts (wallet.v1) are engagement too; the group reads both topics.
-    let mut opts = ConsumerOptions::new(
-        &config.consumer.group_id,
-        &[topics::ENGAGEMENT, topics::WALLET],
-    );
+    batched(
+        config,
+        ConsumerOptions::new(
+            &config.consumer.group_id,
+            &[topics::ENGAGEMENT, topics::WALLET],
+        ),
+    )
+}
+
+/// How the co-engagement consumer group reads: `engagement.v1` alone, in a
+/// group of its own (`<group_id>-co`), batched like the taste path.
+pub fn co_engagement_consumer_options(config: &Config) -> ConsumerOptions {
+    batched(
+        config,
+        ConsumerOptions::new(
+            &format!("{}-co", config.consumer.group_id),
+            &[topics::ENGAGEMENT],
+        ),
+    )
+}
+
+fn batched(config: &Config, mut opts: ConsumerOptions) -> ConsumerOptions {
     opts.max_batch = config.consumer.max_batch;
     opts.max_wait = Duration::from_millis(config.consumer.max_wait_ms);
-    // A viewer's next feed waits on this consumer.
+    // A viewer's next feed waits on these consumers.
     opts.fetch_wait = Duration::from_millis(config.consumer.fetch_wait_ms);
     opts
 }
 
+/// Connects, creates topics, starts the catalog and the consumers, and
 /// serves gRPC until `shutdown`; consumers commit what they applied first.
 pub async fn run(
     config: Config,
@@ -233,6 +252,17 @@ pub async fn run(
         engagement,
         shutdown.clone(),
     ));
+    if config.learning.co_window > 0 {
+        let co =
+            learn::EngagementHandler::co_engagement(background.clone(), config.learning.clone());
+        tasks.spawn(loop_platform::kafka::run_consumer(
+            config.kafka.clone(),
+            co_engagement_consumer_options(&config),
+            producer.clone(),
+            co,
+            shutdown.clone(),
+        ));
+    }
     let social = social::ContentStateHandler { redis: background };
     let opts = ConsumerOptions::new(
         &format!("{}-content", config.consumer.group_id),

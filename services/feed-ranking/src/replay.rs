@@ -158,6 +158,24 @@ pub async fn replay_topic<H: BatchHandler>(
     Ok((done, poisoned))
 }
 
+/// Two handlers applied to each batch in turn (the second when present);
+/// a message either refuses is poison once.
+struct Both<A, B>(A, Option<B>);
+
+impl<A: BatchHandler, B: BatchHandler> BatchHandler for Both<A, B> {
+    async fn handle(&self, batch: &[Delivery]) -> anyhow::Result<Vec<(usize, String)>> {
+        let mut poison = self.0.handle(batch).await?;
+        if let Some(second) = &self.1 {
+            for (i, reason) in second.handle(batch).await? {
+                if !poison.iter().any(|(p, _)| *p == i) {
+                    poison.push((i, reason));
+                }
+            }
+        }
+        Ok(poison)
+    }
+}
+
 /// What a rebuild read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RebuildReport {
@@ -213,12 +231,16 @@ pub async fn rebuild(
         let catalog = catalog.clone();
         tokio::task::spawn_blocking(move || catalog.upsert_many(&loaded.videos)).await?;
     }
+    let co = (learning.co_window > 0)
+        .then(|| EngagementHandler::co_engagement(target.clone(), learning.clone()));
     let learner = EngagementHandler::new(target, learning, Some(catalog));
+    // Both engagement groups' handlers, on each batch in turn: one read.
+    let both = Both(learner.clone(), co);
     let (engagement_events, p2) = replay_topic(
         kafka,
         &engagement_topic,
         &engagement_ranges,
-        &learner,
+        &both,
         1000,
         &|d, t| progress(topics::ENGAGEMENT, d, t),
     )

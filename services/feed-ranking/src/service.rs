@@ -142,6 +142,7 @@ impl FeedService {
                 // the last 7 days, not the feed's model: it stays, as
                 // follows do.
                 behaviors: s.behaviors,
+                recent_positive: Vec::new(),
             });
             let done: i64 = redis::Script::new(state::RESET_STATE)
                 .key(state::state_key(r, &user))
@@ -156,9 +157,45 @@ impl FeedService {
                 .invoke_async(&mut conn)
                 .await?;
             if done == 1 {
+                self.forget_recent_videos(&user).await?;
                 return Ok(pb::RefreshFeedResponse {
                     reset_at: Some(now_ts()),
                 });
+            }
+        }
+        Err(AppError::Unavailable(
+            "the feed is being updated; retry the refresh".into(),
+        ))
+    }
+
+    /// The videos the feed asks neighbours for go with the vector (what
+    /// this viewer added to the co-engagement counts stays: it is
+    /// everyone's); the co-engagement consumer's dedupe memory stays too.
+    /// Compare-and-set on that state's version, like its consumer.
+    async fn forget_recent_videos(&self, user: &str) -> AppResult<()> {
+        let r = &self.redis;
+        let mut conn = r.conn.clone();
+        for _ in 0..10 {
+            let (raw, version): (Option<Vec<u8>>, Option<String>) = redis::pipe()
+                .get(state::co_state_key(r, user))
+                .get(state::co_version_key(r, user))
+                .query_async(&mut conn)
+                .await?;
+            let Some(mut co) = state::UserState::decode_opt(raw) else {
+                return Ok(());
+            };
+            co.recent_positive.clear();
+            // KEYS[3] (a key to delete) is the seen-set, already reset.
+            let done: i64 = redis::Script::new(state::RESET_STATE)
+                .key(state::co_state_key(r, user))
+                .key(state::co_version_key(r, user))
+                .key(state::seen_key(r, user))
+                .arg(version.unwrap_or_else(|| "0".into()))
+                .arg(prost::Message::encode_to_vec(&co))
+                .invoke_async(&mut conn)
+                .await?;
+            if done == 1 {
+                return Ok(());
             }
         }
         Err(AppError::Unavailable(

@@ -4,6 +4,8 @@
 //!   the last event, per-partition high-water offsets and recent event ids
 //!   (dedupe), events applied.
 //! - `u:{user}:ver`    version counter of the state, for compare-and-set.
+//! - `u:{user}:co`, `u:{user}:cover` the co-engagement consumer's state of
+//!   the user (recent videos, dedupe memory) and its version.
 //! - `u:{user}:seen`   ZSET of videos shown (score = ms), trimmed to N.
 //! - `u:{user}:follows` SET of followed creators (from `content.v1`).
 //! - `u:{user}:profile` HASH country, interests, gender, birth_date (from `content.v1`).
@@ -16,6 +18,9 @@
 //! - `v:learned:all`    SET of every video with a learned vector (what a
 //!   replica loads in full at start, or when it fell behind the log's trim).
 //! - `trending:global`, `trending:cc:{CC}` ZSET of time-weighted engagement.
+//! - `v:{video}:co`     ZSET of the videos viewers engaged with next, by how
+//!   many did (co-engagement, "viewers of X also watched").
+//! - `v:engaged`        ZSET of videos by how many viewers engaged with them.
 
 use loop_platform::cache::Redis;
 use prost::Message;
@@ -64,6 +69,46 @@ pub struct UserState {
     /// allocation, not one per entry.
     #[prost(bytes = "vec", tag = "9")]
     pub behaviors: Vec<u8>,
+    /// The videos most recently engaged with positively (credited), oldest
+    /// first, at most `learning.co_window`: what a new positive engagement
+    /// counts as co-engaged with (`v:{video}:co`), and what For You asks
+    /// for neighbours. Kept in the co-engagement consumer's state
+    /// (`u:{user}:co`). Packed (see [`UserState::recent_videos`]).
+    #[prost(bytes = "vec", tag = "10")]
+    pub recent_positive: Vec<u8>,
+}
+
+/// Packed recent videos, each: 0 then the 16 bytes of a UUID, or the id's
+/// length (1..=255) then the id (ids that are not UUIDs).
+fn parse_videos(mut b: &[u8]) -> impl Iterator<Item = String> + '_ {
+    std::iter::from_fn(move || {
+        let (&tag, rest) = b.split_first()?;
+        let len = if tag == 0 { 16 } else { usize::from(tag) };
+        if rest.len() < len {
+            return None;
+        }
+        let (id, rest) = rest.split_at(len);
+        b = rest;
+        Some(if tag == 0 {
+            uuid::Uuid::from_slice(id).map_or_else(|_| String::new(), |u| u.to_string())
+        } else {
+            String::from_utf8_lossy(id).into_owned()
+        })
+    })
+}
+
+fn pack_video(out: &mut Vec<u8>, id: &str) {
+    // Only the canonical (lower-case, hyphenated) form round-trips as 16 bytes.
+    match uuid::Uuid::parse_str(id) {
+        Ok(u) if u.to_string() == id => {
+            out.push(0);
+            out.extend_from_slice(u.as_bytes());
+        }
+        _ => {
+            out.push(id.len() as u8);
+            out.extend_from_slice(id.as_bytes());
+        }
+    }
 }
 
 /// What a behaviour is about.
@@ -192,6 +237,41 @@ impl UserState {
         self.events_applied += 1;
     }
 
+    /// The recently engaged videos, newest first.
+    pub fn recent_videos(&self) -> Vec<String> {
+        let mut v: Vec<String> = parse_videos(&self.recent_positive).collect();
+        v.reverse();
+        v
+    }
+
+    /// Notes a positive engagement with `video`. When it is new to the last
+    /// `window`, returns the videos engaged with before it (newest first:
+    /// the ones it is co-engaged with) and keeps it as the newest; when it
+    /// is among them already (a like after the view), moves it to the
+    /// newest and returns nothing, so one viewer counts a pair once.
+    pub fn note_positive(&mut self, video: &str, window: usize) -> Option<Vec<String>> {
+        if video.is_empty() || video.len() > 255 || window == 0 {
+            return None;
+        }
+        let mut recent: Vec<String> = parse_videos(&self.recent_positive).collect();
+        let known = recent.iter().position(|v| v == video);
+        let before = match known {
+            Some(i) => {
+                recent.remove(i);
+                None
+            }
+            None => Some(recent.iter().rev().cloned().collect()),
+        };
+        recent.push(video.to_owned());
+        let excess = recent.len().saturating_sub(window);
+        let mut packed = Vec::with_capacity(self.recent_positive.len() + 17);
+        for v in &recent[excess..] {
+            pack_video(&mut packed, v);
+        }
+        self.recent_positive = packed;
+        before
+    }
+
     /// Recent strong engagement, newest first.
     pub fn behaviors(&self) -> impl Iterator<Item = (BehaviorKind, &str, i64)> {
         parse_behaviors(&self.behaviors)
@@ -241,6 +321,14 @@ pub fn state_key(r: &Redis, user: &str) -> String {
 pub fn version_key(r: &Redis, user: &str) -> String {
     r.key_of(&["u:", user, ":ver"])
 }
+/// The co-engagement consumer's state of `user` (a `UserState` holding the
+/// recent videos and the dedupe memory only).
+pub fn co_state_key(r: &Redis, user: &str) -> String {
+    r.key_of(&["u:", user, ":co"])
+}
+pub fn co_version_key(r: &Redis, user: &str) -> String {
+    r.key_of(&["u:", user, ":cover"])
+}
 pub fn seen_key(r: &Redis, user: &str) -> String {
     r.key_of(&["u:", user, ":seen"])
 }
@@ -262,6 +350,16 @@ pub fn keywords_key(r: &Redis, user: &str) -> String {
 pub fn learned_key(r: &Redis, video: &str) -> String {
     r.key_of(&["v:", video, ":learned"])
 }
+/// ZSET: the videos viewers engaged with after `video` (among their next
+/// `learning.co_window` positive engagements), scored by how many did.
+pub fn co_key(r: &Redis, video: &str) -> String {
+    r.key_of(&["v:", video, ":co"])
+}
+/// ZSET: per video, how many viewers engaged with it positively (once per
+/// viewer while it stays among their recent videos).
+pub fn engaged_key(r: &Redis) -> String {
+    r.key("v:engaged")
+}
 pub fn trending_key(r: &Redis, country: Option<&str>) -> String {
     match country {
         Some(cc) => r.key_of(&["trending:cc:", cc]),
@@ -281,8 +379,9 @@ pub fn bytes_to_f32s(b: &[u8]) -> Vec<f32> {
 
 /// Applies a batch atomically: every user state is written only if its
 /// version is unchanged (else nothing is written and the index of the first
-/// conflicting user is returned), together with the video deltas and
-/// trending increments its events produced.
+/// conflicting user is returned), together with the video deltas and the
+/// sorted-set increments (trending, co-engagement, audiences) its events
+/// produced.
 ///
 /// A video's learned vector is shared by every consumer, so it is not
 /// compare-and-set: when it is still what the caller read (nearly always),
@@ -291,12 +390,13 @@ pub fn bytes_to_f32s(b: &[u8]) -> Vec<f32> {
 /// every byte given to a script is hashed.
 ///
 /// KEYS: for each user: state, ver; then each video learned key; then each
-/// trending key; then the learned log (stream) and the learned set. ARGV:
-/// n_users, n_videos, n_trending, then per user (expected version, new
-/// state), per video (the f32 LE value the caller read, empty when there was
-/// none, and that value plus the batch's delta), per trending key the number of its members and
-/// then (member, increment) each, then per video its id (added to the learned set, and listed in one log
-/// entry, so replicas can pick up what changed since they last looked).
+/// sorted set to increment; then the learned log (stream) and the learned
+/// set. ARGV: n_users, n_videos, n_sorted_sets, then per user (expected
+/// version, new state), per video (the f32 LE value the caller read, empty
+/// when there was none, and that value plus the batch's delta), per sorted
+/// set the number of its members and then (member, increment) each, then per
+/// video its id (added to the learned set, and listed in one log entry, so
+/// replicas can pick up what changed since they last looked).
 pub const APPLY_BATCH: &str = r"
 local n = tonumber(ARGV[1])
 local m = tonumber(ARGV[2])
@@ -501,5 +601,31 @@ mod tests {
         // It survives the stored form.
         let decoded = UserState::decode_opt(Some(s.encode_to_vec())).expect("decodes");
         assert_eq!(decoded.behaviors().collect::<Vec<_>>(), got);
+    }
+
+    #[test]
+    fn recent_videos_keep_the_window_and_count_a_video_once() {
+        let a = "00000000-0000-7000-9000-000000000001";
+        let b = "not-a-uuid";
+        let c = "00000000-0000-7000-9000-000000000003";
+        let upper = "00000000-0000-7000-9000-00000000000A";
+        let mut s = UserState::default();
+        assert_eq!(s.note_positive(a, 3), Some(vec![]));
+        assert_eq!(s.note_positive(b, 3), Some(vec![a.to_owned()]));
+        // A like after the view: already there, moved to the newest.
+        assert_eq!(s.note_positive(a, 3), None);
+        assert_eq!(s.recent_videos(), [a, b]);
+        assert_eq!(
+            s.note_positive(c, 3),
+            Some(vec![a.to_owned(), b.to_owned()])
+        );
+        // Beyond the window the oldest goes; ids keep their exact text.
+        assert_eq!(s.note_positive(upper, 3).map(|v| v.len()), Some(3));
+        assert_eq!(s.recent_videos(), [upper, c, a]);
+        // UUIDs take 17 bytes, other ids their length + 1.
+        assert_eq!(s.recent_positive.len(), 17 + 17 + 37);
+        let decoded = UserState::decode_opt(Some(s.encode_to_vec())).expect("decodes");
+        assert_eq!(decoded.recent_videos(), [upper, c, a]);
+        assert_eq!(s.note_positive("", 3), None);
     }
 }

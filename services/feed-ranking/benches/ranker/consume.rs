@@ -46,6 +46,8 @@ async fn publish_all<M: Message>(
 pub(super) struct Round {
     pub(super) raw: f64,
     pub(super) ranker: f64,
+    /// The co-engagement consumer (its own group) on the same events.
+    pub(super) co: f64,
     pub(super) raw_startup: f64,
     pub(super) ranker_startup: f64,
 }
@@ -121,14 +123,20 @@ impl BatchHandler for Measured {
     }
 }
 
-/// Runs the service's engagement consumer (its options exactly) with
-/// `handler` until `total` events are applied.
-async fn consume_all(config: &Config, handler: Measured, producer: &Producer, total: u64) {
+/// Runs one of the service's engagement consumers (`options`, exactly
+/// the service's) with `handler` until `total` events are applied.
+async fn consume_all(
+    config: &Config,
+    options: kafka::ConsumerOptions,
+    handler: Measured,
+    producer: &Producer,
+    total: u64,
+) {
     let stop = CancellationToken::new();
     let tally = handler.1.clone();
     let task = tokio::spawn(kafka::run_consumer(
         config.kafka.clone(),
-        loop_feed_ranking::engagement_consumer_options(config),
+        options,
         producer.clone(),
         handler,
         stop.clone(),
@@ -138,32 +146,47 @@ async fn consume_all(config: &Config, handler: Measured, producer: &Producer, to
     task.await.expect("join").expect("consumer");
 }
 
-/// The consumer rounds, and the median one (by ratio) the figure is.
+/// The consumer rounds, and the median ones (by ratio) the figures are.
 pub(super) struct Consumption {
     pub(super) rounds: Vec<Round>,
     pub(super) median: Round,
+    /// The round with the median co-engagement ratio.
+    pub(super) co_median: Round,
 }
 
 /// Phase 2, consumer throughput vs raw consume (through the broker): rounds of
 /// (raw consume, ranker consume) over fresh events on fresh topics; the median
 /// round's ratio is the figure, since on a small shared machine one pair can be
 /// off by a fifth either way.
-pub(super) async fn measure_consumption(bench: &Bench, handler: &EngagementHandler) -> Consumption {
+pub(super) async fn measure_consumption(
+    bench: &Bench,
+    handlers: &(EngagementHandler, EngagementHandler),
+) -> Consumption {
     let mut rounds: Vec<Round> = Vec::new();
     for round in 0..bench.sizes.consume_rounds {
-        rounds.push(consume_round(bench, handler, round).await);
+        rounds.push(consume_round(bench, handlers, round).await);
     }
-    let median = {
+    let median_by = |rate: fn(&Round) -> f64| {
         let mut sorted: Vec<&Round> = rounds.iter().collect();
-        sorted.sort_by(|a, b| (a.ranker / a.raw).total_cmp(&(b.ranker / b.raw)));
+        sorted.sort_by(|a, b| (rate(a) / a.raw).total_cmp(&(rate(b) / b.raw)));
         sorted[sorted.len() / 2].clone()
     };
-    Consumption { rounds, median }
+    let median = median_by(|r| r.ranker);
+    let co_median = median_by(|r| r.co);
+    Consumption {
+        rounds,
+        median,
+        co_median,
+    }
 }
 
 /// One round: fresh events published to fresh topics, consumed raw, then
 /// by the ranker's consumer.
-async fn consume_round(bench: &Bench, handler: &EngagementHandler, round: usize) -> Round {
+async fn consume_round(
+    bench: &Bench,
+    (handler, co_handler): &(EngagementHandler, EngagementHandler),
+    round: usize,
+) -> Round {
     let Sizes {
         videos,
         users,
@@ -209,21 +232,35 @@ async fn consume_round(bench: &Bench, handler: &EngagementHandler, round: usize)
     let ranker = Tally::new();
     consume_all(
         &rc,
+        loop_feed_ranking::engagement_consumer_options(&rc),
         Measured(handler.clone(), ranker.clone()),
         &round_producer,
         total_events,
     )
     .await;
+    eprintln!("  co-engagement consume-and-apply of the same events (its own group)...");
+    let co = Tally::new();
+    consume_all(
+        &rc,
+        loop_feed_ranking::co_engagement_consumer_options(&rc),
+        Measured(co_handler.clone(), co.clone()),
+        &round_producer,
+        total_events,
+    )
+    .await;
     eprintln!(
-        "  round {}: ranker {:.0} events/s, raw {:.0} events/s: {:.2}x",
+        "  round {}: ranker {:.0} events/s, co-engagement {:.0} events/s, raw {:.0} events/s: {:.2}x, {:.2}x",
         round + 1,
         ranker.rate(),
+        co.rate(),
         raw.rate(),
-        ranker.rate() / raw.rate()
+        ranker.rate() / raw.rate(),
+        co.rate() / raw.rate()
     );
     Round {
         raw: raw.rate(),
         ranker: ranker.rate(),
+        co: co.rate(),
         raw_startup: raw.startup_secs(),
         ranker_startup: ranker.startup_secs(),
     }

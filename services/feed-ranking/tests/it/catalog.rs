@@ -148,11 +148,7 @@ async fn replicas_pick_up_learned_video_vectors_from_the_log_and_reload_after_a_
 
     let cfg = config(&testing::unique("learned"));
     let redis = Redis::connect(&cfg.redis).await.expect("redis");
-    let handler = EngagementHandler {
-        redis: redis.clone(),
-        config: cfg.learning.clone(),
-        catalog: None,
-    };
+    let handler = EngagementHandler::new(redis.clone(), cfg.learning.clone(), None);
     // Each round is a batch of one user's view, like and share; the video
     // learns toward the viewer, so its learned vector changes every round.
     let round = |n: i64| -> Vec<Delivery> {

@@ -111,9 +111,20 @@ async fn replay_rebuilds_the_live_vectors_and_replaying_twice_changes_nothing() 
         },
     )
     .await;
+    testing::wait_for(
+        "co-engagement consumer applied every engagement event",
+        Duration::from_secs(60),
+        || {
+            let (redis, users) = (live.redis.clone(), users.clone());
+            let n = stream.len() as u64;
+            async move { (co_applied_total(&redis, &users).await == n).then_some(()) }
+        },
+    )
+    .await;
     shutdown.cancel();
     task.await.expect("join").expect("clean stop");
     let live_states = states(&live.redis, &users).await;
+    let live_counters = counters(&live.redis).await;
 
     // Rebuild into a fresh prefix from the beginning of the topics.
     let target = testing::redis_config(&format!("{prefix}-rebuilt"));
@@ -137,6 +148,14 @@ async fn replay_rebuilds_the_live_vectors_and_replaying_twice_changes_nothing() 
         assert_eq!(a.events_applied, counts[u]);
         assert_eq!(b.events_applied, counts[u]);
     }
+    // Co-engagement is counted exactly the same (whole numbers, any order).
+    let rebuilt_counters = counters(&target).await;
+    assert!(
+        live_counters.len() > FAMILIES.len(),
+        "videos with co-engagement: {}",
+        live_counters.len()
+    );
+    assert_eq!(live_counters, rebuilt_counters);
 
     // The same range again: everything is recognised as applied.
     replay::rebuild(
@@ -156,6 +175,7 @@ async fn replay_rebuilds_the_live_vectors_and_replaying_twice_changes_nothing() 
         );
         assert_eq!(again[u].events_applied, counts[u]);
     }
+    assert_eq!(counters(&target).await, rebuilt_counters);
     // Learning worked: each user points at their family.
     for u in &users {
         let s = &live_states[u];
@@ -231,9 +251,19 @@ async fn a_crash_mid_stream_loses_nothing_and_applies_nothing_twice() {
         },
     )
     .await;
+    testing::wait_for(
+        "co-engagement consumer applied everything after restart",
+        Duration::from_secs(60),
+        || {
+            let (redis, users) = (cfg.redis.clone(), users.clone());
+            async move { (co_applied_total(&redis, &users).await >= total).then_some(()) }
+        },
+    )
+    .await;
     shutdown.cancel();
     task.await.expect("join").expect("clean stop");
     let after = states(&cfg.redis, &users).await;
+    assert_eq!(co_applied_total(&cfg.redis, &users).await, total);
     for u in &users {
         assert_eq!(
             after[u].events_applied, counts[u],
@@ -241,7 +271,23 @@ async fn a_crash_mid_stream_loses_nothing_and_applies_nothing_twice() {
         );
     }
     assert_eq!(applied_total(&cfg.redis, &users).await, total);
+    // The co-engagement counters are what one clean pass counts: nothing
+    // counted twice, nothing lost.
+    let clean = testing::redis_config(&format!("{prefix}-clean"));
+    replay::rebuild(
+        &cfg.kafka,
+        Redis::connect(&clean).await.expect("redis"),
+        cfg.learning.clone(),
+        Start::Beginning,
+        &|_, _, _| {},
+    )
+    .await
+    .expect("rebuild");
+    let crashed = counters(&cfg.redis).await;
+    assert!(crashed.len() > FAMILIES.len(), "{} counters", crashed.len());
+    assert_eq!(crashed, counters(&clean).await);
     testing::clear_redis(&cfg.redis).await;
+    testing::clear_redis(&clean).await;
 }
 
 #[tokio::test]
@@ -253,11 +299,7 @@ async fn redelivery_restores_suppressions_lost_in_a_crash_without_reapplying() {
 
     let cfg = config(&testing::unique("redeliver"));
     let redis = Redis::connect(&cfg.redis).await.expect("redis");
-    let handler = EngagementHandler {
-        redis: redis.clone(),
-        config: cfg.learning.clone(),
-        catalog: None,
-    };
+    let handler = EngagementHandler::new(redis.clone(), cfg.learning.clone(), None);
     let mut event = events(1, 1).remove(0);
     event.kind = EngagementKind::NotInterested as i32;
     event.not_interested_target = NotInterestedTarget::Creator as i32;

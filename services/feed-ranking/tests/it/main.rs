@@ -4,7 +4,7 @@
 
 #![allow(clippy::field_reassign_with_default)] // tests tweak a default config field by field
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use loop_feed_ranking::replay::{self, Start};
@@ -103,10 +103,53 @@ async fn states(redis: &RedisConfig, users: &[String]) -> HashMap<String, UserSt
     out
 }
 
+/// Every co-engagement and audience counter under the prefix (key without
+/// the prefix -> members with their counts, sorted).
+async fn counters(redis: &RedisConfig) -> BTreeMap<String, Vec<(String, f64)>> {
+    let r = Redis::connect(redis).await.expect("redis");
+    let mut conn = r.conn.clone();
+    let mut keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{}v:*:co", r.prefix))
+        .query_async(&mut conn)
+        .await
+        .expect("keys");
+    keys.push(state::engaged_key(&r));
+    let mut out = BTreeMap::new();
+    for key in keys {
+        let mut members: Vec<(String, f64)> = redis::cmd("ZRANGE")
+            .arg(&key)
+            .arg(0)
+            .arg(-1)
+            .arg("WITHSCORES")
+            .query_async(&mut conn)
+            .await
+            .expect("zrange");
+        members.sort_by(|a, b| a.0.cmp(&b.0));
+        out.insert(key[r.prefix.len()..].to_owned(), members);
+    }
+    out
+}
+
 async fn applied_total(redis: &RedisConfig, users: &[String]) -> u64 {
     states(redis, users)
         .await
         .values()
+        .map(|s| s.events_applied)
+        .sum()
+}
+
+/// Events the co-engagement consumer applied (its own per-user states).
+async fn co_applied_total(redis: &RedisConfig, users: &[String]) -> u64 {
+    let r = Redis::connect(redis).await.expect("redis");
+    let mut conn = r.conn.clone();
+    let keys: Vec<String> = users.iter().map(|u| state::co_state_key(&r, u)).collect();
+    let raw: Vec<Option<Vec<u8>>> = redis::cmd("MGET")
+        .arg(keys)
+        .query_async(&mut conn)
+        .await
+        .expect("mget");
+    raw.into_iter()
+        .filter_map(UserState::decode_opt)
         .map(|s| s.events_applied)
         .sum()
 }

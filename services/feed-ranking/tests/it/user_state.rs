@@ -10,11 +10,7 @@ async fn strong_engagement_is_kept_in_the_user_state_for_ad_targeting() {
 
     let cfg = config(&testing::unique("behav"));
     let redis = Redis::connect(&cfg.redis).await.expect("redis");
-    let handler = EngagementHandler {
-        redis: redis.clone(),
-        config: cfg.learning.clone(),
-        catalog: None,
-    };
+    let handler = EngagementHandler::new(redis.clone(), cfg.learning.clone(), None);
     // User 0: a full view, a like and a share of "dance" a minute apart,
     // then a quick skip of "pets".
     let evs = events(1, 4);
@@ -66,11 +62,7 @@ async fn refresh_resets_to_cold_but_a_redelivered_event_is_still_not_applied_aga
         .await
         .expect("topics");
     let redis = Redis::connect(&cfg.redis).await.expect("redis");
-    let handler = EngagementHandler {
-        redis: redis.clone(),
-        config: cfg.learning.clone(),
-        catalog: None,
-    };
+    let handler = EngagementHandler::new(redis.clone(), cfg.learning.clone(), None);
     let mut event = events(1, 2).remove(1);
     event.kind = EngagementKind::Like as i32;
     let delivery = Delivery {

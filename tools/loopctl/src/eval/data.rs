@@ -89,14 +89,7 @@ impl Dataset {
             if line.trim().is_empty() {
                 continue;
             }
-            let fields: Vec<&str> = line.split('\t').collect();
-            if fields.len() < 4 {
-                bail!(
-                    "movies.tsv line {}: expected 4 tab-separated fields (movie_id, title, year, genres), got {}",
-                    n + 1,
-                    fields.len()
-                );
-            }
+            let fields = fields(line, "movies.tsv", n, "movie_id, title, year, genres")?;
             let id = parse_field::<u64>(fields[0], "movies.tsv", n, "movie_id")?;
             if item_index.contains_key(&id) {
                 continue;
@@ -113,14 +106,12 @@ impl Dataset {
             if line.trim().is_empty() {
                 continue;
             }
-            let fields: Vec<&str> = line.split('\t').collect();
-            if fields.len() < 4 {
-                bail!(
-                    "ratings.tsv line {}: expected 4 tab-separated fields (user_id, movie_id, rating, timestamp), got {}",
-                    n + 1,
-                    fields.len()
-                );
-            }
+            let fields = fields(
+                line,
+                "ratings.tsv",
+                n,
+                "user_id, movie_id, rating, timestamp",
+            )?;
             let user = parse_field::<u64>(fields[0], "ratings.tsv", n, "user_id")?;
             let movie = parse_field::<u64>(fields[1], "ratings.tsv", n, "movie_id")?;
             let stars = parse_field::<f32>(fields[2], "ratings.tsv", n, "rating")?;
@@ -155,6 +146,19 @@ impl Dataset {
         }
         Ok(data)
     }
+}
+
+/// The line's tab-separated fields: at least the four `names` says.
+fn fields<'a>(line: &'a str, file: &str, n: usize, names: &str) -> anyhow::Result<Vec<&'a str>> {
+    let fields: Vec<&str> = line.split('\t').collect();
+    if fields.len() < 4 {
+        bail!(
+            "{file} line {}: expected 4 tab-separated fields ({names}), got {}",
+            n + 1,
+            fields.len()
+        );
+    }
+    Ok(fields)
 }
 
 fn parse_field<T: std::str::FromStr>(

@@ -59,6 +59,11 @@ pub struct Args {
     pub json: Option<PathBuf>,
     #[arg(long, env = "LOOP_REDIS_URL", default_value = "redis://127.0.0.1:6379")]
     pub redis_url: String,
+    /// Override a ranker setting for this run (repeatable): a dotted path
+    /// under learning or feed and a JSON value, e.g.
+    /// learning.co_window=20 or feed.scoring.popularity=0.3.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
     /// Write the synthetic CI sample (seeded) into this directory and exit.
     #[arg(long, conflicts_with = "data")]
     pub write_sample: Option<PathBuf>,
@@ -181,7 +186,7 @@ async fn evaluate(data: &Dataset, args: &Args, name: &str) -> anyhow::Result<Res
         popular: MostPopular::new(items),
         knn: ItemKnn::new(items)?,
         random: RandomPicks::new(items, args.seed),
-        loop_ranker: LoopRanker::start(&args.redis_url, data).await?,
+        loop_ranker: LoopRanker::start(&args.redis_url, data, &args.set).await?,
     };
     let outcome = run_mode(&mut rankers, data, &split, args).await;
     // The evaluation's keys go whether it succeeded or not.

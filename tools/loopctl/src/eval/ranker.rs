@@ -1,10 +1,11 @@
 //! Loop itself under evaluation, in-process and on its real code path:
 //! every rating becomes the engagement events a client would send, applied
-//! by the ranker's own consumer batch handler
-//! (`loop_feed_ranking::learn::EngagementHandler`, as the live consumer and
-//! `replay --rebuild` call it, without the broker), and each page comes from
-//! `loop_feed_ranking::feed::for_you` over an in-process catalog (how every
-//! replica builds its own) and real Redis under a key prefix of its own.
+//! by the ranker's own consumer batch handlers (the taste and the
+//! co-engagement `loop_feed_ranking::learn::EngagementHandler`, as the live
+//! consumers and `replay --rebuild` call them, without the broker), and each
+//! page comes from `loop_feed_ranking::feed::for_you` over an in-process
+//! catalog (how every replica builds its own) and real Redis under a key
+//! prefix of its own.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,7 +23,7 @@ use prost::Message;
 use super::data::{Dataset, Outcome, Rating};
 
 /// How the evaluation drives Loop (printed with the results).
-pub const PATH: &str = "engagement applied by loop_feed_ranking::learn::EngagementHandler (the consumer's batch handler, without the broker); pages from loop_feed_ranking::feed::for_you over an in-process catalog; state in real Redis under a fresh key prefix, deleted afterwards";
+pub const PATH: &str = "engagement applied by loop_feed_ranking::learn::EngagementHandler (the taste and the co-engagement consumers' batch handlers, without the broker); pages from loop_feed_ranking::feed::for_you over an in-process catalog; state in real Redis under a fresh key prefix, deleted afterwards";
 
 /// Partitions the events are spread over, by user (as the topic is keyed).
 const PARTITIONS: usize = 6;
@@ -50,6 +51,7 @@ pub struct Page {
 pub struct LoopRanker {
     redis: Redis,
     handler: EngagementHandler,
+    co: EngagementHandler,
     catalog: Arc<Catalog>,
     learning: LearningConfig,
     feed: FeedConfig,
@@ -63,7 +65,12 @@ pub struct LoopRanker {
 
 impl LoopRanker {
     /// Connects under a fresh prefix and publishes every item to the catalog.
-    pub async fn start(redis_url: &str, data: &Dataset) -> anyhow::Result<Self> {
+    pub async fn start(
+        redis_url: &str,
+        data: &Dataset,
+        overrides: &[String],
+    ) -> anyhow::Result<Self> {
+        let (learning, feed) = configs(overrides)?;
         let prefix = format!(
             "loop:eval:{}:",
             &uuid::Uuid::new_v4().simple().to_string()[..12]
@@ -75,7 +82,6 @@ impl LoopRanker {
         })
         .await
         .map_err(|e| anyhow::anyhow!("--redis-url {redis_url}: {e}"))?;
-        let learning = LearningConfig::default();
         let catalog = Arc::new(Catalog::new(learning.dim));
         let last_s = data.ratings.iter().map(|r| r.at_s).max().unwrap_or(0);
         let shift_s = chrono::Utc::now().timestamp() - 60 - last_s;
@@ -107,12 +113,14 @@ impl LoopRanker {
         catalog.set_ready();
         let handler =
             EngagementHandler::new(redis.clone(), learning.clone(), Some(catalog.clone()));
+        let co = EngagementHandler::co_engagement(redis.clone(), learning.clone());
         Ok(Self {
             redis,
             handler,
+            co,
             catalog,
             learning,
-            feed: FeedConfig::default(),
+            feed,
             offsets: [0; PARTITIONS],
             items,
             cursor: None,
@@ -170,7 +178,7 @@ impl LoopRanker {
             .collect()
     }
 
-    /// Applies `events` through the consumer's handler, in batches, each
+    /// Applies `events` through both consumers' handlers, in batches, each
     /// event at the next offset of its user's partition.
     pub async fn apply(&mut self, events: &[EngagementEvent]) -> anyhow::Result<()> {
         for chunk in events.chunks(BATCH) {
@@ -190,9 +198,11 @@ impl LoopRanker {
                     }
                 })
                 .collect();
-            let poison = self.handler.handle(&batch).await?;
-            if let Some((_, reason)) = poison.first() {
-                anyhow::bail!("the ranker refused an evaluation event: {reason}");
+            for handler in [&self.handler, &self.co] {
+                let poison = handler.handle(&batch).await?;
+                if let Some((_, reason)) = poison.first() {
+                    anyhow::bail!("the ranker refused an evaluation event: {reason}");
+                }
             }
         }
         Ok(())
@@ -278,6 +288,41 @@ impl LoopRanker {
     }
 }
 
+/// The ranker's learning and feed configuration: the defaults with
+/// `overrides` (`learning.co_window=20`, `feed.scoring.similarity=0.5`: a
+/// dotted path and a JSON value) applied, validated as the service does.
+pub fn configs(overrides: &[String]) -> anyhow::Result<(LearningConfig, FeedConfig)> {
+    let mut doc = serde_json::json!({
+        "learning": LearningConfig::default(),
+        "feed": FeedConfig::default(),
+    });
+    for o in overrides {
+        let (path, value) = o
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("--set {o:?}: expected KEY=VALUE"))?;
+        let value: serde_json::Value = serde_json::from_str(value)
+            .unwrap_or_else(|_| serde_json::Value::String(value.to_owned()));
+        let mut node = &mut doc;
+        for part in path.split('.') {
+            node = node
+                .get_mut(part)
+                .ok_or_else(|| anyhow::anyhow!("--set {path}: no such setting"))?;
+        }
+        *node = value;
+    }
+    let learning: LearningConfig = serde_json::from_value(doc["learning"].take())
+        .map_err(|e| anyhow::anyhow!("--set: learning: {e}"))?;
+    let feed: FeedConfig = serde_json::from_value(doc["feed"].take())
+        .map_err(|e| anyhow::anyhow!("--set: feed: {e}"))?;
+    let mut problems = Vec::new();
+    learning.validate_into(&mut problems);
+    feed.validate_into(&mut problems);
+    if !problems.is_empty() {
+        anyhow::bail!("--set: {}", problems.join("; "));
+    }
+    Ok((learning, feed))
+}
+
 fn partition_of(user: &str) -> usize {
     user.bytes().fold(0usize, |h, b| {
         h.wrapping_mul(31).wrapping_add(usize::from(b))
@@ -297,4 +342,25 @@ fn source_label(item: &pb::FeedItem) -> String {
         .as_str_name()
         .trim_start_matches("REASON_KIND_")
         .to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::configs;
+
+    #[test]
+    fn settings_override_the_defaults_by_path_and_are_validated() {
+        let (learning, feed) = configs(&[
+            "learning.co_window=20".into(),
+            "feed.scoring.similarity=0.5".into(),
+        ])
+        .expect("valid");
+        assert_eq!(learning.co_window, 20);
+        assert_eq!(feed.scoring.similarity, 0.5);
+        let err = configs(&["feed.nope=1".into()]).expect_err("unknown");
+        assert_eq!(err.to_string(), "--set feed.nope: no such setting");
+        let err = configs(&["learning.co_window=1000".into()]).expect_err("invalid");
+        assert!(err.to_string().contains("learning.co_window"), "{err}");
+        assert!(configs(&["feed.co_sources".into()]).is_err());
+    }
 }

@@ -19,209 +19,13 @@ use loop_proto::events::v1::{
     wallet_event,
 };
 use prost::Message;
-use serde::{Deserialize, Serialize};
 
 use crate::catalog::Catalog;
-use crate::embed::{self, Features};
+use crate::embed;
 use crate::state::{self, UserState};
 
-/// How much each action pulls the viewer toward a video (negative: away).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct Weights {
-    /// Watched to the end (>= 90%).
-    pub complete_view: f32,
-    /// Watched more than twice through.
-    pub rewatch: f32,
-    /// Per fraction watched below 90% (from 30%; shorter views carry no signal).
-    pub partial_view: f32,
-    pub like: f32,
-    pub unlike: f32,
-    pub share: f32,
-    pub comment: f32,
-    pub follow: f32,
-    pub profile_visit: f32,
-    pub gift: f32,
-    pub quick_skip: f32,
-    pub not_interested: f32,
-}
-
-impl Default for Weights {
-    fn default() -> Self {
-        Self {
-            complete_view: 1.0,
-            rewatch: 1.5,
-            partial_view: 0.5,
-            like: 1.2,
-            unlike: -1.2,
-            share: 1.5,
-            comment: 1.0,
-            follow: 1.5,
-            profile_visit: 0.3,
-            gift: 2.0,
-            quick_skip: -0.6,
-            not_interested: -2.0,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct LearningConfig {
-    /// Vector dimension (changing it needs a rebuild).
-    pub dim: usize,
-    /// Step toward a video per unit of weight.
-    pub learning_rate: f32,
-    /// Step of a video's learned vector toward its viewer per unit of weight.
-    pub video_learning_rate: f32,
-    /// Interests fade with this half-life of event time.
-    pub half_life_hours: f64,
-    /// Weight of the declared interests next to the learned vector when ranking.
-    pub cold_start_prior: f32,
-    /// Recent event ids remembered per user to drop retried duplicates.
-    pub dedupe_window: usize,
-    /// Trending scores halve every this many hours.
-    pub trending_half_life_hours: f64,
-    pub weights: Weights,
-}
-
-impl Default for LearningConfig {
-    fn default() -> Self {
-        Self {
-            dim: 64,
-            learning_rate: 0.2,
-            video_learning_rate: 0.02,
-            half_life_hours: 72.0,
-            cold_start_prior: 0.5,
-            // A client batch is at most 100 events (the gateway's limit), so
-            // a whole retried batch is recognised; every id rides in the
-            // state, which the batch script hashes byte by byte, so the
-            // window is not larger.
-            dedupe_window: 128,
-            trending_half_life_hours: 12.0,
-            weights: Weights::default(),
-        }
-    }
-}
-
-impl LearningConfig {
-    pub fn validate_into(&self, problems: &mut Vec<String>) {
-        if !(8..=1024).contains(&self.dim) {
-            problems.push("learning.dim: must be 8..=1024".into());
-        }
-        if !(self.learning_rate > 0.0 && self.learning_rate <= 1.0) {
-            problems.push("learning.learning_rate: must be in (0, 1]".into());
-        }
-        if !(self.video_learning_rate >= 0.0 && self.video_learning_rate <= 1.0) {
-            problems.push("learning.video_learning_rate: must be in [0, 1]".into());
-        }
-        if self.half_life_hours <= 0.0 || self.trending_half_life_hours <= 0.0 {
-            problems.push("learning: half-lives must be positive".into());
-        }
-        if !(100..=100_000).contains(&self.dedupe_window) {
-            problems.push(
-                "learning.dedupe_window: must be 100..=100000 (a retried client batch holds up to 100 events)"
-                    .into(),
-            );
-        }
-    }
-
-    /// The pull of one event (0 when it carries no signal).
-    pub fn weight(&self, e: &EngagementEvent) -> f32 {
-        let w = &self.weights;
-        match e.kind() {
-            EngagementKind::View => {
-                let fraction = e.watch_ms as f32 / e.video_duration_ms.max(1) as f32;
-                if fraction >= 2.0 {
-                    w.rewatch
-                } else if fraction >= 0.9 {
-                    w.complete_view
-                } else if fraction >= 0.3 {
-                    w.partial_view * fraction
-                } else {
-                    0.0
-                }
-            }
-            EngagementKind::Like => w.like,
-            EngagementKind::Unlike => w.unlike,
-            EngagementKind::Share => w.share,
-            EngagementKind::Comment => w.comment,
-            EngagementKind::Follow => w.follow,
-            EngagementKind::ProfileVisit => w.profile_visit,
-            EngagementKind::QuickSkip => w.quick_skip,
-            EngagementKind::NotInterested => w.not_interested,
-            EngagementKind::Impression | EngagementKind::Unspecified => 0.0,
-        }
-    }
-
-    /// The vector a viewer is ranked with: the learned vector (normalised)
-    /// plus their declared interests as a prior; `None` when there is neither.
-    pub fn ranking_vector(
-        &self,
-        learned: Option<&[f32]>,
-        interests: &[String],
-    ) -> Option<Vec<f32>> {
-        let mut v = vec![0.0f32; self.dim];
-        let mut any = false;
-        if let Some(l) = learned.filter(|l| l.len() == self.dim && embed::norm(l) > 1e-6) {
-            let n = embed::norm(l);
-            v.iter_mut().zip(l).for_each(|(x, y)| *x += y / n);
-            any = true;
-        }
-        if !interests.is_empty() {
-            let i = embed::interests_vector(interests, self.dim);
-            v.iter_mut()
-                .zip(&i)
-                .for_each(|(x, y)| *x += self.cold_start_prior * y);
-            any = true;
-        }
-        any.then(|| {
-            embed::normalize(&mut v);
-            v
-        })
-    }
-
-    /// Applies one event to `state` (decay, then a step of `weight`).
-    pub fn apply(&self, state: &mut UserState, e: &EngagementEvent, weight: f32) {
-        let event_ms = e
-            .occurred_at
-            .as_ref()
-            .map_or(0, |t| t.seconds * 1000 + i64::from(t.nanos) / 1_000_000);
-        if state.vector.len() != self.dim {
-            state.vector = vec![0.0; self.dim];
-        }
-        if state.last_event_ms > 0 && event_ms > state.last_event_ms {
-            let hours = (event_ms - state.last_event_ms) as f64 / 3_600_000.0;
-            let decay = 0.5f64.powf(hours / self.half_life_hours) as f32;
-            state.vector.iter_mut().for_each(|x| *x *= decay);
-        }
-        state.last_event_ms = state.last_event_ms.max(event_ms);
-        if weight > 0.0 {
-            state.positive_events += 1;
-        }
-        if weight != 0.0 {
-            let content = event_content_vector(e, self.dim);
-            for (x, c) in state.vector.iter_mut().zip(&content) {
-                *x += self.learning_rate * weight * c;
-            }
-        }
-    }
-}
-
-/// The content vector of the event's video, computed from the event alone
-/// (so replay does not depend on the catalog's timing).
-pub fn event_content_vector(e: &EngagementEvent, dim: usize) -> Vec<f32> {
-    embed::content_vector(
-        &Features {
-            hashtags: &e.hashtags,
-            category: &e.category,
-            creator_id: &e.creator_id,
-            sound_id: &e.sound_id,
-            caption: "",
-        },
-        dim,
-    )
-}
+mod config;
+pub use config::{LearningConfig, Weights, event_content_vector, trending_increment};
 
 /// Strong engagement for ad targeting's behaviours: a full watch, like,
 /// share, comment, follow or gift (gifts arrive without a kind).
@@ -237,13 +41,20 @@ fn is_strong(e: &EngagementEvent) -> bool {
     }
 }
 
-/// A monotone time weight for trending: adding `w * 2^(t / half_life)`
-/// ranks like a sum of exponentially decayed weights, without rewrites.
-pub fn trending_increment(weight: f32, event_ms: i64, half_life_hours: f64) -> f64 {
-    // Epoch 2026-01-01 keeps exponents small for years of operation.
-    const EPOCH_MS: i64 = 1_767_225_600_000;
-    let hours = (event_ms - EPOCH_MS) as f64 / 3_600_000.0;
-    f64::from(weight) * 2f64.powf(hours / half_life_hours)
+/// What an engagement handler keeps; each role is its own consumer group
+/// with its own per-user state, so each applies every event once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The real-time taste path (`engagement.v1` and `wallet.v1`): viewers'
+    /// vectors, videos' learned vectors, trending, suppressions and ad
+    /// targeting's behaviours.
+    Taste,
+    /// Co-engagement (`engagement.v1` only): each viewer's recent videos
+    /// and the counts of what viewers engage with next (see `collab`). Its
+    /// counters cost a Redis write per recent video and positive
+    /// engagement, so it has a group of its own and never slows the taste
+    /// path; it is usually milliseconds behind it.
+    CoEngagement,
 }
 
 /// The `engagement.v1` (and `wallet.v1`: gifts are strong engagement)
@@ -255,14 +66,43 @@ pub struct EngagementHandler {
     /// Where a gifted video's features come from (gift events carry only
     /// the video id). Without it a gift pulls toward the creator alone.
     pub catalog: Option<Arc<Catalog>>,
+    pub role: Role,
 }
 
 impl EngagementHandler {
+    /// The taste path's handler.
     pub fn new(redis: Redis, config: LearningConfig, catalog: Option<Arc<Catalog>>) -> Self {
         Self {
             redis,
             config,
             catalog,
+            role: Role::Taste,
+        }
+    }
+
+    /// The co-engagement handler.
+    pub fn co_engagement(redis: Redis, config: LearningConfig) -> Self {
+        Self {
+            redis,
+            config,
+            catalog: None,
+            role: Role::CoEngagement,
+        }
+    }
+
+    /// The key of `user`'s state for this handler's role.
+    fn state_key(&self, user: &str) -> String {
+        match self.role {
+            Role::Taste => state::state_key(&self.redis, user),
+            Role::CoEngagement => state::co_state_key(&self.redis, user),
+        }
+    }
+
+    /// The key of the version of `user`'s state for this handler's role.
+    fn version_key(&self, user: &str) -> String {
+        match self.role {
+            Role::Taste => state::version_key(&self.redis, user),
+            Role::CoEngagement => state::co_version_key(&self.redis, user),
         }
     }
 
@@ -347,6 +187,9 @@ impl BatchHandler for EngagementHandler {
         let mut events = Vec::with_capacity(batch.len());
         for (i, d) in batch.iter().enumerate() {
             if d.topic.ends_with(topics::WALLET) {
+                if self.role == Role::CoEngagement {
+                    continue;
+                }
                 match WalletEvent::decode(d.payload.as_slice()) {
                     Ok(w) => {
                         if let Some(e) = self.gift_engagement(&w) {
@@ -396,6 +239,8 @@ struct Effects<'a> {
     suppress: Vec<(String, String, i64)>,
     /// Videos marked seen: (key, id, ms).
     mark_seen: Vec<(String, String, i64)>,
+    /// Co-engagement and audience counters: ZSET key -> member -> increment.
+    counters: HashMap<String, HashMap<&'a str, f64>>,
 }
 
 impl EngagementHandler {
@@ -447,15 +292,16 @@ impl EngagementHandler {
         // The learned vectors of these videos are read with the states, so
         // the new vectors are computed here rather than in the script
         // (unpacking floats in Lua cost ~4 µs per video).
-        let mut learning: Vec<&str> = if self.config.video_learning_rate > 0.0 {
-            events
-                .iter()
-                .filter(|(_, e, w)| *w != 0.0 && !e.video_id.is_empty())
-                .map(|(_, e, _)| e.video_id.as_str())
-                .collect()
-        } else {
-            Vec::new()
-        };
+        let mut learning: Vec<&str> =
+            if self.role == Role::Taste && self.config.video_learning_rate > 0.0 {
+                events
+                    .iter()
+                    .filter(|(_, e, w)| *w != 0.0 && !e.video_id.is_empty())
+                    .map(|(_, e, _)| e.video_id.as_str())
+                    .collect()
+            } else {
+                Vec::new()
+            };
         learning.sort_unstable();
         learning.dedup();
         (users, learning)
@@ -474,18 +320,13 @@ impl EngagementHandler {
             (Vec::new(), Vec::new(), Vec::new())
         } else {
             let mut pipe = redis::pipe();
-            pipe.mget(
-                users
-                    .iter()
-                    .map(|u| state::state_key(r, u))
-                    .collect::<Vec<_>>(),
-            )
-            .mget(
-                users
-                    .iter()
-                    .map(|u| state::version_key(r, u))
-                    .collect::<Vec<_>>(),
-            );
+            pipe.mget(users.iter().map(|u| self.state_key(u)).collect::<Vec<_>>())
+                .mget(
+                    users
+                        .iter()
+                        .map(|u| self.version_key(u))
+                        .collect::<Vec<_>>(),
+                );
             if learning.is_empty() {
                 let (states, versions) = pipe.query_async(conn).await?;
                 (states, versions, Vec::new())
@@ -523,7 +364,10 @@ impl EngagementHandler {
             // A new user starts from zero: declared interests are a prior added
             // at query time, so stored vectors depend on engagement alone.
             let state = UserState::decode_opt(state).unwrap_or_else(|| UserState {
-                vector: vec![0.0; self.config.dim],
+                vector: match self.role {
+                    Role::Taste => vec![0.0; self.config.dim],
+                    Role::CoEngagement => Vec::new(),
+                },
                 ..Default::default()
             });
             pending.insert(
@@ -557,7 +401,7 @@ impl EngagementHandler {
         // already applied, or a crash between the script and those
         // writes would lose them (redelivery would skip the event).
         let ms = e.occurred_at.as_ref().map_or(0, |t| t.seconds * 1000);
-        if e.kind() == EngagementKind::NotInterested {
+        if self.role == Role::Taste && e.kind() == EngagementKind::NotInterested {
             match e.not_interested_target() {
                 NotInterestedTarget::Creator => effects.suppress.push((
                     state::suppressed_creators_key(r, &e.user_id),
@@ -585,6 +429,16 @@ impl EngagementHandler {
         {
             return;
         }
+        if self.role == Role::CoEngagement {
+            self.mark_applied(p, d, e);
+            // Co-engagement follows engagement.v1 alone (a gift arrives on
+            // wallet.v1, in no fixed order with it), so a rebuild, which
+            // replays one topic after the other, counts the same pairs.
+            if weight > 0.0 && credits_video(e) && !d.topic.ends_with(topics::WALLET) {
+                self.co_engage(p, effects, e);
+            }
+            return;
+        }
         let before = p.state.vector.clone();
         self.apply_to_user(p, d, e, weight);
         // Only engagement the gateway credited (served, first in its
@@ -599,10 +453,33 @@ impl EngagementHandler {
         self.credit_video(effects, e, weight, before);
     }
 
-    /// Moves the user's vector, records the event as applied, and notes
-    /// the behaviors a strong action shows.
-    fn apply_to_user(&self, p: &mut Pending, d: &Delivery, e: &EngagementEvent, weight: f32) {
-        self.config.apply(&mut p.state, e, weight);
+    /// A credited positive engagement with a video new to the viewer's
+    /// recent ones: one more viewer of it, co-engaged with each of those.
+    fn co_engage<'a>(&self, p: &mut Pending, effects: &mut Effects<'a>, e: &'a EngagementEvent) {
+        let Some(before) = p.state.note_positive(&e.video_id, self.config.co_window) else {
+            return;
+        };
+        let r = &self.redis;
+        let video = e.video_id.as_str();
+        for source in before {
+            *effects
+                .counters
+                .entry(state::co_key(r, &source))
+                .or_default()
+                .entry(video)
+                .or_default() += 1.0;
+        }
+        *effects
+            .counters
+            .entry(state::engaged_key(r))
+            .or_default()
+            .entry(video)
+            .or_default() += 1.0;
+    }
+
+    /// Records the event as applied to the user's state (partition
+    /// offset, event id), to be written.
+    fn mark_applied(&self, p: &mut Pending, d: &Delivery, e: &EngagementEvent) {
         p.state.record(
             &d.topic,
             d.partition,
@@ -612,6 +489,13 @@ impl EngagementHandler {
         );
         p.state.updated_at_ms = chrono::Utc::now().timestamp_millis();
         p.changed = true;
+    }
+
+    /// Moves the user's vector, records the event as applied, and notes
+    /// the behaviors a strong action shows.
+    fn apply_to_user(&self, p: &mut Pending, d: &Delivery, e: &EngagementEvent, weight: f32) {
+        self.config.apply(&mut p.state, e, weight);
+        self.mark_applied(p, d, e);
         let event_ms = e.occurred_at.as_ref().map_or(0, |t| t.seconds * 1000);
         if is_strong(e) {
             let noted = std::iter::once((state::BehaviorKind::Category, e.category.as_str()))
@@ -688,8 +572,7 @@ impl EngagementHandler {
         }
         let mut inv = APPLY_BATCH.prepare_invoke();
         for (u, _) in &changed {
-            inv.key(state::state_key(r, u))
-                .key(state::version_key(r, u));
+            inv.key(self.state_key(u)).key(self.version_key(u));
         }
         let videos: Vec<(&&str, &Vec<f32>)> = effects.video_deltas.iter().collect();
         // Per video: the value read, and what it becomes (see the script).
@@ -709,22 +592,30 @@ impl EngagementHandler {
         for (v, _) in &videos {
             inv.key(state::learned_key(r, v));
         }
-        let trend: Vec<(&Option<&str>, &HashMap<&str, f64>)> = effects.trending.iter().collect();
-        for (country, _) in &trend {
-            inv.key(state::trending_key(r, **country));
+        // Sorted sets the batch increments: trending, then the counters.
+        let mut increments: Vec<(String, &HashMap<&str, f64>)> = effects
+            .trending
+            .iter()
+            .map(|(country, m)| (state::trending_key(r, *country), m))
+            .collect();
+        increments.extend(effects.counters.iter().map(|(k, m)| (k.clone(), m)));
+        for (key, _) in &increments {
+            inv.key(key);
         }
         inv.key(state::learned_log_key(r))
             .key(state::learned_set_key(r));
-        inv.arg(changed.len()).arg(videos.len()).arg(trend.len());
+        inv.arg(changed.len())
+            .arg(videos.len())
+            .arg(increments.len());
         for (_, p) in &changed {
             inv.arg(&p.version).arg(p.state.encode_to_vec());
         }
         for (read, value) in &video_values {
             inv.arg(*read).arg(value);
         }
-        for (_, increments) in &trend {
-            inv.arg(increments.len());
-            for (member, inc) in *increments {
+        for (_, members) in &increments {
+            inv.arg(members.len());
+            for (member, inc) in *members {
                 inv.arg(*member).arg(*inc);
             }
         }

@@ -10,95 +10,15 @@ use std::sync::Arc;
 use loop_platform::cache::Redis;
 use loop_proto::feed_ranking::v1 as pb;
 use pb::ReasonKind;
-use serde::{Deserialize, Serialize};
 
 use crate::catalog::{Catalog, VideoEntry};
+use crate::collab::{self, Neighbour};
 use crate::embed;
 use crate::learn::LearningConfig;
 use crate::state::{self, UserState};
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct FeedConfig {
-    pub default_page_size: u32,
-    pub max_page_size: u32,
-    /// Nearest neighbours fetched from the ANN index.
-    pub ann_candidates: usize,
-    /// HNSW search breadth (ef); at least `ann_candidates`. Higher finds
-    /// truer neighbours at more CPU per request.
-    pub ann_ef: usize,
-    /// How often each replica picks up changed learned video vectors.
-    pub learned_refresh_ms: u64,
-    pub trending_candidates: usize,
-    pub fresh_candidates: usize,
-    /// Random catalog videos added for exploration.
-    pub explore_candidates: usize,
-    /// Share of each page reserved for exploration (fresh and trending
-    /// videos outside the viewer's interests).
-    pub exploration_share: f32,
-    /// How many shown videos are remembered per viewer (never shown twice).
-    pub seen_set_size: usize,
-    /// Weight of a video's learned vector next to its content vector.
-    pub learned_weight: f32,
-    /// 1-based positions offered to ads-auction (organic items take those it
-    /// leaves empty); never two adjacent. The first position after app open
-    /// is also offered (TopView).
-    pub ad_slots: Vec<u32>,
-}
-
-impl Default for FeedConfig {
-    fn default() -> Self {
-        Self {
-            default_page_size: 10,
-            max_page_size: 50,
-            ann_candidates: 64,
-            ann_ef: 64,
-            learned_refresh_ms: 500,
-            trending_candidates: 40,
-            fresh_candidates: 20,
-            explore_candidates: 40,
-            exploration_share: 0.15,
-            seen_set_size: 5000,
-            learned_weight: 1.0,
-            ad_slots: vec![4, 11],
-        }
-    }
-}
-
-impl FeedConfig {
-    pub fn validate_into(&self, problems: &mut Vec<String>) {
-        if self.default_page_size == 0
-            || self.default_page_size > self.max_page_size
-            || self.max_page_size > 200
-        {
-            problems.push("feed: need 0 < default_page_size <= max_page_size <= 200".into());
-        }
-        if !(0.0..=1.0).contains(&self.exploration_share) {
-            problems.push("feed.exploration_share: must be 0..=1".into());
-        }
-        let mut slots = self.ad_slots.clone();
-        slots.sort_unstable();
-        if slots.iter().any(|s| *s == 0 || *s > self.max_page_size)
-            || slots.windows(2).any(|w| w[1] - w[0] < 2)
-        {
-            problems.push(
-                "feed.ad_slots: 1-based positions within max_page_size, no two adjacent (never two ads in a row)"
-                    .into(),
-            );
-        }
-        if !(10..=60_000).contains(&self.learned_refresh_ms) {
-            problems.push("feed.learned_refresh_ms: must be 10..=60000".into());
-        }
-        if self.ann_ef > 2_000 {
-            problems.push("feed.ann_ef: at most 2000".into());
-        }
-        if self.ann_candidates == 0 || self.seen_set_size < 100 {
-            problems.push(
-                "feed: ann_candidates must be positive and seen_set_size at least 100".into(),
-            );
-        }
-    }
-}
+mod config;
+pub use config::{FeedConfig, Scoring};
 
 /// Everything about the viewer the feed needs, read in one round trip.
 /// (The seen-set is not read whole: only the candidates are looked up.)
@@ -118,10 +38,16 @@ pub struct Viewer {
     pub gender: i32,
     /// YYYY-MM-DD from the sign-up profile, for the age band.
     pub birth_date: Option<String>,
+    /// The largest audience of any video (the popularity prior's scale).
+    pub top_audience: f64,
+    /// The videos the viewer engaged with lately, newest first (from the
+    /// co-engagement consumer's state).
+    pub recent: Vec<String>,
 }
 
 /// state, profile, follows, suppressed creators, suppressed sounds,
-/// keywords, regional trending, global trending.
+/// keywords, regional trending, global trending, the largest audience, the
+/// co-engagement state.
 type ViewerRows = (
     Option<Vec<u8>>,
     HashMap<String, String>,
@@ -131,6 +57,8 @@ type ViewerRows = (
     Vec<String>,
     Vec<String>,
     Vec<String>,
+    Vec<(String, f64)>,
+    Option<Vec<u8>>,
 );
 
 /// Reads everything about the viewer plus `trending` trending ids (regional
@@ -148,7 +76,7 @@ pub async fn load_viewer(
     } else {
         state::trending_key(r, Some(country_hint))
     };
-    let (state, profile, follows, sup_c, sup_s, keywords, regional, global): ViewerRows =
+    let (state, profile, follows, sup_c, sup_s, keywords, regional, global, top, co): ViewerRows =
         redis::pipe()
             .get(state::state_key(r, user))
             .hgetall(state::profile_key(r, user))
@@ -158,6 +86,8 @@ pub async fn load_viewer(
             .smembers(state::keywords_key(r, user))
             .zrevrange(country_key, 0, n)
             .zrevrange(state::trending_key(r, None), 0, n)
+            .zrevrange_withscores(state::engaged_key(r), 0, 0)
+            .get(state::co_state_key(r, user))
             .query_async(&mut conn)
             .await?;
     let interests = profile
@@ -190,6 +120,10 @@ pub async fn load_viewer(
             .and_then(|g| g.parse().ok())
             .unwrap_or_default(),
         birth_date: profile.get("birth_date").filter(|d| !d.is_empty()).cloned(),
+        top_audience: top.first().map_or(0.0, |(_, n)| *n),
+        recent: UserState::decode_opt(co)
+            .map(|c| c.recent_videos())
+            .unwrap_or_default(),
     })
 }
 
@@ -197,6 +131,8 @@ pub async fn load_viewer(
 /// items that make the page.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Source {
+    /// Viewers of a recent video engaged with it next.
+    CoEngaged,
     Interest,
     ColdStart,
     RegionalPopular,
@@ -217,12 +153,27 @@ struct Candidate {
     exploration: bool,
     trending: f32,
     challenge: bool,
+    /// Co-engagement with the viewer's recent videos (see [`collab`]).
+    co: f32,
+    /// The recent video that contributed most to `co`.
+    because: Option<Arc<VideoEntry>>,
+    /// How many viewers engaged with it.
+    audience: f32,
 }
 
 impl Candidate {
     fn reason(&self, country: &str) -> (ReasonKind, String) {
         let tag = self.tag.as_deref().unwrap_or_else(|| best_tag(&self.video));
         match self.source {
+            Source::CoEngaged => (
+                ReasonKind::InterestMatch,
+                format!(
+                    "Viewers of {} also watched this",
+                    self.because
+                        .as_deref()
+                        .map_or_else(|| "videos you liked".to_owned(), title)
+                ),
+            ),
             Source::Interest => (
                 ReasonKind::InterestMatch,
                 format!("Because you watch #{tag} videos"),
@@ -247,6 +198,19 @@ impl Candidate {
                 format!("Part of the #{tag} challenge"),
             ),
         }
+    }
+}
+
+/// How a reason names a video: its caption (quoted, at most 40 characters),
+/// else its hashtag.
+fn title(video: &VideoEntry) -> String {
+    let caption = video.caption.trim();
+    if caption.is_empty() {
+        return format!("#{}", best_tag(video));
+    }
+    match caption.char_indices().nth(40) {
+        Some((cut, _)) => format!("\"{}...\"", caption[..cut].trim_end()),
+        None => format!("\"{caption}\""),
     }
 }
 
@@ -285,6 +249,9 @@ impl Pool {
             exploration,
             trending: 0.0,
             challenge: false,
+            co: 0.0,
+            because: None,
+            audience: 0.0,
         });
     }
 
@@ -302,8 +269,9 @@ pub struct Built {
 }
 
 /// Builds one organic page for `viewer`; the caller records what it shows
-/// with [`record_seen`]. Redis: one lookup of the candidates in the seen-set
-/// (the viewer was read by [`load_viewer`]).
+/// with [`record_seen`]. Redis (the viewer was read by [`load_viewer`]): the
+/// neighbours of the viewer's recent videos (once they engaged), then the
+/// candidates in the seen-set and their audiences.
 pub async fn for_you(
     r: &Redis,
     catalog: &Catalog,
@@ -313,6 +281,11 @@ pub async fn for_you(
     page_size: usize,
 ) -> redis::RedisResult<Built> {
     let signal = Signal::of(viewer, learning.dim);
+    let neighbours = if signal.has_positive {
+        collab::neighbours(r, &viewer.recent, config).await?
+    } else {
+        Vec::new()
+    };
     let page = Page {
         catalog,
         config,
@@ -321,6 +294,7 @@ pub async fn for_you(
         scoring: signal.scoring(),
         cold_start: !signal.has_positive,
         declared: viewer.interests.iter().map(String::as_str).collect(),
+        neighbours,
     };
     let mut candidates = page.allowed(page.gather());
     page.drop_seen(r, &mut candidates).await?;
@@ -402,6 +376,8 @@ struct Page<'a> {
     cold_start: bool,
     /// The interests picked at sign-up.
     declared: HashSet<&'a str>,
+    /// Videos co-engaged with the viewer's recent ones, best first.
+    neighbours: Vec<Neighbour>,
 }
 
 impl Page<'_> {
@@ -410,6 +386,7 @@ impl Page<'_> {
     fn gather(&self) -> Pool {
         let (catalog, config, viewer) = (self.catalog, self.config, self.viewer);
         let mut pool = Pool::default();
+        self.offer_neighbours(&mut pool);
         if let Some(q) = self.query {
             for (video, _) in catalog.nearest(q, config.ann_candidates, config.ann_ef) {
                 pool.offer(video, Source::Interest, None, false);
@@ -442,6 +419,26 @@ impl Page<'_> {
             }
         }
         pool
+    }
+
+    /// Co-engaged videos first: they carry the strongest signal of what
+    /// this viewer watches next.
+    fn offer_neighbours(&self, pool: &mut Pool) {
+        if self.neighbours.is_empty() {
+            return;
+        }
+        let strongest = &self.neighbours[..self.neighbours.len().min(self.config.co_candidates)];
+        let ids: Vec<String> = strongest.iter().map(|n| n.video.clone()).collect();
+        let sources: Vec<String> = strongest.iter().map(|n| n.because.clone()).collect();
+        let because: HashMap<usize, Arc<VideoEntry>> =
+            self.catalog.get_many(&sources).into_iter().collect();
+        for (i, video) in self.catalog.get_many(&ids) {
+            pool.offer(video.clone(), Source::CoEngaged, None, false);
+            if let Some(c) = pool.get_mut(&video) {
+                c.co = self.neighbours[i].score;
+                c.because = because.get(&i).cloned();
+            }
+        }
     }
 
     /// Trending: the viewer's country first, then global; the higher it
@@ -488,7 +485,9 @@ impl Page<'_> {
             .collect()
     }
 
-    /// Drops what the viewer has seen: one ZMSCORE of the candidates.
+    /// Drops what the viewer has seen and notes the others' audiences: one
+    /// ZMSCORE of the candidates in the seen-set and one in the audiences,
+    /// in one round trip.
     async fn drop_seen(
         &self,
         r: &Redis,
@@ -498,37 +497,62 @@ impl Page<'_> {
             return Ok(());
         }
         let mut conn = r.conn.clone();
-        let mut cmd = redis::cmd("ZMSCORE");
-        cmd.arg(state::seen_key(r, &self.viewer.user_id));
+        let mut pipe = redis::pipe();
+        pipe.cmd("ZMSCORE")
+            .arg(state::seen_key(r, &self.viewer.user_id));
         for c in candidates.iter() {
-            cmd.arg(&c.video.video_id);
+            pipe.arg(&c.video.video_id);
         }
-        let seen: Vec<Option<f64>> = cmd.query_async(&mut conn).await?;
+        pipe.cmd("ZMSCORE").arg(state::engaged_key(r));
+        for c in candidates.iter() {
+            pipe.arg(&c.video.video_id);
+        }
+        let (seen, audiences): (Vec<Option<f64>>, Vec<Option<f64>>) =
+            pipe.query_async(&mut conn).await?;
+        for (c, audience) in candidates.iter_mut().zip(audiences) {
+            c.audience = audience.unwrap_or(0.0) as f32;
+        }
         let mut seen = seen.into_iter();
         candidates.retain(|_| seen.next().flatten().is_none());
         Ok(())
     }
 
-    /// Score: similarity of the viewer to the video's effective vector
-    /// (content + learned), plus boosts for following, challenges, trending
-    /// and, at cold start, the interests picked at sign-up.
+    /// Score: one weighted sum (`feed.scoring`) of the similarity of the
+    /// viewer to the video's effective vector (content + learned), its
+    /// co-engagement with the viewer's recent videos (relative to the
+    /// page's strongest), its audience as a prior (warm viewers), trending,
+    /// following, challenges and, at cold start, the interests picked at
+    /// sign-up.
     fn score(&self, candidates: &mut [Candidate]) {
+        let weights = &self.config.scoring;
         let follows: HashSet<&str> = self.viewer.follows.iter().map(String::as_str).collect();
         let learned = self
             .catalog
             .learned_of(candidates.iter().map(|c| c.video.video_id.as_str()));
         let query_norm = self.scoring.map_or(0.0, |q| embed::norm(q));
         let w = self.config.learned_weight;
+        let damping = self.config.co_damping;
+        let co_max = candidates
+            .iter()
+            .map(|c| collab::damped(c.co, c.audience, damping))
+            .fold(0.0f32, f32::max);
+        let top = (1.0 + self.viewer.top_audience as f32).ln();
         for (c, learned) in candidates.iter_mut().zip(learned) {
             let similarity = self.scoring.filter(|_| query_norm > 1e-9).map_or(0.0, |q| {
                 similarity(q, query_norm, &c.video.content, learned, w)
             });
-            let mut score = similarity + 0.15 * c.trending;
+            let mut score = weights.similarity * similarity + weights.trending * c.trending;
+            if co_max > 0.0 {
+                score += weights.co_engagement * collab::damped(c.co, c.audience, damping) / co_max;
+            }
+            if !self.cold_start && top > 0.0 {
+                score += weights.popularity * ((1.0 + c.audience).ln() / top).min(1.0);
+            }
             if follows.contains(c.video.creator_id.as_str()) {
-                score += 0.15;
+                score += weights.following;
             }
             if c.challenge {
-                score += 0.1;
+                score += weights.challenge;
             }
             if self.cold_start
                 && c.video
@@ -536,7 +560,7 @@ impl Page<'_> {
                     .iter()
                     .any(|t| self.declared.contains(t.as_str()))
             {
-                score += 0.3;
+                score += weights.declared_interest;
             }
             c.score = score;
         }
