@@ -8,9 +8,7 @@
 //! For You reads the neighbours of the viewer's most recent videos in one
 //! pipeline and scores each neighbour by its co-engagement with them, the
 //! newer the source the more (a conditional probability P(next | source),
-//! damped by the square root of the source's audience); the candidate's own
-//! audience is looked up with the seen-set and damps the score again, so
-//! neighbours popular with everyone do not crowd out the specific ones.
+//! damped by the square root of the source's audience).
 
 use std::collections::{HashMap, HashSet};
 
@@ -112,15 +110,6 @@ pub fn combine(
     out
 }
 
-/// The candidate's share of the co-engagement signal, damped by its own
-/// audience (`audience^damping`; 0: not at all).
-pub fn damped(score: f32, audience: f32, damping: f32) -> f32 {
-    if score <= 0.0 {
-        return 0.0;
-    }
-    score / audience.max(1.0).powf(damping)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,13 +146,5 @@ mod tests {
         // A source nobody counted yet weighs as an audience of one.
         let got = combine(&s(&["a"]), &[None], vec![vec![("x".into(), 1.0)]], 0.9);
         assert_eq!(got[0].score, 1.0);
-    }
-
-    #[test]
-    fn damping_divides_by_a_power_of_the_audience() {
-        assert_eq!(damped(8.0, 4.0, 0.5), 4.0);
-        assert_eq!(damped(8.0, 0.0, 0.5), 8.0);
-        assert_eq!(damped(0.0, 4.0, 0.5), 0.0);
-        assert_eq!(damped(8.0, 100.0, 0.0), 8.0);
     }
 }

@@ -40,9 +40,10 @@ pub struct FeedConfig {
     pub co_candidates: usize,
     /// Each older source video weighs this much of the next newer one.
     pub co_recency: f32,
-    /// How much a neighbour's own audience damps its co-engagement (the
-    /// power of the audience it is divided by; 0: not at all).
-    pub co_damping: f32,
+    /// Co-engagement counts relative to the strongest neighbour's strength
+    /// plus this much: when even the strongest is thin evidence (a couple
+    /// of viewers), it counts for less than similarity does.
+    pub co_evidence: f32,
     /// How the signals add up to a candidate's score.
     pub scoring: Scoring,
 }
@@ -54,13 +55,10 @@ pub struct FeedConfig {
 pub struct Scoring {
     /// Cosine of the viewer's vector and the video's (content + learned).
     pub similarity: f32,
-    /// Co-engagement with the viewer's recent videos, relative to the
-    /// page's strongest.
+    /// Co-engagement with the viewer's recent videos, relative to their
+    /// strongest neighbour's.
     pub co_engagement: f32,
-    /// The video's audience (log scale, relative to the largest): a prior
-    /// for viewers with a history (cold pages keep their own rules).
-    pub popularity: f32,
-    /// Trending strength (rank in the trending list).
+    /// Trending strength (rank in the trending list): the popularity prior.
     pub trending: f32,
     /// From a followed creator.
     pub following: f32,
@@ -75,7 +73,6 @@ impl Default for Scoring {
         Self {
             similarity: 1.0,
             co_engagement: 1.0,
-            popularity: 0.1,
             trending: 0.15,
             following: 0.15,
             challenge: 0.1,
@@ -103,7 +100,7 @@ impl Default for FeedConfig {
             co_neighbours: 60,
             co_candidates: 100,
             co_recency: 0.95,
-            co_damping: 0.3,
+            co_evidence: 3.0,
             scoring: Scoring::default(),
         }
     }
@@ -142,11 +139,11 @@ impl FeedConfig {
                     .into(),
             );
         }
+        if !(0.0..=100.0).contains(&self.co_evidence) {
+            problems.push("feed.co_evidence: must be 0..=100".into());
+        }
         if !(self.co_recency > 0.0 && self.co_recency <= 1.0) {
             problems.push("feed.co_recency: must be in (0, 1]".into());
-        }
-        if !(0.0..=1.0).contains(&self.co_damping) {
-            problems.push("feed.co_damping: must be 0..=1".into());
         }
         if self.ann_candidates == 0 || self.seen_set_size < 100 {
             problems.push(

@@ -38,16 +38,13 @@ pub struct Viewer {
     pub gender: i32,
     /// YYYY-MM-DD from the sign-up profile, for the age band.
     pub birth_date: Option<String>,
-    /// The largest audience of any video (the popularity prior's scale).
-    pub top_audience: f64,
     /// The videos the viewer engaged with lately, newest first (from the
     /// co-engagement consumer's state).
     pub recent: Vec<String>,
 }
 
 /// state, profile, follows, suppressed creators, suppressed sounds,
-/// keywords, regional trending, global trending, the largest audience, the
-/// co-engagement state.
+/// keywords, regional trending, global trending, the co-engagement state.
 type ViewerRows = (
     Option<Vec<u8>>,
     HashMap<String, String>,
@@ -57,7 +54,6 @@ type ViewerRows = (
     Vec<String>,
     Vec<String>,
     Vec<String>,
-    Vec<(String, f64)>,
     Option<Vec<u8>>,
 );
 
@@ -76,7 +72,7 @@ pub async fn load_viewer(
     } else {
         state::trending_key(r, Some(country_hint))
     };
-    let (state, profile, follows, sup_c, sup_s, keywords, regional, global, top, co): ViewerRows =
+    let (state, profile, follows, sup_c, sup_s, keywords, regional, global, co): ViewerRows =
         redis::pipe()
             .get(state::state_key(r, user))
             .hgetall(state::profile_key(r, user))
@@ -86,7 +82,6 @@ pub async fn load_viewer(
             .smembers(state::keywords_key(r, user))
             .zrevrange(country_key, 0, n)
             .zrevrange(state::trending_key(r, None), 0, n)
-            .zrevrange_withscores(state::engaged_key(r), 0, 0)
             .get(state::co_state_key(r, user))
             .query_async(&mut conn)
             .await?;
@@ -120,7 +115,6 @@ pub async fn load_viewer(
             .and_then(|g| g.parse().ok())
             .unwrap_or_default(),
         birth_date: profile.get("birth_date").filter(|d| !d.is_empty()).cloned(),
-        top_audience: top.first().map_or(0.0, |(_, n)| *n),
         recent: UserState::decode_opt(co)
             .map(|c| c.recent_videos())
             .unwrap_or_default(),
@@ -157,8 +151,6 @@ struct Candidate {
     co: f32,
     /// The recent video that contributed most to `co`.
     because: Option<Arc<VideoEntry>>,
-    /// How many viewers engaged with it.
-    audience: f32,
 }
 
 impl Candidate {
@@ -251,7 +243,6 @@ impl Pool {
             challenge: false,
             co: 0.0,
             because: None,
-            audience: 0.0,
         });
     }
 
@@ -271,7 +262,7 @@ pub struct Built {
 /// Builds one organic page for `viewer`; the caller records what it shows
 /// with [`record_seen`]. Redis (the viewer was read by [`load_viewer`]): the
 /// neighbours of the viewer's recent videos (once they engaged), then the
-/// candidates in the seen-set and their audiences.
+/// candidates in the seen-set.
 pub async fn for_you(
     r: &Redis,
     catalog: &Catalog,
@@ -297,8 +288,8 @@ pub async fn for_you(
         neighbours,
     };
     let mut candidates = page.allowed(page.gather());
-    page.drop_seen(r, &mut candidates).await?;
-    page.score(&mut candidates);
+    let co_max = page.drop_seen(r, &mut candidates).await?;
+    page.score(&mut candidates, co_max);
     candidates.sort_by(|a, b| {
         b.score
             .total_cmp(&a.score)
@@ -485,45 +476,39 @@ impl Page<'_> {
             .collect()
     }
 
-    /// Drops what the viewer has seen and notes the others' audiences: one
-    /// ZMSCORE of the candidates in the seen-set and one in the audiences,
-    /// in one round trip.
+    /// Drops what the viewer has seen: one ZMSCORE of the candidates.
+    /// Returns the strongest co-engagement among all of them, seen ones
+    /// included: the scale the co-engagement signal is measured on, so
+    /// that once the strong neighbours have been shown, a weak one left
+    /// over does not count as strong.
     async fn drop_seen(
         &self,
         r: &Redis,
         candidates: &mut Vec<Candidate>,
-    ) -> redis::RedisResult<()> {
+    ) -> redis::RedisResult<f32> {
         if candidates.is_empty() {
-            return Ok(());
+            return Ok(0.0);
         }
         let mut conn = r.conn.clone();
-        let mut pipe = redis::pipe();
-        pipe.cmd("ZMSCORE")
-            .arg(state::seen_key(r, &self.viewer.user_id));
+        let mut cmd = redis::cmd("ZMSCORE");
+        cmd.arg(state::seen_key(r, &self.viewer.user_id));
         for c in candidates.iter() {
-            pipe.arg(&c.video.video_id);
+            cmd.arg(&c.video.video_id);
         }
-        pipe.cmd("ZMSCORE").arg(state::engaged_key(r));
-        for c in candidates.iter() {
-            pipe.arg(&c.video.video_id);
-        }
-        let (seen, audiences): (Vec<Option<f64>>, Vec<Option<f64>>) =
-            pipe.query_async(&mut conn).await?;
-        for (c, audience) in candidates.iter_mut().zip(audiences) {
-            c.audience = audience.unwrap_or(0.0) as f32;
-        }
+        let seen: Vec<Option<f64>> = cmd.query_async(&mut conn).await?;
+        let co_max = candidates.iter().map(|c| c.co).fold(0.0f32, f32::max);
         let mut seen = seen.into_iter();
         candidates.retain(|_| seen.next().flatten().is_none());
-        Ok(())
+        Ok(co_max)
     }
 
     /// Score: one weighted sum (`feed.scoring`) of the similarity of the
     /// viewer to the video's effective vector (content + learned), its
-    /// co-engagement with the viewer's recent videos (relative to the
-    /// page's strongest), its audience as a prior (warm viewers), trending,
-    /// following, challenges and, at cold start, the interests picked at
-    /// sign-up.
-    fn score(&self, candidates: &mut [Candidate]) {
+    /// co-engagement with the viewer's recent videos (relative to
+    /// `co_max`, the strongest neighbour's, seen or not), trending (a
+    /// popularity prior), following, challenges and, at cold start, the
+    /// interests picked at sign-up.
+    fn score(&self, candidates: &mut [Candidate], co_max: f32) {
         let weights = &self.config.scoring;
         let follows: HashSet<&str> = self.viewer.follows.iter().map(String::as_str).collect();
         let learned = self
@@ -531,22 +516,13 @@ impl Page<'_> {
             .learned_of(candidates.iter().map(|c| c.video.video_id.as_str()));
         let query_norm = self.scoring.map_or(0.0, |q| embed::norm(q));
         let w = self.config.learned_weight;
-        let damping = self.config.co_damping;
-        let co_max = candidates
-            .iter()
-            .map(|c| collab::damped(c.co, c.audience, damping))
-            .fold(0.0f32, f32::max);
-        let top = (1.0 + self.viewer.top_audience as f32).ln();
         for (c, learned) in candidates.iter_mut().zip(learned) {
             let similarity = self.scoring.filter(|_| query_norm > 1e-9).map_or(0.0, |q| {
                 similarity(q, query_norm, &c.video.content, learned, w)
             });
             let mut score = weights.similarity * similarity + weights.trending * c.trending;
             if co_max > 0.0 {
-                score += weights.co_engagement * collab::damped(c.co, c.audience, damping) / co_max;
-            }
-            if !self.cold_start && top > 0.0 {
-                score += weights.popularity * ((1.0 + c.audience).ln() / top).min(1.0);
+                score += weights.co_engagement * c.co / (co_max + self.config.co_evidence);
             }
             if follows.contains(c.video.creator_id.as_str()) {
                 score += weights.following;
