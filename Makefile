@@ -32,7 +32,7 @@ bench: deps ## run every benchmark (release build); one summary in target/bench/
 	cargo bench -p loop-ads-auction --bench auction
 	cargo bench -p loop-creator-marketplace --bench search
 	@# For You against most-popular, item-KNN and random on the committed sample log (docs/feed-ranking.md).
-	cargo run --release -p loopctl -- eval --data tools/loopctl/data/eval-sample --json target/bench/eval.json
+	cargo run --release -p loopctl -- eval --data tools/loopctl/data/eval-sample --targets ordering --json target/bench/eval.json
 	@# The end-to-end benchmark needs the platform up (`make up`): included when it is.
 	@if curl -fsS -o /dev/null http://127.0.0.1:8080/readyz; then \
 	  cargo run --release -p loopctl -- simulate --duration 30s --bench-report --quiet; \

@@ -14,6 +14,7 @@ fn args(mode: Mode) -> Args {
         max_events: 0,
         seed: 1,
         json: None,
+        targets: report::Targets::Ordering,
         redis_url: loop_platform::testing::redis_config("eval")
             .url
             .expose()

@@ -57,6 +57,11 @@ pub struct Args {
     /// Also write the results as a benchmark report (JSON) here.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// The targets the report judges: issue (the real log's: 1.5x
+    /// most-popular, at least item-KNN) or ordering (the sample's: Loop
+    /// above most-popular above random).
+    #[arg(long, value_enum, default_value = "issue")]
+    pub targets: report::Targets,
     #[arg(long, env = "LOOP_REDIS_URL", default_value = "redis://127.0.0.1:6379")]
     pub redis_url: String,
     /// Override a ranker setting for this run (repeatable): a dotted path
@@ -214,6 +219,7 @@ async fn run_mode(
 ) -> anyhow::Result<Results> {
     let mut results = Results {
         k: args.k,
+        targets: args.targets,
         ..Default::default()
     };
     rankers.apply(data, &split.train).await?;
