@@ -223,3 +223,18 @@ impl Content {
             .expect("end live");
     }
 }
+
+/// The JSON `receipt` of a purchase of `amount_cents` of `product_id`
+/// (e.g. "loop.cents", "loop.coins_100") signed by the wallet's development
+/// test store: what a client sends with a top-up or a coin purchase.
+#[cfg(feature = "wallet")]
+pub fn test_receipt(product_id: &str, amount_cents: i64) -> serde_json::Value {
+    use loop_wallet::payments::{TestProvider, TestReceipt};
+    let signed =
+        TestProvider::new(loop_wallet::config::DEV_TEST_RECEIPT_SECRET).sign(&TestReceipt {
+            receipt_id: uuid::Uuid::now_v7().to_string(),
+            product_id: product_id.into(),
+            amount_cents,
+        });
+    serde_json::json!({"provider": "test", "receipt_data": signed.receipt_data, "signature": signed.signature})
+}

@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 
-use loop_wallet::payments::{TestProvider, TestReceipt};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -75,16 +74,7 @@ fn id(body: &Value, field: &str) -> String {
         .to_owned()
 }
 
-/// A signed receipt of the development test store.
-pub fn receipt(product: &str, cents: i64) -> Value {
-    let signed =
-        TestProvider::new(loop_wallet::config::DEV_TEST_RECEIPT_SECRET).sign(&TestReceipt {
-            receipt_id: uuid::Uuid::now_v7().to_string(),
-            product_id: product.into(),
-            amount_cents: cents,
-        });
-    json!({"provider": "test", "receipt_data": signed.receipt_data, "signature": signed.signature})
-}
+pub use loop_testkit::fixtures::test_receipt as receipt;
 
 impl World {
     pub async fn build(base: &str) -> Self {

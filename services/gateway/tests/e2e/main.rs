@@ -93,19 +93,12 @@ impl Platform {
     /// Tops up the advertiser behind `token` with `cents` (a signed test
     /// receipt): campaign budgets are reserved from wallet cents.
     pub(crate) async fn fund(&self, token: &str, cents: i64) {
-        let signed =
-            loop_wallet::payments::TestProvider::new(loop_wallet::config::DEV_TEST_RECEIPT_SECRET)
-                .sign(&loop_wallet::payments::TestReceipt {
-                    receipt_id: uuid::Uuid::now_v7().to_string(),
-                    product_id: "loop.cents".into(),
-                    amount_cents: cents,
-                });
         let resp = self
             .http
             .post(format!("{}/v1/wallet/top-ups", self.base))
             .bearer_auth(token)
             .header("Idempotency-Key", uuid::Uuid::now_v7().to_string())
-            .json(&json!({"amount_cents": cents, "receipt": {"provider": "test", "receipt_data": signed.receipt_data, "signature": signed.signature}}))
+            .json(&json!({"amount_cents": cents, "receipt": loop_testkit::fixtures::test_receipt("loop.cents", cents)}))
             .send()
             .await
             .expect("top up");

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use loop_platform::testing;
-use loop_wallet::payments::{TestProvider, TestReceipt};
+use loop_testkit::fixtures::test_receipt;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -31,16 +31,6 @@ async fn post_idem(
         .expect("request");
     let status = resp.status();
     (status, resp.json().await.unwrap_or(Value::Null))
-}
-
-fn receipt(cents: i64) -> Value {
-    let signed =
-        TestProvider::new(loop_wallet::config::DEV_TEST_RECEIPT_SECRET).sign(&TestReceipt {
-            receipt_id: uuid::Uuid::now_v7().to_string(),
-            product_id: "loop.cents".into(),
-            amount_cents: cents,
-        });
-    json!({"provider": "test", "receipt_data": signed.receipt_data, "signature": signed.signature})
 }
 
 #[tokio::test]
@@ -100,7 +90,7 @@ async fn an_advertiser_hires_a_creator_and_pays_exactly_once() {
         "/v1/wallet/top-ups",
         &brand,
         "fund-0001",
-        json!({"amount_cents": 100_000, "receipt": receipt(100_000)}),
+        json!({"amount_cents": 100_000, "receipt": test_receipt("loop.cents", 100_000)}),
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{topped}");

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use loop_platform::testing;
-use loop_wallet::payments::{TestProvider, TestReceipt};
+use loop_testkit::fixtures::test_receipt as receipt;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -28,16 +28,6 @@ async fn post_idem(
     let resp = req.send().await.expect("request");
     let status = resp.status();
     (status, resp.json().await.unwrap_or(Value::Null))
-}
-
-fn receipt(product: &str, cents: i64) -> Value {
-    let signed =
-        TestProvider::new(loop_wallet::config::DEV_TEST_RECEIPT_SECRET).sign(&TestReceipt {
-            receipt_id: uuid::Uuid::now_v7().to_string(),
-            product_id: product.into(),
-            amount_cents: cents,
-        });
-    json!({"provider": "test", "receipt_data": signed.receipt_data, "signature": signed.signature})
 }
 
 fn key() -> String {
