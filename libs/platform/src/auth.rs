@@ -47,6 +47,7 @@ pub const ISSUERS: &[&str] = &[
     "wallet",
     "ads-auction",
     "creator-marketplace",
+    "commerce",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

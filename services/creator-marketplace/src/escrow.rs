@@ -80,6 +80,7 @@ impl Wallet {
                 payee_id: payee.to_string(),
                 amount_cents,
                 reference: format!("marketplace:collaboration:{collaboration}"),
+                receipt: None,
             }))
             .await
             .map_err(map)?
@@ -104,6 +105,7 @@ impl Wallet {
                 idempotency_key: format!("mkt:release:{collaboration}"),
                 escrow_id: escrow.to_string(),
                 platform_fee_bps: fee_bps,
+                split: None,
             }))
             .await
             .map_err(map)?
@@ -124,6 +126,7 @@ impl Wallet {
             .refund_escrow(self.request(wpb::RefundEscrowRequest {
                 idempotency_key: format!("mkt:refund:{collaboration}"),
                 escrow_id: escrow.to_string(),
+                amount_cents: 0,
             }))
             .await
             .map_err(map)?;

@@ -203,7 +203,10 @@ impl Default for Config {
                 projector_interval_ms: 200,
             },
             internal: InternalConfig {
-                escrow_callers: vec!["service:creator-marketplace".into()],
+                escrow_callers: vec![
+                    "service:creator-marketplace".into(),
+                    "service:commerce".into(),
+                ],
                 ad_budget_callers: vec!["service:ads-auction".into()],
             },
             coin_packages: vec![

@@ -1,8 +1,11 @@
-//! Marketplace escrow (internal: creator-marketplace's service token).
+//! Escrow (internal: the marketplace's and commerce's service tokens).
 //!
-//! Hold: CENTS `user:<payer>` -> `user:<payer>:escrow:<id>`. Release: the
-//! hold -> `user:<payee>` (amount - fee) and `system:revenue` (fee). Refund:
-//! the hold -> `user:<payer>`.
+//! Hold: CENTS `user:<payer>` -> `user:<payer>:escrow:<id>`, or for a card
+//! payment (commerce orders) `system:payment_provider` -> the hold, with the
+//! store receipt redeemed once. Release: what the hold still has ->
+//! `user:<payee>` (the rest), `system:revenue` (the fee) and, with a split,
+//! `user:<affiliate>` (a commission). Refund (whole or partial): the hold ->
+//! `user:<payer>`, or back to `system:payment_provider` when paid by card.
 
 use chrono::{DateTime, Utc};
 use loop_platform::auth::{Caller, Role};
@@ -16,6 +19,7 @@ use crate::error::{Rule, WalletError, WalletResult};
 use crate::events;
 use crate::idempotency::{self, Key};
 use crate::ledger::{self, Account, Asset, Hold, Posting, SystemAccount, pick_shard};
+use crate::purchases::{event_provider, redeem};
 use crate::service::WalletService;
 
 #[derive(sqlx::FromRow, Debug, Clone)]
@@ -31,9 +35,47 @@ struct EscrowRow {
     payee_cents: i64,
     created_at: DateTime<Utc>,
     settled_at: Option<DateTime<Utc>>,
+    funded_by: i16,
+    refunded_cents: i64,
+    affiliate_id: Option<Uuid>,
+    affiliate_cents: i64,
 }
 
-const ESCROW_COLUMNS: &str = "escrow_id, payer_id, payee_id, amount_cents, reference, status, platform_fee_bps, platform_fee_cents, payee_cents, created_at, settled_at";
+const ESCROW_COLUMNS: &str = "escrow_id, payer_id, payee_id, amount_cents, reference, status, platform_fee_bps, platform_fee_cents, payee_cents, created_at, settled_at, funded_by, refunded_cents, affiliate_id, affiliate_cents";
+
+/// How a release divides what the escrow holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Release {
+    /// floor(held x bps / 10000) to the platform, the rest to the payee.
+    Bps(u32),
+    /// Amounts the caller computed.
+    Split {
+        fee: i64,
+        affiliate: Option<(Uuid, i64)>,
+    },
+}
+
+/// What one settlement does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Settle {
+    Release(Release),
+    /// None: everything still held.
+    Refund(Option<i64>),
+}
+
+/// (fee, affiliate cents, payee cents) of releasing `held`.
+fn divide(held: i64, release: &Release) -> (i64, i64, i64) {
+    match release {
+        Release::Bps(bps) => {
+            let fee = i64::try_from(i128::from(held) * i128::from(*bps) / 10_000).unwrap_or(0);
+            (fee, 0, held - fee)
+        }
+        Release::Split { fee, affiliate } => {
+            let aff = affiliate.map_or(0, |(_, c)| c);
+            (*fee, aff, held - fee - aff)
+        }
+    }
+}
 
 const HELD: i16 = pb::EscrowStatus::Held as i16;
 const RELEASED: i16 = pb::EscrowStatus::Released as i16;
@@ -53,7 +95,20 @@ impl EscrowRow {
             payee_cents: self.payee_cents,
             created_at: Some(loop_platform::time::to_timestamp(self.created_at)),
             settled_at: loop_platform::time::opt_timestamp(self.settled_at),
+            refunded_cents: self.refunded_cents,
+            affiliate_id: self.affiliate_id.map(|a| a.to_string()).unwrap_or_default(),
+            affiliate_cents: self.affiliate_cents,
+            funded_by: i32::from(self.funded_by),
         }
+    }
+
+    fn held(&self) -> i64 {
+        self.amount_cents - self.refunded_cents
+    }
+
+    fn provider(&self) -> pb::PaymentProvider {
+        pb::PaymentProvider::try_from(i32::from(self.funded_by))
+            .unwrap_or(pb::PaymentProvider::Unspecified)
     }
 }
 
@@ -104,55 +159,97 @@ impl WalletService {
                 ..req.clone()
             },
         )?;
-        idempotency::run(&self.pool, &key, || async {
-            let escrow_id = loop_platform::ids::new_id();
-            let posting = Posting::new(pb::TransactionKind::EscrowHold, escrow_id.to_string())
-                .leg(Account::user(payer), Asset::Cents, -req.amount_cents)
-                .leg(
-                    Account::hold(payer, Hold::Escrow, &escrow_id.to_string()),
-                    Asset::Cents,
-                    req.amount_cents,
-                );
-            let mut tx = self.pool.begin().await?;
-            let row = sqlx::query_as::<_, EscrowRow>(&format!(
-                "INSERT INTO escrows (escrow_id, payer_id, payee_id, amount_cents, reference) VALUES ($1, $2, $3, $4, $5) RETURNING {ESCROW_COLUMNS}"
-            ))
-            .bind(escrow_id)
-            .bind(payer)
-            .bind(payee)
-            .bind(req.amount_cents)
-            .bind(&reference)
-            .fetch_one(&mut *tx)
-            .await?;
-            ledger::post(&mut tx, &posting, || {
-                format!("the payer has fewer than {} cents available", req.amount_cents)
-            })
-            .await?;
-            events::emit(
-                &mut tx,
-                &payer.to_string(),
-                ev::wallet_event::Payload::EscrowHeld(ev::EscrowHeld {
-                    escrow_id: escrow_id.to_string(),
-                    transaction_id: posting.transaction_id.to_string(),
-                    payer_id: payer.to_string(),
-                    payee_id: payee.to_string(),
-                    amount_cents: req.amount_cents,
-                    reference: reference.clone(),
-                }),
-            )
-            .await?;
-            let response = pb::HoldEscrowResponse {
-                escrow: Some(row.to_proto()),
-            };
-            if !key.store(&mut tx, &response).await? {
-                return Err(idempotency::key_used());
-            }
-            tx.commit().await?;
-            ledger::count_committed(posting.kind);
-            self.committed();
-            Ok(response)
+        idempotency::run(&self.pool, &key, || {
+            self.hold_once(payer, payee, &req, &reference, &key)
         })
         .await
+    }
+
+    async fn hold_once(
+        &self,
+        payer: Uuid,
+        payee: Uuid,
+        req: &pb::HoldEscrowRequest,
+        reference: &str,
+        key: &Key,
+    ) -> WalletResult<pb::HoldEscrowResponse> {
+        let receipt = match &req.receipt {
+            None => None,
+            Some(receipt) => {
+                let verified = self.providers.verify(Some(receipt)).await?;
+                if verified.product_id != reference || verified.amount_cents != req.amount_cents {
+                    return Err(WalletError::invalid(
+                        "receipt.receipt_data",
+                        format!(
+                            "is for product {} at {} cents, not {reference} at {} cents",
+                            verified.product_id, verified.amount_cents, req.amount_cents
+                        ),
+                    ));
+                }
+                Some(verified)
+            }
+        };
+        let escrow_id = loop_platform::ids::new_id();
+        let hold = Account::hold(payer, Hold::Escrow, &escrow_id.to_string());
+        let source = match receipt {
+            Some(_) => Account::system(
+                SystemAccount::PaymentProvider,
+                pick_shard(self.config.ledger.shards),
+            ),
+            None => Account::user(payer),
+        };
+        let posting = Posting::new(pb::TransactionKind::EscrowHold, escrow_id.to_string())
+            .leg(source, Asset::Cents, -req.amount_cents)
+            .leg(hold, Asset::Cents, req.amount_cents);
+        let funded_by = receipt
+            .as_ref()
+            .map_or(pb::PaymentProvider::Unspecified, |r| r.provider);
+        let mut tx = self.pool.begin().await?;
+        if let Some(receipt) = &receipt {
+            redeem(&mut tx, receipt, posting.transaction_id, payer).await?;
+        }
+        let row = sqlx::query_as::<_, EscrowRow>(&format!(
+            "INSERT INTO escrows (escrow_id, payer_id, payee_id, amount_cents, reference, funded_by) VALUES ($1, $2, $3, $4, $5, $6) RETURNING {ESCROW_COLUMNS}"
+        ))
+        .bind(escrow_id)
+        .bind(payer)
+        .bind(payee)
+        .bind(req.amount_cents)
+        .bind(reference)
+        .bind(i16::try_from(funded_by as i32).unwrap_or(0))
+        .fetch_one(&mut *tx)
+        .await?;
+        ledger::post(&mut tx, &posting, || {
+            format!(
+                "the payer has fewer than {} cents available",
+                req.amount_cents
+            )
+        })
+        .await?;
+        events::emit(
+            &mut tx,
+            &payer.to_string(),
+            ev::wallet_event::Payload::EscrowHeld(ev::EscrowHeld {
+                escrow_id: escrow_id.to_string(),
+                transaction_id: posting.transaction_id.to_string(),
+                payer_id: payer.to_string(),
+                payee_id: payee.to_string(),
+                amount_cents: req.amount_cents,
+                reference: reference.to_owned(),
+                provider: event_provider(funded_by) as i32,
+            }),
+        )
+        .await?;
+        let response = pb::HoldEscrowResponse {
+            escrow: Some(row.to_proto()),
+        };
+        if !key.store(&mut tx, &response).await? {
+            return Err(idempotency::key_used());
+        }
+        tx.commit().await?;
+        ledger::count_committed(posting.kind);
+        self.committed();
+        Ok(response)
     }
 
     pub(crate) async fn release_escrow(
@@ -165,6 +262,46 @@ impl WalletService {
         if req.platform_fee_bps > 10_000 {
             return Err(WalletError::invalid("platform_fee_bps", "must be 0..10000"));
         }
+        let release = match &req.split {
+            None => Release::Bps(req.platform_fee_bps),
+            Some(split) => {
+                if req.platform_fee_bps != 0 {
+                    return Err(WalletError::invalid(
+                        "platform_fee_bps",
+                        "must be 0 when split is set",
+                    ));
+                }
+                if split.platform_fee_cents < 0 {
+                    return Err(WalletError::invalid(
+                        "split.platform_fee_cents",
+                        "must be 0 or more",
+                    ));
+                }
+                if split.affiliate_cents < 0 {
+                    return Err(WalletError::invalid(
+                        "split.affiliate_cents",
+                        "must be 0 or more",
+                    ));
+                }
+                let affiliate = if split.affiliate_cents > 0 {
+                    Some((
+                        parse_id("split.affiliate_id", &split.affiliate_id)?,
+                        split.affiliate_cents,
+                    ))
+                } else if split.affiliate_id.is_empty() {
+                    None
+                } else {
+                    return Err(WalletError::invalid(
+                        "split.affiliate_cents",
+                        "must be greater than 0 when split.affiliate_id is set",
+                    ));
+                };
+                Release::Split {
+                    fee: split.platform_fee_cents,
+                    affiliate,
+                }
+            }
+        };
         let key = Key::new(
             &caller.subject,
             "ReleaseEscrow",
@@ -175,7 +312,9 @@ impl WalletService {
             },
         )?;
         idempotency::run(&self.pool, &key, || async {
-            let escrow = self.settle(id, Some(req.platform_fee_bps), &key).await?;
+            let escrow = self
+                .settle(id, Settle::Release(release.clone()), &key)
+                .await?;
             Ok(pb::ReleaseEscrowResponse {
                 escrow: Some(escrow),
             })
@@ -190,6 +329,13 @@ impl WalletService {
     ) -> WalletResult<pb::RefundEscrowResponse> {
         Self::require_internal(caller, &self.config.internal.escrow_callers)?;
         let id = parse_id("escrow_id", &req.escrow_id)?;
+        if req.amount_cents < 0 {
+            return Err(WalletError::invalid(
+                "amount_cents",
+                "must be 0 (everything still held) or more",
+            ));
+        }
+        let amount = (req.amount_cents > 0).then_some(req.amount_cents);
         let key = Key::new(
             &caller.subject,
             "RefundEscrow",
@@ -200,7 +346,7 @@ impl WalletService {
             },
         )?;
         idempotency::run(&self.pool, &key, || async {
-            let escrow = self.settle(id, None, &key).await?;
+            let escrow = self.settle(id, Settle::Refund(amount), &key).await?;
             Ok(pb::RefundEscrowResponse {
                 escrow: Some(escrow),
             })
@@ -208,13 +354,8 @@ impl WalletService {
         .await
     }
 
-    /// HELD -> RELEASED (with a fee) or REFUNDED (without).
-    async fn settle(
-        &self,
-        id: Uuid,
-        release_fee_bps: Option<u32>,
-        key: &Key,
-    ) -> WalletResult<pb::Escrow> {
+    /// HELD -> RELEASED, or a refund (HELD -> REFUNDED once nothing is left).
+    async fn settle(&self, id: Uuid, what: Settle, key: &Key) -> WalletResult<pb::Escrow> {
         let mut tx = self.pool.begin().await?;
         let escrow = escrow_for_update(&mut tx, id).await?;
         if escrow.status != HELD {
@@ -224,65 +365,122 @@ impl WalletService {
             ));
         }
         let hold = Account::hold(escrow.payer_id, Hold::Escrow, &id.to_string());
-        let amount = escrow.amount_cents;
-        let (posting, status, bps, fee, payee_cents) = match release_fee_bps {
-            Some(bps) => {
-                let fee = i64::try_from(i128::from(amount) * i128::from(bps) / 10_000).unwrap_or(0);
-                let shard = pick_shard(self.config.ledger.shards);
-                let posting = Posting::new(pb::TransactionKind::EscrowRelease, id.to_string())
-                    .leg(hold, Asset::Cents, -amount)
-                    .leg(Account::user(escrow.payee_id), Asset::Cents, amount - fee)
+        let held = escrow.held();
+        let shard = pick_shard(self.config.ledger.shards);
+        let (posting, row, payload) = match what {
+            Settle::Release(release) => {
+                let (fee, aff, payee_cents) = divide(held, &release);
+                if payee_cents < 0 {
+                    return Err(WalletError::invalid(
+                        "split",
+                        format!(
+                            "platform_fee_cents + affiliate_cents ({}) exceed the {held} cents held",
+                            fee + aff
+                        ),
+                    ));
+                }
+                let affiliate = match &release {
+                    Release::Split {
+                        affiliate: Some((a, _)),
+                        ..
+                    } => Some(*a),
+                    _ => None,
+                };
+                if affiliate.is_some_and(|a| a == escrow.payer_id || a == escrow.payee_id) {
+                    return Err(WalletError::invalid(
+                        "split.affiliate_id",
+                        "must differ from the payer and the payee",
+                    ));
+                }
+                let mut posting = Posting::new(pb::TransactionKind::EscrowRelease, id.to_string())
+                    .leg(hold, Asset::Cents, -held)
+                    .leg(Account::user(escrow.payee_id), Asset::Cents, payee_cents)
                     .leg(
                         Account::system(SystemAccount::Revenue, shard),
                         Asset::Cents,
                         fee,
                     );
-                (posting, RELEASED, bps, fee, amount - fee)
+                if let Some(a) = affiliate {
+                    posting = posting.leg(Account::user(a), Asset::Cents, aff);
+                }
+                let bps = match release {
+                    Release::Bps(bps) => bps,
+                    Release::Split { .. } => 0,
+                };
+                let row = sqlx::query_as::<_, EscrowRow>(&format!(
+                    "UPDATE escrows SET status = $2, platform_fee_bps = $3, platform_fee_cents = $4, payee_cents = $5, \
+                     affiliate_id = $6, affiliate_cents = $7, settled_at = now() \
+                     WHERE escrow_id = $1 RETURNING {ESCROW_COLUMNS}"
+                ))
+                .bind(id)
+                .bind(RELEASED)
+                .bind(i32::try_from(bps).unwrap_or(0))
+                .bind(fee)
+                .bind(payee_cents)
+                .bind(affiliate)
+                .bind(aff)
+                .fetch_one(&mut *tx)
+                .await?;
+                let payload = ev::wallet_event::Payload::EscrowReleased(ev::EscrowReleased {
+                    escrow_id: id.to_string(),
+                    transaction_id: posting.transaction_id.to_string(),
+                    payer_id: escrow.payer_id.to_string(),
+                    payee_id: escrow.payee_id.to_string(),
+                    amount_cents: held,
+                    platform_fee_bps: bps,
+                    platform_fee_cents: fee,
+                    payee_cents,
+                    reference: escrow.reference.clone(),
+                    affiliate_id: affiliate.map(|a| a.to_string()).unwrap_or_default(),
+                    affiliate_cents: aff,
+                });
+                (posting, row, payload)
             }
-            None => {
+            Settle::Refund(amount) => {
+                let amount = amount.unwrap_or(held);
+                if amount > held {
+                    return Err(WalletError::invalid(
+                        "amount_cents",
+                        format!("must be at most the {held} cents still held"),
+                    ));
+                }
+                let provider = escrow.provider();
+                let destination = if provider == pb::PaymentProvider::Unspecified {
+                    Account::user(escrow.payer_id)
+                } else {
+                    Account::system(SystemAccount::PaymentProvider, shard)
+                };
                 let posting = Posting::new(pb::TransactionKind::EscrowRefund, id.to_string())
                     .leg(hold, Asset::Cents, -amount)
-                    .leg(Account::user(escrow.payer_id), Asset::Cents, amount);
-                (posting, REFUNDED, 0, 0, 0)
+                    .leg(destination, Asset::Cents, amount);
+                let status = if amount == held { REFUNDED } else { HELD };
+                let row = sqlx::query_as::<_, EscrowRow>(&format!(
+                    "UPDATE escrows SET status = $2, refunded_cents = refunded_cents + $3, \
+                     settled_at = CASE WHEN $2 = {REFUNDED} THEN now() END \
+                     WHERE escrow_id = $1 RETURNING {ESCROW_COLUMNS}"
+                ))
+                .bind(id)
+                .bind(status)
+                .bind(amount)
+                .fetch_one(&mut *tx)
+                .await?;
+                let payload = ev::wallet_event::Payload::EscrowRefunded(ev::EscrowRefunded {
+                    escrow_id: id.to_string(),
+                    transaction_id: posting.transaction_id.to_string(),
+                    payer_id: escrow.payer_id.to_string(),
+                    payee_id: escrow.payee_id.to_string(),
+                    amount_cents: amount,
+                    reference: escrow.reference.clone(),
+                    remaining_cents: held - amount,
+                    provider: event_provider(provider) as i32,
+                });
+                (posting, row, payload)
             }
         };
         ledger::post(&mut tx, &posting, || "the escrow hold is short".into()).await?;
-        let row = sqlx::query_as::<_, EscrowRow>(&format!(
-            "UPDATE escrows SET status = $2, platform_fee_bps = $3, platform_fee_cents = $4, payee_cents = $5, settled_at = now() \
-             WHERE escrow_id = $1 RETURNING {ESCROW_COLUMNS}"
-        ))
-        .bind(id)
-        .bind(status)
-        .bind(i32::try_from(bps).unwrap_or(0))
-        .bind(fee)
-        .bind(payee_cents)
-        .fetch_one(&mut *tx)
-        .await?;
-        let payload = if status == RELEASED {
-            ev::wallet_event::Payload::EscrowReleased(ev::EscrowReleased {
-                escrow_id: id.to_string(),
-                transaction_id: posting.transaction_id.to_string(),
-                payer_id: escrow.payer_id.to_string(),
-                payee_id: escrow.payee_id.to_string(),
-                amount_cents: amount,
-                platform_fee_bps: bps,
-                platform_fee_cents: fee,
-                payee_cents,
-                reference: escrow.reference.clone(),
-            })
-        } else {
-            ev::wallet_event::Payload::EscrowRefunded(ev::EscrowRefunded {
-                escrow_id: id.to_string(),
-                transaction_id: posting.transaction_id.to_string(),
-                payer_id: escrow.payer_id.to_string(),
-                payee_id: escrow.payee_id.to_string(),
-                amount_cents: amount,
-                reference: escrow.reference.clone(),
-            })
-        };
         events::emit(&mut tx, &escrow.payer_id.to_string(), payload).await?;
         let proto = row.to_proto();
-        let stored = if status == RELEASED {
+        let stored = if posting.kind == pb::TransactionKind::EscrowRelease {
             key.store(
                 &mut tx,
                 &pb::ReleaseEscrowResponse {
@@ -337,5 +535,40 @@ impl WalletService {
             }),
             _ => Err(WalletError::not_found("escrow not found (escrow_id)")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_release_divides_what_is_held_and_the_payee_gets_the_rest() {
+        // floor(999 x 15%) = 149 (149.85 rounded down), payee 850.
+        assert_eq!(divide(999, &Release::Bps(1500)), (149, 0, 850));
+        assert_eq!(divide(999, &Release::Bps(0)), (0, 0, 999));
+        assert_eq!(divide(999, &Release::Bps(10_000)), (999, 0, 0));
+        let a = Uuid::nil();
+        assert_eq!(
+            divide(
+                1000,
+                &Release::Split {
+                    fee: 60,
+                    affiliate: Some((a, 100))
+                }
+            ),
+            (60, 100, 840)
+        );
+        // More than held: a negative payee share, which settle refuses.
+        assert!(
+            divide(
+                10,
+                &Release::Split {
+                    fee: 6,
+                    affiliate: Some((a, 5))
+                }
+            )
+            .2 < 0
+        );
     }
 }

@@ -18,7 +18,7 @@ use crate::ledger::{self, Account, Asset, Posting, SystemAccount, pick_shard};
 use crate::payments::VerifiedReceipt;
 use crate::service::WalletService;
 
-fn event_provider(p: pb::PaymentProvider) -> ev::WalletPaymentProvider {
+pub(crate) fn event_provider(p: pb::PaymentProvider) -> ev::WalletPaymentProvider {
     match p {
         pb::PaymentProvider::AppleAppStore => ev::WalletPaymentProvider::AppleAppStore,
         pb::PaymentProvider::GooglePlay => ev::WalletPaymentProvider::GooglePlay,
@@ -29,7 +29,7 @@ fn event_provider(p: pb::PaymentProvider) -> ev::WalletPaymentProvider {
 }
 
 /// Records the redemption of a store receipt (once ever).
-async fn redeem(
+pub(crate) async fn redeem(
     tx: &mut sqlx::PgConnection,
     receipt: &VerifiedReceipt,
     transaction_id: uuid::Uuid,

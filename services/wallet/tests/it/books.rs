@@ -126,7 +126,7 @@ async fn leaderboards_rank_gifters_and_creators_and_rebuild_from_the_ledger() {
 
 /// A minimal journal reader: checks what hledger's `check balanced
 /// assertions` checks, for the subset of the format the export writes.
-fn check_journal(text: &str) -> (usize, usize) {
+pub(super) fn check_journal(text: &str) -> (usize, usize) {
     let mut balances: HashMap<(String, String), i64> = HashMap::new();
     let mut transactions = 0;
     let mut assertions = 0;
@@ -229,7 +229,7 @@ async fn the_journal_export_balances_and_asserts_every_stored_balance() {
     }
 }
 
-fn which(tool: &str) -> Result<std::path::PathBuf, ()> {
+pub(super) fn which(tool: &str) -> Result<std::path::PathBuf, ()> {
     std::env::var_os("PATH")
         .and_then(|paths| {
             std::env::split_paths(&paths)

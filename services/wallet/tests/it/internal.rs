@@ -50,6 +50,7 @@ async fn escrow_is_the_marketplaces_to_hold_release_once_and_refund_whole() {
         payee_id: creator.clone(),
         amount_cents: 20_000,
         reference: "marketplace:collaboration:1".into(),
+        receipt: None,
     };
     for req in [
         p.req(&advertiser, Role::Advertiser, hold.clone()),
@@ -119,6 +120,7 @@ async fn escrow_is_the_marketplaces_to_hold_release_once_and_refund_whole() {
                 idempotency_key: key(),
                 escrow_id: escrow.escrow_id.clone(),
                 platform_fee_bps: 1500,
+                split: None,
             },
         ))
         .await
@@ -138,6 +140,7 @@ async fn escrow_is_the_marketplaces_to_hold_release_once_and_refund_whole() {
             pb::RefundEscrowRequest {
                 idempotency_key: key(),
                 escrow_id: escrow.escrow_id.clone(),
+                amount_cents: 0,
             },
         ))
         .await
@@ -163,6 +166,7 @@ async fn escrow_is_the_marketplaces_to_hold_release_once_and_refund_whole() {
         pb::RefundEscrowRequest {
             idempotency_key: key(),
             escrow_id: second.escrow_id,
+            amount_cents: 0,
         },
     ))
     .await

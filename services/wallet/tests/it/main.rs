@@ -43,6 +43,7 @@ async fn wallet_events(p: &Platform) -> Vec<WalletEvent> {
 }
 
 mod books;
+mod commerce;
 mod internal;
 mod money;
 mod rules;
