@@ -53,4 +53,5 @@ clean-state: down ## stop, then delete ALL local platform state together (broker
 	psql -h 127.0.0.1 -U postgres -d postgres -qc 'DROP DATABASE IF EXISTS wallet WITH (FORCE)'
 	psql -h 127.0.0.1 -U postgres -d postgres -qc 'DROP DATABASE IF EXISTS ads WITH (FORCE)'
 	psql -h 127.0.0.1 -U postgres -d postgres -qc 'DROP DATABASE IF EXISTS marketplace WITH (FORCE)'
+	psql -h 127.0.0.1 -U postgres -d postgres -qc 'DROP DATABASE IF EXISTS commerce WITH (FORCE)'
 	redis-cli --scan --pattern 'loop:*' | xargs -r -n 500 redis-cli del > /dev/null

@@ -50,6 +50,8 @@ start ads-auction loop-ads-auction
 wait_healthy ads-auction "$TARGET_DIR/loop-ads-auction" healthcheck
 start creator-marketplace loop-creator-marketplace
 wait_healthy creator-marketplace "$TARGET_DIR/loop-creator-marketplace" healthcheck
+start commerce loop-commerce
+wait_healthy commerce "$TARGET_DIR/loop-commerce" healthcheck
 # Locally one machine stands in for every client (`loopctl seed`,
 # `loopctl simulate` sign up thousands of accounts from 127.0.0.1), so the
 # per-IP sign-up/login limit is raised here; production keeps the default.

@@ -123,6 +123,44 @@ pub mod creator_marketplace {
     }
 }
 
+pub mod commerce {
+    pub mod v1 {
+        include_loop_proto!("commerce.v1");
+    }
+
+    crate::error_reasons! {
+        /// The rules the commerce service refuses a call with
+        /// (`ErrorInfo.reason`, named in `commerce.proto`).
+        pub enum Reason in "commerce.loop" {
+            /// The order's state machine forbids the step now.
+            InvalidTransition = "INVALID_TRANSITION",
+            /// The caller has no shop yet.
+            NoShop = "NO_SHOP",
+            /// The SKU is not on sale (not approved, retired, another shop's).
+            NotForSale = "NOT_FOR_SALE",
+            /// Fewer units are available than asked for.
+            OutOfStock = "OUT_OF_STOCK",
+            /// A seller buying from their own shop.
+            SelfPurchase = "SELF_PURCHASE",
+            /// The product was edited since the version the caller names.
+            VersionConflict = "VERSION_CONFLICT",
+            /// Review of a product that is not waiting for review.
+            NotPendingReview = "NOT_PENDING_REVIEW",
+            /// A refund after the window following delivery.
+            RefundWindowClosed = "REFUND_WINDOW_CLOSED",
+            /// A refund of more than is left to refund.
+            RefundTooLarge = "REFUND_TOO_LARGE",
+            /// The card payment was declined (the receipt did not verify,
+            /// or is for another order or amount).
+            PaymentDeclined = "PAYMENT_DECLINED",
+            /// The store receipt paid something else before.
+            ReceiptAlreadyRedeemed = "RECEIPT_ALREADY_REDEEMED" => AlreadyExists,
+            ShopExists = "SHOP_EXISTS" => AlreadyExists,
+            IdempotencyKeyReused = "IDEMPOTENCY_KEY_REUSED" => AlreadyExists,
+        }
+    }
+}
+
 pub mod events {
     pub mod v1 {
         include_loop_proto!("events.v1");

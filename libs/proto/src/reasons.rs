@@ -96,6 +96,7 @@ mod tests {
         distinct_and_round_trip::<crate::wallet::Reason>();
         distinct_and_round_trip::<crate::ads_auction::Reason>();
         distinct_and_round_trip::<crate::creator_marketplace::Reason>();
+        distinct_and_round_trip::<crate::commerce::Reason>();
     }
 
     #[test]

@@ -38,6 +38,7 @@ pub enum Service {
     AdsAuction,
     FeedRanking,
     CreatorMarketplace,
+    Commerce,
     Gateway,
 }
 
@@ -53,6 +54,7 @@ impl Service {
             AdsAuction if metered_ads => &[Content, Wallet],
             AdsAuction => &[Content],
             CreatorMarketplace => &[Content, Wallet],
+            Commerce => &[Wallet],
             Gateway => &[Content, Wallet, AdsAuction, FeedRanking, CreatorMarketplace],
         }
     }
@@ -65,6 +67,7 @@ impl Service {
             Service::AdsAuction => "loop.ads_auction.v1.AdsAuctionService",
             Service::FeedRanking => "loop.feed_ranking.v1.FeedRankingService",
             Service::CreatorMarketplace => "loop.creator_marketplace.v1.CreatorMarketplaceService",
+            Service::Commerce => "loop.commerce.v1.CommerceService",
             Service::Gateway => return None,
         })
     }
@@ -111,6 +114,8 @@ pub struct SandboxBuilder<'a> {
     ranker: Vec<Tune<'a, loop_feed_ranking::Config>>,
     #[cfg(feature = "creator-marketplace")]
     market: Vec<Tune<'a, loop_creator_marketplace::Config>>,
+    #[cfg(feature = "commerce")]
+    commerce: Vec<Tune<'a, loop_commerce::Config>>,
     #[cfg(feature = "gateway")]
     gateway: Vec<Tune<'a, loop_gateway::Config>>,
 }
@@ -187,6 +192,14 @@ impl<'a> SandboxBuilder<'a> {
         loop_creator_marketplace::Config
     );
     service_methods!(
+        "commerce",
+        Service::Commerce,
+        commerce,
+        commerce,
+        commerce_with,
+        loop_commerce::Config
+    );
+    service_methods!(
         "gateway",
         Service::Gateway,
         gateway,
@@ -249,6 +262,10 @@ impl<'a> SandboxBuilder<'a> {
             ranker: None,
             #[cfg(feature = "creator-marketplace")]
             market: None,
+            #[cfg(feature = "commerce")]
+            commerce: None,
+            #[cfg(feature = "commerce")]
+            commerce_clock: loop_commerce::Clock::system(),
             #[cfg(feature = "gateway")]
             gateway: None,
         };
@@ -303,6 +320,15 @@ impl<'a> SandboxBuilder<'a> {
                         loop_creator_marketplace::run,
                     ));
                 }
+                #[cfg(feature = "commerce")]
+                Service::Commerce => {
+                    let db = sandbox.database(name, "commerce").await;
+                    let config = sandbox.commerce_config(db, std::mem::take(&mut self.commerce));
+                    let clock = sandbox.commerce_clock.clone();
+                    sandbox.commerce = Some(sandbox.spawn(service, listener, config, |c, l, s| {
+                        loop_commerce::run_with_clock(c, l, s, clock)
+                    }));
+                }
                 #[cfg(feature = "gateway")]
                 Service::Gateway => {
                     let config = sandbox.gateway_config(std::mem::take(&mut self.gateway));
@@ -338,6 +364,11 @@ pub struct Sandbox {
     ranker: Option<Running<loop_feed_ranking::Config>>,
     #[cfg(feature = "creator-marketplace")]
     market: Option<Running<loop_creator_marketplace::Config>>,
+    #[cfg(feature = "commerce")]
+    commerce: Option<Running<loop_commerce::Config>>,
+    /// The clock of commerce's time rules: move it to let days pass.
+    #[cfg(feature = "commerce")]
+    commerce_clock: loop_commerce::Clock,
     #[cfg(feature = "gateway")]
     gateway: Option<Running<loop_gateway::Config>>,
 }
@@ -363,6 +394,8 @@ impl Sandbox {
             ranker: Vec::new(),
             #[cfg(feature = "creator-marketplace")]
             market: Vec::new(),
+            #[cfg(feature = "commerce")]
+            commerce: Vec::new(),
             #[cfg(feature = "gateway")]
             gateway: Vec::new(),
         }
@@ -460,6 +493,18 @@ impl Sandbox {
     #[cfg(feature = "creator-marketplace")]
     pub fn market(&self) -> &Running<loop_creator_marketplace::Config> {
         started(&self.market, "creator-marketplace")
+    }
+
+    #[cfg(feature = "commerce")]
+    pub fn commerce(&self) -> &Running<loop_commerce::Config> {
+        started(&self.commerce, "commerce")
+    }
+
+    /// Commerce's clock (holds, deadlines, refund windows, settlement):
+    /// `advance` it to let time pass; the sweeper acts on its next round.
+    #[cfg(feature = "commerce")]
+    pub fn commerce_clock(&self) -> &loop_commerce::Clock {
+        &self.commerce_clock
     }
 
     #[cfg(feature = "gateway")]
@@ -562,6 +607,22 @@ impl Sandbox {
         c.services.content_url = self.url(Service::Content).expect("content");
         c.services.wallet_url = self.url(Service::Wallet).expect("wallet");
         c.consumer.group_id = format!("{}-market", self.prefix);
+        tune(&mut c, tunes);
+        c
+    }
+
+    #[cfg(feature = "commerce")]
+    fn commerce_config(
+        &self,
+        database: DatabaseConfig,
+        tunes: Vec<Tune<'_, loop_commerce::Config>>,
+    ) -> loop_commerce::Config {
+        let mut c = loop_commerce::Config::default();
+        c.database = database;
+        c.kafka = self.kafka.clone();
+        c.services.wallet_url = self.url(Service::Wallet).expect("wallet");
+        c.outbox.poll_interval_ms = 50;
+        c.jobs.sweep_interval_ms = 50;
         tune(&mut c, tunes);
         c
     }

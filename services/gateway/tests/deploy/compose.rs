@@ -14,6 +14,7 @@ fn required_values() -> BTreeMap<String, String> {
         "feed-ranking",
         "ads-auction",
         "creator-marketplace",
+        "commerce",
     ] {
         let key = SigningKey::generate(issuer, "test").expect("key");
         jwks.keys.push(key.public_jwk());

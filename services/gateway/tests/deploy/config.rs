@@ -73,7 +73,9 @@ fn every_service_refuses_development_secrets_outside_development() {
             "content" => expected.push("bootstrap_admin.password"),
             "wallet" => expected.push("payments.test_provider_enabled"),
             "ads-auction" => expected.extend(["auth.signing_key", "tokens.keys.k1"]),
-            "gateway" | "feed-ranking" | "creator-marketplace" => expected.push("auth.signing_key"),
+            "gateway" | "feed-ranking" | "creator-marketplace" | "commerce" => {
+                expected.push("auth.signing_key")
+            }
             _ => {}
         }
         for key in expected {

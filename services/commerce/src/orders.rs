@@ -1,0 +1,1263 @@
+//! Orders: checkout with atomic stock reservation, payment into a wallet
+//! escrow, the lifecycle ([`crate::machine`] decides, this module loads,
+//! locks and stores), cancellations that return stock and money, refunds
+//! after delivery and settlement.
+//!
+//! Stock and money are each moved once:
+//! - Stock leaves with a conditional UPDATE in the checkout transaction and
+//!   comes back in the transaction that cancels the order (the order row is
+//!   locked and its state checked, so only one cancellation can happen).
+//! - Money steps are recorded as due in the order's transaction (PAYING with
+//!   the receipt, `refund_all_due`, an `order_refunds` row, `settle_due` with
+//!   the split), then sent to the wallet with a key derived from the order;
+//!   the wallet answers a repeated key with its first result, so the
+//!   sweeper may finish any step a crash interrupted.
+
+use chrono::{DateTime, Utc};
+use loop_platform::auth::Caller;
+use loop_platform::ids::parse_id;
+use loop_proto::commerce::v1 as pb;
+use loop_proto::events::v1 as ev;
+use loop_proto::wallet::v1 as wpb;
+use prost::Message;
+use sha2::{Digest, Sha256};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::catalog::APPROVED;
+use crate::error::{CommerceError, CommerceResult, Reason, unavailable};
+use crate::events;
+use crate::machine::{self, Actor, Refusal, Status, Step, Times};
+use crate::service::CommerceService;
+use crate::wallet::WalletFailure;
+
+#[derive(sqlx::FromRow, Clone, Debug)]
+pub(crate) struct OrderRow {
+    pub order_id: Uuid,
+    pub shop_id: Uuid,
+    pub seller_id: Uuid,
+    pub buyer_id: Uuid,
+    pub status: i16,
+    pub total_cents: i64,
+    pub refunded_cents: i64,
+    pub receipt: Option<Vec<u8>>,
+    pub escrow_id: Option<Uuid>,
+    pub carrier: String,
+    pub tracking_number: String,
+    pub cancel_reason: String,
+    pub seller_cents: i64,
+    pub fee_cents: i64,
+    pub settle_due: bool,
+    pub created_at: DateTime<Utc>,
+    pub paid_at: Option<DateTime<Utc>>,
+    pub hold_until: Option<DateTime<Utc>>,
+    pub shipped_at: Option<DateTime<Utc>>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub settle_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+const ORDER_COLUMNS: &str = "order_id, shop_id, seller_id, buyer_id, status, total_cents, refunded_cents, receipt, escrow_id, carrier, tracking_number, cancel_reason, seller_cents, fee_cents, settle_due, created_at, paid_at, hold_until, shipped_at, delivered_at, settle_at, closed_at";
+
+#[derive(sqlx::FromRow)]
+struct ItemRow {
+    product_id: Uuid,
+    product_version: i32,
+    sku_id: Uuid,
+    title: String,
+    sku_name: String,
+    unit_price_cents: i64,
+    quantity: i32,
+}
+
+impl OrderRow {
+    pub fn status(&self) -> Status {
+        Status::from_id(self.status).unwrap_or(Status::Cancelled)
+    }
+
+    fn actor(&self, caller: &Caller) -> Option<Actor> {
+        if caller.is_admin() {
+            Some(Actor::Admin)
+        } else if caller.subject == self.buyer_id.to_string() {
+            Some(Actor::Buyer)
+        } else if caller.subject == self.seller_id.to_string() {
+            Some(Actor::Seller)
+        } else {
+            None
+        }
+    }
+}
+
+/// Orders by state change, for dashboards.
+static STEPS: std::sync::LazyLock<prometheus::IntCounterVec> = std::sync::LazyLock::new(|| {
+    loop_platform::metrics::counter_vec(
+        "loop_commerce_order_steps_total",
+        "Order state changes committed, by the state reached",
+        &["status"],
+    )
+});
+
+fn count(status: Status) {
+    STEPS.with_label_values(&[status.name()]).inc();
+}
+
+fn hash<M: Message>(rpc: &str, body: &M) -> Vec<u8> {
+    let mut h = Sha256::new();
+    h.update(rpc.as_bytes());
+    h.update([0]);
+    h.update(body.encode_to_vec());
+    h.finalize().to_vec()
+}
+
+fn refusal(r: Refusal) -> CommerceError {
+    match r {
+        Refusal::Transition(m) => CommerceError::rule(Reason::InvalidTransition, m),
+        Refusal::RefundWindowClosed => CommerceError::rule(
+            Reason::RefundWindowClosed,
+            "the refund window after delivery has closed",
+        ),
+    }
+}
+
+fn not_found() -> CommerceError {
+    CommerceError::not_found("order not found (order_id)")
+}
+
+/// A wallet refusal, passed on to the caller naming the same field or rule.
+fn wallet_refusal(status: &tonic::Status) -> CommerceError {
+    if loop_platform::error::status_reason(status).as_deref() == Some("RECEIPT_ALREADY_REDEEMED") {
+        return CommerceError::rule(
+            Reason::ReceiptAlreadyRedeemed,
+            "this store receipt paid for something else before",
+        );
+    }
+    // A declined payment is about this receipt and this order, not the
+    // request's shape: FAILED_PRECONDITION naming the receipt's field.
+    let field = loop_platform::error::status_field(status).unwrap_or_else(|| "receipt".into());
+    let message = status
+        .message()
+        .split_once(": ")
+        .map_or(status.message(), |(_, m)| m);
+    CommerceError::rule(Reason::PaymentDeclined, format!("{field} {message}"))
+}
+
+pub(crate) async fn order_for_update(tx: &mut PgConnection, id: Uuid) -> CommerceResult<OrderRow> {
+    sqlx::query_as::<_, OrderRow>(&format!(
+        "SELECT {ORDER_COLUMNS} FROM orders WHERE order_id = $1 FOR UPDATE"
+    ))
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(not_found)
+}
+
+/// A mutating call's idempotency key.
+pub(crate) struct Key {
+    scope: String,
+    key: String,
+    hash: Vec<u8>,
+}
+
+impl Key {
+    fn new<M: Message>(caller: &Caller, rpc: &str, key: &str, body: &M) -> CommerceResult<Self> {
+        loop_platform::validate::idempotency_key("idempotency_key", key)?;
+        Ok(Self {
+            scope: format!("{}/{rpc}", caller.subject),
+            key: key.to_owned(),
+            hash: hash(rpc, body),
+        })
+    }
+
+    /// The order of a call already done with this key; another body is refused.
+    async fn recall(&self, conn: &mut PgConnection) -> CommerceResult<Option<Uuid>> {
+        let row: Option<(Vec<u8>, Uuid)> =
+            sqlx::query_as("SELECT hash, order_id FROM request_keys WHERE scope = $1 AND key = $2")
+                .bind(&self.scope)
+                .bind(&self.key)
+                .fetch_optional(&mut *conn)
+                .await?;
+        match row {
+            Some((h, order)) if h == self.hash => Ok(Some(order)),
+            Some(_) => Err(CommerceError::rule(
+                Reason::IdempotencyKeyReused,
+                "idempotency_key was used with another request",
+            )),
+            None => Ok(None),
+        }
+    }
+
+    async fn remember(&self, tx: &mut PgConnection, order: Uuid) -> CommerceResult<()> {
+        sqlx::query(
+            "INSERT INTO request_keys (scope, key, hash, order_id) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        )
+        .bind(&self.scope)
+        .bind(&self.key)
+        .bind(&self.hash)
+        .bind(order)
+        .execute(&mut *tx)
+        .await?;
+        Ok(())
+    }
+}
+
+impl CommerceService {
+    fn times(&self, o: &OrderRow, now: DateTime<Utc>) -> Times {
+        Times {
+            now: Some(now),
+            hold_until: o.hold_until,
+            refund_until: o
+                .delivered_at
+                .map(|d| d + chrono::Duration::days(self.config.orders.refund_window_days)),
+            settle_at: o.settle_at,
+        }
+    }
+
+    pub(crate) async fn place_order(
+        &self,
+        caller: &Caller,
+        req: pb::PlaceOrderRequest,
+    ) -> CommerceResult<pb::PlaceOrderResponse> {
+        let me = caller.user_id()?;
+        let shop = parse_id("shop_id", &req.shop_id)?;
+        if req.items.is_empty() || req.items.len() > 20 {
+            return Err(CommerceError::invalid("items", "must list 1..20 SKUs"));
+        }
+        let mut lines = Vec::with_capacity(req.items.len());
+        for (i, line) in req.items.iter().enumerate() {
+            let sku = parse_id(&format!("items[{i}].sku_id"), &line.sku_id)?;
+            if !(1..=99).contains(&line.quantity) {
+                return Err(CommerceError::invalid(
+                    format!("items[{i}].quantity"),
+                    "must be 1..99",
+                ));
+            }
+            // Lines naming the same SKU are one line.
+            match lines.iter_mut().find(|(_, s, _)| *s == sku) {
+                Some((_, _, q)) => *q += i64::from(line.quantity),
+                None => lines.push((i, sku, i64::from(line.quantity))),
+            }
+        }
+        loop_platform::validate::idempotency_key("idempotency_key", &req.idempotency_key)?;
+        let body_hash = hash(
+            "PlaceOrder",
+            &pb::PlaceOrderRequest {
+                idempotency_key: String::new(),
+                ..req.clone()
+            },
+        );
+        if let Some(order) = self.placed(me, &req.idempotency_key, &body_hash).await? {
+            return Ok(pb::PlaceOrderResponse { order: Some(order) });
+        }
+        let seller: Option<Uuid> =
+            sqlx::query_scalar("SELECT seller_id FROM shops WHERE shop_id = $1")
+                .bind(shop)
+                .fetch_optional(&self.pool)
+                .await?;
+        let seller = seller.ok_or_else(|| CommerceError::not_found("shop not found (shop_id)"))?;
+        if seller == me {
+            return Err(CommerceError::rule(
+                Reason::SelfPurchase,
+                "a seller cannot buy from their own shop",
+            ));
+        }
+        // Lock SKU rows in one global order so checkouts never deadlock.
+        lines.sort_by_key(|(_, sku, _)| *sku);
+        let now = self.clock.now();
+        let order_id = loop_platform::ids::new_id();
+        let mut tx = self.pool.begin().await?;
+        let mut items = Vec::with_capacity(lines.len());
+        for (i, sku, quantity) in &lines {
+            items.push(reserve(&mut tx, shop, *i, *sku, *quantity).await?);
+        }
+        let total: i64 = items
+            .iter()
+            .map(|it| it.unit_price_cents * i64::from(it.quantity))
+            .sum();
+        let inserted = sqlx::query(
+            "INSERT INTO orders (order_id, shop_id, seller_id, buyer_id, status, total_cents, place_key, place_hash, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(order_id)
+        .bind(shop)
+        .bind(seller)
+        .bind(me)
+        .bind(Status::Unpaid.id())
+        .bind(total)
+        .bind(&req.idempotency_key)
+        .bind(&body_hash)
+        .bind(now)
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            Ok(_) => {}
+            Err(err) if loop_platform::error::is_unique_violation(&err, None) => {
+                // A concurrent duplicate committed first: it holds the stock.
+                drop(tx);
+                return match self.placed(me, &req.idempotency_key, &body_hash).await? {
+                    Some(order) => Ok(pb::PlaceOrderResponse { order: Some(order) }),
+                    None => Err(unavailable("retry the order")),
+                };
+            }
+            Err(err) => return Err(err.into()),
+        }
+        for (idx, it) in items.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO order_items (order_id, idx, product_id, product_version, sku_id, title, sku_name, unit_price_cents, quantity) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(order_id)
+            .bind(i16::try_from(idx).unwrap_or(0))
+            .bind(it.product_id)
+            .bind(it.product_version)
+            .bind(it.sku_id)
+            .bind(&it.title)
+            .bind(&it.sku_name)
+            .bind(it.unit_price_cents)
+            .bind(it.quantity)
+            .execute(&mut *tx)
+            .await?;
+        }
+        events::emit(
+            &mut tx,
+            &order_id.to_string(),
+            now,
+            ev::commerce_event::Payload::OrderPlaced(ev::OrderPlaced {
+                order_id: order_id.to_string(),
+                shop_id: shop.to_string(),
+                seller_id: seller.to_string(),
+                buyer_id: me.to_string(),
+                total_cents: total,
+                units: items
+                    .iter()
+                    .map(|i| u32::try_from(i.quantity).unwrap_or(0))
+                    .sum(),
+            }),
+        )
+        .await?;
+        tx.commit().await?;
+        count(Status::Unpaid);
+        Ok(pb::PlaceOrderResponse {
+            order: Some(self.order(order_id).await?),
+        })
+    }
+
+    /// The order a PlaceOrder key already created, if any.
+    async fn placed(
+        &self,
+        buyer: Uuid,
+        key: &str,
+        body_hash: &[u8],
+    ) -> CommerceResult<Option<pb::Order>> {
+        let row: Option<(Uuid, Vec<u8>)> = sqlx::query_as(
+            "SELECT order_id, place_hash FROM orders WHERE buyer_id = $1 AND place_key = $2",
+        )
+        .bind(buyer)
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            None => Ok(None),
+            Some((id, h)) if h == body_hash => Ok(Some(self.order(id).await?)),
+            Some(_) => Err(CommerceError::rule(
+                Reason::IdempotencyKeyReused,
+                "idempotency_key was used with another request",
+            )),
+        }
+    }
+
+    pub(crate) async fn pay_order(
+        &self,
+        caller: &Caller,
+        req: pb::PayOrderRequest,
+    ) -> CommerceResult<pb::PayOrderResponse> {
+        let id = parse_id("order_id", &req.order_id)?;
+        let receipt = req
+            .receipt
+            .clone()
+            .ok_or_else(|| CommerceError::invalid("receipt", "is required"))?;
+        let key = Key::new(
+            caller,
+            "PayOrder",
+            &req.idempotency_key,
+            &pb::PayOrderRequest {
+                idempotency_key: String::new(),
+                ..req.clone()
+            },
+        )?;
+        let mut tx = self.pool.begin().await?;
+        let order = order_for_update(&mut tx, id).await?;
+        if order.actor(caller) != Some(Actor::Buyer) {
+            return Err(if order.actor(caller).is_some() {
+                CommerceError::denied("only the buyer pays an order")
+            } else {
+                not_found()
+            });
+        }
+        if key.recall(&mut tx).await?.is_some() && order.status() != Status::Paying {
+            drop(tx);
+            return Ok(pb::PayOrderResponse {
+                order: Some(self.order(id).await?),
+            });
+        }
+        if order.status() != Status::Paying {
+            machine::next(
+                order.status(),
+                Step::Pay,
+                Actor::Buyer,
+                &self.times(&order, self.clock.now()),
+            )
+            .map_err(refusal)?;
+            sqlx::query("UPDATE orders SET status = $2, receipt = $3 WHERE order_id = $1")
+                .bind(id)
+                .bind(Status::Paying.id())
+                .bind(receipt.encode_to_vec())
+                .execute(&mut *tx)
+                .await?;
+        }
+        key.remember(&mut tx, id).await?;
+        tx.commit().await?;
+        self.charge(id).await?;
+        Ok(pb::PayOrderResponse {
+            order: Some(self.order(id).await?),
+        })
+    }
+
+    /// Sends a PAYING order's stored receipt to the wallet and records the
+    /// outcome: ON_HOLD, or back to UNPAID when the wallet refuses it.
+    pub(crate) async fn charge(&self, id: Uuid) -> CommerceResult<()> {
+        let order = sqlx::query_as::<_, OrderRow>(&format!(
+            "SELECT {ORDER_COLUMNS} FROM orders WHERE order_id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(not_found)?;
+        let (Status::Paying, Some(bytes)) = (order.status(), order.receipt.clone()) else {
+            return Ok(());
+        };
+        let receipt = wpb::PaymentReceipt::decode(bytes.as_slice())
+            .map_err(|e| CommerceError::internal(anyhow::anyhow!("stored receipt: {e}")))?;
+        let outcome = self
+            .wallet
+            .pay(
+                id,
+                order.buyer_id,
+                order.seller_id,
+                order.total_cents,
+                receipt,
+            )
+            .await;
+        let mut tx = self.pool.begin().await?;
+        let order = order_for_update(&mut tx, id).await?;
+        if order.status() != Status::Paying || order.receipt.as_deref() != Some(bytes.as_slice()) {
+            // Another replica or the sweeper recorded the outcome first.
+            return Ok(());
+        }
+        let now = self.clock.now();
+        match outcome {
+            Ok(escrow) => {
+                machine::next(
+                    Status::Paying,
+                    Step::PaymentConfirmed,
+                    Actor::System,
+                    &self.times(&order, now),
+                )
+                .map_err(refusal)?;
+                let hold_until = now + chrono::Duration::minutes(self.config.orders.hold_minutes);
+                sqlx::query(
+                    "UPDATE orders SET status = $2, escrow_id = $3, paid_at = $4, hold_until = $5 WHERE order_id = $1",
+                )
+                .bind(id)
+                .bind(Status::OnHold.id())
+                .bind(escrow)
+                .bind(now)
+                .bind(hold_until)
+                .execute(&mut *tx)
+                .await?;
+                events::emit(
+                    &mut tx,
+                    &id.to_string(),
+                    now,
+                    ev::commerce_event::Payload::OrderPaid(ev::OrderPaid {
+                        order_id: id.to_string(),
+                        seller_id: order.seller_id.to_string(),
+                        buyer_id: order.buyer_id.to_string(),
+                        total_cents: order.total_cents,
+                        escrow_id: escrow.to_string(),
+                    }),
+                )
+                .await?;
+                tx.commit().await?;
+                count(Status::OnHold);
+                Ok(())
+            }
+            Err(WalletFailure::Refused(status)) => {
+                sqlx::query("UPDATE orders SET status = $2, receipt = NULL WHERE order_id = $1")
+                    .bind(id)
+                    .bind(Status::Unpaid.id())
+                    .execute(&mut *tx)
+                    .await?;
+                // The refused attempt's keys go too, so the buyer may pay again.
+                sqlx::query(
+                    "DELETE FROM request_keys WHERE order_id = $1 AND scope LIKE '%/PayOrder'",
+                )
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Err(wallet_refusal(&status))
+            }
+            Err(failure) => {
+                tracing::warn!(order = %id, error = ?failure, "payment not confirmed; the sweeper retries");
+                Err(unavailable(
+                    "the payment is being confirmed; the order shows PAYING until it is",
+                ))
+            }
+        }
+    }
+
+    pub(crate) async fn cancel_order(
+        &self,
+        caller: &Caller,
+        req: pb::CancelOrderRequest,
+    ) -> CommerceResult<pb::CancelOrderResponse> {
+        let id = parse_id("order_id", &req.order_id)?;
+        let reason = req.reason.trim().to_owned();
+        if reason.chars().count() > 500 {
+            return Err(CommerceError::invalid(
+                "reason",
+                "must be at most 500 characters",
+            ));
+        }
+        let key = Key::new(
+            caller,
+            "CancelOrder",
+            &req.idempotency_key,
+            &pb::CancelOrderRequest {
+                idempotency_key: String::new(),
+                ..req.clone()
+            },
+        )?;
+        self.cancel(id, Some((caller, &key)), &reason).await?;
+        Ok(pb::CancelOrderResponse {
+            order: Some(self.order(id).await?),
+        })
+    }
+
+    /// Cancels `id` as the caller (or as the system, with `reason` naming
+    /// why): stock back in the same transaction, the escrow refunded after.
+    pub(crate) async fn cancel(
+        &self,
+        id: Uuid,
+        by: Option<(&Caller, &Key)>,
+        reason: &str,
+    ) -> CommerceResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let order = order_for_update(&mut tx, id).await?;
+        let actor = match by {
+            Some((caller, key)) => {
+                let actor = order.actor(caller).ok_or_else(not_found)?;
+                if key.recall(&mut tx).await?.is_some() {
+                    return Ok(());
+                }
+                actor
+            }
+            None => Actor::System,
+        };
+        let now = self.clock.now();
+        machine::next(
+            order.status(),
+            Step::Cancel,
+            actor,
+            &self.times(&order, now),
+        )
+        .map_err(refusal)?;
+        return_stock(&mut tx, id).await?;
+        let paid = order.escrow_id.is_some();
+        let by_name = match actor {
+            Actor::Buyer => "buyer",
+            Actor::Seller => "seller",
+            Actor::Admin => "admin",
+            Actor::System => reason,
+        };
+        sqlx::query(
+            "UPDATE orders SET status = $2, refund_all_due = $3, refunded_cents = CASE WHEN $3 THEN total_cents ELSE 0 END, \
+             cancel_reason = $4, cancelled_by = $5, closed_at = $6 WHERE order_id = $1",
+        )
+        .bind(id)
+        .bind(Status::Cancelled.id())
+        .bind(paid)
+        .bind(if actor == Actor::System { "" } else { reason })
+        .bind(by_name)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        events::emit(
+            &mut tx,
+            &id.to_string(),
+            now,
+            ev::commerce_event::Payload::OrderCancelled(ev::OrderCancelled {
+                order_id: id.to_string(),
+                seller_id: order.seller_id.to_string(),
+                buyer_id: order.buyer_id.to_string(),
+                refunded_cents: if paid { order.total_cents } else { 0 },
+                by: by_name.to_owned(),
+            }),
+        )
+        .await?;
+        if let Some((_, key)) = by {
+            key.remember(&mut tx, id).await?;
+        }
+        tx.commit().await?;
+        count(Status::Cancelled);
+        if paid {
+            self.refund_all(id).await;
+        }
+        Ok(())
+    }
+
+    /// Returns everything a cancelled order's escrow holds to the card.
+    pub(crate) async fn refund_all(&self, id: Uuid) {
+        let escrow: Option<Option<Uuid>> = match sqlx::query_scalar(
+            "SELECT escrow_id FROM orders WHERE order_id = $1 AND refund_all_due",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        {
+            Ok(e) => e,
+            Err(err) => {
+                tracing::warn!(order = %id, error = %err, "loading a due refund failed");
+                return;
+            }
+        };
+        let Some(Some(escrow)) = escrow else { return };
+        match self
+            .wallet
+            .refund(format!("commerce:cancel:{id}"), escrow, 0)
+            .await
+        {
+            Ok(_) => {
+                if let Err(err) =
+                    sqlx::query("UPDATE orders SET refund_all_due = false WHERE order_id = $1")
+                        .bind(id)
+                        .execute(&self.pool)
+                        .await
+                {
+                    tracing::warn!(order = %id, error = %err, "recording a refund failed; the sweeper retries");
+                }
+            }
+            Err(WalletFailure::NotHeld) => {
+                tracing::error!(order = %id, escrow = %escrow, "the escrow of a cancelled order is no longer held; needs a look");
+            }
+            Err(err) => {
+                tracing::warn!(order = %id, error = ?err, "refund not confirmed; the sweeper retries");
+            }
+        }
+    }
+
+    pub(crate) async fn ship_order(
+        &self,
+        caller: &Caller,
+        req: pb::ShipOrderRequest,
+    ) -> CommerceResult<pb::ShipOrderResponse> {
+        let id = parse_id("order_id", &req.order_id)?;
+        let carrier = req.carrier.trim().to_owned();
+        if carrier.is_empty() || carrier.chars().count() > 60 {
+            return Err(CommerceError::invalid(
+                "carrier",
+                "must be 1..60 characters",
+            ));
+        }
+        let tracking = req.tracking_number.trim().to_owned();
+        if !(4..=64).contains(&tracking.len())
+            || !tracking
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-')
+        {
+            return Err(CommerceError::invalid(
+                "tracking_number",
+                "must be 4..64 characters of A-Z, a-z, 0-9 and -",
+            ));
+        }
+        let key = Key::new(
+            caller,
+            "ShipOrder",
+            &req.idempotency_key,
+            &pb::ShipOrderRequest {
+                idempotency_key: String::new(),
+                ..req.clone()
+            },
+        )?;
+        self.step(id, caller, &key, Step::Ship, |tx, order, now| {
+            Box::pin(async move {
+                sqlx::query(
+                    "UPDATE orders SET status = $2, carrier = $3, tracking_number = $4, shipped_at = $5 WHERE order_id = $1",
+                )
+                .bind(order.order_id)
+                .bind(Status::Shipped.id())
+                .bind(&carrier)
+                .bind(&tracking)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                events::emit(
+                    tx,
+                    &order.order_id.to_string(),
+                    now,
+                    ev::commerce_event::Payload::OrderShipped(ev::OrderShipped {
+                        order_id: order.order_id.to_string(),
+                        carrier: carrier.clone(),
+                        tracking_number: tracking.clone(),
+                    }),
+                )
+                .await?;
+                Ok(Status::Shipped)
+            })
+        })
+        .await?;
+        Ok(pb::ShipOrderResponse {
+            order: Some(self.order(id).await?),
+        })
+    }
+
+    pub(crate) async fn confirm_delivery(
+        &self,
+        caller: &Caller,
+        req: pb::ConfirmDeliveryRequest,
+    ) -> CommerceResult<pb::ConfirmDeliveryResponse> {
+        let id = parse_id("order_id", &req.order_id)?;
+        let key = Key::new(
+            caller,
+            "ConfirmDelivery",
+            &req.idempotency_key,
+            &pb::ConfirmDeliveryRequest {
+                idempotency_key: String::new(),
+                ..req.clone()
+            },
+        )?;
+        let settle_days = self.config.orders.settle_after_days;
+        self.step(id, caller, &key, Step::Deliver, |tx, order, now| {
+            Box::pin(async move {
+                let settle_at = now + chrono::Duration::days(settle_days);
+                sqlx::query(
+                    "UPDATE orders SET status = $2, delivered_at = $3, settle_at = $4 WHERE order_id = $1",
+                )
+                .bind(order.order_id)
+                .bind(Status::Delivered.id())
+                .bind(now)
+                .bind(settle_at)
+                .execute(&mut *tx)
+                .await?;
+                events::emit(
+                    tx,
+                    &order.order_id.to_string(),
+                    now,
+                    ev::commerce_event::Payload::OrderDelivered(ev::OrderDelivered {
+                        order_id: order.order_id.to_string(),
+                        settle_at: Some(loop_platform::time::to_timestamp(settle_at)),
+                    }),
+                )
+                .await?;
+                Ok(Status::Delivered)
+            })
+        })
+        .await?;
+        Ok(pb::ConfirmDeliveryResponse {
+            order: Some(self.order(id).await?),
+        })
+    }
+
+    /// One step by a caller: lock, check the key and the state machine, apply.
+    async fn step<F>(
+        &self,
+        id: Uuid,
+        caller: &Caller,
+        key: &Key,
+        step: Step,
+        apply: F,
+    ) -> CommerceResult<()>
+    where
+        F: for<'t> FnOnce(
+            &'t mut PgConnection,
+            OrderRow,
+            DateTime<Utc>,
+        ) -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = CommerceResult<Status>> + Send + 't>,
+        >,
+    {
+        let mut tx = self.pool.begin().await?;
+        let order = order_for_update(&mut tx, id).await?;
+        let actor = order.actor(caller).ok_or_else(not_found)?;
+        if key.recall(&mut tx).await?.is_some() {
+            return Ok(());
+        }
+        let now = self.clock.now();
+        machine::next(order.status(), step, actor, &self.times(&order, now)).map_err(refusal)?;
+        let reached = apply(&mut tx, order, now).await?;
+        key.remember(&mut tx, id).await?;
+        tx.commit().await?;
+        count(reached);
+        Ok(())
+    }
+
+    pub(crate) async fn refund_order(
+        &self,
+        caller: &Caller,
+        req: pb::RefundOrderRequest,
+    ) -> CommerceResult<pb::RefundOrderResponse> {
+        let id = parse_id("order_id", &req.order_id)?;
+        let reason = req.reason.trim().to_owned();
+        if reason.is_empty() || reason.chars().count() > 500 {
+            return Err(CommerceError::invalid(
+                "reason",
+                "must be 1..500 characters",
+            ));
+        }
+        if req.amount_cents < 0 {
+            return Err(CommerceError::invalid(
+                "amount_cents",
+                "must be 0 (everything not yet refunded) or a positive amount",
+            ));
+        }
+        let key = Key::new(
+            caller,
+            "RefundOrder",
+            &req.idempotency_key,
+            &pb::RefundOrderRequest {
+                idempotency_key: String::new(),
+                ..req.clone()
+            },
+        )?;
+        let mut tx = self.pool.begin().await?;
+        let order = order_for_update(&mut tx, id).await?;
+        let actor = order.actor(caller).ok_or_else(not_found)?;
+        if key.recall(&mut tx).await?.is_some() {
+            drop(tx);
+            return Ok(pb::RefundOrderResponse {
+                order: Some(self.order(id).await?),
+            });
+        }
+        let refundable = order.total_cents - order.refunded_cents;
+        let amount = if req.amount_cents == 0 {
+            refundable
+        } else {
+            req.amount_cents
+        };
+        let full = amount >= refundable;
+        let now = self.clock.now();
+        let to = machine::next(
+            order.status(),
+            Step::Refund { full },
+            actor,
+            &self.times(&order, now),
+        )
+        .map_err(refusal)?;
+        if amount > refundable {
+            return Err(CommerceError::rule(
+                Reason::RefundTooLarge,
+                format!("amount_cents: at most the {refundable} cents not yet refunded"),
+            ));
+        }
+        if order.settle_due {
+            return Err(refusal(Refusal::RefundWindowClosed));
+        }
+        let refund_id = loop_platform::ids::new_id();
+        sqlx::query(
+            "INSERT INTO order_refunds (refund_id, order_id, amount_cents, reason, request_key) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(refund_id)
+        .bind(id)
+        .bind(amount)
+        .bind(&reason)
+        .bind(format!("{}/{}", key.scope, key.key))
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE orders SET status = $2, refunded_cents = refunded_cents + $3, \
+             closed_at = CASE WHEN $4 THEN $5 ELSE closed_at END WHERE order_id = $1",
+        )
+        .bind(id)
+        .bind(to.id())
+        .bind(amount)
+        .bind(full)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        events::emit(
+            &mut tx,
+            &id.to_string(),
+            now,
+            ev::commerce_event::Payload::OrderRefunded(ev::OrderRefunded {
+                order_id: id.to_string(),
+                amount_cents: amount,
+                refunded_cents: order.refunded_cents + amount,
+                full,
+            }),
+        )
+        .await?;
+        key.remember(&mut tx, id).await?;
+        tx.commit().await?;
+        count(to);
+        self.send_refund(refund_id).await;
+        Ok(pb::RefundOrderResponse {
+            order: Some(self.order(id).await?),
+        })
+    }
+
+    /// Sends one recorded refund to the wallet; marks it done once confirmed.
+    pub(crate) async fn send_refund(&self, refund: Uuid) {
+        let row: Result<Option<(Uuid, i64, Option<Uuid>)>, _> = sqlx::query_as(
+            "SELECT r.order_id, r.amount_cents, o.escrow_id FROM order_refunds r JOIN orders o USING (order_id) \
+             WHERE r.refund_id = $1 AND NOT r.done",
+        )
+        .bind(refund)
+        .fetch_optional(&self.pool)
+        .await;
+        let (order, amount, escrow) = match row {
+            Ok(Some((o, a, Some(e)))) => (o, a, e),
+            Ok(_) => return,
+            Err(err) => {
+                tracing::warn!(refund = %refund, error = %err, "loading a refund failed");
+                return;
+            }
+        };
+        match self
+            .wallet
+            .refund(format!("commerce:refund:{refund}"), escrow, amount)
+            .await
+        {
+            Ok(_) => {
+                if let Err(err) =
+                    sqlx::query("UPDATE order_refunds SET done = true WHERE refund_id = $1")
+                        .bind(refund)
+                        .execute(&self.pool)
+                        .await
+                {
+                    tracing::warn!(refund = %refund, error = %err, "recording a refund failed; the sweeper retries");
+                }
+            }
+            Err(err) => {
+                tracing::warn!(order = %order, refund = %refund, error = ?err, "refund not confirmed; the sweeper retries");
+            }
+        }
+    }
+
+    /// Pays the seller of a DELIVERED order whose settlement day has come
+    /// (and whose refunds have all gone through): fixes the split, then
+    /// releases the escrow with it.
+    pub(crate) async fn settle(&self, id: Uuid) -> CommerceResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let order = order_for_update(&mut tx, id).await?;
+        let pending: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM order_refunds WHERE order_id = $1 AND NOT done)",
+        )
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if pending {
+            return Ok(());
+        }
+        let now = self.clock.now();
+        let (seller_cents, fee_cents) = if order.settle_due {
+            (order.seller_cents, order.fee_cents)
+        } else {
+            machine::next(
+                order.status(),
+                Step::Settle,
+                Actor::System,
+                &self.times(&order, now),
+            )
+            .map_err(refusal)?;
+            let split = machine::settlement(
+                order.total_cents,
+                order.refunded_cents,
+                self.config.orders.referral_fee_bps,
+            );
+            sqlx::query(
+                "UPDATE orders SET settle_due = true, seller_cents = $2, fee_cents = $3 WHERE order_id = $1",
+            )
+            .bind(id)
+            .bind(split.0)
+            .bind(split.1)
+            .execute(&mut *tx)
+            .await?;
+            split
+        };
+        tx.commit().await?;
+        let escrow = order.escrow_id.ok_or_else(|| {
+            CommerceError::internal(anyhow::anyhow!("delivered order {id} has no escrow"))
+        })?;
+        let released = match self.wallet.settle(id, escrow, fee_cents).await {
+            Ok(e) => e,
+            Err(WalletFailure::Unavailable(why)) => return Err(unavailable(why)),
+            Err(err) => {
+                return Err(CommerceError::internal(anyhow::anyhow!(
+                    "settling order {id}: {err:?}"
+                )));
+            }
+        };
+        if released.payee_cents != seller_cents || released.platform_fee_cents != fee_cents {
+            tracing::error!(order = %id, payee = released.payee_cents, seller_cents, "the wallet released another split than the order fixed");
+        }
+        let mut tx = self.pool.begin().await?;
+        let order = order_for_update(&mut tx, id).await?;
+        if !order.settle_due {
+            return Ok(());
+        }
+        sqlx::query(
+            "UPDATE orders SET status = $2, settle_due = false, closed_at = $3 WHERE order_id = $1",
+        )
+        .bind(id)
+        .bind(Status::Completed.id())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        events::emit(
+            &mut tx,
+            &id.to_string(),
+            now,
+            ev::commerce_event::Payload::OrderCompleted(ev::OrderCompleted {
+                order_id: id.to_string(),
+                seller_id: order.seller_id.to_string(),
+                seller_cents,
+                fee_cents,
+            }),
+        )
+        .await?;
+        tx.commit().await?;
+        count(Status::Completed);
+        Ok(())
+    }
+
+    pub(crate) async fn get_order(
+        &self,
+        caller: &Caller,
+        req: pb::GetOrderRequest,
+    ) -> CommerceResult<pb::GetOrderResponse> {
+        let id = parse_id("order_id", &req.order_id)?;
+        let row = sqlx::query_as::<_, OrderRow>(&format!(
+            "SELECT {ORDER_COLUMNS} FROM orders WHERE order_id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(not_found)?;
+        if row.actor(caller).is_none() {
+            return Err(not_found());
+        }
+        Ok(pb::GetOrderResponse {
+            order: Some(self.to_proto(row).await?),
+        })
+    }
+
+    pub(crate) async fn list_orders(
+        &self,
+        caller: &Caller,
+        req: pb::ListOrdersRequest,
+    ) -> CommerceResult<pb::ListOrdersResponse> {
+        let me = caller.user_id()?;
+        let column = match pb::OrderRole::try_from(req.role) {
+            Ok(pb::OrderRole::Seller) => "seller_id",
+            Ok(_) => "buyer_id",
+            Err(_) => return Err(CommerceError::invalid("role", "is not an order role")),
+        };
+        let status = match req.status {
+            0 => None,
+            s => Some(
+                i16::try_from(s)
+                    .ok()
+                    .and_then(Status::from_id)
+                    .ok_or_else(|| CommerceError::invalid("status", "is not an order status"))?
+                    .id(),
+            ),
+        };
+        let page = req.page.unwrap_or_default();
+        let limit = loop_platform::pagination::page_size(page.page_size);
+        let after: Option<Uuid> = loop_platform::pagination::decode(&page.page_token)?;
+        let rows = sqlx::query_as::<_, OrderRow>(&format!(
+            "SELECT {ORDER_COLUMNS} FROM orders WHERE {column} = $1 AND ($2::smallint IS NULL OR status = $2) \
+             AND ($3::uuid IS NULL OR order_id < $3) ORDER BY order_id DESC LIMIT $4"
+        ))
+        .bind(me)
+        .bind(status)
+        .bind(after)
+        .bind(limit + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        let (rows, next) = loop_platform::pagination::finish(rows, limit, |r| r.order_id);
+        let mut orders = Vec::with_capacity(rows.len());
+        for row in rows {
+            orders.push(self.to_proto(row).await?);
+        }
+        Ok(pb::ListOrdersResponse {
+            orders,
+            page: Some(loop_proto::common::v1::PageResponse {
+                next_page_token: next,
+            }),
+        })
+    }
+
+    pub(crate) async fn order(&self, id: Uuid) -> CommerceResult<pb::Order> {
+        let row = sqlx::query_as::<_, OrderRow>(&format!(
+            "SELECT {ORDER_COLUMNS} FROM orders WHERE order_id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(not_found)?;
+        self.to_proto(row).await
+    }
+
+    async fn to_proto(&self, o: OrderRow) -> CommerceResult<pb::Order> {
+        let items = sqlx::query_as::<_, ItemRow>(
+            "SELECT product_id, product_version, sku_id, title, sku_name, unit_price_cents, quantity \
+             FROM order_items WHERE order_id = $1 ORDER BY idx",
+        )
+        .bind(o.order_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let ts = |t: Option<DateTime<Utc>>| loop_platform::time::opt_timestamp(t);
+        let status = machine::effective(o.status(), &self.times(&o, self.clock.now()));
+        Ok(pb::Order {
+            order_id: o.order_id.to_string(),
+            shop_id: o.shop_id.to_string(),
+            seller_id: o.seller_id.to_string(),
+            buyer_id: o.buyer_id.to_string(),
+            status: status.to_proto() as i32,
+            items: items
+                .into_iter()
+                .map(|i| pb::OrderItem {
+                    product_id: i.product_id.to_string(),
+                    product_version: u32::try_from(i.product_version).unwrap_or(0),
+                    sku_id: i.sku_id.to_string(),
+                    title: i.title,
+                    sku_name: i.sku_name,
+                    unit_price_cents: i.unit_price_cents,
+                    quantity: u32::try_from(i.quantity).unwrap_or(0),
+                    line_cents: i.unit_price_cents * i64::from(i.quantity),
+                })
+                .collect(),
+            total_cents: o.total_cents,
+            refunded_cents: o.refunded_cents,
+            seller_cents: if o.status() == Status::Completed {
+                o.seller_cents
+            } else {
+                0
+            },
+            fee_cents: if o.status() == Status::Completed {
+                o.fee_cents
+            } else {
+                0
+            },
+            escrow_id: o.escrow_id.map(|e| e.to_string()).unwrap_or_default(),
+            carrier: o.carrier,
+            tracking_number: o.tracking_number,
+            cancel_reason: o.cancel_reason,
+            created_at: ts(Some(o.created_at)),
+            paid_at: ts(o.paid_at),
+            hold_until: ts(o.hold_until),
+            shipped_at: ts(o.shipped_at),
+            delivered_at: ts(o.delivered_at),
+            settle_at: ts(o.settle_at),
+            closed_at: ts(o.closed_at),
+        })
+    }
+}
+
+/// One reserved line of a checkout.
+struct Reserved {
+    product_id: Uuid,
+    product_version: i32,
+    sku_id: Uuid,
+    title: String,
+    sku_name: String,
+    unit_price_cents: i64,
+    quantity: i32,
+}
+
+/// Takes `quantity` units of `sku` for an order of `shop`, in the checkout's
+/// transaction. The SKU row's lock orders this against edits and other
+/// checkouts; a failed check rolls the whole checkout back.
+async fn reserve(
+    tx: &mut PgConnection,
+    shop: Uuid,
+    index: usize,
+    sku: Uuid,
+    quantity: i64,
+) -> CommerceResult<Reserved> {
+    let field = format!("items[{index}].sku_id");
+    let taken: Option<(Uuid, String, i64)> = sqlx::query_as(
+        "UPDATE skus SET stock = stock - $2 WHERE sku_id = $1 AND stock >= $2 AND NOT retired \
+         RETURNING product_id, name, price_cents",
+    )
+    .bind(sku)
+    .bind(quantity)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((product, sku_name, price)) = taken else {
+        let known: Option<(bool, i64)> =
+            sqlx::query_as("SELECT retired, stock FROM skus WHERE sku_id = $1")
+                .bind(sku)
+                .fetch_optional(&mut *tx)
+                .await?;
+        return Err(match known {
+            None => CommerceError::not_found(format!("SKU not found ({field})")),
+            Some((true, _)) => CommerceError::rule(
+                Reason::NotForSale,
+                format!("{field}: the SKU is no longer sold"),
+            ),
+            Some((false, stock)) => CommerceError::rule(
+                Reason::OutOfStock,
+                format!("{field}: only {stock} left, {quantity} asked"),
+            ),
+        });
+    };
+    let (status, version, product_shop, title): (i16, i32, Uuid, String) = sqlx::query_as(
+        "SELECT p.status, p.version, p.shop_id, v.title FROM products p \
+         JOIN product_versions v ON v.product_id = p.product_id AND v.version = p.version \
+         WHERE p.product_id = $1",
+    )
+    .bind(product)
+    .fetch_one(&mut *tx)
+    .await?;
+    if product_shop != shop {
+        return Err(CommerceError::rule(
+            Reason::NotForSale,
+            format!("{field}: the SKU belongs to another shop (one order, one shop)"),
+        ));
+    }
+    if status != APPROVED {
+        return Err(CommerceError::rule(
+            Reason::NotForSale,
+            format!("{field}: the product is not approved for sale"),
+        ));
+    }
+    Ok(Reserved {
+        product_id: product,
+        product_version: version,
+        sku_id: sku,
+        title,
+        sku_name,
+        unit_price_cents: price,
+        quantity: i32::try_from(quantity).unwrap_or(0),
+    })
+}
+
+/// Gives a cancelled order's units back, in the cancelling transaction.
+async fn return_stock(tx: &mut PgConnection, order: Uuid) -> CommerceResult<()> {
+    let items: Vec<(Uuid, i32)> = sqlx::query_as(
+        "SELECT sku_id, quantity FROM order_items WHERE order_id = $1 ORDER BY sku_id",
+    )
+    .bind(order)
+    .fetch_all(&mut *tx)
+    .await?;
+    for (sku, quantity) in items {
+        sqlx::query("UPDATE skus SET stock = stock + $2 WHERE sku_id = $1")
+            .bind(sku)
+            .bind(i64::from(quantity))
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
+}

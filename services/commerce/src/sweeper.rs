@@ -1,0 +1,121 @@
+//! The sweeper drives time for orders (all of it read from the service's
+//! [`crate::Clock`], so tests move time instead of waiting):
+//!
+//! - PAYING orders: the charge is sent again with its stored receipt and
+//!   key (the wallet answers a repeat with its first result).
+//! - UNPAID past `unpaid_cancel_minutes`: cancelled, stock back.
+//! - ON_HOLD past the hold: stored as AWAITING_SHIPMENT.
+//! - Paid but not shipped within `ship_within_days`: cancelled, stock back,
+//!   refunded in full.
+//! - Refunds recorded but not confirmed by the wallet: sent again.
+//! - DELIVERED past the settlement day: the seller is paid minus the fee.
+//!
+//! Every step locks the order and re-checks its state, so any number of
+//! replicas may sweep at once.
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::machine::Status;
+use crate::service::CommerceService;
+
+pub async fn run(service: CommerceService, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let interval = Duration::from_millis(service.config.jobs.sweep_interval_ms);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return Ok(()),
+            () = tokio::time::sleep(interval) => {}
+        }
+        if let Err(err) = sweep(&service).await {
+            tracing::warn!(error = %err, "commerce sweep failed; next round retries");
+        }
+    }
+}
+
+/// One round over every kind of due order.
+pub async fn sweep(service: &CommerceService) -> anyhow::Result<()> {
+    let now = service.clock.now();
+    let o = &service.config.orders;
+    let batch = service.config.jobs.sweep_batch;
+    let pool = service.pool();
+
+    let ids = |sql: &'static str| async move {
+        sqlx::query_scalar::<_, Uuid>(sql)
+            .bind(batch)
+            .fetch_all(pool)
+            .await
+    };
+
+    for id in ids("SELECT order_id FROM orders WHERE status = 2 ORDER BY order_id LIMIT $1").await?
+    {
+        if let Err(err) = service.charge(id).await {
+            tracing::debug!(order = %id, error = %err, "payment retry");
+        }
+    }
+
+    let unpaid_before = now - chrono::Duration::minutes(o.unpaid_cancel_minutes);
+    let stale: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT order_id FROM orders WHERE status = $1 AND created_at <= $2 ORDER BY created_at LIMIT $3",
+    )
+    .bind(Status::Unpaid.id())
+    .bind(unpaid_before)
+    .bind(batch)
+    .fetch_all(pool)
+    .await?;
+    for id in stale {
+        if let Err(err) = service.cancel(id, None, "unpaid_timeout").await {
+            tracing::debug!(order = %id, error = %err, "unpaid cancel skipped");
+        }
+    }
+
+    sqlx::query("UPDATE orders SET status = $1 WHERE status = $2 AND hold_until <= $3")
+        .bind(Status::AwaitingShipment.id())
+        .bind(Status::OnHold.id())
+        .bind(now)
+        .execute(pool)
+        .await?;
+
+    let ship_before = now - chrono::Duration::days(o.ship_within_days);
+    let late: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT order_id FROM orders WHERE status IN ($1, $2) AND paid_at <= $3 ORDER BY paid_at LIMIT $4",
+    )
+    .bind(Status::OnHold.id())
+    .bind(Status::AwaitingShipment.id())
+    .bind(ship_before)
+    .bind(batch)
+    .fetch_all(pool)
+    .await?;
+    for id in late {
+        if let Err(err) = service.cancel(id, None, "not_shipped_in_time").await {
+            tracing::debug!(order = %id, error = %err, "late cancel skipped");
+        }
+    }
+
+    for id in
+        ids("SELECT order_id FROM orders WHERE refund_all_due ORDER BY order_id LIMIT $1").await?
+    {
+        service.refund_all(id).await;
+    }
+    for id in ids("SELECT refund_id FROM order_refunds WHERE NOT done ORDER BY created_at LIMIT $1")
+        .await?
+    {
+        service.send_refund(id).await;
+    }
+
+    let due: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT order_id FROM orders WHERE status = $1 AND (settle_due OR settle_at <= $2) ORDER BY settle_at LIMIT $3",
+    )
+    .bind(Status::Delivered.id())
+    .bind(now)
+    .bind(batch)
+    .fetch_all(pool)
+    .await?;
+    for id in due {
+        if let Err(err) = service.settle(id).await {
+            tracing::warn!(order = %id, error = %err, "settlement not finished; next round retries");
+        }
+    }
+    Ok(())
+}
