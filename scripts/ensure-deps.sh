@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Makes sure everything Loop needs locally is installed and running:
 # PostgreSQL (127.0.0.1:5432), Redis (127.0.0.1:6379), the Tansu Kafka-API
-# broker (127.0.0.1:9092, SQLite storage under .state/), cargo-nextest and
-# hledger (checks the wallet's journal export).
+# broker (127.0.0.1:9092, SQLite storage under .state/), cargo-nextest,
+# hledger (checks the wallet's journal export) and the web client's
+# packages and Chromium (scripts/ensure-web.sh).
 # Idempotent: starts only what is not already running.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -30,6 +31,9 @@ fi
 
 # --- hledger (the wallet's journal export is checked with it) -----------------
 if ! command -v hledger >/dev/null; then apt_install hledger; fi
+
+# --- the web client: Node.js packages (npm ci) and Chromium for its tests ------
+"$ROOT/scripts/ensure-web.sh"
 
 # --- cargo-nextest ------------------------------------------------------------
 if ! command -v cargo-nextest >/dev/null; then

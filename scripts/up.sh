@@ -14,6 +14,9 @@ export LOOP_ENV=development
 
 say "building ($PROFILE profile)"
 cargo build --workspace --bins --profile "$PROFILE"
+# The web client, served by the gateway (http.web_dir) at its own address.
+say "building the web client (web/dist)"
+(cd "$ROOT/web" && npm run --silent build)
 
 # start NAME BINARY [ENV=VALUE...]: starts a service unless it is running.
 start() {
@@ -55,7 +58,8 @@ wait_healthy commerce "$TARGET_DIR/loop-commerce" healthcheck
 # Locally one machine stands in for every client (`loopctl seed`,
 # `loopctl simulate` sign up thousands of accounts from 127.0.0.1), so the
 # per-IP sign-up/login limit is raised here; production keeps the default.
-start gateway loop-gateway LOOP_GATEWAY__RATE_LIMIT__AUTH_PER_IP_PER_MINUTE=100000
+start gateway loop-gateway LOOP_GATEWAY__RATE_LIMIT__AUTH_PER_IP_PER_MINUTE=100000 \
+  LOOP_GATEWAY__HTTP__WEB_DIR="$ROOT/web/dist"
 wait_healthy gateway curl -fsS http://127.0.0.1:8080/readyz
 
 say "seeding demo data"
@@ -63,7 +67,8 @@ say "seeding demo data"
 
 cat <<'MSG'
 
-Loop is up: gateway http://127.0.0.1:8080  (OpenAPI: http://127.0.0.1:8080/openapi.json)
+Loop is up: open http://127.0.0.1:8080 in a browser (sign up, or log in as demo_viewer_0 / demo-password-123)
+API: http://127.0.0.1:8080/v1  (OpenAPI: http://127.0.0.1:8080/openapi.json)
 Logs: .state/logs/   Stop: make down
 
 Try it:

@@ -127,7 +127,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
-/// The authenticated caller: a verified `Authorization: Bearer <jwt>`.
+/// The authenticated caller: a verified `Authorization: Bearer <jwt>`, or
+/// the browser's session cookie (see `crate::web`).
 #[derive(Debug, Clone)]
 pub struct AuthUser {
     pub user_id: String,
@@ -148,15 +149,23 @@ impl FromRequestParts<AppState> for AuthUser {
 }
 
 pub fn authenticate(parts: &Parts, state: &AppState) -> Result<AuthUser, ApiError> {
-    let header = parts
-        .headers
-        .get(http::header::AUTHORIZATION)
-        .ok_or_else(|| ApiError::unauthenticated("missing Authorization: Bearer <token> header"))?;
-    let token = header
-        .to_str()
-        .ok()
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| ApiError::unauthenticated("Authorization must be 'Bearer <token>'"))?;
+    // The header wins; the browser client sends the session cookie instead
+    // (set at sign-up/login, unreadable by scripts), which must come with
+    // the CSRF header on anything but a read (crate::web).
+    let token = match parts.headers.get(http::header::AUTHORIZATION) {
+        Some(header) => header
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(|| ApiError::unauthenticated("Authorization must be 'Bearer <token>'"))?,
+        None => {
+            let token = crate::web::cookie_token(&parts.headers).ok_or_else(|| {
+                ApiError::unauthenticated("missing Authorization: Bearer <token> header")
+            })?;
+            crate::web::check_csrf(&parts.method, &parts.headers)?;
+            token
+        }
+    };
     let claims = state.keys.verify(token).map_err(|e| match e {
         TokenError::Expired => ApiError::unauthenticated("token expired; log in again"),
         TokenError::BadSignature

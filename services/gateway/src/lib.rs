@@ -12,6 +12,7 @@ mod limits;
 mod responses;
 mod routes;
 mod serve;
+mod web;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -68,6 +69,10 @@ pub struct HttpConfig {
     pub listen_addr: SocketAddr,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// The built web client (`web/dist`), served at every path the API does
+    /// not own, `index.html` for the app's own paths; none when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web_dir: Option<std::path::PathBuf>,
 }
 
 /// Where the services are (gRPC URLs).
@@ -97,6 +102,7 @@ impl Default for Config {
             http: HttpConfig {
                 listen_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
                 max_body_bytes: 256 * 1024,
+                web_dir: None,
             },
             services: ServicesConfig {
                 content_url: "http://127.0.0.1:50061".into(),
@@ -193,6 +199,8 @@ pub struct AppState {
     pub(crate) credit_breaker: Arc<limits::Breaker>,
     pub(crate) producer: Producer,
     pub(crate) config: Arc<Config>,
+    /// The session cookie says `Secure` (everywhere but LOOP_ENV=development).
+    pub(crate) secure_cookies: bool,
 }
 
 impl AppState {
@@ -270,7 +278,7 @@ impl AppState {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Loop API", version = "1", description = "The client API of Loop, a short-video platform. Authenticate with `Authorization: Bearer <token>` from /v1/auth/login."),
+    info(title = "Loop API", version = "1", description = "The client API of Loop, a short-video platform. Authenticate with `Authorization: Bearer <token>` from /v1/auth/login (browsers: the HttpOnly `loop_session` cookie the same call sets, with an `X-Loop-Csrf` header on every method but GET)."),
     modifiers(&BearerAuth),
     components(schemas(ErrorBody))
 )]
@@ -294,14 +302,27 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-/// The router with every route and the OpenAPI document built from the same handlers.
-pub fn router(state: AppState) -> Router {
+/// The routes and the OpenAPI document served at `/openapi.json`, built from
+/// the same handlers.
+fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let (api, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::router())
         .split_for_parts();
     responses::document_common(&mut openapi);
     constraints::document_cross_field_rules(&mut openapi);
     openapi.info.version = env!("CARGO_PKG_VERSION").into();
+    (api, openapi)
+}
+
+/// The OpenAPI document the gateway serves at `/openapi.json` (the web
+/// client's types are generated from it: `scripts/web-api.sh`).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api().1
+}
+
+/// The router with every route and the OpenAPI document built from the same handlers.
+pub fn router(state: AppState) -> Router {
+    let (api, openapi) = api();
     let openapi = Arc::new(openapi);
     let max_body = state.config.http.max_body_bytes;
     Router::new()
@@ -315,13 +336,22 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/healthz", axum::routing::get(|| async { "ok" }))
         .route("/readyz", axum::routing::get(readyz))
-        .fallback(|| async {
-            ApiError::new(http::StatusCode::NOT_FOUND, "not_found", "no such route")
-        })
+        .fallback(fallback)
         .layer(middleware::from_fn_with_state(state.clone(), rate_limit))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn(request_span))
         .with_state(state)
+}
+
+/// Paths no route owns: the web client's files when `http.web_dir` is set
+/// (never under `/v1/`), else a JSON 404.
+async fn fallback(State(state): State<AppState>, request: Request) -> Response {
+    match &state.config.http.web_dir {
+        Some(dir) if !request.uri().path().starts_with("/v1/") => web::serve(dir, request).await,
+        _ => {
+            ApiError::new(http::StatusCode::NOT_FOUND, "not_found", "no such route").into_response()
+        }
+    }
 }
 
 async fn serving(channel: Channel, service: &str) -> bool {
@@ -493,6 +523,7 @@ pub async fn run(
         redis,
         producer: producer.clone(),
         config: Arc::new(config),
+        secure_cookies: !loop_platform::config::Environment::current().is_development(),
     };
     let app = router(state);
     tracing::info!(addr = %listener.local_addr()?, "gateway listening");
@@ -552,7 +583,7 @@ mod tests {
             .map(|item| item.as_object().map_or(0, |m| m.len()))
             .sum();
         assert_eq!(
-            operations, 117,
+            operations, 118,
             "a route was added or lost: update the count"
         );
         let schemas = &doc["components"]["schemas"];

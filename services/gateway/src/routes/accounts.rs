@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{Path, State};
+use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
 use http::StatusCode;
 use loop_platform::auth::Role;
@@ -25,6 +26,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(sign_up))
         .routes(routes!(log_in))
+        .routes(routes!(log_out))
         .routes(routes!(me, update_me))
         .routes(routes!(become_creator))
         .routes(routes!(get_user))
@@ -77,7 +79,10 @@ pub struct LoginBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SessionDto {
     pub user: UserDto,
-    /// Send as `Authorization: Bearer <token>`.
+    /// Send as `Authorization: Bearer <token>`. Browsers need not: the
+    /// response also sets it as the `loop_session` cookie (HttpOnly,
+    /// SameSite=Strict), which authenticates with the `X-Loop-Csrf` header
+    /// on every method but GET (docs/security.md).
     pub token: String,
     pub expires_at: DateTime<Utc>,
 }
@@ -111,7 +116,11 @@ fn session(state: &AppState, user: pb::User) -> SessionDto {
 pub async fn sign_up(
     State(st): State<AppState>,
     ApiJson(b): ApiJson<SignUpBody>,
-) -> ApiResult<(StatusCode, Json<SessionDto>)> {
+) -> ApiResult<(
+    StatusCode,
+    [(http::HeaderName, http::HeaderValue); 1],
+    Json<SessionDto>,
+)> {
     let role = match b.role.as_str() {
         "" | "viewer" => common::Role::Viewer,
         "creator" => common::Role::Creator,
@@ -145,7 +154,37 @@ pub async fn sign_up(
         .call(st.content().create_user(st.anonymous(request)))
         .await?;
     let user = created.user.ok_or_else(|| ApiError::missing("user"))?;
-    Ok((StatusCode::CREATED, Json(session(&st, user))))
+    let session = session(&st, user);
+    Ok((
+        StatusCode::CREATED,
+        session_cookie(&st, &session),
+        Json(session),
+    ))
+}
+
+/// The session as the browser's cookie (see `crate::web`).
+fn session_cookie(
+    st: &AppState,
+    session: &SessionDto,
+) -> [(http::HeaderName, http::HeaderValue); 1] {
+    [(
+        http::header::SET_COOKIE,
+        crate::web::session_cookie(&session.token, st.config.tokens.ttl_secs, st.secure_cookies),
+    )]
+}
+
+/// Log out of the browser session: removes the session cookie. (A bearer
+/// token stays valid until it expires; a client holding one drops it.)
+#[utoipa::path(post, path = "/v1/auth/logout", tag = "accounts",
+    responses((status = 204, description = "The session cookie is removed")))]
+pub async fn log_out(State(st): State<AppState>) -> impl IntoResponse {
+    (
+        StatusCode::NO_CONTENT,
+        [(
+            http::header::SET_COOKIE,
+            crate::web::cleared_cookie(st.secure_cookies),
+        )],
+    )
 }
 
 /// Log in with handle and password.
@@ -155,7 +194,7 @@ pub async fn sign_up(
 pub async fn log_in(
     State(st): State<AppState>,
     ApiJson(b): ApiJson<LoginBody>,
-) -> ApiResult<Json<SessionDto>> {
+) -> ApiResult<([(http::HeaderName, http::HeaderValue); 1], Json<SessionDto>)> {
     if b.handle.trim().is_empty() {
         return Err(ApiError::invalid("handle", "is required"));
     }
@@ -183,10 +222,8 @@ pub async fn log_in(
             if throttled {
                 st.limiter.login_succeeded(&handle).await;
             }
-            Ok(Json(session(
-                &st,
-                auth.user.ok_or_else(|| ApiError::missing("user"))?,
-            )))
+            let session = session(&st, auth.user.ok_or_else(|| ApiError::missing("user"))?);
+            Ok((session_cookie(&st, &session), Json(session)))
         }
         Err(err) => {
             if throttled && err.status == StatusCode::UNAUTHORIZED {

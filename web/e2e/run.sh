@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The web client's checks, against a real platform in a real browser:
+# builds the client (types regenerated from the committed OpenAPI
+# document, tsc, vite), runs its unit tests (vitest), checks the bundle
+# budget, then starts a throwaway platform (web/platform: every service in
+# process with its own databases, Redis prefix, topics and ports, the
+# gateway serving the built client and generated clips) and drives Debian's
+# Chromium through playwright-core at a phone and a desktop viewport
+# (e2e/viewer.mjs; screenshots to docs/screenshots/). Stops everything.
+#
+# Kafka: LOOP_TEST_KAFKA_BROKERS when set (scripts/test.sh sets it), else a
+# throwaway broker of its own on LOOP_WEB_BROKER_PORT (19103).
+set -euo pipefail
+source "$(dirname "$0")/../../scripts/lib.sh"
+WEB="$ROOT/web"
+PROFILE="${PROFILE:-dev}"
+TARGET_DIR="$ROOT/target/$([[ $PROFILE == dev ]] && echo debug || echo "$PROFILE")"
+
+"$ROOT/scripts/ensure-web.sh"
+cd "$WEB"
+say "web: build (types from src/api/openapi.json, tsc, vite)"
+npm run --silent build
+say "web: unit tests (vitest)"
+npx vitest run --reporter=dot
+say "web: bundle budget"
+node scripts/budget.mjs
+
+say "web: building the test platform"
+(cd "$ROOT" && cargo build --profile "$PROFILE" -p loop-web-platform --bin loop-web-platform)
+
+WORK="$(mktemp -d /tmp/loop-web-e2e.XXXXXX)"
+PLATFORM_PID=""
+BROKER_STATE=""
+cleanup() {
+  [[ -n $PLATFORM_PID ]] && kill "$PLATFORM_PID" 2>/dev/null && wait "$PLATFORM_PID" 2>/dev/null
+  if [[ -n $BROKER_STATE ]]; then
+    kill "$(cat "$BROKER_STATE/pids/tansu.pid" 2>/dev/null)" 2>/dev/null || true
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+if [[ -z ${LOOP_TEST_KAFKA_BROKERS:-} ]]; then
+  port="${LOOP_WEB_BROKER_PORT:-19103}"
+  port_open 127.0.0.1 "$port" && die "port $port is busy; set LOOP_WEB_BROKER_PORT"
+  BROKER_STATE="$WORK/broker"
+  LOOP_STATE_DIR="$BROKER_STATE" LOOP_BROKER_PORT="$port" "$ROOT/scripts/ensure-broker.sh"
+  export LOOP_TEST_KAFKA_BROKERS="127.0.0.1:$port"
+fi
+
+# The site: the built client plus three short clips (the catalogue's videos
+# play them until uploads go through the media service).
+cp -r "$WEB/dist" "$WORK/site"
+mkdir -p "$WORK/site/e2e-media"
+for i in 0 1 2; do
+  ffmpeg -loglevel error -f lavfi -i "testsrc2=size=360x640:rate=24" -t 8 \
+    -vf "hue=h=$((i * 120))" -c:v libvpx -b:v 400k -an -y "$WORK/site/e2e-media/clip-$i.webm"
+done
+
+say "web: starting the test platform"
+LOOP_ENV=development "$TARGET_DIR/loop-web-platform" "$WORK/site" >"$WORK/base" 2>"$LOG_DIR/web-platform.log" &
+PLATFORM_PID=$!
+deadline=$((SECONDS + 300))
+until [[ -s $WORK/base ]]; do
+  kill -0 "$PLATFORM_PID" 2>/dev/null || die "the test platform exited: $(tail -5 "$LOG_DIR/web-platform.log")"
+  (( SECONDS < deadline )) || die "the test platform was not ready within 300s (see $LOG_DIR/web-platform.log)"
+  sleep 0.5
+done
+BASE="$(head -1 "$WORK/base")"
+say "web: browser tests against $BASE"
+SCREENSHOTS="$ROOT/docs/screenshots" node e2e/viewer.mjs "$BASE"

@@ -1,0 +1,154 @@
+//! `loop-web-platform <site>`: starts the whole platform in this process,
+//! isolated like a test (its own databases, Redis key prefix and Kafka
+//! topics on `LOOP_TEST_KAFKA_BROKERS`, services on ephemeral ports), with
+//! the gateway serving the built web client from `<site>` (a copy of
+//! `web/dist`, plus the clips in `<site>/e2e-media/` when the caller made
+//! them), publishes a catalogue of hashtag families whose videos play those
+//! clips, waits until the ranker has indexed every video, prints the
+//! gateway's base URL on the first line of stdout, and runs until it gets
+//! SIGINT or SIGTERM; then everything it made is removed.
+//! `web/e2e/run.sh` drives it for the browser tests.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use loop_platform::auth::Role;
+use loop_proto::feed_ranking::v1 as ranker;
+use serde_json::{Value, json};
+
+/// Hashtag families of the catalogue (as `loopctl seed`'s).
+const FAMILIES: &[&str] = &[
+    "dance", "cooking", "comedy", "travel", "fitness", "pets", "music", "gaming",
+];
+const CREATORS_PER_FAMILY: usize = 3;
+const VIDEOS_PER_CREATOR: usize = 6;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let site = PathBuf::from(
+        std::env::args()
+            .nth(1)
+            .context("usage: loop-web-platform <site dir: web/dist or a copy>")?,
+    );
+    if !site.join("index.html").is_file() {
+        bail!(
+            "{} has no index.html: build the web client first (npm run build in web/)",
+            site.display()
+        );
+    }
+    let clips = clips(&site);
+    let platform = loop_testkit::Platform::start_with(|c| {
+        c.http.web_dir = Some(site);
+        // The catalogue's creators and the browser's viewers sign up from 127.0.0.1.
+        c.rate_limit.auth_per_ip_per_minute = 100_000;
+    })
+    .await;
+    seed(&platform, &clips).await?;
+    println!("{}", platform.base);
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+    drop(platform);
+    Ok(())
+}
+
+/// The clips under `<site>/e2e-media/`, as paths the gateway serves.
+fn clips(site: &Path) -> Vec<String> {
+    let mut found: Vec<String> = std::fs::read_dir(site.join("e2e-media"))
+        .map(|dir| {
+            dir.filter_map(Result::ok)
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|name| name.ends_with(".webm") || name.ends_with(".mp4"))
+                .map(|name| format!("/e2e-media/{name}"))
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    found
+}
+
+async fn post(
+    http: &reqwest::Client,
+    url: String,
+    token: Option<&str>,
+    body: Value,
+) -> anyhow::Result<Value> {
+    let mut request = http.post(&url).json(&body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await?;
+    let status = response.status();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    if !status.is_success() {
+        bail!("POST {url}: {status}: {body}");
+    }
+    Ok(body)
+}
+
+/// Creators of each family publish their videos through the gateway, as
+/// clients do; returns once the ranker's catalog holds every one.
+async fn seed(p: &loop_testkit::Platform, clips: &[String]) -> anyhow::Result<()> {
+    let http = reqwest::Client::new();
+    let base = &p.base;
+    let mut n = 0usize;
+    for family in FAMILIES {
+        for c in 0..CREATORS_PER_FAMILY {
+            let session = post(
+                &http,
+                format!("{base}/v1/auth/signup"),
+                None,
+                json!({"handle": format!("{family}_maker_{c}"), "password": "demo-password-123",
+                       "birth_date": "1995-05-05", "country": "US", "language": "en", "role": "creator"}),
+            )
+            .await?;
+            let token = session["token"].as_str().context("token")?;
+            for v in 0..VIDEOS_PER_CREATOR {
+                let media = clips.get(n % clips.len().max(1)).map_or_else(
+                    || format!("https://media.invalid/{family}/{c}/{v}.mp4"),
+                    |clip| format!("{base}{clip}"),
+                );
+                n += 1;
+                post(
+                    &http,
+                    format!("{base}/v1/videos"),
+                    Some(token),
+                    json!({"caption": format!("{family} clip {v} by maker {c} #{family}"), "hashtags": [family],
+                           "category": family, "duration_ms": 6000, "media_url": media}),
+                )
+                .await?;
+            }
+        }
+    }
+    let total = u64::try_from(n)?;
+    let channel = loop_platform::grpc::channel(&format!("http://{}", p.ranker_addr))?;
+    let client = ranker::feed_ranking_service_client::FeedRankingServiceClient::new(channel);
+    let token = loop_platform::testing::TestKeys.issue(
+        "service:feed-ranking",
+        Role::Service,
+        Duration::from_secs(600),
+    );
+    loop_platform::testing::wait_for(
+        "the ranker indexed the catalogue",
+        Duration::from_secs(120),
+        || {
+            let mut client = client.clone();
+            let token = token.clone();
+            async move {
+                let request = loop_platform::grpc::request(
+                    ranker::GetRankerStatsRequest {},
+                    Some(&token),
+                    Duration::from_secs(5),
+                );
+                let stats = client.get_ranker_stats(request).await.ok()?.into_inner();
+                (stats.videos_indexed >= total).then_some(())
+            }
+        },
+    )
+    .await;
+    eprintln!("seeded {n} videos in {} families", FAMILIES.len());
+    Ok(())
+}
