@@ -660,7 +660,8 @@ pub mod topics {
     pub const ENGAGEMENT: &str = "engagement.v1";
     pub const WALLET: &str = "wallet.v1";
     pub const ADS: &str = "ads.v1";
+    pub const MEDIA: &str = "media.v1";
     pub const COMMERCE: &str = "commerce.v1";
     /// Every topic of the platform, for set-up scripts and `loopctl`.
-    pub const ALL: &[&str] = &[CONTENT, ENGAGEMENT, WALLET, ADS, COMMERCE];
+    pub const ALL: &[&str] = &[CONTENT, ENGAGEMENT, WALLET, ADS, MEDIA, COMMERCE];
 }

@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod money;
 pub mod outbox;
 pub mod pagination;
+pub mod playback;
 pub mod runtime;
 pub mod shutdown;
 pub mod telemetry;

@@ -123,6 +123,28 @@ pub mod creator_marketplace {
     }
 }
 
+pub mod media {
+    pub mod v1 {
+        include_loop_proto!("media.v1");
+    }
+
+    crate::error_reasons! {
+        /// The rules the media service refuses a call with (`ErrorInfo.reason`,
+        /// named in `media.proto`).
+        pub enum Reason in "media.loop" {
+            /// The chunk's offset is not the session's current offset (a
+            /// chunk out of order, or a retry of one already stored).
+            OffsetMismatch = "OFFSET_MISMATCH" => Aborted,
+            /// The declared size, or a chunk past it, exceeds the limit.
+            UploadTooLarge = "UPLOAD_TOO_LARGE",
+            /// The session no longer takes bytes (complete, expired, cancelled).
+            UploadNotActive = "UPLOAD_NOT_ACTIVE",
+            /// The upload has not been processed (yet, or it failed).
+            MediaNotReady = "MEDIA_NOT_READY",
+        }
+    }
+}
+
 pub mod commerce {
     pub mod v1 {
         include_loop_proto!("commerce.v1");

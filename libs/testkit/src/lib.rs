@@ -10,6 +10,8 @@
 //! suite compiles only the services it runs; a feature brings the services
 //! its service calls.
 
+#[cfg(feature = "media")]
+pub mod clips;
 pub mod fixtures;
 #[cfg(feature = "content")]
 mod sandbox;

@@ -1,0 +1,178 @@
+//! The one storage interface: an `object_store` (a local folder by default,
+//! any S3-compatible store by configuration) and the key layout.
+//!
+//! ```text
+//! uploads/<upload_id>/parts/<offset, 16 digits>   received chunks
+//! media/<upload_id>/master.m3u8                   processed outputs, at
+//! media/<upload_id>/<rendition>/index.m3u8        deterministic keys: a
+//! media/<upload_id>/<rendition>/seg_00000.ts      retried job overwrites
+//! media/<upload_id>/poster.jpg                    rather than duplicates
+//! ```
+
+use std::sync::Arc;
+
+use futures::{StreamExt, TryStreamExt};
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use uuid::Uuid;
+
+use crate::config::StorageConfig;
+
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<dyn ObjectStore>,
+}
+
+impl Store {
+    /// The configured store (creates the local folder).
+    pub fn open(config: &StorageConfig) -> anyhow::Result<Self> {
+        let inner: Arc<dyn ObjectStore> = match config.backend.as_str() {
+            "s3" => {
+                let s3 = &config.s3;
+                let mut builder = object_store::aws::AmazonS3Builder::new()
+                    .with_bucket_name(&s3.bucket)
+                    .with_region(&s3.region)
+                    .with_allow_http(s3.allow_http);
+                if !s3.endpoint.is_empty() {
+                    builder = builder.with_endpoint(&s3.endpoint);
+                }
+                if !s3.access_key_id.is_empty() {
+                    builder = builder
+                        .with_access_key_id(&s3.access_key_id)
+                        .with_secret_access_key(s3.secret_access_key.expose());
+                }
+                Arc::new(builder.build()?)
+            }
+            _ => {
+                std::fs::create_dir_all(&config.local_dir)?;
+                Arc::new(
+                    object_store::local::LocalFileSystem::new_with_prefix(&config.local_dir)?
+                        .with_automatic_cleanup(true),
+                )
+            }
+        };
+        Ok(Self { inner })
+    }
+
+    pub fn part_key(upload_id: Uuid, offset: u64) -> Path {
+        Path::from(format!("uploads/{upload_id}/parts/{offset:016}"))
+    }
+
+    pub fn upload_prefix(upload_id: Uuid) -> Path {
+        Path::from(format!("uploads/{upload_id}"))
+    }
+
+    pub fn media_prefix(upload_id: Uuid) -> Path {
+        Path::from(format!("media/{upload_id}"))
+    }
+
+    /// The key of output `relative` (already checked by [`valid_output_path`]).
+    pub fn output_key(upload_id: Uuid, relative: &str) -> Path {
+        Path::from(format!("media/{upload_id}/{relative}"))
+    }
+
+    pub async fn put(&self, key: &Path, bytes: bytes::Bytes) -> object_store::Result<()> {
+        self.inner
+            .put(key, PutPayload::from(bytes))
+            .await
+            .map(|_| ())
+    }
+
+    pub async fn get(&self, key: &Path) -> object_store::Result<bytes::Bytes> {
+        self.inner.get(key).await?.bytes().await
+    }
+
+    /// Bytes `[start, end)` of `key` and the object's size (`end` is clamped).
+    pub async fn read_range(
+        &self,
+        key: &Path,
+        start: u64,
+        max_len: u64,
+    ) -> object_store::Result<(bytes::Bytes, u64)> {
+        let size = self.inner.head(key).await?.size;
+        let start = start.min(size);
+        let end = start.saturating_add(max_len).min(size);
+        if start == end {
+            return Ok((bytes::Bytes::new(), size));
+        }
+        Ok((self.inner.get_range(key, start..end).await?, size))
+    }
+
+    /// Deletes every object under `prefix`.
+    pub async fn delete_prefix(&self, prefix: &Path) -> object_store::Result<()> {
+        let locations = self
+            .inner
+            .list(Some(prefix))
+            .map_ok(|meta| meta.location)
+            .boxed();
+        self.inner
+            .delete_stream(locations)
+            .try_for_each(|_| futures::future::ready(Ok(())))
+            .await
+    }
+
+    /// Objects under `prefix` (for tests and the sweeper).
+    pub async fn count_prefix(&self, prefix: &Path) -> object_store::Result<usize> {
+        self.inner
+            .list(Some(prefix))
+            .try_fold(0, |n, _| async move { Ok(n + 1) })
+            .await
+    }
+}
+
+/// Whether `path` names an output a client may read: relative, no `..`,
+/// only `[A-Za-z0-9_.-]` segments, a known extension.
+pub fn valid_output_path(path: &str) -> bool {
+    let ok_segment = |s: &str| {
+        !s.is_empty()
+            && s != "."
+            && s != ".."
+            && s.len() <= 64
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+    };
+    let segments: Vec<&str> = path.split('/').collect();
+    (1..=2).contains(&segments.len())
+        && segments.iter().all(|s| ok_segment(s))
+        && content_type(path).is_some()
+}
+
+/// The content type of an output, by extension.
+pub fn content_type(path: &str) -> Option<&'static str> {
+    let ext = path.rsplit_once('.')?.1;
+    Some(match ext {
+        "m3u8" => "application/vnd.apple.mpegurl",
+        "ts" => "video/mp2t",
+        "jpg" => "image/jpeg",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_output_paths_are_readable() {
+        for ok in [
+            "master.m3u8",
+            "720p/index.m3u8",
+            "360p/seg_00003.ts",
+            "poster.jpg",
+        ] {
+            assert!(valid_output_path(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "/master.m3u8",
+            "../x.ts",
+            "720p/../../uploads/x.ts",
+            "a/b/c.ts",
+            "source.mp4",
+            "720p/",
+            "720p/seg 1.ts",
+        ] {
+            assert!(!valid_output_path(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! A worker killed mid-transcode: after a restart the upload becomes ready
+//! exactly once (one `MediaReady`, the outputs written once at the same keys).
+
+use loop_proto::events::v1::media_event::Payload;
+use loop_proto::media::v1 as pb;
+use loop_testkit::clips;
+
+use super::*;
+
+/// Whether an ffmpeg of this test's scratch folder is running now.
+fn transcoding(work_dir: &Path) -> bool {
+    let needle = work_dir.display().to_string();
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .any(|cmd| {
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            cmd.starts_with("ffmpeg") && cmd.contains("-filter_complex") && cmd.contains(&needle)
+        })
+}
+
+#[tokio::test]
+async fn a_worker_killed_mid_transcode_finishes_once_after_restart() {
+    let mut p = Platform::start_with(|c| {
+        c.processing.lease_secs = 2;
+        // Slow enough that the kill lands mid-transcode.
+        c.processing.preset = "medium".into();
+    })
+    .await;
+    let (_, token) = p.creator();
+    let clip = clips::generate(&p.root.join("clips"), "long.mp4", 20, 1280, 720);
+    let upload = p.upload(&token, &read_file(&clip), 512 * 1024).await;
+    let work_dir = p.config.processing.work_dir.clone();
+    testing::wait_for("ffmpeg transcoding", Duration::from_secs(60), || async {
+        transcoding(&work_dir).then_some(())
+    })
+    .await;
+    p.media.kill();
+    let stuck = p.get_after_kill(&upload.upload_id).await;
+    assert_eq!(
+        stuck.0, "processing",
+        "the kill landed before the job finished"
+    );
+    assert_eq!(stuck.1, 1);
+
+    p.restart(|c| c.processing.preset = "ultrafast".into())
+        .await;
+    let ready = p.settled(&token, &upload.upload_id).await;
+    assert_eq!(
+        ready.state(),
+        pb::UploadState::Ready,
+        "{}",
+        ready.failure_reason
+    );
+    assert_eq!(ready.processing_attempts, 2);
+    let ready_events = p
+        .events()
+        .await
+        .into_iter()
+        .filter(|e| matches!(&e.payload, Some(Payload::MediaReady(r)) if r.upload_id == upload.upload_id))
+        .count();
+    assert_eq!(ready_events, 1);
+    // One set of outputs: the master, the poster, each rendition's playlist
+    // and its segments, nothing twice.
+    let master =
+        String::from_utf8(p.read(&upload.upload_id, "master.m3u8").await.unwrap()).unwrap();
+    let mut expected = 2;
+    for variant in clips::playlist_uris(&master) {
+        let playlist =
+            String::from_utf8(p.read(&upload.upload_id, &variant).await.unwrap()).unwrap();
+        expected += 1 + clips::playlist_uris(&playlist).len();
+    }
+    assert_eq!(
+        p.objects(&format!("media/{}", upload.upload_id)).await,
+        expected
+    );
+}
+
+impl Platform {
+    /// The state and attempts of an upload, read from the database while
+    /// the service is down.
+    async fn get_after_kill(&self, upload_id: &str) -> (String, i32) {
+        sqlx::query_as("SELECT state, processing_attempts FROM uploads WHERE upload_id = $1::uuid")
+            .bind(upload_id)
+            .fetch_one(&self.pool)
+            .await
+            .expect("row")
+    }
+}
