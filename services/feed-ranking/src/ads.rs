@@ -197,6 +197,7 @@ impl AdsClient {
                     reason: "Sponsored".into(),
                     reason_kind: pb::ReasonKind::Sponsored as i32,
                     score: 0.0,
+                    features: Vec::new(),
                 },
             );
         }

@@ -13,6 +13,7 @@ pub mod embed;
 pub mod feed;
 pub mod learn;
 pub mod learned;
+pub mod rank;
 pub mod replay;
 mod service;
 pub mod snapshot;

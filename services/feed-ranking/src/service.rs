@@ -143,6 +143,7 @@ impl FeedService {
                 // follows do.
                 behaviors: s.behaviors,
                 recent_positive: Vec::new(),
+                pending: Vec::new(),
             });
             let done: i64 = redis::Script::new(state::RESET_STATE)
                 .key(state::state_key(r, &user))

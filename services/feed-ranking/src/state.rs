@@ -21,6 +21,8 @@
 //! - `v:{video}:co`     ZSET of the videos viewers engaged with next, by how
 //!   many did (co-engagement, "viewers of X also watched").
 //! - `v:engaged`        ZSET of videos by how many viewers engaged with them.
+//! - `rank:model`       HASH partition -> the ranking weights' logistic model
+//!   learned from that partition's labelled impressions (see `rank`).
 
 use loop_platform::cache::Redis;
 use prost::Message;
@@ -76,28 +78,40 @@ pub struct UserState {
     /// (`u:{user}:co`). Packed (see [`UserState::recent_videos`]).
     #[prost(bytes = "vec", tag = "10")]
     pub recent_positive: Vec<u8>,
+    /// Impressions served with their features, waiting for their label
+    /// (the co-engagement consumer's state; see `rank`). Packed (see
+    /// [`crate::rank::parse_pending`]).
+    #[prost(bytes = "vec", tag = "11")]
+    pub pending: Vec<u8>,
 }
 
 /// Packed recent videos, each: 0 then the 16 bytes of a UUID, or the id's
 /// length (1..=255) then the id (ids that are not UUIDs).
 fn parse_videos(mut b: &[u8]) -> impl Iterator<Item = String> + '_ {
     std::iter::from_fn(move || {
-        let (&tag, rest) = b.split_first()?;
-        let len = if tag == 0 { 16 } else { usize::from(tag) };
-        if rest.len() < len {
-            return None;
-        }
-        let (id, rest) = rest.split_at(len);
+        let (id, rest) = split_video(b)?;
         b = rest;
-        Some(if tag == 0 {
-            uuid::Uuid::from_slice(id).map_or_else(|_| String::new(), |u| u.to_string())
-        } else {
-            String::from_utf8_lossy(id).into_owned()
-        })
+        Some(id)
     })
 }
 
-fn pack_video(out: &mut Vec<u8>, id: &str) {
+/// The first packed video of `b` and what follows it.
+pub(crate) fn split_video(b: &[u8]) -> Option<(String, &[u8])> {
+    let (&tag, rest) = b.split_first()?;
+    let len = if tag == 0 { 16 } else { usize::from(tag) };
+    if rest.len() < len {
+        return None;
+    }
+    let (id, rest) = rest.split_at(len);
+    let id = if tag == 0 {
+        uuid::Uuid::from_slice(id).map_or_else(|_| String::new(), |u| u.to_string())
+    } else {
+        String::from_utf8_lossy(id).into_owned()
+    };
+    Some((id, rest))
+}
+
+pub(crate) fn pack_video(out: &mut Vec<u8>, id: &str) {
     // Only the canonical (lower-case, hyphenated) form round-trips as 16 bytes.
     match uuid::Uuid::parse_str(id) {
         Ok(u) if u.to_string() == id => {
@@ -357,6 +371,11 @@ pub fn co_key(r: &Redis, video: &str) -> String {
 }
 /// ZSET: per video, how many viewers engaged with it positively (once per
 /// viewer while it stays among their recent videos).
+/// The ranking models, one field per partition of `engagement.v1`.
+pub fn rank_model_key(r: &Redis) -> String {
+    r.key("rank:model")
+}
+
 pub fn engaged_key(r: &Redis) -> String {
     r.key("v:engaged")
 }
@@ -401,6 +420,16 @@ pub const APPLY_BATCH: &str = r"
 local n = tonumber(ARGV[1])
 local m = tonumber(ARGV[2])
 local t = tonumber(ARGV[3])
+-- The ranking models (the last KEY, the last ARGVs: q triples of field,
+-- value read, new value, then q) are compare-and-set before any write.
+local q = tonumber(ARGV[#ARGV])
+local qbase = #ARGV - 1 - 3 * q
+for i = 1, q do
+  local cur = redis.call('HGET', KEYS[#KEYS], ARGV[qbase + 3 * i - 2]) or ''
+  if cur ~= ARGV[qbase + 3 * i - 1] then
+    return -1
+  end
+end
 -- Multi-key commands instead of one call per key (each redis.call costs
 -- about as much as the work it does), in chunks: Lua's unpack is limited to
 -- a few thousand values.
@@ -517,6 +546,9 @@ if m > 0 then
     redis.call('XADD', log, 'MAXLEN', '~', ARGV[a + m + 1], '*', unpack(fields, i + 1, last))
     i = last
   end
+end
+for i = 1, q do
+  redis.call('HSET', KEYS[#KEYS], ARGV[qbase + 3 * i - 2], ARGV[qbase + 3 * i])
 end
 return 0
 ";

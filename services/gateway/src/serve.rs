@@ -66,7 +66,7 @@ impl ServeTokenConfig {
 }
 
 /// What a serve token says.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Served {
     /// The user it was served to.
     pub sub: String,
@@ -76,6 +76,10 @@ pub struct Served {
     pub cid: String,
     /// Position in the page.
     pub pos: u32,
+    /// The ranker's features of the item (`FeedItem.features`), carried
+    /// back on engagement so the ranker learns from what it served.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub f: Vec<f32>,
     pub iat: u64,
     pub exp: u64,
     pub aud: String,
@@ -116,6 +120,24 @@ impl ServeTokens {
     }
 
     pub fn sign(&self, user: &str, video: &str, creator: &str, position: u32) -> String {
+        self.sign_with(user, video, creator, position, &[])
+    }
+
+    /// A token that also carries the ranker's `features` of the item (at
+    /// most 16, each finite; anything else is left out).
+    pub fn sign_with(
+        &self,
+        user: &str,
+        video: &str,
+        creator: &str,
+        position: u32,
+        features: &[f32],
+    ) -> String {
+        let f = if features.len() <= 16 && features.iter().all(|x| x.is_finite()) {
+            features.to_vec()
+        } else {
+            Vec::new()
+        };
         let iat = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0);
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(self.active.clone());
@@ -124,6 +146,7 @@ impl ServeTokens {
             vid: video.to_owned(),
             cid: creator.to_owned(),
             pos: position,
+            f,
             iat,
             exp: iat + self.ttl.as_secs(),
             aud: AUDIENCE.to_owned(),
@@ -164,6 +187,11 @@ mod tests {
             (served.sub.as_str(), served.vid.as_str(), served.pos),
             ("u1", "v1", 3)
         );
+        assert!(served.f.is_empty());
+        // The ranker's features ride along, exactly.
+        let features = [0.812, -0.25, 0.0, 1.0, 0.0, 0.0, 1.123];
+        let with = tokens.sign_with("u1", "v1", "c1", 3, &features);
+        assert_eq!(tokens.verify(&with).expect("valid").f, features);
         // Tampered: invalid.
         let mut parts: Vec<&str> = t.split('.').collect();
         parts[2] = "AAAA";

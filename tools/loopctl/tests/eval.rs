@@ -12,6 +12,7 @@ fn args(mode: Mode) -> Args {
         mode,
         holdout: 0.2,
         max_events: 0,
+        serve_every: 500,
         seed: 1,
         json: None,
         targets: report::Targets::Ordering,

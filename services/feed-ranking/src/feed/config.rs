@@ -44,8 +44,12 @@ pub struct FeedConfig {
     /// plus this much: when even the strongest is thin evidence (a couple
     /// of viewers), it counts for less than similarity does.
     pub co_evidence: f32,
-    /// How the signals add up to a candidate's score.
+    /// How the signals add up to a candidate's score: the hand-set
+    /// weights, the prior of the learned ones.
     pub scoring: Scoring,
+    /// Score with the weights learned from served-then-engaged labels
+    /// (`learning.ranking`); false: the hand-set ones alone.
+    pub learned_scoring: bool,
 }
 
 /// The weights of one scoring function over every candidate: each signal
@@ -102,6 +106,7 @@ impl Default for FeedConfig {
             co_recency: 0.95,
             co_evidence: 3.0,
             scoring: Scoring::default(),
+            learned_scoring: true,
         }
     }
 }

@@ -15,6 +15,7 @@ use crate::catalog::{Catalog, VideoEntry};
 use crate::collab::{self, Neighbour};
 use crate::embed;
 use crate::learn::LearningConfig;
+use crate::rank;
 use crate::state::{self, UserState};
 
 mod config;
@@ -41,10 +42,14 @@ pub struct Viewer {
     /// The videos the viewer engaged with lately, newest first (from the
     /// co-engagement consumer's state).
     pub recent: Vec<String>,
+    /// How far the learned ranking model moves each scoring weight from
+    /// the hand-set one (see [`rank`]); None before any labelled impression.
+    pub ranking: Option<[f32; rank::SIGNALS]>,
 }
 
 /// state, profile, follows, suppressed creators, suppressed sounds,
-/// keywords, regional trending, global trending, the co-engagement state.
+/// keywords, regional trending, global trending, the co-engagement state,
+/// the ranking models.
 type ViewerRows = (
     Option<Vec<u8>>,
     HashMap<String, String>,
@@ -55,6 +60,7 @@ type ViewerRows = (
     Vec<String>,
     Vec<String>,
     Option<Vec<u8>>,
+    HashMap<String, Vec<u8>>,
 );
 
 /// Reads everything about the viewer plus `trending` trending ids (regional
@@ -72,7 +78,7 @@ pub async fn load_viewer(
     } else {
         state::trending_key(r, Some(country_hint))
     };
-    let (state, profile, follows, sup_c, sup_s, keywords, regional, global, co): ViewerRows =
+    let (state, profile, follows, sup_c, sup_s, keywords, regional, global, co, models): ViewerRows =
         redis::pipe()
             .get(state::state_key(r, user))
             .hgetall(state::profile_key(r, user))
@@ -83,6 +89,7 @@ pub async fn load_viewer(
             .zrevrange(country_key, 0, n)
             .zrevrange(state::trending_key(r, None), 0, n)
             .get(state::co_state_key(r, user))
+            .hgetall(state::rank_model_key(r))
             .query_async(&mut conn)
             .await?;
     let interests = profile
@@ -118,6 +125,7 @@ pub async fn load_viewer(
         recent: UserState::decode_opt(co)
             .map(|c| c.recent_videos())
             .unwrap_or_default(),
+        ranking: rank::served_delta(&rank::decode_models(&models)),
     })
 }
 
@@ -151,6 +159,8 @@ struct Candidate {
     co: f32,
     /// The recent video that contributed most to `co`.
     because: Option<Arc<VideoEntry>>,
+    /// What the score combined, as served (see [`rank::features`]).
+    features: [f32; rank::FEATURES],
 }
 
 impl Candidate {
@@ -243,6 +253,7 @@ impl Pool {
             challenge: false,
             co: 0.0,
             because: None,
+            features: [0.0; rank::FEATURES],
         });
     }
 
@@ -502,14 +513,23 @@ impl Page<'_> {
         Ok(co_max)
     }
 
-    /// Score: one weighted sum (`feed.scoring`) of the similarity of the
+    /// Score: one weighted sum of the signals: the similarity of the
     /// viewer to the video's effective vector (content + learned), its
     /// co-engagement with the viewer's recent videos (relative to
     /// `co_max`, the strongest neighbour's, seen or not), trending (a
     /// popularity prior), following, challenges and, at cold start, the
-    /// interests picked at sign-up.
+    /// interests picked at sign-up. The weights are the hand-set ones
+    /// (`feed.scoring`) moved by what the ranking model learned from
+    /// served-then-engaged labels (see [`rank`]), unless
+    /// `feed.learned_scoring` is off.
     fn score(&self, candidates: &mut [Candidate], co_max: f32) {
-        let weights = &self.config.scoring;
+        let prior = self.config.scoring.signal_weights();
+        let mut weights = prior;
+        if let Some(delta) = self.viewer.ranking.filter(|_| self.config.learned_scoring) {
+            for (w, d) in weights.iter_mut().zip(delta) {
+                *w += d;
+            }
+        }
         let follows: HashSet<&str> = self.viewer.follows.iter().map(String::as_str).collect();
         let learned = self
             .catalog
@@ -520,25 +540,27 @@ impl Page<'_> {
             let similarity = self.scoring.filter(|_| query_norm > 1e-9).map_or(0.0, |q| {
                 similarity(q, query_norm, &c.video.content, learned, w)
             });
-            let mut score = weights.similarity * similarity + weights.trending * c.trending;
-            if co_max > 0.0 {
-                score += weights.co_engagement * c.co / (co_max + self.config.co_evidence);
-            }
-            if follows.contains(c.video.creator_id.as_str()) {
-                score += weights.following;
-            }
-            if c.challenge {
-                score += weights.challenge;
-            }
-            if self.cold_start
+            let co = if co_max > 0.0 {
+                c.co / (co_max + self.config.co_evidence)
+            } else {
+                0.0
+            };
+            let flag = |on: bool| if on { 1.0 } else { 0.0 };
+            let declared = self.cold_start
                 && c.video
                     .hashtags
                     .iter()
-                    .any(|t| self.declared.contains(t.as_str()))
-            {
-                score += weights.declared_interest;
-            }
-            c.score = score;
+                    .any(|t| self.declared.contains(t.as_str()));
+            let signals = [
+                similarity,
+                co,
+                c.trending,
+                flag(follows.contains(c.video.creator_id.as_str())),
+                flag(c.challenge),
+                flag(declared),
+            ];
+            c.score = weights.iter().zip(&signals).map(|(w, x)| w * x).sum();
+            c.features = rank::features(signals, &prior);
         }
     }
 
@@ -592,6 +614,7 @@ impl Page<'_> {
                 reason,
                 reason_kind: kind as i32,
                 score: c.score,
+                features: c.features.to_vec(),
             });
             last = Some(c.video);
         }

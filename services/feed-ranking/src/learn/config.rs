@@ -6,6 +6,7 @@ use loop_proto::events::v1::{EngagementEvent, EngagementKind};
 use serde::{Deserialize, Serialize};
 
 use crate::embed::{self, Features};
+use crate::rank::RankLearning;
 use crate::state::UserState;
 
 /// How much each action pulls the viewer toward a video (negative: away).
@@ -70,6 +71,9 @@ pub struct LearningConfig {
     /// counter increment per positive engagement.
     pub co_window: usize,
     pub weights: Weights,
+    /// How For You's scoring weights learn from labelled impressions
+    /// (kept by the co-engagement consumer; see `rank`).
+    pub ranking: RankLearning,
 }
 
 impl Default for LearningConfig {
@@ -88,6 +92,7 @@ impl Default for LearningConfig {
             trending_half_life_hours: 12.0,
             co_window: 10,
             weights: Weights::default(),
+            ranking: RankLearning::default(),
         }
     }
 }
@@ -106,6 +111,7 @@ impl LearningConfig {
         if self.half_life_hours <= 0.0 || self.trending_half_life_hours <= 0.0 {
             problems.push("learning: half-lives must be positive".into());
         }
+        self.ranking.validate_into(problems);
         if self.co_window > 64 {
             problems.push("learning.co_window: must be 0..=64".into());
         }

@@ -22,6 +22,7 @@ use prost::Message;
 
 use crate::catalog::Catalog;
 use crate::embed;
+use crate::rank;
 use crate::state::{self, UserState};
 
 mod config;
@@ -241,7 +242,14 @@ struct Effects<'a> {
     mark_seen: Vec<(String, String, i64)>,
     /// Co-engagement and audience counters: ZSET key -> member -> increment.
     counters: HashMap<String, HashMap<&'a str, f64>>,
+    /// Labelled impressions for the ranking model of their partition, in
+    /// the order their events came (see `rank`).
+    labels: Vec<(i32, bool, [f32; rank::FEATURES])>,
 }
+
+/// The ranking models a batch writes: (partition field, the value read
+/// (empty: none), the new value).
+type ModelWrites = Vec<(String, Vec<u8>, Vec<u8>)>;
 
 impl EngagementHandler {
     /// Returns false when a concurrent writer changed a user: retry.
@@ -258,8 +266,9 @@ impl EngagementHandler {
         for (d, e, weight) in events {
             self.fold_event(&mut pending, &mut effects, d, e, *weight);
         }
+        let models = self.learn_ranking(&mut conn, &effects.labels).await?;
         if !self
-            .write_batch(&mut conn, &pending, &learned, &effects)
+            .write_batch(&mut conn, &pending, &learned, &effects, &models)
             .await?
         {
             return Ok(false);
@@ -278,6 +287,52 @@ impl EngagementHandler {
             let _: () = pipe.query_async(&mut conn).await?;
         }
         Ok(true)
+    }
+
+    /// The ranking models of the partitions the batch labelled, read, then
+    /// stepped through the labels in order (each partition's in its
+    /// offset order: labels depend on each viewer's events alone, so a
+    /// replay in any batches computes the same bits).
+    async fn learn_ranking(
+        &self,
+        conn: &mut redis::aio::ConnectionManager,
+        labels: &[(i32, bool, [f32; rank::FEATURES])],
+    ) -> anyhow::Result<ModelWrites> {
+        if labels.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut partitions: Vec<i32> = labels.iter().map(|(p, _, _)| *p).collect();
+        partitions.sort_unstable();
+        partitions.dedup();
+        let fields: Vec<String> = partitions.iter().map(i32::to_string).collect();
+        let read: Vec<Option<Vec<u8>>> = redis::cmd("HMGET")
+            .arg(state::rank_model_key(&self.redis))
+            .arg(&fields)
+            .query_async(conn)
+            .await?;
+        let config = &self.config.ranking;
+        let mut models: BTreeMap<i32, rank::Model> = partitions
+            .iter()
+            .zip(&read)
+            .map(|(p, raw)| {
+                let model = raw
+                    .as_deref()
+                    .and_then(rank::Model::decode)
+                    .unwrap_or_else(|| rank::Model::new(config));
+                (*p, model)
+            })
+            .collect();
+        for (p, engaged, x) in labels {
+            if let Some(m) = models.get_mut(p) {
+                m.update(x, *engaged, config);
+            }
+        }
+        Ok(fields
+            .into_iter()
+            .zip(read)
+            .zip(partitions)
+            .map(|((field, read), p)| (field, read.unwrap_or_default(), models[&p].encode()))
+            .collect())
     }
 
     /// The batch's users, and the videos it may teach (a superset: some
@@ -431,6 +486,9 @@ impl EngagementHandler {
         }
         if self.role == Role::CoEngagement {
             self.mark_applied(p, d, e);
+            if self.config.ranking.enabled && !d.topic.ends_with(topics::WALLET) {
+                label_impressions(&self.config.ranking, p, effects, d, e);
+            }
             // Co-engagement follows engagement.v1 alone (a gift arrives on
             // wallet.v1, in no fixed order with it), so a rebuild, which
             // replays one topic after the other, counts the same pairs.
@@ -564,6 +622,7 @@ impl EngagementHandler {
         pending: &BTreeMap<&str, Pending>,
         learned: &HashMap<&str, Option<Vec<u8>>>,
         effects: &Effects<'_>,
+        models: &ModelWrites,
     ) -> anyhow::Result<bool> {
         let r = &self.redis;
         let changed: Vec<(&&str, &Pending)> = pending.iter().filter(|(_, p)| p.changed).collect();
@@ -623,7 +682,66 @@ impl EngagementHandler {
             inv.arg(**v);
         }
         inv.arg(state::LEARNED_LOG_ENTRIES);
+        // Last: the ranking models, compare-and-set on the value read.
+        if !models.is_empty() {
+            inv.key(state::rank_model_key(r));
+        }
+        for (field, read, value) in models {
+            inv.arg(field).arg(read).arg(value);
+        }
+        inv.arg(models.len());
         let conflict: i64 = inv.invoke_async(conn).await?;
         Ok(conflict == 0)
+    }
+}
+
+/// What `e` says about an impression of its video (see `rank`).
+fn answer(e: &EngagementEvent) -> rank::Answer {
+    match e.kind() {
+        EngagementKind::Impression => rank::Answer::Shown,
+        EngagementKind::QuickSkip | EngagementKind::NotInterested => rank::Answer::Refused,
+        EngagementKind::Unlike | EngagementKind::ProfileVisit => rank::Answer::Neither,
+        _ if is_strong(e) => rank::Answer::Engaged,
+        _ => rank::Answer::Neither,
+    }
+}
+
+/// Labels the viewer's pending impressions with `e` (see `rank::observe`);
+/// the labels go to the model of the event's partition.
+fn label_impressions(
+    config: &rank::RankLearning,
+    p: &mut Pending,
+    effects: &mut Effects<'_>,
+    d: &Delivery,
+    e: &EngagementEvent,
+) {
+    let answer = answer(e);
+    if p.state.pending.is_empty() && answer != rank::Answer::Shown {
+        return;
+    }
+    let features: Option<[f32; rank::FEATURES]> = e
+        .served_features
+        .as_slice()
+        .try_into()
+        .ok()
+        .filter(|x: &[f32; rank::FEATURES]| x.iter().all(|v| v.is_finite()));
+    let at_ms = e
+        .occurred_at
+        .as_ref()
+        .map_or(0, |t| t.seconds * 1000 + i64::from(t.nanos) / 1_000_000);
+    let mut pending = rank::parse_pending(&p.state.pending);
+    let before = pending.len();
+    let labels = &mut effects.labels;
+    rank::observe(
+        &mut pending,
+        config,
+        &e.video_id,
+        at_ms,
+        answer,
+        features,
+        &mut |engaged, x| labels.push((d.partition, engaged, x)),
+    );
+    if pending.len() != before || answer == rank::Answer::Shown {
+        p.state.pending = rank::pack_pending(&pending);
     }
 }

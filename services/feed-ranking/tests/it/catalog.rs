@@ -241,7 +241,9 @@ async fn a_video_vector_changed_since_it_was_read_gets_the_delta_added_not_overw
             .arg(state::f32s_to_bytes(&read))
             .arg(state::f32s_to_bytes(&sum))
             .arg("v1")
-            .arg(state::LEARNED_LOG_ENTRIES);
+            .arg(state::LEARNED_LOG_ENTRIES)
+            // No ranking models.
+            .arg(0);
         inv
     };
     let stored = || async {

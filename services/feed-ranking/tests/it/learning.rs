@@ -17,7 +17,7 @@ async fn replay_rebuilds_the_live_vectors_and_replaying_twice_changes_nothing() 
     )
     .await
     .expect("topics");
-    let stream = events(10, 40);
+    let stream = served_events(10, 40);
     let mut counts = expected_counts(&stream);
     let users: Vec<String> = counts.keys().cloned().collect();
     // The videos gifts are sent on: one per family, in the catalog.
@@ -156,6 +156,14 @@ async fn replay_rebuilds_the_live_vectors_and_replaying_twice_changes_nothing() 
         live_counters.len()
     );
     assert_eq!(live_counters, rebuilt_counters);
+    // The ranking weights learned from the labelled impressions, and the
+    // rebuild learned the same bits.
+    let examples: f64 = live_counters
+        .iter()
+        .filter(|(k, _)| k.starts_with("rank:model:"))
+        .map(|(_, numbers)| numbers[0].1)
+        .sum();
+    assert!(examples > 100.0, "{examples} labelled impressions");
 
     // The same range again: everything is recognised as applied.
     replay::rebuild(
@@ -213,7 +221,7 @@ async fn a_crash_mid_stream_loses_nothing_and_applies_nothing_twice() {
     loop_platform::kafka::ensure_topics(&cfg.kafka, &[topics::ENGAGEMENT, topics::CONTENT])
         .await
         .expect("topics");
-    let stream = events(20, 150);
+    let stream = served_events(20, 150);
     let counts = expected_counts(&stream);
     let users: Vec<String> = counts.keys().cloned().collect();
     let total = stream.len() as u64;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use loop_feed_ranking::replay::{self, Start};
 use loop_feed_ranking::state::{self, UserState};
-use loop_feed_ranking::{Config, embed};
+use loop_feed_ranking::{Config, embed, rank};
 use loop_platform::cache::Redis;
 use loop_platform::config::{KafkaConfig, RedisConfig};
 use loop_platform::kafka::{Producer, topics};
@@ -27,8 +27,28 @@ fn config(prefix: &str) -> Config {
     c
 }
 
+/// Features a served item carried (`FeedItem.features`, via the serve
+/// token): deterministic, so labels teach the ranking model something.
+fn served_features(u: usize, i: usize, engaged: bool) -> Vec<f32> {
+    let co = if engaged { 0.6 } else { 0.1 } + (u % 3) as f32 * 0.1;
+    let trending = ((u + i) % 4) as f32 * 0.25;
+    vec![0.3, co, trending, 0.0, 0.0, 0.0, 0.3 + co + 0.15 * trending]
+}
+
 /// A deterministic stream: user u mostly engages with family u % 5.
 fn events(users: usize, per_user: usize) -> Vec<EngagementEvent> {
+    stream(users, per_user, false)
+}
+
+/// [`events`] where every other event is preceded by two impressions
+/// served with features: of its video (labelled by the event) and of
+/// another one nobody engages with (labelled negative once it waited 30
+/// minutes), so the ranking model learns.
+fn served_events(users: usize, per_user: usize) -> Vec<EngagementEvent> {
+    stream(users, per_user, true)
+}
+
+fn stream(users: usize, per_user: usize, impressions: bool) -> Vec<EngagementEvent> {
     let base_ms = 1_800_000_000_000i64;
     let mut out = Vec::new();
     for i in 0..per_user {
@@ -45,6 +65,31 @@ fn events(users: usize, per_user: usize) -> Vec<EngagementEvent> {
                 _ => EngagementKind::QuickSkip,
             };
             let at = base_ms + (i as i64) * 60_000;
+            let video = format!("00000000-0000-7000-9000-{:012}", i % 7 + 10 * (u % 5));
+            if impressions && i % 2 == 0 {
+                let ignored = format!("00000000-0000-7000-9000-{:012}", 100 + i);
+                for (shown, engaged) in [
+                    (&video, kind != EngagementKind::QuickSkip),
+                    (&ignored, false),
+                ] {
+                    out.push(EngagementEvent {
+                        event_id: uuid::Uuid::now_v7().to_string(),
+                        occurred_at: Some(prost_types::Timestamp {
+                            seconds: at / 1000 - 1,
+                            nanos: 0,
+                        }),
+                        user_id: format!("00000000-0000-7000-8000-{u:012}"),
+                        video_id: shown.clone(),
+                        creator_id: format!("creator-{family}-{}", i % 3),
+                        kind: EngagementKind::Impression as i32,
+                        video_duration_ms: 10_000,
+                        hashtags: vec![family.to_string()],
+                        category: family.to_string(),
+                        served_features: served_features(u, i, engaged),
+                        ..Default::default()
+                    });
+                }
+            }
             out.push(EngagementEvent {
                 event_id: uuid::Uuid::now_v7().to_string(),
                 occurred_at: Some(prost_types::Timestamp {
@@ -52,7 +97,7 @@ fn events(users: usize, per_user: usize) -> Vec<EngagementEvent> {
                     nanos: 0,
                 }),
                 user_id: format!("00000000-0000-7000-8000-{u:012}"),
-                video_id: format!("00000000-0000-7000-9000-{:012}", i % 7 + 10 * (u % 5)),
+                video_id: video,
                 creator_id: format!("creator-{family}-{}", i % 3),
                 sound_id: String::new(),
                 kind: kind as i32,
@@ -115,6 +160,27 @@ async fn counters(redis: &RedisConfig) -> BTreeMap<String, Vec<(String, f64)>> {
         .expect("keys");
     keys.push(state::engaged_key(&r));
     let mut out = BTreeMap::new();
+    // The ranking models, every number of them (exactly: the same labels
+    // in the same order give the same bits).
+    let models: HashMap<String, Vec<u8>> = redis::cmd("HGETALL")
+        .arg(state::rank_model_key(&r))
+        .query_async(&mut conn)
+        .await
+        .expect("hgetall");
+    let mut fields: Vec<&String> = models.keys().collect();
+    fields.sort();
+    for field in fields {
+        let m = rank::Model::decode(&models[field]).expect("a model");
+        let mut numbers = vec![
+            ("examples".to_owned(), m.examples as f64),
+            ("positives".to_owned(), m.positives as f64),
+            ("bias".to_owned(), m.bias),
+        ];
+        for (i, d) in m.delta.iter().chain(&m.squares).enumerate() {
+            numbers.push((format!("w{i}"), *d));
+        }
+        out.insert(format!("rank:model:{field}"), numbers);
+    }
     for key in keys {
         let mut members: Vec<(String, f64)> = redis::cmd("ZRANGE")
             .arg(&key)

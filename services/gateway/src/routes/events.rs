@@ -322,9 +322,11 @@ fn build_event(
     let event = ev::EngagementEvent {
         watch_ms,
         not_interested_target: target as i32,
+        // What the ranker scored the item with, for its weight learning.
+        served_features: served.as_ref().map(|s| s.f.clone()).unwrap_or_default(),
         ..engagement(&user.user_id, video, kind, ctx, occurred_at, now, event_id)
     };
-    Ok((event, served))
+    Ok((event, served.is_some()))
 }
 
 /// What a viewer did with `video`, enriched from the video record so
@@ -355,6 +357,7 @@ pub(crate) fn engagement(
         hashtags: video.hashtags.clone(),
         category: video.category.clone(),
         credit: ev::EngagementCredit::Unverified as i32,
+        served_features: Vec::new(),
     }
 }
 
@@ -427,29 +430,30 @@ fn target(
     }
 }
 
-/// Whether the engagement presented a valid serve token of the video for
-/// this user. Someone else's token, or another video's, is refused; an
-/// expired one (an old feed page) still teaches the user's own feed.
+/// The claims of the engagement's serve token when it is a valid one of
+/// the video for this user. Someone else's token, or another video's, is
+/// refused; an expired one (an old feed page) still teaches the user's own
+/// feed (None).
 pub(crate) fn served(
     st: &AppState,
     user: &AuthUser,
     field: String,
     token: Option<&str>,
     video_id: &str,
-) -> ApiResult<bool> {
+) -> ApiResult<Option<crate::serve::Served>> {
     let Some(token) = token else {
-        return Ok(false);
+        return Ok(None);
     };
     if token.len() > 2048 {
         return Err(ApiError::invalid(field, "at most 2048 characters"));
     }
     match st.serve_tokens.verify(token) {
-        Ok(s) if s.sub == user.user_id && s.vid == video_id => Ok(true),
+        Ok(s) if s.sub == user.user_id && s.vid == video_id => Ok(Some(s)),
         Ok(_) | Err(ServeTokenError::Invalid) => Err(ApiError::invalid(
             field,
             "is not a serve token of this video for you",
         )),
-        Err(ServeTokenError::Expired) => Ok(false),
+        Err(ServeTokenError::Expired) => Ok(None),
     }
 }
 

@@ -238,11 +238,12 @@ pub async fn for_you(
             .into_iter()
             .map(|i| FeedItemDto {
                 serve_token: match &i.item {
-                    Some(pb::feed_item::Item::Video(v)) => Some(st.serve_tokens.sign(
+                    Some(pb::feed_item::Item::Video(v)) => Some(st.serve_tokens.sign_with(
                         &user.user_id,
                         &v.video_id,
                         &v.creator_id,
                         i.position,
+                        &i.features,
                     )),
                     _ => None,
                 },

@@ -156,7 +156,8 @@ pub async fn like(
         "serve_token".into(),
         b.serve_token.as_deref(),
         &canonical,
-    )?;
+    )?
+    .is_some();
     let r = st
         .call(st.content().like_video(st.req(
             &user,

@@ -24,7 +24,7 @@ use std::time::Instant;
 
 use baselines::{History, ItemKnn, MostPopular, RandomPicks};
 use data::{Dataset, Outcome, Rating};
-use ranker::LoopRanker;
+use ranker::{LoopRanker, Weights};
 use report::Results;
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,6 +51,12 @@ pub struct Args {
     /// Prequential: score at most this many held-out liked events (0: all).
     #[arg(long, default_value_t = 0)]
     pub max_events: usize,
+    /// Training is applied in rounds of this many ratings; before each,
+    /// every user who rates in it is served a page of K, reported back as
+    /// impressions, so the ranking weights learn from served-then-engaged
+    /// labels (0: no pages during training).
+    #[arg(long, default_value_t = 500)]
+    pub serve_every: usize,
     /// Seed of the random baseline.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -133,6 +139,48 @@ impl Rankers {
         self.loop_ranker.refresh().await
     }
 
+    /// Applies training ratings in rounds of `serve_every` (in time order):
+    /// before each round, every user who rates in it is served a page of
+    /// `k` and it is reported as shown a second before their first rating
+    /// of the round; what they rate next labels it. What they rated is
+    /// recorded as shown, as the feed would have.
+    async fn train(
+        &mut self,
+        data: &Dataset,
+        indexes: &[usize],
+        k: usize,
+        serve_every: usize,
+    ) -> anyhow::Result<()> {
+        let rounds = if serve_every == 0 {
+            indexes.chunks(indexes.len().max(1))
+        } else {
+            indexes.chunks(serve_every)
+        };
+        for round in rounds {
+            let mut first: std::collections::BTreeMap<u32, i64> = Default::default();
+            let mut rated: std::collections::BTreeMap<u32, Vec<u32>> = Default::default();
+            for &i in round {
+                let r = &data.ratings[i];
+                first.entry(r.user).or_insert(r.at_s);
+                rated.entry(r.user).or_default().push(r.item);
+            }
+            if serve_every > 0 {
+                for (&user, &at_s) in &first {
+                    let page = self
+                        .loop_ranker
+                        .recommend(user, k, true, Weights::Learned)
+                        .await?;
+                    self.loop_ranker.report_shown(user, &page, at_s - 1).await?;
+                }
+            }
+            self.apply(data, round).await?;
+            for (user, items) in rated {
+                self.loop_ranker.mark_seen(user, &items).await?;
+            }
+        }
+        Ok(())
+    }
+
     fn apply_baselines(&mut self, r: &Rating) {
         if Outcome::of(r.stars).engaged() {
             let before = &self.history.engaged[r.user as usize];
@@ -146,20 +194,24 @@ impl Rankers {
         }
     }
 
-    /// Every ranker's list for `user`, scored against `relevant`.
+    /// Every ranker's list for `user`, scored against `relevant`; returns
+    /// Loop's page (the one a client would have been served).
     async fn score(
         &mut self,
         user: u32,
         relevant: &HashSet<u32>,
         k: usize,
         results: &mut Results,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<ranker::Page> {
         let seen = &self.history.seen[user as usize];
-        let page = self.loop_ranker.recommend(user, k, true).await?;
-        let plain = self.loop_ranker.recommend(user, k, false).await?;
+        let ranker = &self.loop_ranker;
+        let page = ranker.recommend(user, k, true, Weights::Learned).await?;
+        let plain = ranker.recommend(user, k, false, Weights::Learned).await?;
+        let hand_set = ranker.recommend(user, k, true, Weights::HandSet).await?;
         let lists = [
             (report::LOOP, page.items.clone()),
             (report::LOOP_NO_EXPLORATION, plain.items),
+            (report::LOOP_HAND_SET, hand_set.items),
             (report::POPULAR, self.popular.recommend(seen, k)),
             (
                 report::KNN,
@@ -175,10 +227,10 @@ impl Rankers {
                 .or_default()
                 .add(&list, relevant, k);
         }
-        for source in page.sources {
-            *results.sources.entry(source).or_default() += 1;
+        for source in &page.sources {
+            *results.sources.entry(source.clone()).or_default() += 1;
         }
-        Ok(())
+        Ok(page)
     }
 }
 
@@ -222,12 +274,9 @@ async fn run_mode(
         targets: args.targets,
         ..Default::default()
     };
-    rankers.apply(data, &split.train).await?;
-    // What the feed would have recorded as shown when it served them.
-    for (user, seen) in rankers.history.seen.iter().enumerate() {
-        let items: Vec<u32> = seen.iter().copied().collect();
-        rankers.loop_ranker.mark_seen(user as u32, &items).await?;
-    }
+    rankers
+        .train(data, &split.train, args.k, args.serve_every)
+        .await?;
     match args.mode {
         Mode::Split => {
             results.mode = "split".into();
@@ -247,8 +296,13 @@ async fn run_mode(
                 let budget = args.max_events == 0 || scored < args.max_events;
                 if budget && Outcome::of(r.stars) == Outcome::Liked {
                     let relevant = HashSet::from([r.item]);
-                    rankers
+                    let page = rankers
                         .score(r.user, &relevant, args.k, &mut results)
+                        .await?;
+                    // Served, then what the user did labels it.
+                    rankers
+                        .loop_ranker
+                        .report_shown(r.user, &page, r.at_s - 1)
                         .await?;
                     scored += 1;
                 }
@@ -257,5 +311,6 @@ async fn run_mode(
             }
         }
     }
+    results.learned = Some(rankers.loop_ranker.learned().await?);
     Ok(results)
 }

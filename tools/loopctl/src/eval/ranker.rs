@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use loop_feed_ranking::catalog::Catalog;
 use loop_feed_ranking::learn::EngagementHandler;
-use loop_feed_ranking::{FeedConfig, LearningConfig, feed, learned, state};
+use loop_feed_ranking::{FeedConfig, LearningConfig, feed, learned, rank, state};
 use loop_platform::cache::Redis;
 use loop_platform::config::{RedisConfig, Secret};
 use loop_platform::kafka::{BatchHandler, Delivery, topics};
@@ -23,7 +23,7 @@ use prost::Message;
 use super::data::{Dataset, Outcome, Rating};
 
 /// How the evaluation drives Loop (printed with the results).
-pub const PATH: &str = "engagement applied by loop_feed_ranking::learn::EngagementHandler (the taste and the co-engagement consumers' batch handlers, without the broker); pages from loop_feed_ranking::feed::for_you over an in-process catalog; state in real Redis under a fresh key prefix, deleted afterwards";
+pub const PATH: &str = "engagement applied by loop_feed_ranking::learn::EngagementHandler (the taste and the co-engagement consumers' batch handlers, without the broker); pages from loop_feed_ranking::feed::for_you over an in-process catalog, each served page reported back as impressions carrying the page's features (what the gateway's serve tokens carry), so the ranking weights learn from served-then-engaged labels; state in real Redis under a fresh key prefix, deleted afterwards";
 
 /// Partitions the events are spread over, by user (as the topic is keyed).
 const PARTITIONS: usize = 6;
@@ -46,6 +46,26 @@ pub struct Page {
     /// A label per item: its reason kind, or `collaborative` for
     /// co-engagement reasons ("Viewers of ... also watched this").
     pub sources: Vec<String>,
+    /// Per item, the features it was scored with (`FeedItem.features`).
+    pub features: Vec<Vec<f32>>,
+}
+
+/// Which weights a page is scored with.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Weights {
+    /// The hand-set weights moved by what the ranking model learned.
+    Learned,
+    /// The hand-set weights alone (`feed.learned_scoring` off).
+    HandSet,
+}
+
+/// What the ranking model learned (all partitions together).
+#[derive(Debug, Clone, Default)]
+pub struct Learned {
+    pub examples: u64,
+    pub positives: u64,
+    /// (signal, hand-set weight, weight served).
+    pub weights: Vec<(String, f32, f32)>,
 }
 
 pub struct LoopRanker {
@@ -61,6 +81,8 @@ pub struct LoopRanker {
     /// Added to every event time: the log's last rating lands a minute ago,
     /// so time-decayed state (trending) is what it would be live.
     shift_s: i64,
+    /// Impressions reported so far (their event ids).
+    impressions: u64,
 }
 
 impl LoopRanker {
@@ -125,6 +147,7 @@ impl LoopRanker {
             items,
             cursor: None,
             shift_s,
+            impressions: 0,
         })
     }
 
@@ -231,11 +254,82 @@ impl LoopRanker {
         Ok(())
     }
 
+    /// Reports `page` as shown to `user` at `at_s` (the log's time): one
+    /// impression per item carrying its features, as a client sends them
+    /// with the items' serve tokens (the gateway copies the features onto
+    /// the events). Not recorded in the seen-set: the log, not the page,
+    /// says what the user went on to rate.
+    pub async fn report_shown(&mut self, user: u32, page: &Page, at_s: i64) -> anyhow::Result<()> {
+        let mut events = Vec::with_capacity(page.items.len());
+        for (n, (item, features)) in page.items.iter().zip(&page.features).enumerate() {
+            self.impressions += 1;
+            let at = prost_types::Timestamp {
+                seconds: at_s + self.shift_s,
+                nanos: n as i32 * 1_000,
+            };
+            events.push(EngagementEvent {
+                event_id: uuid::Uuid::from_u128((1u128 << 100) | u128::from(self.impressions))
+                    .to_string(),
+                occurred_at: Some(at),
+                accepted_at: Some(at),
+                user_id: user_id(user),
+                video_id: video_id(*item),
+                creator_id: format!("00000000-0000-7000-a000-{item:012}"),
+                kind: EngagementKind::Impression as i32,
+                video_duration_ms: DURATION_MS,
+                hashtags: self
+                    .catalog
+                    .get(&video_id(*item))
+                    .map(|v| v.hashtags.clone())
+                    .unwrap_or_default(),
+                credit: EngagementCredit::Counted as i32,
+                served_features: features.clone(),
+                ..Default::default()
+            });
+        }
+        self.apply(&events).await
+    }
+
+    /// What the ranking model learned so far.
+    pub async fn learned(&self) -> anyhow::Result<Learned> {
+        let mut conn = self.redis.conn.clone();
+        let fields: HashMap<String, Vec<u8>> = redis::cmd("HGETALL")
+            .arg(state::rank_model_key(&self.redis))
+            .query_async(&mut conn)
+            .await?;
+        let models = rank::decode_models(&fields);
+        let delta = rank::served_delta(&models).unwrap_or([0.0; rank::SIGNALS]);
+        let prior = self.feed.scoring.signal_weights();
+        Ok(Learned {
+            examples: models.iter().map(|m| m.examples).sum(),
+            positives: models.iter().map(|m| m.positives).sum(),
+            weights: (0..rank::SIGNALS)
+                .map(|i| {
+                    let learned = if self.feed.learned_scoring {
+                        prior[i] + delta[i]
+                    } else {
+                        prior[i]
+                    };
+                    (rank::SIGNAL_NAMES[i].to_owned(), prior[i], learned)
+                })
+                .collect(),
+        })
+    }
+
     /// The user's For You page of `k` items (with exploration or without).
-    pub async fn recommend(&self, user: u32, k: usize, explore: bool) -> anyhow::Result<Page> {
+    pub async fn recommend(
+        &self,
+        user: u32,
+        k: usize,
+        explore: bool,
+        weights: Weights,
+    ) -> anyhow::Result<Page> {
         let mut config = self.feed.clone();
         if !explore {
             config.exploration_share = 0.0;
+        }
+        if weights == Weights::HandSet {
+            config.learned_scoring = false;
         }
         let viewer =
             feed::load_viewer(&self.redis, &user_id(user), "", config.trending_candidates).await?;
@@ -251,6 +345,7 @@ impl LoopRanker {
         let mut page = Page {
             items: Vec::with_capacity(k),
             sources: Vec::with_capacity(k),
+            features: Vec::with_capacity(k),
         };
         for item in built.items {
             let Some(pb::feed_item::Item::Video(v)) = &item.item else {
@@ -259,6 +354,7 @@ impl LoopRanker {
             if let Some(i) = self.items.get(&v.video_id) {
                 page.items.push(*i);
                 page.sources.push(source_label(&item));
+                page.features.push(item.features.clone());
             }
         }
         Ok(page)

@@ -14,10 +14,18 @@ use super::split::Scores;
 /// The rankers compared, in the order they are printed.
 pub const LOOP: &str = "Loop";
 pub const LOOP_NO_EXPLORATION: &str = "Loop without exploration";
+pub const LOOP_HAND_SET: &str = "Loop, hand-set weights";
 pub const POPULAR: &str = "most-popular";
 pub const KNN: &str = "item-KNN (cosine)";
 pub const RANDOM: &str = "random";
-pub const RANKERS: [&str; 5] = [LOOP, LOOP_NO_EXPLORATION, POPULAR, KNN, RANDOM];
+pub const RANKERS: [&str; 6] = [
+    LOOP,
+    LOOP_NO_EXPLORATION,
+    LOOP_HAND_SET,
+    POPULAR,
+    KNN,
+    RANDOM,
+];
 
 /// Which targets the figures are judged against.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -43,6 +51,8 @@ pub struct Results {
     pub scores: BTreeMap<String, Scores>,
     /// How many of Loop's items came from each source.
     pub sources: BTreeMap<String, usize>,
+    /// What the ranking weights learned from the impressions served.
+    pub learned: Option<super::ranker::Learned>,
     pub seconds: f64,
 }
 
@@ -81,6 +91,7 @@ impl Results {
             self.mean(RANDOM),
         );
         let no_explore = self.mean(LOOP_NO_EXPLORATION);
+        let hand_set = self.mean(LOOP_HAND_SET);
         vec![
             Figure::new(format!("Loop Recall@{k}"), l.recall, "")
                 .against(format!("most-popular Recall@{k}"), p.recall)
@@ -105,6 +116,14 @@ impl Results {
                 .at_least(1.0),
             Figure::new(format!("Loop Recall@{k} with exploration"), l.recall, "")
                 .against("the same without exploration", no_explore.recall),
+            Figure::new(
+                format!("Loop Recall@{k} with learned weights"),
+                l.recall,
+                "",
+            )
+            .against("the same with the hand-set weights", hand_set.recall),
+            Figure::new(format!("Loop NDCG@{k} with learned weights"), l.ndcg, "")
+                .against("the same with the hand-set weights", hand_set.ndcg),
         ]
     }
 
@@ -147,6 +166,20 @@ impl Results {
             .map(|(s, f)| format!("{s} {:.0}%", f * 100.0))
             .collect();
         let _ = writeln!(out, "Loop's items by source: {}", shares.join(", "));
+        if let Some(l) = &self.learned {
+            let weights: Vec<String> = l
+                .weights
+                .iter()
+                .map(|(name, prior, w)| format!("{name} {prior:.2} -> {w:.3}"))
+                .collect();
+            let _ = writeln!(
+                out,
+                "Scoring weights learned from {} labelled impressions ({} engaged): {}",
+                l.examples,
+                l.positives,
+                weights.join(", ")
+            );
+        }
         let _ = writeln!(out, "({:.1} s)", self.seconds);
         out
     }
@@ -174,6 +207,11 @@ impl Results {
                 "path": super::ranker::PATH,
                 "scores": scores,
                 "loop_sources": self.source_shares().into_iter().collect::<BTreeMap<_, _>>(),
+                "learned_weights": self.learned.as_ref().map(|l| json!({
+                    "examples": l.examples,
+                    "positives": l.positives,
+                    "weights": l.weights.iter().map(|(n, prior, w)| (n.clone(), json!({"hand_set": prior, "served": w}))).collect::<BTreeMap<_, _>>(),
+                })),
                 "seconds": self.seconds,
             },
         })
