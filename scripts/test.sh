@@ -25,3 +25,6 @@ trap stop_broker EXIT
 
 cd "$ROOT"
 LOOP_TEST_KAFKA_BROKERS="127.0.0.1:$PORT" cargo nextest run --workspace --locked --profile "$PROFILE"
+# The web client: unit tests, bundle budget, and the browser tests against a
+# throwaway platform of its own on this broker (web/e2e/run.sh).
+LOOP_TEST_KAFKA_BROKERS="127.0.0.1:$PORT" "$ROOT/web/e2e/run.sh"

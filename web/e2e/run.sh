@@ -10,6 +10,7 @@
 #
 # Kafka: LOOP_TEST_KAFKA_BROKERS when set (scripts/test.sh sets it), else a
 # throwaway broker of its own on LOOP_WEB_BROKER_PORT (19103).
+# LOOP_WEB_NO_CARGO=1 uses the test platform binary already built.
 set -euo pipefail
 source "$(dirname "$0")/../../scripts/lib.sh"
 WEB="$ROOT/web"
@@ -25,8 +26,10 @@ npx vitest run --reporter=dot
 say "web: bundle budget"
 node scripts/budget.mjs
 
-say "web: building the test platform"
-(cd "$ROOT" && cargo build --profile "$PROFILE" -p loop-web-platform --bin loop-web-platform)
+if [[ ${LOOP_WEB_NO_CARGO:-} != 1 ]]; then
+  say "web: building the test platform"
+  (cd "$ROOT" && cargo build --profile "$PROFILE" -p loop-web-platform --bin loop-web-platform)
+fi
 
 WORK="$(mktemp -d /tmp/loop-web-e2e.XXXXXX)"
 PLATFORM_PID=""

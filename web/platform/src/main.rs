@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 const FAMILIES: &[&str] = &[
     "dance", "cooking", "comedy", "travel", "fitness", "pets", "music", "gaming",
 ];
-const CREATORS_PER_FAMILY: usize = 3;
+const CREATORS_PER_FAMILY: usize = 5;
 const VIDEOS_PER_CREATOR: usize = 6;
 
 #[tokio::main]

@@ -9,6 +9,16 @@ export type FeedKind = "for-you" | "following";
 
 const PAGE = 10;
 
+/** What plays: the signed HLS playback URL of an uploaded video (media
+ * service), else the media_url a video was published with. */
+interface Playable {
+  media_url: string;
+  playback_url?: string | null;
+  poster_url?: string | null;
+}
+const source = (v: Playable) => v.playback_url || v.media_url;
+const poster = (v: Playable) => v.poster_url || undefined;
+
 function fromForYou(item: Schemas["FeedItemDto"]): Slide | null {
   const video = item.video ?? item.ad?.video ?? null;
   if (!video && !item.ad) return null;
@@ -19,7 +29,8 @@ function fromForYou(item: Schemas["FeedItemDto"]): Slide | null {
     caption: video?.caption ?? item.ad?.display_name ?? "",
     hashtags: video?.hashtags ?? [],
     category: video?.category ?? "",
-    mediaUrl: video?.media_url ?? "",
+    mediaUrl: video ? source(video) : "",
+    posterUrl: video ? poster(video) : undefined,
     durationMs: video?.duration_ms ?? 0,
     reason: item.reason,
     sponsored: item.sponsored,
@@ -37,7 +48,8 @@ function fromFollowing(v: Schemas["ServedVideoDto"]): Slide {
     caption: v.caption,
     hashtags: v.hashtags,
     category: v.category,
-    mediaUrl: v.media_url,
+    mediaUrl: source(v),
+    posterUrl: poster(v),
     durationMs: v.duration_ms,
     likeCount: v.like_count,
     reason: "",

@@ -4,6 +4,7 @@ import { api, call, type Schemas, type User } from "../api/client";
 import { engagement } from "../engagement";
 import { t } from "../i18n";
 import { Comments } from "./Comments";
+import { CommentIcon, SoundOffIcon, SoundOnIcon } from "./icons";
 import { attachMedia } from "./media";
 
 export interface Slide {
@@ -15,6 +16,7 @@ export interface Slide {
   hashtags: string[];
   category: string;
   mediaUrl: string;
+  posterUrl?: string;
   durationMs: number;
   likeCount?: number;
   reason: string;
@@ -191,6 +193,7 @@ export function VideoSlide({ slide, index, total, active, near, me, onNotInteres
         loop
         muted={muted}
         preload={near ? "auto" : "none"}
+        poster={slide.posterUrl}
         aria-label={slide.caption}
         onClick={() => setMuted(!muted)}
       />
@@ -222,7 +225,7 @@ export function VideoSlide({ slide, index, total, active, near, me, onNotInteres
               {likes !== null && <span className="count">{likes}</span>}
             </button>
             <button type="button" className="action" aria-label={t("comment")} aria-expanded={comments} onClick={() => setComments(true)}>
-              <span aria-hidden="true">💬</span>
+              <CommentIcon />
             </button>
             <button type="button" className="action" aria-label={t("share")} onClick={() => void share()}>
               <span aria-hidden="true">↗</span>
@@ -238,7 +241,7 @@ export function VideoSlide({ slide, index, total, active, near, me, onNotInteres
               </button>
             )}
             <button type="button" className="action" aria-label={muted ? t("sound") : t("mute")} onClick={() => setMuted(!muted)}>
-              <span aria-hidden="true">{muted ? "🔇" : "🔊"}</span>
+              {muted ? <SoundOffIcon /> : <SoundOnIcon />}
             </button>
           </div>
         )}
