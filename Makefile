@@ -31,6 +31,8 @@ bench: deps ## run every benchmark (release build); one summary in target/bench/
 	cargo bench -p loop-wallet --bench gifts
 	cargo bench -p loop-ads-auction --bench auction
 	cargo bench -p loop-creator-marketplace --bench search
+	@# Upload -> HLS against ffmpeg alone, signed segment serving against a static server (docs/media.md).
+	cargo bench -p loop-media --bench pipeline
 	@# For You against most-popular, item-KNN and random on the committed sample log (docs/feed-ranking.md).
 	cargo run --release -p loopctl -- eval --data tools/loopctl/data/eval-sample --targets ordering --json target/bench/eval.json
 	@# The end-to-end benchmark needs the platform up (`make up`): included when it is.
@@ -54,4 +56,5 @@ clean-state: down ## stop, then delete ALL local platform state together (broker
 	psql -h 127.0.0.1 -U postgres -d postgres -qc 'DROP DATABASE IF EXISTS ads WITH (FORCE)'
 	psql -h 127.0.0.1 -U postgres -d postgres -qc 'DROP DATABASE IF EXISTS marketplace WITH (FORCE)'
 	psql -h 127.0.0.1 -U postgres -d postgres -qc 'DROP DATABASE IF EXISTS commerce WITH (FORCE)'
+	psql -h 127.0.0.1 -U postgres -d postgres -qc 'DROP DATABASE IF EXISTS media WITH (FORCE)'
 	redis-cli --scan --pattern 'loop:*' | xargs -r -n 500 redis-cli del > /dev/null

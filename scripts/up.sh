@@ -42,6 +42,10 @@ wait_healthy() {
   done
 }
 
+# Uploads and their HLS outputs under the state folder (the local object store).
+start media loop-media LOOP_MEDIA__STORAGE__LOCAL_DIR="$STATE_DIR/media" \
+  LOOP_MEDIA__PROCESSING__WORK_DIR="$STATE_DIR/media-work"
+wait_healthy media "$TARGET_DIR/loop-media" healthcheck
 # Large freed blocks go back to the OS (argon2's 19 MiB per hash): see deploy/Dockerfile.
 start content loop-content GLIBC_TUNABLES=glibc.malloc.mmap_threshold=4194304
 wait_healthy content "$TARGET_DIR/loop-content" healthcheck

@@ -33,6 +33,8 @@ const READY_WITHIN: Duration = Duration::from_secs(120);
 /// ones it calls.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Service {
+    /// First: content may call it (publishing from an upload).
+    Media,
     Content,
     Wallet,
     AdsAuction,
@@ -49,19 +51,27 @@ impl Service {
     fn calls(self, metered_ads: bool) -> &'static [Service] {
         use Service::*;
         match self {
-            Content => &[],
+            Media | Content => &[],
             Wallet | FeedRanking => &[Content],
             AdsAuction if metered_ads => &[Content, Wallet],
             AdsAuction => &[Content],
             CreatorMarketplace => &[Content, Wallet],
             Commerce => &[Wallet],
-            Gateway => &[Content, Wallet, AdsAuction, FeedRanking, CreatorMarketplace],
+            Gateway => &[
+                Media,
+                Content,
+                Wallet,
+                AdsAuction,
+                FeedRanking,
+                CreatorMarketplace,
+            ],
         }
     }
 
     /// The gRPC service name a health check asks for (the gateway serves HTTP).
     fn grpc_name(self) -> Option<&'static str> {
         Some(match self {
+            Service::Media => "loop.media.v1.MediaService",
             Service::Content => "loop.content.v1.ContentService",
             Service::Wallet => "loop.wallet.v1.WalletService",
             Service::AdsAuction => "loop.ads_auction.v1.AdsAuctionService",
@@ -118,6 +128,8 @@ pub struct SandboxBuilder<'a> {
     commerce: Vec<Tune<'a, loop_commerce::Config>>,
     #[cfg(feature = "gateway")]
     gateway: Vec<Tune<'a, loop_gateway::Config>>,
+    #[cfg(feature = "media")]
+    media: Vec<Tune<'a, loop_media::Config>>,
 }
 
 /// Builder methods: `x()` runs service x (and what it calls) with the test
@@ -200,6 +212,14 @@ impl<'a> SandboxBuilder<'a> {
         loop_commerce::Config
     );
     service_methods!(
+        "media",
+        Service::Media,
+        media,
+        media,
+        media_with,
+        loop_media::Config
+    );
+    service_methods!(
         "gateway",
         Service::Gateway,
         gateway,
@@ -268,6 +288,8 @@ impl<'a> SandboxBuilder<'a> {
             commerce_clock: loop_commerce::Clock::system(),
             #[cfg(feature = "gateway")]
             gateway: None,
+            #[cfg(feature = "media")]
+            media: None,
         };
         let name = self.name.clone();
         self.spawn_all(&mut sandbox, &name, listeners).await;
@@ -283,6 +305,12 @@ impl<'a> SandboxBuilder<'a> {
     ) {
         for (service, (listener, _)) in listeners {
             match service {
+                #[cfg(feature = "media")]
+                Service::Media => {
+                    let db = sandbox.database(name, "media").await;
+                    let config = sandbox.media_config(db, std::mem::take(&mut self.media));
+                    sandbox.media = Some(sandbox.spawn(service, listener, config, loop_media::run));
+                }
                 Service::Content => {
                     let db = sandbox.database(name, "content").await;
                     let config = sandbox.content_config(db, std::mem::take(&mut self.content));
@@ -371,6 +399,8 @@ pub struct Sandbox {
     commerce_clock: loop_commerce::Clock,
     #[cfg(feature = "gateway")]
     gateway: Option<Running<loop_gateway::Config>>,
+    #[cfg(feature = "media")]
+    media: Option<Running<loop_media::Config>>,
 }
 
 fn started<'s, C>(running: &'s Option<Running<C>>, service: &str) -> &'s Running<C> {
@@ -398,6 +428,8 @@ impl Sandbox {
             commerce: Vec::new(),
             #[cfg(feature = "gateway")]
             gateway: Vec::new(),
+            #[cfg(feature = "media")]
+            media: Vec::new(),
         }
     }
 
@@ -407,7 +439,7 @@ impl Sandbox {
     }
 
     /// `http://<addr>` of a service the sandbox runs.
-    #[cfg(any(feature = "wallet", feature = "feed-ranking"))]
+    #[cfg(any(feature = "wallet", feature = "feed-ranking", feature = "media"))]
     fn url(&self, service: Service) -> Option<String> {
         self.addr(service).map(|a| format!("http://{a}"))
     }
@@ -512,6 +544,11 @@ impl Sandbox {
         started(&self.gateway, "gateway")
     }
 
+    #[cfg(feature = "media")]
+    pub fn media(&self) -> &Running<loop_media::Config> {
+        started(&self.media, "media")
+    }
+
     /// Seeds users, videos, follows and live rooms through content's rpcs.
     pub fn content_fixture(&self) -> crate::fixtures::Content {
         crate::fixtures::Content::new(self.content().channel())
@@ -531,6 +568,33 @@ impl Sandbox {
         let mut c = loop_content::Config::default();
         c.database = database;
         c.kafka = self.kafka.clone();
+        c.outbox.poll_interval_ms = 50;
+        #[cfg(feature = "media")]
+        {
+            if let Some(media) = self.url(Service::Media) {
+                c.media.url = media;
+            }
+        }
+        tune(&mut c, tunes);
+        c
+    }
+
+    /// The media service stores under a folder of the sandbox's own
+    /// (removed with it) and polls often.
+    #[cfg(feature = "media")]
+    fn media_config(
+        &self,
+        database: DatabaseConfig,
+        tunes: Vec<Tune<'_, loop_media::Config>>,
+    ) -> loop_media::Config {
+        let root = media_root(&self.prefix);
+        let mut c = loop_media::Config::default();
+        c.database = database;
+        c.kafka = self.kafka.clone();
+        c.storage.local_dir = root.join("store");
+        c.processing.work_dir = root.join("work");
+        c.processing.poll_interval_ms = 50;
+        c.processing.preset = "ultrafast".into();
         c.outbox.poll_interval_ms = 50;
         tune(&mut c, tunes);
         c
@@ -636,6 +700,7 @@ impl Sandbox {
         c.services.wallet_url = url(Service::Wallet);
         c.services.ads_auction_url = url(Service::AdsAuction);
         c.services.creator_marketplace_url = url(Service::CreatorMarketplace);
+        c.services.media_url = url(Service::Media);
         c.redis = self.redis.clone();
         c.kafka = self.kafka.clone();
         tune(&mut c, tunes);
@@ -648,6 +713,12 @@ impl Drop for Sandbox {
     /// too: they share the prefix); the databases drop with their fields.
     fn drop(&mut self) {
         self.shutdown.cancel();
+        #[cfg(feature = "media")]
+        {
+            if self.media.is_some() {
+                let _ = std::fs::remove_dir_all(media_root(&self.prefix));
+            }
+        }
         let redis = self.redis.clone();
         // Drop runs inside the test's runtime; do the async work on a thread of its own.
         let _ = std::thread::spawn(move || {
@@ -694,4 +765,10 @@ async fn http_ready(addr: SocketAddr) -> bool {
 #[cfg(not(feature = "gateway"))]
 async fn http_ready(_: SocketAddr) -> bool {
     unreachable!("only the gateway answers HTTP")
+}
+
+/// The media service's folder (store and scratch) of a sandbox.
+#[cfg(feature = "media")]
+pub fn media_root(prefix: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("loop-media-{prefix}"))
 }

@@ -45,6 +45,21 @@ pub struct Config {
     pub outbox: OutboxConfig,
     pub moderation: ModerationConfig,
     pub bootstrap_admin: BootstrapAdminConfig,
+    pub media: MediaConfig,
+}
+
+/// Where published videos' media comes from.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MediaConfig {
+    /// The media service: an upload is checked there (owner, ready,
+    /// measured duration) when a video is published from it.
+    pub url: String,
+    pub timeout_ms: u64,
+    /// Also accept a client-given `media_url` (with the client's
+    /// duration) instead of an upload: the demo seed and older clients.
+    /// Development only.
+    pub allow_external_urls: bool,
 }
 
 /// An admin account created at start-up when missing (the first admin has to
@@ -84,6 +99,11 @@ impl Default for Config {
                 handle: "admin".into(),
                 password: Secret::new(DEV_ADMIN_PASSWORD.into()),
             },
+            media: MediaConfig {
+                url: "http://127.0.0.1:50067".into(),
+                timeout_ms: 3000,
+                allow_external_urls: true,
+            },
         }
     }
 }
@@ -95,6 +115,10 @@ impl Validate for Config {
         self.kafka.validate_into(&mut problems);
         self.auth.validate_into("content", false, &mut problems);
         self.outbox.validate_into(&mut problems);
+        loop_platform::config::validate_service_url("media.url", &self.media.url, &mut problems);
+        if !(50..=60_000).contains(&self.media.timeout_ms) {
+            problems.push("media.timeout_ms: must be 50..=60000".into());
+        }
         if !self.bootstrap_admin.password.expose().is_empty() {
             if let Err(err) = validate::handle(&self.bootstrap_admin.handle) {
                 problems.push(format!("bootstrap_admin.{err}"));
@@ -111,6 +135,10 @@ impl Validate for Config {
         self.auth.development_only(&mut out);
         if self.bootstrap_admin.password.expose() == DEV_ADMIN_PASSWORD {
             out.push("bootstrap_admin.password".into());
+        }
+        // Client-invented URLs and durations: nothing is checked.
+        if self.media.allow_external_urls {
+            out.push("media.allow_external_urls".into());
         }
         out
     }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use loop_platform::auth::JwtKeys;
 use loop_proto::content::v1 as pb;
 use loop_proto::content::v1::content_service_server::ContentService as ContentApi;
+use loop_proto::media::v1::media_service_client::MediaServiceClient;
 use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 
@@ -17,11 +18,25 @@ pub struct ContentService {
     pub(crate) pool: PgPool,
     pub(crate) keys: JwtKeys,
     pub(crate) config: Arc<Config>,
+    /// The media service (publishing from an upload).
+    pub(crate) media: Option<MediaServiceClient<tonic::transport::Channel>>,
 }
 
 impl ContentService {
     pub fn new(pool: PgPool, keys: JwtKeys, config: Arc<Config>) -> Self {
-        Self { pool, keys, config }
+        let media = match loop_platform::grpc::channel(&config.media.url) {
+            Ok(channel) => Some(MediaServiceClient::new(channel)),
+            Err(err) => {
+                tracing::error!(error = %err, "media.url is unusable; publishing from uploads is off");
+                None
+            }
+        };
+        Self {
+            pool,
+            keys,
+            config,
+            media,
+        }
     }
 }
 

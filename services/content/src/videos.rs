@@ -111,7 +111,92 @@ fn visibility(value: i32) -> AppResult<i16> {
     }
 }
 
+/// What content stores as the media of a video published from an upload
+/// (the gateway turns it into signed playback URLs).
+pub const MEDIA_SCHEME: &str = "loop-media:";
+
 impl ContentService {
+    /// The video's duration and media: from a ready upload of the caller's
+    /// (duration measured by the media service), or, where allowed
+    /// (development), a client-given URL and duration.
+    async fn media_of(
+        &self,
+        caller: &Caller,
+        req: &pb::PublishVideoRequest,
+    ) -> AppResult<(i32, String)> {
+        let Some(upload_id) = parse_opt_id("upload_id", &req.upload_id)? else {
+            if !self.config.media.allow_external_urls {
+                return Err(AppError::invalid(
+                    "upload_id",
+                    "is required: upload the video first (POST /v1/uploads)",
+                ));
+            }
+            let duration = validate::duration_ms("duration_ms", req.duration_ms)?;
+            return Ok((duration, validate::media_url(&req.media_url)?));
+        };
+        if !req.media_url.is_empty() {
+            return Err(AppError::invalid(
+                "media_url",
+                "give upload_id or media_url, not both",
+            ));
+        }
+        let mut client = self
+            .media
+            .clone()
+            .ok_or_else(|| AppError::Unavailable("the media service is not configured".into()))?;
+        let request = loop_platform::grpc::request(
+            loop_proto::media::v1::GetUploadRequest {
+                upload_id: upload_id.to_string(),
+            },
+            Some(&caller.token),
+            std::time::Duration::from_millis(self.config.media.timeout_ms),
+        );
+        let upload = match client.get_upload(request).await {
+            Ok(r) => r.into_inner(),
+            Err(status) => {
+                return Err(match status.code() {
+                    tonic::Code::NotFound | tonic::Code::InvalidArgument => {
+                        AppError::invalid("upload_id", "no such upload")
+                    }
+                    tonic::Code::PermissionDenied => {
+                        AppError::PermissionDenied("the upload belongs to another user".into())
+                    }
+                    code => {
+                        tracing::warn!(?code, message = %status.message(), "asking the media service about an upload failed");
+                        AppError::Unavailable("the media service is unavailable; retry".into())
+                    }
+                });
+            }
+        };
+        if upload.owner_id != caller.subject {
+            return Err(AppError::PermissionDenied(
+                "the upload belongs to another user".into(),
+            ));
+        }
+        use loop_proto::media::v1::UploadState;
+        match upload.state() {
+            UploadState::Ready => {}
+            UploadState::Failed => {
+                return Err(AppError::FailedPrecondition(format!(
+                    "upload_id: the upload could not be processed: {}",
+                    upload.failure_reason
+                )));
+            }
+            other => {
+                return Err(AppError::FailedPrecondition(format!(
+                    "upload_id: the upload is {}; publish it once it is ready",
+                    other
+                        .as_str_name()
+                        .trim_start_matches("UPLOAD_STATE_")
+                        .to_lowercase()
+                )));
+            }
+        }
+        // The server's measurement replaces whatever the client said.
+        let duration = validate::duration_ms("duration_ms", upload.duration_ms)?;
+        Ok((duration, format!("{MEDIA_SCHEME}{upload_id}")))
+    }
+
     pub(crate) async fn publish_video(
         &self,
         caller: &Caller,
@@ -120,8 +205,7 @@ impl ContentService {
         let creator = caller.user_id()?;
         let caption = validate::text("caption", &req.caption, 1, 2200)?;
         let hashtags = validate::video_hashtags(&req.hashtags, &caption)?;
-        let duration = validate::duration_ms("duration_ms", req.duration_ms)?;
-        let media_url = validate::media_url(&req.media_url)?;
+        let (duration, media_url) = self.media_of(caller, &req).await?;
         let visibility = visibility(req.visibility)?;
         let sound_id = parse_opt_id("sound_id", &req.sound_id)?;
         let remix_of = parse_opt_id("remix_of_video_id", &req.remix_of_video_id)?;
@@ -212,7 +296,13 @@ impl ContentService {
         .bind(remix_kind)
         .bind(now)
         .execute(&mut *tx)
-        .await?;
+        .await
+        .map_err(|err| match err {
+            sqlx::Error::Database(db) if db.constraint() == Some("videos_upload_once") => {
+                AppError::AlreadyExists("this upload is already published as a video".into())
+            }
+            other => other.into(),
+        })?;
         sqlx::query("INSERT INTO video_hashtags (hashtag, video_id, published_at) SELECT unnest($1::text[]), $2, $3")
             .bind(&hashtags)
             .bind(id)

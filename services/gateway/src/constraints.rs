@@ -247,9 +247,13 @@ fn cross_field_rules() -> Vec<(&'static str, &'static str, Value)> {
         (
             "PublishVideoBody",
             "oneOf",
+            // The remix pair comes together or not at all; the media is an
+            // upload, or (development) a URL with its duration.
             json!([
-                {"required": ["remix_of_video_id", "remix_kind"]},
-                {"not": absent(&["remix_of_video_id", "remix_kind"])},
+                {"required": ["remix_of_video_id", "remix_kind", "upload_id"], "not": absent(&["media_url", "duration_ms"])},
+                {"required": ["remix_of_video_id", "remix_kind", "media_url", "duration_ms"], "not": absent(&["upload_id"])},
+                {"required": ["upload_id"], "not": absent(&["remix_of_video_id", "remix_kind", "media_url", "duration_ms"])},
+                {"required": ["media_url", "duration_ms"], "not": absent(&["remix_of_video_id", "remix_kind", "upload_id"])},
             ]),
         ),
         (

@@ -120,11 +120,19 @@ pub struct VideoDto {
     pub share_count: u64,
     pub published_at: Option<DateTime<Utc>>,
     pub updated_at: Option<DateTime<Utc>>,
+    /// HLS master playlist, through a short-lived signed URL (videos
+    /// published from an upload; fetch the video again for a fresh one).
+    pub playback_url: Option<String>,
+    /// Poster image, signed like `playback_url`.
+    pub poster_url: Option<String>,
 }
 
 impl From<pb::Video> for VideoDto {
     fn from(v: pb::Video) -> Self {
+        let (playback_url, poster_url) = crate::playback::signed_urls(&v.media_url).unzip();
         Self {
+            playback_url,
+            poster_url,
             visibility: enum_to_str(v.visibility().as_str_name(), "VISIBILITY_"),
             moderation_state: enum_to_str(v.moderation_state().as_str_name(), "MODERATION_STATE_"),
             remix_kind: (v.remix_kind() != pb::RemixKind::Unspecified)

@@ -9,6 +9,7 @@ mod dto;
 mod error;
 mod extract;
 mod limits;
+mod playback;
 mod responses;
 mod routes;
 mod serve;
@@ -32,6 +33,7 @@ use loop_proto::ads_auction::v1::ads_auction_service_client::AdsAuctionServiceCl
 use loop_proto::content::v1::content_service_client::ContentServiceClient;
 use loop_proto::creator_marketplace::v1::creator_marketplace_service_client::CreatorMarketplaceServiceClient;
 use loop_proto::feed_ranking::v1::feed_ranking_service_client::FeedRankingServiceClient;
+use loop_proto::media::v1::media_service_client::MediaServiceClient;
 use loop_proto::wallet::v1::wallet_service_client::WalletServiceClient;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
@@ -57,6 +59,8 @@ pub struct Config {
     pub tokens: TokenConfig,
     /// Keys of the serve tokens on feed items (see `serve`).
     pub serve_tokens: ServeTokenConfig,
+    /// Uploads and signed playback URLs (see `playback`).
+    pub media: playback::MediaEdgeConfig,
     pub telemetry: TelemetryConfig,
     pub rate_limit: RateLimitConfig,
     /// Deadline of every downstream gRPC call.
@@ -84,6 +88,7 @@ pub struct ServicesConfig {
     pub wallet_url: String,
     pub ads_auction_url: String,
     pub creator_marketplace_url: String,
+    pub media_url: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -110,6 +115,7 @@ impl Default for Config {
                 wallet_url: "http://127.0.0.1:50064".into(),
                 ads_auction_url: "http://127.0.0.1:50063".into(),
                 creator_marketplace_url: "http://127.0.0.1:50065".into(),
+                media_url: "http://127.0.0.1:50067".into(),
             },
             redis: RedisConfig::default(),
             kafka: KafkaConfig::default(),
@@ -121,6 +127,7 @@ impl Default for Config {
             telemetry: TelemetryConfig::with_metrics_port(9460),
             rate_limit: RateLimitConfig::default(),
             downstream_timeout_ms: 5000,
+            media: playback::MediaEdgeConfig::default(),
         }
     }
 }
@@ -130,12 +137,19 @@ impl Validate for Config {
         let mut out = Vec::new();
         self.auth.development_only(&mut out);
         self.serve_tokens.development_only(&mut out);
+        self.media.development_only(&mut out);
         out
     }
 
     fn validate(&self) -> Vec<String> {
         let mut problems = Vec::new();
         self.serve_tokens.validate_into(&mut problems);
+        self.media.validate_into(&mut problems);
+        validate_service_url(
+            "services.media_url",
+            &self.services.media_url,
+            &mut problems,
+        );
         self.redis.validate_into(&mut problems);
         self.kafka.validate_into(&mut problems);
         self.auth.validate_into("gateway", true, &mut problems);
@@ -191,6 +205,8 @@ pub struct AppState {
     pub(crate) ads_channel: Channel,
     pub(crate) market: CreatorMarketplaceServiceClient<Channel>,
     pub(crate) market_channel: Channel,
+    pub(crate) media: MediaServiceClient<Channel>,
+    pub(crate) playback: Arc<playback::Signer>,
     pub(crate) keys: JwtKeys,
     pub(crate) redis: Redis,
     pub(crate) limiter: Arc<limits::Limiter>,
@@ -218,6 +234,10 @@ impl AppState {
 
     pub(crate) fn ads(&self) -> AdsAuctionServiceClient<Channel> {
         self.ads.clone()
+    }
+
+    pub(crate) fn media(&self) -> MediaServiceClient<Channel> {
+        self.media.clone()
     }
 
     pub(crate) fn market(&self) -> CreatorMarketplaceServiceClient<Channel> {
@@ -335,9 +355,17 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .route("/healthz", axum::routing::get(|| async { "ok" }))
+        .route(
+            "/media/{upload_id}/{expires}/{sig}/{*path}",
+            axum::routing::get(playback::serve),
+        )
         .route("/readyz", axum::routing::get(readyz))
         .fallback(fallback)
         .layer(middleware::from_fn_with_state(state.clone(), rate_limit))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            playback::with_signer,
+        ))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn(request_span))
         .with_state(state)
@@ -519,6 +547,8 @@ pub async fn run(
         keys: config.auth.keys()?,
         limiter: limits::Limiter::new(redis.clone(), config.rate_limit.clone()),
         serve_tokens: Arc::new(serve::ServeTokens::new(&config.serve_tokens)),
+        media: MediaServiceClient::new(loop_platform::grpc::channel(&config.services.media_url)?),
+        playback: Arc::new(playback::Signer::new(&config.media)),
         credit_breaker: Arc::default(),
         redis,
         producer: producer.clone(),
@@ -583,7 +613,7 @@ mod tests {
             .map(|item| item.as_object().map_or(0, |m| m.len()))
             .sum();
         assert_eq!(
-            operations, 118,
+            operations, 122,
             "a route was added or lost: update the count"
         );
         let schemas = &doc["components"]["schemas"];

@@ -13,6 +13,7 @@ mod live;
 mod marketplace;
 mod moderation;
 mod social;
+mod uploads;
 mod videos;
 mod wallet;
 
@@ -26,6 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(accounts::router())
         .merge(social::router())
         .merge(videos::router())
+        .merge(uploads::router())
         .merge(feed::router())
         .merge(events::router())
         .merge(catalog::router())

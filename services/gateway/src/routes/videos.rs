@@ -13,7 +13,7 @@ use crate::AppState;
 use crate::dto::{Page, PageQuery, VideoDto, enum_from_str};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, AuthUser};
-use crate::responses::{Forbidden, NotFound};
+use crate::responses::{Conflict, Forbidden, NotFound, Unprocessable};
 
 /// Videos: publishing, reading, editing, remix lineage.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -49,12 +49,18 @@ pub struct PublishVideoBody {
     /// A sound (`POST /v1/sounds`).
     #[schema(schema_with = crate::constraints::uuid)]
     pub sound_id: Option<String>,
-    /// 1000..=600000 (1 s to 10 min).
+    /// A ready upload of yours (`POST /v1/uploads`): the video plays its
+    /// renditions and takes its measured duration. Give this or media_url.
+    #[schema(schema_with = crate::constraints::uuid)]
+    pub upload_id: Option<String>,
+    /// 1000..=600000 (1 s to 10 min), with media_url only (an upload's
+    /// duration is measured).
     #[schema(minimum = 1000, maximum = 600000)]
-    pub duration_ms: u32,
-    /// http(s) URL of the uploaded media.
+    pub duration_ms: Option<u32>,
+    /// http(s) URL of externally hosted media: development only (the demo
+    /// seed, older clients); elsewhere give upload_id.
     #[schema(schema_with = crate::constraints::media_url)]
-    pub media_url: String,
+    pub media_url: Option<String>,
     /// public (default), followers or private.
     #[schema(schema_with = crate::constraints::visibility)]
     pub visibility: Option<String>,
@@ -70,18 +76,46 @@ pub struct PublishVideoBody {
 
 /// Publish a video (creators).
 #[utoipa::path(post, path = "/v1/videos", tag = "videos", security(("bearer" = [])), request_body = PublishVideoBody,
-    responses((status = 201, body = VideoDto), Forbidden))]
+    responses((status = 201, body = VideoDto), Forbidden, Conflict, Unprocessable))]
 pub async fn publish_video(
     State(st): State<AppState>,
     user: AuthUser,
     ApiJson(b): ApiJson<PublishVideoBody>,
 ) -> ApiResult<(StatusCode, Json<VideoDto>)> {
+    match (&b.upload_id, &b.media_url, b.duration_ms) {
+        (Some(_), Some(_), _) => {
+            return Err(ApiError::invalid(
+                "media_url",
+                "give upload_id or media_url, not both",
+            ));
+        }
+        (Some(_), None, Some(_)) => {
+            return Err(ApiError::invalid(
+                "duration_ms",
+                "is measured from the upload; leave it out",
+            ));
+        }
+        (None, None, _) => {
+            return Err(ApiError::invalid(
+                "upload_id",
+                "is required (upload the video first: POST /v1/uploads)",
+            ));
+        }
+        (None, Some(_), None) => {
+            return Err(ApiError::invalid(
+                "duration_ms",
+                "is required with media_url",
+            ));
+        }
+        _ => {}
+    }
     let request = pb::PublishVideoRequest {
         caption: b.caption,
         hashtags: b.hashtags,
         sound_id: b.sound_id.unwrap_or_default(),
-        duration_ms: b.duration_ms,
-        media_url: b.media_url,
+        duration_ms: b.duration_ms.unwrap_or_default(),
+        media_url: b.media_url.unwrap_or_default(),
+        upload_id: b.upload_id.unwrap_or_default(),
         visibility: visibility(b.visibility.as_deref().unwrap_or_default())?,
         category: b.category.unwrap_or_default(),
         remix_of_video_id: b.remix_of_video_id.unwrap_or_default(),

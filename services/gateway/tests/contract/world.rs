@@ -59,6 +59,45 @@ impl Setup<'_> {
         self.call(Method::GET, path, Some(token), Value::Null).await
     }
 
+    /// A processed upload of a generated clip (`upload_id`), sent with tus.
+    async fn ready_upload(&self, token: &str) -> String {
+        let dir = std::env::temp_dir().join(format!("loop-fz-{}", uuid::Uuid::now_v7()));
+        let clip = loop_testkit::clips::generate(&dir, "fz.mp4", 2, 320, 240);
+        let bytes = std::fs::read(&clip).expect("clip");
+        let _ = std::fs::remove_dir_all(&dir);
+        let upload = self
+            .post(
+                "/v1/uploads",
+                token,
+                json!({"size_bytes": bytes.len(), "content_type": "video/mp4"}),
+            )
+            .await;
+        let upload_id = id(&upload, "upload_id");
+        let path = format!("/v1/uploads/{upload_id}");
+        let resp = self
+            .http
+            .patch(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .header("Upload-Offset", "0")
+            .header("Content-Type", "application/offset+octet-stream")
+            .body(bytes)
+            .send()
+            .await
+            .expect("upload");
+        assert!(
+            resp.status().is_success(),
+            "setup PATCH {path}: {}",
+            resp.status()
+        );
+        loop_platform::testing::wait_for(
+            "the setup upload to be processed",
+            std::time::Duration::from_secs(120),
+            || async { (self.get(&path, token).await["state"] == "ready").then_some(()) },
+        )
+        .await;
+        upload_id
+    }
+
     async fn sign_up(&self, handle: &str, role: &str) -> String {
         let body = json!({"handle": handle, "password": "correct horse battery", "birth_date": "1990-02-03",
                           "country": "US", "language": "en", "interests": ["dance"], "role": role});
@@ -109,6 +148,7 @@ impl World {
             )
             .await;
         ids.insert("sound_id", id(&sound, "sound_id"));
+        ids.insert("upload_id", api.ready_upload(&creator).await);
         let video = api
             .post(
                 "/v1/videos",

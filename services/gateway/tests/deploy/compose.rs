@@ -38,6 +38,11 @@ fn required_values() -> BTreeMap<String, String> {
         "LOOP_SERVE_TOKEN_KEY".into(),
         uuid::Uuid::new_v4().simple().to_string().repeat(2),
     );
+    values.insert(
+        "LOOP_PLAYBACK_URL_KEY".into(),
+        uuid::Uuid::new_v4().simple().to_string().repeat(2),
+    );
+    values.insert("MINIO_ROOT_PASSWORD".into(), "a-real-minio-password".into());
     values.insert("POSTGRES_PASSWORD".into(), "a-real-password".into());
     values.insert(
         "LOOP_ADMIN_PASSWORD".into(),

@@ -144,6 +144,7 @@ fn config_of(service: &str, vars: &[(String, String)]) -> Result<Json, String> {
         }
         "commerce" => load::<loop_commerce::Config>(service, vars, development),
         "gateway" => load::<loop_gateway::Config>(service, vars, development),
+        "media" => load::<loop_media::Config>(service, vars, development),
         other => Err(format!(
             "services/{other} has no config entry in services/gateway/tests/deploy/main.rs: add loop-{other} to the gateway's dev-dependencies and to config_of"
         )),

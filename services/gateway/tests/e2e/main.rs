@@ -18,6 +18,7 @@ mod endpoints;
 mod events;
 mod feed;
 mod marketplace;
+mod media;
 mod wallet;
 
 pub(crate) struct Platform {
