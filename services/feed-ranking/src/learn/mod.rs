@@ -217,9 +217,55 @@ impl BatchHandler for EngagementHandler {
                 Err(err) => poison.push((i, format!("undecodable EngagementEvent: {err}"))),
             }
         }
+        // Two halves with nothing in common (the taste path: disjoint
+        // users; co-engagement: disjoint partitions, so each ranking model
+        // still steps through its labels in offset order) applied
+        // concurrently: one half's consumer work overlaps the other's
+        // Redis round trips.
+        let (a, b) = self.halves(events);
+        futures::future::try_join(self.apply_retrying(&a), self.apply_retrying(&b)).await?;
+        Ok(poison)
+    }
+}
+
+/// Batches smaller than this are applied whole.
+const SPLIT_FROM: usize = 64;
+
+/// A batch's decoded events with their deliveries and weights.
+type Decoded<'a> = Vec<(&'a Delivery, EngagementEvent, f32)>;
+
+impl EngagementHandler {
+    /// The batch in two groups that share no user state (and, for
+    /// co-engagement, no partition); the second is empty when the batch
+    /// is small or cannot be split.
+    fn halves<'a>(&self, events: Decoded<'a>) -> (Decoded<'a>, Decoded<'a>) {
+        if events.len() < SPLIT_FROM {
+            return (events, Vec::new());
+        }
+        let role = self.role;
+        events.into_iter().partition(|(d, e, _)| match role {
+            Role::Taste => {
+                e.user_id
+                    .bytes()
+                    .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)))
+                    % 2
+                    == 0
+            }
+            Role::CoEngagement => d.partition % 2 == 0,
+        })
+    }
+
+    /// Applies `events`, retrying on a concurrent writer.
+    async fn apply_retrying(
+        &self,
+        events: &[(&Delivery, EngagementEvent, f32)],
+    ) -> anyhow::Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
         for attempt in 0..10 {
-            if self.try_apply(&events).await? {
-                return Ok(poison);
+            if self.try_apply(events).await? {
+                return Ok(());
             }
             tracing::debug!(attempt, "user state changed concurrently; retrying batch");
         }
