@@ -48,6 +48,14 @@ async fn on_the_sample_loop_recalls_more_than_most_popular_which_recalls_more_th
     for name in report::RANKERS {
         assert_eq!(results.mean(name).n, n, "{name}");
     }
+    // The served pages came back as labelled impressions: the scoring
+    // weights learned from them.
+    let learned = results.learned.as_ref().expect("learned weights");
+    assert!(
+        learned.examples > 1000 && learned.positives > 0,
+        "{}",
+        results.render()
+    );
     // Co-engagement is where Loop's page comes from.
     let collaborative = results
         .source_shares()
