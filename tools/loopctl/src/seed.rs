@@ -34,6 +34,12 @@ pub struct Args {
     videos_per_creator: usize,
     #[arg(long, default_value_t = 20)]
     viewers: usize,
+    /// Videos per creator published from real clips (an ffmpeg test
+    /// pattern with a tone, uploaded, processed into HLS and played through
+    /// signed URLs); the rest name a media URL (development only). 0 needs
+    /// no ffmpeg.
+    #[arg(long, default_value_t = 1)]
+    clips_per_creator: usize,
     /// Secret of the wallet's test receipts (funds the demo advertiser).
     #[arg(
         long,
@@ -80,6 +86,78 @@ impl Client {
     ) -> anyhow::Result<(u16, Value)> {
         self.send(reqwest::Method::POST, path, token, Some(body))
             .await
+    }
+
+    /// Generates a 4 s clip (test pattern `n`, a tone), uploads it with tus
+    /// and waits until the media service has processed it; returns its id.
+    async fn upload_clip(&self, token: &str, name: &str, n: usize) -> anyhow::Result<String> {
+        const PATTERNS: &[&str] = &[
+            "testsrc",
+            "testsrc2",
+            "smptebars",
+            "rgbtestsrc",
+            "smptehdbars",
+            "yuvtestsrc",
+            "pal75bars",
+            "pal100bars",
+        ];
+        let dir = std::env::temp_dir().join("loop-seed-clips");
+        std::fs::create_dir_all(&dir)?;
+        let file = dir.join(format!("{name}.mp4"));
+        let status = std::process::Command::new("ffmpeg")
+            .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-f", "lavfi", "-i"])
+            .arg(format!("{}=size=640x360:rate=30:duration=4", PATTERNS[n % PATTERNS.len()]))
+            .args(["-f", "lavfi", "-i"])
+            .arg(format!("sine=frequency={}:duration=4", 220 + 110 * (n % 8)))
+            .args(["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest"])
+            .arg(&file)
+            .status()
+            .context("running ffmpeg (scripts/ensure-deps.sh installs it; --clips-per-creator 0 needs none)")?;
+        if !status.success() {
+            bail!("ffmpeg could not generate {name}");
+        }
+        let bytes = std::fs::read(&file)?;
+        let _ = std::fs::remove_file(&file);
+        let (status, upload) = self
+            .post(
+                "/v1/uploads",
+                Some(token),
+                json!({"size_bytes": bytes.len(), "content_type": "video/mp4"}),
+            )
+            .await?;
+        if status != 201 {
+            bail!("upload of {name}: status {status}: {upload}");
+        }
+        let id = upload["upload_id"]
+            .as_str()
+            .context("upload_id")?
+            .to_owned();
+        let path = format!("/v1/uploads/{id}");
+        let resp = self
+            .http
+            .patch(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .header("Upload-Offset", "0")
+            .header("Content-Type", "application/offset+octet-stream")
+            .body(bytes)
+            .send()
+            .await?;
+        if resp.status().as_u16() != 204 {
+            bail!("sending {name}: status {}", resp.status());
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+        loop {
+            let (_, upload) = self
+                .send(reqwest::Method::GET, &path, Some(token), None)
+                .await?;
+            match upload["state"].as_str() {
+                Some("ready") => return Ok(id),
+                Some("processing") if std::time::Instant::now() < deadline => {
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                }
+                _ => bail!("processing {name}: {upload}"),
+            }
+        }
     }
 
     /// Signs up, or logs in when the handle exists; returns (token, user_id).
@@ -181,15 +259,21 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         for v in 0..args.videos_per_creator {
             if v >= have {
                 let tag = tags[v % tags.len()];
-                let (status, body) = client
-                    .post(
-                        "/v1/videos",
-                        Some(&token),
-                        json!({"caption": format!("{family} video {v} #{tag}"), "hashtags": [family], "sound_id": sound_id,
-                               "duration_ms": 8000 + 1000 * (v as u64 % 20), "media_url": format!("https://cdn.loop.example/{handle}/{v}.mp4"),
-                               "category": family}),
-                    )
-                    .await?;
+                let mut video = json!({"caption": format!("{family} video {v} #{tag}"), "hashtags": [family],
+                                       "sound_id": sound_id, "category": family});
+                if v < args.clips_per_creator {
+                    let n = creators.len() * args.clips_per_creator + v;
+                    video["upload_id"] = json!(
+                        client
+                            .upload_clip(&token, &format!("{handle}-{v}"), n)
+                            .await?
+                    );
+                } else {
+                    video["duration_ms"] = json!(8000 + 1000 * (v as u64 % 20));
+                    video["media_url"] =
+                        json!(format!("https://cdn.loop.example/{handle}/{v}.mp4"));
+                }
+                let (status, body) = client.post("/v1/videos", Some(&token), video).await?;
                 if status != 201 {
                     bail!("video {v} of {handle}: status {status}: {body}");
                 }

@@ -30,7 +30,7 @@ async fn a_worker_killed_mid_transcode_finishes_once_after_restart() {
     })
     .await;
     let (_, token) = p.creator();
-    let clip = clips::generate(&p.root.join("clips"), "long.mp4", 20, 1280, 720);
+    let clip = clips::generate(&p.root.join("clips"), "long.mp4", 30, 1280, 720);
     let upload = p.upload(&token, &read_file(&clip), 512 * 1024).await;
     let work_dir = p.config.processing.work_dir.clone();
     testing::wait_for("ffmpeg transcoding", Duration::from_secs(60), || async {
