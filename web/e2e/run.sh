@@ -35,9 +35,13 @@ WORK="$(mktemp -d /tmp/loop-web-e2e.XXXXXX)"
 PLATFORM_PID=""
 BROKER_STATE=""
 cleanup() {
-  [[ -n $PLATFORM_PID ]] && kill "$PLATFORM_PID" 2>/dev/null && wait "$PLATFORM_PID" 2>/dev/null
+  set +e
+  if [[ -n $PLATFORM_PID ]]; then
+    kill "$PLATFORM_PID" 2>/dev/null
+    wait "$PLATFORM_PID" 2>/dev/null
+  fi
   if [[ -n $BROKER_STATE ]]; then
-    kill "$(cat "$BROKER_STATE/pids/tansu.pid" 2>/dev/null)" 2>/dev/null || true
+    kill "$(cat "$BROKER_STATE/pids/tansu.pid" 2>/dev/null)" 2>/dev/null
   fi
   rm -rf "$WORK"
 }
@@ -52,16 +56,23 @@ if [[ -z ${LOOP_TEST_KAFKA_BROKERS:-} ]]; then
 fi
 
 # The site: the built client plus three short clips (the catalogue's videos
-# play them until uploads go through the media service).
+# play them until uploads go through the media service), made once by
+# ffmpeg and kept under the state folder.
+CLIPS="$STATE_DIR/web-e2e-clips/v1"
+mkdir -p "$CLIPS"
+for i in 0 1 2; do
+  [[ -s $CLIPS/clip-$i.webm ]] && continue
+  ffmpeg -loglevel error -f lavfi -i "testsrc2=size=360x640:rate=24" -t 8 \
+    -vf "hue=h=$((i * 120))" -c:v libvpx -deadline realtime -cpu-used 8 -b:v 400k -an \
+    -y "$CLIPS/clip-$i.tmp.webm"
+  mv "$CLIPS/clip-$i.tmp.webm" "$CLIPS/clip-$i.webm"
+done
 cp -r "$WEB/dist" "$WORK/site"
 mkdir -p "$WORK/site/e2e-media"
-for i in 0 1 2; do
-  ffmpeg -loglevel error -f lavfi -i "testsrc2=size=360x640:rate=24" -t 8 \
-    -vf "hue=h=$((i * 120))" -c:v libvpx -b:v 400k -an -y "$WORK/site/e2e-media/clip-$i.webm"
-done
+cp "$CLIPS"/clip-?.webm "$WORK/site/e2e-media/"
 
 say "web: starting the test platform"
-LOOP_ENV=development "$TARGET_DIR/loop-web-platform" "$WORK/site" >"$WORK/base" 2>"$LOG_DIR/web-platform.log" &
+LOOP_ENV=development "$TARGET_DIR/loop-web-platform" "$WORK/site" "$WORK/base" >"$LOG_DIR/web-platform.log" 2>&1 &
 PLATFORM_PID=$!
 deadline=$((SECONDS + 300))
 until [[ -s $WORK/base ]]; do

@@ -6,7 +6,8 @@
 //    first one's hashtag family, and within the session sees that family
 //    take over: its share of videos 21-30 is at least 60% and above its
 //    share of the first 10;
-//  - a bad sign-up shows the server's field error next to its field.
+//  - a bad sign-up, and a bad comment, show the server's field error next
+//    to their field.
 // Screenshots go to $SCREENSHOTS (docs/screenshots). Ends with the plain
 // "N passed, N failed" line.
 import { mkdirSync } from "node:fs";
@@ -44,7 +45,8 @@ function check(condition, message) {
   if (!condition) throw new Error(message);
 }
 
-const unique = () => `${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`.slice(-14);
+/** 12 characters at most: handles are 3..24 characters. */
+const unique = () => `${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`.slice(-12);
 
 async function signUp(page, handle) {
   await page.goto(base);
@@ -52,7 +54,10 @@ async function signUp(page, handle) {
   await page.getByLabel("Password").fill("viewer-password-1");
   await page.getByLabel("Birth date").fill("1998-04-12");
   await page.getByRole("button", { name: "Sign up", exact: true }).click();
-  await page.locator('[data-testid="slide"]').first().waitFor({ timeout: 30_000 });
+  const slide = page.locator('[data-testid="slide"]').first();
+  const refused = page.locator(".field-error, .form-error").first();
+  await slide.or(refused).waitFor({ timeout: 30_000 });
+  check(await slide.isVisible(), `sign-up of ${handle} refused: ${await refused.textContent().catch(() => "")}`);
 }
 
 /** The active slide's state once its video is playing and its time advancing. */
@@ -179,6 +184,32 @@ async function signUpFieldError(browser, kind) {
   }
 }
 
+async function commentFieldError(browser, kind) {
+  const context = await browser.newContext(VIEWPORTS[kind]);
+  const page = await context.newPage();
+  try {
+    await signUp(page, `talk_${kind[0]}_${unique()}`);
+    const slide = page.locator('[data-testid="slide"][data-active="true"]');
+    await slide.getByRole("button", { name: "Comments" }).click();
+    const sheet = page.getByRole("dialog", { name: "Comments" });
+    // Loaded: empty, or with the comments of earlier viewers of this video.
+    await sheet.getByText("No comments yet.").or(sheet.locator(".comments")).waitFor();
+    const input = sheet.getByLabel("Add a comment…");
+    await input.fill("   ");
+    await sheet.getByRole("button", { name: "Send" }).click();
+    const error = sheet.locator('.field-error[data-field="text"]');
+    await error.waitFor({ timeout: 10_000 });
+    check((await input.getAttribute("aria-invalid")) === "true", "the comment field is marked invalid");
+    await page.screenshot({ path: join(shots, `viewer-comment-error-${kind}.png`) });
+    await input.fill("first! this clip is great");
+    await sheet.getByRole("button", { name: "Send" }).click();
+    await sheet.getByText("first! this clip is great").waitFor();
+    check((await error.count()) === 0, "the error is gone after a good comment");
+  } finally {
+    await context.close();
+  }
+}
+
 const started = Date.now();
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
@@ -188,6 +219,9 @@ try {
   for (const kind of ["phone", "desktop"]) {
     await test(`${kind}: a new viewer's liked hashtag family takes over their feed`, () => viewerLearns(browser, kind));
     await test(`${kind}: a bad sign-up shows the server's error next to its field`, () => signUpFieldError(browser, kind));
+    await test(`${kind}: a bad comment shows the server's error next to its field; a good one is listed`, () =>
+      commentFieldError(browser, kind),
+    );
   }
 } finally {
   await browser.close();

@@ -4,17 +4,25 @@ import { api, call, type User } from "./api/client";
 import { AuthScreen } from "./components/AuthScreen";
 import { Feed, type FeedKind } from "./components/Feed";
 import { engagement } from "./engagement";
+import { Studio } from "./studio/Studio";
 import { lang, t } from "./i18n";
 
 type Session = { state: "loading" } | { state: "anonymous" } | { state: "error" } | { state: "in"; user: User };
 
-function routeFromPath(): FeedKind {
-  return window.location.pathname.startsWith("/following") ? "following" : "for-you";
+type Route = FeedKind | "studio";
+
+function routeFromPath(): Route {
+  const path = window.location.pathname;
+  if (path.startsWith("/following")) return "following";
+  if (path.startsWith("/studio")) return "studio";
+  return "for-you";
 }
+
+const PATHS: Record<Route, string> = { "for-you": "/", following: "/following", studio: "/studio" };
 
 export function App() {
   const [session, setSession] = useState<Session>({ state: "loading" });
-  const [feed, setFeed] = useState<FeedKind>(routeFromPath);
+  const [feed, setFeed] = useState<Route>(routeFromPath);
   const [generation, setGeneration] = useState(0);
   const [notice, setNotice] = useState("");
 
@@ -34,9 +42,9 @@ export function App() {
     return () => window.removeEventListener("popstate", onPop);
   }, [loadMe]);
 
-  const go = (kind: FeedKind) => {
-    window.history.pushState(null, "", kind === "following" ? "/following" : "/");
-    setFeed(kind);
+  const go = (route: Route) => {
+    window.history.pushState(null, "", PATHS[route]);
+    setFeed(route);
   };
 
   const refresh = async () => {
@@ -97,6 +105,18 @@ export function App() {
           >
             {t("forYou")}
           </a>
+          {session.user.role === "creator" && (
+            <a
+              href="/studio"
+              aria-current={feed === "studio" ? "page" : undefined}
+              onClick={(e) => {
+                e.preventDefault();
+                go("studio");
+              }}
+            >
+              {t("studio")}
+            </a>
+          )}
         </nav>
         <div className="topbar-actions">
           {feed === "for-you" && (
@@ -114,7 +134,11 @@ export function App() {
           {notice}
         </p>
       )}
-      <Feed key={`${feed}-${generation}`} kind={feed} me={session.user} />
+      {feed === "studio" ? (
+        <Studio me={session.user} />
+      ) : (
+        <Feed key={`${feed}-${generation}`} kind={feed} me={session.user} />
+      )}
     </div>
   );
 }

@@ -170,6 +170,30 @@ mod tests {
         );
     }
 
+    /// `make up` points the gateway at the built client with
+    /// `LOOP_GATEWAY__HTTP__WEB_DIR`; the key loads like any other.
+    #[test]
+    fn the_web_dir_is_a_config_key_unset_by_default() {
+        let load = |file: Option<&Path>| -> crate::Config {
+            loop_platform::config::load_from(
+                "gateway",
+                file,
+                figment::providers::Env::prefixed("LOOP_WEB_DIR_TEST_UNSET__").split("__"),
+                loop_platform::config::Environment::Development,
+            )
+            .expect("loads")
+        };
+        assert_eq!(load(None).http.web_dir, None);
+        let file = std::env::temp_dir().join(format!("gateway-web-{}.toml", std::process::id()));
+        std::fs::write(&file, "[http]\nweb_dir = \"/srv/loop/web/dist\"\n").expect("write");
+        let config = load(Some(&file));
+        let _ = std::fs::remove_file(&file);
+        assert_eq!(
+            config.http.web_dir.as_deref(),
+            Some(Path::new("/srv/loop/web/dist"))
+        );
+    }
+
     #[test]
     fn only_reads_pass_without_the_csrf_header() {
         let none = HeaderMap::new();

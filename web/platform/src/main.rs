@@ -1,11 +1,12 @@
-//! `loop-web-platform <site>`: starts the whole platform in this process,
+//! `loop-web-platform <site> <url-file>`: starts the whole platform in this process,
 //! isolated like a test (its own databases, Redis key prefix and Kafka
 //! topics on `LOOP_TEST_KAFKA_BROKERS`, services on ephemeral ports), with
 //! the gateway serving the built web client from `<site>` (a copy of
 //! `web/dist`, plus the clips in `<site>/e2e-media/` when the caller made
 //! them), publishes a catalogue of hashtag families whose videos play those
-//! clips, waits until the ranker has indexed every video, prints the
-//! gateway's base URL on the first line of stdout, and runs until it gets
+//! clips, waits until the ranker has indexed every video, writes the
+//! gateway's base URL to `<url-file>` (stdout carries the services' logs),
+//! and runs until it gets
 //! SIGINT or SIGTERM; then everything it made is removed.
 //! `web/e2e/run.sh` drives it for the browser tests.
 
@@ -26,11 +27,10 @@ const VIDEOS_PER_CREATOR: usize = 6;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let site = PathBuf::from(
-        std::env::args()
-            .nth(1)
-            .context("usage: loop-web-platform <site dir: web/dist or a copy>")?,
-    );
+    let usage = "usage: loop-web-platform <site dir: web/dist or a copy> <url file>";
+    let mut args = std::env::args().skip(1);
+    let site = PathBuf::from(args.next().context(usage)?);
+    let url_file = PathBuf::from(args.next().context(usage)?);
     if !site.join("index.html").is_file() {
         bail!(
             "{} has no index.html: build the web client first (npm run build in web/)",
@@ -45,7 +45,10 @@ async fn main() -> anyhow::Result<()> {
     })
     .await;
     seed(&platform, &clips).await?;
-    println!("{}", platform.base);
+    // Written whole, then renamed: a reader never sees half a URL.
+    let partial = url_file.with_extension("partial");
+    std::fs::write(&partial, format!("{}\n", platform.base))?;
+    std::fs::rename(&partial, &url_file)?;
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}

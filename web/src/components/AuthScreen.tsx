@@ -30,6 +30,7 @@ export function AuthScreen({ onSignedIn }: { onSignedIn: (user: User) => void })
   const [values, setValues] = useState<Record<string, string>>(() =>
     Object.fromEntries(FIELDS.map((f) => [f.name, f.initial ?? ""])),
   );
+  const [role, setRole] = useState<"viewer" | "creator">("viewer");
   const [error, setError] = useState<ApiError | null>(null);
   const [busy, setBusy] = useState(false);
   const id = useId();
@@ -49,6 +50,7 @@ export function AuthScreen({ onSignedIn }: { onSignedIn: (user: User) => void })
                 birth_date: v.birth_date ?? "",
                 country: (v.country ?? "").toUpperCase(),
                 language: v.language ?? "",
+                role,
                 interests: (v.interests ?? "")
                   .split(",")
                   .map((s) => s.trim().toLowerCase())
@@ -97,6 +99,17 @@ export function AuthScreen({ onSignedIn }: { onSignedIn: (user: User) => void })
             </div>
           );
         })}
+        {mode === "signup" && (
+          <fieldset className="field roles">
+            <legend>{t("role")}</legend>
+            {(["viewer", "creator"] as const).map((r) => (
+              <label key={r}>
+                <input type="radio" name="role" value={r} checked={role === r} onChange={() => setRole(r)} />{" "}
+                {r === "viewer" ? t("roleViewer") : t("roleCreator")}
+              </label>
+            ))}
+          </fieldset>
+        )}
         {error && !shownByField && (
           <p className="form-error" role="alert">
             {error.message || (error.code === "network" ? t("errorNetwork") : t("errorGeneric"))}

@@ -51,6 +51,18 @@ export const en = {
   likes: "{count} likes",
   sound: "Sound on",
   mute: "Mute",
+  role: "I am a",
+  roleViewer: "Viewer",
+  roleCreator: "Creator",
+  studio: "Studio",
+  studioCreatorsOnly: "The studio is for creators.",
+  videoFile: "Video file",
+  chooseFile: "Choose a video file",
+  caption: "Caption",
+  uploading: "Uploading…",
+  processing: "Processing your video…",
+  published: "Published: it is in your followers' feeds.",
+  publish: "Upload and publish",
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -106,6 +118,18 @@ export const es: Catalogue = {
   likes: "{count} me gusta",
   sound: "Activar sonido",
   mute: "Silenciar",
+  role: "Soy",
+  roleViewer: "Espectador",
+  roleCreator: "Creador",
+  studio: "Estudio",
+  studioCreatorsOnly: "El estudio es para creadores.",
+  videoFile: "Archivo de video",
+  chooseFile: "Elige un archivo de video",
+  caption: "Descripción",
+  uploading: "Subiendo…",
+  processing: "Procesando tu video…",
+  published: "Publicado: ya está en los feeds de tus seguidores.",
+  publish: "Subir y publicar",
 };
 
 export const catalogues: Record<string, Catalogue> = { en, es };
