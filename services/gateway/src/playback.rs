@@ -246,7 +246,7 @@ pub async fn serve(
     let len = if size == 0 { 0 } else { end - start + 1 };
     // The first read is reusable when it started where the answer starts.
     let mut first_data = if start == start_guess {
-        Some(bytes::Bytes::from(first.data))
+        Some(first.data)
     } else {
         None
     };
@@ -322,7 +322,7 @@ fn async_stream(
                 None => {
                     let request = loop_platform::grpc::request(request, None, st.timeout());
                     match st.media().read_object(request).await {
-                        Ok(r) => bytes::Bytes::from(r.into_inner().data),
+                        Ok(r) => r.into_inner().data,
                         Err(status) => {
                             tracing::warn!(code = ?status.code(), "reading media for playback failed");
                             return Some((

@@ -233,7 +233,7 @@ async fn run() {
                 pb::AppendChunkRequest {
                     upload_id: upload.upload_id.clone(),
                     offset: (i * chunk) as u64,
-                    data: piece.to_vec(),
+                    data: bytes::Bytes::copy_from_slice(piece),
                 },
             ))
             .await

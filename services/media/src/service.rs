@@ -88,7 +88,7 @@ impl MediaService {
         let key = Store::output_key(id, &r.path);
         match self.store.read_range(&key, r.offset, max).await {
             Ok((data, total_size)) => Ok(pb::ReadObjectResponse {
-                data: data.to_vec(),
+                data,
                 total_size,
                 content_type: store::content_type(&r.path).unwrap_or_default().into(),
             }),

@@ -260,7 +260,7 @@ impl MediaService {
             ));
         }
         self.store
-            .put(&Store::part_key(id, r.offset), bytes::Bytes::from(r.data))
+            .put(&Store::part_key(id, r.offset), r.data)
             .await
             .map_err(MediaError::internal)?;
         let offset = row.received;

@@ -369,7 +369,7 @@ pub async fn append_upload(
             let request = pb::AppendChunkRequest {
                 upload_id: upload_id.clone(),
                 offset,
-                data,
+                data: data.into(),
             };
             let upload = st
                 .call(st.media().append_chunk(st.req(&user, request)))

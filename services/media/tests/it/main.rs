@@ -217,7 +217,7 @@ impl Platform {
                 pb::AppendChunkRequest {
                     upload_id: upload_id.into(),
                     offset,
-                    data: data.to_vec(),
+                    data: bytes::Bytes::copy_from_slice(data),
                 },
             ))
             .await
