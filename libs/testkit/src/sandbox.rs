@@ -64,6 +64,7 @@ impl Service {
                 AdsAuction,
                 FeedRanking,
                 CreatorMarketplace,
+                Commerce,
             ],
         }
     }
@@ -700,6 +701,7 @@ impl Sandbox {
         c.services.wallet_url = url(Service::Wallet);
         c.services.ads_auction_url = url(Service::AdsAuction);
         c.services.creator_marketplace_url = url(Service::CreatorMarketplace);
+        c.services.commerce_url = url(Service::Commerce);
         c.services.media_url = url(Service::Media);
         c.redis = self.redis.clone();
         c.kafka = self.kafka.clone();

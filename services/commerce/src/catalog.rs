@@ -54,10 +54,13 @@ pub(crate) struct ProductRow {
     pub reject_reason: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub affiliate_rate_bps: i32,
 }
 
-const PRODUCT_COLUMNS: &str =
-    "product_id, shop_id, seller_id, version, status, reject_reason, created_at, updated_at";
+const PRODUCT_COLUMNS: &str = "product_id, shop_id, seller_id, version, status, reject_reason, created_at, updated_at, affiliate_rate_bps";
+
+/// Affiliate commission rates: 1% to 80% (basis points); 0 closes.
+pub const AFFILIATE_RATE_BPS: std::ops::RangeInclusive<u32> = 100..=8000;
 
 #[derive(sqlx::FromRow)]
 struct VersionRow {
@@ -147,16 +150,10 @@ fn draft(
     if skus.is_empty() || skus.len() > 50 {
         return Err(CommerceError::invalid("skus", "must list 1..50 SKUs"));
     }
-    let mut names = std::collections::HashSet::new();
+    // SKUs are told apart by id; names are labels (two may read alike).
     let mut out = Vec::with_capacity(skus.len());
     for (i, s) in skus.iter().enumerate() {
         let name = text(&format!("skus[{i}].name"), &s.name, 1, 80)?;
-        if !names.insert(name.to_lowercase()) {
-            return Err(CommerceError::invalid(
-                format!("skus[{i}].name"),
-                "must differ from the other SKUs' names",
-            ));
-        }
         if !(1..=MAX_PRICE_CENTS).contains(&s.price_cents) {
             return Err(CommerceError::invalid(
                 format!("skus[{i}].price_cents"),
@@ -692,6 +689,35 @@ impl CommerceService {
             },
             created_at: Some(loop_platform::time::to_timestamp(row.created_at)),
             updated_at: Some(loop_platform::time::to_timestamp(row.updated_at)),
+            affiliate_rate_bps: u32::try_from(row.affiliate_rate_bps).unwrap_or(0),
+        })
+    }
+
+    pub(crate) async fn set_affiliate_rate(
+        &self,
+        caller: &Caller,
+        req: pb::SetAffiliateRateRequest,
+    ) -> CommerceResult<pb::SetAffiliateRateResponse> {
+        let id = parse_id("product_id", &req.product_id)?;
+        if req.rate_bps != 0 && !AFFILIATE_RATE_BPS.contains(&req.rate_bps) {
+            return Err(CommerceError::invalid(
+                "rate_bps",
+                "must be 100..8000 (a commission of 1-80%), or 0 to close the product to affiliates",
+            ));
+        }
+        let mut tx = self.pool.begin().await?;
+        let product = product_for_update(&mut tx, id).await?;
+        own(caller, &product)?;
+        sqlx::query(
+            "UPDATE products SET affiliate_rate_bps = $2, updated_at = now() WHERE product_id = $1",
+        )
+        .bind(id)
+        .bind(i32::try_from(req.rate_bps).unwrap_or(0))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(pb::SetAffiliateRateResponse {
+            product: Some(self.product(id, None, true).await?),
         })
     }
 }

@@ -192,13 +192,38 @@ pub fn percent_floor(amount: i64, bps: u32) -> i64 {
     i64::try_from(i128::from(amount) * i128::from(bps) / 10_000).unwrap_or(0)
 }
 
-/// What a settlement pays: (seller, referral fee) out of what the buyer paid
-/// net of refunds. The fee is rounded down; the seller gets the rest, so the
-/// two always add up to the net.
-pub fn settlement(total: i64, refunded: i64, fee_bps: u32) -> (i64, i64) {
+/// The commission locked at payment: each line's `floor(line x rate)`, summed.
+pub fn commission(lines: &[(i64, u32)]) -> i64 {
+    lines
+        .iter()
+        .map(|(cents, bps)| percent_floor(*cents, *bps))
+        .sum()
+}
+
+/// A locked commission after refunds, pro rata and rounded down:
+/// `floor(locked x (total - refunded) / total)`; 0 once all is refunded.
+pub fn commission_after_refunds(locked: i64, total: i64, refunded: i64) -> i64 {
+    if total <= 0 {
+        return 0;
+    }
+    let net = i128::from((total - refunded).max(0));
+    i64::try_from(i128::from(locked) * net / i128::from(total)).unwrap_or(0)
+}
+
+/// What a settlement pays: (seller, referral fee, affiliate commission) out
+/// of what the buyer paid net of refunds. The fee is rounded down, the
+/// commission is the locked one reduced pro rata by refunds (rounded down),
+/// and the seller gets the rest, so the three always add up to the net.
+pub fn settlement(
+    total: i64,
+    refunded: i64,
+    fee_bps: u32,
+    locked_commission: i64,
+) -> (i64, i64, i64) {
     let net = (total - refunded).max(0);
     let fee = percent_floor(net, fee_bps);
-    (net - fee, fee)
+    let affiliate = commission_after_refunds(locked_commission, total, refunded).min(net - fee);
+    (net - fee - affiliate, fee, affiliate)
 }
 
 #[cfg(test)]
@@ -309,17 +334,26 @@ mod tests {
     #[test]
     fn the_fee_is_rounded_down_and_the_seller_gets_the_rest() {
         // 6% of 1999 = 119.94 -> 119; seller 1880.
-        assert_eq!(settlement(1999, 0, 600), (1880, 119));
-        // 6% of 16.66 cents... of 16 = 0.96 -> 0.
-        assert_eq!(settlement(16, 0, 600), (16, 0));
+        assert_eq!(settlement(1999, 0, 600, 0), (1880, 119, 0));
+        // 6% of 16 = 0.96 -> 0.
+        assert_eq!(settlement(16, 0, 600, 0), (16, 0, 0));
         // Refunds first: 6% of (10000 - 2500) = 450.
-        assert_eq!(settlement(10_000, 2_500, 600), (7_050, 450));
-        assert_eq!(settlement(500, 500, 600), (0, 0));
+        assert_eq!(settlement(10_000, 2_500, 600, 0), (7_050, 450, 0));
+        assert_eq!(settlement(500, 500, 600, 0), (0, 0, 0));
+        // A 10% commission locked at 1,000 of 10,000; a quarter refunded:
+        // commission 750, fee 450, seller 6,300.
+        assert_eq!(settlement(10_000, 2_500, 600, 1_000), (6_300, 450, 750));
+        // Pro rata rounds down: 333 x 2/3 = 222; 999 of 1000 refunded: 0.
+        assert_eq!(commission_after_refunds(333, 3, 1), 222);
+        assert_eq!(commission_after_refunds(7, 1000, 999), 0);
+        // Per line: floor(1999 x 15%) + floor(5 x 15%) = 299 + 0.
+        assert_eq!(commission(&[(1999, 1500), (5, 1500)]), 299);
         for total in [1, 7, 99, 1234, 999_999] {
+            let locked = commission(&[(total, 8000)]);
             for refunded in [0, total / 3, total] {
-                let (seller, fee) = settlement(total, refunded, 600);
-                assert_eq!(seller + fee, total - refunded);
-                assert!(fee >= 0 && seller >= 0);
+                let (seller, fee, affiliate) = settlement(total, refunded, 600, locked);
+                assert_eq!(seller + fee + affiliate, total - refunded);
+                assert!(fee >= 0 && seller >= 0 && affiliate >= 0);
             }
         }
     }

@@ -55,9 +55,12 @@ pub(crate) struct OrderRow {
     pub delivered_at: Option<DateTime<Utc>>,
     pub settle_at: Option<DateTime<Utc>>,
     pub closed_at: Option<DateTime<Utc>>,
+    pub affiliate_id: Option<Uuid>,
+    pub commission_cents: i64,
+    pub affiliate_cents: i64,
 }
 
-const ORDER_COLUMNS: &str = "order_id, shop_id, seller_id, buyer_id, status, total_cents, refunded_cents, receipt, escrow_id, carrier, tracking_number, cancel_reason, seller_cents, fee_cents, settle_due, created_at, paid_at, hold_until, shipped_at, delivered_at, settle_at, closed_at";
+const ORDER_COLUMNS: &str = "order_id, shop_id, seller_id, buyer_id, status, total_cents, refunded_cents, receipt, escrow_id, carrier, tracking_number, cancel_reason, seller_cents, fee_cents, settle_due, created_at, paid_at, hold_until, shipped_at, delivered_at, settle_at, closed_at, affiliate_id, commission_cents, affiliate_cents";
 
 #[derive(sqlx::FromRow)]
 struct ItemRow {
@@ -68,6 +71,7 @@ struct ItemRow {
     sku_name: String,
     unit_price_cents: i64,
     quantity: i32,
+    affiliate_rate_bps: i32,
 }
 
 impl OrderRow {
@@ -260,6 +264,13 @@ impl CommerceService {
                 "a seller cannot buy from their own shop",
             ));
         }
+        let affiliate = loop_platform::ids::parse_opt_id("affiliate_id", &req.affiliate_id)?;
+        if affiliate.is_some_and(|a| a == me || a == seller) {
+            return Err(CommerceError::invalid(
+                "affiliate_id",
+                "must be a creator other than the buyer and the seller (nobody earns a commission on their own purchase or shop)",
+            ));
+        }
         // Lock SKU rows in one global order so checkouts never deadlock.
         lines.sort_by_key(|(_, sku, _)| *sku);
         let now = self.clock.now();
@@ -274,8 +285,8 @@ impl CommerceService {
             .map(|it| it.unit_price_cents * i64::from(it.quantity))
             .sum();
         let inserted = sqlx::query(
-            "INSERT INTO orders (order_id, shop_id, seller_id, buyer_id, status, total_cents, place_key, place_hash, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            "INSERT INTO orders (order_id, shop_id, seller_id, buyer_id, status, total_cents, place_key, place_hash, created_at, affiliate_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(order_id)
         .bind(shop)
@@ -286,6 +297,7 @@ impl CommerceService {
         .bind(&req.idempotency_key)
         .bind(&body_hash)
         .bind(now)
+        .bind(affiliate)
         .execute(&mut *tx)
         .await;
         match inserted {
@@ -302,8 +314,8 @@ impl CommerceService {
         }
         for (idx, it) in items.iter().enumerate() {
             sqlx::query(
-                "INSERT INTO order_items (order_id, idx, product_id, product_version, sku_id, title, sku_name, unit_price_cents, quantity) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                "INSERT INTO order_items (order_id, idx, product_id, product_version, sku_id, title, sku_name, unit_price_cents, quantity, affiliate_rate_bps) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             )
             .bind(order_id)
             .bind(i16::try_from(idx).unwrap_or(0))
@@ -314,6 +326,7 @@ impl CommerceService {
             .bind(&it.sku_name)
             .bind(it.unit_price_cents)
             .bind(it.quantity)
+            .bind(it.affiliate_rate_bps)
             .execute(&mut *tx)
             .await?;
         }
@@ -450,8 +463,12 @@ impl CommerceService {
         let mut tx = self.pool.begin().await?;
         let order = order_for_update(&mut tx, id).await?;
         if order.status() != Status::Paying || order.receipt.as_deref() != Some(bytes.as_slice()) {
-            // Another replica or the sweeper recorded the outcome first.
-            return Ok(());
+            // Another replica or the sweeper recorded the outcome first (the
+            // wallet gave it the same answer): report that outcome.
+            return match outcome {
+                Err(WalletFailure::Refused(status)) => Err(wallet_refusal(&status)),
+                _ => Ok(()),
+            };
         }
         let now = self.clock.now();
         match outcome {
@@ -464,14 +481,32 @@ impl CommerceService {
                 )
                 .map_err(refusal)?;
                 let hold_until = now + chrono::Duration::minutes(self.config.orders.hold_minutes);
+                // The commission is locked now, at the rates of the checkout.
+                let commission = match order.affiliate_id {
+                    None => 0,
+                    Some(_) => {
+                        let lines: Vec<(i64, i32)> = sqlx::query_as(
+                            "SELECT unit_price_cents * quantity, affiliate_rate_bps FROM order_items WHERE order_id = $1",
+                        )
+                        .bind(id)
+                        .fetch_all(&mut *tx)
+                        .await?;
+                        let lines: Vec<(i64, u32)> = lines
+                            .into_iter()
+                            .map(|(c, r)| (c, u32::try_from(r).unwrap_or(0)))
+                            .collect();
+                        machine::commission(&lines)
+                    }
+                };
                 sqlx::query(
-                    "UPDATE orders SET status = $2, escrow_id = $3, paid_at = $4, hold_until = $5 WHERE order_id = $1",
+                    "UPDATE orders SET status = $2, escrow_id = $3, paid_at = $4, hold_until = $5, commission_cents = $6 WHERE order_id = $1",
                 )
                 .bind(id)
                 .bind(Status::OnHold.id())
                 .bind(escrow)
                 .bind(now)
                 .bind(hold_until)
+                .bind(commission)
                 .execute(&mut *tx)
                 .await?;
                 events::emit(
@@ -484,6 +519,11 @@ impl CommerceService {
                         buyer_id: order.buyer_id.to_string(),
                         total_cents: order.total_cents,
                         escrow_id: escrow.to_string(),
+                        affiliate_id: order
+                            .affiliate_id
+                            .map(|a| a.to_string())
+                            .unwrap_or_default(),
+                        commission_cents: commission,
                     }),
                 )
                 .await?;
@@ -959,8 +999,8 @@ impl CommerceService {
             return Ok(());
         }
         let now = self.clock.now();
-        let (seller_cents, fee_cents) = if order.settle_due {
-            (order.seller_cents, order.fee_cents)
+        let (seller_cents, fee_cents, affiliate_cents) = if order.settle_due {
+            (order.seller_cents, order.fee_cents, order.affiliate_cents)
         } else {
             machine::next(
                 order.status(),
@@ -973,13 +1013,15 @@ impl CommerceService {
                 order.total_cents,
                 order.refunded_cents,
                 self.config.orders.referral_fee_bps,
+                order.commission_cents,
             );
             sqlx::query(
-                "UPDATE orders SET settle_due = true, seller_cents = $2, fee_cents = $3 WHERE order_id = $1",
+                "UPDATE orders SET settle_due = true, seller_cents = $2, fee_cents = $3, affiliate_cents = $4 WHERE order_id = $1",
             )
             .bind(id)
             .bind(split.0)
             .bind(split.1)
+            .bind(split.2)
             .execute(&mut *tx)
             .await?;
             split
@@ -988,7 +1030,8 @@ impl CommerceService {
         let escrow = order.escrow_id.ok_or_else(|| {
             CommerceError::internal(anyhow::anyhow!("delivered order {id} has no escrow"))
         })?;
-        let released = match self.wallet.settle(id, escrow, fee_cents).await {
+        let affiliate = order.affiliate_id.map(|a| (a, affiliate_cents));
+        let released = match self.wallet.settle(id, escrow, fee_cents, affiliate).await {
             Ok(e) => e,
             Err(WalletFailure::Unavailable(why)) => return Err(unavailable(why)),
             Err(err) => {
@@ -997,7 +1040,10 @@ impl CommerceService {
                 )));
             }
         };
-        if released.payee_cents != seller_cents || released.platform_fee_cents != fee_cents {
+        if released.payee_cents != seller_cents
+            || released.platform_fee_cents != fee_cents
+            || released.affiliate_cents != affiliate_cents
+        {
             tracing::error!(order = %id, payee = released.payee_cents, seller_cents, "the wallet released another split than the order fixed");
         }
         let mut tx = self.pool.begin().await?;
@@ -1022,6 +1068,11 @@ impl CommerceService {
                 seller_id: order.seller_id.to_string(),
                 seller_cents,
                 fee_cents,
+                affiliate_id: order
+                    .affiliate_id
+                    .map(|a| a.to_string())
+                    .unwrap_or_default(),
+                affiliate_cents,
             }),
         )
         .await?;
@@ -1111,7 +1162,7 @@ impl CommerceService {
 
     async fn to_proto(&self, o: OrderRow) -> CommerceResult<pb::Order> {
         let items = sqlx::query_as::<_, ItemRow>(
-            "SELECT product_id, product_version, sku_id, title, sku_name, unit_price_cents, quantity \
+            "SELECT product_id, product_version, sku_id, title, sku_name, unit_price_cents, quantity, affiliate_rate_bps \
              FROM order_items WHERE order_id = $1 ORDER BY idx",
         )
         .bind(o.order_id)
@@ -1136,6 +1187,7 @@ impl CommerceService {
                     unit_price_cents: i.unit_price_cents,
                     quantity: u32::try_from(i.quantity).unwrap_or(0),
                     line_cents: i.unit_price_cents * i64::from(i.quantity),
+                    affiliate_rate_bps: u32::try_from(i.affiliate_rate_bps).unwrap_or(0),
                 })
                 .collect(),
             total_cents: o.total_cents,
@@ -1151,6 +1203,16 @@ impl CommerceService {
                 0
             },
             escrow_id: o.escrow_id.map(|e| e.to_string()).unwrap_or_default(),
+            affiliate_id: o.affiliate_id.map(|a| a.to_string()).unwrap_or_default(),
+            commission_cents: match o.status() {
+                Status::Completed => o.affiliate_cents,
+                Status::Cancelled | Status::Refunded => 0,
+                _ => machine::commission_after_refunds(
+                    o.commission_cents,
+                    o.total_cents,
+                    o.refunded_cents,
+                ),
+            },
             carrier: o.carrier,
             tracking_number: o.tracking_number,
             cancel_reason: o.cancel_reason,
@@ -1174,6 +1236,7 @@ struct Reserved {
     sku_name: String,
     unit_price_cents: i64,
     quantity: i32,
+    affiliate_rate_bps: i32,
 }
 
 /// Takes `quantity` units of `sku` for an order of `shop`, in the checkout's
@@ -1213,14 +1276,15 @@ async fn reserve(
             ),
         });
     };
-    let (status, version, product_shop, title): (i16, i32, Uuid, String) = sqlx::query_as(
-        "SELECT p.status, p.version, p.shop_id, v.title FROM products p \
+    let (status, version, product_shop, title, rate): (i16, i32, Uuid, String, i32) =
+        sqlx::query_as(
+            "SELECT p.status, p.version, p.shop_id, v.title, p.affiliate_rate_bps FROM products p \
          JOIN product_versions v ON v.product_id = p.product_id AND v.version = p.version \
          WHERE p.product_id = $1",
-    )
-    .bind(product)
-    .fetch_one(&mut *tx)
-    .await?;
+        )
+        .bind(product)
+        .fetch_one(&mut *tx)
+        .await?;
     if product_shop != shop {
         return Err(CommerceError::rule(
             Reason::NotForSale,
@@ -1241,6 +1305,7 @@ async fn reserve(
         sku_name,
         unit_price_cents: price,
         quantity: i32::try_from(quantity).unwrap_or(0),
+        affiliate_rate_bps: rate,
     })
 }
 

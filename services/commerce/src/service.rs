@@ -60,6 +60,7 @@ loop_platform::authenticated_api! {
     review_product(pb::ReviewProductRequest) -> pb::ReviewProductResponse;
     get_product(pb::GetProductRequest) -> pb::GetProductResponse;
     list_products(pb::ListProductsRequest) -> pb::ListProductsResponse;
+    set_affiliate_rate(pb::SetAffiliateRateRequest) -> pb::SetAffiliateRateResponse;
     place_order(pb::PlaceOrderRequest) -> pb::PlaceOrderResponse;
     pay_order(pb::PayOrderRequest) -> pb::PayOrderResponse;
     cancel_order(pb::CancelOrderRequest) -> pb::CancelOrderResponse;

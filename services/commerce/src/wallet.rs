@@ -118,14 +118,19 @@ impl Wallet {
             .ok_or_else(|| WalletFailure::Unavailable("wallet returned no escrow".into()))
     }
 
-    /// Releases what the escrow holds: the referral fee to the platform, the
-    /// rest to the seller.
+    /// Releases what the escrow holds: the referral fee to the platform, an
+    /// affiliate's commission to the creator, the rest to the seller.
     pub async fn settle(
         &self,
         order: Uuid,
         escrow: Uuid,
         fee_cents: i64,
+        affiliate: Option<(Uuid, i64)>,
     ) -> Result<wpb::Escrow, WalletFailure> {
+        let (affiliate_id, affiliate_cents) = match affiliate {
+            Some((a, cents)) if cents > 0 => (a.to_string(), cents),
+            _ => (String::new(), 0),
+        };
         self.client
             .clone()
             .release_escrow(self.request(wpb::ReleaseEscrowRequest {
@@ -134,8 +139,8 @@ impl Wallet {
                 platform_fee_bps: 0,
                 split: Some(wpb::EscrowSplit {
                     platform_fee_cents: fee_cents,
-                    affiliate_id: String::new(),
-                    affiliate_cents: 0,
+                    affiliate_id,
+                    affiliate_cents,
                 }),
             }))
             .await

@@ -30,6 +30,7 @@ use loop_platform::config::{
 };
 use loop_platform::kafka::{Producer, topics};
 use loop_proto::ads_auction::v1::ads_auction_service_client::AdsAuctionServiceClient;
+use loop_proto::commerce::v1::commerce_service_client::CommerceServiceClient;
 use loop_proto::content::v1::content_service_client::ContentServiceClient;
 use loop_proto::creator_marketplace::v1::creator_marketplace_service_client::CreatorMarketplaceServiceClient;
 use loop_proto::feed_ranking::v1::feed_ranking_service_client::FeedRankingServiceClient;
@@ -88,6 +89,7 @@ pub struct ServicesConfig {
     pub wallet_url: String,
     pub ads_auction_url: String,
     pub creator_marketplace_url: String,
+    pub commerce_url: String,
     pub media_url: String,
 }
 
@@ -115,6 +117,7 @@ impl Default for Config {
                 wallet_url: "http://127.0.0.1:50064".into(),
                 ads_auction_url: "http://127.0.0.1:50063".into(),
                 creator_marketplace_url: "http://127.0.0.1:50065".into(),
+                commerce_url: "http://127.0.0.1:50066".into(),
                 media_url: "http://127.0.0.1:50067".into(),
             },
             redis: RedisConfig::default(),
@@ -178,6 +181,11 @@ impl Validate for Config {
             &self.services.creator_marketplace_url,
             &mut problems,
         );
+        validate_service_url(
+            "services.commerce_url",
+            &self.services.commerce_url,
+            &mut problems,
+        );
         if !(60..=30 * 24 * 3600).contains(&self.tokens.ttl_secs) {
             problems.push("tokens.ttl_secs: must be 60..=2592000".into());
         }
@@ -205,6 +213,8 @@ pub struct AppState {
     pub(crate) ads_channel: Channel,
     pub(crate) market: CreatorMarketplaceServiceClient<Channel>,
     pub(crate) market_channel: Channel,
+    pub(crate) commerce: CommerceServiceClient<Channel>,
+    pub(crate) commerce_channel: Channel,
     pub(crate) media: MediaServiceClient<Channel>,
     pub(crate) playback: Arc<playback::Signer>,
     pub(crate) keys: JwtKeys,
@@ -242,6 +252,10 @@ impl AppState {
 
     pub(crate) fn market(&self) -> CreatorMarketplaceServiceClient<Channel> {
         self.market.clone()
+    }
+
+    pub(crate) fn commerce(&self) -> CommerceServiceClient<Channel> {
+        self.commerce.clone()
     }
 
     fn timeout(&self) -> Duration {
@@ -395,7 +409,7 @@ async fn serving(channel: Channel, service: &str) -> bool {
 
 /// Ready when every downstream service reports SERVING and Redis answers PING.
 async fn readyz(State(state): State<AppState>) -> Response {
-    let (content_ok, ranker_ok, wallet_ok, ads_ok, market_ok) = tokio::join!(
+    let (content_ok, ranker_ok, wallet_ok, ads_ok, market_ok, commerce_ok) = tokio::join!(
         serving(
             state.content_channel.clone(),
             "loop.content.v1.ContentService"
@@ -413,6 +427,10 @@ async fn readyz(State(state): State<AppState>) -> Response {
             state.market_channel.clone(),
             "loop.creator_marketplace.v1.CreatorMarketplaceService"
         ),
+        serving(
+            state.commerce_channel.clone(),
+            "loop.commerce.v1.CommerceService"
+        ),
     );
     let redis_ok = {
         let mut conn = state.redis.conn.clone();
@@ -425,12 +443,13 @@ async fn readyz(State(state): State<AppState>) -> Response {
             Ok(Ok(_))
         )
     };
-    let body = serde_json::json!({"content": content_ok, "feed_ranking": ranker_ok, "wallet": wallet_ok, "ads_auction": ads_ok, "creator_marketplace": market_ok, "redis": redis_ok});
-    let status = if content_ok && ranker_ok && wallet_ok && ads_ok && market_ok && redis_ok {
-        http::StatusCode::OK
-    } else {
-        http::StatusCode::SERVICE_UNAVAILABLE
-    };
+    let body = serde_json::json!({"content": content_ok, "feed_ranking": ranker_ok, "wallet": wallet_ok, "ads_auction": ads_ok, "creator_marketplace": market_ok, "commerce": commerce_ok, "redis": redis_ok});
+    let status =
+        if content_ok && ranker_ok && wallet_ok && ads_ok && market_ok && commerce_ok && redis_ok {
+            http::StatusCode::OK
+        } else {
+            http::StatusCode::SERVICE_UNAVAILABLE
+        };
     (status, axum::Json(body)).into_response()
 }
 
@@ -533,6 +552,7 @@ pub async fn run(
     let wallet_channel = loop_platform::grpc::channel(&config.services.wallet_url)?;
     let ads_channel = loop_platform::grpc::channel(&config.services.ads_auction_url)?;
     let market_channel = loop_platform::grpc::channel(&config.services.creator_marketplace_url)?;
+    let commerce_channel = loop_platform::grpc::channel(&config.services.commerce_url)?;
     let state = AppState {
         content: ContentServiceClient::new(content_channel.clone()),
         content_channel,
@@ -544,6 +564,8 @@ pub async fn run(
         ads_channel,
         market: CreatorMarketplaceServiceClient::new(market_channel.clone()),
         market_channel,
+        commerce: CommerceServiceClient::new(commerce_channel.clone()),
+        commerce_channel,
         keys: config.auth.keys()?,
         limiter: limits::Limiter::new(redis.clone(), config.rate_limit.clone()),
         serve_tokens: Arc::new(serve::ServeTokens::new(&config.serve_tokens)),
@@ -613,7 +635,7 @@ mod tests {
             .map(|item| item.as_object().map_or(0, |m| m.len()))
             .sum();
         assert_eq!(
-            operations, 122,
+            operations, 142,
             "a route was added or lost: update the count"
         );
         let schemas = &doc["components"]["schemas"];

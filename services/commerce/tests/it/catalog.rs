@@ -278,10 +278,7 @@ async fn bad_products_are_refused_naming_the_field() {
         (product_body(&[("A", 0, 1)]), "skus[0].price_cents"),
         (product_body(&[("A", -5, 1)]), "skus[0].price_cents"),
         (product_body(&[("A", 100, -1)]), "skus[0].stock"),
-        (
-            product_body(&[("A", 100, 1), ("a", 100, 1)]),
-            "skus[1].name",
-        ),
+        (product_body(&[("A", 100, 1), ("", 100, 1)]), "skus[1].name"),
         (product_body(&[]), "skus"),
         (
             pb::CreateProductRequest {

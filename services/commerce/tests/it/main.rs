@@ -21,6 +21,7 @@ use tonic::Code;
 use tonic::transport::Channel;
 use uuid::Uuid;
 
+mod affiliates;
 mod catalog;
 mod concurrency;
 mod lifecycle;
@@ -172,6 +173,7 @@ impl Platform {
                                 quantity: *quantity,
                             })
                             .collect(),
+                        affiliate_id: String::new(),
                     },
                 ),
             )

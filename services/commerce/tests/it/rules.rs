@@ -19,6 +19,7 @@ async fn bad_orders_and_state_jumps_are_refused_and_change_nothing() {
         idempotency_key: key(),
         shop_id: l.shop_id.clone(),
         items,
+        affiliate_id: String::new(),
     };
     for (body, f) in [
         (order_req(vec![line(&sku, 0)]), "items[0].quantity"),

@@ -7,6 +7,7 @@ mod accounts;
 mod ad_events;
 mod ads;
 mod catalog;
+mod commerce;
 mod events;
 mod feed;
 mod live;
@@ -37,4 +38,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(ad_events::router())
         .merge(ads::router())
         .merge(marketplace::router())
+        .merge(commerce::router())
 }

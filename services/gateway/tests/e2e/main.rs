@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 mod abuse;
 mod ads;
+mod commerce;
 mod endpoints;
 mod events;
 mod feed;
