@@ -32,11 +32,11 @@ fi
 # --- hledger (the wallet's journal export is checked with it) -----------------
 if ! command -v hledger >/dev/null; then apt_install hledger; fi
 
-# --- the web client: Node.js packages (npm ci) and Chromium for its tests ------
-"$ROOT/scripts/ensure-web.sh"
-
 # --- ffmpeg and ffprobe (the media service probes and transcodes uploads) ------
 if ! command -v ffmpeg >/dev/null || ! command -v ffprobe >/dev/null; then apt_install ffmpeg; fi
+
+# --- the web client: Node.js packages (npm ci) and Chromium for its tests ------
+"$ROOT/scripts/ensure-web.sh"
 
 # --- cargo-nextest ------------------------------------------------------------
 if ! command -v cargo-nextest >/dev/null; then
