@@ -1,6 +1,7 @@
 //! The gRPC surface: authenticates each call, then delegates to the handler
 //! of the same name (uploads in [`crate::uploads`], reads here).
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use loop_platform::auth::JwtKeys;
@@ -8,6 +9,7 @@ use loop_proto::media::v1 as pb;
 use loop_proto::media::v1::media_service_server::MediaService as MediaApi;
 use sqlx::PgPool;
 use tokio::sync::Notify;
+use uuid::Uuid;
 
 use crate::config::Config;
 use crate::error::{MediaError, MediaResult, Rule};
@@ -17,12 +19,18 @@ use crate::store::{self, Store};
 /// objects in calls of this size).
 pub const MAX_READ_BYTES: u64 = 1024 * 1024;
 
+/// Most upload ids remembered as ready before the memory is cleared.
+const READY_REMEMBERED: usize = 100_000;
+
 pub struct MediaService {
     pub(crate) pool: PgPool,
     pub(crate) store: Store,
     pub(crate) keys: JwtKeys,
     pub(crate) config: Arc<Config>,
     pub(crate) worker_wake: Arc<Notify>,
+    /// Uploads seen ready: ready is final (nothing un-readies an upload),
+    /// so segment reads skip the database after the first.
+    ready: parking_lot::Mutex<HashSet<Uuid>>,
 }
 
 impl MediaService {
@@ -39,6 +47,7 @@ impl MediaService {
             keys,
             config,
             worker_wake,
+            ready: parking_lot::Mutex::default(),
         }
     }
 
@@ -65,20 +74,8 @@ impl MediaService {
                 "must name an output: master.m3u8, <rendition>/index.m3u8, <rendition>/seg_NNNNN.ts or poster.jpg",
             ));
         }
-        let state: Option<String> =
-            sqlx::query_scalar("SELECT state FROM uploads WHERE upload_id = $1")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
-        match state.as_deref() {
-            None => return Err(MediaError::not_found(format!("upload {id} not found"))),
-            Some("ready") => {}
-            Some(other) => {
-                return Err(MediaError::rule(
-                    Rule::MediaNotReady,
-                    format!("the upload is {other}, not ready"),
-                ));
-            }
+        if !self.ready.lock().contains(&id) {
+            self.check_ready(id).await?;
         }
         let max = if r.length == 0 {
             MAX_READ_BYTES
@@ -97,6 +94,31 @@ impl MediaService {
                 r.path
             ))),
             Err(err) => Err(MediaError::internal(err)),
+        }
+    }
+}
+
+impl MediaService {
+    async fn check_ready(&self, id: Uuid) -> MediaResult<()> {
+        let state: Option<String> =
+            sqlx::query_scalar("SELECT state FROM uploads WHERE upload_id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        match state.as_deref() {
+            None => Err(MediaError::not_found(format!("upload {id} not found"))),
+            Some("ready") => {
+                let mut ready = self.ready.lock();
+                if ready.len() >= READY_REMEMBERED {
+                    ready.clear();
+                }
+                ready.insert(id);
+                Ok(())
+            }
+            Some(other) => Err(MediaError::rule(
+                Rule::MediaNotReady,
+                format!("the upload is {other}, not ready"),
+            )),
         }
     }
 }
