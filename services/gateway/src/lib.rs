@@ -216,6 +216,7 @@ pub struct AppState {
     pub(crate) commerce: CommerceServiceClient<Channel>,
     pub(crate) commerce_channel: Channel,
     pub(crate) media: MediaServiceClient<Channel>,
+    pub(crate) media_channel: Channel,
     pub(crate) playback: Arc<playback::Signer>,
     pub(crate) keys: JwtKeys,
     pub(crate) redis: Redis,
@@ -409,7 +410,7 @@ async fn serving(channel: Channel, service: &str) -> bool {
 
 /// Ready when every downstream service reports SERVING and Redis answers PING.
 async fn readyz(State(state): State<AppState>) -> Response {
-    let (content_ok, ranker_ok, wallet_ok, ads_ok, market_ok, commerce_ok) = tokio::join!(
+    let (content_ok, ranker_ok, wallet_ok, ads_ok, market_ok, commerce_ok, media_ok) = tokio::join!(
         serving(
             state.content_channel.clone(),
             "loop.content.v1.ContentService"
@@ -431,6 +432,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
             state.commerce_channel.clone(),
             "loop.commerce.v1.CommerceService"
         ),
+        serving(state.media_channel.clone(), "loop.media.v1.MediaService"),
     );
     let redis_ok = {
         let mut conn = state.redis.conn.clone();
@@ -443,13 +445,22 @@ async fn readyz(State(state): State<AppState>) -> Response {
             Ok(Ok(_))
         )
     };
-    let body = serde_json::json!({"content": content_ok, "feed_ranking": ranker_ok, "wallet": wallet_ok, "ads_auction": ads_ok, "creator_marketplace": market_ok, "commerce": commerce_ok, "redis": redis_ok});
-    let status =
-        if content_ok && ranker_ok && wallet_ok && ads_ok && market_ok && commerce_ok && redis_ok {
-            http::StatusCode::OK
-        } else {
-            http::StatusCode::SERVICE_UNAVAILABLE
-        };
+    let body = serde_json::json!({"content": content_ok, "feed_ranking": ranker_ok, "wallet": wallet_ok, "ads_auction": ads_ok, "creator_marketplace": market_ok, "commerce": commerce_ok, "media": media_ok, "redis": redis_ok});
+    let all = [
+        content_ok,
+        ranker_ok,
+        wallet_ok,
+        ads_ok,
+        market_ok,
+        commerce_ok,
+        media_ok,
+        redis_ok,
+    ];
+    let status = if all.iter().all(|ok| *ok) {
+        http::StatusCode::OK
+    } else {
+        http::StatusCode::SERVICE_UNAVAILABLE
+    };
     (status, axum::Json(body)).into_response()
 }
 
@@ -553,6 +564,7 @@ pub async fn run(
     let ads_channel = loop_platform::grpc::channel(&config.services.ads_auction_url)?;
     let market_channel = loop_platform::grpc::channel(&config.services.creator_marketplace_url)?;
     let commerce_channel = loop_platform::grpc::channel(&config.services.commerce_url)?;
+    let media_channel = loop_platform::grpc::channel(&config.services.media_url)?;
     let state = AppState {
         content: ContentServiceClient::new(content_channel.clone()),
         content_channel,
@@ -569,7 +581,8 @@ pub async fn run(
         keys: config.auth.keys()?,
         limiter: limits::Limiter::new(redis.clone(), config.rate_limit.clone()),
         serve_tokens: Arc::new(serve::ServeTokens::new(&config.serve_tokens)),
-        media: MediaServiceClient::new(loop_platform::grpc::channel(&config.services.media_url)?),
+        media: MediaServiceClient::new(media_channel.clone()),
+        media_channel,
         playback: Arc::new(playback::Signer::new(&config.media)),
         credit_breaker: Arc::default(),
         redis,
