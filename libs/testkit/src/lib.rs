@@ -14,7 +14,12 @@
 pub mod clips;
 pub mod fixtures;
 #[cfg(feature = "content")]
+mod killable;
+#[cfg(feature = "content")]
 mod sandbox;
+
+#[cfg(feature = "content")]
+pub use killable::Killable;
 
 #[cfg(feature = "content")]
 pub use sandbox::{Running, Sandbox, SandboxBuilder, Service, serving, wait_healthy};

@@ -366,7 +366,7 @@ async fn killing_the_wallet_mid_load_loses_and_repeats_nothing() {
     s.p.wallet.kill();
     let at_kill = gift_count(&s.p).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    s.p.wallet = common::Wallet::start(s.p.config.clone(), s.p.addr);
+    s.p.wallet = common::start_wallet(s.p.config.clone(), s.p.addr);
     for task in tasks {
         task.await.expect("load task");
     }

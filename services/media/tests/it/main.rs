@@ -15,7 +15,6 @@ mod uploads;
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use loop_media::Config;
@@ -23,79 +22,15 @@ use loop_platform::auth::Role;
 use loop_platform::testing::{self, TestDb, TestKeys};
 use loop_proto::media::v1 as pb;
 use loop_proto::media::v1::media_service_client::MediaServiceClient;
-use tokio_util::sync::CancellationToken;
+use loop_testkit::Killable;
 use tonic::transport::Channel;
 use uuid::Uuid;
-
-/// The media service in a runtime of its own, so a test can kill it hard
-/// (every task dropped where it stands, its ffmpeg runs killed with them).
-pub struct Media {
-    runtime: Option<tokio::runtime::Runtime>,
-    shutdown: CancellationToken,
-    pub exited: Arc<parking_lot::Mutex<Option<String>>>,
-}
-
-impl Media {
-    pub fn start(config: Config, addr: SocketAddr) -> Self {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("media runtime");
-        let shutdown = CancellationToken::new();
-        let token = shutdown.clone();
-        let listener = {
-            let deadline = std::time::Instant::now() + Duration::from_secs(30);
-            loop {
-                match std::net::TcpListener::bind(addr) {
-                    Ok(l) => break l,
-                    Err(err) if std::time::Instant::now() < deadline => {
-                        eprintln!("rebinding {addr}: {err}");
-                        std::thread::sleep(Duration::from_millis(50));
-                    }
-                    Err(err) => panic!("cannot bind {addr}: {err}"),
-                }
-            }
-        };
-        listener.set_nonblocking(true).expect("nonblocking");
-        let exited = Arc::new(parking_lot::Mutex::new(None));
-        let report = exited.clone();
-        runtime.spawn(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-            if let Err(err) = loop_media::run(config, listener, token).await {
-                eprintln!("media exited: {err:#}");
-                *report.lock() = Some(format!("{err:#}"));
-            }
-        });
-        Self {
-            runtime: Some(runtime),
-            shutdown,
-            exited,
-        }
-    }
-
-    /// Kills the service: no graceful shutdown, jobs dropped mid-run.
-    pub fn kill(&mut self) {
-        if let Some(rt) = self.runtime.take() {
-            let _ = std::thread::spawn(move || rt.shutdown_background()).join();
-        }
-    }
-}
-
-impl Drop for Media {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-        if let Some(rt) = self.runtime.take() {
-            let _ = std::thread::spawn(move || rt.shutdown_timeout(Duration::from_secs(5))).join();
-        }
-    }
-}
 
 /// One test's media service: its database, topic prefix and folder.
 pub struct Platform {
     pub config: Config,
     pub addr: SocketAddr,
-    pub media: Media,
+    pub media: Killable,
     pub client: MediaServiceClient<Channel>,
     pub pool: sqlx::PgPool,
     pub store: loop_media::store::Store,
@@ -128,7 +63,7 @@ impl Platform {
         config.outbox.poll_interval_ms = 50;
         tune(&mut config);
         let addr = free_addr();
-        let media = Media::start(config.clone(), addr);
+        let media = start_media(config.clone(), addr);
         let platform = Self {
             client: MediaServiceClient::new(
                 loop_platform::grpc::channel(&format!("http://{addr}")).expect("channel"),
@@ -148,28 +83,14 @@ impl Platform {
     }
 
     pub async fn wait_serving(&self) {
-        let channel =
-            loop_platform::grpc::channel(&format!("http://{}", self.addr)).expect("channel");
-        let exited = self.media.exited.clone();
-        testing::wait_for("media serving", Duration::from_secs(110), || {
-            if let Some(why) = exited.lock().clone() {
-                panic!("the media service exited: {why}");
-            }
-            let channel = channel.clone();
-            async move {
-                loop_testkit::serving(channel, loop_media::SERVICE_NAME)
-                    .await
-                    .then_some(())
-            }
-        })
-        .await;
+        self.media.wait_serving(loop_media::SERVICE_NAME).await;
     }
 
     /// Kills the service and starts a new one on the same database and store.
     pub async fn restart(&mut self, tune: impl FnOnce(&mut Config)) {
         self.media.kill();
         tune(&mut self.config);
-        self.media = Media::start(self.config.clone(), self.addr);
+        self.media = start_media(self.config.clone(), self.addr);
         self.wait_serving().await;
     }
 
@@ -342,4 +263,12 @@ pub fn reason(status: &tonic::Status) -> Option<String> {
 
 pub fn read_file(path: &Path) -> Vec<u8> {
     std::fs::read(path).expect("read file")
+}
+
+/// The media service in a runtime of its own, so a test can kill it hard
+/// (its ffmpeg runs are killed with their tasks).
+fn start_media(config: Config, addr: SocketAddr) -> Killable {
+    Killable::start("media", addr, move |listener, stop| {
+        loop_media::run(config, listener, stop)
+    })
 }

@@ -7,7 +7,6 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use loop_platform::auth::Role;
@@ -15,86 +14,19 @@ use loop_platform::testing::{self, TestDb};
 use loop_proto::content::v1 as cpb;
 use loop_proto::wallet::v1 as pb;
 use loop_proto::wallet::v1::wallet_service_client::WalletServiceClient;
-use loop_testkit::Sandbox;
 use loop_testkit::fixtures::Content;
+use loop_testkit::{Killable, Sandbox};
 use loop_wallet::Config;
 use loop_wallet::payments::{TestProvider, TestReceipt};
 use sqlx::PgPool;
-use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 use uuid::Uuid;
-
-pub struct Wallet {
-    runtime: Option<tokio::runtime::Runtime>,
-    shutdown: CancellationToken,
-    /// Why the wallet exited on its own, if it did.
-    pub exited: Arc<parking_lot::Mutex<Option<String>>>,
-}
-
-impl Wallet {
-    /// Starts the wallet on `addr` in a runtime of its own.
-    pub fn start(config: Config, addr: SocketAddr) -> Self {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("wallet runtime");
-        let shutdown = CancellationToken::new();
-        let token = shutdown.clone();
-        let std_listener = {
-            let deadline = std::time::Instant::now() + Duration::from_secs(30);
-            loop {
-                match std::net::TcpListener::bind(addr) {
-                    Ok(l) => break l,
-                    Err(err) if std::time::Instant::now() < deadline => {
-                        eprintln!("rebinding {addr}: {err}");
-                        std::thread::sleep(Duration::from_millis(50));
-                    }
-                    Err(err) => panic!("cannot bind {addr}: {err}"),
-                }
-            }
-        };
-        std_listener.set_nonblocking(true).expect("nonblocking");
-        let exited = Arc::new(parking_lot::Mutex::new(None));
-        let report = exited.clone();
-        runtime.spawn(async move {
-            let listener = tokio::net::TcpListener::from_std(std_listener).expect("listener");
-            if let Err(err) = loop_wallet::run(config, listener, token).await {
-                eprintln!("wallet exited: {err:#}");
-                *report.lock() = Some(format!("{err:#}"));
-            }
-        });
-        Self {
-            runtime: Some(runtime),
-            shutdown,
-            exited,
-        }
-    }
-
-    /// Kills the wallet: every task is dropped where it stands (no graceful
-    /// shutdown, connections cut mid-transaction).
-    pub fn kill(&mut self) {
-        if let Some(rt) = self.runtime.take() {
-            let _ = std::thread::spawn(move || rt.shutdown_background()).join();
-        }
-    }
-}
-
-impl Drop for Wallet {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-        if let Some(rt) = self.runtime.take() {
-            // A runtime cannot be shut down from inside another one.
-            let _ = std::thread::spawn(move || rt.shutdown_timeout(Duration::from_secs(5))).join();
-        }
-    }
-}
 
 pub struct Platform {
     pub keys: loop_platform::testing::TestKeys,
     pub config: Config,
     pub addr: SocketAddr,
-    pub wallet: Wallet,
+    pub wallet: Killable,
     pub client: WalletServiceClient<Channel>,
     /// Users, rooms and videos, through content's rpcs.
     pub content: Content,
@@ -129,22 +61,9 @@ impl Platform {
         config.leaderboards.projector_interval_ms = 50;
         tune(&mut config);
         let addr = free_addr();
-        let wallet = Wallet::start(config.clone(), addr);
-
+        let wallet = start_wallet(config.clone(), addr);
+        wallet.wait_serving(loop_wallet::SERVICE_NAME).await;
         let channel = loop_platform::grpc::channel(&format!("http://{addr}")).expect("channel");
-        let exited = wallet.exited.clone();
-        testing::wait_for("wallet serving", Duration::from_secs(110), || {
-            if let Some(why) = exited.lock().clone() {
-                panic!("the wallet exited at start-up: {why}");
-            }
-            let channel = channel.clone();
-            async move {
-                loop_testkit::serving(channel, loop_wallet::SERVICE_NAME)
-                    .await
-                    .then_some(())
-            }
-        })
-        .await;
         // A small pool: tests run in parallel on a server shared with other work.
         let pool = sqlx::postgres::PgPoolOptions::new()
             .max_connections(3)
@@ -361,4 +280,11 @@ pub async fn read_to_high_watermark(
         }
     }
     out
+}
+
+/// The wallet in a runtime of its own, so a test can kill it hard.
+pub fn start_wallet(config: Config, addr: SocketAddr) -> Killable {
+    Killable::start("wallet", addr, move |listener, stop| {
+        loop_wallet::run(config, listener, stop)
+    })
 }
