@@ -57,7 +57,9 @@ async function signUp(page, handle) {
   const slide = page.locator('[data-testid="slide"]').first();
   const refused = page.locator(".field-error, .form-error").first();
   await slide.or(refused).waitFor({ timeout: 30_000 });
-  check(await slide.isVisible(), `sign-up of ${handle} refused: ${await refused.textContent().catch(() => "")}`);
+  if (!(await slide.isVisible())) {
+    throw new Error(`sign-up of ${handle} refused: ${await refused.textContent()}`);
+  }
 }
 
 /** The active slide's state once its video is playing and its time advancing. */
