@@ -66,8 +66,8 @@ start gateway loop-gateway LOOP_GATEWAY__RATE_LIMIT__AUTH_PER_IP_PER_MINUTE=1000
   LOOP_GATEWAY__HTTP__WEB_DIR="$ROOT/web/dist"
 wait_healthy gateway curl -fsS http://127.0.0.1:8080/readyz
 
-say "seeding demo data"
-"$TARGET_DIR/loopctl" seed --gateway http://127.0.0.1:8080
+say "seeding demo data (every demo video a real clip: generated, uploaded, transcoded)"
+"$TARGET_DIR/loopctl" seed --gateway http://127.0.0.1:8080 --videos-per-creator 6 --clips-per-creator 6
 
 cat <<'MSG'
 

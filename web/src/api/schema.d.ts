@@ -4204,6 +4204,13 @@ export interface components {
             duration_ms: number;
             hashtags: string[];
             media_url: string;
+            /**
+             * @description HLS master playlist through a short-lived signed URL (videos published
+             *     from an upload), as on `VideoDto`; refresh the page for fresh ones.
+             */
+            playback_url?: string | null;
+            /** @description Poster image, signed like `playback_url`. */
+            poster_url?: string | null;
             /** Format: date-time */
             published_at?: string | null;
             sound_id?: string | null;

@@ -108,11 +108,19 @@ pub struct VideoCardDto {
     pub media_url: String,
     pub duration_ms: u32,
     pub published_at: Option<DateTime<Utc>>,
+    /// HLS master playlist through a short-lived signed URL (videos published
+    /// from an upload), as on `VideoDto`; refresh the page for fresh ones.
+    pub playback_url: Option<String>,
+    /// Poster image, signed like `playback_url`.
+    pub poster_url: Option<String>,
 }
 
 impl From<pb::VideoCard> for VideoCardDto {
     fn from(v: pb::VideoCard) -> Self {
+        let (playback_url, poster_url) = crate::playback::signed_urls(&v.media_url).unzip();
         Self {
+            playback_url,
+            poster_url,
             video_id: v.video_id,
             creator_id: v.creator_id,
             sound_id: (!v.sound_id.is_empty()).then_some(v.sound_id),

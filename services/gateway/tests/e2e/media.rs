@@ -220,6 +220,24 @@ async fn an_uploaded_clip_is_processed_published_and_played_through_signed_urls(
         .expect("playback_url")
         .to_owned();
     let poster = seen["poster_url"].as_str().expect("poster_url").to_owned();
+    // The For You feed carries the same signed URLs once the ranker has
+    // indexed the video (the catalog here is this one video).
+    let card = testing::wait_for("the video in For You", Duration::from_secs(60), || async {
+        let (_, page) = p.get("/v1/feed/for-you?page_size=50", &viewer).await;
+        page["items"]
+            .as_array()?
+            .iter()
+            .find(|item| item["video"]["video_id"] == video_id)
+            .map(|item| item["video"].clone())
+    })
+    .await;
+    for field in ["playback_url", "poster_url"] {
+        let url = card[field].as_str().unwrap_or_default();
+        assert!(
+            url.starts_with(&format!("/media/{upload_id}/")),
+            "For You {field}: {card}"
+        );
+    }
 
     let master = p.fetch(&playback, None).await;
     assert_eq!(master.status(), StatusCode::OK);
