@@ -71,8 +71,10 @@ fn divide(held: i64, release: &Release) -> (i64, i64, i64) {
             (fee, 0, held - fee)
         }
         Release::Split { fee, affiliate } => {
+            // Saturating: fee and affiliate are the caller's numbers; a sum
+            // past what is held comes out negative and is refused below.
             let aff = affiliate.map_or(0, |(_, c)| c);
-            (*fee, aff, held - fee - aff)
+            (*fee, aff, held.saturating_sub(fee.saturating_add(aff)))
         }
     }
 }
@@ -375,7 +377,7 @@ impl WalletService {
                         "split",
                         format!(
                             "platform_fee_cents + affiliate_cents ({}) exceed the {held} cents held",
-                            fee + aff
+                            i128::from(fee) + i128::from(aff)
                         ),
                     ));
                 }
@@ -566,6 +568,18 @@ mod tests {
                 &Release::Split {
                     fee: 6,
                     affiliate: Some((a, 5))
+                }
+            )
+            .2 < 0
+        );
+        // The caller's numbers near i64::MAX neither overflow nor wrap to a
+        // payable share.
+        assert!(
+            divide(
+                10,
+                &Release::Split {
+                    fee: i64::MAX,
+                    affiliate: Some((a, i64::MAX))
                 }
             )
             .2 < 0

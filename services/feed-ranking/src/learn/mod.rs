@@ -770,7 +770,11 @@ fn label_impressions(
         .as_slice()
         .try_into()
         .ok()
-        .filter(|x: &[f32; rank::FEATURES]| x.iter().all(|v| v.is_finite()));
+        .filter(|x: &[f32; rank::FEATURES]| x.iter().all(|v| v.is_finite()))
+        // Only an impression the gateway counted (a verified serve token, the
+        // first in its window, not one's own video) becomes an example: a
+        // replayed or self-serving one must not steer everyone's weights.
+        .filter(|_| e.credit() == EngagementCredit::Counted);
     let at_ms = e
         .occurred_at
         .as_ref()

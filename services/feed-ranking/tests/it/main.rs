@@ -14,7 +14,7 @@ use loop_platform::cache::Redis;
 use loop_platform::config::{KafkaConfig, RedisConfig};
 use loop_platform::kafka::{Producer, topics};
 use loop_platform::testing;
-use loop_proto::events::v1::{EngagementEvent, EngagementKind};
+use loop_proto::events::v1::{EngagementCredit, EngagementEvent, EngagementKind};
 use tokio_util::sync::CancellationToken;
 
 const FAMILIES: [&str; 5] = ["dance", "cooking", "travel", "pets", "gaming"];
@@ -86,6 +86,7 @@ fn stream(users: usize, per_user: usize, impressions: bool) -> Vec<EngagementEve
                         hashtags: vec![family.to_string()],
                         category: family.to_string(),
                         served_features: served_features(u, i, engaged),
+                        credit: EngagementCredit::Counted as i32,
                         ..Default::default()
                     });
                 }

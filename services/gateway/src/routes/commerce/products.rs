@@ -240,6 +240,9 @@ pub async fn adjust_stock(
     Path(sku_id): Path<String>,
     ApiJson(b): ApiJson<StockBody>,
 ) -> ApiResult<Json<SkuDto>> {
+    if !(1..=1_000_000).contains(&b.units) {
+        return Err(ApiError::invalid("units", "must be 1..1000000"));
+    }
     let delta = match b.change.as_str() {
         "add" => b.units,
         "remove" => -b.units,
