@@ -96,6 +96,10 @@ pub async fn probe(
     let args = [
         "-v",
         "error",
+        // An uploaded file may name other inputs (a playlist, a concat
+        // list): read local files only, never the network.
+        "-protocol_whitelist",
+        "file",
         "-print_format",
         "json",
         "-show_format",
@@ -266,6 +270,8 @@ pub fn hls_args(
         "-loglevel".into(),
         "error".into(),
         "-y".into(),
+        "-protocol_whitelist".into(),
+        "file".into(),
         "-i".into(),
         source.display().to_string(),
         "-filter_complex".into(),
@@ -356,6 +362,8 @@ pub fn poster_args(source: &Path, out: &Path, probe: &Probe, size: &RenditionInf
         "-loglevel",
         "error",
         "-y",
+        "-protocol_whitelist",
+        "file",
         "-ss",
     ]
     .iter()
