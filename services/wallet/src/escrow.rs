@@ -58,7 +58,9 @@ enum Release {
 /// What one settlement does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Settle {
-    Release(Release),
+    /// Releases what is held minus `keep` cents, which stay held for a
+    /// later release (commerce pays a commission on its own day).
+    Release(Release, i64),
     /// None: everything still held.
     Refund(Option<i64>),
 }
@@ -104,8 +106,14 @@ impl EscrowRow {
         }
     }
 
+    /// What is still held: the amount minus refunds and what earlier
+    /// (partial) releases paid out.
     fn held(&self) -> i64 {
-        self.amount_cents - self.refunded_cents
+        self.amount_cents
+            - self.refunded_cents
+            - self.platform_fee_cents
+            - self.payee_cents
+            - self.affiliate_cents
     }
 
     fn provider(&self) -> pb::PaymentProvider {
@@ -264,6 +272,12 @@ impl WalletService {
         if req.platform_fee_bps > 10_000 {
             return Err(WalletError::invalid("platform_fee_bps", "must be 0..10000"));
         }
+        if req.keep_cents < 0 {
+            return Err(WalletError::invalid(
+                "keep_cents",
+                "must be 0 (release everything held) or more",
+            ));
+        }
         let release = match &req.split {
             None => Release::Bps(req.platform_fee_bps),
             Some(split) => {
@@ -315,7 +329,7 @@ impl WalletService {
         )?;
         idempotency::run(&self.pool, &key, || async {
             let escrow = self
-                .settle(id, Settle::Release(release.clone()), &key)
+                .settle(id, Settle::Release(release.clone(), req.keep_cents), &key)
                 .await?;
             Ok(pb::ReleaseEscrowResponse {
                 escrow: Some(escrow),
@@ -370,13 +384,20 @@ impl WalletService {
         let held = escrow.held();
         let shard = pick_shard(self.config.ledger.shards);
         let (posting, row, payload) = match what {
-            Settle::Release(release) => {
-                let (fee, aff, payee_cents) = divide(held, &release);
+            Settle::Release(release, keep) => {
+                if keep > held {
+                    return Err(WalletError::invalid(
+                        "keep_cents",
+                        format!("must be at most the {held} cents held"),
+                    ));
+                }
+                let released = held - keep;
+                let (fee, aff, payee_cents) = divide(released, &release);
                 if payee_cents < 0 {
                     return Err(WalletError::invalid(
                         "split",
                         format!(
-                            "platform_fee_cents + affiliate_cents ({}) exceed the {held} cents held",
+                            "platform_fee_cents + affiliate_cents ({}) exceed the {released} cents released",
                             i128::from(fee) + i128::from(aff)
                         ),
                     ));
@@ -394,8 +415,15 @@ impl WalletService {
                         "must differ from the payer and the payee",
                     ));
                 }
+                if affiliate.is_some() && escrow.affiliate_id.is_some_and(|a| Some(a) != affiliate)
+                {
+                    return Err(WalletError::invalid(
+                        "split.affiliate_id",
+                        "must be the affiliate an earlier release of this escrow paid",
+                    ));
+                }
                 let mut posting = Posting::new(pb::TransactionKind::EscrowRelease, id.to_string())
-                    .leg(hold, Asset::Cents, -held)
+                    .leg(hold, Asset::Cents, -released)
                     .leg(Account::user(escrow.payee_id), Asset::Cents, payee_cents)
                     .leg(
                         Account::system(SystemAccount::Revenue, shard),
@@ -409,13 +437,17 @@ impl WalletService {
                     Release::Bps(bps) => bps,
                     Release::Split { .. } => 0,
                 };
+                // A partial release (keep > 0) leaves the escrow HELD with
+                // the rest; the parts add up over the releases.
+                let status = if keep > 0 { HELD } else { RELEASED };
                 let row = sqlx::query_as::<_, EscrowRow>(&format!(
-                    "UPDATE escrows SET status = $2, platform_fee_bps = $3, platform_fee_cents = $4, payee_cents = $5, \
-                     affiliate_id = $6, affiliate_cents = $7, settled_at = now() \
+                    "UPDATE escrows SET status = $2, platform_fee_bps = $3, platform_fee_cents = platform_fee_cents + $4, \
+                     payee_cents = payee_cents + $5, affiliate_id = COALESCE($6, affiliate_id), \
+                     affiliate_cents = affiliate_cents + $7, settled_at = CASE WHEN $2 = {RELEASED} THEN now() END \
                      WHERE escrow_id = $1 RETURNING {ESCROW_COLUMNS}"
                 ))
                 .bind(id)
-                .bind(RELEASED)
+                .bind(status)
                 .bind(i32::try_from(bps).unwrap_or(0))
                 .bind(fee)
                 .bind(payee_cents)
@@ -428,13 +460,14 @@ impl WalletService {
                     transaction_id: posting.transaction_id.to_string(),
                     payer_id: escrow.payer_id.to_string(),
                     payee_id: escrow.payee_id.to_string(),
-                    amount_cents: held,
+                    amount_cents: released,
                     platform_fee_bps: bps,
                     platform_fee_cents: fee,
                     payee_cents,
                     reference: escrow.reference.clone(),
                     affiliate_id: affiliate.map(|a| a.to_string()).unwrap_or_default(),
                     affiliate_cents: aff,
+                    remaining_cents: keep,
                 });
                 (posting, row, payload)
             }
@@ -455,10 +488,18 @@ impl WalletService {
                 let posting = Posting::new(pb::TransactionKind::EscrowRefund, id.to_string())
                     .leg(hold, Asset::Cents, -amount)
                     .leg(destination, Asset::Cents, amount);
-                let status = if amount == held { REFUNDED } else { HELD };
+                // Nothing left: REFUNDED, or RELEASED when an earlier partial
+                // release paid out part of it.
+                let released_before =
+                    escrow.platform_fee_cents + escrow.payee_cents + escrow.affiliate_cents;
+                let status = match (amount == held, released_before > 0) {
+                    (false, _) => HELD,
+                    (true, false) => REFUNDED,
+                    (true, true) => RELEASED,
+                };
                 let row = sqlx::query_as::<_, EscrowRow>(&format!(
                     "UPDATE escrows SET status = $2, refunded_cents = refunded_cents + $3, \
-                     settled_at = CASE WHEN $2 = {REFUNDED} THEN now() END \
+                     settled_at = CASE WHEN $2 <> {HELD} THEN now() END \
                      WHERE escrow_id = $1 RETURNING {ESCROW_COLUMNS}"
                 ))
                 .bind(id)

@@ -174,6 +174,7 @@ async fn a_card_paid_order_is_held_refunded_in_part_and_released_three_ways_once
             affiliate_id: aff.into(),
             affiliate_cents: cents,
         }),
+        keep_cents: 0,
     };
     for (bad, f) in [
         (split(7_000, affiliate, 501), "split"),
@@ -289,4 +290,137 @@ async fn a_card_paid_order_is_held_refunded_in_part_and_released_three_ways_once
         })
         .collect();
     assert_eq!(releases, vec![(450, 750, 6_300)]);
+}
+
+#[tokio::test]
+async fn a_release_may_keep_the_commission_held_for_its_own_day() {
+    let p = Platform::start().await;
+    let users = p.seed_users(3, "1990-01-01", Role::Viewer).await;
+    let (buyer, seller, affiliate) = (&users[0], &users[1], &users[2]);
+    let mut c = p.client();
+    let order = Uuid::now_v7().to_string();
+    let escrow = c
+        .hold_escrow(as_commerce(
+            &p,
+            order_hold(&p, buyer, seller, &order, 5_000),
+        ))
+        .await
+        .expect("pay")
+        .into_inner()
+        .escrow
+        .expect("escrow");
+    let release = |fee: i64, aff: &str, cents: i64, keep: i64| pb::ReleaseEscrowRequest {
+        idempotency_key: key(),
+        escrow_id: escrow.escrow_id.clone(),
+        platform_fee_bps: 0,
+        split: Some(pb::EscrowSplit {
+            platform_fee_cents: fee,
+            affiliate_id: aff.into(),
+            affiliate_cents: cents,
+        }),
+        keep_cents: keep,
+    };
+    for (bad, f) in [
+        (release(300, "", 0, -1), "keep_cents"),
+        (release(300, "", 0, 5_001), "keep_cents"),
+        // The fee and the split come out of what is released (5,000 - 4,800).
+        (release(300, "", 0, 4_800), "split"),
+    ] {
+        let err = c
+            .release_escrow(as_commerce(&p, bad))
+            .await
+            .expect_err("bad keep");
+        assert_eq!(field(&err), f);
+    }
+    // Day 7: the seller and the fee; the 500 commission stays held.
+    let first = release(300, "", 0, 500);
+    let partly = c
+        .release_escrow(as_commerce(&p, first.clone()))
+        .await
+        .expect("partial release")
+        .into_inner()
+        .escrow
+        .expect("escrow");
+    let again = c
+        .release_escrow(as_commerce(&p, first))
+        .await
+        .expect("retry")
+        .into_inner()
+        .escrow
+        .expect("escrow");
+    assert_eq!(again, partly, "a retry releases nothing more");
+    assert_eq!(
+        (
+            partly.status,
+            partly.payee_cents,
+            partly.platform_fee_cents,
+            partly.affiliate_cents
+        ),
+        (pb::EscrowStatus::Held as i32, 4_200, 300, 0)
+    );
+    assert_eq!(p.balance(seller).await[2], (4_200, 0));
+    assert_eq!(
+        p.balance(buyer).await[2],
+        (0, 500),
+        "the commission still held"
+    );
+    assert!(p.reconcile().await.consistent);
+    // More than is left is refused, naming the split.
+    let err = c
+        .release_escrow(as_commerce(&p, release(0, affiliate, 501, 0)))
+        .await
+        .expect_err("more than held");
+    assert_eq!(field(&err), "split");
+    // Day 15: the commission, all that is left.
+    let done = c
+        .release_escrow(as_commerce(&p, release(0, affiliate, 500, 0)))
+        .await
+        .expect("commission")
+        .into_inner()
+        .escrow
+        .expect("escrow");
+    assert_eq!(
+        (
+            done.status,
+            done.payee_cents,
+            done.platform_fee_cents,
+            done.affiliate_cents,
+            done.affiliate_id.as_str()
+        ),
+        (
+            pb::EscrowStatus::Released as i32,
+            4_200,
+            300,
+            500,
+            affiliate.as_str()
+        )
+    );
+    assert_eq!(p.balance(affiliate).await[2], (500, 0));
+    assert_eq!(p.balance(buyer).await[2], (0, 0));
+    assert_eq!(provider_balance(&p).await, -5_000);
+    let err = c
+        .release_escrow(as_commerce(&p, release(0, affiliate, 1, 0)))
+        .await
+        .expect_err("nothing held");
+    assert_eq!(reason(&err), "ESCROW_NOT_HELD");
+    assert!(p.reconcile().await.consistent);
+    journal_checks(&p).await;
+    let releases: Vec<(i64, i64, i64, i64, i64)> = wallet_events(&p)
+        .await
+        .iter()
+        .filter_map(|e| match &e.payload {
+            Some(Payload::EscrowReleased(r)) if r.escrow_id == escrow.escrow_id => Some((
+                r.amount_cents,
+                r.platform_fee_cents,
+                r.payee_cents,
+                r.affiliate_cents,
+                r.remaining_cents,
+            )),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        releases,
+        vec![(4_500, 300, 4_200, 0, 500), (500, 0, 0, 500, 0)]
+    );
 }

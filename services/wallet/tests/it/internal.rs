@@ -121,6 +121,7 @@ async fn escrow_is_the_marketplaces_to_hold_release_once_and_refund_whole() {
                 escrow_id: escrow.escrow_id.clone(),
                 platform_fee_bps: 1500,
                 split: None,
+                keep_cents: 0,
             },
         ))
         .await
