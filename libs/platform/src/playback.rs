@@ -12,6 +12,11 @@ use sha2::Sha256;
 /// The development key (refused outside LOOP_ENV=development by both services).
 pub const DEV_URL_KEY: &str = "loop-dev-playback-url-key-0123456789abcdef";
 
+/// The largest upload chunk the gateway forwards in one AppendChunk: every
+/// media service accepts at least this much (its `uploads.max_chunk_bytes`
+/// may not be smaller), so the two limits cannot disagree.
+pub const MAX_FORWARDED_CHUNK_BYTES: usize = 1024 * 1024;
+
 /// Why a signature was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UrlError {

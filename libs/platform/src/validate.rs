@@ -4,6 +4,12 @@
 
 use crate::AppError;
 
+/// Shortest and longest video the platform publishes, in milliseconds:
+/// content refuses others, and the media service cannot be configured to
+/// accept uploads that content would then refuse.
+pub const MIN_VIDEO_DURATION_MS: u32 = 1_000;
+pub const MAX_VIDEO_DURATION_MS: u32 = 600_000;
+
 /// Longest hashtag, in characters.
 pub const MAX_HASHTAG_CHARS: usize = 100;
 

@@ -7,6 +7,7 @@
 mod catalog;
 mod events;
 mod live;
+pub mod media_events;
 mod model;
 mod moderation;
 mod service;
@@ -20,7 +21,7 @@ use std::sync::Arc;
 use loop_platform::config::{
     AuthConfig, DatabaseConfig, GrpcServerConfig, KafkaConfig, Secret, TelemetryConfig, Validate,
 };
-use loop_platform::kafka::{Producer, topics};
+use loop_platform::kafka::{ConsumerOptions, Producer, topics};
 use loop_platform::outbox::{OutboxConfig, Relay};
 use loop_proto::content::v1::content_service_server::ContentServiceServer;
 use serde::{Deserialize, Serialize};
@@ -144,8 +145,8 @@ impl Validate for Config {
     }
 }
 
-/// Connects, migrates, creates topics, then serves gRPC and relays the outbox
-/// until `shutdown`.
+/// Connects, migrates, creates topics, then serves gRPC, relays the outbox
+/// and follows `media.v1` ([`media_events`]) until `shutdown`.
 pub async fn run(
     config: Config,
     listener: TcpListener,
@@ -164,28 +165,33 @@ pub async fn run(
         )
         .await?;
     }
-    loop_platform::kafka::ensure_topics(&config.kafka, &[topics::CONTENT]).await?;
+    loop_platform::kafka::ensure_topics(&config.kafka, &[topics::CONTENT, topics::MEDIA]).await?;
 
-    let relay = if config.outbox.relay_enabled {
-        let producer = Producer::new(&config.kafka, "loop-content")?;
-        let relay = Relay::new(pool.clone(), producer, &config.outbox);
-        Some(tokio::spawn(relay.run(shutdown.clone())))
-    } else {
-        None
-    };
+    let producer = Producer::new(&config.kafka, "loop-content")?;
+    let mut tasks = Vec::new();
+    if config.outbox.relay_enabled {
+        let relay = Relay::new(pool.clone(), producer.clone(), &config.outbox);
+        tasks.push(tokio::spawn(relay.run(shutdown.clone())));
+    }
+    // What the media service measured (a rendered duet's or stitch's
+    // duration and frame size) becomes the video's.
+    tasks.push(tokio::spawn(loop_platform::kafka::run_consumer(
+        config.kafka.clone(),
+        ConsumerOptions::new(
+            &config.kafka.topic(media_events::MEDIA_GROUP),
+            &[topics::MEDIA],
+        ),
+        producer,
+        media_events::MediaHandler { pool: pool.clone() },
+        shutdown.clone(),
+    )));
 
     let service = ContentService::new(pool.clone(), config.auth.keys()?, Arc::new(config));
     let routes = tonic::service::Routes::new(ContentServiceServer::new(service));
     let served =
         loop_platform::grpc::serve(routes, &[SERVICE_NAME], listener, shutdown.clone()).await;
     shutdown.cancel();
-    if let Some(relay) = relay {
-        match relay.await {
-            Ok(Err(err)) => tracing::error!(error = ?err, "outbox relay failed"),
-            Err(err) => tracing::error!(error = %err, "outbox relay panicked"),
-            Ok(Ok(())) => {}
-        }
-    }
+    loop_platform::runtime::join_background(tasks).await;
     pool.close().await;
     served
 }

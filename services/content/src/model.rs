@@ -94,6 +94,8 @@ pub struct VideoRow {
     pub category: String,
     pub remix_of: Option<Uuid>,
     pub remix_kind: i16,
+    pub width: i32,
+    pub height: i32,
     pub like_count: i64,
     pub comment_count: i64,
     pub share_count: i64,
@@ -104,7 +106,7 @@ pub struct VideoRow {
 /// Columns for `VideoRow`, table alias `v`.
 pub const VIDEO_SELECT: &str = "SELECT v.id, v.creator_id, u.handle AS creator_handle, v.caption, v.hashtags, v.sound_id, \
      v.duration_ms, v.media_url, v.visibility, v.moderation_state, v.category, v.remix_of, v.remix_kind, \
-     v.like_count, v.comment_count, v.share_count, v.published_at, v.updated_at \
+     v.width, v.height, v.like_count, v.comment_count, v.share_count, v.published_at, v.updated_at \
      FROM videos v JOIN users u ON u.id = v.creator_id";
 
 impl VideoRow {
@@ -137,6 +139,8 @@ impl VideoRow {
             share_count: u64::try_from(self.share_count).unwrap_or(0),
             published_at: Some(to_timestamp(self.published_at)),
             updated_at: Some(to_timestamp(self.updated_at)),
+            width: u32::try_from(self.width).unwrap_or(0),
+            height: u32::try_from(self.height).unwrap_or(0),
         }
     }
 
@@ -153,6 +157,14 @@ impl VideoRow {
             servable: self.servable(),
             published_at: Some(to_timestamp(self.published_at)),
             remix_of_video_id: self.remix_of.map(|s| s.to_string()).unwrap_or_default(),
+            remix_kind: match self.remix_kind {
+                1 => "duet",
+                2 => "stitch",
+                _ => "",
+            }
+            .into(),
+            width: u32::try_from(self.width).unwrap_or(0),
+            height: u32::try_from(self.height).unwrap_or(0),
         }
     }
 }

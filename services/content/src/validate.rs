@@ -174,10 +174,13 @@ pub fn media_url(value: &str) -> Result<String, AppError> {
 }
 
 pub fn duration_ms(field: &str, value: u32) -> Result<i32, AppError> {
-    if !(1_000..=600_000).contains(&value) {
+    use loop_platform::validate::{MAX_VIDEO_DURATION_MS, MIN_VIDEO_DURATION_MS};
+    if !(MIN_VIDEO_DURATION_MS..=MAX_VIDEO_DURATION_MS).contains(&value) {
         return Err(AppError::invalid(
             field,
-            "must be between 1 second and 10 minutes (1000..=600000 ms)",
+            format!(
+                "must be between 1 second and 10 minutes ({MIN_VIDEO_DURATION_MS}..={MAX_VIDEO_DURATION_MS} ms)"
+            ),
         ));
     }
     i32::try_from(value).map_err(|_| AppError::invalid(field, "out of range"))

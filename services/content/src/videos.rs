@@ -115,15 +115,20 @@ fn visibility(value: i32) -> AppResult<i16> {
 /// (the gateway turns it into signed playback URLs).
 pub const MEDIA_SCHEME: &str = "loop-media:";
 
+/// A published video's media: where it plays, its duration and frame size
+/// (measured by the media service; 0 x 0 for a client-given URL).
+struct Media {
+    duration_ms: i32,
+    url: String,
+    width: i32,
+    height: i32,
+}
+
 impl ContentService {
     /// The video's duration and media: from a ready upload of the caller's
     /// (duration measured by the media service), or, where allowed
     /// (development), a client-given URL and duration.
-    async fn media_of(
-        &self,
-        caller: &Caller,
-        req: &pb::PublishVideoRequest,
-    ) -> AppResult<(i32, String)> {
+    async fn media_of(&self, caller: &Caller, req: &pb::PublishVideoRequest) -> AppResult<Media> {
         let Some(upload_id) = parse_opt_id("upload_id", &req.upload_id)? else {
             if !self.config.media.allow_external_urls {
                 return Err(AppError::invalid(
@@ -131,8 +136,12 @@ impl ContentService {
                     "is required: upload the video first (POST /v1/uploads)",
                 ));
             }
-            let duration = validate::duration_ms("duration_ms", req.duration_ms)?;
-            return Ok((duration, validate::media_url(&req.media_url)?));
+            return Ok(Media {
+                duration_ms: validate::duration_ms("duration_ms", req.duration_ms)?,
+                url: validate::media_url(&req.media_url)?,
+                width: 0,
+                height: 0,
+            });
         };
         if !req.media_url.is_empty() {
             return Err(AppError::invalid(
@@ -192,9 +201,25 @@ impl ContentService {
                 )));
             }
         }
+        // A ready upload never published expires (the media service deletes
+        // its outputs); one about to is refused rather than published
+        // unplayable (the media service learns of the video from the event).
+        let deadline = upload.expires_at.map_or(i64::MAX, |t| t.seconds);
+        if deadline < Utc::now().timestamp() + 600 {
+            return Err(AppError::FailedPrecondition(
+                "upload_id: the upload expired before it was published; upload the video again"
+                    .into(),
+            ));
+        }
         // The server's measurement replaces whatever the client said.
-        let duration = validate::duration_ms("duration_ms", upload.duration_ms)?;
-        Ok((duration, format!("{MEDIA_SCHEME}{upload_id}")))
+        // (A duet's or stitch's rendered duration and size replace these
+        // when `MediaRendered` arrives: `crate::media_events`.)
+        Ok(Media {
+            duration_ms: validate::duration_ms("duration_ms", upload.duration_ms)?,
+            url: format!("{MEDIA_SCHEME}{upload_id}"),
+            width: i32::try_from(upload.width).unwrap_or(0),
+            height: i32::try_from(upload.height).unwrap_or(0),
+        })
     }
 
     pub(crate) async fn publish_video(
@@ -205,7 +230,7 @@ impl ContentService {
         let creator = caller.user_id()?;
         let caption = validate::text("caption", &req.caption, 1, 2200)?;
         let hashtags = validate::video_hashtags(&req.hashtags, &caption)?;
-        let (duration, media_url) = self.media_of(caller, &req).await?;
+        let media = self.media_of(caller, &req).await?;
         let visibility = visibility(req.visibility)?;
         let sound_id = parse_opt_id("sound_id", &req.sound_id)?;
         let remix_of = parse_opt_id("remix_of_video_id", &req.remix_of_video_id)?;
@@ -278,31 +303,38 @@ impl ContentService {
         let id = new_id();
         let now = Utc::now();
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
+        let inserted = sqlx::query(
             "INSERT INTO videos (id, creator_id, caption, hashtags, sound_id, duration_ms, media_url, visibility, moderation_state, \
-             category, remix_of, remix_kind, published_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)",
+             category, remix_of, remix_kind, published_at, updated_at, width, height) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, $15)",
         )
         .bind(id)
         .bind(creator)
         .bind(&caption)
         .bind(&hashtags)
         .bind(sound_id)
-        .bind(duration)
-        .bind(&media_url)
+        .bind(media.duration_ms)
+        .bind(&media.url)
         .bind(visibility)
         .bind(state)
         .bind(&category)
         .bind(remix_of)
         .bind(remix_kind)
         .bind(now)
+        .bind(media.width)
+        .bind(media.height)
         .execute(&mut *tx)
-        .await
-        .map_err(|err| match err {
-            sqlx::Error::Database(db) if db.constraint() == Some("videos_upload_once") => {
-                AppError::AlreadyExists("this upload is already published as a video".into())
+        .await;
+        match inserted {
+            Ok(_) => {}
+            Err(sqlx::Error::Database(db)) if db.constraint() == Some("videos_upload_once") => {
+                // A retried publish of the same upload (the first answer
+                // was lost): the video it made, not an error.
+                drop(tx);
+                return self.published_from(creator, &media.url).await;
             }
-            other => other.into(),
-        })?;
+            Err(other) => return Err(other.into()),
+        }
         sqlx::query("INSERT INTO video_hashtags (hashtag, video_id, published_at) SELECT unnest($1::text[]), $2, $3")
             .bind(&hashtags)
             .bind(id)
@@ -324,6 +356,34 @@ impl ContentService {
         Ok(pb::PublishVideoResponse {
             video: Some(video.to_proto()),
         })
+    }
+
+    /// The video already published from an upload (`media_url` is
+    /// `loop-media:<upload_id>`, which the media service confirmed is the
+    /// caller's): publishing an upload twice answers with the same video.
+    async fn published_from(
+        &self,
+        creator: Uuid,
+        media_url: &str,
+    ) -> AppResult<pb::PublishVideoResponse> {
+        let id: Option<Uuid> =
+            sqlx::query_scalar("SELECT id FROM videos WHERE media_url = $1 AND creator_id = $2")
+                .bind(media_url)
+                .bind(creator)
+                .fetch_optional(&self.pool)
+                .await?;
+        let video = match id {
+            Some(id) => fetch_video(&self.pool, id).await?,
+            None => None,
+        };
+        match video {
+            Some(v) if !v.is_gone() => Ok(pb::PublishVideoResponse {
+                video: Some(v.to_proto()),
+            }),
+            _ => Err(AppError::AlreadyExists(
+                "upload_id: this upload's video was removed; upload the video again".into(),
+            )),
+        }
     }
 
     pub(crate) async fn get_video(

@@ -66,6 +66,12 @@ pub struct UploadConfig {
     pub expire_after_secs: u64,
     /// How often abandoned uploads are looked for.
     pub sweep_interval_ms: u64,
+    /// Unfinished sessions one user may have open at once (one more is
+    /// refused with TOO_MANY_UPLOADS, HTTP 429).
+    pub max_open_per_user: u32,
+    /// A ready upload not published this long after it became ready
+    /// expires: its outputs are deleted.
+    pub unpublished_expire_after_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -101,8 +107,30 @@ pub struct ProcessingConfig {
     pub preset: String,
     /// HLS segment length.
     pub segment_secs: u32,
-    /// Longest a single ffmpeg/ffprobe run may take.
+    /// Longest a single ffmpeg run may take, whatever the video's length
+    /// (the cap of the bound below).
     pub timeout_secs: u64,
+    /// Longest ffprobe (and the one-frame poster run) may take.
+    pub probe_timeout_secs: u64,
+    /// The transcode's bound: this many seconds plus
+    /// `timeout_per_video_second` per second of (measured) video, at most
+    /// `timeout_secs`. A run past it fails the upload (no retry): a file
+    /// that takes that long is hostile or broken, and retrying it would
+    /// hold a worker for hours.
+    pub timeout_base_secs: u64,
+    pub timeout_per_video_second: f64,
+    /// Largest frame accepted (width x height): 3840x2160 by default.
+    pub max_pixels: u64,
+    /// Container formats accepted, by ffprobe's `format_name` (one of its
+    /// comma-separated names must be listed). Playlists (`hls`), concat
+    /// lists and image sequences are never accepted: they make ffmpeg read
+    /// other files.
+    pub formats: Vec<String>,
+    /// How much of an ffmpeg/ffprobe run's error output is kept (its end).
+    pub stderr_tail_bytes: usize,
+    /// A stitch plays this much of the original (at most its length) before
+    /// the new clip.
+    pub stitch_secs: u32,
     pub renditions: Vec<RenditionConfig>,
 }
 
@@ -112,6 +140,15 @@ pub struct ProcessingConfig {
 pub struct PlaybackConfig {
     /// The HMAC key of playback URLs: the gateway's `media.url_key` (32+ bytes).
     pub url_key: Secret<String>,
+}
+
+impl ProcessingConfig {
+    /// How long the transcode of a `duration_ms` video may run.
+    pub fn transcode_timeout(&self, duration_ms: u32) -> std::time::Duration {
+        let scaled = self.timeout_base_secs as f64
+            + self.timeout_per_video_second * f64::from(duration_ms) / 1000.0;
+        std::time::Duration::from_secs_f64(scaled.min(self.timeout_secs as f64))
+    }
 }
 
 fn rendition(name: &str, short_side: u32, video_kbps: u32, audio_kbps: u32) -> RenditionConfig {
@@ -162,6 +199,8 @@ impl Default for Config {
                 .to_vec(),
                 expire_after_secs: 24 * 3600,
                 sweep_interval_ms: 60_000,
+                max_open_per_user: 10,
+                unpublished_expire_after_secs: 7 * 24 * 3600,
             },
             processing: ProcessingConfig {
                 enabled: true,
@@ -175,6 +214,15 @@ impl Default for Config {
                 preset: "veryfast".into(),
                 segment_secs: 2,
                 timeout_secs: 1800,
+                probe_timeout_secs: 30,
+                timeout_base_secs: 60,
+                timeout_per_video_second: 3.0,
+                max_pixels: 3840 * 2160,
+                formats: ["mov", "mp4", "matroska", "webm", "mpegts", "mpeg"]
+                    .map(String::from)
+                    .to_vec(),
+                stderr_tail_bytes: 64 * 1024,
+                stitch_secs: 3,
                 renditions: vec![
                     rendition("720p", 720, 2500, 128),
                     rendition("360p", 360, 800, 96),
@@ -220,14 +268,21 @@ impl Validate for Config {
         if !(1024..=64 * 1024 * 1024 * 1024).contains(&u.max_bytes) {
             p.push("uploads.max_bytes: must be 1024..=68719476736".into());
         }
-        if !(1000..=3 * 3600 * 1000).contains(&u.max_duration_ms) {
-            p.push("uploads.max_duration_ms: must be 1000..=10800000".into());
+        // Content publishes only what is within the platform's durations:
+        // accepting longer uploads would process videos nobody can publish.
+        use loop_platform::validate::{MAX_VIDEO_DURATION_MS, MIN_VIDEO_DURATION_MS};
+        if !(MIN_VIDEO_DURATION_MS..=MAX_VIDEO_DURATION_MS).contains(&u.max_duration_ms) {
+            p.push(format!(
+                "uploads.max_duration_ms: must be {MIN_VIDEO_DURATION_MS}..={MAX_VIDEO_DURATION_MS} (what content publishes)"
+            ));
         }
-        if !(1024..=3 * 1024 * 1024).contains(&u.max_chunk_bytes) {
-            p.push(
-                "uploads.max_chunk_bytes: must be 1024..=3145728 (under gRPC's message limit)"
-                    .into(),
-            );
+        // The gateway forwards chunks of up to MAX_FORWARDED_CHUNK_BYTES:
+        // accepting less would refuse them.
+        let forwarded = loop_platform::playback::MAX_FORWARDED_CHUNK_BYTES as u32;
+        if !(forwarded..=3 * 1024 * 1024).contains(&u.max_chunk_bytes) {
+            p.push(format!(
+                "uploads.max_chunk_bytes: must be {forwarded}..=3145728 (at least what the gateway forwards, under gRPC's message limit)"
+            ));
         }
         if u.content_types.is_empty() || u.content_types.iter().any(|t| !t.starts_with("video/")) {
             p.push("uploads.content_types: at least one, each video/*".into());
@@ -237,6 +292,12 @@ impl Validate for Config {
         }
         if !(10..=3_600_000).contains(&u.sweep_interval_ms) {
             p.push("uploads.sweep_interval_ms: must be 10..=3600000".into());
+        }
+        if !(1..=1000).contains(&u.max_open_per_user) {
+            p.push("uploads.max_open_per_user: must be 1..=1000".into());
+        }
+        if !(1..=365 * 24 * 3600).contains(&u.unpublished_expire_after_secs) {
+            p.push("uploads.unpublished_expire_after_secs: must be 1..=31536000".into());
         }
         let w = &self.processing;
         if !(1..=64).contains(&w.concurrency) {
@@ -256,6 +317,39 @@ impl Validate for Config {
         }
         if !(1..=86_400).contains(&w.timeout_secs) {
             p.push("processing.timeout_secs: must be 1..=86400".into());
+        }
+        if !(1..=3600).contains(&w.probe_timeout_secs) {
+            p.push("processing.probe_timeout_secs: must be 1..=3600".into());
+        }
+        if !(1..=86_400).contains(&w.timeout_base_secs) {
+            p.push("processing.timeout_base_secs: must be 1..=86400".into());
+        }
+        if !(w.timeout_per_video_second.is_finite()
+            && (0.0..=100.0).contains(&w.timeout_per_video_second))
+        {
+            p.push("processing.timeout_per_video_second: must be 0..=100".into());
+        }
+        if !(256..=8192 * 8192).contains(&w.max_pixels) {
+            p.push("processing.max_pixels: must be 256..=67108864".into());
+        }
+        const NEVER: &[&str] = &["hls", "concat", "image2", "image2pipe", "tty", "lavfi"];
+        if w.formats.is_empty()
+            || w.formats.iter().any(|f| {
+                f.is_empty()
+                    || NEVER.contains(&f.as_str())
+                    || !f.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            })
+        {
+            p.push(format!(
+                "processing.formats: at least one demuxer name, never {}",
+                NEVER.join(", ")
+            ));
+        }
+        if !(1..=5).contains(&w.stitch_secs) {
+            p.push("processing.stitch_secs: must be 1..=5".into());
+        }
+        if !(1024..=16 * 1024 * 1024).contains(&w.stderr_tail_bytes) {
+            p.push("processing.stderr_tail_bytes: must be 1024..=16777216".into());
         }
         const PRESETS: &[&str] = &[
             "ultrafast",

@@ -21,6 +21,10 @@ pub struct Probe {
     pub height: u32,
     pub video_codec: String,
     pub audio_codec: Option<String>,
+    /// The demuxer ffprobe chose (the first of its `format_name`s, one of
+    /// `processing.formats`); ffmpeg is told to use it (`-f`), so it cannot
+    /// read the file as something else.
+    pub format: String,
 }
 
 /// Why a run failed: the input's fault (the upload fails with this reason,
@@ -50,15 +54,73 @@ struct StreamJson {
 
 #[derive(Deserialize)]
 struct FormatJson {
+    format_name: Option<String>,
     duration: Option<String>,
 }
 
-async fn run(
+/// What a run left: its exit status, its standard output (at most
+/// `MAX_STDOUT` bytes) and the end of its error output.
+#[derive(Debug)]
+pub struct Output {
+    pub status: std::process::ExitStatus,
+    pub stdout: Vec<u8>,
+    pub stderr_tail: Vec<u8>,
+}
+
+/// Most standard output kept (ffprobe's JSON of a sane file is a few KiB;
+/// one with thousands of streams is refused).
+const MAX_STDOUT: usize = 4 * 1024 * 1024;
+
+/// Reads `reader` to its end keeping only its last `keep` bytes.
+async fn read_tail(mut reader: impl tokio::io::AsyncRead + Unpin, keep: usize) -> Vec<u8> {
+    use tokio::io::AsyncReadExt;
+    let mut tail = Vec::with_capacity(keep.min(64 * 1024));
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        match reader.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                tail.extend_from_slice(&buf[..n]);
+                if tail.len() > keep.saturating_mul(2) {
+                    tail.drain(..tail.len() - keep);
+                }
+            }
+        }
+    }
+    if tail.len() > keep {
+        tail.drain(..tail.len() - keep);
+    }
+    tail
+}
+
+/// Reads `reader` to its end, at most `max` bytes (`None` past that).
+async fn read_capped(mut reader: impl tokio::io::AsyncRead + Unpin, max: usize) -> Option<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        match reader.read(&mut buf).await {
+            Ok(0) | Err(_) => return Some(out),
+            Ok(n) => {
+                if out.len() + n > max {
+                    return None;
+                }
+                out.extend_from_slice(&buf[..n]);
+            }
+        }
+    }
+}
+
+/// Runs `program` for at most `timeout`. Past it the run is killed and the
+/// upload fails (`Failure::Input`, no retry); its error output is kept
+/// only to its last `stderr_keep` bytes, its standard output to `MAX_STDOUT`.
+pub async fn run(
     program: &str,
     args: &[String],
     timeout: Duration,
-) -> Result<std::process::Output, Failure> {
-    let child = tokio::process::Command::new(program)
+    stderr_keep: usize,
+) -> Result<Output, Failure> {
+    let mut child = tokio::process::Command::new(program)
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -66,14 +128,39 @@ async fn run(
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| Failure::Retry(anyhow::anyhow!("starting {program}: {e}")))?;
-    match tokio::time::timeout(timeout, child.wait_with_output()).await {
-        Ok(Ok(output)) => Ok(output),
-        Ok(Err(e)) => Err(Failure::Retry(anyhow::anyhow!(
-            "waiting for {program}: {e}"
+    let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+        return Err(Failure::Retry(anyhow::anyhow!("{program}: no pipes")));
+    };
+    let name = Path::new(program)
+        .file_name()
+        .map_or_else(|| program.to_owned(), |n| n.to_string_lossy().into_owned());
+    let finished = tokio::time::timeout(timeout, async {
+        let (out, err, status) = tokio::join!(
+            read_capped(stdout, MAX_STDOUT),
+            read_tail(stderr, stderr_keep),
+            child.wait()
+        );
+        (out, err, status)
+    })
+    .await;
+    // On every early return the child is dropped, so killed.
+    match finished {
+        Ok((_, _, Err(e))) => Err(Failure::Retry(anyhow::anyhow!("waiting for {name}: {e}"))),
+        Ok((None, _, _)) => Err(Failure::Input(format!(
+            "the file could not be read ({name} described it in over {MAX_STDOUT} bytes)"
         ))),
-        Err(_) => Err(Failure::Retry(anyhow::anyhow!(
-            "{program} took longer than {timeout:?}"
-        ))),
+        Ok((Some(stdout), stderr_tail, Ok(status))) => Ok(Output {
+            status,
+            stdout,
+            stderr_tail,
+        }),
+        Err(_) => {
+            tracing::info!(program = %name, ?timeout, "an ffmpeg run took too long; killed");
+            Err(Failure::Input(format!(
+                "processing took too long ({name} ran past {} s); the file may be damaged or too complex",
+                timeout.as_secs()
+            )))
+        }
     }
 }
 
@@ -87,7 +174,18 @@ fn first_line(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// Probes `source`; refuses what is not a playable video of an acceptable length.
+fn last_line(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes)
+        .lines()
+        .rfind(|l| !l.trim().is_empty())
+        .unwrap_or_default()
+        .chars()
+        .take(300)
+        .collect()
+}
+
+/// Probes `source`; refuses what is not a playable video of an acceptable
+/// length, size and container.
 pub async fn probe(
     config: &ProcessingConfig,
     source: &Path,
@@ -112,11 +210,12 @@ pub async fn probe(
     let out = run(
         &config.ffprobe,
         &args,
-        Duration::from_secs(config.timeout_secs),
+        Duration::from_secs(config.probe_timeout_secs),
+        config.stderr_tail_bytes,
     )
     .await?;
     if !out.status.success() {
-        let err = first_line(&out.stderr);
+        let err = first_line(&out.stderr_tail);
         tracing::info!(stderr = %err, "ffprobe refused an upload");
         return Err(Failure::Input(if err.contains("moov atom not found") {
             "the file is incomplete (truncated) or corrupt".into()
@@ -124,20 +223,43 @@ pub async fn probe(
             "the file is not a video that can be read".into()
         }));
     }
-    if !out.stderr.is_empty() {
+    if !out.stderr_tail.is_empty() {
         // ffprobe read the header but hit damaged or missing data (e.g. a
         // file cut short whose index is at the front).
-        tracing::info!(stderr = %first_line(&out.stderr), "ffprobe found damage in an upload");
+        tracing::info!(stderr = %first_line(&out.stderr_tail), "ffprobe found damage in an upload");
         return Err(Failure::Input(
             "the file is incomplete (truncated) or corrupt".into(),
         ));
     }
     let parsed: ProbeJson = serde_json::from_slice(&out.stdout)
         .map_err(|e| Failure::Retry(anyhow::anyhow!("ffprobe output: {e}")))?;
-    judge(parsed, max_duration_ms)
+    judge(parsed, config, max_duration_ms)
 }
 
-fn judge(parsed: ProbeJson, max_duration_ms: u32) -> Result<Probe, Failure> {
+fn judge(
+    parsed: ProbeJson,
+    config: &ProcessingConfig,
+    max_duration_ms: u32,
+) -> Result<Probe, Failure> {
+    let format_name = parsed
+        .format
+        .as_ref()
+        .and_then(|f| f.format_name.clone())
+        .unwrap_or_default();
+    let accepted = format_name
+        .split(',')
+        .any(|f| config.formats.iter().any(|ok| ok == f));
+    if !accepted {
+        return Err(Failure::Input(format!(
+            "the file's format ({}) is not accepted; upload an MP4, MOV, WebM, MKV or MPEG file",
+            if format_name.is_empty() {
+                "unknown"
+            } else {
+                format_name.as_str()
+            }
+        )));
+    }
+    let format = format_name.split(',').next().unwrap_or_default().to_owned();
     let video = parsed
         .streams
         .iter()
@@ -152,6 +274,13 @@ fn judge(parsed: ProbeJson, max_duration_ms: u32) -> Result<Probe, Failure> {
     if width < 16 || height < 16 {
         return Err(Failure::Input(format!(
             "the video is {width}x{height}; at least 16x16 is needed"
+        )));
+    }
+    let pixels = u64::from(width) * u64::from(height);
+    if pixels > config.max_pixels {
+        return Err(Failure::Input(format!(
+            "the video is {width}x{height} ({pixels} pixels a frame); the limit is {} pixels",
+            config.max_pixels
         )));
     }
     let video_codec = video.codec_name.clone().unwrap_or_default();
@@ -191,7 +320,15 @@ fn judge(parsed: ProbeJson, max_duration_ms: u32) -> Result<Probe, Failure> {
         height,
         video_codec,
         audio_codec,
+        format,
     })
+}
+
+/// The `-t` bound of a run over `probe`'s file: its measured duration and
+/// a second of slack (a container that understates its length cannot make
+/// ffmpeg decode more than that).
+fn read_limit(probe: &Probe) -> String {
+    format!("{:.3}", f64::from(probe.duration_ms) / 1000.0 + 1.0)
 }
 
 fn even(x: f64) -> u32 {
@@ -254,8 +391,9 @@ pub fn hls_args(
     source: &Path,
     out: &Path,
     renditions: &[RenditionInfo],
-    has_audio: bool,
+    probe: &Probe,
 ) -> Vec<String> {
+    let has_audio = probe.audio_codec.is_some();
     let n = renditions.len();
     let mut filter = format!(
         "[0:v]split={n}{}",
@@ -272,6 +410,11 @@ pub fn hls_args(
         "-y".into(),
         "-protocol_whitelist".into(),
         "file".into(),
+        // Read it as what the probe found, for no longer than it said.
+        "-f".into(),
+        probe.format.clone(),
+        "-t".into(),
+        read_limit(probe),
         "-i".into(),
         source.display().to_string(),
         "-filter_complex".into(),
@@ -370,6 +513,8 @@ pub fn poster_args(source: &Path, out: &Path, probe: &Probe, size: &RenditionInf
     .map(|s| (*s).to_owned())
     .chain([
         format!("{at:.3}"),
+        "-f".into(),
+        probe.format.clone(),
         "-i".into(),
         source.display().to_string(),
         "-frames:v".into(),
@@ -396,21 +541,27 @@ pub async fn transcode(
             .await
             .map_err(|e| Failure::Retry(e.into()))?;
     }
-    let timeout = Duration::from_secs(config.timeout_secs);
-    let hls = hls_args(config, source, out, renditions, probe.audio_codec.is_some());
-    let done = run(&config.ffmpeg, &hls, timeout).await?;
+    let keep = config.stderr_tail_bytes;
+    let hls = hls_args(config, source, out, renditions, probe);
+    let done = run(
+        &config.ffmpeg,
+        &hls,
+        config.transcode_timeout(probe.duration_ms),
+        keep,
+    )
+    .await?;
     if !done.status.success() {
         // The probe passed, so this is most likely damage inside the
         // stream; retried up to the attempt limit, then failed.
         return Err(Failure::Retry(anyhow::anyhow!(
             "ffmpeg failed ({}): {}",
             done.status,
-            first_line(&done.stderr)
+            last_line(&done.stderr_tail)
         )));
     }
-    let log = String::from_utf8_lossy(&done.stderr);
+    let log = String::from_utf8_lossy(&done.stderr_tail);
     if log.contains("partial file") || log.contains("Invalid data found") {
-        tracing::info!(stderr = %first_line(&done.stderr), "ffmpeg found damage in an upload");
+        tracing::info!(stderr = %last_line(&done.stderr_tail), "ffmpeg found damage in an upload");
         return Err(Failure::Input(
             "the file is incomplete (truncated) or corrupt".into(),
         ));
@@ -432,15 +583,136 @@ pub async fn transcode(
         )));
     }
     let poster = poster_args(source, out, probe, largest);
-    let done = run(&config.ffmpeg, &poster, timeout).await?;
+    let done = run(
+        &config.ffmpeg,
+        &poster,
+        Duration::from_secs(config.probe_timeout_secs),
+        keep,
+    )
+    .await?;
     if !done.status.success() {
         return Err(Failure::Retry(anyhow::anyhow!(
             "ffmpeg poster failed ({}): {}",
             done.status,
-            first_line(&done.stderr)
+            last_line(&done.stderr_tail)
         )));
     }
     Ok(())
+}
+
+/// The ffmpeg arguments of a duet: `original` and `clip` side by side,
+/// both scaled to the smaller height (so the width is the sum of the two
+/// scaled widths), as long as the shorter; the two audio tracks mixed (or
+/// the one there is). Returns them and the expected duration.
+pub(crate) fn duet_args(
+    config: &ProcessingConfig,
+    original: &crate::worker::render::Fetched,
+    clip: &crate::worker::render::Fetched,
+    out: &Path,
+) -> (Vec<String>, u32) {
+    let h = even(f64::from(
+        original.rendition.height.min(clip.rendition.height),
+    ));
+    let mut filter = format!(
+        "[0:v]setpts=PTS-STARTPTS,scale=-2:{h},setsar=1[l];[1:v]setpts=PTS-STARTPTS,scale=-2:{h},setsar=1[r];[l][r]hstack=inputs=2:shortest=1,format=yuv420p[v]"
+    );
+    let audio = match (original.has_audio, clip.has_audio) {
+        (true, true) => {
+            filter.push_str(";[0:a]asetpts=PTS-STARTPTS[a0];[1:a]asetpts=PTS-STARTPTS[a1];[a0][a1]amix=inputs=2:duration=shortest[a]");
+            Some("[a]".to_owned())
+        }
+        (false, true) => Some("1:a:0".to_owned()),
+        (true, false) => Some("0:a:0".to_owned()),
+        (false, false) => None,
+    };
+    let expected = original.duration_ms.min(clip.duration_ms);
+    (
+        render_args(config, original, clip, &filter, audio, expected, out),
+        expected,
+    )
+}
+
+/// The ffmpeg arguments of a stitch: the first `stitch_ms` of `original`,
+/// then `clip`, at the clip's size (the original fitted in, padded). Both
+/// need audio for the audio to be kept. Returns them and the expected
+/// duration.
+pub(crate) fn stitch_args(
+    config: &ProcessingConfig,
+    original: &crate::worker::render::Fetched,
+    clip: &crate::worker::render::Fetched,
+    stitch_ms: u32,
+    out: &Path,
+) -> (Vec<String>, u32) {
+    let (w, h) = (clip.rendition.width, clip.rendition.height);
+    let n = format!("{:.3}", f64::from(stitch_ms) / 1000.0);
+    let fit = format!(
+        "scale={w}:{h}:force_original_aspect_ratio=decrease,pad={w}:{h}:(ow-iw)/2:(oh-ih)/2,setsar=1,fps=30,format=yuv420p"
+    );
+    let both_audio = original.has_audio && clip.has_audio;
+    let mut filter = format!(
+        "[0:v]trim=duration={n},setpts=PTS-STARTPTS,{fit}[v0];[1:v]setpts=PTS-STARTPTS,{fit}[v1]"
+    );
+    if both_audio {
+        filter.push_str(&format!(
+            ";[0:a]atrim=duration={n},asetpts=PTS-STARTPTS,aresample=44100,aformat=channel_layouts=stereo[a0];[1:a]asetpts=PTS-STARTPTS,aresample=44100,aformat=channel_layouts=stereo[a1];[v0][a0][v1][a1]concat=n=2:v=1:a=1[v][a]"
+        ));
+    } else {
+        filter.push_str(";[v0][v1]concat=n=2:v=1:a=0[v]");
+    }
+    let expected = stitch_ms + clip.duration_ms;
+    let audio = both_audio.then(|| "[a]".to_owned());
+    (
+        render_args(config, original, clip, &filter, audio, expected, out),
+        expected,
+    )
+}
+
+fn render_args(
+    config: &ProcessingConfig,
+    original: &crate::worker::render::Fetched,
+    clip: &crate::worker::render::Fetched,
+    filter: &str,
+    audio: Option<String>,
+    expected_ms: u32,
+    out: &Path,
+) -> Vec<String> {
+    let mut a: Vec<String> = ["-hide_banner", "-nostdin", "-loglevel", "error", "-y"]
+        .map(String::from)
+        .to_vec();
+    // The inputs are the platform's own HLS outputs (local files only).
+    for input in [&original.playlist, &clip.playlist] {
+        a.extend(["-protocol_whitelist", "file", "-f", "hls", "-i"].map(String::from));
+        a.push(input.display().to_string());
+    }
+    a.extend(["-filter_complex".into(), filter.to_owned()]);
+    a.extend(["-map".into(), "[v]".into()]);
+    if let Some(audio) = &audio {
+        a.extend(["-map".into(), audio.clone()]);
+    }
+    a.extend(
+        [
+            "-c:v",
+            "libx264",
+            "-preset",
+            config.preset.as_str(),
+            "-pix_fmt",
+            "yuv420p",
+        ]
+        .map(String::from),
+    );
+    if audio.is_some() {
+        a.extend(["-c:a", "aac", "-ac", "2"].map(String::from));
+    } else {
+        a.push("-an".into());
+    }
+    a.extend([
+        "-t".into(),
+        format!("{:.3}", f64::from(expected_ms) / 1000.0 + 1.0),
+        "-movflags".into(),
+        "+faststart".into(),
+        out.display().to_string(),
+    ]);
+    a
 }
 
 /// The total duration of a media playlist's segments (`#EXTINF`).
@@ -490,18 +762,112 @@ mod tests {
 
     #[test]
     fn the_judge_refuses_what_is_not_a_usable_video() {
+        let config = Config::default().processing;
         let ok = parsed(
-            r#"{"streams":[{"codec_type":"video","codec_name":"h264","width":1280,"height":720},{"codec_type":"audio","codec_name":"aac"}],"format":{"duration":"4.000"}}"#,
+            r#"{"streams":[{"codec_type":"video","codec_name":"h264","width":1280,"height":720},{"codec_type":"audio","codec_name":"aac"}],"format":{"format_name":"mov,mp4,m4a,3gp,3g2,mj2","duration":"4.000"}}"#,
         );
-        let p = judge(ok, 600_000).map_err(|_| ()).expect("ok");
+        let p = judge(ok, &config, 600_000).map_err(|_| ()).expect("ok");
         assert_eq!(p.duration_ms, 4000);
         assert_eq!(p.audio_codec.as_deref(), Some("aac"));
-        let reason = |json: &str, max: u32| match judge(parsed(json), max) {
+        assert_eq!(p.format, "mov");
+        let reason = |json: &str, max: u32| match judge(parsed(json), &config, max) {
             Err(Failure::Input(r)) => r,
             other => panic!("{:?}", other.map(|p| p.duration_ms).map_err(|_| ())),
         };
-        assert!(reason(r#"{"streams":[{"codec_type":"audio","codec_name":"mp3"}],"format":{"duration":"3"}}"#, 600_000).contains("no video"));
-        assert!(reason(r#"{"streams":[{"codec_type":"video","codec_name":"png","width":100,"height":100}],"format":{}}"#, 600_000).contains("image"));
-        assert!(reason(r#"{"streams":[{"codec_type":"video","codec_name":"h264","width":100,"height":100}],"format":{"duration":"700"}}"#, 600_000).contains("limit is 600 s"));
+        assert!(reason(r#"{"streams":[{"codec_type":"audio","codec_name":"mp3"}],"format":{"format_name":"mp3","duration":"3"}}"#, 600_000).contains("format (mp3)"));
+        assert!(reason(r#"{"streams":[{"codec_type":"audio","codec_name":"aac"}],"format":{"format_name":"mov,mp4","duration":"3"}}"#, 600_000).contains("no video"));
+        assert!(reason(r#"{"streams":[{"codec_type":"video","codec_name":"png","width":100,"height":100}],"format":{"format_name":"matroska,webm"}}"#, 600_000).contains("image"));
+        assert!(reason(r#"{"streams":[{"codec_type":"video","codec_name":"h264","width":100,"height":100}],"format":{"format_name":"mpegts","duration":"700"}}"#, 600_000).contains("limit is 600 s"));
+        // Playlists, concat lists and image sequences make ffmpeg read other
+        // files: refused whatever they contain.
+        for format in ["hls", "concat", "image2", "tty", ""] {
+            let json = format!(
+                r#"{{"streams":[{{"codec_type":"video","codec_name":"h264","width":320,"height":240}}],"format":{{"format_name":"{format}","duration":"3"}}}}"#
+            );
+            assert!(
+                reason(&json, 600_000).contains("is not accepted"),
+                "{format}"
+            );
+        }
+        // Frames over the pixel cap (a 16384x16384 frame is 1 GiB of YUV).
+        let huge = r#"{"streams":[{"codec_type":"video","codec_name":"h264","width":7680,"height":4320}],"format":{"format_name":"mov,mp4","duration":"3"}}"#;
+        assert!(reason(huge, 600_000).contains("the limit is 8294400 pixels"));
+    }
+
+    #[test]
+    fn ffmpeg_reads_the_probed_format_for_the_probed_duration() {
+        let config = Config::default().processing;
+        let probe = Probe {
+            duration_ms: 4000,
+            width: 1280,
+            height: 720,
+            video_codec: "h264".into(),
+            audio_codec: None,
+            format: "mov".into(),
+        };
+        let renditions = plan(&config.renditions, 1280, 720);
+        let args = hls_args(
+            &config,
+            Path::new("/w/source"),
+            Path::new("/w/out"),
+            &renditions,
+            &probe,
+        );
+        let input = args.iter().position(|a| a == "-i").expect("-i");
+        let before = &args[..input];
+        let pair = |flag: &str| {
+            before
+                .iter()
+                .position(|a| a == flag)
+                .map(|i| before[i + 1].as_str())
+        };
+        assert_eq!(pair("-f"), Some("mov"));
+        assert_eq!(pair("-t"), Some("5.000"));
+        assert_eq!(pair("-protocol_whitelist"), Some("file"));
+        // Bounded by the video's length, capped by timeout_secs.
+        assert_eq!(config.transcode_timeout(4000).as_secs(), 72);
+        assert_eq!(config.transcode_timeout(3_600_000).as_secs(), 1800);
+    }
+
+    #[tokio::test]
+    async fn runs_are_bounded_in_time_and_in_what_they_keep() {
+        // 5 MB of error output: only the end is kept.
+        let out = run(
+            "sh",
+            &[
+                "-c".into(),
+                "head -c 5000000 /dev/zero | tr '\\0' x >&2; printf '\\nthe-end\\n' >&2; exit 3"
+                    .into(),
+            ],
+            Duration::from_secs(30),
+            4096,
+        )
+        .await
+        .map_err(|_| ())
+        .expect("ran");
+        assert_eq!(out.status.code(), Some(3));
+        assert_eq!(out.stderr_tail.len(), 4096);
+        assert_eq!(last_line(&out.stderr_tail), "the-end");
+        // Past the bound: killed, and the upload's fault (no retry).
+        let started = std::time::Instant::now();
+        match run("sleep", &["30".into()], Duration::from_millis(300), 4096).await {
+            Err(Failure::Input(reason)) => assert!(reason.contains("took too long"), "{reason}"),
+            other => panic!("{:?}", other.map(|o| o.status)),
+        }
+        assert!(started.elapsed() < Duration::from_secs(5));
+        // Standard output past its cap is refused.
+        match run(
+            "sh",
+            &["-c".into(), "head -c 5000000 /dev/zero".into()],
+            Duration::from_secs(30),
+            4096,
+        )
+        .await
+        {
+            Err(Failure::Input(reason)) => {
+                assert!(reason.contains("could not be read"), "{reason}")
+            }
+            other => panic!("{:?}", other.map(|o| o.status)),
+        }
     }
 }

@@ -15,6 +15,7 @@ pub mod ffmpeg;
 pub mod metrics;
 pub mod store;
 pub mod uploads;
+pub mod videos;
 pub mod worker;
 
 mod service;
@@ -22,16 +23,20 @@ mod service;
 use std::sync::Arc;
 use std::time::Duration;
 
-use loop_platform::kafka::{Producer, topics};
+use loop_platform::kafka::{ConsumerOptions, Producer, topics};
 use loop_platform::outbox::Relay;
 use loop_proto::media::v1::media_service_server::MediaServiceServer;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use config::Config;
-pub use service::{MAX_READ_BYTES, MediaService};
+pub use service::{MAX_READ_BYTES, MediaService, ReadyCache};
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// The consumer group following `content.v1` (published and removed
+/// videos), behind the topic prefix like the topics.
+pub const CONTENT_GROUP: &str = "loop-media-content";
 
 /// The fully-qualified gRPC service name (for health checks).
 pub const SERVICE_NAME: &str = "loop.media.v1.MediaService";
@@ -50,23 +55,38 @@ pub async fn run(
     }
     let store = store::Store::open(&config.storage)?;
     let mut attempt = 0u32;
-    while let Err(err) = loop_platform::kafka::ensure_topics(&config.kafka, &[topics::MEDIA]).await
+    while let Err(err) =
+        loop_platform::kafka::ensure_topics(&config.kafka, &[topics::MEDIA, topics::CONTENT]).await
     {
         attempt += 1;
         if attempt >= 10 || shutdown.is_cancelled() {
-            return Err(err.context("creating the media.v1 topic"));
+            return Err(err.context("creating the media.v1 and content.v1 topics"));
         }
         tracing::warn!(error = %err, attempt, "cannot create the media.v1 topic yet; retrying");
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
     let config = Arc::new(config);
     let worker_wake = Arc::new(tokio::sync::Notify::new());
+    let ready = ReadyCache::default();
     let mut tasks = Vec::new();
+    let producer = Producer::new(&config.kafka, "loop-media")?;
     if config.outbox.relay_enabled {
-        let producer = Producer::new(&config.kafka, "loop-media")?;
-        let relay = Relay::new(pool.clone(), producer, &config.outbox);
+        let relay = Relay::new(pool.clone(), producer.clone(), &config.outbox);
         tasks.push(tokio::spawn(relay.run(shutdown.clone())));
     }
+    // Published and removed videos: which outputs are kept.
+    tasks.push(tokio::spawn(loop_platform::kafka::run_consumer(
+        config.kafka.clone(),
+        ConsumerOptions::new(&config.kafka.topic(CONTENT_GROUP), &[topics::CONTENT]),
+        producer,
+        videos::ContentHandler {
+            pool: pool.clone(),
+            store: store.clone(),
+            ready: ready.clone(),
+            worker_wake: worker_wake.clone(),
+        },
+        shutdown.clone(),
+    )));
     if config.processing.enabled {
         tokio::fs::create_dir_all(&config.processing.work_dir).await?;
         let worker = worker::Worker::new(
@@ -74,12 +94,14 @@ pub async fn run(
             store.clone(),
             config.clone(),
             worker_wake.clone(),
-        );
+        )
+        .with_ready_cache(ready.clone());
         tasks.push(tokio::spawn(worker.run(shutdown.clone())));
     }
     tasks.push(tokio::spawn(uploads::run_sweeper(
         pool.clone(),
         store.clone(),
+        ready.clone(),
         Duration::from_millis(config.uploads.sweep_interval_ms),
         shutdown.clone(),
     )));
@@ -89,6 +111,7 @@ pub async fn run(
         config.auth.keys()?,
         config.clone(),
         worker_wake,
+        ready,
     );
     let routes = tonic::service::Routes::new(MediaServiceServer::new(service));
     let served =

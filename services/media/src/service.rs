@@ -1,8 +1,9 @@
 //! The gRPC surface: authenticates each call, then delegates to the handler
 //! of the same name (uploads in [`crate::uploads`], reads here).
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use loop_platform::auth::JwtKeys;
 use loop_proto::media::v1 as pb;
@@ -28,9 +29,87 @@ pub struct MediaService {
     pub(crate) keys: JwtKeys,
     pub(crate) config: Arc<Config>,
     pub(crate) worker_wake: Arc<Notify>,
-    /// Uploads seen ready: ready is final (nothing un-readies an upload),
-    /// so segment reads skip the database after the first.
-    ready: parking_lot::Mutex<HashSet<Uuid>>,
+    ready: ReadyCache,
+}
+
+/// How long a replica trusts its memory of a ready upload's live prefix.
+/// What a replica remembers can go stale only through another replica (or
+/// another process of the same service): a duet's or stitch's render
+/// finishing there points the upload at the rendered outputs, or its video
+/// being removed there deletes the outputs. This replica then serves the
+/// pre-render outputs (still stored, so playback never breaks) or finds
+/// the objects gone, for at most this long.
+pub const READY_REMEMBERED_FOR: Duration = Duration::from_secs(5);
+
+/// Uploads seen ready, with their live outputs' prefix and when it was
+/// read: segment reads skip the database for [`READY_REMEMBERED_FOR`]
+/// after the first (at most one query per upload and period, however many
+/// viewers). Changes made by this process (a render finishing, leaving
+/// ready) forget the entry at once.
+#[derive(Clone, Default)]
+pub struct ReadyCache(Arc<parking_lot::Mutex<HashMap<Uuid, (String, Instant)>>>);
+
+impl ReadyCache {
+    pub fn get(&self, id: Uuid) -> Option<String> {
+        self.get_at(id, Instant::now())
+    }
+
+    /// The remembered prefix if read less than [`READY_REMEMBERED_FOR`]
+    /// before `now`.
+    fn get_at(&self, id: Uuid, now: Instant) -> Option<String> {
+        let mut ready = self.0.lock();
+        match ready.get(&id) {
+            Some((prefix, read_at))
+                if now.saturating_duration_since(*read_at) < READY_REMEMBERED_FOR =>
+            {
+                Some(prefix.clone())
+            }
+            Some(_) => {
+                ready.remove(&id);
+                None
+            }
+            None => None,
+        }
+    }
+
+    fn insert(&self, id: Uuid, prefix: String) {
+        self.insert_at(id, prefix, Instant::now());
+    }
+
+    fn insert_at(&self, id: Uuid, prefix: String, read_at: Instant) {
+        let mut ready = self.0.lock();
+        if ready.len() >= READY_REMEMBERED {
+            ready.clear();
+        }
+        ready.insert(id, (prefix, read_at));
+    }
+
+    pub fn forget(&self, id: Uuid) {
+        self.0.lock().remove(&id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_remembered_prefix_goes_stale_after_its_period() {
+        let cache = ReadyCache::default();
+        let id = Uuid::now_v7();
+        let read_at = Instant::now();
+        cache.insert_at(id, "a1".into(), read_at);
+        assert_eq!(cache.get_at(id, read_at), Some("a1".into()));
+        let almost = read_at + READY_REMEMBERED_FOR - Duration::from_millis(1);
+        assert_eq!(cache.get_at(id, almost), Some("a1".into()));
+        // Past the period the database is asked again (another replica may
+        // have pointed the upload at a render or removed it).
+        assert_eq!(cache.get_at(id, read_at + READY_REMEMBERED_FOR), None);
+        assert_eq!(cache.get_at(id, read_at), None, "a stale entry is dropped");
+        cache.insert_at(id, "r1".into(), read_at);
+        cache.forget(id);
+        assert_eq!(cache.get_at(id, read_at), None);
+    }
 }
 
 impl MediaService {
@@ -40,6 +119,7 @@ impl MediaService {
         keys: JwtKeys,
         config: Arc<Config>,
         worker_wake: Arc<Notify>,
+        ready: ReadyCache,
     ) -> Self {
         Self {
             pool,
@@ -47,7 +127,7 @@ impl MediaService {
             keys,
             config,
             worker_wake,
-            ready: parking_lot::Mutex::default(),
+            ready,
         }
     }
 
@@ -74,15 +154,17 @@ impl MediaService {
                 "must name an output: master.m3u8, <rendition>/index.m3u8, <rendition>/seg_NNNNN.ts or poster.jpg",
             ));
         }
-        if !self.ready.lock().contains(&id) {
-            self.check_ready(id).await?;
-        }
+        let cached = self.ready.get(id);
+        let prefix = match cached {
+            Some(prefix) => prefix,
+            None => self.check_ready(id).await?,
+        };
         let max = if r.length == 0 {
             MAX_READ_BYTES
         } else {
             r.length.min(MAX_READ_BYTES)
         };
-        let key = Store::output_key(id, &r.path);
+        let key = Store::output_key(id, &prefix, &r.path);
         match self.store.read_range(&key, r.offset, max).await {
             Ok((data, total_size)) => Ok(pb::ReadObjectResponse {
                 data,
@@ -99,23 +181,20 @@ impl MediaService {
 }
 
 impl MediaService {
-    async fn check_ready(&self, id: Uuid) -> MediaResult<()> {
-        let state: Option<String> =
-            sqlx::query_scalar("SELECT state FROM uploads WHERE upload_id = $1")
+    /// The live outputs' prefix of a ready upload.
+    async fn check_ready(&self, id: Uuid) -> MediaResult<String> {
+        let row: Option<(String, String)> =
+            sqlx::query_as("SELECT state, output_prefix FROM uploads WHERE upload_id = $1")
                 .bind(id)
                 .fetch_optional(&self.pool)
                 .await?;
-        match state.as_deref() {
+        match row {
             None => Err(MediaError::not_found(format!("upload {id} not found"))),
-            Some("ready") => {
-                let mut ready = self.ready.lock();
-                if ready.len() >= READY_REMEMBERED {
-                    ready.clear();
-                }
-                ready.insert(id);
-                Ok(())
+            Some((state, prefix)) if state == "ready" => {
+                self.ready.insert(id, prefix.clone());
+                Ok(prefix)
             }
-            Some(other) => Err(MediaError::rule(
+            Some((other, _)) => Err(MediaError::rule(
                 Rule::MediaNotReady,
                 format!("the upload is {other}, not ready"),
             )),

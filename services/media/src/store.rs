@@ -2,12 +2,16 @@
 //! any S3-compatible store by configuration) and the key layout.
 //!
 //! ```text
-//! uploads/<upload_id>/parts/<offset, 16 digits>   received chunks
-//! media/<upload_id>/master.m3u8                   processed outputs, at
-//! media/<upload_id>/<rendition>/index.m3u8        deterministic keys: a
-//! media/<upload_id>/<rendition>/seg_00000.ts      retried job overwrites
-//! media/<upload_id>/poster.jpg                    rather than duplicates
+//! uploads/<upload_id>/parts/<offset, 16 digits>-<write id>  received chunks
+//! media/<upload_id>/a<attempt>/master.m3u8         processed outputs, one
+//! media/<upload_id>/a<attempt>/<rendition>/index.m3u8  set per processing
+//! media/<upload_id>/a<attempt>/<rendition>/seg_00000.ts  attempt; the ready
+//! media/<upload_id>/a<attempt>/poster.jpg          row names the live one
 //! ```
+//!
+//! An attempt writes only under its own prefix, so a worker that lost its
+//! lease (and is fenced out of marking the upload) can never overwrite or
+//! delete the outputs being played.
 
 use std::sync::Arc;
 
@@ -58,6 +62,12 @@ impl Store {
         Path::from(format!("uploads/{upload_id}/parts/{offset:016}"))
     }
 
+    /// The key of one write of a chunk: its own object, so a write that
+    /// loses the race for its offset cannot overwrite the winner's bytes.
+    pub fn part_write_key(upload_id: Uuid, offset: u64, write_id: Uuid) -> Path {
+        Path::from(format!("uploads/{upload_id}/parts/{offset:016}-{write_id}"))
+    }
+
     pub fn upload_prefix(upload_id: Uuid) -> Path {
         Path::from(format!("uploads/{upload_id}"))
     }
@@ -66,9 +76,59 @@ impl Store {
         Path::from(format!("media/{upload_id}"))
     }
 
-    /// The key of output `relative` (already checked by [`valid_output_path`]).
-    pub fn output_key(upload_id: Uuid, relative: &str) -> Path {
-        Path::from(format!("media/{upload_id}/{relative}"))
+    /// Where processing attempt `attempt` writes its outputs.
+    pub fn attempt_prefix(upload_id: Uuid, attempt: i32) -> String {
+        format!("media/{upload_id}/a{attempt}")
+    }
+
+    /// Where render attempt `attempt` (a duet or stitch) writes its outputs.
+    pub fn render_prefix(upload_id: Uuid, attempt: i32) -> String {
+        format!("media/{upload_id}/r{attempt}")
+    }
+
+    /// The key of output `relative` (already checked by [`valid_output_path`])
+    /// under `prefix` (the ready row's `output_prefix`; empty for outputs
+    /// stored before per-attempt prefixes: `media/<id>/`).
+    pub fn output_key(upload_id: Uuid, prefix: &str, relative: &str) -> Path {
+        if prefix.is_empty() {
+            Path::from(format!("media/{upload_id}/{relative}"))
+        } else {
+            Path::from(format!("{prefix}/{relative}"))
+        }
+    }
+
+    /// Deletes the outputs of attempts before `attempt` (they can never
+    /// become ready: the fence only admits the latest attempt).
+    pub async fn delete_attempts_before(
+        &self,
+        upload_id: Uuid,
+        attempt: i32,
+    ) -> object_store::Result<()> {
+        let prefix = Self::media_prefix(upload_id);
+        let older = self
+            .inner
+            .list(Some(&prefix))
+            .try_filter_map(move |meta| {
+                let segment = meta
+                    .location
+                    .prefix_match(&Self::media_prefix(upload_id))
+                    .and_then(|mut parts| parts.next())
+                    .map(|p| p.as_ref().to_owned())
+                    .unwrap_or_default();
+                let stale = match segment.strip_prefix('a').map(str::parse::<i32>) {
+                    Some(Ok(n)) => n < attempt,
+                    // Renders (r<n>) are not processing attempts.
+                    _ if segment.starts_with('r') => false,
+                    // Anything else under media/<id>/ predates attempts.
+                    _ => true,
+                };
+                futures::future::ready(Ok(stale.then_some(meta.location)))
+            })
+            .boxed();
+        self.inner
+            .delete_stream(older)
+            .try_for_each(|_| futures::future::ready(Ok(())))
+            .await
     }
 
     pub async fn put(&self, key: &Path, bytes: bytes::Bytes) -> object_store::Result<()> {
@@ -76,6 +136,13 @@ impl Store {
             .put(key, PutPayload::from(bytes))
             .await
             .map(|_| ())
+    }
+
+    pub async fn delete(&self, key: &Path) -> object_store::Result<()> {
+        match self.inner.delete(key).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(err) => Err(err),
+        }
     }
 
     pub async fn get(&self, key: &Path) -> object_store::Result<bytes::Bytes> {

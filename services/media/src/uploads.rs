@@ -1,11 +1,18 @@
 //! Upload sessions: create, append a chunk at its offset, cancel, and the
-//! sweeper that expires abandoned ones.
+//! sweeper that expires abandoned ones and purges what terminal sessions left.
 //!
-//! Each chunk is written while the session row is locked: the offset is
-//! checked against `received`, the chunk is stored at a key named by its
-//! offset (a retried chunk overwrites the same object), then its row and the
-//! new offset commit together. The last chunk moves the session to
-//! `processing` and queues `UploadCompleted`: the session row is the job.
+//! A chunk is checked against the session (owner, state, offset, size),
+//! stored at a key of its own (`parts/<offset>-<write id>`) with no database
+//! connection held (an S3 write can take a while; holding a connection and a
+//! row lock across it would exhaust the pool), then committed only if the
+//! session is still `uploading` at that offset (compare-and-set): of two
+//! racing writes at one offset one commits, the other deletes its object and
+//! is refused. The last chunk moves the session to `processing` and queues
+//! `UploadCompleted`: the session row is the job.
+//!
+//! Deleting objects never happens inside a transaction: the state change
+//! commits with `purge_pending`, then the objects go (inline, and the
+//! sweeper retries whatever a crash or a store outage left).
 
 use std::time::Duration;
 
@@ -64,6 +71,7 @@ fn state_of(state: &str) -> pb::UploadState {
         "failed" => pb::UploadState::Failed,
         "expired" => pb::UploadState::Expired,
         "cancelled" => pb::UploadState::Cancelled,
+        "removed" => pb::UploadState::Removed,
         _ => pb::UploadState::Unspecified,
     }
 }
@@ -174,6 +182,28 @@ impl MediaService {
         let id = loop_platform::ids::new_id();
         let size = i64::try_from(r.size_bytes)
             .map_err(|_| MediaError::invalid("size_bytes", "too large"))?;
+        let mut tx = self.pool.begin().await?;
+        // One creator's sessions are counted one at a time (two racing
+        // creates cannot both take the last place).
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 17))")
+            .bind(owner)
+            .execute(&mut *tx)
+            .await?;
+        let open: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM uploads WHERE owner_id = $1 AND state = 'uploading' AND expires_at > now()",
+        )
+        .bind(owner)
+        .fetch_one(&mut *tx)
+        .await?;
+        if open >= i64::from(limits.max_open_per_user) {
+            return Err(MediaError::rule(
+                Rule::TooManyUploads,
+                format!(
+                    "you have {open} unfinished uploads (the limit is {}); finish or cancel one first",
+                    limits.max_open_per_user
+                ),
+            ));
+        }
         let sql = format!(
             "INSERT INTO uploads (upload_id, owner_id, size_bytes, content_type, filename, expires_at) \
              VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6)) RETURNING {COLUMNS}"
@@ -185,8 +215,9 @@ impl MediaService {
             .bind(&content_type)
             .bind(&r.filename)
             .bind(limits.expire_after_secs as f64)
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *tx)
             .await?;
+        tx.commit().await?;
         crate::metrics::UPLOADS
             .with_label_values(&["created"])
             .inc();
@@ -223,72 +254,98 @@ impl MediaService {
                 format!("at most {max_chunk} bytes per chunk"),
             ));
         }
-        let mut tx = self.pool.begin().await?;
-        let row = load(&mut tx, id, true).await?;
-        owner_only(caller, &row)?;
-        if row.state != "uploading" {
-            return Err(MediaError::rule(
-                Rule::UploadNotActive,
-                format!("the upload is {}; it takes no more bytes", row.state),
-            ));
-        }
-        if row.expires_at < Utc::now() {
-            return Err(MediaError::rule(
-                Rule::UploadNotActive,
-                "the upload expired; start a new one",
-            ));
-        }
-        let received = to_u64(row.received);
-        if r.offset != received {
-            return Err(MediaError::rule(
-                Rule::OffsetMismatch,
-                format!(
-                    "offset: the upload is at byte {received}; this chunk starts at {}",
-                    r.offset
-                ),
-            ));
-        }
         let len = r.data.len() as u64;
-        let size = to_u64(row.size_bytes);
-        if received + len > size {
-            return Err(MediaError::rule(
-                Rule::UploadTooLarge,
-                format!(
-                    "the chunk ends at byte {}, past the declared size of {size} bytes",
-                    received + len
-                ),
-            ));
-        }
+        // 1. Check (no lock: the commit below compares again).
+        let row = {
+            let mut conn = self.pool.acquire().await?;
+            load(&mut conn, id, false).await?
+        };
+        check_append(caller, &row, r.offset, len)?;
+        // 2. Store the bytes, holding no connection.
+        let key = Store::part_write_key(id, r.offset, loop_platform::ids::new_id());
         self.store
-            .put(&Store::part_key(id, r.offset), r.data)
+            .put(&key, r.data)
             .await
             .map_err(MediaError::internal)?;
-        let offset = row.received;
+        // 3. Commit if the session is still where it was.
+        match self.commit_chunk(id, &row, r.offset, len, &key).await {
+            Ok(Some(updated)) => {
+                crate::metrics::UPLOAD_BYTES
+                    .with_label_values(&["append_chunk"])
+                    .inc_by(len);
+                if updated.state == "processing" {
+                    crate::metrics::UPLOADS
+                        .with_label_values(&["completed"])
+                        .inc();
+                    self.worker_wake.notify_one();
+                }
+                Ok(updated.into())
+            }
+            outcome => {
+                // Refused (another write won the offset, the session ended
+                // meanwhile) or not committed: this object is nobody's.
+                if let Err(err) = self.store.delete(&key).await {
+                    tracing::warn!(error = %err, "cannot delete a chunk that did not commit");
+                }
+                outcome?;
+                // Say why, from the session as it is now.
+                let mut conn = self.pool.acquire().await?;
+                let now = load(&mut conn, id, false).await?;
+                check_append(caller, &now, r.offset, len)?;
+                Err(MediaError::rule(
+                    Rule::OffsetMismatch,
+                    format!(
+                        "offset: the upload is at byte {}; this chunk starts at {}",
+                        now.received, r.offset
+                    ),
+                ))
+            }
+        }
+    }
+
+    /// Commits a stored chunk: `None` when the session is no longer
+    /// `uploading` at `offset`.
+    async fn commit_chunk(
+        &self,
+        id: Uuid,
+        row: &UploadRow,
+        offset: u64,
+        len: u64,
+        key: &object_store::path::Path,
+    ) -> MediaResult<Option<UploadRow>> {
+        let size = to_u64(row.size_bytes);
+        let complete = offset + len == size;
+        let offset_i = i64::try_from(offset).map_err(MediaError::internal)?;
         let len_i = i64::try_from(len).map_err(MediaError::internal)?;
-        sqlx::query(
-            "INSERT INTO upload_parts (upload_id, part_offset, length) VALUES ($1, $2, $3) \
-             ON CONFLICT (upload_id, part_offset) DO UPDATE SET length = EXCLUDED.length",
-        )
-        .bind(id)
-        .bind(offset)
-        .bind(len_i)
-        .execute(&mut *tx)
-        .await?;
-        let complete = received + len == size;
+        let mut tx = self.pool.begin().await?;
         let sql = format!(
             "UPDATE uploads SET received = received + $2, updated_at = now(), \
              expires_at = now() + make_interval(secs => $3), \
              state = CASE WHEN $4 THEN 'processing' ELSE state END, \
              completed_at = CASE WHEN $4 THEN now() ELSE completed_at END \
-             WHERE upload_id = $1 RETURNING {COLUMNS}"
+             WHERE upload_id = $1 AND state = 'uploading' AND received = $5 AND expires_at > now() \
+             RETURNING {COLUMNS}"
         );
-        let updated = sqlx::query_as::<_, UploadRow>(&sql)
+        let Some(updated) = sqlx::query_as::<_, UploadRow>(&sql)
             .bind(id)
             .bind(len_i)
             .bind(self.config.uploads.expire_after_secs as f64)
             .bind(complete)
-            .fetch_one(&mut *tx)
-            .await?;
+            .bind(offset_i)
+            .fetch_optional(&mut *tx)
+            .await?
+        else {
+            return Ok(None);
+        };
+        sqlx::query(
+            "INSERT INTO upload_parts (upload_id, part_offset, length, object_key) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(id)
+        .bind(offset_i)
+        .bind(len_i)
+        .bind(key.as_ref())
+        .execute(&mut *tx)
+        .await?;
         if complete {
             crate::events::emit(
                 &mut tx,
@@ -303,16 +360,7 @@ impl MediaService {
             .await?;
         }
         tx.commit().await?;
-        crate::metrics::UPLOAD_BYTES
-            .with_label_values(&["append_chunk"])
-            .inc_by(len);
-        if complete {
-            crate::metrics::UPLOADS
-                .with_label_values(&["completed"])
-                .inc();
-            self.worker_wake.notify_one();
-        }
-        Ok(updated.into())
+        Ok(Some(updated))
     }
 
     pub(crate) async fn cancel_upload(
@@ -324,6 +372,7 @@ impl MediaService {
         let mut tx = self.pool.begin().await?;
         let row = load(&mut tx, id, true).await?;
         owner_only(caller, &row)?;
+        gone_check(&row)?;
         if row.state != "uploading" {
             return Err(MediaError::rule(
                 Rule::UploadNotActive,
@@ -333,22 +382,20 @@ impl MediaService {
                 ),
             ));
         }
-        self.store
-            .delete_prefix(&Store::upload_prefix(id))
-            .await
-            .map_err(MediaError::internal)?;
-        sqlx::query("DELETE FROM upload_parts WHERE upload_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
         let sql = format!(
-            "UPDATE uploads SET state = 'cancelled', updated_at = now() WHERE upload_id = $1 RETURNING {COLUMNS}"
+            "UPDATE uploads SET state = 'cancelled', purge_pending = true, updated_at = now() \
+             WHERE upload_id = $1 RETURNING {COLUMNS}"
         );
         let updated = sqlx::query_as::<_, UploadRow>(&sql)
             .bind(id)
             .fetch_one(&mut *tx)
             .await?;
         tx.commit().await?;
+        // The bytes go once the state is committed (a failure here leaves
+        // purge_pending for the sweeper).
+        if let Err(err) = purge(&self.pool, &self.store, id).await {
+            tracing::warn!(error = ?err, upload_id = %id, "cannot delete a cancelled upload's bytes yet");
+        }
         crate::metrics::UPLOADS
             .with_label_values(&["cancelled"])
             .inc();
@@ -356,45 +403,139 @@ impl MediaService {
     }
 }
 
-/// Expires uploads not completed in time: deletes their bytes, then marks
-/// them expired, each while its row is locked (a chunk arriving meanwhile
-/// waits and then finds the session expired).
-pub async fn sweep_once(pool: &PgPool, store: &Store) -> anyhow::Result<usize> {
-    let mut swept = 0;
-    loop {
-        let mut tx = pool.begin().await?;
-        let id: Option<Uuid> = sqlx::query_scalar(
-            "SELECT upload_id FROM uploads WHERE state = 'uploading' AND expires_at < now() \
-             ORDER BY expires_at LIMIT 1 FOR UPDATE SKIP LOCKED",
-        )
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(id) = id else {
-            return Ok(swept);
-        };
-        store.delete_prefix(&Store::upload_prefix(id)).await?;
-        sqlx::query("DELETE FROM upload_parts WHERE upload_id = $1")
+/// An expired or cancelled session (or one past its deadline the sweeper
+/// has not reached yet): `UPLOAD_GONE`.
+fn gone_check(row: &UploadRow) -> MediaResult<()> {
+    let expired =
+        row.state == "expired" || (row.state == "uploading" && row.expires_at < Utc::now());
+    if expired || row.state == "cancelled" {
+        return Err(MediaError::rule(
+            Rule::UploadGone,
+            format!(
+                "the upload {}; start a new one",
+                if expired { "expired" } else { "was cancelled" }
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `len` bytes at `offset` may be appended to `row` by `caller`.
+fn check_append(caller: &Caller, row: &UploadRow, offset: u64, len: u64) -> MediaResult<()> {
+    owner_only(caller, row)?;
+    gone_check(row)?;
+    if row.state != "uploading" {
+        return Err(MediaError::rule(
+            Rule::UploadNotActive,
+            format!("the upload is {}; it takes no more bytes", row.state),
+        ));
+    }
+    let received = to_u64(row.received);
+    if offset != received {
+        return Err(MediaError::rule(
+            Rule::OffsetMismatch,
+            format!("offset: the upload is at byte {received}; this chunk starts at {offset}"),
+        ));
+    }
+    let size = to_u64(row.size_bytes);
+    if received + len > size {
+        return Err(MediaError::rule(
+            Rule::UploadTooLarge,
+            format!(
+                "the chunk ends at byte {}, past the declared size of {size} bytes",
+                received + len
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Deletes what a session in a terminal state left: its chunks (objects and
+/// rows) and, unless it is ready, its outputs; then clears `purge_pending`.
+/// Idempotent (the sweeper retries it).
+pub async fn purge(pool: &PgPool, store: &Store, id: Uuid) -> anyhow::Result<()> {
+    let state: Option<String> =
+        sqlx::query_scalar("SELECT state FROM uploads WHERE upload_id = $1")
             .bind(id)
-            .execute(&mut *tx)
+            .fetch_optional(pool)
             .await?;
-        sqlx::query(
-            "UPDATE uploads SET state = 'expired', updated_at = now() WHERE upload_id = $1",
-        )
+    let Some(state) = state else {
+        return Ok(());
+    };
+    anyhow::ensure!(
+        state != "uploading" && state != "processing",
+        "upload {id} is {state}: nothing to purge"
+    );
+    store.delete_prefix(&Store::upload_prefix(id)).await?;
+    if state != "ready" {
+        store.delete_prefix(&Store::media_prefix(id)).await?;
+    }
+    let mut tx = pool.begin().await?;
+    sqlx::query("DELETE FROM upload_parts WHERE upload_id = $1")
         .bind(id)
         .execute(&mut *tx)
         .await?;
-        tx.commit().await?;
+    sqlx::query("UPDATE uploads SET purge_pending = false WHERE upload_id = $1 AND state = $2")
+        .bind(id)
+        .bind(&state)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// One pass of the sweeper: expires sessions not completed in time and
+/// ready uploads never published (each a committed state change with
+/// `purge_pending`), then purges every session still pending. No
+/// transaction is open while objects are deleted.
+pub async fn sweep_once(
+    pool: &PgPool,
+    store: &Store,
+    ready: &crate::service::ReadyCache,
+) -> anyhow::Result<usize> {
+    let abandoned: Vec<Uuid> = sqlx::query_scalar(
+        "UPDATE uploads SET state = 'expired', purge_pending = true, updated_at = now() \
+         WHERE state = 'uploading' AND expires_at < now() RETURNING upload_id",
+    )
+    .fetch_all(pool)
+    .await?;
+    for id in &abandoned {
         crate::metrics::UPLOADS
             .with_label_values(&["expired"])
             .inc();
         tracing::info!(upload_id = %id, "abandoned upload expired");
-        swept += 1;
     }
+    let unpublished: Vec<Uuid> = sqlx::query_scalar(
+        "UPDATE uploads SET state = 'expired', purge_pending = true, updated_at = now(), \
+         failure_reason = 'the video was not published in time; upload it again' \
+         WHERE state = 'ready' AND video_id IS NULL AND expires_at < now() RETURNING upload_id",
+    )
+    .fetch_all(pool)
+    .await?;
+    for id in &unpublished {
+        ready.forget(*id);
+        crate::metrics::UPLOADS
+            .with_label_values(&["expired_unpublished"])
+            .inc();
+        tracing::info!(upload_id = %id, "ready upload never published expired");
+    }
+    let pending: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT upload_id FROM uploads WHERE purge_pending ORDER BY updated_at LIMIT 200",
+    )
+    .fetch_all(pool)
+    .await?;
+    for id in pending {
+        if let Err(err) = purge(pool, store, id).await {
+            tracing::warn!(error = ?err, upload_id = %id, "purging an upload failed; retrying later");
+        }
+    }
+    Ok(abandoned.len() + unpublished.len())
 }
 
 pub async fn run_sweeper(
     pool: PgPool,
     store: Store,
+    ready: crate::service::ReadyCache,
     interval: Duration,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
@@ -403,7 +544,7 @@ pub async fn run_sweeper(
             () = shutdown.cancelled() => return Ok(()),
             () = tokio::time::sleep(interval) => {}
         }
-        if let Err(err) = sweep_once(&pool, &store).await {
+        if let Err(err) = sweep_once(&pool, &store, &ready).await {
             tracing::warn!(error = ?err, "sweeping abandoned uploads failed; retrying");
         }
     }

@@ -1,14 +1,17 @@
 //! The processing worker: takes a completed upload (a row in state
 //! `processing`) under a lease, assembles its chunks, probes it, transcodes
-//! it to HLS renditions plus a poster, stores the outputs at deterministic
-//! keys, and only then marks it ready, publishing `MediaReady`.
+//! it to HLS renditions plus a poster, stores the outputs under its
+//! attempt's prefix, and only then marks it ready (naming that prefix),
+//! publishing `MediaReady`.
 //!
 //! Exactly once: each claim increments `processing_attempts` and the
 //! attempt's number fences every later write (lease renewal, ready, failed),
 //! so a worker that lost its lease (crashed, or too slow) can no longer mark
-//! the upload; the new holder overwrites the same output keys. The lease is
-//! renewed inside the same future as the job, so an aborted worker stops
-//! renewing and its ffmpeg is killed with it.
+//! the upload. Its outputs are its own (`media/<id>/a<attempt>/`): it never
+//! touches the outputs of the attempt that won, and it deletes its own when
+//! the fence refuses it; the winner deletes what earlier attempts left. The
+//! lease is renewed inside the same future as the job, so an aborted worker
+//! stops renewing and its ffmpeg is killed with it.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -21,6 +24,8 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use uuid::Uuid;
+
+pub(crate) mod render;
 
 use crate::config::Config;
 use crate::ffmpeg::{self, Failure, Probe};
@@ -50,13 +55,26 @@ pub struct Worker {
     config: Arc<Config>,
     wake: Arc<Notify>,
     classifier: Arc<dyn Classifier>,
+    ready: crate::service::ReadyCache,
 }
 
+enum Claimed {
+    Upload(Job),
+    Render(render::RenderJob),
+}
+
+/// A claimed job: an upload and the attempt number that fences it.
 #[derive(Debug, Clone, Copy)]
-struct Job {
+pub struct Job {
     upload_id: Uuid,
     owner_id: Uuid,
     attempt: i32,
+}
+
+impl Job {
+    pub fn attempt(&self) -> i32 {
+        self.attempt
+    }
 }
 
 impl Worker {
@@ -67,7 +85,14 @@ impl Worker {
             config,
             wake,
             classifier: Arc::new(NoClassifier),
+            ready: crate::service::ReadyCache::default(),
         }
+    }
+
+    /// The playback memory of this process (a render changes what plays).
+    pub fn with_ready_cache(mut self, ready: crate::service::ReadyCache) -> Self {
+        self.ready = ready;
+        self
     }
 
     pub fn with_classifier(mut self, classifier: Arc<dyn Classifier>) -> Self {
@@ -86,8 +111,13 @@ impl Worker {
     async fn job_loop(&self, shutdown: &CancellationToken) {
         let poll = Duration::from_millis(self.config.processing.poll_interval_ms);
         while !shutdown.is_cancelled() {
-            match self.claim().await {
-                Ok(Some(job)) => self.process(job, shutdown).await,
+            let claimed = match self.claim().await {
+                Ok(None) => self.claim_render().await.map(|r| r.map(Claimed::Render)),
+                other => other.map(|j| j.map(Claimed::Upload)),
+            };
+            match claimed {
+                Ok(Some(Claimed::Upload(job))) => self.process(job, shutdown).await,
+                Ok(Some(Claimed::Render(job))) => self.process_render(job, shutdown).await,
                 Ok(None) => {
                     tokio::select! {
                         () = shutdown.cancelled() => return,
@@ -110,7 +140,10 @@ impl Worker {
         self.config.processing.lease_secs as f64
     }
 
-    async fn claim(&self) -> anyhow::Result<Option<Job>> {
+    /// Claims the next job (tests drive a worker step by step with this
+    /// and [`Worker::process_claimed`]).
+    #[doc(hidden)]
+    pub async fn claim(&self) -> anyhow::Result<Option<Job>> {
         let row: Option<(Uuid, Uuid, i32)> = sqlx::query_as(
             "UPDATE uploads SET processing_attempts = processing_attempts + 1, \
              lease_until = now() + make_interval(secs => $1), updated_at = now() \
@@ -132,26 +165,49 @@ impl Worker {
     /// Renews the lease every third of it while the job holds it; returns
     /// when the lease is lost (another attempt took over).
     async fn keep_lease(&self, job: Job) {
+        self.renew_lease_until_lost(
+            "UPDATE uploads SET lease_until = now() + make_interval(secs => $3) \
+             WHERE upload_id = $1 AND processing_attempts = $2 AND state = 'processing'",
+            job.upload_id,
+            job.attempt,
+        )
+        .await;
+    }
+
+    /// Runs `renew` (binding `$1` the upload, `$2` the attempt, `$3` the
+    /// lease in seconds) every third of the lease; returns when it updates
+    /// no row (the lease was lost: another attempt took over, or the job
+    /// moved on). A database error keeps the job: the final fenced update
+    /// decides whether it still holds.
+    pub(crate) async fn renew_lease_until_lost(
+        &self,
+        renew: &'static str,
+        upload_id: Uuid,
+        attempt: i32,
+    ) {
         let every = Duration::from_secs(self.config.processing.lease_secs).div_f64(3.0);
         loop {
             tokio::time::sleep(every).await;
-            let renewed = sqlx::query(
-                "UPDATE uploads SET lease_until = now() + make_interval(secs => $3) \
-                 WHERE upload_id = $1 AND processing_attempts = $2 AND state = 'processing'",
-            )
-            .bind(job.upload_id)
-            .bind(job.attempt)
-            .bind(self.lease())
-            .execute(&self.pool)
-            .await;
+            let renewed = sqlx::query(renew)
+                .bind(upload_id)
+                .bind(attempt)
+                .bind(self.lease())
+                .execute(&self.pool)
+                .await;
             match renewed {
                 Ok(r) if r.rows_affected() == 1 => {}
                 Ok(_) => return,
-                // The database is unreachable: keep the job; the final
-                // fenced update decides whether it still holds.
-                Err(err) => tracing::warn!(error = %err, "renewing a media lease failed"),
+                Err(err) => {
+                    tracing::warn!(error = %err, %upload_id, "renewing a media lease failed")
+                }
             }
         }
+    }
+
+    /// Runs a claimed job to its end, as the job loop does.
+    #[doc(hidden)]
+    pub async fn process_claimed(&self, job: Job) {
+        self.process(job, &CancellationToken::new()).await;
     }
 
     async fn process(&self, job: Job, shutdown: &CancellationToken) {
@@ -176,6 +232,11 @@ impl Worker {
             () = self.keep_lease(job) => {
                 tracing::warn!("lost the lease of a media job; another attempt has it");
                 crate::metrics::JOBS.with_label_values(&["lost_lease"]).inc();
+                // Whatever this attempt stored will never be read.
+                let prefix = Store::attempt_prefix(job.upload_id, job.attempt);
+                if let Err(err) = self.store.delete_prefix(&object_store::path::Path::from(prefix)).await {
+                    tracing::warn!(error = %err, "cannot delete a fenced-out attempt's outputs");
+                }
                 None
             }
             () = shutdown.cancelled() => {
@@ -244,35 +305,54 @@ impl Worker {
         observe("transcode", step);
         let labels = self.classifier.classify(&probe, &out.join("poster.jpg"));
         let step = Instant::now();
-        self.store_outputs(job.upload_id, &out, &renditions)
+        let prefix = Store::attempt_prefix(job.upload_id, job.attempt);
+        // Earlier attempts are fenced out for good: what they left goes.
+        self.store
+            .delete_attempts_before(job.upload_id, job.attempt)
+            .await
+            .map_err(|e| retry(e.into()))?;
+        self.store_outputs(job.upload_id, &prefix, &out, &renditions)
             .await
             .map_err(retry)?;
         observe("store", step);
-        self.finish(job, &probe, &renditions, labels)
+        let marked = self
+            .finish(job, &prefix, &probe, &renditions, labels)
             .await
-            .map_err(retry)
+            .map_err(retry)?;
+        if !marked {
+            // Fenced out: these outputs will never be read.
+            if let Err(err) = self
+                .store
+                .delete_prefix(&object_store::path::Path::from(prefix.as_str()))
+                .await
+            {
+                tracing::warn!(error = %err, "cannot delete a fenced-out attempt's outputs");
+            }
+        }
+        Ok(())
     }
 
     /// Writes the upload's chunks, in offset order, into `source`.
     async fn assemble(&self, upload_id: Uuid, source: &Path) -> anyhow::Result<()> {
-        let parts: Vec<(i64, i64)> = sqlx::query_as(
-            "SELECT part_offset, length FROM upload_parts WHERE upload_id = $1 ORDER BY part_offset",
+        let parts: Vec<(i64, i64, String)> = sqlx::query_as(
+            "SELECT part_offset, length, object_key FROM upload_parts WHERE upload_id = $1 ORDER BY part_offset",
         )
         .bind(upload_id)
         .fetch_all(&self.pool)
         .await?;
         let mut file = tokio::fs::File::create(source).await?;
         let mut expected = 0i64;
-        for (offset, length) in parts {
+        for (offset, length, object_key) in parts {
             anyhow::ensure!(
                 offset == expected,
                 "upload {upload_id}: a gap at byte {expected}"
             );
-            let offset_u = u64::try_from(offset)?;
-            let bytes = self
-                .store
-                .get(&Store::part_key(upload_id, offset_u))
-                .await?;
+            let key = if object_key.is_empty() {
+                Store::part_key(upload_id, u64::try_from(offset)?)
+            } else {
+                object_store::path::Path::from(object_key)
+            };
+            let bytes = self.store.get(&key).await?;
             anyhow::ensure!(
                 i64::try_from(bytes.len())? == length,
                 "upload {upload_id}: part at {offset} has {} bytes, {length} recorded",
@@ -285,16 +365,14 @@ impl Worker {
         Ok(())
     }
 
-    /// Replaces the upload's outputs with the files under `out`.
+    /// Stores the files under `out` as this attempt's outputs (`prefix`).
     async fn store_outputs(
         &self,
         upload_id: Uuid,
+        prefix: &str,
         out: &Path,
         renditions: &[RenditionInfo],
     ) -> anyhow::Result<()> {
-        self.store
-            .delete_prefix(&Store::media_prefix(upload_id))
-            .await?;
         let mut files: Vec<PathBuf> = vec![out.join("master.m3u8"), out.join("poster.jpg")];
         for r in renditions {
             let mut entries = tokio::fs::read_dir(out.join(&r.name)).await?;
@@ -310,26 +388,33 @@ impl Worker {
                 .to_owned();
             let bytes = tokio::fs::read(&file).await?;
             self.store
-                .put(&Store::output_key(upload_id, &relative), bytes.into())
+                .put(
+                    &Store::output_key(upload_id, prefix, &relative),
+                    bytes.into(),
+                )
                 .await?;
         }
         Ok(())
     }
 
-    /// Marks the upload ready (only the latest attempt can) and queues
-    /// `MediaReady` in the same transaction; then deletes the chunks.
+    /// Marks the upload ready with the outputs under `prefix` (only the
+    /// latest attempt can: `false` when fenced out) and queues `MediaReady`
+    /// in the same transaction; then deletes the chunks.
     async fn finish(
         &self,
         job: Job,
+        prefix: &str,
         probe: &Probe,
         renditions: &[RenditionInfo],
         labels: Vec<String>,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<bool> {
         let mut tx = self.pool.begin().await?;
         let marked = sqlx::query(
             "UPDATE uploads SET state = 'ready', ready_at = now(), updated_at = now(), lease_until = NULL, \
              duration_ms = $3, width = $4, height = $5, video_codec = $6, audio_codec = $7, \
-             renditions = $8, master_playlist = 'master.m3u8', poster = 'poster.jpg' \
+             renditions = $8, master_playlist = 'master.m3u8', poster = 'poster.jpg', \
+             output_prefix = $9, purge_pending = true, \
+             expires_at = now() + make_interval(secs => $10) \
              WHERE upload_id = $1 AND processing_attempts = $2 AND state = 'processing'",
         )
         .bind(job.upload_id)
@@ -340,6 +425,8 @@ impl Worker {
         .bind(&probe.video_codec)
         .bind(probe.audio_codec.clone().unwrap_or_default())
         .bind(sqlx::types::Json(renditions))
+        .bind(prefix)
+        .bind(self.config.uploads.unpublished_expire_after_secs as f64)
         .execute(&mut *tx)
         .await?;
         if marked.rows_affected() != 1 {
@@ -347,7 +434,7 @@ impl Worker {
             crate::metrics::JOBS
                 .with_label_values(&["lost_lease"])
                 .inc();
-            return Ok(());
+            return Ok(false);
         }
         crate::events::emit(
             &mut tx,
@@ -377,8 +464,8 @@ impl Worker {
         tx.commit().await?;
         crate::metrics::JOBS.with_label_values(&["ready"]).inc();
         tracing::info!(duration_ms = probe.duration_ms, "media ready");
-        self.drop_chunks(job.upload_id).await;
-        Ok(())
+        self.purge(job.upload_id).await;
+        Ok(true)
     }
 
     /// Marks the upload failed with `reason` (its creator sees it) and
@@ -387,7 +474,7 @@ impl Worker {
         let outcome: anyhow::Result<bool> = async {
             let mut tx = self.pool.begin().await?;
             let marked = sqlx::query(
-                "UPDATE uploads SET state = 'failed', failure_reason = $3, lease_until = NULL, updated_at = now() \
+                "UPDATE uploads SET state = 'failed', failure_reason = $3, lease_until = NULL, updated_at = now(), purge_pending = true \
                  WHERE upload_id = $1 AND processing_attempts = $2 AND state = 'processing'",
             )
             .bind(job.upload_id)
@@ -416,25 +503,20 @@ impl Worker {
             Ok(true) => {
                 crate::metrics::JOBS.with_label_values(&["failed"]).inc();
                 tracing::info!(reason, "media failed");
-                self.drop_chunks(job.upload_id).await;
+                // Failed is final: its chunks and any attempt's outputs go.
+                self.purge(job.upload_id).await;
             }
             Ok(false) => {}
             Err(err) => tracing::warn!(error = ?err, "marking a media job failed did not commit"),
         }
     }
 
-    async fn drop_chunks(&self, upload_id: Uuid) {
-        if let Err(err) = self
-            .store
-            .delete_prefix(&Store::upload_prefix(upload_id))
-            .await
-        {
-            tracing::warn!(error = %err, "cannot delete a processed upload's chunks");
+    /// Deletes the chunks (and a failed upload's outputs) now; the sweeper
+    /// retries if this fails.
+    async fn purge(&self, upload_id: Uuid) {
+        if let Err(err) = crate::uploads::purge(&self.pool, &self.store, upload_id).await {
+            tracing::warn!(error = ?err, "cannot delete a processed upload's chunks yet");
         }
-        let _ = sqlx::query("DELETE FROM upload_parts WHERE upload_id = $1")
-            .bind(upload_id)
-            .execute(&self.pool)
-            .await;
     }
 }
 

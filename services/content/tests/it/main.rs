@@ -144,6 +144,7 @@ use loop_proto::common::v1::Role as R;
 
 mod events;
 mod fixtures;
+mod media;
 mod moderation;
 mod service;
 mod social;

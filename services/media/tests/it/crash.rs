@@ -72,10 +72,16 @@ async fn a_worker_killed_mid_transcode_finishes_once_after_restart() {
             String::from_utf8(p.read(&upload.upload_id, &variant).await.unwrap()).unwrap();
         expected += 1 + clips::playlist_uris(&playlist).len();
     }
-    assert_eq!(
-        p.objects(&format!("media/{}", upload.upload_id)).await,
-        expected
-    );
+    // The winner deletes the killed attempt's leftovers after its finish
+    // commits (the upload is ready first): wait for that, then nothing more.
+    let prefix = format!("media/{}", upload.upload_id);
+    testing::wait_for(
+        "the killed attempt's leftovers deleted",
+        Duration::from_secs(30),
+        || async { (p.objects(&prefix).await == expected).then_some(()) },
+    )
+    .await;
+    assert_eq!(p.objects(&prefix).await, expected);
 }
 
 impl Platform {
@@ -88,4 +94,75 @@ impl Platform {
             .await
             .expect("row")
     }
+}
+
+#[tokio::test]
+async fn a_fenced_out_worker_never_touches_the_live_outputs() {
+    let p = Platform::start_with(|c| c.processing.enabled = false).await;
+    let (_, token) = p.creator();
+    let clip = clips::generate(&p.root.join("clips"), "clip.mp4", 2, 320, 240);
+    let upload = p.upload(&token, &read_file(&clip), 64 * 1024).await;
+    let id = upload.upload_id.clone();
+    let worker = |preset: &str| {
+        let mut config = p.config.clone();
+        config.processing.preset = preset.into();
+        loop_media::worker::Worker::new(
+            p.pool.clone(),
+            p.store.clone(),
+            std::sync::Arc::new(config),
+            std::sync::Arc::new(tokio::sync::Notify::new()),
+        )
+    };
+    // A worker claims the job and stalls (a slow preset here); its lease
+    // lapses and a fast worker takes the job over.
+    let (slow, fast) = (worker("medium"), worker("ultrafast"));
+    let stale = slow.claim().await.expect("claim").expect("a job");
+    sqlx::query("UPDATE uploads SET lease_until = now() - interval '1 second'")
+        .execute(&p.pool)
+        .await
+        .expect("lapse");
+    let fresh = fast.claim().await.expect("claim").expect("the job again");
+    assert_eq!((stale.attempt(), fresh.attempt()), (1, 2));
+    // Both run; the fast one makes the upload ready, then the stale one
+    // finishes: it writes only under its own prefix, the fence refuses it,
+    // and it deletes what it wrote.
+    let master = tokio::sync::OnceCell::new();
+    let live = tokio::sync::OnceCell::new();
+    tokio::join!(slow.process_claimed(stale), async {
+        fast.process_claimed(fresh).await;
+        let ready = p.get(&token, &id).await.expect("get");
+        assert_eq!(
+            ready.state(),
+            pb::UploadState::Ready,
+            "{}",
+            ready.failure_reason
+        );
+        master
+            .set(p.read(&id, "master.m3u8").await.expect("master"))
+            .unwrap();
+        live.set(p.objects(&format!("media/{id}/a2")).await)
+            .unwrap();
+    });
+    let (master, live) = (master.get().unwrap(), *live.get().unwrap());
+    assert!(live >= 4, "{live}");
+    let prefix: String =
+        sqlx::query_scalar("SELECT output_prefix FROM uploads WHERE upload_id = $1::uuid")
+            .bind(&id)
+            .fetch_one(&p.pool)
+            .await
+            .expect("row");
+    assert_eq!(prefix, format!("media/{id}/a2"));
+    assert_eq!(p.objects(&format!("media/{id}/a1")).await, 0);
+    assert_eq!(p.objects(&format!("media/{id}")).await, live);
+    assert_eq!(&p.read(&id, "master.m3u8").await.expect("master"), master);
+    let after = p.get(&token, &id).await.expect("get");
+    assert_eq!(after.state(), pb::UploadState::Ready);
+    assert_eq!(after.processing_attempts, 2);
+    let ready_events = p
+        .events()
+        .await
+        .into_iter()
+        .filter(|e| matches!(&e.payload, Some(Payload::MediaReady(r)) if r.upload_id == id))
+        .count();
+    assert_eq!(ready_events, 1);
 }

@@ -10,7 +10,9 @@
 )]
 
 mod crash;
+mod lifecycle;
 mod processing;
+mod remix;
 mod uploads;
 
 use std::net::SocketAddr;
@@ -230,6 +232,17 @@ impl Platform {
             .count_prefix(&object_store::path::Path::from(prefix))
             .await
             .expect("list")
+    }
+
+    /// Waits until nothing is stored under `prefix` (objects are deleted
+    /// after the state change that frees them commits).
+    pub async fn gone(&self, prefix: &str) {
+        testing::wait_for(
+            &format!("{prefix} deleted"),
+            Duration::from_secs(30),
+            || async { (self.objects(prefix).await == 0).then_some(()) },
+        )
+        .await;
     }
 
     /// Every `media.v1` event once the outbox has drained.

@@ -85,8 +85,8 @@ async fn a_clip_becomes_hls_renditions_and_a_poster_once() {
         .await
         .expect("poster");
     assert!(poster.starts_with(&[0xFF, 0xD8]), "a JPEG");
-    // The chunks are gone once the outputs are stored.
-    assert_eq!(p.objects(&format!("uploads/{}", upload.upload_id)).await, 0);
+    // The chunks are deleted once the upload is ready.
+    p.gone(&format!("uploads/{}", upload.upload_id)).await;
     // Paths outside the outputs are refused; so are reads without a valid,
     // unexpired signature for this upload.
     let err = p
@@ -148,8 +148,9 @@ async fn what_is_not_a_video_fails_with_a_reason_and_stores_nothing() {
             "{}",
             failed.failure_reason
         );
+        // Its chunks are deleted once the failure commits.
+        p.gone(&format!("uploads/{}", upload.upload_id)).await;
         assert_eq!(p.objects(&format!("media/{}", upload.upload_id)).await, 0);
-        assert_eq!(p.objects(&format!("uploads/{}", upload.upload_id)).await, 0);
         let err = p
             .read(&upload.upload_id, "master.m3u8")
             .await
@@ -178,4 +179,112 @@ async fn a_video_over_the_duration_limit_fails() {
         "{}",
         failed.failure_reason
     );
+}
+
+/// Writes an executable shell script (a stand-in for ffmpeg or ffprobe).
+fn script(dir: &Path, name: &str, body: &str) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path.display().to_string()
+}
+
+#[tokio::test]
+async fn playlists_and_oversized_frames_are_refused_before_transcoding() {
+    let p = Platform::start_with(|c| c.processing.max_pixels = 100_000).await;
+    let (_, token) = p.creator();
+    // An HLS playlist "video" naming a file on the worker's disk: ffprobe
+    // reads it happily (format hls); the worker must not.
+    let clips_dir = p.root.join("clips");
+    let small = clips::generate(&clips_dir, "small.mp4", 2, 160, 120);
+    let segment = clips_dir.join("small.ts");
+    let status = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y", "-i"])
+        .arg(&small)
+        .args(["-c", "copy", "-f", "mpegts"])
+        .arg(&segment)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let playlist = format!(
+        "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\n{}\n#EXT-X-ENDLIST\n",
+        segment.display()
+    );
+    let hls = p.upload(&token, playlist.as_bytes(), 1024).await;
+    // A concat list (relative names, which ffprobe accepts).
+    let concat = p
+        .upload(&token, b"ffconcat version 1.0\nfile small.ts\n", 1024)
+        .await;
+    // 640x360 is 230400 pixels a frame, over this platform's 100000.
+    let big = clips::generate(&clips_dir, "big.mp4", 2, 640, 360);
+    let big = p.upload(&token, &read_file(&big), 64 * 1024).await;
+    for (upload, expect) in [
+        (&hls, "format (hls) is not accepted"),
+        (&concat, "not"),
+        (
+            &big,
+            "640x360 (230400 pixels a frame); the limit is 100000 pixels",
+        ),
+    ] {
+        let failed = p.settled(&token, &upload.upload_id).await;
+        assert_eq!(failed.state(), pb::UploadState::Failed);
+        assert!(
+            failed.failure_reason.contains(expect),
+            "{}",
+            failed.failure_reason
+        );
+        assert_eq!(failed.processing_attempts, 1, "refused without a retry");
+        assert_eq!(p.objects(&format!("media/{}", upload.upload_id)).await, 0);
+    }
+}
+
+#[tokio::test]
+async fn an_ffmpeg_run_past_its_bound_fails_the_upload_without_retries() {
+    let root = std::env::temp_dir().join(format!("loop-media-slow-{}", Uuid::now_v7()));
+    // ffmpeg that never finishes: the transcode's bound (1 s + nothing per
+    // second of video here) kills it and the upload fails at once.
+    let slow = script(&root, "ffmpeg", "exec sleep 120");
+    let p = Platform::start_with(|c| {
+        c.processing.ffmpeg = slow;
+        c.processing.timeout_base_secs = 1;
+        c.processing.timeout_per_video_second = 0.0;
+    })
+    .await;
+    let (_, token) = p.creator();
+    let clip = clips::generate(&root, "clip.mp4", 2, 320, 240);
+    let started = std::time::Instant::now();
+    let upload = p.upload(&token, &read_file(&clip), 64 * 1024).await;
+    let failed = p.settled(&token, &upload.upload_id).await;
+    assert_eq!(failed.state(), pb::UploadState::Failed);
+    assert!(
+        failed
+            .failure_reason
+            .contains("took too long (ffmpeg ran past 1 s)"),
+        "{}",
+        failed.failure_reason
+    );
+    assert_eq!(failed.processing_attempts, 1);
+    assert!(started.elapsed() < Duration::from_secs(30));
+    drop(p);
+
+    // The same for a probe that hangs.
+    let hanging = script(&root, "ffprobe", "exec sleep 120");
+    let p = Platform::start_with(|c| {
+        c.processing.ffprobe = hanging;
+        c.processing.probe_timeout_secs = 1;
+    })
+    .await;
+    let (_, token) = p.creator();
+    let upload = p.upload(&token, &read_file(&clip), 64 * 1024).await;
+    let failed = p.settled(&token, &upload.upload_id).await;
+    assert_eq!(failed.state(), pb::UploadState::Failed);
+    assert!(
+        failed.failure_reason.contains("ffprobe ran past 1 s"),
+        "{}",
+        failed.failure_reason
+    );
+    assert_eq!(failed.processing_attempts, 1);
+    let _ = std::fs::remove_dir_all(&root);
 }

@@ -153,15 +153,23 @@ async fn abandoned_and_cancelled_uploads_lose_their_bytes() {
     })
     .await;
     assert_eq!(expired.offset, 2_000);
-    assert_eq!(
-        p.objects(&format!("uploads/{}", abandoned.upload_id)).await,
-        0
-    );
+    // The bytes go after the state commits (and the row says so).
+    testing::wait_for("the bytes deleted", Duration::from_secs(30), || async {
+        let pending: bool =
+            sqlx::query_scalar("SELECT purge_pending FROM uploads WHERE upload_id = $1::uuid")
+                .bind(&abandoned.upload_id)
+                .fetch_one(&p.pool)
+                .await
+                .ok()?;
+        let left = p.objects(&format!("uploads/{}", abandoned.upload_id)).await;
+        (!pending && left == 0).then_some(())
+    })
+    .await;
     let err = p
         .append(&token, &abandoned.upload_id, 2_000, &[7u8; 10])
         .await
         .expect_err("expired");
-    assert_eq!(reason(&err).as_deref(), Some("UPLOAD_NOT_ACTIVE"));
+    assert_eq!(reason(&err).as_deref(), Some("UPLOAD_GONE"));
 
     let cancelled = p.create(&token, 5_000).await.expect("create");
     p.append(&token, &cancelled.upload_id, 0, &[1u8; 1_000])
@@ -188,8 +196,82 @@ async fn abandoned_and_cancelled_uploads_lose_their_bytes() {
     );
     let done = cancel(token.clone()).await.expect("cancel").into_inner();
     assert_eq!(done.state(), pb::UploadState::Cancelled);
+    let err = cancel(token.clone()).await.expect_err("twice");
+    assert_eq!(reason(&err).as_deref(), Some("UPLOAD_GONE"));
+    let err = p
+        .append(&token, &cancelled.upload_id, 1_000, &[1u8; 10])
+        .await
+        .expect_err("cancelled");
+    assert_eq!(reason(&err).as_deref(), Some("UPLOAD_GONE"));
     assert_eq!(
         p.objects(&format!("uploads/{}", cancelled.upload_id)).await,
         0
     );
+}
+
+#[tokio::test]
+async fn a_user_has_a_bounded_number_of_open_sessions() {
+    let p = Platform::start_with(|c| {
+        c.processing.enabled = false;
+        c.uploads.max_open_per_user = 2;
+    })
+    .await;
+    let (_, token) = p.creator();
+    let first = p.create(&token, 100).await.expect("first");
+    p.create(&token, 100).await.expect("second");
+    let err = p.create(&token, 100).await.expect_err("third");
+    assert_eq!(err.code(), Code::ResourceExhausted);
+    assert_eq!(reason(&err).as_deref(), Some("TOO_MANY_UPLOADS"));
+    assert!(
+        err.message().contains("the limit is 2"),
+        "{}",
+        err.message()
+    );
+    // Another creator is not affected; a finished session frees a place.
+    let (_, other) = p.creator();
+    p.create(&other, 100).await.expect("another creator");
+    p.append(&token, &first.upload_id, 0, &[1u8; 100])
+        .await
+        .expect("complete");
+    p.create(&token, 100).await.expect("a place again");
+}
+
+#[tokio::test]
+async fn racing_writes_at_one_offset_commit_once() {
+    let p = Platform::start_with(|c| c.processing.enabled = false).await;
+    let (_, token) = p.creator();
+    let upload = p.create(&token, 10_000).await.expect("create");
+    let id = upload.upload_id.clone();
+    // Eight writers send different bytes for the same offset at once.
+    let writes = (0..8u8).map(|i| {
+        let (p, token, id) = (&p, token.clone(), id.clone());
+        async move { (i, p.append(&token, &id, 0, &[i; 4_000]).await) }
+    });
+    let results = futures::future::join_all(writes).await;
+    let winners: Vec<u8> = results
+        .iter()
+        .filter(|(_, r)| r.is_ok())
+        .map(|(i, _)| *i)
+        .collect();
+    assert_eq!(winners.len(), 1, "{results:?}");
+    for (_, r) in &results {
+        if let Err(err) = r {
+            assert_eq!(reason(err).as_deref(), Some("OFFSET_MISMATCH"), "{err:?}");
+        }
+    }
+    // One object (the winner's bytes), one part row, the offset moved once.
+    assert_eq!(p.get(&token, &id).await.expect("get").offset, 4_000);
+    assert_eq!(p.objects(&format!("uploads/{id}")).await, 1);
+    let key: String =
+        sqlx::query_scalar("SELECT object_key FROM upload_parts WHERE upload_id = $1::uuid")
+            .bind(&id)
+            .fetch_one(&p.pool)
+            .await
+            .expect("one part");
+    let stored = p
+        .store
+        .get(&object_store::path::Path::from(key))
+        .await
+        .expect("object");
+    assert_eq!(stored.as_ref(), &[winners[0]; 4_000][..]);
 }
