@@ -137,10 +137,16 @@ pub mod media {
             OffsetMismatch = "OFFSET_MISMATCH" => Aborted,
             /// The declared size, or a chunk past it, exceeds the limit.
             UploadTooLarge = "UPLOAD_TOO_LARGE",
-            /// The session no longer takes bytes (complete, expired, cancelled).
+            /// The session no longer takes bytes: it is complete (processing
+            /// or later).
             UploadNotActive = "UPLOAD_NOT_ACTIVE",
+            /// The session expired or was cancelled: its bytes are gone
+            /// (tus: 410 Gone); start a new one.
+            UploadGone = "UPLOAD_GONE",
             /// The upload has not been processed (yet, or it failed).
             MediaNotReady = "MEDIA_NOT_READY",
+            /// The caller has as many unfinished upload sessions as allowed.
+            TooManyUploads = "TOO_MANY_UPLOADS" => ResourceExhausted,
         }
     }
 }
@@ -175,6 +181,42 @@ pub mod commerce {
             /// The card payment was declined (the receipt did not verify,
             /// or is for another order or amount).
             PaymentDeclined = "PAYMENT_DECLINED",
+            /// The payment service refused the charge for a reason that is
+            /// not the receipt's (the order is unpaid again; try later).
+            PaymentFailed = "PAYMENT_FAILED",
+            /// The buyer already has the most unpaid orders allowed at once.
+            TooManyUnpaidOrders = "TOO_MANY_UNPAID_ORDERS",
+            /// The product is not approved or not open to affiliates.
+            NotOpenToAffiliates = "NOT_OPEN_TO_AFFILIATES",
+            /// The creator does not feature the product where the visit says.
+            NotFeatured = "NOT_FEATURED",
+            /// The LIVE room has ended.
+            RoomNotLive = "ROOM_NOT_LIVE",
+            /// A bid below the starting bid or the current price plus the increment.
+            BidTooLow = "BID_TOO_LOW",
+            /// A bid or authorisation after the auction closed.
+            AuctionClosed = "AUCTION_CLOSED",
+            /// The seller bidding on their own auction.
+            SelfBid = "SELF_BID",
+            /// A bid without a payment authorisation, or above it.
+            PaymentNotAuthorized = "PAYMENT_NOT_AUTHORIZED",
+            /// The room already has an auction running.
+            AuctionRunning = "AUCTION_RUNNING",
+            /// The product is not the one pinned in the LIVE room.
+            NotPinned = "NOT_PINNED",
+            /// The room already has a flash sale that has not closed.
+            FlashSaleRunning = "FLASH_SALE_RUNNING",
+            /// The flash sale's countdown has not ended yet.
+            FlashSaleNotStarted = "FLASH_SALE_NOT_STARTED",
+            /// The flash sale is over.
+            FlashSaleEnded = "FLASH_SALE_ENDED",
+            /// Fewer of the sale's units are left than asked for.
+            FlashSaleSoldOut = "FLASH_SALE_SOLD_OUT",
+            /// The buyer would hold more of the sale's units than its limit.
+            FlashSaleLimit = "FLASH_SALE_LIMIT",
+            /// The sale's terms do not fit together or with the SKU (a sale
+            /// price not below the SKU's, a limit above the units).
+            FlashSaleTerms = "FLASH_SALE_TERMS",
             /// The store receipt paid something else before.
             ReceiptAlreadyRedeemed = "RECEIPT_ALREADY_REDEEMED" => AlreadyExists,
             ShopExists = "SHOP_EXISTS" => AlreadyExists,

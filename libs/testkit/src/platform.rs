@@ -30,7 +30,33 @@ impl Platform {
     /// Starts every service, lets `tune` adjust the gateway's config, and
     /// returns once the gateway's `/readyz` answers 200.
     pub async fn start_with(tune: impl FnOnce(&mut loop_gateway::Config)) -> Self {
-        let sandbox = Sandbox::builder()
+        Self::start_tuned(tune, |_| {}).await
+    }
+
+    /// [`Platform::start_with`], also letting `ranker` adjust the ranker's
+    /// config (e.g. `feed.learned_scoring`, to compare rankings).
+    pub async fn start_tuned(
+        tune: impl FnOnce(&mut loop_gateway::Config),
+        ranker: impl FnOnce(&mut loop_feed_ranking::Config),
+    ) -> Self {
+        Self::start_from(Self::builder(tune, ranker)).await
+    }
+
+    /// [`Platform::start_with`], also letting `commerce` adjust commerce's
+    /// config (e.g. a short hold after payment, so a browser test's seller
+    /// can ship the order it just sold).
+    pub async fn start_with_commerce(
+        tune: impl FnOnce(&mut loop_gateway::Config),
+        commerce: impl FnOnce(&mut loop_commerce::Config),
+    ) -> Self {
+        Self::start_from(Self::builder(tune, |_| {}).commerce_with(commerce)).await
+    }
+
+    fn builder<'a>(
+        tune: impl FnOnce(&mut loop_gateway::Config) + 'a,
+        ranker: impl FnOnce(&mut loop_feed_ranking::Config) + 'a,
+    ) -> crate::SandboxBuilder<'a> {
+        Sandbox::builder()
             .name("gw")
             .market_with(|c| {
                 // Small test worlds: one follower makes a creator eligible.
@@ -38,9 +64,12 @@ impl Platform {
                 c.jobs.refresh_interval_ms = 100;
                 c.jobs.sweep_interval_ms = 200;
             })
+            .ranker_with(ranker)
             .gateway_with(tune)
-            .start()
-            .await;
+    }
+
+    async fn start_from(builder: crate::SandboxBuilder<'_>) -> Self {
+        let sandbox = builder.start().await;
         Self {
             base: sandbox.gateway().url(),
             kafka: sandbox.kafka.clone(),

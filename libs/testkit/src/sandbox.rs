@@ -56,7 +56,7 @@ impl Service {
             AdsAuction if metered_ads => &[Content, Wallet],
             AdsAuction => &[Content],
             CreatorMarketplace => &[Content, Wallet],
-            Commerce => &[Wallet],
+            Commerce => &[Content, Wallet],
             Gateway => &[
                 Media,
                 Content,
@@ -686,6 +686,7 @@ impl Sandbox {
         c.database = database;
         c.kafka = self.kafka.clone();
         c.services.wallet_url = self.url(Service::Wallet).expect("wallet");
+        c.services.content_url = self.url(Service::Content).expect("content");
         c.outbox.poll_interval_ms = 50;
         c.jobs.sweep_interval_ms = 50;
         tune(&mut c, tunes);

@@ -218,6 +218,12 @@ impl CommerceService {
         req: pb::OpenShopRequest,
     ) -> CommerceResult<pb::OpenShopResponse> {
         let me = caller.user_id()?;
+        // Sellers are business accounts or creators (who open a shop).
+        if !matches!(caller.role, Role::Creator | Role::Advertiser) {
+            return Err(CommerceError::denied(
+                "opening a shop needs a creator or business account (become a creator first)",
+            ));
+        }
         let name = text("name", &req.name, 1, 80)?;
         let description = text("description", &req.description, 0, 2000)?;
         let inserted = sqlx::query_as::<_, ShopRow>(
@@ -588,19 +594,35 @@ impl CommerceService {
         caller: &Caller,
         req: pb::ListProductsRequest,
     ) -> CommerceResult<pb::ListProductsResponse> {
-        let shop = parse_id("shop_id", &req.shop_id)?;
+        let status = match pb::ProductStatus::try_from(req.status) {
+            Ok(pb::ProductStatus::Unspecified) => None,
+            Ok(s) => Some(s as i16),
+            Err(_) => return Err(CommerceError::invalid("status", "is not a product status")),
+        };
         let page = req.page.unwrap_or_default();
         let limit = loop_platform::pagination::page_size(page.page_size);
         let after: Option<Uuid> = loop_platform::pagination::decode(&page.page_token)?;
-        let seller: Option<Uuid> =
-            sqlx::query_scalar("SELECT seller_id FROM shops WHERE shop_id = $1")
-                .bind(shop)
-                .fetch_optional(&self.pool)
-                .await?;
-        let seller = seller.ok_or_else(|| CommerceError::not_found("shop not found (shop_id)"))?;
-        let privileged = caller.is_admin() || caller.subject == seller.to_string();
+        // No shop, a status: every shop's products in it (the admins' review queue).
+        let (shop, privileged) = if req.shop_id.is_empty() && status.is_some() {
+            caller.require_role(&[Role::Admin])?;
+            (None, true)
+        } else {
+            let shop = parse_id("shop_id", &req.shop_id)?;
+            let seller: Option<Uuid> =
+                sqlx::query_scalar("SELECT seller_id FROM shops WHERE shop_id = $1")
+                    .bind(shop)
+                    .fetch_optional(&self.pool)
+                    .await?;
+            let seller =
+                seller.ok_or_else(|| CommerceError::not_found("shop not found (shop_id)"))?;
+            (
+                Some(shop),
+                caller.is_admin() || caller.subject == seller.to_string(),
+            )
+        };
         let ids: Vec<Uuid> = sqlx::query_scalar(
-            "SELECT product_id FROM products WHERE shop_id = $1 AND ($2 OR status = $3) \
+            "SELECT product_id FROM products WHERE ($1::uuid IS NULL OR shop_id = $1) \
+             AND ($2 OR status = $3) AND ($6::smallint IS NULL OR status = $6) \
              AND ($4::uuid IS NULL OR product_id < $4) ORDER BY product_id DESC LIMIT $5",
         )
         .bind(shop)
@@ -608,6 +630,7 @@ impl CommerceService {
         .bind(APPROVED)
         .bind(after)
         .bind(limit + 1)
+        .bind(status)
         .fetch_all(&self.pool)
         .await?;
         let (ids, next) = loop_platform::pagination::finish(ids, limit, |id| *id);
@@ -623,7 +646,7 @@ impl CommerceService {
         })
     }
 
-    async fn product_row(&self, id: Uuid) -> CommerceResult<ProductRow> {
+    pub(crate) async fn product_row(&self, id: Uuid) -> CommerceResult<ProductRow> {
         sqlx::query_as::<_, ProductRow>(&format!(
             "SELECT {PRODUCT_COLUMNS} FROM products WHERE product_id = $1"
         ))

@@ -21,6 +21,23 @@ pub struct Config {
     pub outbox: OutboxConfig,
     pub orders: OrdersConfig,
     pub jobs: JobsConfig,
+    pub auctions: AuctionsConfig,
+}
+
+/// LIVE auctions (`crate::auction`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AuctionsConfig {
+    /// Anti-sniping: a bid within this many seconds of the close...
+    pub extend_within_seconds: u32,
+    /// ...moves the close to this many seconds after the bid (not for a
+    /// sudden-death auction).
+    pub extend_by_seconds: u32,
+    /// The shortest and longest auction a host may start.
+    pub min_duration_seconds: u32,
+    pub max_duration_seconds: u32,
+    /// Bids one auction writes per transaction at most (group commit).
+    pub max_batch: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -30,6 +47,9 @@ pub struct ServicesConfig {
     pub wallet_url: String,
     /// Deadline of each wallet call.
     pub wallet_timeout_ms: u64,
+    /// Content (who made a video, who hosts a LIVE room).
+    pub content_url: String,
+    pub content_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -45,9 +65,23 @@ pub struct OrdersConfig {
     pub refund_window_days: i64,
     /// The seller is paid this many days after delivery.
     pub settle_after_days: i64,
+    /// An affiliate's commission is paid this many days after delivery (at
+    /// least settle_after_days: until then it stays held in the escrow).
+    pub commission_after_days: i64,
     /// The platform's referral fee, basis points of what the buyer paid
     /// (net of refunds), rounded down to whole cents.
     pub referral_fee_bps: u32,
+    /// A buyer may hold at most this many orders UNPAID or PAYING at once
+    /// (each holds stock off sale until paid or cancelled).
+    pub max_unpaid_per_buyer: i64,
+    /// A checkout is attributed to the buyer's last visit from a creator's
+    /// showcase, video or LIVE within this many hours.
+    pub attribution_window_hours: i64,
+    /// Product anchors a creator may attach to one video.
+    pub max_anchors_per_video: usize,
+    /// A flash-sale order not paid within this many seconds is cancelled
+    /// (its units go back to the sale while it runs).
+    pub flash_unpaid_cancel_seconds: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -72,6 +106,8 @@ impl Default for Config {
             services: ServicesConfig {
                 wallet_url: "http://127.0.0.1:50064".into(),
                 wallet_timeout_ms: 5000,
+                content_url: "http://127.0.0.1:50061".into(),
+                content_timeout_ms: 3000,
             },
             outbox: OutboxConfig::every_ms(500),
             orders: OrdersConfig {
@@ -80,11 +116,23 @@ impl Default for Config {
                 ship_within_days: 3,
                 refund_window_days: 7,
                 settle_after_days: 7,
+                commission_after_days: 15,
                 referral_fee_bps: 600,
+                max_unpaid_per_buyer: 5,
+                attribution_window_hours: 7 * 24,
+                max_anchors_per_video: 3,
+                flash_unpaid_cancel_seconds: 300,
             },
             jobs: JobsConfig {
                 sweep_interval_ms: 5000,
                 sweep_batch: 200,
+            },
+            auctions: AuctionsConfig {
+                extend_within_seconds: 10,
+                extend_by_seconds: 15,
+                min_duration_seconds: 10,
+                max_duration_seconds: 3600,
+                max_batch: 256,
             },
         }
     }
@@ -104,6 +152,13 @@ impl Validate for Config {
         self.auth.validate_into("commerce", true, &mut p);
         self.outbox.validate_into(&mut p);
         validate_service_url("services.wallet_url", &self.services.wallet_url, &mut p);
+        validate_service_url("services.content_url", &self.services.content_url, &mut p);
+        if !(50..=60_000).contains(&self.services.content_timeout_ms) {
+            p.push("services.content_timeout_ms: must be 50..=60000".into());
+        }
+        if !(1..=10).contains(&self.orders.max_anchors_per_video) {
+            p.push("orders.max_anchors_per_video: must be 1..=10".into());
+        }
         if !(50..=60_000).contains(&self.services.wallet_timeout_ms) {
             p.push("services.wallet_timeout_ms: must be 50..=60000".into());
         }
@@ -120,6 +175,12 @@ impl Validate for Config {
         if !(1..=90).contains(&o.settle_after_days) {
             p.push("orders.settle_after_days: must be 1..=90".into());
         }
+        if !(o.settle_after_days..=365).contains(&o.commission_after_days) {
+            p.push(
+                "orders.commission_after_days: must be orders.settle_after_days..=365 (the commission is held until the seller's settlement at least)"
+                    .into(),
+            );
+        }
         if !(0..=o.settle_after_days).contains(&o.refund_window_days) {
             p.push(
                 "orders.refund_window_days: must be 0..=orders.settle_after_days (refunds come out of the escrow, before the seller is paid)"
@@ -129,11 +190,38 @@ impl Validate for Config {
         if o.referral_fee_bps > 10_000 {
             p.push("orders.referral_fee_bps: must be 0..=10000".into());
         }
+        if !(1..=100).contains(&o.max_unpaid_per_buyer) {
+            p.push("orders.max_unpaid_per_buyer: must be 1..=100".into());
+        }
+        if !(1..=90 * 24).contains(&o.attribution_window_hours) {
+            p.push("orders.attribution_window_hours: must be 1..=2160".into());
+        }
+        if !(10..=3600).contains(&o.flash_unpaid_cancel_seconds) {
+            p.push("orders.flash_unpaid_cancel_seconds: must be 10..=3600".into());
+        }
         if !(10..=3_600_000).contains(&self.jobs.sweep_interval_ms) {
             p.push("jobs.sweep_interval_ms: must be 10..=3600000".into());
         }
         if !(1..=10_000).contains(&self.jobs.sweep_batch) {
             p.push("jobs.sweep_batch: must be 1..=10000".into());
+        }
+        let a = &self.auctions;
+        if !(1..=300).contains(&a.extend_within_seconds) {
+            p.push("auctions.extend_within_seconds: must be 1..=300".into());
+        }
+        if !(1..=600).contains(&a.extend_by_seconds) {
+            p.push("auctions.extend_by_seconds: must be 1..=600".into());
+        }
+        if !(1..=a.max_duration_seconds).contains(&a.min_duration_seconds) {
+            p.push(
+                "auctions.min_duration_seconds: must be 1..=auctions.max_duration_seconds".into(),
+            );
+        }
+        if !(1..=24 * 3600).contains(&a.max_duration_seconds) {
+            p.push("auctions.max_duration_seconds: must be 1..=86400".into());
+        }
+        if !(1..=10_000).contains(&a.max_batch) {
+            p.push("auctions.max_batch: must be 1..=10000".into());
         }
         p
     }
@@ -151,10 +239,16 @@ mod tests {
         bad.orders.refund_window_days = 8;
         bad.orders.referral_fee_bps = 10_001;
         bad.jobs.sweep_batch = 0;
+        bad.orders.max_unpaid_per_buyer = 0;
+        bad.orders.attribution_window_hours = 0;
+        bad.orders.commission_after_days = 6;
         let problems = bad.validate().join("\n");
         for key in [
             "orders.refund_window_days",
             "orders.referral_fee_bps",
+            "orders.max_unpaid_per_buyer",
+            "orders.attribution_window_hours",
+            "orders.commission_after_days",
             "jobs.sweep_batch",
         ] {
             assert!(problems.contains(key), "{key} in {problems}");

@@ -16,21 +16,38 @@ pub async fn emit(
     at: chrono::DateTime<chrono::Utc>,
     payload: Payload,
 ) -> Result<(), sqlx::Error> {
+    outbox::enqueue(tx, event(key, encode(at, payload))).await
+}
+
+/// [`emit`] without the NOTIFY, for checkouts (NOTIFY holds a cluster-wide
+/// lock through each commit's WAL flush, serialising every checkout's
+/// commit): wake the relay with `CommerceService::relay_wake` after the
+/// commit (other replicas' rows are found by the relay's poll).
+pub async fn emit_quietly(
+    tx: &mut PgConnection,
+    key: &str,
+    at: chrono::DateTime<chrono::Utc>,
+    payload: Payload,
+) -> Result<(), sqlx::Error> {
+    outbox::enqueue_quietly(tx, event(key, encode(at, payload))).await
+}
+
+fn encode(at: chrono::DateTime<chrono::Utc>, payload: Payload) -> (uuid::Uuid, Vec<u8>) {
     let event_id = loop_platform::ids::new_id();
     let event = CommerceEvent {
         event_id: event_id.to_string(),
         occurred_at: Some(loop_platform::time::to_timestamp(at)),
         payload: Some(payload),
     };
-    outbox::enqueue(
-        tx,
-        outbox::OutboxEvent {
-            event_id,
-            topic: topics::COMMERCE,
-            key,
-            event_type: EVENT_TYPE,
-            payload: event.encode_to_vec(),
-        },
-    )
-    .await
+    (event_id, event.encode_to_vec())
+}
+
+fn event(key: &str, (event_id, payload): (uuid::Uuid, Vec<u8>)) -> outbox::OutboxEvent<'_> {
+    outbox::OutboxEvent {
+        event_id,
+        topic: topics::COMMERCE,
+        key,
+        event_type: EVENT_TYPE,
+        payload,
+    }
 }

@@ -12,14 +12,20 @@
 //!   steps are finished. Time comes from a [`Clock`] that tests move.
 //! - Events `commerce.v1` leave through the platform's outbox relay.
 
+pub mod affiliates;
+pub mod auction;
 pub mod catalog;
 pub mod clock;
 pub mod config;
+pub mod content;
 pub mod error;
 pub mod events;
+pub mod flash;
+pub mod invitations;
 pub mod machine;
 pub mod orders;
 mod service;
+pub mod shoppable;
 pub mod sweeper;
 pub mod wallet;
 
@@ -78,13 +84,20 @@ pub async fn run_with_clock(
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     let mut tasks = Vec::new();
-    if config.outbox.relay_enabled {
+    // Bids skip NOTIFY (it takes a cluster-wide lock through each commit's
+    // WAL flush), so the writer wakes the relay in process.
+    let relay_wake = if config.outbox.relay_enabled {
         let producer = Producer::new(&config.kafka, "loop-commerce")?;
         let relay = Relay::new(pool.clone(), producer, &config.outbox);
+        let wake = relay.waker();
         tasks.push(tokio::spawn(relay.run(shutdown.clone())));
-    }
+        wake
+    } else {
+        Arc::default()
+    };
     let config = Arc::new(config);
-    let service = CommerceService::new(pool.clone(), config.auth.keys()?, config.clone(), clock)?;
+    let service = CommerceService::new(pool.clone(), config.auth.keys()?, config.clone(), clock)?
+        .with_relay_waker(relay_wake);
     tasks.push(tokio::spawn(sweeper::run(
         service.clone(),
         shutdown.clone(),

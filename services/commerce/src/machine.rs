@@ -107,6 +107,9 @@ pub struct Times {
 /// Why a step is refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
+    /// The actor never takes this step, whatever the state
+    /// (PERMISSION_DENIED with this message).
+    NotYourStep(String),
     /// INVALID_TRANSITION with this message.
     Transition(String),
     /// REFUND_WINDOW_CLOSED.
@@ -122,10 +125,47 @@ pub fn effective(status: Status, t: &Times) -> Status {
     }
 }
 
+/// Whether `actor` ever takes `step` (in some state). A party asking for a
+/// step that is never theirs is refused as such (PERMISSION_DENIED), before
+/// the state is looked at (INVALID_TRANSITION).
+pub fn takes(step: Step, actor: Actor) -> bool {
+    use Actor::*;
+    match step {
+        Step::Pay => actor == Buyer,
+        Step::PaymentConfirmed | Step::PaymentRefused | Step::Settle => actor == System,
+        Step::Cancel => true,
+        Step::Ship | Step::Refund { .. } => matches!(actor, Seller | Admin),
+        Step::Deliver => matches!(actor, Buyer | Admin),
+    }
+}
+
+fn who(actor: Actor) -> &'static str {
+    match actor {
+        Actor::Buyer => "the buyer",
+        Actor::Seller => "the seller",
+        Actor::Admin => "an admin",
+        Actor::System => "the system",
+    }
+}
+
 /// The state `step` by `actor` leads to from `status`, or why it may not.
 pub fn next(status: Status, step: Step, actor: Actor, t: &Times) -> Result<Status, Refusal> {
     use Actor::*;
     use Status::*;
+    if !takes(step, actor) {
+        let whose = match step {
+            Step::Pay => "only the buyer pays an order",
+            Step::Ship => "only the seller (or an admin) ships an order",
+            Step::Deliver => "only the buyer (or an admin, for the carrier) confirms delivery",
+            Step::Refund { .. } => "only the seller (or an admin) refunds an order",
+            _ => "only the service takes this step",
+        };
+        return Err(Refusal::NotYourStep(format!(
+            "{} cannot {} an order: {whose}",
+            who(actor),
+            step_name(step)
+        )));
+    }
     let current = effective(status, t);
     let to = match (current, step, actor) {
         (Unpaid, Step::Pay, Buyer) => Some(Paying),
@@ -143,6 +183,11 @@ pub fn next(status: Status, step: Step, actor: Actor, t: &Times) -> Result<Statu
             }
             Some(if full { Refunded } else { Delivered })
         }
+        // The seller was paid: the window closed before (refund_window_days
+        // <= settle_after_days), whether or not a commission is still held.
+        (Completed, Step::Refund { .. }, Seller | Admin) => {
+            return Err(Refusal::RefundWindowClosed);
+        }
         (Delivered, Step::Settle, System) => {
             let due = matches!((t.now, t.settle_at), (Some(now), Some(at)) if now >= at);
             due.then_some(Completed)
@@ -150,12 +195,7 @@ pub fn next(status: Status, step: Step, actor: Actor, t: &Times) -> Result<Statu
         _ => None,
     };
     to.ok_or_else(|| {
-        let who = match actor {
-            Buyer => "the buyer",
-            Seller => "the seller",
-            Admin => "an admin",
-            System => "the system",
-        };
+        let who = who(actor);
         let why = match (current, step, actor) {
             (AwaitingShipment, Step::Cancel, Buyer) => {
                 " (the buyer may cancel only within the hold after payment; ask the seller)"
@@ -274,15 +314,28 @@ mod tests {
             (Status::Unpaid, Step::Ship, Actor::Seller),
             (Status::Unpaid, Step::Deliver, Actor::Buyer),
             (Status::Shipped, Step::Cancel, Actor::Seller),
-            (Status::AwaitingShipment, Step::Ship, Actor::Buyer),
-            (Status::Shipped, Step::Deliver, Actor::Seller),
-            (Status::Delivered, Step::Refund { full: true }, Actor::Buyer),
+            (Status::AwaitingShipment, Step::Cancel, Actor::Buyer),
             (Status::Completed, Step::Cancel, Actor::Admin),
             (Status::Cancelled, Step::Pay, Actor::Buyer),
             (Status::Paying, Step::Cancel, Actor::Buyer),
         ] {
             assert!(
                 matches!(next(status, step, actor, &t), Err(Refusal::Transition(_))),
+                "{status:?} {step:?} {actor:?}"
+            );
+        }
+        // The wrong party is refused as such, in any state.
+        for (status, step, actor) in [
+            (Status::AwaitingShipment, Step::Ship, Actor::Buyer),
+            (Status::Unpaid, Step::Ship, Actor::Buyer),
+            (Status::Shipped, Step::Deliver, Actor::Seller),
+            (Status::Delivered, Step::Refund { full: true }, Actor::Buyer),
+            (Status::Unpaid, Step::Pay, Actor::Seller),
+            (Status::Unpaid, Step::Pay, Actor::Admin),
+            (Status::Delivered, Step::Settle, Actor::Admin),
+        ] {
+            assert!(
+                matches!(next(status, step, actor, &t), Err(Refusal::NotYourStep(_))),
                 "{status:?} {step:?} {actor:?}"
             );
         }
@@ -328,6 +381,16 @@ mod tests {
         assert_eq!(
             next(Status::Delivered, Step::Settle, Actor::System, &later),
             Ok(Status::Completed)
+        );
+        // After the settlement (a commission may still be held): closed.
+        assert_eq!(
+            next(
+                Status::Completed,
+                Step::Refund { full: false },
+                Actor::Admin,
+                &later
+            ),
+            Err(Refusal::RefundWindowClosed)
         );
     }
 

@@ -29,7 +29,7 @@ use crate::error::{CommerceError, CommerceResult, Reason, unavailable};
 use crate::events;
 use crate::machine::{self, Actor, Refusal, Status, Step, Times};
 use crate::service::CommerceService;
-use crate::wallet::WalletFailure;
+use crate::wallet::{self, WalletFailure};
 
 #[derive(sqlx::FromRow, Clone, Debug)]
 pub(crate) struct OrderRow {
@@ -58,9 +58,18 @@ pub(crate) struct OrderRow {
     pub affiliate_id: Option<Uuid>,
     pub commission_cents: i64,
     pub affiliate_cents: i64,
+    pub wallet_problem: String,
+    pub commission_at: Option<DateTime<Utc>>,
+    pub commission_paid_at: Option<DateTime<Utc>>,
+    pub source: i16,
+    pub source_id: String,
 }
 
-const ORDER_COLUMNS: &str = "order_id, shop_id, seller_id, buyer_id, status, total_cents, refunded_cents, receipt, escrow_id, carrier, tracking_number, cancel_reason, seller_cents, fee_cents, settle_due, created_at, paid_at, hold_until, shipped_at, delivered_at, settle_at, closed_at, affiliate_id, commission_cents, affiliate_cents";
+const ORDER_COLUMNS: &str = "order_id, shop_id, seller_id, buyer_id, status, total_cents, refunded_cents, receipt, escrow_id, carrier, tracking_number, cancel_reason, seller_cents, fee_cents, settle_due, created_at, paid_at, hold_until, shipped_at, delivered_at, settle_at, closed_at, affiliate_id, commission_cents, affiliate_cents, wallet_problem, commission_at, commission_paid_at, source, source_id";
+
+/// The largest partial refund one call may ask for ($1,000,000,000), as the
+/// HTTP schema says; 0 refunds everything left whatever the total.
+pub const MAX_REFUND_CENTS: i64 = 100_000_000_000;
 
 #[derive(sqlx::FromRow)]
 struct ItemRow {
@@ -103,11 +112,11 @@ static STEPS: std::sync::LazyLock<prometheus::IntCounterVec> = std::sync::LazyLo
     )
 });
 
-fn count(status: Status) {
+pub(crate) fn count(status: Status) {
     STEPS.with_label_values(&[status.name()]).inc();
 }
 
-fn hash<M: Message>(rpc: &str, body: &M) -> Vec<u8> {
+pub(crate) fn hash<M: Message>(rpc: &str, body: &M) -> Vec<u8> {
     let mut h = Sha256::new();
     h.update(rpc.as_bytes());
     h.update([0]);
@@ -117,6 +126,7 @@ fn hash<M: Message>(rpc: &str, body: &M) -> Vec<u8> {
 
 fn refusal(r: Refusal) -> CommerceError {
     match r {
+        Refusal::NotYourStep(m) => CommerceError::denied(m),
         Refusal::Transition(m) => CommerceError::rule(Reason::InvalidTransition, m),
         Refusal::RefundWindowClosed => CommerceError::rule(
             Reason::RefundWindowClosed,
@@ -130,7 +140,7 @@ fn not_found() -> CommerceError {
 }
 
 /// A wallet refusal, passed on to the caller naming the same field or rule.
-fn wallet_refusal(status: &tonic::Status) -> CommerceError {
+pub(crate) fn wallet_refusal(status: &tonic::Status) -> CommerceError {
     if loop_platform::error::status_reason(status).as_deref() == Some("RECEIPT_ALREADY_REDEEMED") {
         return CommerceError::rule(
             Reason::ReceiptAlreadyRedeemed,
@@ -145,6 +155,26 @@ fn wallet_refusal(status: &tonic::Status) -> CommerceError {
         .split_once(": ")
         .map_or(status.message(), |(_, m)| m);
     CommerceError::rule(Reason::PaymentDeclined, format!("{field} {message}"))
+}
+
+/// Why a charge failed for good, to the buyer: their receipt's fault
+/// (PAYMENT_DECLINED, RECEIPT_ALREADY_REDEEMED) or the wallet's refusal for
+/// another reason (PAYMENT_FAILED; counted and logged for a person).
+fn payment_refusal(order: Uuid, failure: &WalletFailure) -> CommerceError {
+    match failure {
+        WalletFailure::Declined(status) => wallet_refusal(status),
+        other => {
+            wallet::alert("pay", order, other);
+            payment_failed()
+        }
+    }
+}
+
+fn payment_failed() -> CommerceError {
+    CommerceError::rule(
+        Reason::PaymentFailed,
+        "the payment service refused the charge (not because of the receipt); the order is unpaid again: try again later",
+    )
 }
 
 pub(crate) async fn order_for_update(tx: &mut PgConnection, id: Uuid) -> CommerceResult<OrderRow> {
@@ -266,44 +296,35 @@ impl CommerceService {
                 "a seller cannot buy from their own shop",
             ));
         }
-        let affiliate = loop_platform::ids::parse_opt_id("affiliate_id", &req.affiliate_id)?;
-        if affiliate.is_some_and(|a| a == me || a == seller) {
-            return Err(CommerceError::invalid(
-                "affiliate_id",
-                "must be a creator other than the buyer and the seller (nobody earns a commission on their own purchase or shop)",
-            ));
-        }
         // Lock SKU rows in one global order so checkouts never deadlock.
         lines.sort_by_key(|(_, sku, _)| *sku);
         let now = self.clock.now();
         let order_id = loop_platform::ids::new_id();
         let mut tx = self.pool.begin().await?;
+        self.lock_unpaid_cap(&mut tx, me).await?;
         let mut items = Vec::with_capacity(lines.len());
         for (i, sku, quantity) in &lines {
             items.push(reserve(&mut tx, shop, *i, *sku, *quantity).await?);
         }
-        let total: i64 = items
-            .iter()
-            .map(|it| it.unit_price_cents * i64::from(it.quantity))
-            .sum();
-        let inserted = sqlx::query(
-            "INSERT INTO orders (order_id, shop_id, seller_id, buyer_id, status, total_cents, place_key, place_hash, created_at, affiliate_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        let affiliate = self.attribute(&mut tx, me, seller, now, &mut items).await?;
+        let inserted = insert_order(
+            &mut tx,
+            &NewOrder {
+                order_id,
+                shop,
+                seller,
+                buyer: me,
+                key: &req.idempotency_key,
+                body_hash: &body_hash,
+                now,
+                affiliate,
+                origin: None,
+                items: &items,
+            },
         )
-        .bind(order_id)
-        .bind(shop)
-        .bind(seller)
-        .bind(me)
-        .bind(Status::Unpaid.id())
-        .bind(total)
-        .bind(&req.idempotency_key)
-        .bind(&body_hash)
-        .bind(now)
-        .bind(affiliate)
-        .execute(&mut *tx)
         .await;
         match inserted {
-            Ok(_) => {}
+            Ok(()) => {}
             Err(err) if loop_platform::error::is_unique_violation(&err, None) => {
                 // A concurrent duplicate committed first: it holds the stock.
                 drop(tx);
@@ -314,50 +335,105 @@ impl CommerceService {
             }
             Err(err) => return Err(err.into()),
         }
-        for (idx, it) in items.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO order_items (order_id, idx, product_id, product_version, sku_id, title, sku_name, unit_price_cents, quantity, affiliate_rate_bps) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            )
-            .bind(order_id)
-            .bind(i16::try_from(idx).unwrap_or(0))
-            .bind(it.product_id)
-            .bind(it.product_version)
-            .bind(it.sku_id)
-            .bind(&it.title)
-            .bind(&it.sku_name)
-            .bind(it.unit_price_cents)
-            .bind(it.quantity)
-            .bind(it.affiliate_rate_bps)
-            .execute(&mut *tx)
-            .await?;
+        // The units last: each hot SKU row stays locked only until the commit.
+        for ((i, sku, quantity), item) in lines.iter().zip(&items) {
+            take(&mut tx, *i, *sku, *quantity, item.unit_price_cents).await?;
         }
-        events::emit(
-            &mut tx,
-            &order_id.to_string(),
-            now,
-            ev::commerce_event::Payload::OrderPlaced(ev::OrderPlaced {
-                order_id: order_id.to_string(),
-                shop_id: shop.to_string(),
-                seller_id: seller.to_string(),
-                buyer_id: me.to_string(),
-                total_cents: total,
-                units: items
-                    .iter()
-                    .map(|i| u32::try_from(i.quantity).unwrap_or(0))
-                    .sum(),
-            }),
-        )
-        .await?;
         tx.commit().await?;
+        self.relay_wake.notify_one();
         count(Status::Unpaid);
         Ok(pb::PlaceOrderResponse {
             order: Some(self.order(order_id).await?),
         })
     }
 
+    /// Takes the buyer's checkout lock and refuses a checkout past the cap
+    /// on unpaid orders: one buyer's checkouts run one at a time, so the
+    /// cap holds under concurrency (taken before any SKU lock: no cycles).
+    pub(crate) async fn lock_unpaid_cap(
+        &self,
+        tx: &mut PgConnection,
+        buyer: Uuid,
+    ) -> CommerceResult<()> {
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 16))")
+            .bind(buyer.to_string())
+            .execute(&mut *tx)
+            .await?;
+        let unpaid: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM orders WHERE buyer_id = $1 AND status IN ($2, $3)",
+        )
+        .bind(buyer)
+        .bind(Status::Unpaid.id())
+        .bind(Status::Paying.id())
+        .fetch_one(&mut *tx)
+        .await?;
+        let cap = self.config.orders.max_unpaid_per_buyer;
+        if unpaid >= cap {
+            return Err(CommerceError::rule(
+                Reason::TooManyUnpaidOrders,
+                format!(
+                    "you have {unpaid} unpaid orders (at most {cap} at once, each holds stock): pay or cancel one first"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Attribution, server-side: the creator of the buyer's last recorded
+    /// visit (RecordReferral: checked to feature the product) within the
+    /// window to a product of this checkout that earns that creator a
+    /// commission: open to affiliates, or the creator accepted the seller's
+    /// invitation (then at the invited rate). Lines of products that
+    /// creator did not refer earn nothing; `None` (and every line's rate 0)
+    /// when nothing is attributed. Never the buyer or the seller.
+    pub(crate) async fn attribute(
+        &self,
+        tx: &mut PgConnection,
+        buyer: Uuid,
+        seller: Uuid,
+        now: DateTime<Utc>,
+        items: &mut [Reserved],
+    ) -> CommerceResult<Option<Attribution>> {
+        let products: Vec<Uuid> = items.iter().map(|i| i.product_id).collect();
+        let since = now - chrono::Duration::hours(self.config.orders.attribution_window_hours);
+        let visits: Vec<(Uuid, Uuid, i16, String, i32)> = sqlx::query_as(
+            "SELECT r.creator_id, r.product_id, r.source, r.source_id, \
+                    COALESCE(i.rate_bps, p.affiliate_rate_bps) AS rate \
+             FROM referrals r JOIN products p ON p.product_id = r.product_id \
+             LEFT JOIN invitations i ON i.product_id = r.product_id AND i.creator_id = r.creator_id AND i.status = $6 \
+             WHERE r.buyer_id = $1 AND r.product_id = ANY($2) AND r.visited_at > $3 AND r.visited_at <= $4 \
+             AND r.creator_id <> $1 AND r.creator_id <> $5 \
+             AND COALESCE(i.rate_bps, p.affiliate_rate_bps) > 0 \
+             ORDER BY r.visited_at DESC, r.creator_id",
+        )
+        .bind(buyer)
+        .bind(&products)
+        .bind(since)
+        .bind(now)
+        .bind(seller)
+        .bind(crate::invitations::ACCEPTED)
+        .fetch_all(&mut *tx)
+        .await?;
+        let last = visits
+            .first()
+            .map(|(c, _, source, source_id, _)| Attribution {
+                creator: *c,
+                source: *source,
+                source_id: source_id.clone(),
+            });
+        for item in items.iter_mut() {
+            item.affiliate_rate_bps = visits
+                .iter()
+                .find(|(c, p, _, _, _)| {
+                    Some(*c) == last.as_ref().map(|a| a.creator) && *p == item.product_id
+                })
+                .map_or(0, |(_, _, _, _, rate)| *rate);
+        }
+        Ok(last)
+    }
+
     /// The order a PlaceOrder key already created, if any.
-    async fn placed(
+    pub(crate) async fn placed(
         &self,
         buyer: Uuid,
         key: &str,
@@ -468,7 +544,9 @@ impl CommerceService {
             // Another replica or the sweeper recorded the outcome first (the
             // wallet gave it the same answer): report that outcome.
             return match outcome {
-                Err(WalletFailure::Refused(status)) => Err(wallet_refusal(&status)),
+                // Reported, not counted again: the recorder counted it.
+                Err(WalletFailure::Declined(status)) => Err(wallet_refusal(&status)),
+                Err(WalletFailure::Permanent(_)) => Err(payment_failed()),
                 _ => Ok(()),
             };
         }
@@ -526,6 +604,8 @@ impl CommerceService {
                             .map(|a| a.to_string())
                             .unwrap_or_default(),
                         commission_cents: commission,
+                        source: i32::from(order.source),
+                        source_id: order.source_id.clone(),
                     }),
                 )
                 .await?;
@@ -533,7 +613,11 @@ impl CommerceService {
                 count(Status::OnHold);
                 Ok(())
             }
-            Err(WalletFailure::Refused(status)) => {
+            Err(
+                failure @ (WalletFailure::Declined(_)
+                | WalletFailure::Permanent(_)
+                | WalletFailure::NotHeld),
+            ) => {
                 sqlx::query("UPDATE orders SET status = $2, receipt = NULL WHERE order_id = $1")
                     .bind(id)
                     .bind(Status::Unpaid.id())
@@ -547,7 +631,7 @@ impl CommerceService {
                 .execute(&mut *tx)
                 .await?;
                 tx.commit().await?;
-                Err(wallet_refusal(&status))
+                Err(payment_refusal(id, &failure))
             }
             Err(failure) => {
                 tracing::warn!(order = %id, error = ?failure, "payment not confirmed; the sweeper retries");
@@ -689,8 +773,23 @@ impl CommerceService {
                     tracing::warn!(order = %id, error = %err, "recording a refund failed; the sweeper retries");
                 }
             }
-            Err(WalletFailure::NotHeld) => {
-                tracing::error!(order = %id, escrow = %escrow, "the escrow of a cancelled order is no longer held; needs a look");
+            Err(failure) if failure.is_permanent() => {
+                // Not retried: the flag goes, the problem stays on the order.
+                wallet::alert("cancel_refund", id, &failure);
+                let problem = format!(
+                    "refunding the cancelled order's escrow {escrow}: {}",
+                    failure.describe()
+                );
+                if let Err(err) = sqlx::query(
+                    "UPDATE orders SET refund_all_due = false, wallet_problem = $2 WHERE order_id = $1",
+                )
+                .bind(id)
+                .bind(problem)
+                .execute(&self.pool)
+                .await
+                {
+                    tracing::warn!(order = %id, error = %err, "recording a wallet refusal failed; the sweeper retries");
+                }
             }
             Err(err) => {
                 tracing::warn!(order = %id, error = ?err, "refund not confirmed; the sweeper retries");
@@ -856,10 +955,10 @@ impl CommerceService {
                 "must be 1..500 characters",
             ));
         }
-        if req.amount_cents < 0 {
+        if !(0..=MAX_REFUND_CENTS).contains(&req.amount_cents) {
             return Err(CommerceError::invalid(
                 "amount_cents",
-                "must be 0 (everything not yet refunded) or a positive amount",
+                "must be 0 (everything not yet refunded) or 1..100000000000",
             ));
         }
         let key = Key::new(
@@ -979,6 +1078,32 @@ impl CommerceService {
                     tracing::warn!(refund = %refund, error = %err, "recording a refund failed; the sweeper retries");
                 }
             }
+            Err(failure) if failure.is_permanent() => {
+                // Marked failed (not resent) and put on the order, whose
+                // settlement then waits for a person instead of silently
+                // paying the seller what the buyer was promised back.
+                wallet::alert("refund", order, &failure);
+                let why = failure.describe();
+                let marked = async {
+                    let mut tx = self.pool.begin().await?;
+                    sqlx::query(
+                        "UPDATE order_refunds SET failed = true, failure = $2 WHERE refund_id = $1",
+                    )
+                    .bind(refund)
+                    .bind(&why)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query("UPDATE orders SET wallet_problem = $2 WHERE order_id = $1")
+                        .bind(order)
+                        .bind(format!("refund {refund} of {amount} cents: {why}"))
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await
+                };
+                if let Err(err) = marked.await {
+                    tracing::warn!(refund = %refund, error = %err, "recording a wallet refusal failed; the sweeper retries");
+                }
+            }
             Err(err) => {
                 tracing::warn!(order = %order, refund = %refund, error = ?err, "refund not confirmed; the sweeper retries");
             }
@@ -997,12 +1122,19 @@ impl CommerceService {
         .bind(id)
         .fetch_one(&mut *tx)
         .await?;
-        if pending {
+        if pending || !order.wallet_problem.is_empty() {
+            // A refund still on its way, or one the wallet refused for good
+            // (then the order carries the problem, counted and logged).
             return Ok(());
         }
         let now = self.clock.now();
-        let (seller_cents, fee_cents, affiliate_cents) = if order.settle_due {
-            (order.seller_cents, order.fee_cents, order.affiliate_cents)
+        let (seller_cents, fee_cents, affiliate_cents, commission_at) = if order.settle_due {
+            (
+                order.seller_cents,
+                order.fee_cents,
+                order.affiliate_cents,
+                order.commission_at,
+            )
         } else {
             machine::next(
                 order.status(),
@@ -1017,34 +1149,59 @@ impl CommerceService {
                 self.config.orders.referral_fee_bps,
                 order.commission_cents,
             );
+            let commission_at = order
+                .delivered_at
+                .map(|d| d + chrono::Duration::days(self.config.orders.commission_after_days));
             sqlx::query(
-                "UPDATE orders SET settle_due = true, seller_cents = $2, fee_cents = $3, affiliate_cents = $4 WHERE order_id = $1",
+                "UPDATE orders SET settle_due = true, seller_cents = $2, fee_cents = $3, affiliate_cents = $4, commission_at = $5 WHERE order_id = $1",
             )
             .bind(id)
             .bind(split.0)
             .bind(split.1)
             .bind(split.2)
+            .bind(commission_at)
             .execute(&mut *tx)
             .await?;
-            split
+            (split.0, split.1, split.2, commission_at)
         };
         tx.commit().await?;
         let escrow = order.escrow_id.ok_or_else(|| {
             CommerceError::internal(anyhow::anyhow!("delivered order {id} has no escrow"))
         })?;
-        let affiliate = order.affiliate_id.map(|a| (a, affiliate_cents));
-        let released = match self.wallet.settle(id, escrow, fee_cents, affiliate).await {
+        // A commission due after the settlement stays held in the escrow
+        // (fixed with the split, so a retry sends the same body).
+        let held_back = affiliate_cents > 0
+            && order.affiliate_id.is_some()
+            && commission_at
+                .zip(order.settle_at)
+                .is_some_and(|(c, s)| c > s);
+        let (affiliate, keep) = if held_back {
+            (None, affiliate_cents)
+        } else {
+            (order.affiliate_id.map(|a| (a, affiliate_cents)), 0)
+        };
+        let released = match self
+            .wallet
+            .settle(id, escrow, fee_cents, affiliate, keep)
+            .await
+        {
             Ok(e) => e,
             Err(WalletFailure::Unavailable(why)) => return Err(unavailable(why)),
-            Err(err) => {
+            Err(failure) => {
+                wallet::alert("settle", id, &failure);
+                sqlx::query("UPDATE orders SET wallet_problem = $2 WHERE order_id = $1")
+                    .bind(id)
+                    .bind(format!("settling: {}", failure.describe()))
+                    .execute(&self.pool)
+                    .await?;
                 return Err(CommerceError::internal(anyhow::anyhow!(
-                    "settling order {id}: {err:?}"
+                    "settling order {id}: {failure:?}"
                 )));
             }
         };
         if released.payee_cents != seller_cents
             || released.platform_fee_cents != fee_cents
-            || released.affiliate_cents != affiliate_cents
+            || released.affiliate_cents != if held_back { 0 } else { affiliate_cents }
         {
             tracing::error!(order = %id, payee = released.payee_cents, seller_cents, "the wallet released another split than the order fixed");
         }
@@ -1053,12 +1210,15 @@ impl CommerceService {
         if !order.settle_due {
             return Ok(());
         }
+        let paid_now = affiliate_cents > 0 && !held_back;
         sqlx::query(
-            "UPDATE orders SET status = $2, settle_due = false, closed_at = $3 WHERE order_id = $1",
+            "UPDATE orders SET status = $2, settle_due = false, closed_at = $3, \
+             commission_paid_at = CASE WHEN $4 THEN $3 END WHERE order_id = $1",
         )
         .bind(id)
         .bind(Status::Completed.id())
         .bind(now)
+        .bind(paid_now)
         .execute(&mut *tx)
         .await?;
         events::emit(
@@ -1078,8 +1238,67 @@ impl CommerceService {
             }),
         )
         .await?;
+        if paid_now {
+            emit_commission_paid(&mut tx, &order, now).await?;
+        }
         tx.commit().await?;
         count(Status::Completed);
+        Ok(())
+    }
+
+    /// Pays the commission a settlement kept held in the escrow, once its
+    /// day (`commission_at`, delivery + `commission_after_days`) has come.
+    /// The amount was fixed at the settlement, so a retry (another replica,
+    /// the sweeper after a crash) sends the same body under the same key.
+    pub(crate) async fn pay_commission(&self, id: Uuid) -> CommerceResult<()> {
+        let order = sqlx::query_as::<_, OrderRow>(&format!(
+            "SELECT {ORDER_COLUMNS} FROM orders WHERE order_id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(not_found)?;
+        let now = self.clock.now();
+        let due = order.status() == Status::Completed
+            && order.affiliate_cents > 0
+            && order.commission_paid_at.is_none()
+            && order.wallet_problem.is_empty()
+            && order.commission_at.is_some_and(|at| at <= now);
+        let (true, Some(affiliate), Some(escrow)) = (due, order.affiliate_id, order.escrow_id)
+        else {
+            return Ok(());
+        };
+        match self
+            .wallet
+            .pay_commission(id, escrow, affiliate, order.affiliate_cents)
+            .await
+        {
+            Ok(_) => {}
+            Err(WalletFailure::Unavailable(why)) => return Err(unavailable(why)),
+            Err(failure) => {
+                wallet::alert("commission", id, &failure);
+                sqlx::query("UPDATE orders SET wallet_problem = $2 WHERE order_id = $1")
+                    .bind(id)
+                    .bind(format!("paying the commission: {}", failure.describe()))
+                    .execute(&self.pool)
+                    .await?;
+                return Err(CommerceError::internal(anyhow::anyhow!(
+                    "paying the commission of order {id}: {failure:?}"
+                )));
+            }
+        }
+        let mut tx = self.pool.begin().await?;
+        let order = order_for_update(&mut tx, id).await?;
+        if order.commission_paid_at.is_some() {
+            return Ok(());
+        }
+        sqlx::query("UPDATE orders SET commission_paid_at = $2 WHERE order_id = $1")
+            .bind(id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        emit_commission_paid(&mut tx, &order, now).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -1215,6 +1434,7 @@ impl CommerceService {
                     o.refunded_cents,
                 ),
             },
+            wallet_problem: o.wallet_problem,
             carrier: o.carrier,
             tracking_number: o.tracking_number,
             cancel_reason: o.cancel_reason,
@@ -1229,21 +1449,198 @@ impl CommerceService {
     }
 }
 
-/// One reserved line of a checkout.
-struct Reserved {
-    product_id: Uuid,
-    product_version: i32,
-    sku_id: Uuid,
-    title: String,
-    sku_name: String,
-    unit_price_cents: i64,
-    quantity: i32,
-    affiliate_rate_bps: i32,
+/// `CommissionPaid` for an order's affiliate, in the open transaction.
+async fn emit_commission_paid(
+    tx: &mut PgConnection,
+    order: &OrderRow,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    events::emit(
+        tx,
+        &order.order_id.to_string(),
+        now,
+        ev::commerce_event::Payload::CommissionPaid(ev::CommissionPaid {
+            order_id: order.order_id.to_string(),
+            affiliate_id: order
+                .affiliate_id
+                .map(|a| a.to_string())
+                .unwrap_or_default(),
+            affiliate_cents: order.affiliate_cents,
+        }),
+    )
+    .await
 }
 
-/// Takes `quantity` units of `sku` for an order of `shop`, in the checkout's
-/// transaction. The SKU row's lock orders this against edits and other
-/// checkouts; a failed check rolls the whole checkout back.
+/// Whom a checkout is attributed to, and from where (the last visit).
+#[derive(Debug, Clone)]
+pub(crate) struct Attribution {
+    pub creator: Uuid,
+    /// loop.commerce.v1.ReferralSource.
+    pub source: i16,
+    pub source_id: String,
+}
+
+/// One reserved line of a checkout.
+pub(crate) struct Reserved {
+    pub product_id: Uuid,
+    pub product_version: i32,
+    pub sku_id: Uuid,
+    pub title: String,
+    pub sku_name: String,
+    pub unit_price_cents: i64,
+    pub quantity: i32,
+    pub affiliate_rate_bps: i32,
+}
+
+/// A new UNPAID order with its reserved lines.
+pub(crate) struct NewOrder<'a> {
+    pub order_id: Uuid,
+    pub shop: Uuid,
+    pub seller: Uuid,
+    pub buyer: Uuid,
+    pub key: &'a str,
+    pub body_hash: &'a [u8],
+    pub now: DateTime<Utc>,
+    pub affiliate: Option<Attribution>,
+    /// Where the order was placed when no affiliate's visit says so (a LIVE
+    /// sale: `ReferralSource::Live` and the room), for the ranker.
+    pub origin: Option<(i16, String)>,
+    pub items: &'a [Reserved],
+}
+
+/// Writes the order, its lines and its `OrderPlaced` in the checkout's
+/// transaction (quietly: the caller wakes the relay after its commit). A
+/// unique violation is a concurrent duplicate of the key.
+pub(crate) async fn insert_order(
+    tx: &mut PgConnection,
+    o: &NewOrder<'_>,
+) -> Result<(), sqlx::Error> {
+    let total: i64 = o
+        .items
+        .iter()
+        .map(|it| it.unit_price_cents * i64::from(it.quantity))
+        .sum();
+    sqlx::query(
+        "INSERT INTO orders (order_id, shop_id, seller_id, buyer_id, status, total_cents, place_key, place_hash, created_at, affiliate_id, source, source_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(o.order_id)
+    .bind(o.shop)
+    .bind(o.seller)
+    .bind(o.buyer)
+    .bind(Status::Unpaid.id())
+    .bind(total)
+    .bind(o.key)
+    .bind(o.body_hash)
+    .bind(o.now)
+    .bind(o.affiliate.as_ref().map(|a| a.creator))
+    .bind(o.affiliate.as_ref().map_or_else(
+        || o.origin.as_ref().map_or(0, |(source, _)| *source),
+        |a| a.source,
+    ))
+    .bind(o.affiliate.as_ref().map_or_else(
+        || o.origin.as_ref().map_or("", |(_, id)| id.as_str()),
+        |a| a.source_id.as_str(),
+    ))
+    .execute(&mut *tx)
+    .await?;
+    for (idx, it) in o.items.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO order_items (order_id, idx, product_id, product_version, sku_id, title, sku_name, unit_price_cents, quantity, affiliate_rate_bps) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(o.order_id)
+        .bind(i16::try_from(idx).unwrap_or(0))
+        .bind(it.product_id)
+        .bind(it.product_version)
+        .bind(it.sku_id)
+        .bind(&it.title)
+        .bind(&it.sku_name)
+        .bind(it.unit_price_cents)
+        .bind(it.quantity)
+        .bind(it.affiliate_rate_bps)
+        .execute(&mut *tx)
+        .await?;
+    }
+    events::emit_quietly(
+        tx,
+        &o.order_id.to_string(),
+        o.now,
+        ev::commerce_event::Payload::OrderPlaced(ev::OrderPlaced {
+            order_id: o.order_id.to_string(),
+            shop_id: o.shop.to_string(),
+            seller_id: o.seller.to_string(),
+            buyer_id: o.buyer.to_string(),
+            total_cents: total,
+            units: o
+                .items
+                .iter()
+                .map(|i| u32::try_from(i.quantity).unwrap_or(0))
+                .sum(),
+        }),
+    )
+    .await
+}
+
+/// Takes `quantity` units of `sku` at the end of the checkout's transaction
+/// (after the order is written, so the hot row is locked only until the
+/// commit). The conditional UPDATE never takes more than there is; a SKU
+/// sold out, retired or repriced since [`reserve`] read it rolls the whole
+/// checkout back.
+async fn take(
+    tx: &mut PgConnection,
+    index: usize,
+    sku: Uuid,
+    quantity: i64,
+    price: i64,
+) -> CommerceResult<()> {
+    let field = format!("items[{index}].sku_id");
+    let taken: Option<i64> = sqlx::query_scalar(
+        "UPDATE skus SET stock = stock - $2 WHERE sku_id = $1 AND stock >= $2 AND NOT retired \
+         RETURNING price_cents",
+    )
+    .bind(sku)
+    .bind(quantity)
+    .fetch_optional(&mut *tx)
+    .await?;
+    match taken {
+        Some(p) if p == price => Ok(()),
+        Some(_) => Err(unavailable(format!(
+            "{field}: the price changed during the checkout; retry"
+        ))),
+        None => Err(unavailable_units(tx, &field, sku, quantity).await),
+    }
+}
+
+/// Why `quantity` units of `sku` cannot be taken: gone, retired, or too few.
+async fn unavailable_units(
+    tx: &mut PgConnection,
+    field: &str,
+    sku: Uuid,
+    quantity: i64,
+) -> CommerceError {
+    let known: Result<Option<(bool, i64)>, sqlx::Error> =
+        sqlx::query_as("SELECT retired, stock FROM skus WHERE sku_id = $1")
+            .bind(sku)
+            .fetch_optional(&mut *tx)
+            .await;
+    match known {
+        Err(err) => err.into(),
+        Ok(None) => CommerceError::not_found(format!("SKU not found ({field})")),
+        Ok(Some((true, _))) => CommerceError::rule(
+            Reason::NotForSale,
+            format!("{field}: the SKU is no longer sold"),
+        ),
+        Ok(Some((false, stock))) => CommerceError::rule(
+            Reason::OutOfStock,
+            format!("{field}: only {stock} left, {quantity} asked"),
+        ),
+    }
+}
+
+/// Reads a checkout line (`quantity` units of `sku` for an order of
+/// `shop`) and checks it can be sold; the units are taken by [`take`] at
+/// the end of the same transaction.
 async fn reserve(
     tx: &mut PgConnection,
     shop: Uuid,
@@ -1253,8 +1650,7 @@ async fn reserve(
 ) -> CommerceResult<Reserved> {
     let field = format!("items[{index}].sku_id");
     let taken: Option<(Uuid, String, i64)> = sqlx::query_as(
-        "UPDATE skus SET stock = stock - $2 WHERE sku_id = $1 AND stock >= $2 AND NOT retired \
-         RETURNING product_id, name, price_cents",
+        "SELECT product_id, name, price_cents FROM skus WHERE sku_id = $1 AND stock >= $2 AND NOT retired",
     )
     .bind(sku)
     .bind(quantity)
@@ -1312,7 +1708,11 @@ async fn reserve(
 }
 
 /// Gives a cancelled order's units back, in the cancelling transaction.
+/// A flash-sale order's units go back to its sale while it runs.
 async fn return_stock(tx: &mut PgConnection, order: Uuid) -> CommerceResult<()> {
+    if crate::flash::return_units(tx, order).await? {
+        return Ok(());
+    }
     let items: Vec<(Uuid, i32)> = sqlx::query_as(
         "SELECT sku_id, quantity FROM order_items WHERE order_id = $1 ORDER BY sku_id",
     )

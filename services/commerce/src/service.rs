@@ -12,6 +12,7 @@ use sqlx::PgPool;
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::content::Content;
 use crate::error::CommerceError;
 use crate::wallet::Wallet;
 
@@ -22,6 +23,10 @@ pub struct CommerceService {
     pub(crate) config: Arc<Config>,
     pub(crate) wallet: Wallet,
     pub(crate) clock: Clock,
+    pub(crate) content: Content,
+    pub(crate) auctions: Arc<crate::auction::Hub>,
+    /// Wakes the outbox relay after hot-path commits that skip NOTIFY.
+    pub(crate) relay_wake: Arc<tokio::sync::Notify>,
 }
 
 impl CommerceService {
@@ -36,13 +41,27 @@ impl CommerceService {
             keys.clone(),
             Duration::from_millis(config.services.wallet_timeout_ms),
         );
+        let content = Content::new(
+            loop_platform::grpc::channel(&config.services.content_url)?,
+            Duration::from_millis(config.services.content_timeout_ms),
+        );
         Ok(Self {
             pool,
             keys,
             config,
             wallet,
             clock,
+            content,
+            auctions: Arc::default(),
+            relay_wake: Arc::default(),
         })
+    }
+
+    /// Wakes this relay (rather than a NOTIFY) after hot-path commits.
+    #[must_use]
+    pub fn with_relay_waker(mut self, wake: Arc<tokio::sync::Notify>) -> Self {
+        self.relay_wake = wake;
+        self
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -52,6 +71,19 @@ impl CommerceService {
 
 loop_platform::authenticated_api! {
     impl CommerceApi for CommerceService, error CommerceError;
+    @public {
+        type WatchAuctionStream = crate::auction::hub::UpdateStream;
+
+        async fn watch_auction(
+            &self,
+            request: tonic::Request<pb::WatchAuctionRequest>,
+        ) -> Result<tonic::Response<Self::WatchAuctionStream>, tonic::Status> {
+            let caller = self.keys.caller(&request).map_err(CommerceError::from)?;
+            Ok(tonic::Response::new(
+                CommerceService::watch_auction(self, &caller, request.into_inner()).await?,
+            ))
+        }
+    }
     open_shop(pb::OpenShopRequest) -> pb::OpenShopResponse;
     get_shop(pb::GetShopRequest) -> pb::GetShopResponse;
     create_product(pb::CreateProductRequest) -> pb::CreateProductResponse;
@@ -69,4 +101,28 @@ loop_platform::authenticated_api! {
     refund_order(pb::RefundOrderRequest) -> pb::RefundOrderResponse;
     get_order(pb::GetOrderRequest) -> pb::GetOrderResponse;
     list_orders(pb::ListOrdersRequest) -> pb::ListOrdersResponse;
+    add_to_showcase(pb::AddToShowcaseRequest) -> pb::AddToShowcaseResponse;
+    remove_from_showcase(pb::RemoveFromShowcaseRequest) -> pb::RemoveFromShowcaseResponse;
+    list_showcase(pb::ListShowcaseRequest) -> pb::ListShowcaseResponse;
+    record_referral(pb::RecordReferralRequest) -> pb::RecordReferralResponse;
+    list_commissions(pb::ListCommissionsRequest) -> pb::ListCommissionsResponse;
+    set_video_products(pb::SetVideoProductsRequest) -> pb::SetVideoProductsResponse;
+    list_video_products(pb::ListVideoProductsRequest) -> pb::ListVideoProductsResponse;
+    list_product_features(pb::ListProductFeaturesRequest) -> pb::ListProductFeaturesResponse;
+    add_to_live_bag(pb::AddToLiveBagRequest) -> pb::AddToLiveBagResponse;
+    remove_from_live_bag(pb::RemoveFromLiveBagRequest) -> pb::RemoveFromLiveBagResponse;
+    pin_live_product(pb::PinLiveProductRequest) -> pb::PinLiveProductResponse;
+    get_live_bag(pb::GetLiveBagRequest) -> pb::GetLiveBagResponse;
+    start_auction(pb::StartAuctionRequest) -> pb::StartAuctionResponse;
+    authorize_bidder(pb::AuthorizeBidderRequest) -> pb::AuthorizeBidderResponse;
+    place_bid(pb::PlaceBidRequest) -> pb::PlaceBidResponse;
+    get_auction(pb::GetAuctionRequest) -> pb::GetAuctionResponse;
+    get_room_auction(pb::GetRoomAuctionRequest) -> pb::GetAuctionResponse;
+    list_bid_increments(pb::ListBidIncrementsRequest) -> pb::ListBidIncrementsResponse;
+    start_flash_sale(pb::StartFlashSaleRequest) -> pb::StartFlashSaleResponse;
+    buy_flash_sale(pb::BuyFlashSaleRequest) -> pb::BuyFlashSaleResponse;
+    get_flash_sale(pb::GetFlashSaleRequest) -> pb::GetFlashSaleResponse;
+    invite_creator(pb::InviteCreatorRequest) -> pb::InviteCreatorResponse;
+    answer_invitation(pb::AnswerInvitationRequest) -> pb::AnswerInvitationResponse;
+    list_invitations(pb::ListInvitationsRequest) -> pb::ListInvitationsResponse;
 }

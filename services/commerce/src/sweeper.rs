@@ -8,7 +8,17 @@
 //! - Paid but not shipped within `ship_within_days`: cancelled, stock back,
 //!   refunded in full.
 //! - Refunds recorded but not confirmed by the wallet: sent again.
-//! - DELIVERED past the settlement day: the seller is paid minus the fee.
+//! - DELIVERED past the settlement day: the seller is paid minus the fee
+//!   (and the affiliate's commission, which stays held in the escrow).
+//! - COMPLETED past `commission_after_days` after delivery with the
+//!   commission still held: the affiliate is paid.
+//! - Flash sales: `FlashSaleStarted` after the countdown; past the end,
+//!   closed (units left back to the SKU's stock); sale orders unpaid for
+//!   `flash_unpaid_cancel_seconds` cancelled (units back to the sale).
+//! - A step the wallet refused for good is not retried: the order keeps
+//!   the problem (`wallet_problem`), counted in
+//!   `loop_commerce_wallet_refusals_total` and
+//!   `loop_commerce_orders_needing_attention`, and its settlement waits.
 //!
 //! Every step locks the order and re-checks its state, so any number of
 //! replicas may sweep at once.
@@ -20,6 +30,16 @@ use uuid::Uuid;
 
 use crate::machine::Status;
 use crate::service::CommerceService;
+
+static NEEDS_ATTENTION: std::sync::LazyLock<prometheus::IntGauge> =
+    std::sync::LazyLock::new(|| {
+        loop_platform::metrics::gauge_vec(
+            "loop_commerce_orders_needing_attention",
+            "Orders with a money step the wallet refused for good (see the order's wallet_problem)",
+            &[],
+        )
+        .with_label_values::<&str>(&[])
+    });
 
 pub async fn run(service: CommerceService, shutdown: CancellationToken) -> anyhow::Result<()> {
     let interval = Duration::from_millis(service.config.jobs.sweep_interval_ms);
@@ -98,14 +118,16 @@ pub async fn sweep(service: &CommerceService) -> anyhow::Result<()> {
     {
         service.refund_all(id).await;
     }
-    for id in ids("SELECT refund_id FROM order_refunds WHERE NOT done ORDER BY created_at LIMIT $1")
+    for id in ids(
+        "SELECT refund_id FROM order_refunds WHERE NOT done AND NOT failed ORDER BY created_at LIMIT $1",
+    )
         .await?
     {
         service.send_refund(id).await;
     }
 
     let due: Vec<Uuid> = sqlx::query_scalar(
-        "SELECT order_id FROM orders WHERE status = $1 AND (settle_due OR settle_at <= $2) ORDER BY settle_at LIMIT $3",
+        "SELECT order_id FROM orders WHERE status = $1 AND (settle_due OR settle_at <= $2) AND wallet_problem = '' ORDER BY settle_at LIMIT $3",
     )
     .bind(Status::Delivered.id())
     .bind(now)
@@ -117,5 +139,30 @@ pub async fn sweep(service: &CommerceService) -> anyhow::Result<()> {
             tracing::warn!(order = %id, error = %err, "settlement not finished; next round retries");
         }
     }
+
+    // Commissions kept held by the settlement, on their own day.
+    let commissions: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT order_id FROM orders WHERE status = $1 AND affiliate_cents > 0 AND commission_paid_at IS NULL \
+         AND commission_at <= $2 AND wallet_problem = '' ORDER BY commission_at LIMIT $3",
+    )
+    .bind(Status::Completed.id())
+    .bind(now)
+    .bind(batch)
+    .fetch_all(pool)
+    .await?;
+    for id in commissions {
+        if let Err(err) = service.pay_commission(id).await {
+            tracing::warn!(order = %id, error = %err, "commission not paid; next round retries");
+        }
+    }
+    crate::auction::close::sweep(service).await?;
+    service.sweep_flash().await?;
+
+    // Orders whose money step the wallet refused for good wait for a
+    // person: never silently (this gauge, the refusal counter, the logs).
+    let stuck: i64 = sqlx::query_scalar("SELECT count(*) FROM orders WHERE wallet_problem <> ''")
+        .fetch_one(pool)
+        .await?;
+    NEEDS_ATTENTION.set(stuck);
     Ok(())
 }

@@ -20,6 +20,20 @@ async fn products_are_reviewed_before_sale_and_orders_keep_the_version_they_boug
         name: "Mugs & co".into(),
         description: String::new(),
     };
+    // Sellers are creators or business accounts: a viewer opens nothing.
+    let err = p
+        .c()
+        .open_shop(p.req(&seller, Role::Viewer, open.clone()))
+        .await
+        .expect_err("a viewer's shop");
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    assert!(err.message().contains("creator or business"), "{err:?}");
+    let err = p
+        .c()
+        .create_product(p.req(&seller, Role::Creator, product_body(&[("M", 1_000, 5)])))
+        .await
+        .expect_err("still no shop");
+    assert_eq!(reason(&err), "NO_SHOP");
     let shop = p
         .c()
         .open_shop(p.req(&seller, Role::Creator, open.clone()))
@@ -89,8 +103,39 @@ async fn products_are_reviewed_before_sale_and_orders_keep_the_version_they_boug
         .await
         .expect_err("self review");
     assert_eq!(err.code(), Code::PermissionDenied);
+    // The admins' review queue: every shop's pending products, to admins only.
+    let queue = pb::ListProductsRequest {
+        shop_id: String::new(),
+        page: None,
+        status: pb::ProductStatus::PendingReview as i32,
+    };
+    let err = p
+        .c()
+        .list_products(p.req(&seller, Role::Creator, queue.clone()))
+        .await
+        .expect_err("not an admin");
+    assert_eq!(err.code(), Code::PermissionDenied);
+    let queued = |list: &pb::ListProductsResponse| {
+        list.products
+            .iter()
+            .any(|x| x.product_id == product.product_id)
+    };
+    let pending = p
+        .c()
+        .list_products(p.admin(queue.clone()))
+        .await
+        .expect("queue")
+        .into_inner();
+    assert!(queued(&pending), "the new product waits for review");
     let approved = p.approve(&product).await;
     assert_eq!(approved.status, pb::ProductStatus::Approved as i32);
+    let pending = p
+        .c()
+        .list_products(p.admin(queue.clone()))
+        .await
+        .expect("queue")
+        .into_inner();
+    assert!(!queued(&pending), "an approved product leaves the queue");
     let err = p
         .c()
         .review_product(p.admin(review.clone()))
@@ -240,6 +285,7 @@ async fn products_are_reviewed_before_sale_and_orders_keep_the_version_they_boug
             pb::ListProductsRequest {
                 shop_id: shop.shop_id.clone(),
                 page: None,
+                status: 0,
             },
         ))
         .await
@@ -336,6 +382,7 @@ async fn bad_products_are_refused_naming_the_field() {
             pb::ListProductsRequest {
                 shop_id: shop.shop_id,
                 page: None,
+                status: 0,
             },
         ))
         .await

@@ -153,7 +153,8 @@ async fn an_order_is_paid_held_shipped_delivered_refunded_in_part_and_settled_on
         ),
         (wpb::EscrowStatus::Released as i32, 1_000, 329)
     );
-    // Refunds after settlement are refused; the books reconcile.
+    // Refunds after settlement are refused (the window closed before it,
+    // whether or not a commission is still held); the books reconcile.
     let err = p
         .c()
         .refund_order(p.req(
@@ -166,7 +167,7 @@ async fn an_order_is_paid_held_shipped_delivered_refunded_in_part_and_settled_on
         ))
         .await
         .expect_err("settled");
-    assert_eq!(reason(&err), "INVALID_TRANSITION");
+    assert_eq!(reason(&err), "REFUND_WINDOW_CLOSED");
     assert!(p.reconciles().await);
 
     let kinds: Vec<&'static str> = p

@@ -22,10 +22,16 @@ use tonic::transport::Channel;
 use uuid::Uuid;
 
 mod affiliates;
+mod auction;
 mod catalog;
 mod concurrency;
+mod crash;
+mod flash;
+mod invitations;
 mod lifecycle;
+mod refusals;
 mod rules;
+mod shoppable;
 
 fn key() -> String {
     format!("k-{}", Uuid::now_v7())
@@ -33,6 +39,39 @@ fn key() -> String {
 
 fn reason(status: &tonic::Status) -> String {
     loop_platform::error::status_reason(status).unwrap_or_default()
+}
+
+/// An answer that decides nothing: the service shed load ("database busy,
+/// retry" when its pool stays exhausted), timed out or was unreachable. A
+/// real client sends the same request again with the same key.
+fn transient(status: &tonic::Status) -> bool {
+    match status.code() {
+        Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled => true,
+        // h2's Rapid Reset defence answers this without commerce's reason.
+        Code::ResourceExhausted => loop_platform::error::status_reason(status).is_none(),
+        _ => false,
+    }
+}
+
+/// Calls `call` (one request, one idempotency key) until it gives a
+/// definitive answer, backing off between transient ones (for two minutes
+/// at most, then the transient answer is returned and the test says so).
+async fn answered<T, F, Fut>(mut call: F) -> Result<T, tonic::Status>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, tonic::Status>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    let mut pause = Duration::from_millis(20);
+    loop {
+        match call().await {
+            Err(s) if transient(&s) && tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(1));
+            }
+            other => return other,
+        }
+    }
 }
 
 fn field(status: &tonic::Status) -> String {
@@ -50,6 +89,8 @@ pub struct Platform {
     wallet: WalletServiceClient<Channel>,
     receipts: TestProvider,
     admin: String,
+    /// Commerce in a runtime of its own (crash tests), when not the sandbox's.
+    crash: Option<crash::Killed>,
 }
 
 /// A seller's shop with one approved product.
@@ -71,11 +112,22 @@ impl Platform {
     }
 
     async fn start_with(tune: impl FnOnce(&mut loop_commerce::Config)) -> Self {
-        let sandbox = Sandbox::builder()
-            .name("commerce")
-            .commerce_with(tune)
-            .start()
-            .await;
+        Self::start_in(Sandbox::builder().name("commerce").commerce_with(tune)).await
+    }
+
+    /// With the wallet's configuration adjusted too.
+    async fn start_with_wallet(tune: impl FnOnce(&mut loop_wallet::Config)) -> Self {
+        Self::start_in(
+            Sandbox::builder()
+                .name("commerce")
+                .wallet_with(tune)
+                .commerce(),
+        )
+        .await
+    }
+
+    async fn start_in(builder: loop_testkit::SandboxBuilder<'_>) -> Self {
+        let sandbox = builder.start().await;
         let receipts = TestProvider::new(sandbox.wallet().config.payments.test_secret.expose());
         Self {
             client: CommerceServiceClient::new(sandbox.commerce().channel()),
@@ -83,6 +135,7 @@ impl Platform {
             receipts,
             admin: user(),
             sandbox,
+            crash: None,
         }
     }
 
@@ -105,7 +158,11 @@ impl Platform {
 
     /// A new seller's shop with one approved product of `skus` (name, price, stock).
     async fn listing(&self, skus: &[(&str, i64, i64)]) -> Listing {
-        let seller = user();
+        self.listing_by(user(), skus).await
+    }
+
+    /// `seller`'s shop with one approved product of `skus`.
+    async fn listing_by(&self, seller: String, skus: &[(&str, i64, i64)]) -> Listing {
         let shop = self
             .c()
             .open_shop(self.req(
@@ -158,27 +215,71 @@ impl Platform {
         shop: &str,
         items: &[(&str, u32)],
     ) -> Result<pb::Order, tonic::Status> {
+        let body = pb::PlaceOrderRequest {
+            idempotency_key: key(),
+            shop_id: shop.into(),
+            items: items
+                .iter()
+                .map(|(sku, quantity)| pb::OrderLine {
+                    sku_id: (*sku).into(),
+                    quantity: *quantity,
+                })
+                .collect(),
+        };
+        answered(|| {
+            let (mut client, req) = (self.c(), self.req(buyer, Role::Viewer, body.clone()));
+            async move { client.place_order(req).await }
+        })
+        .await
+        .map(|r| r.into_inner().order.expect("order"))
+    }
+
+    /// `creator` features the product in their showcase.
+    async fn showcase(&self, creator: &str, product: &str) {
         self.c()
-            .place_order(
-                self.req(
-                    buyer,
-                    Role::Viewer,
-                    pb::PlaceOrderRequest {
-                        idempotency_key: key(),
-                        shop_id: shop.into(),
-                        items: items
-                            .iter()
-                            .map(|(sku, quantity)| pb::OrderLine {
-                                sku_id: (*sku).into(),
-                                quantity: *quantity,
-                            })
-                            .collect(),
-                        affiliate_id: String::new(),
-                    },
-                ),
-            )
+            .add_to_showcase(self.req(
+                creator,
+                Role::Creator,
+                pb::AddToShowcaseRequest {
+                    product_id: product.into(),
+                },
+            ))
             .await
-            .map(|r| r.into_inner().order.expect("order"))
+            .expect("showcase");
+    }
+
+    /// `buyer` opened `product` from `creator`'s showcase.
+    async fn visit(
+        &self,
+        buyer: &str,
+        product: &str,
+        creator: &str,
+    ) -> Result<pb::Referral, tonic::Status> {
+        self.c()
+            .record_referral(self.req(
+                buyer,
+                Role::Viewer,
+                pb::RecordReferralRequest {
+                    product_id: product.into(),
+                    creator_id: creator.into(),
+                    source: pb::ReferralSource::Showcase as i32,
+                    source_id: String::new(),
+                },
+            ))
+            .await
+            .map(|r| r.into_inner().referral.expect("referral"))
+    }
+
+    async fn commissions(&self, creator: &str) -> pb::ListCommissionsResponse {
+        self.c()
+            .list_commissions(self.req(
+                creator,
+                Role::Creator,
+                pb::ListCommissionsRequest { page: None },
+            ))
+            .await
+            .expect("commissions")
+            .into_inner()
     }
 
     fn receipt(&self, order: &pb::Order) -> wpb::PaymentReceipt {
@@ -190,21 +291,20 @@ impl Platform {
     }
 
     async fn pay(&self, buyer: &str, order: &pb::Order) -> pb::Order {
-        self.c()
-            .pay_order(self.req(
-                buyer,
-                Role::Viewer,
-                pb::PayOrderRequest {
-                    idempotency_key: key(),
-                    order_id: order.order_id.clone(),
-                    receipt: Some(self.receipt(order)),
-                },
-            ))
-            .await
-            .expect("pay")
-            .into_inner()
-            .order
-            .expect("order")
+        let body = pb::PayOrderRequest {
+            idempotency_key: key(),
+            order_id: order.order_id.clone(),
+            receipt: Some(self.receipt(order)),
+        };
+        answered(|| {
+            let (mut client, req) = (self.c(), self.req(buyer, Role::Viewer, body.clone()));
+            async move { client.pay_order(req).await }
+        })
+        .await
+        .expect("pay")
+        .into_inner()
+        .order
+        .expect("order")
     }
 
     /// A paid order of `quantity` units of the listing's first SKU.

@@ -19,7 +19,6 @@ async fn bad_orders_and_state_jumps_are_refused_and_change_nothing() {
         idempotency_key: key(),
         shop_id: l.shop_id.clone(),
         items,
-        affiliate_id: String::new(),
     };
     for (body, f) in [
         (order_req(vec![line(&sku, 0)]), "items[0].quantity"),
@@ -217,4 +216,128 @@ async fn bad_orders_and_state_jumps_are_refused_and_change_nothing() {
     assert_eq!(reason(&err), "INVALID_TRANSITION");
     assert_eq!(p.cents(&buyer).await, (0, 700));
     assert!(p.reconciles().await);
+}
+
+#[tokio::test]
+async fn unpaid_orders_per_buyer_are_capped() {
+    let p = Platform::start_with(|c| c.orders.max_unpaid_per_buyer = 3).await;
+    let l = p.listing(&[("A", 500, 50)]).await;
+    let buyer = user();
+    // Three at once is the cap, even when they race.
+    let sku = l.sku(0);
+    let placed = futures::future::join_all(
+        (0..6).map(|_| async { p.place(&buyer, &l.shop_id, &[(&sku, 2)]).await }),
+    )
+    .await;
+    let (ok, refused): (Vec<_>, Vec<_>) = placed.into_iter().partition(Result::is_ok);
+    assert_eq!(ok.len(), 3);
+    for err in refused {
+        let err = err.expect_err("capped");
+        assert_eq!(reason(&err), "TOO_MANY_UNPAID_ORDERS", "{err:?}");
+        assert!(err.message().contains("pay or cancel"), "{}", err.message());
+    }
+    assert_eq!(p.stock(&l, 0).await, 44, "refused checkouts hold nothing");
+    // Paying one frees a place; another buyer is not affected.
+    let first = ok[0].as_ref().expect("order").clone();
+    p.pay(&buyer, &first).await;
+    p.place(&buyer, &l.shop_id, &[(&l.sku(0), 1)])
+        .await
+        .expect("a place again");
+    p.place(&user(), &l.shop_id, &[(&l.sku(0), 1)])
+        .await
+        .expect("another buyer");
+}
+
+#[tokio::test]
+async fn the_wrong_party_is_forbidden_and_the_wrong_state_is_a_transition_error() {
+    let p = Platform::start().await;
+    let l = p.listing(&[("A", 800, 5)]).await;
+    let buyer = user();
+    let order = p.paid_order(&l, &buyer, 1).await;
+    let id = order.order_id.clone();
+    let ship = |who: &str| {
+        let mut c = p.c();
+        let req = p.req(
+            who,
+            Role::Viewer,
+            pb::ShipOrderRequest {
+                idempotency_key: key(),
+                order_id: id.clone(),
+                carrier: "UPS".into(),
+                tracking_number: "1Z0000009".into(),
+            },
+        );
+        async move { c.ship_order(req).await }
+    };
+    let deliver = |who: &str| {
+        let mut c = p.c();
+        let req = p.req(
+            who,
+            Role::Viewer,
+            pb::ConfirmDeliveryRequest {
+                idempotency_key: key(),
+                order_id: id.clone(),
+            },
+        );
+        async move { c.confirm_delivery(req).await }
+    };
+    let refund = |who: &str, amount: i64| {
+        let mut c = p.c();
+        let req = p.req(
+            who,
+            Role::Viewer,
+            pb::RefundOrderRequest {
+                idempotency_key: key(),
+                order_id: id.clone(),
+                amount_cents: amount,
+                reason: "broken".into(),
+            },
+        );
+        async move { c.refund_order(req).await }
+    };
+    // The buyer shipping or refunding, the seller paying or confirming
+    // delivery: 403 in any state, naming who does it.
+    let err = ship(&buyer).await.expect_err("buyer ships");
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    assert!(
+        err.message().contains("only the seller"),
+        "{}",
+        err.message()
+    );
+    let err = refund(&buyer, 100).await.expect_err("buyer refunds");
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    let err = deliver(&l.seller).await.expect_err("seller delivers");
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    let err = p
+        .c()
+        .pay_order(p.req(
+            &l.seller,
+            Role::Creator,
+            pb::PayOrderRequest {
+                idempotency_key: key(),
+                order_id: id.clone(),
+                receipt: Some(p.receipt(&order)),
+            },
+        ))
+        .await
+        .expect_err("seller pays");
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    // The right party in the wrong state: 422 INVALID_TRANSITION.
+    let err = ship(&l.seller).await.expect_err("on hold");
+    assert_eq!(reason(&err), "INVALID_TRANSITION");
+    let err = deliver(&buyer).await.expect_err("not shipped");
+    assert_eq!(reason(&err), "INVALID_TRANSITION");
+    let err = refund(&l.seller, 100).await.expect_err("not delivered");
+    assert_eq!(reason(&err), "INVALID_TRANSITION");
+    // A refund above the schema's maximum is the request's shape.
+    let err = refund(&l.seller, 100_000_000_001)
+        .await
+        .expect_err("too large");
+    assert_eq!(
+        (err.code(), field(&err)),
+        (Code::InvalidArgument, "amount_cents".to_owned())
+    );
+    // Nothing changed.
+    assert_eq!(p.order(&id).await.status, pb::OrderStatus::OnHold as i32);
+    assert_eq!(p.cents(&buyer).await, (0, 800));
 }

@@ -1,0 +1,487 @@
+//! LIVE auction bids on ONE hot auction, beside a plain Redis `INCR` loop
+//! at the same concurrency in the same run (these machines are shared and
+//! noisy: the ratio is what to compare):
+//!
+//! 1. bids accepted per second: `concurrency` bidders (each authorised),
+//!    each placing quick bids (`at_next_min`: the lowest acceptable amount
+//!    at its turn, so every bid is one the rules accept) through gRPC
+//!    PlaceBid as fast as answers come back; every accepted bid is a row
+//!    committed in Postgres under the auction's lock;
+//! 2. p50/p99 bid-to-broadcast latency: from sending a bid to a watcher
+//!    (gRPC WatchAuction, what the gateway's SSE forwards) receiving it;
+//! 3. the baseline: `concurrency` tasks, each with its own Redis
+//!    connection, running `INCR` on one key for the same time.
+//!
+//! Run: `cargo bench -p loop-commerce --bench auction` (needs the local
+//! PostgreSQL, Redis and broker: `make deps`). Knobs:
+//! LOOP_BENCH_CONCURRENCY (32), LOOP_BENCH_SECONDS (10). Writes
+//! target/bench/commerce_auction.json (ads-auction's bench
+//! writes auction.json) and prints a markdown table. Afterwards it
+//! checks that the stored bids replayed through the rules give the
+//! auction's price.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use loop_commerce::auction::rules;
+use loop_platform::auth::Role;
+use loop_platform::bench::{Figure, env_usize, percentile};
+use loop_platform::testing;
+use loop_proto::commerce::v1 as pb;
+use loop_proto::commerce::v1::commerce_service_client::CommerceServiceClient;
+use loop_testkit::Sandbox;
+use loop_testkit::fixtures::NewUser;
+use loop_wallet::payments::{TestProvider, TestReceipt};
+use tonic::transport::Channel;
+use uuid::Uuid;
+
+fn req<T>(subject: &str, role: Role, msg: T) -> tonic::Request<T> {
+    let token = testing::TestKeys.issue(subject, role, Duration::from_secs(3600));
+    loop_platform::grpc::request(msg, Some(&token), Duration::from_secs(30))
+}
+
+struct Bids {
+    per_sec: f64,
+    accepted: usize,
+    refused: usize,
+    sent: HashMap<u32, Instant>,
+}
+
+async fn bid_phase(
+    clients: &[CommerceServiceClient<Channel>],
+    auction: &str,
+    bidders: &[String],
+    seconds: usize,
+) -> Bids {
+    let stop = Arc::new(AtomicBool::new(false));
+    let sent = Arc::new(Mutex::new(HashMap::new()));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for (i, bidder) in bidders.iter().enumerate() {
+        let mut client = clients[i % clients.len()].clone();
+        let (stop, sent, auction, bidder) = (
+            stop.clone(),
+            sent.clone(),
+            auction.to_owned(),
+            bidder.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let token = testing::TestKeys.issue(&bidder, Role::Viewer, Duration::from_secs(3600));
+            let (mut accepted, mut refused) = (0usize, 0usize);
+            while !stop.load(Ordering::Relaxed) {
+                let at = Instant::now();
+                let r = client
+                    .place_bid(loop_platform::grpc::request(
+                        pb::PlaceBidRequest {
+                            auction_id: auction.clone(),
+                            amount_cents: rules::MAX_BID_CENTS,
+                            max_cents: 0,
+                            at_next_min: true,
+                        },
+                        Some(&token),
+                        Duration::from_secs(30),
+                    ))
+                    .await;
+                match r {
+                    Ok(r) => {
+                        accepted += 1;
+                        let seq = r.into_inner().bid.map_or(0, |b| b.seq);
+                        sent.lock().expect("sent").insert(seq, at);
+                    }
+                    Err(_) => refused += 1,
+                }
+            }
+            (accepted, refused)
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(seconds as u64)).await;
+    stop.store(true, Ordering::Relaxed);
+    let (mut accepted, mut refused) = (0, 0);
+    for t in tasks {
+        let (a, r) = t.await.expect("bidder");
+        accepted += a;
+        refused += r;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let sent = std::mem::take(&mut *sent.lock().expect("sent"));
+    Bids {
+        per_sec: accepted as f64 / elapsed,
+        accepted,
+        refused,
+        sent,
+    }
+}
+
+/// The same bids straight into a second service instance on the same
+/// database (as another replica would be): no gRPC, no token check, the
+/// serialisation point itself.
+async fn in_process_phase(
+    service: &loop_commerce::CommerceService,
+    auction: &str,
+    bidders: &[String],
+    seconds: usize,
+) -> (f64, usize) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for bidder in bidders {
+        let (service, stop, auction) = (service.clone(), stop.clone(), auction.to_owned());
+        let bidder = Uuid::parse_str(bidder).expect("uuid");
+        tasks.push(tokio::spawn(async move {
+            let mut accepted = 0usize;
+            while !stop.load(Ordering::Relaxed) {
+                let r = service
+                    .bid_as(
+                        bidder,
+                        pb::PlaceBidRequest {
+                            auction_id: auction.clone(),
+                            amount_cents: rules::MAX_BID_CENTS,
+                            max_cents: 0,
+                            at_next_min: true,
+                        },
+                    )
+                    .await;
+                if r.is_ok() {
+                    accepted += 1;
+                }
+            }
+            accepted
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(seconds as u64)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut accepted = 0;
+    for t in tasks {
+        accepted += t.await.expect("bidder");
+    }
+    (accepted as f64 / started.elapsed().as_secs_f64(), accepted)
+}
+
+async fn incr_phase(url: &str, key: &str, concurrency: usize, seconds: usize) -> f64 {
+    let client = redis::Client::open(url).expect("redis url");
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let mut conn = client
+            .get_multiplexed_async_connection()
+            .await
+            .expect("redis");
+        let (stop, key) = (stop.clone(), key.to_owned());
+        tasks.push(tokio::spawn(async move {
+            let mut n = 0usize;
+            while !stop.load(Ordering::Relaxed) {
+                let _: i64 = redis::cmd("INCR")
+                    .arg(&key)
+                    .query_async(&mut conn)
+                    .await
+                    .expect("INCR");
+                n += 1;
+            }
+            n
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(seconds as u64)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut total = 0;
+    for t in tasks {
+        total += t.await.expect("incr task");
+    }
+    let per_sec = total as f64 / started.elapsed().as_secs_f64();
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis");
+    let _: i64 = redis::cmd("DEL")
+        .arg(key)
+        .query_async(&mut conn)
+        .await
+        .expect("DEL");
+    per_sec
+}
+
+#[tokio::main]
+async fn main() {
+    let concurrency = env_usize("LOOP_BENCH_CONCURRENCY", 32);
+    let seconds = env_usize("LOOP_BENCH_SECONDS", 10);
+    let sandbox = Sandbox::builder()
+        .name("auctionbench")
+        .commerce_with(|c| {
+            c.auctions.max_duration_seconds = 24 * 3600;
+        })
+        .start()
+        .await;
+    let receipts = TestProvider::new(sandbox.wallet().config.payments.test_secret.expose());
+    let clients: Vec<CommerceServiceClient<Channel>> = (0..4)
+        .map(|_| CommerceServiceClient::new(sandbox.commerce().channel()))
+        .collect();
+    let c = clients[0].clone();
+
+    // A host with an open room and an approved product.
+    let fx = sandbox.content_fixture();
+    let host = fx
+        .sign_up(NewUser {
+            role: Role::Creator,
+            ..NewUser::default()
+        })
+        .await
+        .user_id;
+    fx.make_creator(&host, "home").await;
+    let room = fx.go_live(&host, "bench").await;
+    c.clone()
+        .open_shop(req(
+            &host,
+            Role::Creator,
+            pb::OpenShopRequest {
+                name: "Bench shop".into(),
+                description: String::new(),
+            },
+        ))
+        .await
+        .expect("shop");
+    let product = c
+        .clone()
+        .create_product(req(
+            &host,
+            Role::Creator,
+            pb::CreateProductRequest {
+                title: "Signed print".into(),
+                description: "one of one".into(),
+                category: "art".into(),
+                image_urls: vec!["https://cdn.example/print.jpg".into()],
+                skus: vec![pb::SkuInput {
+                    sku_id: String::new(),
+                    name: "Print".into(),
+                    price_cents: 10_000,
+                    stock: 1,
+                }],
+            },
+        ))
+        .await
+        .expect("product")
+        .into_inner()
+        .product
+        .expect("product");
+    let admin = Uuid::now_v7().to_string();
+    let product = c
+        .clone()
+        .review_product(req(
+            &admin,
+            Role::Admin,
+            pb::ReviewProductRequest {
+                product_id: product.product_id.clone(),
+                expected_version: product.version,
+                approve: true,
+                reason: String::new(),
+            },
+        ))
+        .await
+        .expect("approve")
+        .into_inner()
+        .product
+        .expect("product");
+    let auction = c
+        .clone()
+        .start_auction(req(
+            &host,
+            Role::Creator,
+            pb::StartAuctionRequest {
+                idempotency_key: Uuid::now_v7().to_string(),
+                room_id: room,
+                sku_id: product.skus[0].sku_id.clone(),
+                starting_cents: 100,
+                duration_seconds: 24 * 3600,
+                sudden_death: true,
+            },
+        ))
+        .await
+        .expect("auction")
+        .into_inner()
+        .auction
+        .expect("auction");
+    let id = auction.auction_id.clone();
+    let bidders: Vec<String> = (0..concurrency)
+        .map(|_| Uuid::now_v7().to_string())
+        .collect();
+    for b in &bidders {
+        c.clone()
+            .authorize_bidder(req(
+                b,
+                Role::Viewer,
+                pb::AuthorizeBidderRequest {
+                    auction_id: id.clone(),
+                    amount_cents: rules::MAX_BID_CENTS,
+                    receipt: Some(receipts.sign(&TestReceipt {
+                        receipt_id: Uuid::now_v7().to_string(),
+                        product_id: format!("commerce:auction:{id}"),
+                        amount_cents: rules::MAX_BID_CENTS,
+                    })),
+                },
+            ))
+            .await
+            .expect("authorise");
+    }
+
+    // The watcher: when each bid's broadcast arrives.
+    let mut stream = c
+        .clone()
+        .watch_auction(req(
+            &admin,
+            Role::Viewer,
+            pb::WatchAuctionRequest {
+                auction_id: id.clone(),
+            },
+        ))
+        .await
+        .expect("watch")
+        .into_inner();
+    let arrivals = Arc::new(Mutex::new(HashMap::new()));
+    let seen = arrivals.clone();
+    let watcher = tokio::spawn(async move {
+        while let Ok(Some(u)) = stream.message().await {
+            if let Some(pb::auction_update::Update::Bid(b)) = u.update {
+                seen.lock().expect("seen").insert(b.seq, Instant::now());
+            }
+        }
+    });
+
+    eprintln!("bench: {concurrency} bidders on one auction for {seconds}s...");
+    let bids = bid_phase(&clients, &id, &bidders, seconds).await;
+    eprintln!(
+        "  {} accepted ({:.0}/s), {} refused",
+        bids.accepted, bids.per_sec, bids.refused
+    );
+    // Wait for the watcher to have every accepted bid (or give up after 30 s).
+    let wanted = bids.sent.len();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while arrivals.lock().expect("arrivals").len() < wanted && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    watcher.abort();
+    let arrivals = std::mem::take(&mut *arrivals.lock().expect("arrivals"));
+    let mut latencies: Vec<f64> = bids
+        .sent
+        .iter()
+        .filter_map(|(seq, at)| {
+            arrivals
+                .get(seq)
+                .map(|t| t.saturating_duration_since(*at).as_secs_f64() * 1000.0)
+        })
+        .collect();
+    latencies.sort_by(f64::total_cmp);
+    let broadcast = latencies.len();
+    let p50 = percentile(&latencies, 0.5);
+    let p99 = percentile(&latencies, 0.99);
+
+    eprintln!(
+        "in process: {concurrency} bidders straight into a second service instance for {seconds}s..."
+    );
+    let config = sandbox.commerce().config.clone();
+    let pool = loop_platform::db::connect(&config.database)
+        .await
+        .expect("pool");
+    let keys = config.auth.keys().expect("keys");
+    let service = loop_commerce::CommerceService::new(
+        pool,
+        keys,
+        Arc::new(config),
+        loop_commerce::Clock::system(),
+    )
+    .expect("service");
+    let (in_process, in_process_accepted) =
+        in_process_phase(&service, &id, &bidders, seconds).await;
+    eprintln!("  {in_process_accepted} accepted ({in_process:.0}/s)");
+
+    eprintln!("baseline: Redis INCR with {concurrency} connections for {seconds}s...");
+    let key = format!("{}:bench:incr", sandbox.prefix);
+    let incr = incr_phase(sandbox.redis.url.expose(), &key, concurrency, seconds).await;
+
+    // The stored bids replayed through the rules give the auction's state.
+    let now = c
+        .clone()
+        .get_auction(req(
+            &admin,
+            Role::Viewer,
+            pb::GetAuctionRequest {
+                auction_id: id.clone(),
+            },
+        ))
+        .await
+        .expect("auction")
+        .into_inner()
+        .auction
+        .expect("auction");
+    let pool = sqlx::PgPool::connect(sandbox.commerce().config.database.url.expose())
+        .await
+        .expect("db");
+    let stored: Vec<(Uuid, i64, i64, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
+        "SELECT bidder_id, amount_cents, max_cents, placed_at FROM auction_bids WHERE auction_id = $1 ORDER BY seq",
+    )
+    .bind(Uuid::parse_str(&id).expect("uuid"))
+    .fetch_all(&pool)
+    .await
+    .expect("bids");
+    pool.close().await;
+    let ends = now.original_ends_at.expect("ends");
+    let replayed = rules::replay(
+        100,
+        chrono::DateTime::from_timestamp(ends.seconds, u32::try_from(ends.nanos).unwrap_or(0))
+            .expect("time"),
+        &rules::Timing {
+            sudden_death: true,
+            extend_within: chrono::Duration::seconds(10),
+            extend_by: chrono::Duration::seconds(15),
+        },
+        &stored
+            .iter()
+            .map(|(b, a, m, t)| rules::Bid::new(*b, *a, *m, *t))
+            .collect::<Vec<_>>(),
+        &[],
+    );
+    assert_eq!(
+        stored.len(),
+        bids.accepted + in_process_accepted,
+        "every accepted bid is stored"
+    );
+    assert_eq!(
+        replayed.price_cents, now.price_cents,
+        "replay gives the price"
+    );
+
+    let figures = vec![
+        Figure::new(
+            "auction bids accepted/s (one hot auction, gRPC)",
+            bids.per_sec,
+            "bids/s",
+        )
+        .against("Redis INCR/s (same concurrency)", incr)
+        .at_least(0.25),
+        Figure::new(
+            "auction bids accepted/s in process (the serialisation point, no gRPC)",
+            in_process,
+            "bids/s",
+        )
+        .against("Redis INCR/s (same concurrency)", incr)
+        .at_least(0.25),
+        Figure::new("bid-to-broadcast p50", p50, "ms"),
+        Figure::new("bid-to-broadcast p99", p99, "ms"),
+    ];
+    loop_platform::bench::report(
+        "commerce_auction",
+        &format!("{concurrency} bidders on one LIVE auction for {seconds}s vs Redis INCR"),
+        &figures,
+        serde_json::json!({
+            "concurrency": concurrency,
+            "seconds": seconds,
+            "accepted": bids.accepted,
+            "accepted_in_process": in_process_accepted,
+            "refused": bids.refused,
+            "broadcast_measured": broadcast,
+            "redis_incr_per_sec": incr,
+            "final_price_cents": now.price_cents,
+        }),
+    )
+    .expect("report");
+}
