@@ -174,6 +174,7 @@ impl AdsClient {
     pub async fn merge(
         &self,
         catalog: &Catalog,
+        viewer: &Viewer,
         organic: Vec<pb::FeedItem>,
         filled: Vec<ads::FilledSlot>,
         page_size: usize,
@@ -186,6 +187,10 @@ impl AdsClient {
             let Some(video) = self.card(catalog, &placement.video_id).await else {
                 continue;
             };
+            if !ad_allowed(viewer, &video) {
+                // The viewer filtered this out: the slot stays organic.
+                continue;
+            }
             at.insert(
                 slot.position,
                 pb::FeedItem {
@@ -226,5 +231,51 @@ impl AdsClient {
             page.push(item);
         }
         page
+    }
+}
+
+/// Whether an ad's video passes the viewer's own rules, as organic videos
+/// must: a keyword they filtered (caption or hashtags) or a creator they
+/// marked "not interested" keeps a Spark ad of that video, or any ad, out of
+/// their feed. Targeting is the advertiser's; these filters are the viewer's.
+pub(crate) fn ad_allowed(viewer: &Viewer, video: &pb::VideoCard) -> bool {
+    if viewer.suppressed_creators.contains(&video.creator_id) {
+        return false;
+    }
+    if viewer.keywords.is_empty() {
+        return true;
+    }
+    let text = format!("{} {}", video.caption, video.hashtags.join(" ")).to_lowercase();
+    !viewer.keywords.iter().any(|k| text.contains(k.as_str()))
+}
+
+#[cfg(test)]
+mod viewer_rules {
+    use super::*;
+
+    fn card(creator: &str, caption: &str, hashtags: &[&str]) -> pb::VideoCard {
+        pb::VideoCard {
+            creator_id: creator.into(),
+            caption: caption.into(),
+            hashtags: hashtags.iter().map(|h| (*h).to_owned()).collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn an_ad_obeys_the_viewers_keyword_filters_and_suppressions() {
+        let viewer = Viewer {
+            keywords: vec!["comedy".into()],
+            suppressed_creators: ["c-muted".to_owned()].into(),
+            ..Default::default()
+        };
+        assert!(!ad_allowed(&viewer, &card("c1", "spark me", &["comedy"])));
+        assert!(!ad_allowed(&viewer, &card("c1", "Best COMEDY clip", &[])));
+        assert!(!ad_allowed(&viewer, &card("c-muted", "shoes", &["style"])));
+        assert!(ad_allowed(&viewer, &card("c1", "shoes", &["style"])));
+        assert!(ad_allowed(
+            &Viewer::default(),
+            &card("c1", "comedy", &["comedy"])
+        ));
     }
 }

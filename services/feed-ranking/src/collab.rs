@@ -1,9 +1,11 @@
 //! Co-engagement: "viewers of X also watched this". The consumer keeps, per
 //! video, the videos its viewers engaged with next (`v:{video}:co`, counted
 //! once per viewer and pair among their last `learning.co_window` positive
-//! engagements) and how many viewers engaged with each video
+//! engagements, for as long as the viewer's last `learning.co_history`
+//! hold the earlier one) and how many viewers engaged with each video
 //! (`v:engaged`), in the same atomic step as the viewers' states, so a
-//! replay rebuilds the same counts (sums of whole numbers, in any order).
+//! replay rebuilds the same counts (sums of whole numbers, +1s and -1s,
+//! in any order).
 //!
 //! For You reads the neighbours of the viewer's most recent videos in one
 //! pipeline and scores each neighbour by its co-engagement with them, the

@@ -175,12 +175,13 @@ pub async fn live_prefix(base: &Redis) -> anyhow::Result<Redis> {
 
 /// How the engagement consumer group reads (the service and its benchmark).
 pub fn engagement_consumer_options(config: &Config) -> ConsumerOptions {
-    // Gifts (wallet.v1) are engagement too; the group reads both topics.
+    // Gifts (wallet.v1) and purchases from a video or LIVE (commerce.v1)
+    // are engagement too; the group reads the three topics.
     batched(
         config,
         ConsumerOptions::new(
             &config.consumer.group_id,
-            &[topics::ENGAGEMENT, topics::WALLET],
+            &[topics::ENGAGEMENT, topics::WALLET, topics::COMMERCE],
         ),
     )
 }
@@ -222,7 +223,12 @@ pub async fn run(
         .with_prefix(&redis.prefix);
     loop_platform::kafka::ensure_topics(
         &config.kafka,
-        &[topics::ENGAGEMENT, topics::CONTENT, topics::WALLET],
+        &[
+            topics::ENGAGEMENT,
+            topics::CONTENT,
+            topics::WALLET,
+            topics::COMMERCE,
+        ],
     )
     .await?;
     let producer = Producer::new(&config.kafka, "loop-feed-ranking")?;

@@ -16,10 +16,16 @@
 //!   event), or is the oldest of more than `pending` pending ones.
 //!
 //! Each label is one step of online logistic regression (AdaGrad) on
-//! `logit = bias + prior_score + delta . signals`: the hand-set weights
-//! (`feed.scoring`) are the prior, carried by the log itself as an offset,
-//! and the model learns how far the data moves each weight from them
-//! (`delta`, with an L2 pull back to 0). Labels depend only on each
+//! `logit = bias + prior_score + delta . (signals - means)`: the hand-set
+//! weights (`feed.scoring`) are the prior, carried by the log itself as an
+//! offset, and the model learns how far the data moves each weight from
+//! them (`delta`, with an L2 pull back to 0, each at most
+//! `learning.ranking.max_delta` from it). The signals are centred on their
+//! running means (a reparametrisation: `delta . means` is a constant the
+//! bias absorbs, so the weights served are the same `prior + delta`):
+//! without it, while the bias is still far from the base rate every label
+//! pushes every delta the same way, and AdaGrad moves a rarely-large
+//! signal (trending) as fast as the bias. Labels depend only on each
 //! viewer's own events in partition order, so each partition of
 //! `engagement.v1` has a model of its own (`rank:model`, field = the
 //! partition), updated in offset order in the same atomic script as the
@@ -64,6 +70,10 @@ pub struct RankLearning {
     pub window_s: i64,
     /// Impressions waiting for their label per viewer (at least a page).
     pub pending: usize,
+    /// The most a learned weight may move from its hand-set value (either
+    /// way): the data can re-weigh the signals, not turn the feed into
+    /// something the hand-set weights never ranked.
+    pub max_delta: f64,
 }
 
 impl Default for RankLearning {
@@ -75,6 +85,7 @@ impl Default for RankLearning {
             initial_bias: -3.0,
             window_s: 1800,
             pending: 32,
+            max_delta: 1.0,
         }
     }
 }
@@ -95,6 +106,9 @@ impl RankLearning {
         }
         if !(1..=200).contains(&self.pending) {
             problems.push("learning.ranking.pending: must be 1..=200".into());
+        }
+        if !(0.0..=10.0).contains(&self.max_delta) {
+            problems.push("learning.ranking.max_delta: must be 0..=10".into());
         }
     }
 }
@@ -123,10 +137,19 @@ pub struct Model {
     pub delta: [f64; SIGNALS],
     /// AdaGrad's sums of squared gradients: the bias, then each signal.
     pub squares: [f64; SIGNALS + 1],
+    /// Each signal's running mean over the labelled impressions (the
+    /// centre the deltas learn around).
+    pub means: [f64; SIGNALS],
 }
 
-const MODEL_TAG: u8 = 1;
-const MODEL_BYTES: usize = 1 + 16 + 8 * (1 + SIGNALS + SIGNALS + 1);
+/// Version 1 (no means) is still read: its means start at 0.
+const MODEL_TAG_V1: u8 = 1;
+const MODEL_TAG: u8 = 2;
+const MODEL_BYTES_V1: usize = 1 + 16 + 8 * (1 + SIGNALS + SIGNALS + 1);
+const MODEL_BYTES: usize = MODEL_BYTES_V1 + 8 * SIGNALS;
+/// The running means average over at most this many labels (then they
+/// follow the recent ones).
+const MEAN_HORIZON: f64 = 10_000.0;
 
 impl Model {
     pub fn new(config: &RankLearning) -> Self {
@@ -136,6 +159,7 @@ impl Model {
             bias: config.initial_bias,
             delta: [0.0; SIGNALS],
             squares: [0.0; SIGNALS + 1],
+            means: [0.0; SIGNALS],
         }
     }
 
@@ -147,6 +171,7 @@ impl Model {
         for x in std::iter::once(&self.bias)
             .chain(&self.delta)
             .chain(&self.squares)
+            .chain(&self.means)
         {
             out.extend_from_slice(&x.to_le_bytes());
         }
@@ -154,7 +179,9 @@ impl Model {
     }
 
     pub fn decode(b: &[u8]) -> Option<Self> {
-        if b.len() != MODEL_BYTES || b[0] != MODEL_TAG {
+        let current = b.len() == MODEL_BYTES && b.first() == Some(&MODEL_TAG);
+        let v1 = b.len() == MODEL_BYTES_V1 && b.first() == Some(&MODEL_TAG_V1);
+        if !current && !v1 {
             return None;
         }
         let u = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().unwrap_or([0; 8]));
@@ -165,6 +192,7 @@ impl Model {
             bias: f(0),
             delta: [0.0; SIGNALS],
             squares: [0.0; SIGNALS + 1],
+            means: [0.0; SIGNALS],
         };
         for i in 0..SIGNALS {
             m.delta[i] = f(1 + i);
@@ -172,19 +200,25 @@ impl Model {
         for i in 0..=SIGNALS {
             m.squares[i] = f(1 + SIGNALS + i);
         }
+        if current {
+            for i in 0..SIGNALS {
+                m.means[i] = f(2 + 2 * SIGNALS + i);
+            }
+        }
         Some(m)
     }
 
     /// The probability of engagement the model gives `x`.
     pub fn predict(&self, x: &[f32; FEATURES]) -> f64 {
         let mut z = self.bias + f64::from(x[SIGNALS]);
-        for (d, v) in self.delta.iter().zip(x) {
-            z += d * f64::from(*v);
+        for ((d, m), v) in self.delta.iter().zip(&self.means).zip(x) {
+            z += d * (f64::from(*v) - m);
         }
         1.0 / (1.0 + (-z).exp())
     }
 
-    /// One step of logistic regression on a labelled impression.
+    /// One step of logistic regression on a labelled impression, then
+    /// the running means take it in.
     pub fn update(&mut self, x: &[f32; FEATURES], engaged: bool, config: &RankLearning) {
         let error = self.predict(x) - if engaged { 1.0 } else { 0.0 };
         let step = |square: &mut f64, g: f64| {
@@ -196,12 +230,23 @@ impl Model {
             }
         };
         self.bias -= step(&mut self.squares[0], error);
-        for ((delta, square), v) in self.delta.iter_mut().zip(&mut self.squares[1..]).zip(x) {
-            let g = error * f64::from(*v) + config.l2 * *delta;
-            *delta -= step(square, g);
+        let bound = config.max_delta;
+        for (((delta, square), mean), v) in self
+            .delta
+            .iter_mut()
+            .zip(&mut self.squares[1..])
+            .zip(&self.means)
+            .zip(x)
+        {
+            let g = error * (f64::from(*v) - mean) + config.l2 * *delta;
+            *delta = (*delta - step(square, g)).clamp(-bound, bound);
         }
         self.examples += 1;
         self.positives += u64::from(engaged);
+        let n = (self.examples as f64).min(MEAN_HORIZON);
+        for (mean, v) in self.means.iter_mut().zip(x) {
+            *mean += (f64::from(*v) - *mean) / n;
+        }
     }
 }
 
@@ -220,6 +265,26 @@ pub fn served_delta<'a>(models: impl IntoIterator<Item = &'a Model>) -> Option<[
         return None;
     }
     Some(sum.map(|s| (s / examples as f64) as f32))
+}
+
+/// How many labels the models learned from, together.
+pub fn examples<'a>(models: impl IntoIterator<Item = &'a Model>) -> u64 {
+    models.into_iter().map(|m| m.examples).sum()
+}
+
+/// `delta` learned from `examples` labels, shrunk toward the hand-set
+/// weights as if they were worth `prior_examples` labels
+/// (`feed.learned_prior_examples`): with a few hundred labels the
+/// deltas are mostly noise and the feed ranks close to the prior; with
+/// tens of thousands they count nearly in full.
+pub fn shrink(delta: [f32; SIGNALS], examples: u64, prior_examples: f32) -> [f32; SIGNALS] {
+    let n = examples as f32;
+    let keep = if n + prior_examples > 0.0 {
+        n / (n + prior_examples)
+    } else {
+        0.0
+    };
+    delta.map(|d| d * keep)
 }
 
 /// The models stored in the `rank:model` hash (unreadable fields skipped).
@@ -393,6 +458,62 @@ mod tests {
     }
 
     #[test]
+    fn deltas_stay_within_their_bound_and_a_version_1_model_still_reads() {
+        let config = RankLearning {
+            max_delta: 0.25,
+            rate: 0.5,
+            ..RankLearning::default()
+        };
+        let mut m = Model::new(&config);
+        // Engagement always follows co-engagement: its weight would run
+        // far past the bound.
+        for i in 0..2000 {
+            let co = if i % 2 == 0 { 1.0 } else { 0.0 };
+            m.update(&x([0.0, co, 0.0, 0.0, 0.0, 0.0]), i % 2 == 0, &config);
+        }
+        assert_eq!(m.delta[1], 0.25, "{:?}", m.delta);
+        assert!(m.delta.iter().all(|d| d.abs() <= 0.25), "{:?}", m.delta);
+        assert!((m.means[1] - 0.5).abs() < 1e-9, "{:?}", m.means);
+        let invalid = RankLearning {
+            max_delta: -1.0,
+            ..RankLearning::default()
+        };
+        let mut problems = Vec::new();
+        invalid.validate_into(&mut problems);
+        assert_eq!(problems, ["learning.ranking.max_delta: must be 0..=10"]);
+        // Version 1 (before the means): read with means at 0.
+        let mut v1 = m.encode();
+        v1.truncate(MODEL_BYTES_V1);
+        v1[0] = MODEL_TAG_V1;
+        let old = Model::decode(&v1).expect("v1");
+        assert_eq!((old.delta, old.means), (m.delta, [0.0; SIGNALS]));
+    }
+
+    #[test]
+    fn a_miscalibrated_bias_does_not_drag_an_uninformative_signal_along() {
+        // Engagement is common (25%) and unrelated to trending; the bias
+        // starts far below it (-3). Uncentred, every early label said
+        // "more", and AdaGrad moved trending's weight up as fast as the
+        // bias; centred, it stays near its prior.
+        let config = RankLearning::default();
+        let mut m = Model::new(&config);
+        for i in 0..400 {
+            let trending = [0.2, 0.9, 0.5, 0.7][i % 4];
+            m.update(
+                &x([0.0, 0.0, trending, 0.0, 0.0, 0.0]),
+                i % 4 == (i / 4) % 4,
+                &config,
+            );
+        }
+        assert!(
+            m.bias > -2.5,
+            "the bias moves toward the base rate: {}",
+            m.bias
+        );
+        assert!(m.delta[2].abs() < 0.2, "trending moved: {:?}", m.delta);
+    }
+
+    #[test]
     fn served_delta_weighs_partitions_by_their_examples() {
         let config = RankLearning::default();
         assert_eq!(served_delta(&[Model::new(&config)]), None);
@@ -404,6 +525,11 @@ mod tests {
         b.delta[0] = -1.0;
         let d = served_delta([&a, &b]).expect("examples");
         assert_eq!(d[0], 0.5);
+        assert_eq!(examples([&a, &b]), 4);
+        // Four labels against a prior worth four: half the delta.
+        assert_eq!(shrink(d, 4, 4.0)[0], 0.25);
+        assert_eq!(shrink(d, 4, 0.0)[0], 0.5);
+        assert_eq!(shrink(d, 0, 0.0)[0], 0.0);
     }
 
     #[test]

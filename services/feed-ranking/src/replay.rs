@@ -183,14 +183,18 @@ pub struct RebuildReport {
     pub engagement_events: u64,
     /// `wallet.v1` events read (gifts are applied as engagement).
     pub wallet_events: u64,
+    /// `commerce.v1` events read (purchases from a video or LIVE are
+    /// applied as engagement).
+    pub commerce_events: u64,
     pub poison: u64,
 }
 
 /// Rebuilds ranker state into `target` (a Redis handle whose prefix is the
 /// fresh one): profiles, follows and the catalog snapshot from `content.v1`,
-/// then vectors, video learning and trending from `engagement.v1` and the
-/// gifts of `wallet.v1` (a gifted video's features come from the rebuilt
-/// catalog, as they do live), each from `start`.
+/// then vectors, video learning and trending from `engagement.v1`, the
+/// gifts of `wallet.v1` and the purchases from a video or LIVE of
+/// `commerce.v1` (a gifted or shopped video's features come from the
+/// rebuilt catalog, as they do live), each from `start`.
 pub async fn rebuild(
     kafka: &KafkaConfig,
     target: Redis,
@@ -210,6 +214,11 @@ pub async fn rebuild(
     let engagement_ranges = plan(&planner, &engagement_topic, start).await?;
     // A platform without a wallet has no wallet.v1 yet: nothing to replay.
     let wallet_ranges = plan(&planner, &wallet_topic, start)
+        .await
+        .unwrap_or_default();
+    // Nor one without the shop a commerce.v1.
+    let commerce_topic = kafka.topic(topics::COMMERCE);
+    let commerce_ranges = plan(&planner, &commerce_topic, start)
         .await
         .unwrap_or_default();
 
@@ -254,10 +263,20 @@ pub async fn rebuild(
         &|d, t| progress(topics::WALLET, d, t),
     )
     .await?;
+    let (commerce_events, p4) = replay_topic(
+        kafka,
+        &commerce_topic,
+        &commerce_ranges,
+        &learner,
+        1000,
+        &|d, t| progress(topics::COMMERCE, d, t),
+    )
+    .await?;
     Ok(RebuildReport {
         content_events,
         engagement_events,
         wallet_events,
-        poison: p1 + p2 + p3,
+        commerce_events,
+        poison: p1 + p2 + p3 + p4,
     })
 }

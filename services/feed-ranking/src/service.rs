@@ -101,7 +101,7 @@ impl FeedService {
         let built = built?;
         let items = match ads {
             Some(ads) if !filled.is_empty() => {
-                ads.merge(&self.catalog, built.items, filled, page_size)
+                ads.merge(&self.catalog, &viewer, built.items, filled, page_size)
                     .await
             }
             _ => built.items,
@@ -144,6 +144,7 @@ impl FeedService {
                 behaviors: s.behaviors,
                 recent_positive: Vec::new(),
                 pending: Vec::new(),
+                hidden_recent: 0,
             });
             let done: i64 = redis::Script::new(state::RESET_STATE)
                 .key(state::state_key(r, &user))
@@ -169,9 +170,10 @@ impl FeedService {
         ))
     }
 
-    /// The videos the feed asks neighbours for go with the vector (what
-    /// this viewer added to the co-engagement counts stays: it is
-    /// everyone's); the co-engagement consumer's dedupe memory stays too.
+    /// The videos the feed asks neighbours for go with the vector: hidden
+    /// from For You (what this viewer added to the co-engagement counts
+    /// stays, it is everyone's, and leaves with the viewer's history as
+    /// usual); the co-engagement consumer's dedupe memory stays too.
     /// Compare-and-set on that state's version, like its consumer.
     async fn forget_recent_videos(&self, user: &str) -> AppResult<()> {
         let r = &self.redis;
@@ -185,7 +187,11 @@ impl FeedService {
             let Some(mut co) = state::UserState::decode_opt(raw) else {
                 return Ok(());
             };
-            co.recent_positive.clear();
+            // Hidden rather than dropped: they still take their counts
+            // with them when they leave the viewer's history.
+            co.hidden_recent = co.hidden_recent.saturating_add(
+                u32::try_from(co.recent_videos(usize::MAX).len()).unwrap_or(u32::MAX),
+            );
             // KEYS[3] (a key to delete) is the seen-set, already reset.
             let done: i64 = redis::Script::new(state::RESET_STATE)
                 .key(state::co_state_key(r, user))

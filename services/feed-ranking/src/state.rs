@@ -71,11 +71,14 @@ pub struct UserState {
     /// allocation, not one per entry.
     #[prost(bytes = "vec", tag = "9")]
     pub behaviors: Vec<u8>,
-    /// The videos most recently engaged with positively (credited), oldest
-    /// first, at most `learning.co_window`: what a new positive engagement
-    /// counts as co-engaged with (`v:{video}:co`), and what For You asks
-    /// for neighbours. Kept in the co-engagement consumer's state
-    /// (`u:{user}:co`). Packed (see [`UserState::recent_videos`]).
+    /// The videos engaged with positively (credited), oldest first, at
+    /// most `learning.co_history`, in the order they were counted: the
+    /// last `learning.co_window` are what a new positive engagement counts
+    /// as co-engaged with (`v:{video}:co`), the newest are what For You
+    /// asks for neighbours, and the oldest, when it leaves, takes its
+    /// counts with it (see [`UserState::note_positive`]). Kept in the
+    /// co-engagement consumer's state (`u:{user}:co`). Packed (see
+    /// [`UserState::recent_videos`]).
     #[prost(bytes = "vec", tag = "10")]
     pub recent_positive: Vec<u8>,
     /// Impressions served with their features, waiting for their label
@@ -83,6 +86,23 @@ pub struct UserState {
     /// [`crate::rank::parse_pending`]).
     #[prost(bytes = "vec", tag = "11")]
     pub pending: Vec<u8>,
+    /// How many of the oldest `recent_positive` For You no longer asks for
+    /// neighbours (a feed refresh hides them; they stay for the counts'
+    /// sake, so what the viewer added still leaves when it should).
+    #[prost(uint32, tag = "12")]
+    pub hidden_recent: u32,
+}
+
+/// What one positive engagement changes in the co-engagement counts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CoChange {
+    /// The video is one more viewer's, co-engaged with each of these
+    /// (newest first): +1 each.
+    pub sources: Vec<String>,
+    /// The oldest video left the history: -1 for each of its pairs
+    /// (the video, then what it was counted as a source of) and for its
+    /// audience.
+    pub expired: Option<(String, Vec<String>)>,
 }
 
 /// Packed recent videos, each: 0 then the 16 bytes of a UUID, or the id's
@@ -251,39 +271,74 @@ impl UserState {
         self.events_applied += 1;
     }
 
-    /// The recently engaged videos, newest first.
-    pub fn recent_videos(&self) -> Vec<String> {
-        let mut v: Vec<String> = parse_videos(&self.recent_positive).collect();
-        v.reverse();
-        v
+    /// The recently engaged videos For You asks for neighbours, newest
+    /// first, at most `limit` (those a refresh hid left out).
+    pub fn recent_videos(&self, limit: usize) -> Vec<String> {
+        let mut spans = Vec::new();
+        let mut rest = self.recent_positive.as_slice();
+        while let Some(&tag) = rest.first() {
+            let len = 1 + if tag == 0 { 16 } else { usize::from(tag) };
+            if rest.len() < len {
+                break;
+            }
+            spans.push(&rest[..len]);
+            rest = &rest[len..];
+        }
+        let hidden = (self.hidden_recent as usize).min(spans.len());
+        spans[hidden..]
+            .iter()
+            .rev()
+            .take(limit)
+            .filter_map(|b| split_video(b).map(|(id, _)| id))
+            .collect()
     }
 
-    /// Notes a positive engagement with `video`. When it is new to the last
-    /// `window`, returns the videos engaged with before it (newest first:
-    /// the ones it is co-engaged with) and keeps it as the newest; when it
-    /// is among them already (a like after the view), moves it to the
-    /// newest and returns nothing, so one viewer counts a pair once.
-    pub fn note_positive(&mut self, video: &str, window: usize) -> Option<Vec<String>> {
+    /// Notes a positive engagement with `video`, keeping the last
+    /// `history` videos counted. When it is new to the last `window`, it
+    /// is appended, co-engaged with those (`CoChange::sources`); beyond
+    /// `history` the oldest leaves (`CoChange::expired`), its counts with
+    /// it: what it was counted as a source of (the `window` videos after
+    /// it) and its audience. Each viewer's contributions therefore last
+    /// as long as their history, every count is a sum of +1s and -1s in
+    /// each viewer's own event order, and a replay counts the same in any
+    /// interleaving. When the video is among the last `window` already (a
+    /// like after the view), nothing changes and None is returned, so one
+    /// viewer counts a pair once.
+    pub fn note_positive(
+        &mut self,
+        video: &str,
+        window: usize,
+        history: usize,
+    ) -> Option<CoChange> {
         if video.is_empty() || video.len() > 255 || window == 0 {
             return None;
         }
+        let history = history.max(window);
         let mut recent: Vec<String> = parse_videos(&self.recent_positive).collect();
-        let known = recent.iter().position(|v| v == video);
-        let before = match known {
-            Some(i) => {
-                recent.remove(i);
-                None
-            }
-            None => Some(recent.iter().rev().cloned().collect()),
+        let start = recent.len().saturating_sub(window);
+        if recent[start..].iter().any(|v| v == video) {
+            return None;
+        }
+        let mut change = CoChange {
+            sources: recent[start..].iter().rev().cloned().collect(),
+            expired: None,
         };
         recent.push(video.to_owned());
-        let excess = recent.len().saturating_sub(window);
+        // At most one leaves per engagement once the history is full
+        // (more only after `history` was lowered: then each leaving one
+        // needs its own pairs, so the excess goes one engagement at a time).
+        if recent.len() > history {
+            let gone = recent.remove(0);
+            let successors = recent[..window.min(recent.len())].to_vec();
+            change.expired = Some((gone, successors));
+            self.hidden_recent = self.hidden_recent.saturating_sub(1);
+        }
         let mut packed = Vec::with_capacity(self.recent_positive.len() + 17);
-        for v in &recent[excess..] {
+        for v in &recent {
             pack_video(&mut packed, v);
         }
         self.recent_positive = packed;
-        before
+        Some(change)
     }
 
     /// Recent strong engagement, newest first.
@@ -365,17 +420,18 @@ pub fn learned_key(r: &Redis, video: &str) -> String {
     r.key_of(&["v:", video, ":learned"])
 }
 /// ZSET: the videos viewers engaged with after `video` (among their next
-/// `learning.co_window` positive engagements), scored by how many did.
+/// `learning.co_window` positive engagements), scored by how many did
+/// (of the viewers whose history still holds `video`).
 pub fn co_key(r: &Redis, video: &str) -> String {
     r.key_of(&["v:", video, ":co"])
 }
-/// ZSET: per video, how many viewers engaged with it positively (once per
-/// viewer while it stays among their recent videos).
 /// The ranking models, one field per partition of `engagement.v1`.
 pub fn rank_model_key(r: &Redis) -> String {
     r.key("rank:model")
 }
 
+/// ZSET: per video, how many viewers engaged with it positively (of those
+/// whose history holds it; see `learning.co_history`).
 pub fn engaged_key(r: &Redis) -> String {
     r.key("v:engaged")
 }
@@ -400,7 +456,8 @@ pub fn bytes_to_f32s(b: &[u8]) -> Vec<f32> {
 /// version is unchanged (else nothing is written and the index of the first
 /// conflicting user is returned), together with the video deltas and the
 /// sorted-set increments (trending, co-engagement, audiences) its events
-/// produced.
+/// produced (a sorted-set member whose count a negative change brings to
+/// 0 is removed: co-engagement counts leaving with a viewer's history).
 ///
 /// A video's learned vector is shared by every consumer, so it is not
 /// compare-and-set: when it is still what the caller read (nearly always),
@@ -524,7 +581,12 @@ for k = 1, t do
   local c = tonumber(ARGV[a + 1])
   a = a + 1
   for i = 1, c do
-    redis.call('ZINCRBY', key, ARGV[a + 2 * i], ARGV[a + 2 * i - 1])
+    local by = ARGV[a + 2 * i]
+    local now = redis.call('ZINCRBY', key, by, ARGV[a + 2 * i - 1])
+    -- A count that drops to 0 (a viewer's contribution leaving) goes.
+    if tonumber(by) < 0 and tonumber(now) <= 0 then
+      redis.call('ZREM', key, ARGV[a + 2 * i - 1])
+    end
   end
   a = a + 2 * c
 end
@@ -641,23 +703,71 @@ mod tests {
         let b = "not-a-uuid";
         let c = "00000000-0000-7000-9000-000000000003";
         let upper = "00000000-0000-7000-9000-00000000000A";
+        let sources = |v: &[&str]| {
+            Some(CoChange {
+                sources: v.iter().map(|x| (*x).to_owned()).collect(),
+                expired: None,
+            })
+        };
         let mut s = UserState::default();
-        assert_eq!(s.note_positive(a, 3), Some(vec![]));
-        assert_eq!(s.note_positive(b, 3), Some(vec![a.to_owned()]));
-        // A like after the view: already there, moved to the newest.
-        assert_eq!(s.note_positive(a, 3), None);
-        assert_eq!(s.recent_videos(), [a, b]);
+        assert_eq!(s.note_positive(a, 3, 3), sources(&[]));
+        assert_eq!(s.note_positive(b, 3, 3), sources(&[a]));
+        // A like after the view: already there, nothing changes.
+        assert_eq!(s.note_positive(a, 3, 3), None);
+        assert_eq!(s.recent_videos(10), [b, a]);
+        assert_eq!(s.note_positive(c, 3, 3), sources(&[b, a]));
+        // Beyond the history the oldest goes, taking its counts: it was a
+        // source of the (up to window) videos after it. Ids keep their
+        // exact text.
+        let change = s.note_positive(upper, 3, 3).expect("new");
+        assert_eq!(change.sources, [c, b, a]);
+        // (a was a source of upper too: that +1 and -1 cancel.)
         assert_eq!(
-            s.note_positive(c, 3),
-            Some(vec![a.to_owned(), b.to_owned()])
+            change.expired,
+            Some((
+                a.to_owned(),
+                vec![b.to_owned(), c.to_owned(), upper.to_owned()]
+            ))
         );
-        // Beyond the window the oldest goes; ids keep their exact text.
-        assert_eq!(s.note_positive(upper, 3).map(|v| v.len()), Some(3));
-        assert_eq!(s.recent_videos(), [upper, c, a]);
+        assert_eq!(s.recent_videos(10), [upper, c, b]);
+        assert_eq!(s.recent_videos(2), [upper, c]);
         // UUIDs take 17 bytes, other ids their length + 1.
-        assert_eq!(s.recent_positive.len(), 17 + 17 + 37);
+        assert_eq!(s.recent_positive.len(), 17 + 11 + 37);
         let decoded = UserState::decode_opt(Some(s.encode_to_vec())).expect("decodes");
-        assert_eq!(decoded.recent_videos(), [upper, c, a]);
-        assert_eq!(s.note_positive("", 3), None);
+        assert_eq!(decoded.recent_videos(10), [upper, c, b]);
+        assert_eq!(s.note_positive("", 3, 3), None);
+    }
+
+    #[test]
+    fn a_longer_history_keeps_counts_after_the_window_and_a_refresh_hides_it() {
+        let ids: Vec<String> = (0..6)
+            .map(|i| format!("00000000-0000-7000-9000-{i:012}"))
+            .collect();
+        let mut s = UserState::default();
+        // Window 2, history 4: pairs with the last two; the first leaves
+        // at the fifth.
+        for (i, id) in ids.iter().enumerate().take(4) {
+            let change = s.note_positive(id, 2, 4).expect("new");
+            let want: Vec<String> = ids[i.saturating_sub(2)..i].iter().rev().cloned().collect();
+            assert_eq!(change.sources, want);
+            assert_eq!(change.expired, None);
+        }
+        // Outside the window again: counted again.
+        let again = s.note_positive(&ids[0], 2, 4).expect("new to the window");
+        assert_eq!(again.sources, [ids[3].clone(), ids[2].clone()]);
+        assert_eq!(
+            again.expired,
+            Some((ids[0].clone(), vec![ids[1].clone(), ids[2].clone()]))
+        );
+        // A refresh hides what is there from For You; the history stays.
+        s.hidden_recent = 4;
+        assert!(s.recent_videos(10).is_empty());
+        let change = s.note_positive(&ids[5], 2, 4).expect("new");
+        assert_eq!(
+            change.expired,
+            Some((ids[1].clone(), vec![ids[2].clone(), ids[3].clone()]))
+        );
+        assert_eq!(s.hidden_recent, 3);
+        assert_eq!(s.recent_videos(10), [ids[5].clone()]);
     }
 }

@@ -3,6 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The most recent videos For You may ask for neighbours (`co_sources`).
+pub const MAX_CO_SOURCES: usize = 64;
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct FeedConfig {
@@ -50,6 +53,9 @@ pub struct FeedConfig {
     /// Score with the weights learned from served-then-engaged labels
     /// (`learning.ranking`); false: the hand-set ones alone.
     pub learned_scoring: bool,
+    /// What the hand-set weights are worth, in labels: the learned deltas
+    /// are served times `n / (n + this)` after `n` labels.
+    pub learned_prior_examples: f32,
 }
 
 /// The weights of one scoring function over every candidate: each signal
@@ -107,6 +113,7 @@ impl Default for FeedConfig {
             co_evidence: 3.0,
             scoring: Scoring::default(),
             learned_scoring: true,
+            learned_prior_examples: 1000.0,
         }
     }
 }
@@ -138,7 +145,8 @@ impl FeedConfig {
         if self.ann_ef > 2_000 {
             problems.push("feed.ann_ef: at most 2000".into());
         }
-        if self.co_sources > 64 || self.co_neighbours > 500 || self.co_candidates > 1000 {
+        if self.co_sources > MAX_CO_SOURCES || self.co_neighbours > 500 || self.co_candidates > 1000
+        {
             problems.push(
                 "feed: co_sources at most 64, co_neighbours at most 500, co_candidates at most 1000"
                     .into(),
@@ -146,6 +154,9 @@ impl FeedConfig {
         }
         if !(0.0..=100.0).contains(&self.co_evidence) {
             problems.push("feed.co_evidence: must be 0..=100".into());
+        }
+        if !(0.0..=10_000_000.0).contains(&self.learned_prior_examples) {
+            problems.push("feed.learned_prior_examples: must be 0..=10000000".into());
         }
         if !(self.co_recency > 0.0 && self.co_recency <= 1.0) {
             problems.push("feed.co_recency: must be in (0, 1]".into());

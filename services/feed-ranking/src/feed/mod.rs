@@ -19,10 +19,11 @@ use crate::rank;
 use crate::state::{self, UserState};
 
 mod config;
-pub use config::{FeedConfig, Scoring};
+pub use config::{FeedConfig, MAX_CO_SOURCES, Scoring};
 
 /// Everything about the viewer the feed needs, read in one round trip.
 /// (The seen-set is not read whole: only the candidates are looked up.)
+#[derive(Default)]
 pub struct Viewer {
     pub user_id: String,
     /// Trending video ids: the viewer's country first (may be empty), then global.
@@ -45,6 +46,8 @@ pub struct Viewer {
     /// How far the learned ranking model moves each scoring weight from
     /// the hand-set one (see [`rank`]); None before any labelled impression.
     pub ranking: Option<[f32; rank::SIGNALS]>,
+    /// How many labels the models learned `ranking` from.
+    pub ranking_examples: u64,
 }
 
 /// state, profile, follows, suppressed creators, suppressed sounds,
@@ -92,6 +95,7 @@ pub async fn load_viewer(
             .hgetall(state::rank_model_key(r))
             .query_async(&mut conn)
             .await?;
+    let ranking = rank::decode_models(&models);
     let interests = profile
         .get("interests")
         .map(|s| {
@@ -123,9 +127,10 @@ pub async fn load_viewer(
             .unwrap_or_default(),
         birth_date: profile.get("birth_date").filter(|d| !d.is_empty()).cloned(),
         recent: UserState::decode_opt(co)
-            .map(|c| c.recent_videos())
+            .map(|c| c.recent_videos(MAX_CO_SOURCES))
             .unwrap_or_default(),
-        ranking: rank::served_delta(&rank::decode_models(&models)),
+        ranking: rank::served_delta(&ranking),
+        ranking_examples: rank::examples(&ranking),
     })
 }
 
@@ -526,6 +531,11 @@ impl Page<'_> {
         let prior = self.config.scoring.signal_weights();
         let mut weights = prior;
         if let Some(delta) = self.viewer.ranking.filter(|_| self.config.learned_scoring) {
+            let delta = rank::shrink(
+                delta,
+                self.viewer.ranking_examples,
+                self.config.learned_prior_examples,
+            );
             for (w, d) in weights.iter_mut().zip(delta) {
                 *w += d;
             }

@@ -26,6 +26,9 @@ pub struct Weights {
     pub follow: f32,
     pub profile_visit: f32,
     pub gift: f32,
+    /// A purchase from a video or LIVE (commerce.v1 OrderPaid with an
+    /// attributed source): the strongest engagement there is.
+    pub purchase: f32,
     pub quick_skip: f32,
     pub not_interested: f32,
 }
@@ -43,6 +46,7 @@ impl Default for Weights {
             follow: 1.5,
             profile_visit: 0.3,
             gift: 2.0,
+            purchase: 3.0,
             quick_skip: -0.6,
             not_interested: -2.0,
         }
@@ -70,6 +74,14 @@ pub struct LearningConfig {
     /// as co-engaged with (0: no co-engagement). Each costs the consumer a
     /// counter increment per positive engagement.
     pub co_window: usize,
+    /// How many of a viewer's latest positive engagements keep their
+    /// co-engagement counts (at least `co_window`): when an older one
+    /// leaves the viewer's history, what it added leaves the counts, so
+    /// they are bounded (at most `co_history x co_window` pairs per
+    /// viewer) and a replay still counts exactly the same. Each kept
+    /// video costs the viewer's co-engagement state 17 bytes. Changing it
+    /// (or `co_window`) needs a rebuild.
+    pub co_history: usize,
     pub weights: Weights,
     /// How For You's scoring weights learn from labelled impressions
     /// (kept by the co-engagement consumer; see `rank`).
@@ -91,6 +103,7 @@ impl Default for LearningConfig {
             dedupe_window: 128,
             trending_half_life_hours: 12.0,
             co_window: 10,
+            co_history: 200,
             weights: Weights::default(),
             ranking: RankLearning::default(),
         }
@@ -114,6 +127,11 @@ impl LearningConfig {
         self.ranking.validate_into(problems);
         if self.co_window > 64 {
             problems.push("learning.co_window: must be 0..=64".into());
+        }
+        if !(self.co_window..=2000).contains(&self.co_history) {
+            problems.push(
+                "learning.co_history: must be at least learning.co_window and at most 2000".into(),
+            );
         }
         if !(100..=100_000).contains(&self.dedupe_window) {
             problems.push(

@@ -9,14 +9,15 @@
 //! order) and on content vectors computed from the event itself, so a replay
 //! from `engagement.v1` rebuilds the same vectors.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use loop_platform::cache::Redis;
 use loop_platform::kafka::{BatchHandler, Delivery, topics};
 use loop_proto::events::v1::{
-    EngagementCredit, EngagementEvent, EngagementKind, NotInterestedTarget, WalletEvent,
-    wallet_event,
+    CommerceEvent, EngagementCredit, EngagementEvent, EngagementKind, NotInterestedTarget,
+    WalletEvent, commerce_event, wallet_event,
 };
 use prost::Message;
 
@@ -42,6 +43,10 @@ fn is_strong(e: &EngagementEvent) -> bool {
     }
 }
 
+/// `loop.commerce.v1.ReferralSource` numbers an order's source carries.
+const SOURCE_VIDEO: i32 = 2;
+const SOURCE_LIVE: i32 = 3;
+
 /// What an engagement handler keeps; each role is its own consumer group
 /// with its own per-user state, so each applies every event once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,8 +63,8 @@ pub enum Role {
     CoEngagement,
 }
 
-/// The `engagement.v1` (and `wallet.v1`: gifts are strong engagement)
-/// consumer.
+/// The `engagement.v1` (and `wallet.v1`: gifts, `commerce.v1`: purchases
+/// from a video or LIVE, are strong engagement) consumer.
 #[derive(Clone)]
 pub struct EngagementHandler {
     pub redis: Redis,
@@ -135,6 +140,49 @@ impl EngagementHandler {
     }
 }
 
+impl EngagementHandler {
+    /// A paid order attributed to a video or a LIVE room as the buyer's
+    /// engagement with that video (or the room's host, as a LIVE gift);
+    /// None for other commerce events and for orders bought elsewhere
+    /// (a showcase, or no creator at all).
+    fn purchase_engagement(&self, c: &CommerceEvent) -> Option<EngagementEvent> {
+        let Some(commerce_event::Payload::OrderPaid(o)) = &c.payload else {
+            return None;
+        };
+        let video_id = match o.source {
+            SOURCE_VIDEO if !o.source_id.is_empty() => o.source_id.clone(),
+            SOURCE_LIVE => String::new(),
+            _ => return None,
+        };
+        let mut e = EngagementEvent {
+            event_id: c.event_id.clone(),
+            occurred_at: c.occurred_at,
+            user_id: o.buyer_id.clone(),
+            video_id,
+            // The video's creator or the room's host: the affiliate when one
+            // was credited, else the seller selling in their own LIVE (a
+            // flash sale, an auction).
+            creator_id: if o.affiliate_id.is_empty() && o.source == SOURCE_LIVE {
+                o.seller_id.clone()
+            } else {
+                o.affiliate_id.clone()
+            },
+            ..Default::default()
+        };
+        if let Some(video) = self
+            .catalog
+            .as_ref()
+            .filter(|_| !e.video_id.is_empty())
+            .and_then(|cat| cat.get(&e.video_id))
+        {
+            e.hashtags = video.hashtags.clone();
+            e.category = video.category.clone();
+            e.sound_id = video.sound_id.clone();
+        }
+        Some(e)
+    }
+}
+
 /// A user's stored state and its version.
 type UserRow = (Option<Vec<u8>>, Option<String>);
 /// What a batch reads first: users' states and versions, videos' learned vectors.
@@ -187,6 +235,24 @@ impl BatchHandler for EngagementHandler {
         let mut poison = Vec::new();
         let mut events = Vec::with_capacity(batch.len());
         for (i, d) in batch.iter().enumerate() {
+            if d.topic.ends_with(topics::COMMERCE) {
+                if self.role == Role::CoEngagement {
+                    continue;
+                }
+                match CommerceEvent::decode(d.payload.as_slice()) {
+                    Ok(c) => {
+                        if let Some(e) = self.purchase_engagement(&c) {
+                            if e.user_id.is_empty() || e.event_id.is_empty() {
+                                poison.push((i, "order paid without buyer or event id".to_owned()));
+                            } else {
+                                events.push((d, e, self.config.weights.purchase));
+                            }
+                        }
+                    }
+                    Err(err) => poison.push((i, format!("undecodable CommerceEvent: {err}"))),
+                }
+                continue;
+            }
             if d.topic.ends_with(topics::WALLET) {
                 if self.role == Role::CoEngagement {
                     continue;
@@ -286,8 +352,9 @@ struct Effects<'a> {
     suppress: Vec<(String, String, i64)>,
     /// Videos marked seen: (key, id, ms).
     mark_seen: Vec<(String, String, i64)>,
-    /// Co-engagement and audience counters: ZSET key -> member -> increment.
-    counters: HashMap<String, HashMap<&'a str, f64>>,
+    /// Co-engagement and audience counters: ZSET key -> member -> change
+    /// (a member whose count reaches 0 is removed).
+    counters: HashMap<String, HashMap<Cow<'a, str>, f64>>,
     /// Labelled impressions for the ranking model of their partition, in
     /// the order their events came (see `rank`).
     labels: Vec<(i32, bool, [f32; rank::FEATURES])>,
@@ -532,13 +599,20 @@ impl EngagementHandler {
         }
         if self.role == Role::CoEngagement {
             self.mark_applied(p, d, e);
-            if self.config.ranking.enabled && !d.topic.ends_with(topics::WALLET) {
+            if self.config.ranking.enabled
+                && !d.topic.ends_with(topics::WALLET)
+                && !d.topic.ends_with(topics::COMMERCE)
+            {
                 label_impressions(&self.config.ranking, p, effects, d, e);
             }
             // Co-engagement follows engagement.v1 alone (a gift arrives on
             // wallet.v1, in no fixed order with it), so a rebuild, which
             // replays one topic after the other, counts the same pairs.
-            if weight > 0.0 && credits_video(e) && !d.topic.ends_with(topics::WALLET) {
+            if weight > 0.0
+                && credits_video(e)
+                && !d.topic.ends_with(topics::WALLET)
+                && !d.topic.ends_with(topics::COMMERCE)
+            {
                 self.co_engage(p, effects, e);
             }
             return;
@@ -558,27 +632,45 @@ impl EngagementHandler {
     }
 
     /// A credited positive engagement with a video new to the viewer's
-    /// recent ones: one more viewer of it, co-engaged with each of those.
+    /// recent ones: one more viewer of it, co-engaged with each of those;
+    /// and when the viewer's history is full, its oldest video's counts
+    /// leave (see [`UserState::note_positive`]).
     fn co_engage<'a>(&self, p: &mut Pending, effects: &mut Effects<'a>, e: &'a EngagementEvent) {
-        let Some(before) = p.state.note_positive(&e.video_id, self.config.co_window) else {
+        let config = &self.config;
+        let Some(change) = p
+            .state
+            .note_positive(&e.video_id, config.co_window, config.co_history)
+        else {
             return;
         };
         let r = &self.redis;
-        let video = e.video_id.as_str();
-        for source in before {
+        let mut count = |key: String, member: Cow<'a, str>, by: f64| {
             *effects
                 .counters
-                .entry(state::co_key(r, &source))
+                .entry(key)
                 .or_default()
-                .entry(video)
-                .or_default() += 1.0;
+                .entry(member)
+                .or_default() += by;
+        };
+        for source in change.sources {
+            count(
+                state::co_key(r, &source),
+                Cow::Borrowed(e.video_id.as_str()),
+                1.0,
+            );
         }
-        *effects
-            .counters
-            .entry(state::engaged_key(r))
-            .or_default()
-            .entry(video)
-            .or_default() += 1.0;
+        count(
+            state::engaged_key(r),
+            Cow::Borrowed(e.video_id.as_str()),
+            1.0,
+        );
+        if let Some((gone, successors)) = change.expired {
+            let key = state::co_key(r, &gone);
+            for next in successors {
+                count(key.clone(), Cow::Owned(next), -1.0);
+            }
+            count(state::engaged_key(r), Cow::Owned(gone), -1.0);
+        }
     }
 
     /// Records the event as applied to the user's state (partition
@@ -698,12 +790,23 @@ impl EngagementHandler {
             inv.key(state::learned_key(r, v));
         }
         // Sorted sets the batch increments: trending, then the counters.
-        let mut increments: Vec<(String, &HashMap<&str, f64>)> = effects
+        // (A counter whose +1s and -1s cancel within the batch is left out.)
+        let mut increments: Vec<(String, Vec<(&str, f64)>)> = effects
             .trending
             .iter()
-            .map(|(country, m)| (state::trending_key(r, *country), m))
+            .map(|(country, m)| {
+                let members = m.iter().map(|(v, x)| (*v, *x)).collect();
+                (state::trending_key(r, *country), members)
+            })
             .collect();
-        increments.extend(effects.counters.iter().map(|(k, m)| (k.clone(), m)));
+        increments.extend(effects.counters.iter().filter_map(|(k, m)| {
+            let members: Vec<(&str, f64)> = m
+                .iter()
+                .filter(|(_, x)| **x != 0.0)
+                .map(|(v, x)| (&**v, *x))
+                .collect();
+            (!members.is_empty()).then(|| (k.clone(), members))
+        }));
         for (key, _) in &increments {
             inv.key(key);
         }
@@ -720,7 +823,7 @@ impl EngagementHandler {
         }
         for (_, members) in &increments {
             inv.arg(members.len());
-            for (member, inc) in *members {
+            for (member, inc) in members {
                 inv.arg(*member).arg(*inc);
             }
         }
@@ -775,10 +878,7 @@ fn label_impressions(
         // first in its window, not one's own video) becomes an example: a
         // replayed or self-serving one must not steer everyone's weights.
         .filter(|_| e.credit() == EngagementCredit::Counted);
-    let at_ms = e
-        .occurred_at
-        .as_ref()
-        .map_or(0, |t| t.seconds * 1000 + i64::from(t.nanos) / 1_000_000);
+    let at_ms = label_clock_ms(e);
     let mut pending = rank::parse_pending(&p.state.pending);
     let before = pending.len();
     let labels = &mut effects.labels;
@@ -794,4 +894,17 @@ fn label_impressions(
     if pending.len() != before || answer == rank::Answer::Shown {
         p.state.pending = rank::pack_pending(&pending);
     }
+}
+
+/// The clock impressions wait on: when the gateway accepted the event
+/// (`accepted_at`), not when the client says it happened (`occurred_at`,
+/// which a client may backdate by up to a day: an impression reported a
+/// day old would expire as a negative label at the viewer's next event,
+/// on demand). Events without it (none the gateway publishes) fall back to
+/// `occurred_at`.
+fn label_clock_ms(e: &EngagementEvent) -> i64 {
+    e.accepted_at
+        .as_ref()
+        .or(e.occurred_at.as_ref())
+        .map_or(0, |t| t.seconds * 1000 + i64::from(t.nanos) / 1_000_000)
 }

@@ -5,7 +5,9 @@ use super::*;
 #[tokio::test]
 async fn replay_rebuilds_the_live_vectors_and_replaying_twice_changes_nothing() {
     use loop_platform::auth::Role;
-    use loop_proto::events::v1::{GiftSent, WalletEvent, wallet_event};
+    use loop_proto::events::v1::{
+        CommerceEvent, GiftSent, OrderPaid, WalletEvent, commerce_event, wallet_event,
+    };
     use loop_proto::feed_ranking::v1 as pb;
     use loop_proto::feed_ranking::v1::feed_ranking_service_client::FeedRankingServiceClient;
 
@@ -13,7 +15,12 @@ async fn replay_rebuilds_the_live_vectors_and_replaying_twice_changes_nothing() 
     let live = config(&prefix);
     loop_platform::kafka::ensure_topics(
         &live.kafka,
-        &[topics::ENGAGEMENT, topics::CONTENT, topics::WALLET],
+        &[
+            topics::ENGAGEMENT,
+            topics::CONTENT,
+            topics::WALLET,
+            topics::COMMERCE,
+        ],
     )
     .await
     .expect("topics");
@@ -101,7 +108,56 @@ async fn replay_rebuilds_the_live_vectors_and_replaying_twice_changes_nothing() 
             .expect("produce gift");
         *counts.get_mut(u).expect("user") += 1;
     }
-    let total = stream.len() as u64 + users.len() as u64;
+    // Purchases are strong engagement with the video (or LIVE) they came
+    // from (commerce.v1 OrderPaid with the attributed source): one per
+    // viewer from their family's video. A purchase from a showcase (no
+    // video) and other commerce events teach nothing.
+    let order_paid = |u: &str, source: i32, source_id: String, creator: String| CommerceEvent {
+        event_id: uuid::Uuid::now_v7().to_string(),
+        occurred_at: Some(prost_types::Timestamp {
+            seconds: 1_800_000_000 + 42 * 60,
+            nanos: 0,
+        }),
+        payload: Some(commerce_event::Payload::OrderPaid(OrderPaid {
+            order_id: uuid::Uuid::now_v7().to_string(),
+            buyer_id: u.to_owned(),
+            seller_id: "seller".into(),
+            total_cents: 2_500,
+            source,
+            source_id,
+            affiliate_id: creator,
+            ..Default::default()
+        })),
+    };
+    let mut commerce_events = 0u64;
+    for u in &users {
+        let n: usize = u[u.len() - 12..].parse().expect("user index");
+        let video = format!("00000000-0000-7000-9000-{:012}", 10 * (n % 5));
+        let creator = format!("creator-{}-0", FAMILIES[n % 5]);
+        for (event, teaches) in [
+            (order_paid(u, 2, video, creator.clone()), true),
+            (order_paid(u, 1, String::new(), creator), false),
+        ] {
+            let key = match &event.payload {
+                Some(commerce_event::Payload::OrderPaid(o)) => o.order_id.clone(),
+                _ => unreachable!(),
+            };
+            producer
+                .publish(
+                    topics::COMMERCE,
+                    &key,
+                    "loop.events.v1.CommerceEvent",
+                    &event,
+                )
+                .await
+                .expect("produce purchase");
+            commerce_events += 1;
+            if teaches {
+                *counts.get_mut(u).expect("user") += 1;
+            }
+        }
+    }
+    let total = stream.len() as u64 + 2 * users.len() as u64;
     testing::wait_for(
         "live consumer applied everything",
         Duration::from_secs(60),
@@ -140,6 +196,7 @@ async fn replay_rebuilds_the_live_vectors_and_replaying_twice_changes_nothing() 
     .expect("rebuild");
     assert_eq!(report.engagement_events, stream.len() as u64);
     assert_eq!(report.wallet_events, users.len() as u64);
+    assert_eq!(report.commerce_events, commerce_events);
     let rebuilt = states(&target, &users).await;
     for u in &users {
         let (a, b) = (&live_states[u], &rebuilt[u]);
@@ -156,6 +213,15 @@ async fn replay_rebuilds_the_live_vectors_and_replaying_twice_changes_nothing() 
         live_counters.len()
     );
     assert_eq!(live_counters, rebuilt_counters);
+    // Bounded: each viewer's counts are those of the videos their history
+    // holds (at most co_history), the older ones' left with them.
+    let histories = co_histories(&live.redis, &users).await;
+    let audiences: f64 = live_counters["v:engaged"].iter().map(|(_, n)| n).sum();
+    assert_eq!(audiences as usize, histories.values().sum::<usize>());
+    assert!(
+        histories.values().all(|n| *n == live.learning.co_history),
+        "every viewer's history filled and moved on: {histories:?}"
+    );
     // The ranking weights learned from the labelled impressions, and the
     // rebuild learned the same bits.
     let examples: f64 = live_counters

@@ -24,6 +24,10 @@ fn config(prefix: &str) -> Config {
     c.redis = testing::redis_config(prefix);
     c.kafka = testing::kafka_config(prefix);
     c.consumer.group_id = format!("{prefix}-ranker");
+    // A short window and history, so the streams' videos leave both and
+    // co-engagement counts come and go (a replay must count the same).
+    c.learning.co_window = 3;
+    c.learning.co_history = 5;
     c
 }
 
@@ -78,6 +82,10 @@ fn stream(users: usize, per_user: usize, impressions: bool) -> Vec<EngagementEve
                             seconds: at / 1000 - 1,
                             nanos: 0,
                         }),
+                        accepted_at: Some(prost_types::Timestamp {
+                            seconds: at / 1000 - 1,
+                            nanos: 0,
+                        }),
                         user_id: format!("00000000-0000-7000-8000-{u:012}"),
                         video_id: shown.clone(),
                         creator_id: format!("creator-{family}-{}", i % 3),
@@ -94,6 +102,10 @@ fn stream(users: usize, per_user: usize, impressions: bool) -> Vec<EngagementEve
             out.push(EngagementEvent {
                 event_id: uuid::Uuid::now_v7().to_string(),
                 occurred_at: Some(prost_types::Timestamp {
+                    seconds: at / 1000,
+                    nanos: 0,
+                }),
+                accepted_at: Some(prost_types::Timestamp {
                     seconds: at / 1000,
                     nanos: 0,
                 }),
@@ -177,7 +189,7 @@ async fn counters(redis: &RedisConfig) -> BTreeMap<String, Vec<(String, f64)>> {
             ("positives".to_owned(), m.positives as f64),
             ("bias".to_owned(), m.bias),
         ];
-        for (i, d) in m.delta.iter().chain(&m.squares).enumerate() {
+        for (i, d) in m.delta.iter().chain(&m.squares).chain(&m.means).enumerate() {
             numbers.push((format!("w{i}"), *d));
         }
         out.insert(format!("rank:model:{field}"), numbers);
@@ -219,6 +231,26 @@ async fn co_applied_total(redis: &RedisConfig, users: &[String]) -> u64 {
         .filter_map(UserState::decode_opt)
         .map(|s| s.events_applied)
         .sum()
+}
+
+/// Per user, the videos their co-engagement history holds now.
+async fn co_histories(redis: &RedisConfig, users: &[String]) -> HashMap<String, usize> {
+    let r = Redis::connect(redis).await.expect("redis");
+    let mut conn = r.conn.clone();
+    let keys: Vec<String> = users.iter().map(|u| state::co_state_key(&r, u)).collect();
+    let raw: Vec<Option<Vec<u8>>> = redis::cmd("MGET")
+        .arg(keys)
+        .query_async(&mut conn)
+        .await
+        .expect("mget");
+    users
+        .iter()
+        .zip(raw)
+        .map(|(u, s)| {
+            let n = UserState::decode_opt(s).map_or(0, |s| s.recent_videos(usize::MAX).len());
+            (u.clone(), n)
+        })
+        .collect()
 }
 
 fn expected_counts(events: &[EngagementEvent]) -> HashMap<String, u64> {
@@ -269,4 +301,5 @@ fn published(v: loop_proto::events::v1::VideoSnapshot) -> loop_proto::events::v1
 
 mod catalog;
 mod learning;
+mod ranking;
 mod user_state;
