@@ -106,6 +106,7 @@ impl Wallet {
                 escrow_id: escrow.to_string(),
                 platform_fee_bps: fee_bps,
                 split: None,
+                keep_cents: 0,
             }))
             .await
             .map_err(map)?

@@ -23,6 +23,7 @@ pub mod escrow;
 mod model;
 pub mod search;
 mod service;
+mod studio;
 pub mod sweeper;
 
 use std::sync::Arc;
@@ -237,7 +238,12 @@ pub async fn run(
     loop {
         match loop_platform::kafka::ensure_topics(
             &config.kafka,
-            &[topics::ENGAGEMENT, topics::CONTENT, topics::WALLET],
+            &[
+                topics::ENGAGEMENT,
+                topics::CONTENT,
+                topics::WALLET,
+                topics::COMMERCE,
+            ],
         )
         .await
         {
@@ -259,7 +265,12 @@ pub async fn run(
     {
         let mut opts = ConsumerOptions::new(
             &config.consumer.group_id,
-            &[topics::ENGAGEMENT, topics::CONTENT, topics::WALLET],
+            &[
+                topics::ENGAGEMENT,
+                topics::CONTENT,
+                topics::WALLET,
+                topics::COMMERCE,
+            ],
         );
         opts.max_batch = config.consumer.max_batch;
         opts.max_wait = Duration::from_millis(config.consumer.max_wait_ms);

@@ -38,6 +38,8 @@ enum Sort {
     Followers,
     AvgViews,
     Engagement,
+    ShopGmv,
+    ShopConversion,
 }
 
 impl Sort {
@@ -46,7 +48,14 @@ impl Sort {
             Self::Followers => "followers",
             Self::AvgViews => "avg_views_30d",
             Self::Engagement => "engagement_rate",
+            Self::ShopGmv => "shop_gmv_cents_30d",
+            Self::ShopConversion => "shop_conversion_rate_30d",
         }
+    }
+
+    /// Whether the key is a float (kept in the token as its bits).
+    fn float(self) -> bool {
+        matches!(self, Self::Engagement | Self::ShopConversion)
     }
 }
 
@@ -63,6 +72,8 @@ pub struct Query {
     follower_max: Option<i64>,
     min_avg_views: Option<i64>,
     min_engagement_rate: Option<f64>,
+    min_shop_gmv_cents: Option<i64>,
+    min_shop_conversion_rate: Option<f64>,
     audience: Vec<Audience>,
     category: Option<String>,
     max_rate_cents: Option<i64>,
@@ -112,6 +123,13 @@ impl Query {
             ));
         }
         let min_er = unit("min_engagement_rate", req.min_engagement_rate)?;
+        let min_conversion = unit("min_shop_conversion_rate", req.min_shop_conversion_rate)?;
+        if req.min_shop_gmv_cents < 0 {
+            return Err(MktError::invalid(
+                "min_shop_gmv_cents",
+                "must not be negative",
+            ));
+        }
         if req.audience.len() > 5 {
             return Err(MktError::invalid("audience", "at most 5 audience filters"));
         }
@@ -157,6 +175,8 @@ impl Query {
             pb::CreatorSort::Unspecified | pb::CreatorSort::FollowersDesc => Sort::Followers,
             pb::CreatorSort::AvgViewsDesc => Sort::AvgViews,
             pb::CreatorSort::EngagementRateDesc => Sort::Engagement,
+            pb::CreatorSort::ShopGmvDesc => Sort::ShopGmv,
+            pb::CreatorSort::ShopConversionDesc => Sort::ShopConversion,
         };
         let page = req.page.clone().unwrap_or_default();
         let hash = {
@@ -182,6 +202,8 @@ impl Query {
             follower_max,
             min_avg_views: positive(req.min_avg_views),
             min_engagement_rate: (min_er > 0.0).then_some(min_er),
+            min_shop_gmv_cents: (req.min_shop_gmv_cents > 0).then_some(req.min_shop_gmv_cents),
+            min_shop_conversion_rate: (min_conversion > 0.0).then_some(min_conversion),
             audience,
             category,
             max_rate_cents: (req.max_rate_cents > 0).then_some(req.max_rate_cents),
@@ -199,8 +221,8 @@ impl Query {
     fn sql_with(&self, prefix: &str) -> QueryBuilder<'_, Postgres> {
         let mut q = QueryBuilder::new(prefix);
         q.push(
-            "SELECT creator_id, country, categories, rate_cents, followers, avg_views_30d, engagement_rate, aud_countries \
-             FROM creator_stats WHERE listed AND open_to_offers",
+            "SELECT creator_id, country, categories, rate_cents, followers, avg_views_30d, engagement_rate, aud_countries, \
+             shop_gmv_cents_30d, shop_conversion_rate_30d FROM creator_stats WHERE listed AND open_to_offers",
         );
         match self.countries.as_slice() {
             [] => {}
@@ -224,6 +246,12 @@ impl Query {
         }
         if let Some(v) = self.min_engagement_rate {
             q.push(" AND engagement_rate >= ").push_bind(v);
+        }
+        if let Some(v) = self.min_shop_gmv_cents {
+            q.push(" AND shop_gmv_cents_30d >= ").push_bind(v);
+        }
+        if let Some(v) = self.min_shop_conversion_rate {
+            q.push(" AND shop_conversion_rate_30d >= ").push_bind(v);
         }
         for a in &self.audience {
             match a {
@@ -253,7 +281,7 @@ impl Query {
         let col = self.sort.column();
         if let Some(t) = &self.after {
             q.push(format!(" AND ({col}, creator_id) < ("));
-            if self.sort == Sort::Engagement {
+            if self.sort.float() {
                 q.push_bind(f64::from_bits(t.k.cast_unsigned()));
             } else {
                 q.push_bind(t.k);
@@ -276,6 +304,8 @@ struct ResultRow {
     avg_views_30d: i64,
     engagement_rate: f64,
     aud_countries: sqlx::types::Json<HashMap<String, f64>>,
+    shop_gmv_cents_30d: i64,
+    shop_conversion_rate_30d: f64,
 }
 
 /// The plan Postgres picks for a search (the benchmark shows them).
@@ -297,6 +327,8 @@ pub async fn search(pool: &PgPool, query: &Query) -> MktResult<pb::SearchCreator
             Sort::Followers => r.followers,
             Sort::AvgViews => r.avg_views_30d,
             Sort::Engagement => r.engagement_rate.to_bits().cast_signed(),
+            Sort::ShopGmv => r.shop_gmv_cents_30d,
+            Sort::ShopConversion => r.shop_conversion_rate_30d.to_bits().cast_signed(),
         },
         id: r.creator_id,
         f: query.hash.clone(),
@@ -316,6 +348,8 @@ pub async fn search(pool: &PgPool, query: &Query) -> MktResult<pb::SearchCreator
                     avg_views_30d: u64::try_from(r.avg_views_30d).unwrap_or(0),
                     engagement_rate: r.engagement_rate,
                     top_audience_countries: crate::analytics::top(&map, 3),
+                    shop_gmv_cents_30d: r.shop_gmv_cents_30d,
+                    shop_conversion_rate_30d: r.shop_conversion_rate_30d,
                 }
             })
             .collect(),

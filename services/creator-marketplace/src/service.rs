@@ -135,4 +135,5 @@ loop_platform::authenticated_api! {
     approve_deliverable(pb::ApproveDeliverableRequest) -> pb::ApproveDeliverableResponse;
     request_changes(pb::RequestChangesRequest) -> pb::RequestChangesResponse;
     get_campaign_report(pb::GetCampaignReportRequest) -> pb::GetCampaignReportResponse;
+    list_creator_video_stats(pb::ListCreatorVideoStatsRequest) -> pb::ListCreatorVideoStatsResponse;
 }

@@ -48,7 +48,69 @@ pub(super) async fn apply(
         Event::Engagement(e) => apply_view(tx, e, dirty).await,
         Event::Content(e) => apply_content(tx, e, dirty).await,
         Event::Wallet(e) => apply_gift(tx, e, dirty).await,
+        Event::Commerce(e) => apply_shop(tx, e, dirty).await,
     }
+}
+
+/// Shop facts: a visit row per ReferralRecorded; an order row per
+/// attributed OrderPaid, its refunds (the running total the event carries)
+/// and its cancellation. Unattributed orders store nothing.
+async fn apply_shop(
+    tx: &mut PgConnection,
+    e: &ev::CommerceEvent,
+    dirty: &mut BTreeSet<Uuid>,
+) -> sqlx::Result<()> {
+    use ev::commerce_event::Payload as M;
+    let at = when(e.occurred_at.as_ref());
+    let touched: Option<Uuid> = match &e.payload {
+        Some(M::ReferralRecorded(r)) => {
+            sqlx::query(
+                "INSERT INTO shop_referrals (event_id, creator_id, product_id, occurred_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(id(&e.event_id))
+            .bind(id(&r.creator_id))
+            .bind(id(&r.product_id))
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+            Some(id(&r.creator_id))
+        }
+        Some(M::OrderPaid(o)) if !o.affiliate_id.is_empty() => {
+            sqlx::query(
+                "INSERT INTO shop_orders (order_id, creator_id, total_cents, paid_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(id(&o.order_id))
+            .bind(id(&o.affiliate_id))
+            .bind(o.total_cents)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+            Some(id(&o.affiliate_id))
+        }
+        Some(M::OrderRefunded(r)) => {
+            sqlx::query_scalar(
+                "UPDATE shop_orders SET refunded_cents = GREATEST(refunded_cents, LEAST($2, total_cents)) \
+                 WHERE order_id = $1 RETURNING creator_id",
+            )
+            .bind(id(&r.order_id))
+            .bind(r.refunded_cents)
+            .fetch_optional(&mut *tx)
+            .await?
+        }
+        Some(M::OrderCancelled(c)) => {
+            sqlx::query_scalar(
+                "UPDATE shop_orders SET cancelled = true WHERE order_id = $1 RETURNING creator_id",
+            )
+            .bind(id(&c.order_id))
+            .fetch_optional(&mut *tx)
+            .await?
+        }
+        _ => None,
+    };
+    dirty.extend(touched);
+    Ok(())
 }
 
 async fn apply_view(
@@ -75,6 +137,7 @@ async fn apply_view(
     let (viewer, video, creator) = (id(&e.user_id), id(&e.video_id), id(&e.creator_id));
     let at = when(e.occurred_at.as_ref());
     bump(tx, video, creator, "views", 1).await?;
+    crate::studio::count_daily_view(tx, video, creator, at).await?;
     sqlx::query(
         "INSERT INTO creator_viewers (creator_id, viewer_id, last_view_at) VALUES ($1, $2, $3) \
          ON CONFLICT (creator_id, viewer_id) DO UPDATE SET last_view_at = GREATEST(creator_viewers.last_view_at, EXCLUDED.last_view_at)",

@@ -12,7 +12,14 @@
 //! - views: `engagement.v1` VIEW (the only source of views);
 //! - likes, comments, shares, follows, videos, viewer profiles: `content.v1`
 //!   (the content service's authoritative records, not client reports);
-//! - gifts: `wallet.v1` GiftSent.
+//! - gifts: `wallet.v1` GiftSent;
+//! - shop (GMV and conversion): `commerce.v1` ReferralRecorded (a visit
+//!   from the creator's showcase, video or LIVE) and the orders attributed
+//!   to the creator (OrderPaid with an affiliate, then OrderRefunded and
+//!   OrderCancelled of the same order, which share its key and arrive after
+//!   it): GMV = what buyers paid net of refunds, cancelled orders left out;
+//!   conversion = orders neither cancelled nor fully refunded / visits,
+//!   both over the window.
 //!
 //! Audience = distinct viewers of the creator's videos in the last 30 days,
 //! split by the viewer's own profile (age band from the birth date at read
@@ -49,6 +56,7 @@ pub struct AnalyticsHandler {
     engagement_topic: String,
     content_topic: String,
     wallet_topic: String,
+    commerce_topic: String,
 }
 
 impl AnalyticsHandler {
@@ -58,6 +66,7 @@ impl AnalyticsHandler {
             engagement_topic: kafka.topic(topics::ENGAGEMENT),
             content_topic: kafka.topic(topics::CONTENT),
             wallet_topic: kafka.topic(topics::WALLET),
+            commerce_topic: kafka.topic(topics::COMMERCE),
         }
     }
 }
@@ -73,11 +82,12 @@ static ENGAGEMENT_COUNTED: std::sync::LazyLock<prometheus::IntCounterVec> =
         )
     });
 
-/// One decoded event of any of the three topics.
+/// One decoded event of any of the four topics.
 enum Event {
     Engagement(ev::EngagementEvent),
     Content(ev::ContentEvent),
     Wallet(ev::WalletEvent),
+    Commerce(ev::CommerceEvent),
 }
 
 fn uuid(field: &str, value: &str) -> Result<Uuid, String> {
@@ -100,6 +110,9 @@ impl AnalyticsHandler {
         } else if d.topic == self.wallet_topic {
             let e: ev::WalletEvent = d.decode().map_err(|e| format!("undecodable: {e}"))?;
             (e.event_id.clone(), Event::Wallet(e))
+        } else if d.topic == self.commerce_topic {
+            let e: ev::CommerceEvent = d.decode().map_err(|e| format!("undecodable: {e}"))?;
+            (e.event_id.clone(), Event::Commerce(e))
         } else {
             return Err(format!("unexpected topic {}", d.topic));
         };
@@ -228,6 +241,26 @@ fn validate(event: &Event) -> Result<(), String> {
                 uuid("recipient_id", &g.recipient_id)?;
             }
         }
+        Event::Commerce(e) => {
+            use ev::commerce_event::Payload as M;
+            match &e.payload {
+                Some(M::ReferralRecorded(r)) => {
+                    uuid("creator_id", &r.creator_id)?;
+                    uuid("product_id", &r.product_id)?;
+                }
+                Some(M::OrderPaid(o)) => {
+                    uuid("order_id", &o.order_id)?;
+                    if !o.affiliate_id.is_empty() {
+                        uuid("affiliate_id", &o.affiliate_id)?;
+                    }
+                }
+                Some(M::OrderRefunded(ev::OrderRefunded { order_id, .. }))
+                | Some(M::OrderCancelled(ev::OrderCancelled { order_id, .. })) => {
+                    uuid("order_id", order_id)?;
+                }
+                _ => {}
+            }
+        }
     }
     Ok(())
 }
@@ -251,7 +284,43 @@ pub struct Analytics {
     pub top_categories: Vec<(String, f64)>,
     pub top_hashtags: Vec<(String, f64)>,
     pub gifts_diamonds_30d: i64,
+    pub shop: Shop,
     pub computed_at: DateTime<Utc>,
+}
+
+/// A creator's shop numbers over the window (see the module's doc).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Shop {
+    pub gmv_cents: i64,
+    pub orders: i64,
+    pub visits: i64,
+    pub conversion_rate: f64,
+}
+
+/// The shop numbers of `creator` since `since`.
+pub async fn shop(pool: &PgPool, creator: Uuid, since: DateTime<Utc>) -> sqlx::Result<Shop> {
+    let (gmv, orders): (i64, i64) = sqlx::query_as(
+        "SELECT COALESCE(sum(total_cents - refunded_cents), 0)::bigint, \
+                count(*) FILTER (WHERE refunded_cents < total_cents) \
+         FROM shop_orders WHERE creator_id = $1 AND paid_at >= $2 AND NOT cancelled",
+    )
+    .bind(creator)
+    .bind(since)
+    .fetch_one(pool)
+    .await?;
+    let visits: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM shop_referrals WHERE creator_id = $1 AND occurred_at >= $2",
+    )
+    .bind(creator)
+    .bind(since)
+    .fetch_one(pool)
+    .await?;
+    Ok(Shop {
+        gmv_cents: gmv,
+        orders,
+        visits,
+        conversion_rate: ratio(orders, visits),
+    })
 }
 
 fn ratio(part: i64, whole: i64) -> f64 {
@@ -381,6 +450,7 @@ pub async fn compute(pool: &PgPool, creator: Uuid, now: DateTime<Utc>) -> sqlx::
         &creator_audience(pool, creator, since).await?,
         now.date_naive(),
     );
+    let shop = shop(pool, creator, since).await?;
     Ok(Analytics {
         creator_id: creator,
         followers: u64::try_from(followers).unwrap_or(0),
@@ -403,6 +473,7 @@ pub async fn compute(pool: &PgPool, creator: Uuid, now: DateTime<Utc>) -> sqlx::
             .map(|(h, n)| (h, ratio(n, views)))
             .collect(),
         gifts_diamonds_30d: gifts,
+        shop,
         computed_at: now,
     })
 }
@@ -473,6 +544,10 @@ impl Analytics {
             top_hashtags: list(&self.top_hashtags),
             gifts_received_diamonds_30d: self.gifts_diamonds_30d,
             computed_at: Some(loop_platform::time::to_timestamp(self.computed_at)),
+            shop_gmv_cents_30d: self.shop.gmv_cents,
+            shop_orders_30d: u64::try_from(self.shop.orders).unwrap_or(0),
+            shop_referral_visits_30d: u64::try_from(self.shop.visits).unwrap_or(0),
+            shop_conversion_rate_30d: self.shop.conversion_rate,
         }
     }
 }
@@ -486,11 +561,13 @@ pub async fn refresh(pool: &PgPool, creators: &[Uuid]) -> sqlx::Result<()> {
         let a = compute(pool, *creator, now).await?;
         let countries: HashMap<&String, f64> = a.countries.iter().map(|(k, v)| (k, *v)).collect();
         sqlx::query(
-            "INSERT INTO creator_stats (creator_id, followers, avg_views_30d, engagement_rate, aud_age, aud_gender, aud_countries, computed_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+            "INSERT INTO creator_stats (creator_id, followers, avg_views_30d, engagement_rate, aud_age, aud_gender, aud_countries, computed_at, \
+             shop_gmv_cents_30d, shop_conversion_rate_30d) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
              ON CONFLICT (creator_id) DO UPDATE SET followers = EXCLUDED.followers, avg_views_30d = EXCLUDED.avg_views_30d, \
              engagement_rate = EXCLUDED.engagement_rate, aud_age = EXCLUDED.aud_age, aud_gender = EXCLUDED.aud_gender, \
-             aud_countries = EXCLUDED.aud_countries, computed_at = EXCLUDED.computed_at",
+             aud_countries = EXCLUDED.aud_countries, computed_at = EXCLUDED.computed_at, \
+             shop_gmv_cents_30d = EXCLUDED.shop_gmv_cents_30d, shop_conversion_rate_30d = EXCLUDED.shop_conversion_rate_30d",
         )
         .bind(creator)
         .bind(i64::try_from(a.followers).unwrap_or(i64::MAX))
@@ -500,6 +577,8 @@ pub async fn refresh(pool: &PgPool, creators: &[Uuid]) -> sqlx::Result<()> {
         .bind(a.genders.to_vec())
         .bind(sqlx::types::Json(countries))
         .bind(now)
+        .bind(a.shop.gmv_cents)
+        .bind(a.shop.conversion_rate)
         .execute(pool)
         .await?;
     }

@@ -31,10 +31,13 @@ use uuid::Uuid;
 #[path = "../common/mod.rs"]
 mod common;
 mod recount;
+mod shop;
 mod stream;
+mod studio;
 
 use recount::recount;
 use stream::stream;
+use studio::check_studio;
 
 /// One event as produced: topic, key, payload.
 #[derive(Clone)]
@@ -240,6 +243,7 @@ async fn analytics_equal_a_recount_after_duplicates_redelivery_and_replay() {
     let expected = recount(&creators, &sent, Utc::now());
     let got = served(&first, &keys, &creators).await;
     assert_eq!(got, expected, "analytics differ from the recount");
+    check_studio(&first, &keys, &creators, &sent).await;
     // The numbers are not trivial.
     assert!(
         expected
@@ -289,5 +293,6 @@ async fn analytics_equal_a_recount_after_duplicates_redelivery_and_replay() {
     wait_processed(&second, unique).await;
     let replayed = served(&second, &keys, &creators).await;
     assert_eq!(replayed, expected, "a replay rebuilds the same analytics");
+    check_studio(&second, &keys, &creators, &sent).await;
     shutdown.cancel();
 }

@@ -227,6 +227,8 @@ impl Tally {
                 .map(|g| g.1)
                 .sum(),
             computed_at: None,
+            // This stream has no commerce.v1 (shop.rs covers the shop numbers).
+            ..Default::default()
         }
     }
 }
