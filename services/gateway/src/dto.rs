@@ -125,14 +125,25 @@ pub struct VideoDto {
     pub playback_url: Option<String>,
     /// Poster image, signed like `playback_url`.
     pub poster_url: Option<String>,
+    /// Frame width in pixels the media service measured (of the rendered
+    /// duet or stitch once rendered); absent for a video published by URL.
+    pub width: Option<u32>,
+    /// Frame height in pixels, as `width`.
+    pub height: Option<u32>,
+    /// width / height (e.g. 0.5625 for 9:16 portrait), when both are known.
+    pub aspect_ratio: Option<f64>,
 }
 
 impl From<pb::Video> for VideoDto {
     fn from(v: pb::Video) -> Self {
         let (playback_url, poster_url) = crate::playback::signed_urls(&v.media_url).unzip();
+        let measured = (v.width > 0 && v.height > 0).then_some((v.width, v.height));
         Self {
             playback_url,
             poster_url,
+            width: measured.map(|(w, _)| w),
+            height: measured.map(|(_, h)| h),
+            aspect_ratio: measured.map(|(w, h)| f64::from(w) / f64::from(h)),
             visibility: enum_to_str(v.visibility().as_str_name(), "VISIBILITY_"),
             moderation_state: enum_to_str(v.moderation_state().as_str_name(), "MODERATION_STATE_"),
             remix_kind: (v.remix_kind() != pb::RemixKind::Unspecified)

@@ -159,9 +159,9 @@ pub fn authenticate(parts: &Parts, state: &AppState) -> Result<AuthUser, ApiErro
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or_else(|| ApiError::unauthenticated("Authorization must be 'Bearer <token>'"))?,
         None => {
-            let token = crate::web::cookie_token(&parts.headers).ok_or_else(|| {
-                ApiError::unauthenticated("missing Authorization: Bearer <token> header")
-            })?;
+            let token = crate::web::cookie_token(&parts.headers, state.secure_cookies).ok_or_else(
+                || ApiError::unauthenticated("missing Authorization: Bearer <token> header"),
+            )?;
             crate::web::check_csrf(&parts.method, &parts.headers)?;
             token
         }

@@ -313,7 +313,7 @@ impl AppState {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Loop API", version = "1", description = "The client API of Loop, a short-video platform. Authenticate with `Authorization: Bearer <token>` from /v1/auth/login (browsers: the HttpOnly `loop_session` cookie the same call sets, with an `X-Loop-Csrf` header on every method but GET)."),
+    info(title = "Loop API", version = "1", description = "The client API of Loop, a short-video platform. Authenticate with `Authorization: Bearer <token>` from /v1/auth/login (browsers: the HttpOnly `__Host-loop_session` cookie the same call sets (`loop_session` in development), with an `X-Loop-Csrf` header on every method but GET and HEAD; security scheme `session_cookie`)."),
     modifiers(&BearerAuth),
     components(schemas(ErrorBody))
 )]
@@ -337,13 +337,21 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
+#[derive(OpenApi)]
+#[openapi(paths(playback::serve))]
+struct MediaEdgeDoc;
+
 /// The routes and the OpenAPI document served at `/openapi.json`, built from
 /// the same handlers.
 fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let (api, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::router())
         .split_for_parts();
+    // The media edge is routed on its own (its last segment is a wildcard
+    // path); its document is merged here.
+    openapi.merge(MediaEdgeDoc::openapi());
     responses::document_common(&mut openapi);
+    responses::document_session_cookie(&mut openapi);
     constraints::document_cross_field_rules(&mut openapi);
     openapi.info.version = env!("CARGO_PKG_VERSION").into();
     (api, openapi)
@@ -390,7 +398,10 @@ pub fn router(state: AppState) -> Router {
 /// (never under `/v1/`), else a JSON 404.
 async fn fallback(State(state): State<AppState>, request: Request) -> Response {
     match &state.config.http.web_dir {
-        Some(dir) if !request.uri().path().starts_with("/v1/") => web::serve(dir, request).await,
+        Some(dir) if !request.uri().path().starts_with("/v1/") => {
+            // Cookies are Secure everywhere but development.
+            web::serve(dir, !state.secure_cookies, request).await
+        }
         _ => {
             ApiError::new(http::StatusCode::NOT_FOUND, "not_found", "no such route").into_response()
         }
@@ -432,7 +443,10 @@ async fn readyz(State(state): State<AppState>) -> Response {
             state.commerce_channel.clone(),
             "loop.commerce.v1.CommerceService"
         ),
-        serving(state.media_channel.clone(), "loop.media.v1.MediaService"),
+        async {
+            serving(state.media_channel.clone(), "loop.media.v1.MediaService").await
+                && playback::key_matches(&state).await
+        },
     );
     let redis_ok = {
         let mut conn = state.redis.conn.clone();
@@ -533,7 +547,9 @@ async fn rate_limit(State(state): State<AppState>, request: Request, next: Next)
         return next.run(request).await;
     }
     let ip = limits::client_ip(&request, limiter.config());
-    let (class, subject, request) = if path.starts_with("/v1/auth/") {
+    // Logging out is not an authentication attempt: it spends the caller's
+    // ordinary budget, not the per-address sign-up/login one.
+    let (class, subject, request) = if path.starts_with("/v1/auth/") && path != "/v1/auth/logout" {
         (limits::Class::Auth, format!("auth-ip:{ip}"), request)
     } else {
         let (parts, body) = request.into_parts();
@@ -648,9 +664,27 @@ mod tests {
             .map(|item| item.as_object().map_or(0, |m| m.len()))
             .sum();
         assert_eq!(
-            operations, 142,
+            operations, 173,
             "a route was added or lost: update the count"
         );
+        // Operation ids name one operation each: generated clients (the web
+        // client's types) key operations by id, so a repeated id gives one
+        // route another's shapes.
+        let mut ids: Vec<&str> = doc["paths"]
+            .as_object()
+            .expect("paths")
+            .values()
+            .filter_map(|item| item.as_object())
+            .flat_map(|m| m.values())
+            .filter_map(|op| op["operationId"].as_str())
+            .collect();
+        ids.sort_unstable();
+        let repeated: Vec<_> = ids
+            .windows(2)
+            .filter(|w| w[0] == w[1])
+            .map(|w| w[0])
+            .collect();
+        assert!(repeated.is_empty(), "repeated operation ids: {repeated:?}");
         let schemas = &doc["components"]["schemas"];
         let returns = |path: &str, method: &str, status: &str| {
             doc["paths"][path][method]["responses"][status]["content"]["application/json"]["schema"]

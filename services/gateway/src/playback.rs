@@ -65,11 +65,11 @@ impl MediaEdgeConfig {
         if !(1024..=1024 * 1024 * 1024).contains(&self.max_patch_bytes) {
             problems.push("media.max_patch_bytes: must be 1024..=1073741824".into());
         }
-        if !(1024..=3 * 1024 * 1024).contains(&self.chunk_bytes) {
-            problems.push(
-                "media.chunk_bytes: must be 1024..=3145728 (the media service's chunk limit)"
-                    .into(),
-            );
+        let max_chunk = loop_platform::playback::MAX_FORWARDED_CHUNK_BYTES;
+        if !(1024..=max_chunk).contains(&self.chunk_bytes) {
+            problems.push(format!(
+                "media.chunk_bytes: must be 1024..={max_chunk} (what every media service accepts per chunk)"
+            ));
         }
     }
 
@@ -185,11 +185,74 @@ pub fn parse_range(value: Option<&str>, size: u64) -> Result<Option<(u64, u64)>,
     Ok(Some((start, end)))
 }
 
-fn denied(message: &str) -> Response {
-    ApiError::new(StatusCode::FORBIDDEN, "permission_denied", message).into_response()
+/// A refused playback URL: 403 either way, with `reason` telling an
+/// expired URL (`URL_EXPIRED`: fetch the video again for a fresh one) from
+/// one that was never valid (`URL_INVALID`).
+fn denied(reason: &str, message: &str) -> Response {
+    ApiError {
+        reason: Some(reason.into()),
+        ..ApiError::new(StatusCode::FORBIDDEN, "permission_denied", message)
+    }
+    .into_response()
 }
 
-/// `GET /media/{upload_id}/{expires}/{signature}/{*path}`.
+/// Whether the media service checks playback signatures with this
+/// gateway's key (the key is configured in both): a URL for an upload that
+/// does not exist is "not found" under the same key, "not valid" under
+/// another. Part of `/readyz`.
+pub async fn key_matches(st: &AppState) -> bool {
+    let signer = &st.playback;
+    let upload_id = uuid::Uuid::nil().to_string();
+    let expires = loop_platform::playback::now_secs() + 60;
+    let request = loop_platform::grpc::request(
+        media::ReadObjectRequest {
+            upload_id: upload_id.clone(),
+            path: "master.m3u8".into(),
+            offset: 0,
+            length: 1,
+            expires,
+            signature: loop_platform::playback::sign(&signer.key, &upload_id, expires),
+        },
+        None,
+        std::time::Duration::from_secs(2),
+    );
+    match st.media().read_object(request).await {
+        Err(status) if status.code() == tonic::Code::PermissionDenied => {
+            tracing::error!(
+                "the media service refuses this gateway's playback signatures: \
+                 media.url_key (gateway) and playback.url_key (media) differ"
+            );
+            false
+        }
+        // NotFound (the expected answer) or anything else: the key is not
+        // what is wrong.
+        _ => true,
+    }
+}
+
+/// Play a video: its HLS playlists, segments and poster, through the
+/// signed URL a video response carries (`playback_url`, `poster_url`);
+/// playlists name their segments relatively, so the signature travels
+/// with them. No bearer token: the signature is the credential, for
+/// `media.url_ttl_secs`. One `Range` (`bytes=a-b`, `bytes=a-`, `bytes=-n`)
+/// is honoured (206); `Cache-Control: private` never outlives the URL.
+#[utoipa::path(get, path = "/media/{upload_id}/{expires}/{signature}/{path}", tag = "media",
+    params(
+        ("upload_id" = uuid::Uuid, Path, description = "The upload the video was published from"),
+        ("expires" = u64, Path, description = "Unix seconds until which the URL works"),
+        ("signature" = String, Path, description = "HMAC-SHA256 of the upload id and the expiry (base64url)"),
+        ("path" = String, Path, description = "`master.m3u8`, `<rendition>/index.m3u8`, `<rendition>/seg_NNNNN.ts` or `poster.jpg` (may contain one `/`)"),
+        ("Range" = Option<String>, Header, description = "One byte range, e.g. `bytes=0-1023`"),
+    ),
+    responses(
+        (status = 200, description = "The whole object (`application/vnd.apple.mpegurl`, `video/mp2t` or `image/jpeg`)",
+            headers(("Accept-Ranges" = String, description = "bytes"), ("Cache-Control" = String, description = "private, max-age until the URL expires (at most 1 h)"))),
+        (status = 206, description = "The requested range", headers(("Content-Range" = String, description = "bytes start-end/size"))),
+        (status = 403, body = crate::ErrorBody, description = "`permission_denied`: `reason` `URL_EXPIRED` (the URL's time is up: fetch the video again for a fresh one) or `URL_INVALID` (the signature does not match)"),
+        (status = 404, body = crate::ErrorBody, description = "`not_found`: no such upload or output"),
+        (status = 416, description = "The range starts past the end (`Content-Range: bytes */size`)"),
+        (status = 422, body = crate::ErrorBody, description = "`failed_precondition` (`MEDIA_NOT_READY`): the upload is not (or no longer) playable"),
+    ))]
 pub async fn serve(
     State(st): State<AppState>,
     Path((upload_id, expires_text, sig, path)): Path<(String, String, String, String)>,
@@ -198,8 +261,13 @@ pub async fn serve(
     let now = loop_platform::playback::now_secs();
     let expires = match st.playback.check(&upload_id, &expires_text, &sig, now) {
         Ok(e) => e,
-        Err(UrlError::Expired) => return denied("the playback URL expired; fetch the video again"),
-        Err(UrlError::Invalid) => return denied("the playback URL is not valid"),
+        Err(UrlError::Expired) => {
+            return denied(
+                "URL_EXPIRED",
+                "the playback URL expired; fetch the video again",
+            );
+        }
+        Err(UrlError::Invalid) => return denied("URL_INVALID", "the playback URL is not valid"),
     };
     let range_header = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
     // The first read learns the size; ranges are resolved against it.

@@ -80,12 +80,16 @@ fn too_many() -> ResponseBuilder {
         )
 }
 
+/// Operations that call no service (so never answer 503 or 504).
+const LOCAL_ONLY: &[&str] = &["/v1/auth/logout"];
+
 /// Adds the statuses every operation can answer (see the module docs).
 pub fn document_common(openapi: &mut OpenApi) {
     for (path, op) in operations(openapi) {
         if !path.starts_with("/v1/") {
             continue;
         }
+        let local = LOCAL_ONLY.contains(&path.as_str());
         let has_params = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
         let has_body = op.request_body.is_some();
         let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
@@ -122,6 +126,9 @@ pub fn document_common(openapi: &mut OpenApi) {
             );
         }
         add("429", too_many());
+        if local {
+            continue;
+        }
         add(
             "503",
             error("`unavailable`: a service is unavailable; retry later"),
@@ -130,6 +137,70 @@ pub fn document_common(openapi: &mut OpenApi) {
             "504",
             error("`deadline_exceeded`: a service did not answer in time"),
         );
+    }
+}
+
+/// The browser's session cookie (`crate::web`) as the document states it:
+/// a second security scheme every secured operation accepts, and on every
+/// secured operation that changes something the 403 a cookie-authenticated
+/// request without the `X-Loop-Csrf` header gets (added to the route's own
+/// 403 when it has one).
+pub fn document_session_cookie(openapi: &mut OpenApi) {
+    use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityRequirement, SecurityScheme};
+    const CSRF: &str =
+        "a request authenticated by the session cookie without the `X-Loop-Csrf` header";
+    openapi
+        .components
+        .get_or_insert_with(Default::default)
+        .add_security_scheme(
+            "session_cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                crate::web::SESSION_COOKIE,
+                "The browser session (HttpOnly, SameSite=Strict, Secure; `loop_session` without the prefix in development), set by sign-up and login. Counts only when no Authorization header is sent; then every method but GET and HEAD must carry the `X-Loop-Csrf` header (any value), or it is refused with 403.",
+            ))),
+        );
+    for item in openapi.paths.paths.values_mut() {
+        let unsafe_methods = [
+            &mut item.put,
+            &mut item.post,
+            &mut item.patch,
+            &mut item.delete,
+        ];
+        for op in unsafe_methods.into_iter().filter_map(Option::as_mut) {
+            if op.security.as_ref().is_none_or(|s| s.is_empty()) {
+                continue;
+            }
+            match op.responses.responses.get_mut("403") {
+                Some(RefOr::T(own)) if !own.description.contains("X-Loop-Csrf") => {
+                    own.description = format!("{}; or {CSRF}", own.description);
+                }
+                Some(_) => {}
+                None => {
+                    op.responses.responses.insert(
+                        "403".to_owned(),
+                        error(&format!("`permission_denied`: {CSRF}"))
+                            .build()
+                            .into(),
+                    );
+                }
+            }
+        }
+        let all = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.patch,
+            &mut item.delete,
+            &mut item.head,
+        ];
+        for op in all.into_iter().filter_map(Option::as_mut) {
+            if let Some(security) = op.security.as_mut().filter(|s| !s.is_empty()) {
+                security.push(SecurityRequirement::new(
+                    "session_cookie",
+                    Vec::<String>::new(),
+                ));
+            }
+        }
     }
 }
 
@@ -154,15 +225,63 @@ mod tests {
                 statuses.iter().all(|s| s.parse::<u16>().is_ok()),
                 "{path}: {statuses:?}"
             );
-            for common in ["429", "503", "504"] {
-                assert!(
-                    statuses.iter().any(|s| *s == common),
-                    "{path}: {statuses:?}"
-                );
+            let common: &[&str] = if LOCAL_ONLY.contains(&path.as_str()) {
+                &["429"]
+            } else {
+                &["429", "503", "504"]
+            };
+            for common in common {
+                assert!(statuses.iter().any(|s| s == common), "{path}: {statuses:?}");
             }
             if op.security.as_ref().is_some_and(|s| !s.is_empty()) {
                 assert!(statuses.iter().any(|s| *s == "401"), "{path}: {statuses:?}");
             }
         }
+    }
+
+    /// Every secured operation accepts the session cookie too, and every
+    /// secured one that changes something lists the CSRF refusal.
+    #[test]
+    fn the_session_cookie_and_its_csrf_refusal_are_documented() {
+        let mut doc = crate::openapi();
+        let schemes = &doc
+            .components
+            .as_ref()
+            .expect("components")
+            .security_schemes;
+        assert!(schemes.contains_key("bearer") && schemes.contains_key("session_cookie"));
+        let mut unsafe_secured = 0;
+        for item in doc.paths.paths.values_mut() {
+            let methods = [
+                (false, &item.get),
+                (true, &item.put),
+                (true, &item.post),
+                (true, &item.patch),
+                (true, &item.delete),
+            ];
+            for (changes, op) in methods {
+                let Some(op) = op else { continue };
+                let Some(security) = op.security.as_ref().filter(|s| !s.is_empty()) else {
+                    continue;
+                };
+                let names = serde_json::to_string(security).expect("json");
+                assert!(
+                    names.contains("session_cookie") && names.contains("bearer"),
+                    "{names}"
+                );
+                if changes {
+                    unsafe_secured += 1;
+                    let Some(RefOr::T(forbidden)) = op.responses.responses.get("403") else {
+                        panic!("{:?} lists no 403", op.operation_id);
+                    };
+                    assert!(
+                        forbidden.description.contains("X-Loop-Csrf"),
+                        "{:?}",
+                        op.operation_id
+                    );
+                }
+            }
+        }
+        assert!(unsafe_secured > 50, "{unsafe_secured}");
     }
 }

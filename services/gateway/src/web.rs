@@ -15,9 +15,23 @@ use tower_http::services::{ServeDir, ServeFile};
 use crate::error::ApiError;
 
 /// The cookie holding the session token: `HttpOnly` (no script reads it),
-/// `SameSite=Strict` (no other site's page sends it), `Secure` outside
-/// development, `Path=/`.
-pub const SESSION_COOKIE: &str = "loop_session";
+/// `SameSite=Strict` (no other site's page sends it), `Path=/`, and outside
+/// development `Secure` with the `__Host-` prefix (browsers then refuse the
+/// cookie unless it is Secure, host-only and for `/`, so a sibling subdomain
+/// or a plain-http page cannot plant or shadow it). Development serves plain
+/// http, where a `__Host-` cookie cannot be set: there it is `loop_session`.
+pub const SESSION_COOKIE: &str = "__Host-loop_session";
+/// The session cookie's name in development (plain http).
+pub const DEV_SESSION_COOKIE: &str = "loop_session";
+
+/// The session cookie's name: [`SESSION_COOKIE`] when `secure`.
+pub fn session_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        SESSION_COOKIE
+    } else {
+        DEV_SESSION_COOKIE
+    }
+}
 
 /// The header a cookie-authenticated request must carry on every method but
 /// GET and HEAD. A page of another origin cannot add it to a form post,
@@ -36,23 +50,25 @@ pub fn cleared_cookie(secure: bool) -> HeaderValue {
 }
 
 fn cookie(value: &str, max_age: u64, secure: bool) -> HeaderValue {
+    let name = session_cookie_name(secure);
     let secure = if secure { "; Secure" } else { "" };
-    let text = format!(
-        "{SESSION_COOKIE}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}"
-    );
+    let text =
+        format!("{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}");
     // A JWT is base64url and dots: always a valid header value.
     HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
-/// The session token in the request's `Cookie` headers, if any.
-pub fn cookie_token(headers: &HeaderMap) -> Option<&str> {
+/// The session token in the request's `Cookie` headers, if any (the cookie
+/// named for `secure`: a production gateway ignores an unprefixed one).
+pub fn cookie_token(headers: &HeaderMap, secure: bool) -> Option<&str> {
+    let wanted = session_cookie_name(secure);
     headers
         .get_all(http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, value)| *name == SESSION_COOKIE && !value.is_empty())
+        .find(|(name, value)| *name == wanted && !value.is_empty())
         .map(|(_, value)| value)
 }
 
@@ -69,15 +85,30 @@ pub fn check_csrf(method: &Method, headers: &HeaderMap) -> Result<(), ApiError> 
     ))
 }
 
-/// What the built client's pages may load: scripts and styles of their own
-/// origin only, API calls to the gateway, and videos from the media origin
-/// (any http(s) origin, as `media_url` names it; `blob:` for hls.js).
-const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob: http: https:; media-src 'self' blob: http: https:; connect-src 'self' http: https:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+/// What the built client's pages may load outside development: scripts,
+/// styles, API calls, images and videos of their own origin only (playback
+/// and poster URLs are the gateway's own `/media/...` paths), `blob:` for
+/// hls.js's media source, `data:` images.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// Development also plays videos published by external `media_url`
+/// (`media.allow_external_urls`, refused outside development): any http(s)
+/// origin for images, media and hls.js's requests.
+const DEV_CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob: http: https:; media-src 'self' blob: http: https:; connect-src 'self' http: https:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// The pages' Content-Security-Policy (`development` widens media origins).
+pub fn content_security_policy(development: bool) -> &'static str {
+    if development {
+        DEV_CONTENT_SECURITY_POLICY
+    } else {
+        CONTENT_SECURITY_POLICY
+    }
+}
 
 /// Serves `request` from the built client in `dir`: the file when it exists,
 /// else `index.html` (the app routes its own paths), with the page's
 /// security headers. API paths never reach here.
-pub async fn serve(dir: &Path, request: Request) -> Response {
+pub async fn serve(dir: &Path, development: bool, request: Request) -> Response {
     if !matches!(*request.method(), Method::GET | Method::HEAD) {
         return ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route").into_response();
     }
@@ -89,7 +120,7 @@ pub async fn serve(dir: &Path, request: Request) -> Response {
     let headers = response.headers_mut();
     headers.insert(
         HeaderName::from_static("content-security-policy"),
-        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        HeaderValue::from_static(content_security_policy(development)),
     );
     headers.insert(
         HeaderName::from_static("x-content-type-options"),
@@ -118,36 +149,66 @@ mod tests {
     }
 
     #[test]
-    fn the_cookie_is_http_only_strict_and_secure_outside_development() {
+    fn the_cookie_is_http_only_strict_and_host_prefixed_and_secure_outside_development() {
         let production = session_cookie("a.b.c", 60, true);
-        let production = production.to_str().expect("ascii");
         assert_eq!(
-            production,
-            "loop_session=a.b.c; Path=/; Max-Age=60; HttpOnly; SameSite=Strict; Secure"
+            production.to_str().expect("ascii"),
+            "__Host-loop_session=a.b.c; Path=/; Max-Age=60; HttpOnly; SameSite=Strict; Secure"
         );
         let development = session_cookie("a.b.c", 60, false);
-        assert!(!development.to_str().expect("ascii").contains("Secure"));
+        assert_eq!(
+            development.to_str().expect("ascii"),
+            "loop_session=a.b.c; Path=/; Max-Age=60; HttpOnly; SameSite=Strict"
+        );
         let cleared = cleared_cookie(true);
         assert!(
             cleared
                 .to_str()
                 .expect("ascii")
-                .starts_with("loop_session=; Path=/; Max-Age=0")
+                .starts_with("__Host-loop_session=; Path=/; Max-Age=0")
         );
     }
 
     #[test]
     fn the_token_is_found_among_other_cookies_and_an_empty_one_is_none() {
         let h = headers(&[("cookie", "theme=dark; loop_session=t.o.k; x=1")]);
-        assert_eq!(cookie_token(&h), Some("t.o.k"));
+        assert_eq!(cookie_token(&h, false), Some("t.o.k"));
         let h = headers(&[("cookie", "theme=dark"), ("cookie", "loop_session=abc")]);
-        assert_eq!(cookie_token(&h), Some("abc"));
-        assert_eq!(cookie_token(&headers(&[("cookie", "loop_session=")])), None);
+        assert_eq!(cookie_token(&h, false), Some("abc"));
         assert_eq!(
-            cookie_token(&headers(&[("cookie", "xloop_session=abc")])),
+            cookie_token(&headers(&[("cookie", "loop_session=")]), false),
             None
         );
-        assert_eq!(cookie_token(&HeaderMap::new()), None);
+        assert_eq!(
+            cookie_token(&headers(&[("cookie", "xloop_session=abc")]), false),
+            None
+        );
+        assert_eq!(cookie_token(&HeaderMap::new(), false), None);
+        // Outside development only the prefixed cookie counts: an unprefixed
+        // one may have been planted by a sibling subdomain or over http.
+        let both = headers(&[("cookie", "loop_session=planted; __Host-loop_session=real")]);
+        assert_eq!(cookie_token(&both, true), Some("real"));
+        assert_eq!(
+            cookie_token(&headers(&[("cookie", "loop_session=planted")]), true),
+            None
+        );
+    }
+
+    #[test]
+    fn pages_load_media_from_their_own_origin_outside_development() {
+        let production = content_security_policy(false);
+        for directive in [
+            "script-src 'self';",
+            "media-src 'self' blob:;",
+            "connect-src 'self';",
+            "img-src 'self' data: blob:;",
+            "frame-ancestors 'none'",
+            "object-src 'none'",
+        ] {
+            assert!(production.contains(directive), "{directive}");
+        }
+        assert!(!production.contains("http:") && !production.contains("https:"));
+        assert!(content_security_policy(true).contains("media-src 'self' blob: http: https:"));
     }
 
     /// The web client's types are generated from its copy of the document
@@ -168,6 +229,25 @@ mod tests {
             "the gateway's OpenAPI document changed and web/src/api/openapi.json is stale: \
              run scripts/web-api.sh (regenerates the web client's copy and types) and commit web/src/api"
         );
+    }
+
+    /// The generated client names each operation by its operationId: two
+    /// routes sharing one (the ads' and the marketplace's campaigns did) get
+    /// one type, so one of them is typed with the other's body and answer.
+    #[test]
+    fn every_operation_id_is_unique() {
+        let doc = serde_json::to_value(crate::openapi()).expect("json");
+        let mut seen = std::collections::HashMap::new();
+        for (path, ops) in doc["paths"].as_object().expect("paths") {
+            for (method, op) in ops.as_object().expect("operations") {
+                let Some(id) = op.get("operationId").and_then(|v| v.as_str()) else {
+                    continue;
+                };
+                if let Some(other) = seen.insert(id.to_owned(), format!("{method} {path}")) {
+                    panic!("operationId {id} names both {other} and {method} {path}");
+                }
+            }
+        }
     }
 
     /// `make up` points the gateway at the built client with

@@ -80,8 +80,8 @@ pub struct LoginBody {
 pub struct SessionDto {
     pub user: UserDto,
     /// Send as `Authorization: Bearer <token>`. Browsers need not: the
-    /// response also sets it as the `loop_session` cookie (HttpOnly,
-    /// SameSite=Strict), which authenticates with the `X-Loop-Csrf` header
+    /// response also sets it as the `__Host-loop_session` cookie (HttpOnly,
+    /// SameSite=Strict, Secure; `loop_session` in development), which authenticates with the `X-Loop-Csrf` header
     /// on every method but GET (docs/security.md).
     pub token: String,
     pub expires_at: DateTime<Utc>,
@@ -112,7 +112,7 @@ fn session(state: &AppState, user: pb::User) -> SessionDto {
 
 /// Create an account and get a session token.
 #[utoipa::path(post, path = "/v1/auth/signup", tag = "accounts", request_body = SignUpBody,
-    responses((status = 201, body = SessionDto), Conflict))]
+    responses((status = 201, body = SessionDto, headers(("Set-Cookie" = String, description = "The session as the browser's cookie: `__Host-loop_session` (HttpOnly, SameSite=Strict, Secure, Path=/; `loop_session` without Secure in development)"))), Conflict))]
 pub async fn sign_up(
     State(st): State<AppState>,
     ApiJson(b): ApiJson<SignUpBody>,
@@ -175,21 +175,34 @@ fn session_cookie(
 
 /// Log out of the browser session: removes the session cookie. (A bearer
 /// token stays valid until it expires; a client holding one drops it.)
+/// Sent with the session cookie it needs the `X-Loop-Csrf` header like any
+/// other change, so another site cannot sign a viewer out.
 #[utoipa::path(post, path = "/v1/auth/logout", tag = "accounts",
-    responses((status = 204, description = "The session cookie is removed")))]
-pub async fn log_out(State(st): State<AppState>) -> impl IntoResponse {
-    (
+    responses(
+        (status = 204, description = "The session cookie is removed",
+            headers(("Set-Cookie" = String, description = "The session cookie, emptied and expired (`Max-Age=0`)"))),
+        (status = 403, description = "`permission_denied`: the session cookie was sent without the `X-Loop-Csrf` header", body = ErrorBody)))]
+pub async fn log_out(
+    State(st): State<AppState>,
+    headers: http::HeaderMap,
+) -> ApiResult<impl IntoResponse> {
+    let by_cookie = !headers.contains_key(http::header::AUTHORIZATION)
+        && crate::web::cookie_token(&headers, st.secure_cookies).is_some();
+    if by_cookie {
+        crate::web::check_csrf(&http::Method::POST, &headers)?;
+    }
+    Ok((
         StatusCode::NO_CONTENT,
         [(
             http::header::SET_COOKIE,
             crate::web::cleared_cookie(st.secure_cookies),
         )],
-    )
+    ))
 }
 
 /// Log in with handle and password.
 #[utoipa::path(post, path = "/v1/auth/login", tag = "accounts", request_body = LoginBody,
-    responses((status = 200, body = SessionDto), (status = 401, description = "Wrong handle or password", body = ErrorBody),
+    responses((status = 200, body = SessionDto, headers(("Set-Cookie" = String, description = "The session as the browser's cookie: `__Host-loop_session` (HttpOnly, SameSite=Strict, Secure, Path=/; `loop_session` without Secure in development)"))), (status = 401, description = "Wrong handle or password", body = ErrorBody),
         (status = 429, description = "Too many attempts from this address, or too many failed logins of this account (backs off); see Retry-After", body = ErrorBody)))]
 pub async fn log_in(
     State(st): State<AppState>,

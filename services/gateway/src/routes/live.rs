@@ -3,8 +3,9 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use http::StatusCode;
+use loop_proto::commerce::v1 as cpb;
 use loop_proto::content::v1 as pb;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -14,6 +15,7 @@ use crate::dto::{LiveRoomDto, Page, PageQuery};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, AuthUser};
 use crate::responses::{Forbidden, NotFound, Unprocessable};
+use crate::routes::commerce::{FlashSaleDto, ProductDto};
 
 /// LIVE rooms.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -72,22 +74,60 @@ pub async fn list_live(
     Ok(Json(Page::new(r.rooms, r.page)))
 }
 
-/// One room.
+/// A room with what it sells: the pinned product and the flash sale.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LiveRoomDetailDto {
+    #[serde(flatten)]
+    pub room: LiveRoomDto,
+    /// The product the host pinned for everyone in the room, if any.
+    pub pinned_product: Option<ProductDto>,
+    /// The room's flash sale that has not closed, if any.
+    pub flash_sale: Option<FlashSaleDto>,
+    /// False when the shop could not be asked just now: the room is served
+    /// without its pinned product and sale (ask again later).
+    pub shop_available: bool,
+}
+
+/// One room, with its pinned product and its flash sale (from the shop).
 #[utoipa::path(get, path = "/v1/live/{room_id}", tag = "live", security(("bearer" = [])),
-    params(("room_id" = uuid::Uuid, Path)), responses((status = 200, body = LiveRoomDto), NotFound))]
+    params(("room_id" = uuid::Uuid, Path)), responses((status = 200, body = LiveRoomDetailDto), NotFound))]
 pub async fn get_live(
     State(st): State<AppState>,
     user: AuthUser,
     Path(room_id): Path<String>,
-) -> ApiResult<Json<LiveRoomDto>> {
-    room(
-        st.call(
-            st.content()
-                .get_live_room(st.req(&user, pb::GetLiveRoomRequest { room_id })),
-        )
-        .await?
-        .room,
-    )
+) -> ApiResult<Json<LiveRoomDetailDto>> {
+    let (mut content, mut commerce) = (st.content(), st.commerce());
+    let (r, bag) = tokio::join!(
+        st.call(content.get_live_room(st.req(
+            &user,
+            pb::GetLiveRoomRequest {
+                room_id: room_id.clone()
+            }
+        ))),
+        st.call(commerce.get_live_bag(st.req(&user, cpb::GetLiveBagRequest { room_id }))),
+    );
+    let Json(room) = room(r?.room)?;
+    // The room is content's; a shop that cannot answer leaves it watchable.
+    let (pinned_product, flash_sale, shop_available) = match bag {
+        Ok(r) => {
+            let bag = r.bag.unwrap_or_default();
+            (
+                bag.pinned.map(Into::into),
+                bag.flash_sale.map(Into::into),
+                true,
+            )
+        }
+        Err(err) => {
+            tracing::warn!(room = %room.room_id, error = ?err, "the room's shop could not be read; serving the room without it");
+            (None, None, false)
+        }
+    };
+    Ok(Json(LiveRoomDetailDto {
+        room,
+        pinned_product,
+        flash_sale,
+        shop_available,
+    }))
 }
 
 /// End your room.

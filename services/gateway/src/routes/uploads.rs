@@ -6,7 +6,8 @@
 //! `PATCH /v1/uploads/{id}` appends `application/offset+octet-stream` bytes
 //! at `Upload-Offset` (forwarded to the media service in bounded pieces);
 //! `HEAD`/`GET` tell where to resume; `DELETE` abandons it. A chunk at the
-//! wrong offset is 409, past the declared size 413; only the owner writes.
+//! wrong offset is 409, past the declared size 413; only the owner writes;
+//! an expired or cancelled upload is 410 Gone (tus termination/expiration).
 //! Once complete, the upload is processed; `GET` shows `ready` (publish it
 //! with `POST /v1/videos {"upload_id": ...}`) or `failed` with the reason.
 
@@ -37,7 +38,12 @@ const OFFSET_STREAM: &str = "application/offset+octet-stream";
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_upload))
-        .routes(routes!(get_upload, append_upload, cancel_upload))
+        .routes(routes!(
+            get_upload,
+            head_upload,
+            append_upload,
+            cancel_upload
+        ))
 }
 
 /// The video types an upload may declare (the media service's default list).
@@ -189,13 +195,19 @@ fn metadata(headers: &HeaderMap) -> ApiResult<Vec<(String, String)>> {
 }
 
 /// Start an upload (creators). Send `{"size_bytes", "content_type"}`, or
-/// the tus creation headers `Upload-Length` and `Upload-Metadata` (with
-/// `filetype`, optionally `filename`) and no body. Answers with `Location`,
-/// where the bytes go (`PATCH`).
+/// the tus creation headers and no body: `Upload-Length` (the size in
+/// bytes), `Upload-Metadata` (`filetype <base64 of the type>`, optionally
+/// `,filename <base64>`) and `Tus-Resumable: 1.0.0` (optional; another
+/// version is 412). Answers with `Location`, where the bytes go (`PATCH`).
+/// Each user may have `uploads.max_open_per_user` unfinished uploads (10):
+/// one more is 429 `TOO_MANY_UPLOADS`.
 #[utoipa::path(post, path = "/v1/uploads", tag = "uploads", security(("bearer" = [])),
     request_body = CreateUploadBody,
-    responses((status = 201, body = UploadDto, headers(("Location" = String, description = "The upload's URL"), ("Upload-Offset" = u64, description = "0"))),
+    responses((status = 201, body = UploadDto, headers(("Location" = String, description = "The upload's URL"), ("Upload-Offset" = u64, description = "0"), ("Upload-Expires" = String, description = "When an unfinished upload is deleted (HTTP date)"), ("Tus-Resumable" = String, description = "1.0.0"))),
+        (status = 412, body = crate::ErrorBody, description = "`unsupported_version`: `Tus-Resumable` names a version other than 1.0.0"),
         (status = 413, body = crate::ErrorBody, description = "`failed_precondition` (`UPLOAD_TOO_LARGE`): the declared size is over the limit"),
+        (status = 415, body = crate::ErrorBody, description = "`unsupported_media_type`: neither a JSON body nor the tus `Upload-Length` header"),
+        (status = 429, body = crate::ErrorBody, description = "`rate_limited`: too many requests, or (`TOO_MANY_UPLOADS`) as many unfinished uploads as allowed: finish or cancel one"),
         Forbidden))]
 pub async fn create_upload(
     State(st): State<AppState>,
@@ -260,16 +272,28 @@ pub async fn create_upload(
     Ok(response)
 }
 
-/// A media refusal as tus expects it: past the declared size is 413.
+/// A media refusal as tus expects it: past the declared size is 413, an
+/// expired or cancelled upload 410 Gone.
 fn media_error_from_api(mut err: ApiError) -> ApiError {
     if err.reason.as_deref() == Some(Reason::UploadTooLarge.as_str()) {
         err.status = StatusCode::PAYLOAD_TOO_LARGE;
     }
+    if err.reason.as_deref() == Some(Reason::UploadGone.as_str()) {
+        err.status = StatusCode::GONE;
+        err.code = "gone";
+    }
     err
 }
 
-/// An upload's state (also `HEAD`, the tus offset query: `Upload-Offset`,
-/// `Upload-Length`). The owner only.
+fn gone(upload: &pb::Upload) -> bool {
+    matches!(
+        upload.state(),
+        pb::UploadState::Expired | pb::UploadState::Cancelled
+    )
+}
+
+/// An upload's state, in every state (`expired`, `cancelled` included).
+/// The owner only.
 #[utoipa::path(get, path = "/v1/uploads/{upload_id}", tag = "uploads", security(("bearer" = [])),
     params(("upload_id" = uuid::Uuid, Path)),
     responses((status = 200, body = UploadDto, headers(("Upload-Offset" = u64, description = "Bytes received"), ("Upload-Length" = u64, description = "Declared size"))), NotFound, Forbidden))]
@@ -289,6 +313,35 @@ pub async fn get_upload(
     Ok(response)
 }
 
+/// Where to resume (the tus offset query): `Upload-Offset`, `Upload-Length`,
+/// no body. An expired or cancelled upload is 410 Gone (start a new one).
+/// The owner only.
+#[utoipa::path(head, path = "/v1/uploads/{upload_id}", tag = "uploads", security(("bearer" = [])),
+    params(("upload_id" = uuid::Uuid, Path)),
+    responses((status = 200, description = "The upload takes bytes from `Upload-Offset` (or is complete)", headers(("Upload-Offset" = u64, description = "Bytes received"), ("Upload-Length" = u64, description = "Declared size"), ("Tus-Resumable" = String, description = "1.0.0"), ("Cache-Control" = String, description = "no-store"))),
+        (status = 410, description = "The upload expired or was cancelled"),
+        NotFound, Forbidden))]
+pub async fn head_upload(
+    State(st): State<AppState>,
+    user: AuthUser,
+    Path(upload_id): Path<String>,
+) -> ApiResult<Response> {
+    let upload = st
+        .call(
+            st.media()
+                .get_upload(st.req(&user, pb::GetUploadRequest { upload_id })),
+        )
+        .await?;
+    let status = if gone(&upload) {
+        StatusCode::GONE
+    } else {
+        StatusCode::OK
+    };
+    let mut response = status.into_response();
+    tus_headers(&mut response, &upload);
+    Ok(response)
+}
+
 /// The tus PATCH headers, as the document declares them.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Header)]
@@ -300,12 +353,17 @@ pub struct PatchHeaders {
 }
 
 /// Append bytes at `Upload-Offset` (tus PATCH; the body is the raw bytes,
-/// `Content-Type: application/offset+octet-stream`, else 415).
+/// `Content-Type: application/offset+octet-stream`, else 415;
+/// `Tus-Resumable: 1.0.0` optional, another version 412).
 /// Answers 204 with the new `Upload-Offset`. A wrong offset is 409 (`OFFSET_MISMATCH`:
-/// ask `HEAD` and resume from there), bytes past the declared size 413.
+/// ask `HEAD` and resume from there), bytes past the declared size 413, an
+/// expired or cancelled upload 410 (`UPLOAD_GONE`), a complete one 422
+/// (`UPLOAD_NOT_ACTIVE`).
 #[utoipa::path(patch, path = "/v1/uploads/{upload_id}", tag = "uploads", security(("bearer" = [])),
     params(("upload_id" = uuid::Uuid, Path), PatchHeaders),
-    responses((status = 204, description = "Stored", headers(("Upload-Offset" = u64, description = "Bytes received"))),
+    responses((status = 204, description = "Stored", headers(("Upload-Offset" = u64, description = "Bytes received"), ("Upload-Expires" = String, description = "When the upload is deleted unless completed (HTTP date)"))),
+        (status = 410, body = crate::ErrorBody, description = "`gone` (`UPLOAD_GONE`): the upload expired or was cancelled; start a new one"),
+        (status = 412, body = crate::ErrorBody, description = "`unsupported_version`: `Tus-Resumable` names a version other than 1.0.0"),
         (status = 413, body = crate::ErrorBody, description = "`failed_precondition` (`UPLOAD_TOO_LARGE`): past the declared size, or a body over `media.max_patch_bytes`"),
         (status = 415, body = crate::ErrorBody, description = "`unsupported_media_type`: send `application/offset+octet-stream`"),
         NotFound, Forbidden, Conflict, Unprocessable))]
@@ -401,6 +459,16 @@ pub async fn append_upload(
                     },
                 )))
                 .await?;
+            if gone(&upload) {
+                return Err(ApiError {
+                    reason: Some(Reason::UploadGone.as_str().into()),
+                    ..ApiError::new(
+                        StatusCode::GONE,
+                        "gone",
+                        "the upload expired or was cancelled; start a new one",
+                    )
+                });
+            }
             if upload.offset != offset {
                 return Err(ApiError {
                     reason: Some(Reason::OffsetMismatch.as_str().into()),
@@ -432,9 +500,12 @@ fn too_big(max: usize) -> ApiError {
 }
 
 /// Abandon an unfinished upload (tus termination): its bytes are deleted.
+/// An upload already expired or cancelled is 410; a complete one 422.
 #[utoipa::path(delete, path = "/v1/uploads/{upload_id}", tag = "uploads", security(("bearer" = [])),
     params(("upload_id" = uuid::Uuid, Path)),
-    responses((status = 204, description = "Deleted"), NotFound, Forbidden, Unprocessable))]
+    responses((status = 204, description = "Deleted"),
+        (status = 410, body = crate::ErrorBody, description = "`gone` (`UPLOAD_GONE`): the upload already expired or was cancelled"),
+        NotFound, Forbidden, Unprocessable))]
 pub async fn cancel_upload(
     State(st): State<AppState>,
     user: AuthUser,
@@ -444,7 +515,8 @@ pub async fn cancel_upload(
         st.media()
             .cancel_upload(st.req(&user, pb::CancelUploadRequest { upload_id })),
     )
-    .await?;
+    .await
+    .map_err(media_error_from_api)?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     response
         .headers_mut()

@@ -202,6 +202,7 @@ impl World {
 
         Self::build_ads(&api, &advertiser, &creator, &mut ids).await;
         Self::build_marketplace(&api, [&advertiser, &creator, &admin], &mut ids).await;
+        Self::build_shop(&api, [&advertiser, &creator, &viewer, &admin], &mut ids).await;
         Self {
             base: base.to_owned(),
             http,
@@ -307,6 +308,82 @@ impl World {
         ids.insert("escrow_id", id(&accepted, "escrow_id"));
     }
 
+    /// The shop: the advertiser (a brand) sells an approved product open
+    /// to affiliates and invites the creator to it; the creator features
+    /// it; the viewer opens it from the creator's showcase and buys it
+    /// (paid, on hold), so order, product and invitation routes meet real
+    /// objects.
+    async fn build_shop(
+        api: &Setup<'_>,
+        [seller, creator, buyer, admin]: [&str; 4],
+        ids: &mut HashMap<&'static str, String>,
+    ) {
+        let shop = api
+            .post(
+                "/v1/shop",
+                seller,
+                json!({"name": "Fuzz shop", "description": "shoes"}),
+            )
+            .await;
+        ids.insert("shop_id", id(&shop, "shop_id"));
+        let product = api
+            .post(
+                "/v1/products",
+                seller,
+                json!({"title": "Fuzz shoe", "description": "runs", "category": "shoes",
+                       "image_urls": ["https://cdn.loop.test/shoe.jpg"],
+                       "skus": [{"name": "42", "price_cents": 5000, "stock": 1000}]}),
+            )
+            .await;
+        ids.insert("product_id", id(&product, "product_id"));
+        ids.insert("sku_id", id(&product["skus"][0], "sku_id"));
+        let product_id = ids["product_id"].clone();
+        api.post(
+            &format!("/v1/admin/products/{product_id}/approve"),
+            admin,
+            json!({"expected_version": product["version"]}),
+        )
+        .await;
+        api.call(
+            Method::PUT,
+            &format!("/v1/products/{product_id}/affiliate"),
+            Some(seller),
+            json!({"rate_bps": 1000}),
+        )
+        .await;
+        let invitation = api
+            .post(
+                &format!("/v1/products/{product_id}/invitations"),
+                seller,
+                json!({"creator_id": ids["user_id"], "rate_bps": 2000}),
+            )
+            .await;
+        ids.insert("invitation_id", id(&invitation, "invitation_id"));
+        api.post("/v1/showcase", creator, json!({"product_id": product_id}))
+            .await;
+        api.post(
+            &format!("/v1/products/{product_id}/referrals"),
+            buyer,
+            json!({"creator_id": ids["user_id"], "source": "showcase"}),
+        )
+        .await;
+        let order = api
+            .post(
+                "/v1/orders",
+                buyer,
+                json!({"shop_id": ids["shop_id"], "items": [{"sku_id": ids["sku_id"], "quantity": 1}]}),
+            )
+            .await;
+        let order_id = id(&order, "order_id");
+        api.post(
+            &format!("/v1/orders/{order_id}/pay"),
+            buyer,
+            json!({"receipt": receipt(&format!("commerce:order:{order_id}"), 5000)}),
+        )
+        .await;
+        ids.insert("order_id", order_id);
+    }
+
     /// Whom `op` is sent as: the role it is for.
     pub fn caller(&self, op: &Operation) -> &str {
         let p = op.path.as_str();
@@ -338,9 +415,32 @@ impl World {
             || p.starts_with("/v1/wallet/escrows/")
         {
             &self.advertiser
+        } else if Self::sells(op) {
+            // The shop's seller (the brand).
+            &self.advertiser
+        } else if p.starts_with("/v1/showcase")
+            || p == "/v1/commissions"
+            || p.starts_with("/v1/invitations")
+        {
+            &self.creator
         } else {
             &self.viewer
         }
+    }
+
+    /// A seller's shop operation: the shop, products, stock, shipping,
+    /// refunds, affiliate rates and invitations (a product's referrals and
+    /// reads by others are the buyer's).
+    fn sells(op: &Operation) -> bool {
+        let p = op.path.as_str();
+        p == "/v1/shop"
+            || p.starts_with("/v1/skus/")
+            || p.ends_with("/ship")
+            || p.ends_with("/refund")
+            || p.ends_with("/affiliate")
+            || p.contains("/invitations") && p.starts_with("/v1/products/")
+            || (op.method != Method::GET
+                && (p == "/v1/products" || p == "/v1/products/{product_id}"))
     }
 
     /// The real value of a field named `name` in `op`, if the world has one.
@@ -368,6 +468,12 @@ impl World {
             "room_id" | "live_room_id" => use_id("room_id"),
             "parent_comment_id" => use_id("comment_id"),
             "remix_of_video_id" => use_id("video_id"),
+            // An edit names each SKU once (the world has one): new ones otherwise.
+            "sku_id" if path == "/v1/products/{product_id}" => Fixture::Omit,
+            // A visit from the showcase names no video or room (which of
+            // the two the schema cannot say).
+            "source" if path.ends_with("/referrals") => Fixture::Use(json!("showcase")),
+            "source_id" if path.ends_with("/referrals") => Fixture::Omit,
             // Plausible for the world's 15-second video (at most ten plays).
             "watch_ms" => Fixture::Use(json!(12_000)),
             "video_ids" => Fixture::Use(json!([self.ids["video_id"]])),

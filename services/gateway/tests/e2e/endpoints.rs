@@ -766,3 +766,59 @@ async fn live_rooms_open_count_viewers_and_close() {
     );
     loop_platform::testing::clear_redis(&p.redis).await;
 }
+
+/// The room is content's: with the shop unreachable a room is still
+/// served, without its pinned product and sale and marked so.
+#[tokio::test]
+async fn a_live_room_is_served_while_the_shop_is_down() {
+    let p = Platform::start().await;
+    let (host, _) = p.sign_up("streamer", "creator").await;
+    let (viewer, _) = p.sign_up("lurker", "viewer").await;
+    let (status, room) = p
+        .post("/v1/live", Some(&host), json!({"title": "Shop is down"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{room}");
+    let room_id = room["room_id"].as_str().expect("id");
+
+    // A second gateway over the same services, but its shop is out of
+    // reach (nothing listens on port 9): every call to commerce fails.
+    let mut config = p._running.gateway.clone();
+    config.services.commerce_url = "http://127.0.0.1:9".into();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let stop = tokio_util::sync::CancellationToken::new();
+    let gateway = tokio::spawn(loop_gateway::run(config, listener, stop.clone()));
+    let get = |path: String| {
+        let (http, base, viewer) = (p.http.clone(), base.clone(), viewer.clone());
+        async move {
+            let resp = http
+                .get(format!("{base}{path}"))
+                .bearer_auth(viewer)
+                .send()
+                .await
+                .expect("request");
+            let status = resp.status();
+            (status, resp.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let (status, got) = get(format!("/v1/live/{room_id}")).await;
+    assert_eq!(status, StatusCode::OK, "{got}");
+    assert_eq!(got["title"], "Shop is down");
+    assert_eq!(got["open"], true);
+    assert_eq!(got["shop_available"], false);
+    assert!(got["pinned_product"].is_null() && got["flash_sale"].is_null());
+    // An unknown room is still 404, shop or not.
+    let (status, _) = get(format!("/v1/live/{}", uuid::Uuid::now_v7())).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // Through the first gateway the same room has its shop.
+    let (_, got) = p.get(&format!("/v1/live/{room_id}"), &viewer).await;
+    assert_eq!(got["shop_available"], true);
+    stop.cancel();
+    gateway
+        .await
+        .expect("join")
+        .expect("the second gateway stopped cleanly");
+    loop_platform::testing::clear_redis(&p.redis).await;
+}

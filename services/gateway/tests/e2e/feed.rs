@@ -538,3 +538,75 @@ async fn the_for_you_feed_carries_sponsored_items_in_its_ad_slots_never_two_in_a
     );
     testing::clear_redis(&p.redis).await;
 }
+
+/// The claims of a serve token (its payload; the signature is the
+/// gateway's business).
+fn serve_claims(token: &str) -> Value {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1).expect("a JWT");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64url");
+    serde_json::from_slice(&bytes).expect("json claims")
+}
+
+/// The ranking model learns from what For You served: the ranker's
+/// features of each item are sealed into its serve token, and engagement
+/// reported with that token carries them on `engagement.v1`
+/// (`served_features`); without a token it carries none.
+#[tokio::test]
+async fn for_you_seals_its_features_into_the_serve_token_and_engagement_carries_them() {
+    use loop_proto::events::v1::EngagementCredit;
+    let p = Platform::start().await;
+    seed_catalog(&p, 2, 1, 3).await;
+    let (viewer, viewer_id) = p.sign_up("feature_fan", "viewer").await;
+    let items = page(&p, &viewer, 4).await;
+    let item = items
+        .iter()
+        .find(|i| i["video"]["video_id"].is_string())
+        .expect("an organic item");
+    let video_id = item["video"]["video_id"].as_str().expect("id").to_owned();
+    let token = item["serve_token"].as_str().expect("serve token");
+    let claims = serve_claims(token);
+    let sealed: Vec<f32> = serde_json::from_value(claims["f"].clone()).expect("features");
+    // The six signals, then the hand-set weights' score of them.
+    assert_eq!(sealed.len(), loop_feed_ranking::rank::FEATURES, "{claims}");
+    let prior = loop_feed_ranking::FeedConfig::default()
+        .scoring
+        .signal_weights();
+    let score: f32 = prior.iter().zip(&sealed).map(|(w, x)| w * x).sum();
+    assert!(
+        (score - sealed[loop_feed_ranking::rank::SIGNALS]).abs() < 2e-3,
+        "{sealed:?}"
+    );
+
+    let (status, body) = p
+        .post(
+            "/v1/events",
+            Some(&viewer),
+            json!({"events": [
+                {"kind": "impression", "video_id": video_id, "serve_token": token},
+                {"kind": "view", "video_id": video_id, "watch_ms": 10000, "serve_token": token},
+                {"kind": "share", "video_id": video_id},
+            ]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let published: Vec<_> = crate::engagement_events(&p, 3)
+        .await
+        .into_iter()
+        .map(|(_, e)| e)
+        .filter(|e| e.user_id == viewer_id)
+        .collect();
+    assert_eq!(published.len(), 3, "{published:?}");
+    for e in &published {
+        if e.kind() == EngagementKind::Share {
+            assert!(e.served_features.is_empty(), "no token, no features: {e:?}");
+            assert_eq!(e.credit(), EngagementCredit::Unverified);
+        } else {
+            assert_eq!(e.served_features, sealed, "{:?}", e.kind());
+            assert_eq!(e.credit(), EngagementCredit::Counted);
+        }
+    }
+    testing::clear_redis(&p.redis).await;
+}

@@ -103,6 +103,22 @@ impl Platform {
         drop(stream);
     }
 
+    /// Uploads `bytes` in one PATCH and waits until processed; the upload id.
+    async fn upload_ready(&self, token: &str, bytes: &[u8]) -> String {
+        let path = self.tus_create(token, bytes.len()).await;
+        assert_eq!(
+            self.patch(token, &path, 0, bytes).await.status(),
+            StatusCode::NO_CONTENT
+        );
+        let upload = testing::wait_for("processing", Duration::from_secs(120), || async {
+            let (_, u) = self.get(&path, token).await;
+            (u["state"] != "processing").then_some(u)
+        })
+        .await;
+        assert_eq!(upload["state"], "ready", "{upload}");
+        path.rsplit('/').next().unwrap().to_owned()
+    }
+
     async fn fetch(&self, url: &str, range: Option<&str>) -> reqwest::Response {
         let mut req = self.http.get(format!("{}{url}", self.base));
         if let Some(r) = range {
@@ -197,6 +213,16 @@ async fn an_uploaded_clip_is_processed_published_and_played_through_signed_urls(
         video["duration_ms"].as_u64().unwrap().abs_diff(measured) <= 100,
         "{video}"
     );
+    // The measured frame size and aspect come with it.
+    assert_eq!(
+        (video["width"].as_u64(), video["height"].as_u64()),
+        (Some(1280), Some(720)),
+        "{video}"
+    );
+    assert!(
+        (video["aspect_ratio"].as_f64().unwrap() - 16.0 / 9.0).abs() < 1e-9,
+        "{video}"
+    );
     let (status, again) = p
         .post(
             "/v1/videos",
@@ -204,7 +230,10 @@ async fn an_uploaded_clip_is_processed_published_and_played_through_signed_urls(
             json!({"caption": "twice", "upload_id": upload_id}),
         )
         .await;
-    assert_eq!(status, StatusCode::CONFLICT, "{again}");
+    // A retried publish (its first answer lost) gets the same video.
+    assert_eq!(status, StatusCode::CREATED, "{again}");
+    assert_eq!(again["video_id"], video["video_id"], "{again}");
+    assert_eq!(again["caption"], video["caption"], "{again}");
     let (status, theirs) = p
         .post(
             "/v1/videos",
@@ -300,10 +329,10 @@ async fn an_uploaded_clip_is_processed_published_and_played_through_signed_urls(
 
     // Tampered and expired URLs are refused.
     let tampered = playback.replacen(&upload_id, &uuid::Uuid::now_v7().to_string(), 1);
-    assert_eq!(
-        p.fetch(&tampered, None).await.status(),
-        StatusCode::FORBIDDEN
-    );
+    let forged = p.fetch(&tampered, None).await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let body: Value = forged.json().await.unwrap();
+    assert_eq!(body["error"]["reason"], "URL_INVALID", "{body}");
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -311,6 +340,7 @@ async fn an_uploaded_clip_is_processed_published_and_played_through_signed_urls(
     let expired = p.fetch(&resign(&playback, now - 1), None).await;
     assert_eq!(expired.status(), StatusCode::FORBIDDEN);
     let body: Value = expired.json().await.unwrap();
+    assert_eq!(body["error"]["reason"], "URL_EXPIRED", "{body}");
     assert!(
         body["error"]["message"]
             .as_str()
@@ -395,6 +425,67 @@ async fn bad_uploads_are_refused_clearly_and_a_text_file_fails_with_its_reason()
     let resp = p.patch(&creator, &path, 0, &[0u8; 101]).await;
     assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(p.offset(&creator, &path).await, 0);
+    // Another tus version: 412.
+    let resp = p
+        .http
+        .patch(format!("{}{path}", p.base))
+        .bearer_auth(&creator)
+        .header("Tus-Resumable", "0.2.2")
+        .header("Upload-Offset", "0")
+        .header("Content-Type", "application/offset+octet-stream")
+        .body(vec![0u8; 10])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::PRECONDITION_FAILED);
+    // A cancelled upload is gone: HEAD and PATCH say 410.
+    let cancelled = p.tus_create(&creator, 100).await;
+    let resp = p
+        .http
+        .delete(format!("{}{cancelled}", p.base))
+        .bearer_auth(&creator)
+        .header("Tus-Resumable", "1.0.0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let resp = p
+        .http
+        .head(format!("{}{cancelled}", p.base))
+        .bearer_auth(&creator)
+        .header("Tus-Resumable", "1.0.0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::GONE);
+    let resp = p.patch(&creator, &cancelled, 0, &[0u8; 10]).await;
+    assert_eq!(resp.status(), StatusCode::GONE);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["reason"], "UPLOAD_GONE", "{body}");
+    let (status, body) = p.get(&cancelled, &creator).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["state"], "cancelled");
+    // The document names the tus statuses, HEAD and the media edge.
+    let doc: Value = p
+        .http
+        .get(format!("{}/openapi.json", p.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let uploads = &doc["paths"]["/v1/uploads"]["post"]["responses"];
+    for status in ["412", "415", "429"] {
+        assert!(uploads.get(status).is_some(), "POST /v1/uploads {status}");
+    }
+    let one = &doc["paths"]["/v1/uploads/{upload_id}"];
+    assert!(one["head"]["responses"].get("410").is_some(), "{one}");
+    assert!(one["patch"]["responses"].get("410").is_some(), "{one}");
+    let edge = &doc["paths"]["/media/{upload_id}/{expires}/{signature}/{path}"]["get"];
+    for status in ["200", "206", "403", "416"] {
+        assert!(edge["responses"].get(status).is_some(), "/media {status}");
+    }
     // Not the tus body type.
     let resp = p
         .http
@@ -449,4 +540,83 @@ async fn bad_uploads_are_refused_clearly_and_a_text_file_fails_with_its_reason()
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(error_field(&body), Some("upload_id"));
+}
+
+/// A duet and a stitch of an uploaded video, rendered by the media service:
+/// content takes the rendered duration (a stitch plays the original's first
+/// seconds, then the new clip) and frame size (a duet is the two side by
+/// side) from `media.v1`, and the video responses carry them.
+#[tokio::test]
+async fn a_rendered_duet_and_stitch_carry_the_rendered_duration_and_aspect() {
+    let p = Platform::start().await;
+    let (creator, _) = p.sign_up("remixer", "creator").await;
+    let dir = std::env::temp_dir().join(format!("loop-e2e-remix-{}", uuid::Uuid::now_v7()));
+    let clip = std::fs::read(clips::generate(&dir, "clip.mp4", 2, 320, 240)).expect("clip");
+    let original = p.upload_ready(&creator, &clip).await;
+    let (status, original) = p
+        .post(
+            "/v1/videos",
+            Some(&creator),
+            json!({"caption": "the original", "upload_id": original}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{original}");
+    let mut remixes = Vec::new();
+    for kind in ["duet", "stitch"] {
+        let upload = p.upload_ready(&creator, &clip).await;
+        let (status, video) = p
+            .post(
+                "/v1/videos",
+                Some(&creator),
+                json!({"caption": format!("my {kind}"), "upload_id": upload,
+                       "remix_of_video_id": original["video_id"], "remix_kind": kind}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{video}");
+        // Published with the new clip's own measurement.
+        assert_eq!(
+            (video["width"].as_u64(), video["height"].as_u64()),
+            (Some(320), Some(240)),
+            "{video}"
+        );
+        assert!(
+            video["duration_ms"].as_u64().unwrap().abs_diff(2000) <= 100,
+            "{video}"
+        );
+        remixes.push((kind, video["video_id"].as_str().unwrap().to_owned()));
+    }
+    for (kind, id) in remixes {
+        let video = testing::wait_for(
+            "the rendered measurement on the video",
+            Duration::from_secs(180),
+            || async {
+                let (_, v) = p.get(&format!("/v1/videos/{id}"), &creator).await;
+                let grown = match kind {
+                    "duet" => v["width"].as_u64() == Some(640),
+                    _ => v["duration_ms"].as_u64().is_some_and(|d| d >= 3_500),
+                };
+                grown.then_some(v)
+            },
+        )
+        .await;
+        let duration = video["duration_ms"].as_u64().unwrap();
+        match kind {
+            // Side by side at the smaller height, as long as the shorter.
+            "duet" => {
+                assert_eq!(video["height"].as_u64(), Some(240), "{video}");
+                assert!((video["aspect_ratio"].as_f64().unwrap() - 640.0 / 240.0).abs() < 1e-9);
+                assert!(duration.abs_diff(2000) <= 150, "{video}");
+            }
+            // 2 s of the original (all of it), then the 2 s clip.
+            _ => {
+                assert_eq!(
+                    (video["width"].as_u64(), video["height"].as_u64()),
+                    (Some(320), Some(240)),
+                    "{video}"
+                );
+                assert!(duration.abs_diff(4000) <= 200, "{video}");
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -26,6 +26,11 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(shops::router())
         .merge(products::router())
         .merge(orders::router())
+        .merge(affiliates::router())
+        .merge(auctions::router())
+        .merge(shoppable::router())
+        .merge(flash::router())
+        .merge(invitations::router())
 }
 
 pub(crate) const ORDER_STATUSES: &[&str] = &[
@@ -48,9 +53,15 @@ crate::constraints::enum_schemas! {
     order_roles => ORDER_ROLES;
 }
 
+mod affiliates;
+mod auctions;
+mod flash;
+mod invitations;
 mod orders;
 mod products;
 mod shapes;
+mod shoppable;
 mod shops;
 
+pub use flash::FlashSaleDto;
 pub use shapes::*;

@@ -1,7 +1,9 @@
 //! Checkout and the order lifecycle: place (stock reserved at once), pay by
 //! card (held in escrow), cancel, ship, confirm delivery, refund; reads.
-//! The service decides who may take which step in which state (422
-//! `INVALID_TRANSITION` names the rule).
+//! The service decides who may take which step in which state: 403 for a
+//! party to the order whose step it never is (the buyer shipping, the
+//! seller paying), 422 `INVALID_TRANSITION` naming the rule for the right
+//! party in the wrong state.
 
 use super::*;
 use crate::routes::wallet::ReceiptBody;
@@ -33,18 +35,17 @@ pub struct OrderBody {
     /// The shop every SKU belongs to (one order, one shop).
     #[schema(schema_with = crate::constraints::uuid)]
     pub shop_id: String,
-    /// 1..20 lines.
+    /// 1..20 lines. The order is attributed to the creator of your last
+    /// recorded visit (`POST /v1/products/{id}/referrals`) within the window;
+    /// clients do not name the affiliate.
     #[schema(min_items = 1, max_items = 20)]
     pub items: Vec<OrderLineBody>,
-    /// The creator whose video, LIVE or showcase the buyer came from (last
-    /// touch): they earn the commission of products open to affiliates.
-    /// Not the buyer or the seller.
-    #[schema(schema_with = crate::constraints::uuid)]
-    pub affiliate_id: Option<String>,
 }
 
 /// Check out SKUs of one shop: stock is reserved at once (all or nothing);
-/// pay within 30 minutes or the order is cancelled.
+/// pay within 30 minutes or the order is cancelled. 422
+/// `TOO_MANY_UNPAID_ORDERS` when you already hold the most unpaid orders
+/// allowed at once (5): pay or cancel one.
 #[utoipa::path(post, path = "/v1/orders", tag = "shop", security(("bearer" = [])),
     params(IdempotencyKeyHeader), request_body = OrderBody,
     responses((status = 201, body = OrderDto), NotFound, Conflict, Unprocessable))]
@@ -70,7 +71,6 @@ pub async fn place_order(
                                 quantity: l.quantity,
                             })
                             .collect(),
-                        affiliate_id: b.affiliate_id.unwrap_or_default(),
                     },
                 ),
             ),
@@ -127,7 +127,7 @@ pub struct CancelBody {
 /// seller until shipped. Stock returns; a paid order is refunded in full.
 #[utoipa::path(post, path = "/v1/orders/{order_id}/cancel", tag = "shop", security(("bearer" = [])),
     params(("order_id" = uuid::Uuid, Path), IdempotencyKeyHeader), request_body = CancelBody,
-    responses((status = 200, body = OrderDto), NotFound, Conflict, Unprocessable))]
+    responses((status = 200, body = OrderDto), Forbidden, NotFound, Conflict, Unprocessable))]
 pub async fn cancel_order(
     State(st): State<AppState>,
     user: AuthUser,
@@ -162,7 +162,7 @@ pub struct ShipBody {
 /// Ship an order awaiting shipment (its seller).
 #[utoipa::path(post, path = "/v1/orders/{order_id}/ship", tag = "shop", security(("bearer" = [])),
     params(("order_id" = uuid::Uuid, Path), IdempotencyKeyHeader), request_body = ShipBody,
-    responses((status = 200, body = OrderDto), NotFound, Conflict, Unprocessable))]
+    responses((status = 200, body = OrderDto), Forbidden, NotFound, Conflict, Unprocessable))]
 pub async fn ship_order(
     State(st): State<AppState>,
     user: AuthUser,
@@ -187,7 +187,7 @@ pub async fn ship_order(
 /// Confirm delivery of a shipped order (its buyer, or an admin).
 #[utoipa::path(post, path = "/v1/orders/{order_id}/deliver", tag = "shop", security(("bearer" = [])),
     params(("order_id" = uuid::Uuid, Path), IdempotencyKeyHeader),
-    responses((status = 200, body = OrderDto), NotFound, Conflict, Unprocessable))]
+    responses((status = 200, body = OrderDto), Forbidden, NotFound, Conflict, Unprocessable))]
 pub async fn confirm_delivery(
     State(st): State<AppState>,
     user: AuthUser,
@@ -210,7 +210,8 @@ pub async fn confirm_delivery(
 #[serde(deny_unknown_fields)]
 pub struct RefundBody {
     /// Cents back to the buyer's card; 0 or absent: everything not yet
-    /// refunded. More than that is 422 `REFUND_TOO_LARGE`.
+    /// refunded. More than that is 422 `REFUND_TOO_LARGE`; above the
+    /// maximum, 400 naming the field.
     #[serde(default)]
     #[schema(minimum = 0, maximum = 100_000_000_000_i64)]
     pub amount_cents: i64,
@@ -223,7 +224,7 @@ pub struct RefundBody {
 /// (its seller, or an admin).
 #[utoipa::path(post, path = "/v1/orders/{order_id}/refund", tag = "shop", security(("bearer" = [])),
     params(("order_id" = uuid::Uuid, Path), IdempotencyKeyHeader), request_body = RefundBody,
-    responses((status = 200, body = OrderDto), NotFound, Conflict, Unprocessable))]
+    responses((status = 200, body = OrderDto), Forbidden, NotFound, Conflict, Unprocessable))]
 pub async fn refund_order(
     State(st): State<AppState>,
     user: AuthUser,

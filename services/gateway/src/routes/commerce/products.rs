@@ -8,6 +8,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(create_product))
         .routes(routes!(get_product, update_product))
         .routes(routes!(shop_products))
+        .routes(routes!(review_queue))
         .routes(routes!(adjust_stock))
         .routes(routes!(open_to_affiliates, close_to_affiliates))
         .routes(routes!(approve_product))
@@ -54,13 +55,27 @@ pub struct ProductBody {
     pub skus: Vec<SkuBody>,
 }
 
-fn sku_inputs(skus: &[SkuBody]) -> Vec<pb::SkuInput> {
+/// The SKUs as commerce takes them; a `sku_id` that is not a UUID is 400
+/// naming it (the document says UUID; a new product's are otherwise unused).
+fn sku_inputs(skus: &[SkuBody]) -> ApiResult<Vec<pb::SkuInput>> {
     skus.iter()
-        .map(|s| pb::SkuInput {
-            sku_id: s.sku_id.clone().unwrap_or_default(),
-            name: s.name.clone(),
-            price_cents: s.price_cents,
-            stock: s.stock,
+        .enumerate()
+        .map(|(i, s)| {
+            if s.sku_id
+                .as_deref()
+                .is_some_and(|id| uuid::Uuid::parse_str(id).is_err())
+            {
+                return Err(ApiError::invalid(
+                    format!("skus[{i}].sku_id"),
+                    "must be a UUID",
+                ));
+            }
+            Ok(pb::SkuInput {
+                sku_id: s.sku_id.clone().unwrap_or_default(),
+                name: s.name.clone(),
+                price_cents: s.price_cents,
+                stock: s.stock,
+            })
         })
         .collect()
 }
@@ -74,7 +89,7 @@ pub async fn create_product(
     user: AuthUser,
     ApiJson(b): ApiJson<ProductBody>,
 ) -> ApiResult<(StatusCode, Json<ProductDto>)> {
-    let skus = sku_inputs(&b.skus);
+    let skus = sku_inputs(&b.skus)?;
     let r = st
         .call(st.commerce().create_product(st.req(
             &user,
@@ -126,7 +141,7 @@ pub async fn update_product(
     Path(product_id): Path<String>,
     ApiJson(b): ApiJson<ProductEdit>,
 ) -> ApiResult<Json<ProductDto>> {
-    let skus = sku_inputs(&b.skus);
+    let skus = sku_inputs(&b.skus)?;
     let r = st
         .call(st.commerce().update_product(st.req(
             &user,
@@ -164,6 +179,12 @@ pub async fn get_product(
     Path(product_id): Path<String>,
     ApiQuery(q): ApiQuery<VersionQuery>,
 ) -> ApiResult<Json<ProductDto>> {
+    if q.version == Some(0) {
+        return Err(ApiError::invalid(
+            "version",
+            "must be 1 or more (absent: the current one)",
+        ));
+    }
     let r = st
         .call(st.commerce().get_product(st.req(
             &user,
@@ -192,6 +213,53 @@ pub async fn shop_products(
             pb::ListProductsRequest {
                 shop_id,
                 page: page.to_proto(),
+                status: 0,
+            },
+        )))
+        .await?;
+    Ok(Json(Page::new(r.products, r.page)))
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewQueueQuery {
+    /// Default pending_review (the queue); approved or rejected to look back.
+    #[param(schema_with = product_statuses)]
+    pub status: Option<String>,
+    #[serde(default, deserialize_with = "crate::dto::page_size")]
+    #[param(minimum = 1, maximum = 100)]
+    pub page_size: Option<u32>,
+    pub page_token: Option<String>,
+}
+
+/// Every shop's products in a review status, newest first (admins): the
+/// queue of products awaiting review.
+#[utoipa::path(get, path = "/v1/admin/products", tag = "shop", security(("bearer" = [])),
+    params(ReviewQueueQuery), responses((status = 200, body = Page<ProductDto>), Forbidden))]
+pub async fn review_queue(
+    State(st): State<AppState>,
+    user: AuthUser,
+    ApiQuery(q): ApiQuery<ReviewQueueQuery>,
+) -> ApiResult<Json<Page<ProductDto>>> {
+    let status = enum_from_str(
+        "status",
+        q.status.as_deref().unwrap_or("pending_review"),
+        "PRODUCT_STATUS_",
+        |s| pb::ProductStatus::from_str_name(s).map(|r| r as i32),
+        PRODUCT_STATUSES,
+    )?;
+    let page = PageQuery {
+        page_size: q.page_size,
+        page_token: q.page_token,
+    };
+    let r = st
+        .call(st.commerce().list_products(st.req(
+            &user,
+            pb::ListProductsRequest {
+                shop_id: String::new(),
+                page: page.to_proto(),
+                status,
             },
         )))
         .await?;

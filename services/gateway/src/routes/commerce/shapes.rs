@@ -100,7 +100,8 @@ pub struct OrderItemDto {
     pub unit_price_cents: i64,
     pub quantity: u32,
     pub line_cents: i64,
-    /// The product's affiliate rate at checkout (basis points; 0: none).
+    /// The affiliate rate this line earns (basis points): the product's rate
+    /// at checkout when the order's affiliate referred it, else 0.
     pub affiliate_rate_bps: u32,
 }
 
@@ -126,6 +127,9 @@ pub struct OrderDto {
     /// The affiliate's commission: locked at payment, cut pro rata by
     /// refunds, paid with the settlement (0 when cancelled or refunded).
     pub commission_cents: i64,
+    /// Set when the wallet refused a money step of this order for good
+    /// (a refund, the settlement): it waits for support, not retried.
+    pub wallet_problem: Option<String>,
     pub carrier: Option<String>,
     pub tracking_number: Option<String>,
     pub cancel_reason: Option<String>,
@@ -175,6 +179,7 @@ impl From<pb::Order> for OrderDto {
             escrow_id: opt(o.escrow_id),
             affiliate_id: opt(o.affiliate_id),
             commission_cents: o.commission_cents,
+            wallet_problem: opt(o.wallet_problem),
             carrier: opt(o.carrier),
             tracking_number: opt(o.tracking_number),
             cancel_reason: opt(o.cancel_reason),

@@ -23,7 +23,7 @@ pub struct ShopBody {
 /// Open your shop (one per user; the same name again returns it).
 #[utoipa::path(post, path = "/v1/shop", tag = "shop", security(("bearer" = [])),
     request_body = ShopBody,
-    responses((status = 201, body = ShopDto), Conflict))]
+    responses((status = 201, body = ShopDto), Forbidden, Conflict))]
 pub async fn open_shop(
     State(st): State<AppState>,
     user: AuthUser,

@@ -44,7 +44,7 @@ pub struct MarketCampaignBody {
 }
 
 /// Advertisers: create a draft campaign.
-#[utoipa::path(post, path = "/v1/marketplace/campaigns", tag = "marketplace", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/marketplace/campaigns", operation_id = "create_market_campaign", tag = "marketplace", security(("bearer" = [])),
     request_body = MarketCampaignBody,
     responses((status = 201, body = MarketCampaignDto), Forbidden))]
 pub async fn create_campaign(
@@ -104,7 +104,7 @@ pub struct MarketCampaignsQuery {
 }
 
 /// Advertisers: their campaigns. Creators: open campaigns or their own.
-#[utoipa::path(get, path = "/v1/marketplace/campaigns", tag = "marketplace", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/marketplace/campaigns", operation_id = "list_market_campaigns", tag = "marketplace", security(("bearer" = [])),
     params(MarketCampaignsQuery),
     responses((status = 200, body = Page<MarketCampaignDto>), Forbidden))]
 pub async fn list_campaigns(
@@ -143,7 +143,7 @@ pub async fn list_campaigns(
     Ok(Json(Page::new(r.campaigns, r.page)))
 }
 
-#[utoipa::path(get, path = "/v1/marketplace/campaigns/{campaign_id}", tag = "marketplace", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/marketplace/campaigns/{campaign_id}", operation_id = "get_market_campaign", tag = "marketplace", security(("bearer" = [])),
     params(("campaign_id" = uuid::Uuid, Path)),
     responses((status = 200, body = MarketCampaignDto), Forbidden, NotFound))]
 pub async fn get_campaign(

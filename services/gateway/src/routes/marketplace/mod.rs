@@ -30,6 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(search::router())
         .merge(campaigns::router())
         .merge(collaborations::router())
+        .merge(studio::router())
 }
 
 /// The marketplace's enumerations and lists as the document states them.
@@ -49,7 +50,13 @@ pub(crate) const SCOPES: &[&str] = &["mine", "open"];
 pub(crate) const CAMPAIGN_STATUSES: &[&str] = &["draft", "published", "closed"];
 pub(crate) const APPLICATION_STATUSES: &[&str] = &["pending", "approved", "rejected"];
 pub(crate) const REVIEW_DECISIONS: &[&str] = &["approve", "reject"];
-pub(crate) const SORTS: &[&str] = &["followers", "avg_views", "engagement_rate"];
+pub(crate) const SORTS: &[&str] = &[
+    "followers",
+    "avg_views",
+    "engagement_rate",
+    "shop_gmv",
+    "shop_conversion",
+];
 
 crate::constraints::enum_schemas! {
     collaboration_states => COLLABORATION_STATES;
@@ -89,5 +96,6 @@ mod collaborations;
 mod creators;
 mod search;
 mod shapes;
+mod studio;
 
 pub use shapes::*;

@@ -38,7 +38,13 @@ pub struct SearchQuery {
     pub category: Option<String>,
     #[param(minimum = 0)]
     pub max_rate_cents: Option<i64>,
-    /// followers (default), avg_views or engagement_rate.
+    /// Shop sales (docs/commerce.md): GMV over the last 30 days, cents.
+    #[param(minimum = 0)]
+    pub min_shop_gmv_cents: Option<i64>,
+    /// Shop conversion over the last 30 days, in [0, 1].
+    #[param(minimum = 0, maximum = 1)]
+    pub min_shop_conversion_rate: Option<f64>,
+    /// followers (default), avg_views, engagement_rate, shop_gmv or shop_conversion.
     #[param(schema_with = sorts)]
     pub sort: Option<String>,
     /// 1..=100, default 20.
@@ -103,10 +109,12 @@ pub async fn search_creators(
         "followers" => pb::CreatorSort::FollowersDesc,
         "avg_views" => pb::CreatorSort::AvgViewsDesc,
         "engagement_rate" => pb::CreatorSort::EngagementRateDesc,
+        "shop_gmv" => pb::CreatorSort::ShopGmvDesc,
+        "shop_conversion" => pb::CreatorSort::ShopConversionDesc,
         _ => {
             return Err(ApiError::invalid(
                 "sort",
-                "must be one of: followers, avg_views, engagement_rate",
+                "must be one of: followers, avg_views, engagement_rate, shop_gmv, shop_conversion",
             ));
         }
     };
@@ -132,6 +140,8 @@ pub async fn search_creators(
         max_rate_cents: q.max_rate_cents.unwrap_or(0),
         sort: sort as i32,
         page: page.to_proto(),
+        min_shop_gmv_cents: q.min_shop_gmv_cents.unwrap_or(0),
+        min_shop_conversion_rate: q.min_shop_conversion_rate.unwrap_or(0.0),
     };
     let r = st
         .call(st.market().search_creators(st.req(&user, req)))

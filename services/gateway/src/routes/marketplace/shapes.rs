@@ -104,6 +104,15 @@ pub struct AnalyticsDto {
     pub top_hashtags: Vec<ShareDto>,
     pub gifts_received_diamonds_30d: i64,
     pub computed_at: Option<DateTime<Utc>>,
+    /// Shop (docs/commerce.md): what buyers paid, net of refunds, for orders
+    /// attributed to the creator in the last 30 days (cents).
+    pub shop_gmv_cents_30d: i64,
+    /// Attributed orders (neither cancelled nor fully refunded), 30 days.
+    pub shop_orders_30d: u64,
+    /// Buyers' visits to products from the creator's showcase, videos or LIVE, 30 days.
+    pub shop_referral_visits_30d: u64,
+    /// shop_orders_30d / shop_referral_visits_30d, in [0, 1].
+    pub shop_conversion_rate_30d: f64,
 }
 
 impl From<pb::CreatorAnalytics> for AnalyticsDto {
@@ -121,6 +130,10 @@ impl From<pb::CreatorAnalytics> for AnalyticsDto {
             top_hashtags: shares(a.top_hashtags, ""),
             gifts_received_diamonds_30d: a.gifts_received_diamonds_30d,
             computed_at: ts(a.computed_at),
+            shop_gmv_cents_30d: a.shop_gmv_cents_30d,
+            shop_orders_30d: a.shop_orders_30d,
+            shop_referral_visits_30d: a.shop_referral_visits_30d,
+            shop_conversion_rate_30d: a.shop_conversion_rate_30d,
         }
     }
 }
@@ -135,6 +148,8 @@ pub struct CreatorResultDto {
     pub avg_views_30d: u64,
     pub engagement_rate: f64,
     pub top_audience_countries: Vec<ShareDto>,
+    pub shop_gmv_cents_30d: i64,
+    pub shop_conversion_rate_30d: f64,
 }
 
 impl From<pb::CreatorSearchResult> for CreatorResultDto {
@@ -148,6 +163,8 @@ impl From<pb::CreatorSearchResult> for CreatorResultDto {
             avg_views_30d: r.avg_views_30d,
             engagement_rate: r.engagement_rate,
             top_audience_countries: shares(r.top_audience_countries, ""),
+            shop_gmv_cents_30d: r.shop_gmv_cents_30d,
+            shop_conversion_rate_30d: r.shop_conversion_rate_30d,
         }
     }
 }
