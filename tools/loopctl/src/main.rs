@@ -27,7 +27,7 @@ enum Command {
     Seed(seed::Args),
     /// Drive the running platform through the gateway's public API with simulated viewers, creators and advertisers, and report what clients saw.
     #[command(
-        after_help = "Set-up (accounts, videos, campaigns) comes first and is not measured; then traffic runs for\n--duration at up to --rate requests/s. Prints a report and writes it as JSON (--json).\nAccounts are named after --seed, so a rerun with the same seed logs them in again.\n\nExamples:\n  make up && loopctl simulate --viewers 2000 --creators 200 --duration 60s\n  loopctl simulate --viewers 200 --creators 40 --duration 20s --rate 80 --seed 7 --json sim.json"
+        after_help = "Set-up (accounts, videos, campaigns) comes first and is not measured; then traffic runs for\n--duration at up to --rate requests/s, then shopping (showcase, video and LIVE-bag purchases, a\nflash sale and an auction: about 30 s more) and the ledger's reconciliation. Prints a report\nand writes it as JSON (--json).\nAccounts are named after --seed, so a rerun with the same seed logs them in again.\n\nExamples:\n  make up && loopctl simulate --viewers 2000 --creators 200 --duration 60s\n  loopctl simulate --viewers 200 --creators 40 --duration 20s --rate 80 --seed 7 --json sim.json"
     )]
     Simulate(simulate::Args),
     /// Re-read a topic over a range: count it (--dry-run), republish it (--republish-to), or rebuild the ranker's state (--rebuild).
@@ -302,10 +302,11 @@ async fn run_replay(kafka: &KafkaConfig, args: ReplayArgs) -> anyhow::Result<()>
     )
     .await?;
     println!(
-        "rebuilt into {target_prefix}: {} content events, {} engagement events, {} wallet events, {} poison skipped{}",
+        "rebuilt into {target_prefix}: {} content events, {} engagement events, {} wallet events, {} commerce events, {} poison skipped{}",
         report.content_events,
         report.engagement_events,
         report.wallet_events,
+        report.commerce_events,
         report.poison,
         if swap {
             "; swapped: restart the ranker replicas to use it"

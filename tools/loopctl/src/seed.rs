@@ -47,6 +47,16 @@ pub struct Args {
         default_value = loop_wallet::config::DEV_TEST_RECEIPT_SECRET
     )]
     receipt_secret: String,
+    /// The administrator who approves the demo shop's products (the
+    /// development platform's bootstrap admin).
+    #[arg(long, default_value = "admin", env = "LOOP_ADMIN_HANDLE")]
+    admin_handle: String,
+    #[arg(
+        long,
+        default_value = "loop-admin-dev-password",
+        env = "LOOP_ADMIN_PASSWORD"
+    )]
+    admin_password: String,
 }
 
 struct Client {
@@ -328,11 +338,167 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         bar.inc(2);
     }
     seed_ads(&client, &args.receipt_secret).await?;
+    if let Some((creator, _)) = creators.first() {
+        seed_shop(&client, &args, creator).await?;
+    }
     bar.finish_with_message("done");
     println!(
         "seeded {} creators x {} videos and {} viewers (password for every demo account: {PASSWORD})",
         args.creators, args.videos_per_creator, args.viewers
     );
+    Ok(())
+}
+
+/// A demo product: (title, category, [(SKU, price cents, stock)]).
+type DemoProduct = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, i64, i64)],
+);
+
+/// The demo shop's products.
+const SHOP_PRODUCTS: &[DemoProduct] = &[
+    (
+        "Loop ceramic mug",
+        "home",
+        &[("White", 1_800, 500), ("Black", 1_900, 500)],
+    ),
+    (
+        "Dance crew hoodie",
+        "apparel",
+        &[("M", 4_500, 200), ("L", 4_500, 200)],
+    ),
+];
+
+/// A shop (`demo_shop`) with approved products open to affiliates at 10%,
+/// featured in the first demo creator's showcase. Re-running finds the shop
+/// and its products; the showcase add is a no-op.
+async fn seed_shop(client: &Client, args: &Args, creator_id: &str) -> anyhow::Result<()> {
+    let (admin_status, admin) = client
+        .post(
+            "/v1/auth/login",
+            None,
+            json!({"handle": args.admin_handle, "password": args.admin_password}),
+        )
+        .await?;
+    if admin_status != 200 {
+        bail!(
+            "the demo shop's products need an admin's review: cannot log in as {} ({admin_status}); pass --admin-handle/--admin-password",
+            args.admin_handle
+        );
+    }
+    let admin = admin["token"].as_str().context("admin token")?.to_owned();
+    let (token, _) = client.account("demo_shop", "creator", "US", &[]).await?;
+    let (status, shop) = client
+        .post(
+            "/v1/shop",
+            Some(&token),
+            json!({"name": "Loop Demo Shop", "description": "Mugs and hoodies for the demo"}),
+        )
+        .await?;
+    let shop = match status {
+        201 => shop,
+        _ => {
+            let (status, shop) = client
+                .send(reqwest::Method::GET, "/v1/shop", Some(&token), None)
+                .await?;
+            if status != 200 {
+                bail!("demo shop: status {status}: {shop}");
+            }
+            shop
+        }
+    };
+    let shop_id = shop["shop_id"].as_str().context("shop_id")?.to_owned();
+    let (_, listed) = client
+        .send(
+            reqwest::Method::GET,
+            &format!("/v1/shops/{shop_id}/products?page_size=100"),
+            Some(&token),
+            None,
+        )
+        .await?;
+    let have: Vec<String> = listed["items"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|p| p["title"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    for (title, category, skus) in SHOP_PRODUCTS {
+        if have.iter().any(|t| t == title) {
+            continue;
+        }
+        let skus: Vec<Value> = skus
+            .iter()
+            .map(|(name, price, stock)| json!({"name": name, "price_cents": price, "stock": stock}))
+            .collect();
+        let (status, product) = client
+            .post(
+                "/v1/products",
+                Some(&token),
+                json!({"title": title, "description": format!("{title}, from the demo shop"), "category": category,
+                       "image_urls": [format!("https://cdn.loop.example/demo_shop/{category}.jpg")], "skus": skus}),
+            )
+            .await?;
+        if status != 201 {
+            bail!("demo product {title}: status {status}: {product}");
+        }
+        let id = product["product_id"].as_str().context("product_id")?;
+        let (status, body) = client
+            .post(
+                &format!("/v1/admin/products/{id}/approve"),
+                Some(&admin),
+                json!({"expected_version": product["version"]}),
+            )
+            .await?;
+        if status != 200 {
+            bail!("approving {title}: status {status}: {body}");
+        }
+        let (status, body) = client
+            .send(
+                reqwest::Method::PUT,
+                &format!("/v1/products/{id}/affiliate"),
+                Some(&token),
+                Some(json!({"rate_bps": 1000})),
+            )
+            .await?;
+        if status != 200 {
+            bail!("opening {title} to affiliates: status {status}: {body}");
+        }
+    }
+    // The first demo creator features every product (logged in again: the
+    // account exists).
+    let (_, listed) = client
+        .send(
+            reqwest::Method::GET,
+            &format!("/v1/shops/{shop_id}/products?page_size=100"),
+            Some(&token),
+            None,
+        )
+        .await?;
+    let (creator_token, _) = client
+        .account(
+            &format!("demo_{}_0", FAMILIES[0].0),
+            "creator",
+            COUNTRIES[0],
+            &[FAMILIES[0].0],
+        )
+        .await?;
+    for p in listed["items"].as_array().into_iter().flatten() {
+        let id = p["product_id"].as_str().context("product_id")?;
+        let (status, body) = client
+            .post(
+                "/v1/showcase",
+                Some(&creator_token),
+                json!({"product_id": id}),
+            )
+            .await?;
+        if status != 201 {
+            bail!("showcase of {creator_id}: status {status}: {body}");
+        }
+    }
     Ok(())
 }
 

@@ -44,6 +44,21 @@ async fn the_seed_publishes_real_clips_that_play() {
         .expect("json");
     let token = login["token"].as_str().expect("token");
     let id = login["user"]["user_id"].as_str().expect("id");
+    // The demo shop's approved products, featured by the first creator.
+    let showcase: Value = http
+        .get(format!("{base}/v1/creators/{id}/showcase"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("showcase")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        showcase["items"].as_array().map(Vec::len),
+        Some(2),
+        "{showcase}"
+    );
     let videos: Value = http
         .get(format!("{base}/v1/users/{id}/videos"))
         .bearer_auth(token)

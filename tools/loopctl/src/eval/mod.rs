@@ -207,6 +207,15 @@ impl Rankers {
         let ranker = &self.loop_ranker;
         let page = ranker.recommend(user, k, true, Weights::Learned).await?;
         let plain = ranker.recommend(user, k, false, Weights::Learned).await?;
+        // Exploration's share: the items it put on the page in place of
+        // what the page without it shows.
+        let unexplored: HashSet<u32> = plain.items.iter().copied().collect();
+        results.explored += page
+            .items
+            .iter()
+            .filter(|i| !unexplored.contains(i))
+            .count();
+        results.items += page.items.len();
         let hand_set = ranker.recommend(user, k, true, Weights::HandSet).await?;
         let lists = [
             (report::LOOP, page.items.clone()),

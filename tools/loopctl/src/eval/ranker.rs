@@ -298,7 +298,11 @@ impl LoopRanker {
             .query_async(&mut conn)
             .await?;
         let models = rank::decode_models(&fields);
-        let delta = rank::served_delta(&models).unwrap_or([0.0; rank::SIGNALS]);
+        let delta = rank::shrink(
+            rank::served_delta(&models).unwrap_or([0.0; rank::SIGNALS]),
+            rank::examples(&models),
+            self.feed.learned_prior_examples,
+        );
         let prior = self.feed.scoring.signal_weights();
         Ok(Learned {
             examples: models.iter().map(|m| m.examples).sum(),

@@ -51,6 +51,10 @@ pub struct Results {
     pub scores: BTreeMap<String, Scores>,
     /// How many of Loop's items came from each source.
     pub sources: BTreeMap<String, usize>,
+    /// Loop's items scored, and how many of them exploration put there
+    /// (not on the same page without exploration).
+    pub items: usize,
+    pub explored: usize,
     /// What the ranking weights learned from the impressions served.
     pub learned: Option<super::ranker::Learned>,
     pub seconds: f64,
@@ -71,6 +75,22 @@ impl Results {
             .collect();
         shares.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         shares
+    }
+
+    /// Exploration's share of Loop's items, and what it costs: the share
+    /// of Recall@K the page without exploration has and Loop's lacks.
+    pub fn exploration(&self) -> (f64, f64) {
+        let share = self.explored as f64 / self.items.max(1) as f64;
+        let (with, without) = (
+            self.mean(LOOP).recall,
+            self.mean(LOOP_NO_EXPLORATION).recall,
+        );
+        let cost = if without > 0.0 {
+            1.0 - with / without
+        } else {
+            0.0
+        };
+        (share, cost)
     }
 
     /// Loop against its baselines, judged by `self.targets`.
@@ -166,6 +186,13 @@ impl Results {
             .map(|(s, f)| format!("{s} {:.0}%", f * 100.0))
             .collect();
         let _ = writeln!(out, "Loop's items by source: {}", shares.join(", "));
+        let (share, cost) = self.exploration();
+        let _ = writeln!(
+            out,
+            "Exploration: {:.1}% of Loop's items (not on the page without it), costing {:.1}% of Recall@{k}",
+            share * 100.0,
+            cost * 100.0
+        );
         if let Some(l) = &self.learned {
             let weights: Vec<String> = l
                 .weights
@@ -207,6 +234,7 @@ impl Results {
                 "path": super::ranker::PATH,
                 "scores": scores,
                 "loop_sources": self.source_shares().into_iter().collect::<BTreeMap<_, _>>(),
+                "exploration": {"share": self.exploration().0, "recall_cost": self.exploration().1},
                 "learned_weights": self.learned.as_ref().map(|l| json!({
                     "examples": l.examples,
                     "positives": l.positives,
@@ -241,6 +269,8 @@ mod tests {
         r.scores.insert(RANDOM.into(), at(0.01, 0.01));
         r.sources.insert("collaborative".into(), 3);
         r.sources.insert("trending".into(), 1);
+        r.scores.insert(LOOP_NO_EXPLORATION.into(), at(0.4, 0.2));
+        (r.items, r.explored) = (20, 2);
         let f = r.figures();
         assert_eq!(f[0].met(), Some(true), "3x most-popular");
         assert_eq!(f[1].met(), Some(true), "1.2x item-KNN");
@@ -259,5 +289,10 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("collaborative 75%, trending 25%"), "{text}");
+        assert!(
+            text.contains("Exploration: 10.0% of Loop's items (not on the page without it), costing 25.0% of Recall@20"),
+            "{text}"
+        );
+        assert_eq!(doc["details"]["exploration"]["share"], 0.1);
     }
 }

@@ -20,6 +20,14 @@ pub struct Args {
     /// Videos each creator posts at set-up, plus more for popular ones.
     #[arg(long, default_value_t = 3)]
     pub videos_per_creator: usize,
+    /// Catalog videos each creator publishes from real clips (uploaded with
+    /// tus through the gateway, processed by the media service, published
+    /// by upload id); the rest name a media URL, which only development
+    /// platforms accept (against one that refuses it, every video is a
+    /// clip). Videos posted during traffic are clips. 0: no ffmpeg needed,
+    /// every video by URL.
+    #[arg(long, default_value_t = 1)]
+    pub clips_per_creator: usize,
     /// How long traffic runs after set-up: 60s, 2m or plain seconds.
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     pub duration: Duration,

@@ -168,6 +168,64 @@ impl Api {
         reply
     }
 
+    /// A tus PATCH: `bytes` appended at `offset` of the upload at `path`
+    /// (rate-limited and recorded like `call`).
+    pub async fn patch_bytes(
+        &self,
+        endpoint: &str,
+        path: &str,
+        token: &str,
+        offset: u64,
+        bytes: Vec<u8>,
+    ) -> Reply {
+        self.limiter.acquire().await;
+        let started = Instant::now();
+        let sent = self
+            .http
+            .patch(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .header("Tus-Resumable", "1.0.0")
+            .header("Upload-Offset", offset.to_string())
+            .header("Content-Type", "application/offset+octet-stream")
+            .body(bytes)
+            .send()
+            .await;
+        let reply = match sent {
+            Ok(resp) => {
+                let status = resp.status().as_u16();
+                let text = resp.text().await.unwrap_or_default();
+                Reply {
+                    status,
+                    body: serde_json::from_str(&text).unwrap_or(Value::Null),
+                }
+            }
+            Err(_) => Reply {
+                status: 0,
+                body: Value::Null,
+            },
+        };
+        self.recorder.record(
+            endpoint,
+            started.elapsed(),
+            (reply.status != 0).then_some(reply.status),
+        );
+        reply
+    }
+
+    /// The body of a signed media URL (no token: the signature is the
+    /// credential); not recorded (playback checks after traffic).
+    pub async fn fetch_bytes(&self, path: &str) -> anyhow::Result<Vec<u8>> {
+        let resp = self.http.get(format!("{}{path}", self.base)).send().await?;
+        if !resp.status().is_success() {
+            anyhow::bail!("GET {path}: HTTP {}", resp.status());
+        }
+        Ok(resp.bytes().await?.to_vec())
+    }
+
+    pub async fn fetch_text(&self, path: &str) -> anyhow::Result<String> {
+        Ok(String::from_utf8(self.fetch_bytes(path).await?)?)
+    }
+
     pub async fn get(&self, endpoint: &str, path: &str, token: &str) -> Reply {
         self.call(endpoint, Method::GET, path, Some(token), None, None)
             .await

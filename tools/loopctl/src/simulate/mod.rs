@@ -14,14 +14,18 @@
 //! The run, in order: [`setup`] (accounts, catalog, campaigns, LIVE rooms;
 //! not measured), [`traffic`] (viewer [`session`]s, cheaters in [`abuse`],
 //! [`creators`] posting, [`money`]), [`settle`] (ledger and ads billing
-//! after traffic), then the report: [`summary`] computes it, [`report`]
-//! renders it, [`output`] writes it.
+//! after traffic; [`shop`] shopping just before it: showcase, video and
+//! LIVE-bag purchases, then [`live_shop`]'s flash sale and auction), then
+//! the report: [`summary`] computes it, [`report`] renders it, [`output`]
+//! writes it.
 
 mod abuse;
 mod args;
 mod campaigns;
 mod client;
 mod creators;
+mod live_shop;
+mod media;
 mod money;
 mod output;
 mod report;
@@ -29,6 +33,7 @@ mod resources;
 mod session;
 mod settle;
 mod setup;
+mod shop;
 mod state;
 mod summary;
 mod traffic;
@@ -62,13 +67,30 @@ pub async fn run(args: Args) -> anyhow::Result<Value> {
         "simulate: seed {}, {} viewers, {} creators, {} advertisers; set-up first (accounts, catalog, campaigns)",
         args.seed, args.viewers, args.creators, args.advertisers
     );
-    let prepared = setup::prepare(args.clone(), api, world, run_id).await?;
+    let clips = if args.clips_per_creator > 0 {
+        let started = std::time::Instant::now();
+        let clips = media::generate_clips().await?;
+        eprintln!(
+            "simulate: {} clips generated with ffmpeg in {:.1} s (uploaded again for each video)",
+            clips.len(),
+            started.elapsed().as_secs_f64()
+        );
+        clips
+    } else {
+        Vec::new()
+    };
+    let prepared = setup::prepare(args.clone(), api, world, run_id, clips).await?;
     let sim = Arc::new(prepared.sim);
     // Set-up requests are not part of the measured serving figures.
     sim.api.recorder.endpoints.lock().clear();
     let traffic = traffic::drive(&sim, prepared.probe).await;
+    // Shopping before settling, so the ledger reconciliation covers it.
+    let shopping = sim.shop().await;
     let settled = settle::settle(&sim, &prepared.advertisers).await;
-    let report = summary::build(&sim, &traffic, &settled);
+    let playback = sim.play_clips().await;
+    let mut report = summary::build(&sim, &traffic, &settled);
+    report["media"] = media::summary(&sim.media.lock(), playback);
+    report["shop"] = shopping.to_json();
     output::write(&args, &report)?;
     Ok(report)
 }

@@ -160,6 +160,7 @@ fn outcomes(s: &mut String, report: &Value) {
         m["payouts_requested"],
         m["ledger_consistent"]
     );
+    shop(s, report);
     let a = &report["ads"];
     let _ = writeln!(
         s,
@@ -172,6 +173,19 @@ fn outcomes(s: &mut String, report: &Value) {
         a["impressions_reported"],
         a["impressions_billed"],
         a["billed_equals_delivered"]
+    );
+    let md = &report["media"];
+    let _ = writeln!(
+        s,
+        "\nMedia: {} clips uploaded, {} processed (last byte -> ready p50 {:.0} ms, p99 {:.0} ms), {} failed; {} videos from clips; played through signed URLs: {} of {}",
+        md["uploads"],
+        md["ready"],
+        f(&md["processing_p50_ms"]),
+        f(&md["processing_p99_ms"]),
+        md["failed"],
+        md["videos_from_clips"],
+        md["playback"]["played"],
+        md["playback"]["checked"]
     );
     let i = &report["integrity"];
     let _ = writeln!(
@@ -187,6 +201,69 @@ fn outcomes(s: &mut String, report: &Value) {
         i["foreign_serve_tokens_refused"],
         i["foreign_serve_tokens_sent"]
     );
+}
+
+/// Shopping: the totals, each source, the flash sale and the auction.
+fn shop(s: &mut String, report: &Value) {
+    let shop = &report["shop"];
+    let _ = writeln!(
+        s,
+        "\nShop: {} orders placed, {} paid, GMV {} cents ({} attributed to affiliates), commissions locked {} cents ({} bps); ledger reconciles: {}",
+        shop["orders_placed"],
+        shop["orders_paid"],
+        shop["gmv_cents"],
+        shop["attributed_gmv_cents"],
+        shop["commissions_locked_cents"],
+        shop["commission_rate_bps"],
+        report["money"]["ledger_consistent"],
+    );
+    if let Some(sources) = shop["by_source"].as_object() {
+        let parts: Vec<String> = sources
+            .iter()
+            .map(|(name, x)| {
+                format!(
+                    "{name} {} of {} paid, {} cents",
+                    x["orders_paid"], x["orders_placed"], x["gmv_cents"]
+                )
+            })
+            .collect();
+        let _ = writeln!(s, "  by source: {}", parts.join("; "));
+    }
+    let f = &shop["flash_sale"];
+    if f.is_object() {
+        let _ = writeln!(
+            s,
+            "  flash sale: {} of {} units sold ({} left) to {} of {} buyers at {} cents, at most {} each (most by one buyer: {}); refused {}",
+            f["units_sold"],
+            f["total_units"],
+            f["remaining_units"],
+            f["buyers_served"],
+            f["buyers"],
+            f["sale_price_cents"],
+            f["per_buyer_limit"],
+            f["max_units_per_buyer"],
+            f["refused"]
+        );
+    }
+    let a = &shop["auction"];
+    if a.is_object() {
+        let _ = writeln!(
+            s,
+            "  auction: {} at {} cents (from {}) after {} bids from {} bidders (close extended {} times, refused {}); orders among the bidders {}, the winner's paid: {}",
+            a["status"].as_str().unwrap_or("?"),
+            a["winning_cents"],
+            a["starting_cents"],
+            a["bids_accepted"],
+            a["bidders"],
+            a["extensions"],
+            a["bids_refused"],
+            a["bidder_orders"],
+            a["winner_order_paid"]
+        );
+    }
+    if let Some(p) = shop["problem"].as_str() {
+        let _ = writeln!(s, "  stopped: {p}");
+    }
 }
 
 /// The platform's processes: peak memory and CPU over the run.
@@ -240,6 +317,7 @@ mod tests {
             "Learning:",
             "Freshness:",
             "Money:",
+            "Shop:",
             "Ads:",
             "Integrity:",
         ] {
@@ -249,5 +327,26 @@ mod tests {
         let with = json!({"duration_seconds": 10.0,
                           "resources": {"gateway": {"peak_rss_mib": 64.0, "cpu_seconds": 5.0}}});
         assert!(super::text(&with).contains("(50% of one core)"));
+    }
+
+    #[test]
+    fn the_shop_paragraph_gives_each_source_the_flash_sale_and_the_auction() {
+        let report = json!({"shop": {
+            "orders_placed": 3, "orders_paid": 3, "gmv_cents": 5500, "attributed_gmv_cents": 2500,
+            "commissions_locked_cents": 250, "commission_rate_bps": 1000,
+            "by_source": {"video": {"orders_placed": 1, "orders_paid": 1, "gmv_cents": 2500}},
+            "flash_sale": {"units_sold": 10, "total_units": 10, "remaining_units": 0},
+            "auction": {"status": "sold", "winning_cents": 1500},
+            "problem": "live: creator x is not LIVE"}});
+        let text = text(&report);
+        for line in [
+            "GMV 5500 cents (2500 attributed to affiliates), commissions locked 250 cents (1000 bps)",
+            "by source: video 1 of 1 paid, 2500 cents",
+            "flash sale: 10 of 10 units sold (0 left)",
+            "auction: sold at 1500 cents",
+            "stopped: live: creator x is not LIVE",
+        ] {
+            assert!(text.contains(line), "{line:?} missing from {text}");
+        }
     }
 }

@@ -56,6 +56,7 @@ pub async fn prepare(
     api: Api,
     world: World,
     run_id: String,
+    clips: Vec<Vec<u8>>,
 ) -> anyhow::Result<Prepared> {
     let people = sign_up(&api, &args, &world).await?;
     let (packages, gifts) = wallet_catalog(&api, &people.probe).await?;
@@ -76,6 +77,8 @@ pub async fn prepare(
         receipt_counter: AtomicU64::new(0),
         last_served: Mutex::new(None),
         run_id,
+        clips,
+        media: Mutex::default(),
     };
     sim.publish_catalog().await;
     sim.campaigns = sim.launch_campaigns(&people.advertisers).await?;
@@ -241,7 +244,20 @@ impl Sim {
             .map(|c| self.args.videos_per_creator + (6.0 * c.popularity.sqrt()) as usize)
             .collect();
         let total: usize = per_creator.iter().sum();
-        let progress = bar(total as u64, "videos", self.args.quiet);
+        let clips = if self.clips.is_empty() {
+            0
+        } else {
+            per_creator
+                .iter()
+                .map(|n| (*n).min(self.args.clips_per_creator))
+                .sum()
+        };
+        let what = if clips > 0 {
+            format!("videos ({clips} from clips: uploaded, processed, published)")
+        } else {
+            "videos".to_owned()
+        };
+        let progress = bar(total as u64, &what, self.args.quiet);
         // Published concurrently, then put back in (creator, take) order so the
         // catalog a seed builds is the same whatever the completion order.
         let jobs = per_creator
@@ -252,7 +268,7 @@ impl Sim {
             .map(|(c, k)| {
                 let progress = &progress;
                 async move {
-                    let id = self.publish(c, k).await;
+                    let id = self.publish(c, k, k < self.args.clips_per_creator).await;
                     progress.inc(1);
                     id.map(|id| (c, k, id))
                 }

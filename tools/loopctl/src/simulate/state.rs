@@ -93,6 +93,9 @@ pub struct Sim {
     pub run_id: String,
     /// The last (video, serve token) a cheater saw: the next one replays it.
     pub last_served: Mutex<Option<(String, Value, Value)>>,
+    /// The clips creators upload (empty with `--clips-per-creator 0`).
+    pub clips: Vec<Vec<u8>>,
+    pub media: Mutex<super::media::MediaTally>,
 }
 
 pub fn today() -> String {
