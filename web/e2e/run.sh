@@ -20,11 +20,17 @@ TARGET_DIR="$ROOT/target/$([[ $PROFILE == dev ]] && echo debug || echo "$PROFILE
 "$ROOT/scripts/ensure-web.sh"
 cd "$WEB"
 say "web: build (types from src/api/openapi.json, tsc, vite)"
+# The production build: no development store in it (checked), and the
+# bundle budget is measured on it.
 npm run --silent build
-say "web: unit tests (vitest)"
-npx vitest run --reporter=dot
 say "web: bundle budget"
 node scripts/budget.mjs
+say "web: unit tests (vitest)"
+npx vitest run --reporter=dot
+# What the browser tests load: the development build (mode devstore), which
+# has the development store, as their platform is a development one.
+say "web: development build (with the development store) for the browser tests"
+npm run --silent build:dev
 
 if [[ ${LOOP_WEB_NO_CARGO:-} != 1 ]]; then
   say "web: building the test platform"
@@ -67,6 +73,16 @@ for i in 0 1 2; do
     -y "$CLIPS/clip-$i.tmp.webm"
   mv "$CLIPS/clip-$i.tmp.webm" "$CLIPS/clip-$i.webm"
 done
+# What the creator uploads in the studio: an H.264/AAC MP4 the media
+# service transcodes to HLS, and a file that is not a video at all.
+if [[ ! -s $CLIPS/upload.mp4 ]]; then
+  ffmpeg -loglevel error -f lavfi -i "testsrc2=size=360x640:rate=24" -f lavfi -i "sine=frequency=440:sample_rate=44100" \
+    -t 4 -c:v libx264 -preset ultrafast -pix_fmt yuv420p -c:a aac -shortest -movflags +faststart -y "$CLIPS/upload.tmp.mp4"
+  mv "$CLIPS/upload.tmp.mp4" "$CLIPS/upload.mp4"
+fi
+export UPLOAD_CLIP="$CLIPS/upload.mp4"
+export BROKEN_CLIP="$WORK/not-a-video.mp4"
+head -c 300000 /dev/urandom >"$BROKEN_CLIP"
 cp -r "$WEB/dist" "$WORK/site"
 mkdir -p "$WORK/site/e2e-media"
 cp "$CLIPS"/clip-?.webm "$WORK/site/e2e-media/"

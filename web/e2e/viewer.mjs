@@ -7,93 +7,31 @@
 //    take over: its share of videos 21-30 is at least 60% and above its
 //    share of the first 10;
 //  - a bad sign-up, and a bad comment, show the server's field error next
-//    to their field.
+//    to their field;
+//  - hashtag pages and Discover; a creator's upload plays in a follower's
+//    feed; a viewer gifts in a LIVE room; an advertiser's ad reaches its
+//    targeted viewer and its report (e2e/scenarios.mjs);
+//  - an admin takes down a reported video, approves a payout and runs the
+//    wallet's reconcile (e2e/admin.mjs);
+//  - a viewer filters a keyword out of For You; a creator uses the studio's
+//    analytics, earnings, marketplace and shop sections (e2e/creator.mjs);
+//  - LIVE shopping: bag, pin, auction bids over SSE (a maximum above the
+//    card hold refused by its field, a proxy bid), a flash sale (e2e/live-shop.mjs);
+//  - a seller invites a creator to feature a product, the creator accepts
+//    and anchors it to a video, a follower opens it from the video (e2e/commerce.mjs).
 // Screenshots go to $SCREENSHOTS (docs/screenshots). Ends with the plain
 // "N passed, N failed" line.
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 
 import { chromium } from "playwright-core";
 
-const base = process.argv[2];
-if (!base) throw new Error("usage: node e2e/viewer.mjs <gateway base URL>");
-const shots = process.env.SCREENSHOTS ?? "screenshots";
-mkdirSync(shots, { recursive: true });
-
-const VIEWPORTS = {
-  phone: { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true },
-  desktop: { viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1 },
-};
-
-const results = [];
-const timings = {};
-
-async function test(name, fn) {
-  const started = Date.now();
-  try {
-    await fn();
-    results.push({ name, ok: true });
-    console.log(`ok   ${name} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
-  } catch (err) {
-    results.push({ name, ok: false });
-    console.log(`FAIL ${name}: ${err?.stack ?? err}`);
-  }
-  timings[name] = Date.now() - started;
-}
-
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
-
-/** 12 characters at most: handles are 3..24 characters. */
-const unique = () => `${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`.slice(-12);
-
-async function signUp(page, handle) {
-  await page.goto(base);
-  await page.getByLabel("Username").fill(handle);
-  await page.getByLabel("Password").fill("viewer-password-1");
-  await page.getByLabel("Birth date").fill("1998-04-12");
-  await page.getByRole("button", { name: "Sign up", exact: true }).click();
-  const slide = page.locator('[data-testid="slide"]').first();
-  const refused = page.locator(".field-error, .form-error").first();
-  await slide.or(refused).waitFor({ timeout: 30_000 });
-  if (!(await slide.isVisible())) {
-    throw new Error(`sign-up of ${handle} refused: ${await refused.textContent()}`);
-  }
-}
-
-/** The active slide's state once its video is playing and its time advancing. */
-async function playingActive(page) {
-  const active = page.locator('[data-testid="slide"][data-active="true"]');
-  await active.waitFor();
-  const handle = await active.locator("video").elementHandle();
-  await page.waitForFunction((v) => !v.paused && v.readyState >= 2 && v.currentTime > 0.2, handle, { timeout: 15_000 });
-  const t1 = await handle.evaluate((v) => v.currentTime);
-  await page.waitForFunction((args) => args[0].currentTime > args[1] + 0.2, [handle, t1], { timeout: 10_000 });
-  return {
-    videoId: await active.getAttribute("data-video-id"),
-    family: await active.getAttribute("data-category"),
-    slide: active,
-    video: handle,
-  };
-}
-
-/** Moves to the next video the way the viewport's person would. */
-async function next(page, kind, from) {
-  if (kind === "desktop") await page.keyboard.press("ArrowDown");
-  else {
-    // A swipe up: the feed scrolls one screen and snaps.
-    await page.locator('[data-testid="feed"]').evaluate((el) => el.scrollBy({ top: el.clientHeight, behavior: "smooth" }));
-  }
-  await page.waitForFunction(
-    (id) => {
-      const a = document.querySelector('[data-testid="slide"][data-active="true"]');
-      return a && a.getAttribute("data-video-id") !== id;
-    },
-    from,
-    { timeout: 15_000 },
-  );
-}
+import { base, check, next, playingActive, results, shots, signUp, test, timings, unique, VIEWPORTS } from "./lib.mjs";
+import { adminApp } from "./admin.mjs";
+import { creatorStudio, keywordFilter, uploadResume } from "./creator.mjs";
+import { advertiser, creatorToFollower, giftInLive, hashtagAndDiscover } from "./scenarios.mjs";
+import { advertiserTopView, shopSale } from "./biz.mjs";
+import { liveShopping } from "./live-shop.mjs";
+import { shopInvitations } from "./commerce.mjs";
 
 async function viewerLearns(browser, kind) {
   const context = await browser.newContext(VIEWPORTS[kind]);
@@ -223,6 +161,36 @@ try {
     await test(`${kind}: a bad sign-up shows the server's error next to its field`, () => signUpFieldError(browser, kind));
     await test(`${kind}: a bad comment shows the server's error next to its field; a good one is listed`, () =>
       commentFieldError(browser, kind),
+    );
+    await test(`${kind}: a feed video's hashtag opens its page; Discover finds another`, () => hashtagAndDiscover(browser, kind));
+    await test(`${kind}: a creator's upload is processed and plays in a follower's Following feed`, () =>
+      creatorToFollower(browser, kind),
+    );
+    await test(`${kind}: a viewer buys coins and gifts in a LIVE room; the creator sees the leaderboard and diamonds`, () =>
+      giftInLive(browser, kind),
+    );
+    await test(`${kind}: an advertiser's campaign is served as Sponsored to a targeted viewer and reported`, () =>
+      advertiser(browser, kind),
+    );
+    await test(`${kind}: an admin takes down a reported video, approves a payout and sees the ledger balanced`, () =>
+      adminApp(browser, kind),
+    );
+    await test(`${kind}: a viewer's keyword filter takes its videos out of For You`, () => keywordFilter(browser, kind));
+    await test(`${kind}: a creator's studio: analytics, a payout, the marketplace application and an accepted invitation, the shop`, () =>
+      creatorStudio(browser, kind),
+    );
+    await test(`${kind}: a creator's upload cut by a reload resumes at the server's offset`, () => uploadResume(browser, kind));
+    await test(`${kind}: an advertiser manages a campaign and books a TopView; bad ad group and TopView input shows field errors`, () =>
+      advertiserTopView(browser, kind),
+    );
+    await test(`${kind}: a seller lists a product, an admin approves it, a buyer buys it, the seller ships it`, () =>
+      shopSale(browser, kind),
+    );
+    await test(`${kind}: a LIVE host pins a product and runs an auction and a flash sale; a viewer bids live and buys`, () =>
+      liveShopping(browser, kind),
+    );
+    await test(`${kind}: a seller invites a creator at a commission (a bad rate shows its field error); the creator accepts and anchors the product to a video a follower opens it from`, () =>
+      shopInvitations(browser, kind),
     );
   }
 } finally {

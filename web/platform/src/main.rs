@@ -8,7 +8,9 @@
 //! gateway's base URL to `<url-file>` (stdout carries the services' logs),
 //! and runs until it gets
 //! SIGINT or SIGTERM; then everything it made is removed.
-//! `web/e2e/run.sh` drives it for the browser tests.
+//! The media service runs too (`Platform` starts every service), so what a
+//! creator uploads in the studio is transcoded to HLS and served signed,
+//! as in production. `web/e2e/run.sh` drives it for the browser tests.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -38,11 +40,16 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     let clips = clips(&site);
-    let platform = loop_testkit::Platform::start_with(|c| {
-        c.http.web_dir = Some(site);
-        // The catalogue's creators and the browser's viewers sign up from 127.0.0.1.
-        c.rate_limit.auth_per_ip_per_minute = 100_000;
-    })
+    let platform = loop_testkit::Platform::start_with_commerce(
+        |c| {
+            c.http.web_dir = Some(site);
+            // The catalogue's creators and the browser's viewers sign up from 127.0.0.1.
+            c.rate_limit.auth_per_ip_per_minute = 100_000;
+        },
+        // A paid order may be cancelled by its buyer for 1 minute (60 in
+        // production), then the seller ships it: a browser test sees both.
+        |c| c.orders.hold_minutes = 1,
+    )
     .await;
     seed(&platform, &clips).await?;
     // Written whole, then renamed: a reader never sees half a URL.

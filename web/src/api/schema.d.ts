@@ -4,6 +4,30 @@
  */
 
 export interface paths {
+    "/media/{upload_id}/{expires}/{signature}/{path}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Play a video: its HLS playlists, segments and poster, through the
+         *     signed URL a video response carries (`playback_url`, `poster_url`);
+         *     playlists name their segments relatively, so the signature travels
+         *     with them. No bearer token: the signature is the credential, for
+         *     `media.url_ttl_secs`. One `Range` (`bytes=a-b`, `bytes=a-`, `bytes=-n`)
+         *     is honoured (206); `Cache-Control: private` never outlives the URL.
+         */
+        get: operations["serve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/ad-events": {
         parameters: {
             query?: never;
@@ -100,6 +124,26 @@ export interface paths {
         put?: never;
         /** Reject a pending payout; the amount returns to the creator (admins). */
         post: operations["reject_payout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/products": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every shop's products in a review status, newest first (admins): the
+         *     queue of products awaiting review.
+         */
+        get: operations["review_queue"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -486,6 +530,81 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/auction-increments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The published bid increments by price band. */
+        get: operations["bid_increments"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auctions/{auction_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An auction. */
+        get: operations["get_auction"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auctions/{auction_id}/authorization": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Authorise a card payment for an auction before bidding (once per
+         *     auction: a repeat returns the first). 422 `PAYMENT_DECLINED`, `SELF_BID`,
+         *     `AUCTION_CLOSED`.
+         */
+        post: operations["authorize_bidder"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auctions/{auction_id}/bids": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Bid. 422 `BID_TOO_LOW` (below `next_min_cents`), `AUCTION_CLOSED`,
+         *     `SELF_BID`, `PAYMENT_NOT_AUTHORIZED` (no authorisation, or above it).
+         */
+        post: operations["place_bid"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/auth/login": {
         parameters: {
             query?: never;
@@ -515,6 +634,8 @@ export interface paths {
         /**
          * Log out of the browser session: removes the session cookie. (A bearer
          *     token stays valid until it expires; a client holding one drops it.)
+         *     Sent with the session cookie it needs the `X-Loop-Csrf` header like any
+         *     other change, so another site cannot sign a viewer out.
          */
         post: operations["log_out"];
         delete?: never;
@@ -570,6 +691,43 @@ export interface paths {
         post?: never;
         /** Delete a comment (its author, the video's creator or an admin). */
         delete: operations["delete_comment"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/commissions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Your commissions as a creator: totals pending, payable and paid, and
+         *     the attributed orders (cancelled and fully refunded ones earn nothing).
+         */
+        get: operations["my_commissions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/creators/{creator_id}/showcase": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A creator's showcase (approved products), newest first. */
+        get: operations["creator_showcase"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -695,6 +853,45 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/flash-sales/{sale_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A flash sale: its state, countdown and units left. */
+        get: operations["get_flash_sale"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/flash-sales/{sale_id}/orders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Buy during a flash sale: one order at the sale price, paid like any
+         *     order. 422 `FLASH_SALE_NOT_STARTED`, `FLASH_SALE_ENDED`,
+         *     `FLASH_SALE_SOLD_OUT`, `FLASH_SALE_LIMIT`, `SELF_PURCHASE`,
+         *     `TOO_MANY_UNPAID_ORDERS`.
+         */
+        post: operations["buy_flash_sale"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/hashtags/{name}": {
         parameters: {
             query?: never;
@@ -729,6 +926,57 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/invitations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your invitations, newest first: received as a creator, or sent as a seller. */
+        get: operations["list_product_invitations"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/invitations/{invitation_id}/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Accept an invitation (creators): feature the product at the invited rate. */
+        post: operations["accept_product_invitation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/invitations/{invitation_id}/decline": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Decline an invitation (creators). */
+        post: operations["decline_product_invitation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/live": {
         parameters: {
             query?: never;
@@ -754,11 +1002,108 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One room. */
+        /** One room, with its pinned product and its flash sale (from the shop). */
         get: operations["get_live"];
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/live/{room_id}/auction": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A room's current (or last) auction. */
+        get: operations["room_auction"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/live/{room_id}/auction/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The room's current auction live, as Server-Sent Events (`text/event-stream`):
+         *     `state` first, then `bid`, `extended` and finally `closed`, each with
+         *     `id` = the last bid's seq. 404 when the room has no auction.
+         */
+        get: operations["auction_events"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/live/{room_id}/auctions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start an auction in your open LIVE room (one at a time per room): one
+         *     unit of the SKU leaves stock until the auction ends unsold.
+         */
+        post: operations["start_auction"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/live/{room_id}/bag": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A LIVE room's shopping bag, its pinned product and its flash sale: anyone. */
+        get: operations["live_bag"];
+        put?: never;
+        /**
+         * Add an approved product to your open room's shopping bag (the host
+         *     only). 422 `ROOM_NOT_LIVE` after the room ended, `NOT_FOR_SALE` for a
+         *     product not approved.
+         */
+        post: operations["add_to_live_bag"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/live/{room_id}/bag/{product_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Take a product out of your room's bag (unpinned if it was pinned). */
+        delete: operations["remove_from_live_bag"];
         options?: never;
         head?: never;
         patch?: never;
@@ -775,6 +1120,28 @@ export interface paths {
         put?: never;
         /** End your room. */
         post: operations["end_live"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/live/{room_id}/flash-sales": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Announce a flash sale in your open LIVE room on the pinned product (you
+         *     host the room and sell the product). 403 otherwise; 422 `ROOM_NOT_LIVE`,
+         *     `NOT_PINNED`, `NOT_FOR_SALE`, `OUT_OF_STOCK`, `FLASH_SALE_TERMS`, or
+         *     `FLASH_SALE_RUNNING` (one sale per room at a time).
+         */
+        post: operations["start_flash_sale"];
         delete?: never;
         options?: never;
         head?: never;
@@ -832,6 +1199,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/live/{room_id}/pin": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Pin one product of your room's bag for everyone in the room (or unpin).
+         *     422 `NOT_FEATURED` when it is not in the bag.
+         */
+        put: operations["pin_live_product"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/marketplace/campaigns": {
         parameters: {
             query?: never;
@@ -840,10 +1227,10 @@ export interface paths {
             cookie?: never;
         };
         /** Advertisers: their campaigns. Creators: open campaigns or their own. */
-        get: operations["list_campaigns"];
+        get: operations["list_market_campaigns"];
         put?: never;
         /** Advertisers: create a draft campaign. */
-        post: operations["create_campaign"];
+        post: operations["create_market_campaign"];
         delete?: never;
         options?: never;
         head?: never;
@@ -857,7 +1244,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["get_campaign"];
+        get: operations["get_market_campaign"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1145,6 +1532,26 @@ export interface paths {
         patch: operations["update_profile"];
         trace?: never;
     };
+    "/v1/marketplace/creator/videos": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Creators: their own videos' views, unique viewers, likes, comments and
+         *     shares, newest first, and their views per day over the last 30 days.
+         */
+        get: operations["my_video_stats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/marketplace/creators": {
         parameters: {
             query?: never;
@@ -1208,7 +1615,9 @@ export interface paths {
         put?: never;
         /**
          * Check out SKUs of one shop: stock is reserved at once (all or nothing);
-         *     pay within 30 minutes or the order is cancelled.
+         *     pay within 30 minutes or the order is cancelled. 422
+         *     `TOO_MANY_UNPAID_ORDERS` when you already hold the most unpaid orders
+         *     allowed at once (5): pay or cancel one.
          */
         post: operations["place_order"];
         delete?: never;
@@ -1384,6 +1793,89 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/products/{product_id}/features": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Where an approved product is featured: the videos and LIVE rooms
+         *     selling it (for its product page).
+         */
+        get: operations["product_features"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/products/{product_id}/invitations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Invite a creator to feature your approved product at a rate (sellers);
+         *     again: the new rate, pending again.
+         */
+        post: operations["invite_creator_to_product"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/products/{product_id}/invitations/{creator_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Withdraw your invitation of a creator (sellers): the product leaves
+         *     their showcase unless it is open to all affiliates.
+         */
+        delete: operations["withdraw_product_invitation"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/products/{product_id}/referrals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Record that you opened a product from a creator's showcase (or video,
+         *     or LIVE): your checkouts of it within the attribution window (7 days)
+         *     earn that creator their commission, the last visit winning. 422
+         *     `NOT_FEATURED` when the creator does not feature it there,
+         *     `NOT_OPEN_TO_AFFILIATES` when the product is not open to affiliates.
+         */
+        post: operations["record_referral"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/shop": {
         parameters: {
             query?: never;
@@ -1431,6 +1923,44 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/showcase": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your showcase, newest first. */
+        get: operations["my_showcase"];
+        put?: never;
+        /**
+         * Feature a product open to affiliates in your showcase (creators): buyers
+         *     who open it from there are attributed to you.
+         */
+        post: operations["add_to_showcase"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/showcase/{product_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Stop featuring a product (visits already recorded keep their window). */
+        delete: operations["remove_from_showcase"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1553,9 +2083,12 @@ export interface paths {
         put?: never;
         /**
          * Start an upload (creators). Send `{"size_bytes", "content_type"}`, or
-         *     the tus creation headers `Upload-Length` and `Upload-Metadata` (with
-         *     `filetype`, optionally `filename`) and no body. Answers with `Location`,
-         *     where the bytes go (`PATCH`).
+         *     the tus creation headers and no body: `Upload-Length` (the size in
+         *     bytes), `Upload-Metadata` (`filetype <base64 of the type>`, optionally
+         *     `,filename <base64>`) and `Tus-Resumable: 1.0.0` (optional; another
+         *     version is 412). Answers with `Location`, where the bytes go (`PATCH`).
+         *     Each user may have `uploads.max_open_per_user` unfinished uploads (10):
+         *     one more is 429 `TOO_MANY_UPLOADS`.
          */
         post: operations["create_upload"];
         delete?: never;
@@ -1572,21 +2105,32 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * An upload's state (also `HEAD`, the tus offset query: `Upload-Offset`,
-         *     `Upload-Length`). The owner only.
+         * An upload's state, in every state (`expired`, `cancelled` included).
+         *     The owner only.
          */
         get: operations["get_upload"];
         put?: never;
         post?: never;
-        /** Abandon an unfinished upload (tus termination): its bytes are deleted. */
+        /**
+         * Abandon an unfinished upload (tus termination): its bytes are deleted.
+         *     An upload already expired or cancelled is 410; a complete one 422.
+         */
         delete: operations["cancel_upload"];
         options?: never;
-        head?: never;
+        /**
+         * Where to resume (the tus offset query): `Upload-Offset`, `Upload-Length`,
+         *     no body. An expired or cancelled upload is 410 Gone (start a new one).
+         *     The owner only.
+         */
+        head: operations["head_upload"];
         /**
          * Append bytes at `Upload-Offset` (tus PATCH; the body is the raw bytes,
-         *     `Content-Type: application/offset+octet-stream`, else 415).
+         *     `Content-Type: application/offset+octet-stream`, else 415;
+         *     `Tus-Resumable: 1.0.0` optional, another version 412).
          *     Answers 204 with the new `Upload-Offset`. A wrong offset is 409 (`OFFSET_MISMATCH`:
-         *     ask `HEAD` and resume from there), bytes past the declared size 413.
+         *     ask `HEAD` and resume from there), bytes past the declared size 413, an
+         *     expired or cancelled upload 410 (`UPLOAD_GONE`), a complete one 422
+         *     (`UPLOAD_NOT_ACTIVE`).
          */
         patch: operations["append_upload"];
         trace?: never;
@@ -1817,6 +2361,28 @@ export interface paths {
         /** What a remix is built on, and its direct remixes. */
         get: operations["lineage"];
         put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/videos/{video_id}/products": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A video's anchored products (approved ones), in order. */
+        get: operations["video_products"];
+        /**
+         * Set the product anchors of your video (its creator only): 0..3 approved
+         *     products, replacing what it had. 403 for another creator's video, 422
+         *     `NOT_FOR_SALE` for a product not approved.
+         */
+        put: operations["set_video_products"];
         post?: never;
         delete?: never;
         options?: never;
@@ -2199,6 +2765,27 @@ export interface components {
             followers: number;
             /** Format: int64 */
             gifts_received_diamonds_30d: number;
+            /**
+             * Format: double
+             * @description shop_orders_30d / shop_referral_visits_30d, in [0, 1].
+             */
+            shop_conversion_rate_30d: number;
+            /**
+             * Format: int64
+             * @description Shop (docs/commerce.md): what buyers paid, net of refunds, for orders
+             *     attributed to the creator in the last 30 days (cents).
+             */
+            shop_gmv_cents_30d: number;
+            /**
+             * Format: int64
+             * @description Attributed orders (neither cancelled nor fully refunded), 30 days.
+             */
+            shop_orders_30d: number;
+            /**
+             * Format: int64
+             * @description Buyers' visits to products from the creator's showcase, videos or LIVE, 30 days.
+             */
+            shop_referral_visits_30d: number;
             top_categories: components["schemas"]["AudienceShareDto"][];
             top_hashtags: components["schemas"]["AudienceShareDto"][];
             /** Format: int32 */
@@ -2245,6 +2832,78 @@ export interface components {
             /** Format: int64 */
             user_balances: number;
         };
+        AuctionBidDto: {
+            /** Format: int64 */
+            amount_cents: number;
+            bidder_id: string;
+            /** Format: date-time */
+            ends_at?: string | null;
+            /** @description The bid moved the close (anti-sniping). */
+            extended: boolean;
+            leader_id: string;
+            /**
+             * Format: int64
+             * @description The bidder's maximum (= amount_cents for a plain bid).
+             */
+            max_cents: number;
+            /** Format: date-time */
+            placed_at?: string | null;
+            /**
+             * Format: int64
+             * @description The auction after this bid.
+             */
+            price_cents: number;
+            /**
+             * Format: int32
+             * @description The bid's place in the auction's order (1, 2, ...).
+             */
+            seq: number;
+        };
+        AuctionDto: {
+            auction_id: string;
+            /** Format: int32 */
+            bids: number;
+            /** Format: date-time */
+            ends_at?: string | null;
+            /** Format: int32 */
+            extend_by_seconds: number;
+            /**
+             * Format: int32
+             * @description A bid within this many seconds of the close moves it to
+             *     `extend_by_seconds` after the bid (not with sudden death).
+             */
+            extend_within_seconds: number;
+            /** Format: int32 */
+            extensions: number;
+            leader_id?: string | null;
+            /**
+             * Format: int64
+             * @description The lowest acceptable next bid (open auctions).
+             */
+            next_min_cents: number;
+            /** @description The winner's order (sold). */
+            order_id?: string | null;
+            /** Format: date-time */
+            original_ends_at?: string | null;
+            /**
+             * Format: int64
+             * @description The current price (0 before the first bid).
+             */
+            price_cents: number;
+            product_id: string;
+            room_id: string;
+            seller_id: string;
+            sku_id: string;
+            /** Format: int64 */
+            starting_cents: number;
+            /** @enum {string} */
+            status: "open" | "closing" | "sold" | "unsold";
+            sudden_death: boolean;
+            title: string;
+            winner_id?: string | null;
+            /** Format: int64 */
+            winning_cents: number;
+        };
         AudienceShareDto: {
             /** @description Age band (`18_24`), gender (`female`), country (`US`), category or hashtag. */
             key: string;
@@ -2253,6 +2912,28 @@ export interface components {
              * @description Fraction in [0, 1].
              */
             share: number;
+        };
+        AuthorizationDto: {
+            /** Format: int64 */
+            authorized_cents: number;
+            escrow_id: string;
+        };
+        AuthorizeBidderBody: {
+            /**
+             * Format: int64
+             * @description The most you may bid (or name as a maximum), in cents.
+             */
+            amount_cents: number;
+            /**
+             * @description A card payment of `amount_cents` for product
+             *     `commerce:auction:<auction_id>`: held, not charged; at the close the
+             *     winner pays the winning price out of it and everyone else gets it back.
+             */
+            receipt: components["schemas"]["ReceiptBody"];
+        };
+        BagItemBody: {
+            /** Format: uuid */
+            product_id: string;
         };
         BalanceDto: {
             /**
@@ -2285,6 +2966,46 @@ export interface components {
             kind?: "engaged_with_hashtag";
             value?: string;
         });
+        BidBody: {
+            /**
+             * Format: int64
+             * @description At least the auction's `next_min_cents`.
+             */
+            amount_cents: number;
+            /**
+             * @description A quick bid: the lowest acceptable amount when the auction takes
+             *     your bid, at most `amount_cents` (422 `BID_TOO_LOW` if the price
+             *     passed it).
+             */
+            at_next_min?: boolean;
+            /**
+             * Format: int64
+             * @description A proxy bid: the service bids for you up to this; absent, 0 or at
+             *     most amount_cents: a plain bid.
+             */
+            max_cents?: number;
+        };
+        BidIncrementDto: {
+            /**
+             * Format: int64
+             * @description From this price (inclusive) up to the next band...
+             */
+            from_cents: number;
+            /**
+             * Format: int64
+             * @description ...bids rise by this much.
+             */
+            increment_cents: number;
+        };
+        BidIncrementsDto: {
+            bands: components["schemas"]["BidIncrementDto"][];
+        };
+        BidResultDto: {
+            auction: components["schemas"]["AuctionDto"];
+            bid: components["schemas"]["AuctionBidDto"];
+            /** @description Whether you lead after your bid (a maximum may have outbid it). */
+            leading: boolean;
+        };
         BrandedChallengeBody: {
             banner_url?: string;
             /** Format: uuid */
@@ -2495,6 +3216,38 @@ export interface components {
             text: string;
             video_id: string;
         };
+        CommissionDto: {
+            /** Format: int64 */
+            commission_cents: number;
+            /**
+             * Format: int64
+             * @description What the buyer paid, net of refunds.
+             */
+            order_cents: number;
+            order_id: string;
+            /** Format: date-time */
+            paid_at?: string | null;
+            /**
+             * Format: date-time
+             * @description When the commission is (or was) paid: delivery + commission_after_days (15).
+             */
+            settle_at?: string | null;
+            /** @enum {string} */
+            state: "pending" | "payable" | "paid";
+            /** @enum {string} */
+            status: "unpaid" | "paying" | "on_hold" | "awaiting_shipment" | "shipped" | "delivered" | "completed" | "cancelled" | "refunded";
+        };
+        CommissionsDto: {
+            /** @description Attributed paid orders, newest first. */
+            items: components["schemas"]["CommissionDto"][];
+            next_page_token?: string | null;
+            /** Format: int64 */
+            paid_cents: number;
+            /** Format: int64 */
+            payable_cents: number;
+            /** Format: int64 */
+            pending_cents: number;
+        };
         CreateUploadBody: {
             /** @enum {string} */
             content_type: "video/mp4" | "video/quicktime" | "video/webm" | "video/x-matroska" | "video/mpeg" | "video/3gpp";
@@ -2574,7 +3327,28 @@ export interface components {
             followers: number;
             /** Format: int64 */
             rate_cents: number;
+            /** Format: double */
+            shop_conversion_rate_30d: number;
+            /** Format: int64 */
+            shop_gmv_cents_30d: number;
             top_audience_countries: components["schemas"]["AudienceShareDto"][];
+        };
+        CreatorVideoStatsDto: {
+            /**
+             * @description The last 30 UTC days, oldest first, every day present (0 when none);
+             *     the same on every page.
+             */
+            daily_views: components["schemas"]["DailyViewsDto"][];
+            /** @description The caller's videos, newest first. */
+            items: components["schemas"]["VideoStatsDto"][];
+            /** @description Pass as `page_token` to get the next page; absent on the last page. */
+            next_page_token?: string | null;
+        };
+        DailyViewsDto: {
+            /** @description UTC day, YYYY-MM-DD. */
+            day: string;
+            /** Format: int64 */
+            views: number;
         };
         DeliveryDto: {
             ad_group?: null | components["schemas"]["AdGroupDto"];
@@ -2701,6 +3475,14 @@ export interface components {
             /** @description 1..=100 events. */
             events: components["schemas"]["EventBody"][];
         };
+        FeaturedInDto: {
+            /** @description Its creator (the room's host). */
+            creator_id: string;
+            /** @description The video or LIVE room. */
+            id: string;
+            /** Format: date-time */
+            since?: string | null;
+        };
         FeedItemDto: {
             ad?: null | components["schemas"]["AdItemDto"];
             /** Format: int32 */
@@ -2732,6 +3514,92 @@ export interface components {
             /** @description Creators you marked "not interested". */
             suppressed_creators: components["schemas"]["SuppressionDto"][];
             suppressed_sounds: components["schemas"]["SuppressionDto"][];
+        };
+        FlashBuyBody: {
+            /**
+             * Format: int32
+             * @description 1..99, and your units in this sale at most its per-buyer limit (422
+             *     `FLASH_SALE_LIMIT`).
+             */
+            quantity: number;
+        };
+        FlashPurchaseDto: {
+            /**
+             * @description Unpaid, at the sale price: pay it with `POST /v1/orders/{order_id}/pay`
+             *     within 5 minutes or its units go back to the sale.
+             */
+            order: components["schemas"]["OrderDto"];
+            sale: components["schemas"]["FlashSaleDto"];
+        };
+        FlashSaleBody: {
+            /**
+             * Format: int32
+             * @description The countdown before the sale starts, 10..300 seconds.
+             */
+            countdown_seconds: number;
+            /**
+             * Format: int32
+             * @description How long the sale runs, 60..1200 seconds (1 to 20 minutes).
+             */
+            duration_seconds: number;
+            /**
+             * Format: int32
+             * @description Units one buyer may take, 1..99 and at most total_units (422
+             *     `FLASH_SALE_TERMS` otherwise).
+             */
+            per_buyer_limit: number;
+            /**
+             * Format: int64
+             * @description Cents, 1..100000000 and below the SKU's price (422
+             *     `FLASH_SALE_TERMS` otherwise).
+             */
+            sale_price_cents: number;
+            /** Format: uuid */
+            sku_id: string;
+            /**
+             * Format: int32
+             * @description Units on sale, 1..100000; they leave the SKU's stock at once (422
+             *     `OUT_OF_STOCK` when fewer are in stock) and what is not sold returns.
+             */
+            total_units: number;
+        };
+        FlashSaleDto: {
+            /** Format: date-time */
+            ends_at?: string | null;
+            host_id: string;
+            /**
+             * Format: int64
+             * @description The SKU's price when the sale was announced.
+             */
+            list_price_cents: number;
+            /** Format: int32 */
+            per_buyer_limit: number;
+            product_id: string;
+            /**
+             * Format: int32
+             * @description Units not taken by an order (cancelled orders give theirs back while
+             *     the sale runs).
+             */
+            remaining_units: number;
+            room_id: string;
+            sale_id: string;
+            /** Format: int64 */
+            sale_price_cents: number;
+            /**
+             * Format: int32
+             * @description Seconds until the start (scheduled) or the end (live); 0 when ended.
+             */
+            seconds_left: number;
+            shop_id: string;
+            sku_id: string;
+            sku_name: string;
+            /** Format: date-time */
+            starts_at?: string | null;
+            /** @enum {string} */
+            state: "scheduled" | "live" | "ended";
+            title: string;
+            /** Format: int32 */
+            total_units: number;
         };
         ForYouDto: {
             /** @description True while the feed knows nothing about you beyond what you declared. */
@@ -2775,6 +3643,37 @@ export interface components {
         InterestsDto: {
             cold_start: boolean;
             hashtags: components["schemas"]["InterestDto"][];
+        };
+        InvitationBody: {
+            /** Format: uuid */
+            creator_id: string;
+            /** @description At most 500 characters. */
+            message?: string | null;
+            /**
+             * Format: int32
+             * @description Commission in basis points of what the buyer pays: 100..8000 (1-80%).
+             */
+            rate_bps: number;
+        };
+        InvitationDto: {
+            /** Format: date-time */
+            answered_at?: string | null;
+            /** Format: date-time */
+            created_at?: string | null;
+            creator_id: string;
+            invitation_id: string;
+            message: string;
+            product_id: string;
+            product_title: string;
+            /**
+             * Format: int32
+             * @description Commission in basis points (100..8000) the creator earns on orders
+             *     attributed to them.
+             */
+            rate_bps: number;
+            seller_id: string;
+            /** @enum {string} */
+            status: "pending" | "accepted" | "declined" | "withdrawn";
         };
         InviteBody: {
             /** Format: uuid */
@@ -2844,6 +3743,27 @@ export interface components {
                 icon_url: string;
                 name: string;
             }[];
+        };
+        LiveBagDto: {
+            flash_sale?: null | components["schemas"]["FlashSaleDto"];
+            /** @description The host (absent while the bag is empty). */
+            host_id?: string | null;
+            pinned?: null | components["schemas"]["ProductDto"];
+            /** Format: date-time */
+            pinned_at?: string | null;
+            /** @description Approved products in the bag, oldest first. */
+            products: components["schemas"]["ProductDto"][];
+            room_id: string;
+        };
+        /** @description A room with what it sells: the pinned product and the flash sale. */
+        LiveRoomDetailDto: components["schemas"]["LiveRoomDto"] & {
+            flash_sale?: null | components["schemas"]["FlashSaleDto"];
+            pinned_product?: null | components["schemas"]["ProductDto"];
+            /**
+             * @description False when the shop could not be asked just now: the room is served
+             *     without its pinned product and sale (ask again later).
+             */
+            shop_available: boolean;
         };
         LiveRoomDto: {
             creator_handle: string;
@@ -2949,9 +3869,11 @@ export interface components {
             note?: string;
         };
         OrderBody: {
-            /** Format: uuid */
-            affiliate_id?: string;
-            /** @description 1..20 lines. */
+            /**
+             * @description 1..20 lines. The order is attributed to the creator of your last
+             *     recorded visit (`POST /v1/products/{id}/referrals`) within the window;
+             *     clients do not name the affiliate.
+             */
             items: components["schemas"]["OrderLineBody"][];
             /** Format: uuid */
             shop_id: string;
@@ -3013,11 +3935,17 @@ export interface components {
              */
             total_cents: number;
             tracking_number?: string | null;
+            /**
+             * @description Set when the wallet refused a money step of this order for good
+             *     (a refund, the settlement): it waits for support, not retried.
+             */
+            wallet_problem?: string | null;
         };
         OrderItemDto: {
             /**
              * Format: int32
-             * @description The product's affiliate rate at checkout (basis points; 0: none).
+             * @description The affiliate rate this line earns (basis points): the product's rate
+             *     at checkout when the order's affiliate referred it, else 0.
              */
             affiliate_rate_bps: number;
             /** Format: int64 */
@@ -3235,7 +4163,36 @@ export interface components {
                 followers: number;
                 /** Format: int64 */
                 rate_cents: number;
+                /** Format: double */
+                shop_conversion_rate_30d: number;
+                /** Format: int64 */
+                shop_gmv_cents_30d: number;
                 top_audience_countries: components["schemas"]["AudienceShareDto"][];
+            }[];
+            /** @description Pass as `page_token` to get the next page; absent on the last page. */
+            next_page_token?: string | null;
+        };
+        /** @description A page of a keyset-paginated list. */
+        Page_InvitationDto: {
+            items: {
+                /** Format: date-time */
+                answered_at?: string | null;
+                /** Format: date-time */
+                created_at?: string | null;
+                creator_id: string;
+                invitation_id: string;
+                message: string;
+                product_id: string;
+                product_title: string;
+                /**
+                 * Format: int32
+                 * @description Commission in basis points (100..8000) the creator earns on orders
+                 *     attributed to them.
+                 */
+                rate_bps: number;
+                seller_id: string;
+                /** @enum {string} */
+                status: "pending" | "accepted" | "declined" | "withdrawn";
             }[];
             /** @description Pass as `page_token` to get the next page; absent on the last page. */
             next_page_token?: string | null;
@@ -3347,6 +4304,11 @@ export interface components {
                  */
                 total_cents: number;
                 tracking_number?: string | null;
+                /**
+                 * @description Set when the wallet refused a money step of this order for good
+                 *     (a refund, the settlement): it waits for support, not retried.
+                 */
+                wallet_problem?: string | null;
             }[];
             /** @description Pass as `page_token` to get the next page; absent on the last page. */
             next_page_token?: string | null;
@@ -3426,6 +4388,16 @@ export interface components {
                 /** @description Send it back with engagement (`POST /v1/events`) so it counts. */
                 serve_token: string;
             })[];
+            /** @description Pass as `page_token` to get the next page; absent on the last page. */
+            next_page_token?: string | null;
+        };
+        /** @description A page of a keyset-paginated list. */
+        Page_ShowcaseItemDto: {
+            items: {
+                /** Format: date-time */
+                added_at?: string | null;
+                product: components["schemas"]["ProductDto"];
+            }[];
             /** @description Pass as `page_token` to get the next page; absent on the last page. */
             next_page_token?: string | null;
         };
@@ -3532,6 +4504,11 @@ export interface components {
         /** @description A page of a keyset-paginated list. */
         Page_VideoDto: {
             items: {
+                /**
+                 * Format: double
+                 * @description width / height (e.g. 0.5625 for 9:16 portrait), when both are known.
+                 */
+                aspect_ratio?: number | null;
                 caption: string;
                 category: string;
                 /** Format: int64 */
@@ -3541,6 +4518,11 @@ export interface components {
                 /** Format: int32 */
                 duration_ms: number;
                 hashtags: string[];
+                /**
+                 * Format: int32
+                 * @description Frame height in pixels, as `width`.
+                 */
+                height?: number | null;
                 /** Format: int64 */
                 like_count: number;
                 media_url: string;
@@ -3566,6 +4548,12 @@ export interface components {
                 video_id: string;
                 /** @description public, followers or private. */
                 visibility: string;
+                /**
+                 * Format: int32
+                 * @description Frame width in pixels the media service measured (of the rendered
+                 *     duet or stitch once rendered); absent for a video published by URL.
+                 */
+                width?: number | null;
             }[];
             /** @description Pass as `page_token` to get the next page; absent on the last page. */
             next_page_token?: string | null;
@@ -3606,6 +4594,10 @@ export interface components {
             reject_reason?: string | null;
             /** @description pending, approved or rejected. */
             status: string;
+        };
+        PinBody: {
+            /** Format: uuid */
+            product_id?: string;
         };
         PitchBody: {
             /** @description At most 1000 characters. */
@@ -3665,6 +4657,12 @@ export interface components {
             skus: components["schemas"]["SkuBody"][];
             /** @description 1..200 characters. */
             title: string;
+        };
+        ProductFeaturesDto: {
+            /** @description LIVE rooms with it in their shopping bag, newest first (up to 50). */
+            live_rooms: components["schemas"]["FeaturedInDto"][];
+            /** @description Videos anchoring the product, newest first (up to 50). */
+            videos: components["schemas"]["FeaturedInDto"][];
         };
         ProfilePatch: {
             accepted_categories?: string[];
@@ -3738,6 +4736,28 @@ export interface components {
             negative_user_accounts: string[];
             unbalanced_transaction_ids: string[];
         };
+        ReferralBody: {
+            /** Format: uuid */
+            creator_id: string;
+            /** @enum {string} */
+            source: "showcase" | "video" | "live";
+            /** Format: uuid */
+            source_id?: string;
+        };
+        ReferralDto: {
+            creator_id: string;
+            /**
+             * Format: date-time
+             * @description A checkout after this is no longer attributed to this visit.
+             */
+            expires_at?: string | null;
+            product_id: string;
+            /** @enum {string} */
+            source: "showcase" | "video" | "live";
+            source_id?: string | null;
+            /** Format: date-time */
+            visited_at?: string | null;
+        };
         RefreshDto: {
             /** Format: date-time */
             reset_at?: string | null;
@@ -3746,7 +4766,8 @@ export interface components {
             /**
              * Format: int64
              * @description Cents back to the buyer's card; 0 or absent: everything not yet
-             *     refunded. More than that is 422 `REFUND_TOO_LARGE`.
+             *     refunded. More than that is 422 `REFUND_TOO_LARGE`; above the
+             *     maximum, 400 naming the field.
              */
             amount_cents?: number;
             /** @description 1..500 characters. */
@@ -3863,8 +4884,8 @@ export interface components {
             expires_at: string;
             /**
              * @description Send as `Authorization: Bearer <token>`. Browsers need not: the
-             *     response also sets it as the `loop_session` cookie (HttpOnly,
-             *     SameSite=Strict), which authenticates with the `X-Loop-Csrf` header
+             *     response also sets it as the `__Host-loop_session` cookie (HttpOnly,
+             *     SameSite=Strict, Secure; `loop_session` in development), which authenticates with the `X-Loop-Csrf` header
              *     on every method but GET (docs/security.md).
              */
             token: string;
@@ -3897,6 +4918,15 @@ export interface components {
             name: string;
             seller_id: string;
             shop_id: string;
+        };
+        ShowcaseBody: {
+            /** Format: uuid */
+            product_id: string;
+        };
+        ShowcaseItemDto: {
+            /** Format: date-time */
+            added_at?: string | null;
+            product: components["schemas"]["ProductDto"];
         };
         SignUpBody: {
             /**
@@ -4016,6 +5046,24 @@ export interface components {
             video_id: string;
             /** Format: int64 */
             views: number;
+        };
+        StartAuctionBody: {
+            /**
+             * Format: int32
+             * @description How long the auction runs, in seconds (the service's
+             *     `auctions.min_duration_seconds..max_duration_seconds`, by default
+             *     10..3600).
+             */
+            duration_seconds: number;
+            /** Format: uuid */
+            sku_id: string;
+            /**
+             * Format: int64
+             * @description The starting bid in cents: at least 100 ($1).
+             */
+            starting_cents: number;
+            /** @description No anti-sniping extension: the auction ends on time. */
+            sudden_death?: boolean;
         };
         StartLiveBody: {
             /** @description 1..100 characters. */
@@ -4217,6 +5265,11 @@ export interface components {
             video_id: string;
         };
         VideoDto: {
+            /**
+             * Format: double
+             * @description width / height (e.g. 0.5625 for 9:16 portrait), when both are known.
+             */
+            aspect_ratio?: number | null;
             caption: string;
             category: string;
             /** Format: int64 */
@@ -4226,6 +5279,11 @@ export interface components {
             /** Format: int32 */
             duration_ms: number;
             hashtags: string[];
+            /**
+             * Format: int32
+             * @description Frame height in pixels, as `width`.
+             */
+            height?: number | null;
             /** Format: int64 */
             like_count: number;
             media_url: string;
@@ -4251,6 +5309,40 @@ export interface components {
             video_id: string;
             /** @description public, followers or private. */
             visibility: string;
+            /**
+             * Format: int32
+             * @description Frame width in pixels the media service measured (of the rendered
+             *     duet or stitch once rendered); absent for a video published by URL.
+             */
+            width?: number | null;
+        };
+        VideoProductsBody: {
+            product_ids: string[];
+        };
+        VideoProductsDto: {
+            /** @description The anchored products (approved ones), in order. */
+            products: components["schemas"]["ProductDto"][];
+        };
+        VideoStatsDto: {
+            /** Format: int64 */
+            comments: number;
+            /** Format: int64 */
+            likes: number;
+            /** Format: date-time */
+            published_at?: string | null;
+            /** Format: int64 */
+            shares: number;
+            /**
+             * Format: int64
+             * @description Distinct viewers of this video.
+             */
+            unique_viewers: number;
+            video_id: string;
+            /**
+             * Format: int64
+             * @description Counted views (served, once per session, never the creator's own).
+             */
+            views: number;
         };
         WalletBalanceDto: {
             /** @description US cents. */
@@ -4272,6 +5364,83 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    serve: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description One byte range, e.g. `bytes=0-1023` */
+                Range?: string | null;
+            };
+            path: {
+                /** @description The upload the video was published from */
+                upload_id: string;
+                /** @description Unix seconds until which the URL works */
+                expires: number;
+                /** @description HMAC-SHA256 of the upload id and the expiry (base64url) */
+                signature: string;
+                /** @description `master.m3u8`, `<rendition>/index.m3u8`, `<rendition>/seg_NNNNN.ts` or `poster.jpg` (may contain one `/`) */
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The whole object (`application/vnd.apple.mpegurl`, `video/mp2t` or `image/jpeg`) */
+            200: {
+                headers: {
+                    /** @description bytes */
+                    "Accept-Ranges"?: string;
+                    /** @description private, max-age until the URL expires (at most 1 h) */
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The requested range */
+            206: {
+                headers: {
+                    /** @description bytes start-end/size */
+                    "Content-Range"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `permission_denied`: `reason` `URL_EXPIRED` (the URL's time is up: fetch the video again for a fresh one) or `URL_INVALID` (the signature does not match) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: no such upload or output */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The range starts past the end (`Content-Range: bytes *\/size`) */
+            416: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `failed_precondition` (`MEDIA_NOT_READY`): the upload is not (or no longer) playable */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     post_ad_events: {
         parameters: {
             query?: never;
@@ -4304,6 +5473,15 @@ export interface operations {
             };
             /** @description `unauthenticated`: no valid `Authorization: Bearer <token>` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `permission_denied`: a request authenticated by the session cookie without the `X-Loop-Csrf` header */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4566,7 +5744,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this */
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4685,7 +5863,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this */
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4799,7 +5977,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this */
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4884,6 +6062,85 @@ export interface operations {
             };
         };
     };
+    review_queue: {
+        parameters: {
+            query?: {
+                status?: "pending_review" | "approved" | "rejected";
+                page_size?: number;
+                page_token?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_ProductDto"];
+                };
+            };
+            /** @description `invalid_argument` (the `field` at fault is named) or `invalid_json`: the request breaks a documented constraint */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthenticated`: no valid `Authorization: Bearer <token>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: too many requests from this caller (per user, or per address for sign-up and login); retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unavailable`: a service is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `deadline_exceeded`: a service did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     approve_product: {
         parameters: {
             query?: never;
@@ -4925,7 +6182,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this */
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5042,7 +6299,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this */
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5239,7 +6496,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this */
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5508,7 +6765,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this */
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5716,7 +6973,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this */
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5829,7 +7086,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this */
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5915,7 +7172,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this */
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6014,7 +7271,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this */
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6138,7 +7395,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this */
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6342,7 +7599,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this */
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6545,7 +7802,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this */
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6762,7 +8019,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this */
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6875,7 +8132,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this */
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6961,7 +8218,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this */
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7060,7 +8317,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this */
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7424,7 +8681,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this */
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7632,7 +8889,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this */
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7643,6 +8900,383 @@ export interface operations {
             };
             /** @description `not_found`: no such object, or not visible to the caller */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `failed_precondition`: a business rule about the current state refused it; `reason` names the rule (e.g. `INSUFFICIENT_FUNDS`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: too many requests from this caller (per user, or per address for sign-up and login); retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unavailable`: a service is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `deadline_exceeded`: a service did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    bid_increments: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BidIncrementsDto"];
+                };
+            };
+            /** @description `unauthenticated`: no valid `Authorization: Bearer <token>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: too many requests from this caller (per user, or per address for sign-up and login); retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unavailable`: a service is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `deadline_exceeded`: a service did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_auction: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                auction_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuctionDto"];
+                };
+            };
+            /** @description `invalid_argument` (the `field` at fault is named) or `invalid_json`: the request breaks a documented constraint */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthenticated`: no valid `Authorization: Bearer <token>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: no such object, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: too many requests from this caller (per user, or per address for sign-up and login); retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unavailable`: a service is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `deadline_exceeded`: a service did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    authorize_bidder: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                auction_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AuthorizeBidderBody"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthorizationDto"];
+                };
+            };
+            /** @description `invalid_argument` (the `field` at fault is named) or `invalid_json`: the request breaks a documented constraint */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthenticated`: no valid `Authorization: Bearer <token>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `permission_denied`: a request authenticated by the session cookie without the `X-Loop-Csrf` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: no such object, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `already_exists` or `aborted`: it collides with what exists (`reason` names it, e.g. `IDEMPOTENCY_KEY_REUSED`); a concurrent change may be retried */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `invalid_body`: the body is larger than the gateway accepts (`http.max_body_bytes`, 256 KiB by default) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unsupported_media_type`: the body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `failed_precondition`: a business rule about the current state refused it; `reason` names the rule (e.g. `INSUFFICIENT_FUNDS`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: too many requests from this caller (per user, or per address for sign-up and login); retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unavailable`: a service is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `deadline_exceeded`: a service did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    place_bid: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                auction_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BidBody"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BidResultDto"];
+                };
+            };
+            /** @description `invalid_argument` (the `field` at fault is named) or `invalid_json`: the request breaks a documented constraint */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthenticated`: no valid `Authorization: Bearer <token>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `permission_denied`: a request authenticated by the session cookie without the `X-Loop-Csrf` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: no such object, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `invalid_body`: the body is larger than the gateway accepts (`http.max_body_bytes`, 256 KiB by default) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unsupported_media_type`: the body is not `application/json` */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7705,6 +9339,8 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    /** @description The session as the browser's cookie: `__Host-loop_session` (HttpOnly, SameSite=Strict, Secure, Path=/; `loop_session` without Secure in development) */
+                    "Set-Cookie"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7788,33 +9424,26 @@ export interface operations {
             /** @description The session cookie is removed */
             204: {
                 headers: {
+                    /** @description The session cookie, emptied and expired (`Max-Age=0`) */
+                    "Set-Cookie"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description `permission_denied`: the session cookie was sent without the `X-Loop-Csrf` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
             /** @description `rate_limited`: too many requests from this caller (per user, or per address for sign-up and login); retry after `Retry-After` seconds */
             429: {
                 headers: {
                     /** @description Seconds to wait before retrying */
                     "Retry-After"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `unavailable`: a service is unavailable; retry later */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description `deadline_exceeded`: a service did not answer in time */
-            504: {
-                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -7838,6 +9467,8 @@ export interface operations {
         responses: {
             201: {
                 headers: {
+                    /** @description The session as the browser's cookie: `__Host-loop_session` (HttpOnly, SameSite=Strict, Secure, Path=/; `loop_session` without Secure in development) */
+                    "Set-Cookie"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8022,7 +9653,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this */
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8124,7 +9755,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this */
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8135,6 +9766,150 @@ export interface operations {
             };
             /** @description `not_found`: no such object, or not visible to the caller */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: too many requests from this caller (per user, or per address for sign-up and login); retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unavailable`: a service is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `deadline_exceeded`: a service did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    my_commissions: {
+        parameters: {
+            query?: {
+                /** @description 1..=100, default 20. */
+                page_size?: number;
+                /** @description Opaque: the `next_page_token` of the previous page, with the same filters. */
+                page_token?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CommissionsDto"];
+                };
+            };
+            /** @description `invalid_argument` (the `field` at fault is named) or `invalid_json`: the request breaks a documented constraint */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthenticated`: no valid `Authorization: Bearer <token>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: too many requests from this caller (per user, or per address for sign-up and login); retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unavailable`: a service is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `deadline_exceeded`: a service did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    creator_showcase: {
+        parameters: {
+            query?: {
+                /** @description 1..=100, default 20. */
+                page_size?: number;
+                /** @description Opaque: the `next_page_token` of the previous page, with the same filters. */
+                page_token?: string;
+            };
+            header?: never;
+            path: {
+                creator_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_ShowcaseItemDto"];
+                };
+            };
+            /** @description `invalid_argument` (the `field` at fault is named) or `invalid_json`: the request breaks a documented constraint */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthenticated`: no valid `Authorization: Bearer <token>` */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8278,6 +10053,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `permission_denied`: a request authenticated by the session cookie without the `X-Loop-Csrf` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description `invalid_body`: the body is larger than the gateway accepts (`http.max_body_bytes`, 256 KiB by default) */
             413: {
                 headers: {
@@ -8413,6 +10197,15 @@ export interface operations {
             };
             /** @description `unauthenticated`: no valid `Authorization: Bearer <token>` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `permission_denied`: a request authenticated by the session cookie without the `X-Loop-Csrf` header */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8699,6 +10492,224 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `permission_denied`: a request authenticated by the session cookie without the `X-Loop-Csrf` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: too many requests from this caller (per user, or per address for sign-up and login); retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unavailable`: a service is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `deadline_exceeded`: a service did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_flash_sale: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sale_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FlashSaleDto"];
+                };
+            };
+            /** @description `invalid_argument` (the `field` at fault is named) or `invalid_json`: the request breaks a documented constraint */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthenticated`: no valid `Authorization: Bearer <token>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: no such object, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: too many requests from this caller (per user, or per address for sign-up and login); retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unavailable`: a service is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `deadline_exceeded`: a service did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    buy_flash_sale: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description A unique key per operation (a UUID fits); a retry with the same key
+                 *     returns the first result and moves no money.
+                 */
+                "Idempotency-Key": string;
+            };
+            path: {
+                sale_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FlashBuyBody"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FlashPurchaseDto"];
+                };
+            };
+            /** @description `invalid_argument` (the `field` at fault is named) or `invalid_json`: the request breaks a documented constraint */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthenticated`: no valid `Authorization: Bearer <token>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `permission_denied`: a request authenticated by the session cookie without the `X-Loop-Csrf` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: no such object, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `already_exists` or `aborted`: it collides with what exists (`reason` names it, e.g. `IDEMPOTENCY_KEY_REUSED`); a concurrent change may be retried */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `invalid_body`: the body is larger than the gateway accepts (`http.max_body_bytes`, 256 KiB by default) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unsupported_media_type`: the body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `failed_precondition`: a business rule about the current state refused it; `reason` names the rule (e.g. `INSUFFICIENT_FUNDS`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description `rate_limited`: too many requests from this caller (per user, or per address for sign-up and login); retry after `Retry-After` seconds */
             429: {
                 headers: {
@@ -8880,6 +10891,268 @@ export interface operations {
             };
         };
     };
+    list_product_invitations: {
+        parameters: {
+            query?: {
+                /** @description true: the invitations you sent as a seller; else those you received. */
+                sent?: boolean;
+                /** @description 1..=100, default 20. */
+                page_size?: number;
+                page_token?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_InvitationDto"];
+                };
+            };
+            /** @description `invalid_argument` (the `field` at fault is named) or `invalid_json`: the request breaks a documented constraint */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthenticated`: no valid `Authorization: Bearer <token>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: too many requests from this caller (per user, or per address for sign-up and login); retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unavailable`: a service is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `deadline_exceeded`: a service did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    accept_product_invitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                invitation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationDto"];
+                };
+            };
+            /** @description `invalid_argument` (the `field` at fault is named) or `invalid_json`: the request breaks a documented constraint */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthenticated`: no valid `Authorization: Bearer <token>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: no such object, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `failed_precondition`: a business rule about the current state refused it; `reason` names the rule (e.g. `INSUFFICIENT_FUNDS`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: too many requests from this caller (per user, or per address for sign-up and login); retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unavailable`: a service is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `deadline_exceeded`: a service did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    decline_product_invitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                invitation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationDto"];
+                };
+            };
+            /** @description `invalid_argument` (the `field` at fault is named) or `invalid_json`: the request breaks a documented constraint */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthenticated`: no valid `Authorization: Bearer <token>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: no such object, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `failed_precondition`: a business rule about the current state refused it; `reason` names the rule (e.g. `INSUFFICIENT_FUNDS`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: too many requests from this caller (per user, or per address for sign-up and login); retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unavailable`: a service is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `deadline_exceeded`: a service did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     list_live: {
         parameters: {
             query?: {
@@ -8990,7 +11263,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this */
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9073,7 +11346,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["LiveRoomDto"];
+                    "application/json": components["schemas"]["LiveRoomDetailDto"];
                 };
             };
             /** @description `invalid_argument` (the `field` at fault is named) or `invalid_json`: the request breaks a documented constraint */
@@ -9096,6 +11369,573 @@ export interface operations {
             };
             /** @description `not_found`: no such object, or not visible to the caller */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: too many requests from this caller (per user, or per address for sign-up and login); retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unavailable`: a service is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `deadline_exceeded`: a service did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    room_auction: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                room_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuctionDto"];
+                };
+            };
+            /** @description `invalid_argument` (the `field` at fault is named) or `invalid_json`: the request breaks a documented constraint */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthenticated`: no valid `Authorization: Bearer <token>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: no such object, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: too many requests from this caller (per user, or per address for sign-up and login); retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unavailable`: a service is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `deadline_exceeded`: a service did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    auction_events: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                room_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description `invalid_argument` (the `field` at fault is named) or `invalid_json`: the request breaks a documented constraint */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthenticated`: no valid `Authorization: Bearer <token>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: no such object, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: too many requests from this caller (per user, or per address for sign-up and login); retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unavailable`: a service is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `deadline_exceeded`: a service did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    start_auction: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description A unique key per operation (a UUID fits); a retry with the same key
+                 *     returns the first result and moves no money.
+                 */
+                "Idempotency-Key": string;
+            };
+            path: {
+                room_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StartAuctionBody"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuctionDto"];
+                };
+            };
+            /** @description `invalid_argument` (the `field` at fault is named) or `invalid_json`: the request breaks a documented constraint */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthenticated`: no valid `Authorization: Bearer <token>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: no such object, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `already_exists` or `aborted`: it collides with what exists (`reason` names it, e.g. `IDEMPOTENCY_KEY_REUSED`); a concurrent change may be retried */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `invalid_body`: the body is larger than the gateway accepts (`http.max_body_bytes`, 256 KiB by default) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unsupported_media_type`: the body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `failed_precondition`: a business rule about the current state refused it; `reason` names the rule (e.g. `INSUFFICIENT_FUNDS`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: too many requests from this caller (per user, or per address for sign-up and login); retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unavailable`: a service is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `deadline_exceeded`: a service did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    live_bag: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                room_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LiveBagDto"];
+                };
+            };
+            /** @description `invalid_argument` (the `field` at fault is named) or `invalid_json`: the request breaks a documented constraint */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthenticated`: no valid `Authorization: Bearer <token>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: too many requests from this caller (per user, or per address for sign-up and login); retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unavailable`: a service is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `deadline_exceeded`: a service did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    add_to_live_bag: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                room_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BagItemBody"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LiveBagDto"];
+                };
+            };
+            /** @description `invalid_argument` (the `field` at fault is named) or `invalid_json`: the request breaks a documented constraint */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthenticated`: no valid `Authorization: Bearer <token>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: no such object, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `invalid_body`: the body is larger than the gateway accepts (`http.max_body_bytes`, 256 KiB by default) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unsupported_media_type`: the body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `failed_precondition`: a business rule about the current state refused it; `reason` names the rule (e.g. `INSUFFICIENT_FUNDS`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: too many requests from this caller (per user, or per address for sign-up and login); retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unavailable`: a service is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `deadline_exceeded`: a service did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    remove_from_live_bag: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                room_id: string;
+                product_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LiveBagDto"];
+                };
+            };
+            /** @description `invalid_argument` (the `field` at fault is named) or `invalid_json`: the request breaks a documented constraint */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthenticated`: no valid `Authorization: Bearer <token>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: no such object, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `failed_precondition`: a business rule about the current state refused it; `reason` names the rule (e.g. `INSUFFICIENT_FUNDS`) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9171,7 +12011,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this */
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9182,6 +12022,138 @@ export interface operations {
             };
             /** @description `not_found`: no such object, or not visible to the caller */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `failed_precondition`: a business rule about the current state refused it; `reason` names the rule (e.g. `INSUFFICIENT_FUNDS`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: too many requests from this caller (per user, or per address for sign-up and login); retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unavailable`: a service is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `deadline_exceeded`: a service did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    start_flash_sale: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description A unique key per operation (a UUID fits); a retry with the same key
+                 *     returns the first result and moves no money.
+                 */
+                "Idempotency-Key": string;
+            };
+            path: {
+                room_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FlashSaleBody"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FlashSaleDto"];
+                };
+            };
+            /** @description `invalid_argument` (the `field` at fault is named) or `invalid_json`: the request breaks a documented constraint */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthenticated`: no valid `Authorization: Bearer <token>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: no such object, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `already_exists` or `aborted`: it collides with what exists (`reason` names it, e.g. `IDEMPOTENCY_KEY_REUSED`); a concurrent change may be retried */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `invalid_body`: the body is larger than the gateway accepts (`http.max_body_bytes`, 256 KiB by default) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unsupported_media_type`: the body is not `application/json` */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9259,6 +12231,15 @@ export interface operations {
             };
             /** @description `unauthenticated`: no valid `Authorization: Bearer <token>` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `permission_denied`: a request authenticated by the session cookie without the `X-Loop-Csrf` header */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9432,6 +12413,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `permission_denied`: a request authenticated by the session cookie without the `X-Loop-Csrf` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description `not_found`: no such object, or not visible to the caller */
             404: {
                 headers: {
@@ -9481,7 +12471,124 @@ export interface operations {
             };
         };
     };
-    list_campaigns: {
+    pin_live_product: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                room_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PinBody"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LiveBagDto"];
+                };
+            };
+            /** @description `invalid_argument` (the `field` at fault is named) or `invalid_json`: the request breaks a documented constraint */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthenticated`: no valid `Authorization: Bearer <token>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: no such object, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `invalid_body`: the body is larger than the gateway accepts (`http.max_body_bytes`, 256 KiB by default) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unsupported_media_type`: the body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `failed_precondition`: a business rule about the current state refused it; `reason` names the rule (e.g. `INSUFFICIENT_FUNDS`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: too many requests from this caller (per user, or per address for sign-up and login); retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unavailable`: a service is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `deadline_exceeded`: a service did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_market_campaigns: {
         parameters: {
             query?: {
                 scope?: "mine" | "open";
@@ -9562,7 +12669,7 @@ export interface operations {
             };
         };
     };
-    create_campaign: {
+    create_market_campaign: {
         parameters: {
             query?: never;
             header?: never;
@@ -9601,7 +12708,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this */
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9659,7 +12766,7 @@ export interface operations {
             };
         };
     };
-    get_campaign: {
+    get_market_campaign: {
         parameters: {
             query?: never;
             header?: never;
@@ -9786,7 +12893,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this */
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9912,7 +13019,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this */
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10034,7 +13141,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this */
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10397,7 +13504,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this */
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10507,7 +13614,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this */
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10617,7 +13724,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this */
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10721,7 +13828,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this */
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10911,7 +14018,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this */
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -11015,7 +14122,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this */
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -11114,7 +14221,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this */
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -11231,7 +14338,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this */
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -11432,7 +14539,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this */
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -11622,7 +14729,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this */
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -11698,6 +14805,86 @@ export interface operations {
             };
         };
     };
+    my_video_stats: {
+        parameters: {
+            query?: {
+                /** @description 1..=100, default 20. */
+                page_size?: number;
+                /** @description Opaque: the `next_page_token` of the previous page, with the same filters. */
+                page_token?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatorVideoStatsDto"];
+                };
+            };
+            /** @description `invalid_argument` (the `field` at fault is named) or `invalid_json`: the request breaks a documented constraint */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthenticated`: no valid `Authorization: Bearer <token>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: too many requests from this caller (per user, or per address for sign-up and login); retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unavailable`: a service is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `deadline_exceeded`: a service did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     search_creators: {
         parameters: {
             query?: {
@@ -11716,7 +14903,11 @@ export interface operations {
                 audience?: string;
                 category?: string;
                 max_rate_cents?: number;
-                sort?: "followers" | "avg_views" | "engagement_rate";
+                /** @description Shop sales (docs/commerce.md): GMV over the last 30 days, cents. */
+                min_shop_gmv_cents?: number;
+                /** @description Shop conversion over the last 30 days, in [0, 1]. */
+                min_shop_conversion_rate?: number;
+                sort?: "followers" | "avg_views" | "engagement_rate" | "shop_gmv" | "shop_conversion";
                 /** @description 1..=100, default 20. */
                 page_size?: number;
                 page_token?: string;
@@ -12081,6 +15272,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `permission_denied`: a request authenticated by the session cookie without the `X-Loop-Csrf` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description `not_found`: no such object, or not visible to the caller */
             404: {
                 headers: {
@@ -12281,6 +15481,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description `not_found`: no such object, or not visible to the caller */
             404: {
                 headers: {
@@ -12400,6 +15609,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description `not_found`: no such object, or not visible to the caller */
             404: {
                 headers: {
@@ -12505,7 +15723,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this */
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -12637,6 +15855,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description `not_found`: no such object, or not visible to the caller */
             404: {
                 headers: {
@@ -12760,6 +15987,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description `not_found`: no such object, or not visible to the caller */
             404: {
                 headers: {
@@ -12868,6 +16104,15 @@ export interface operations {
             };
             /** @description `unauthenticated`: no valid `Authorization: Bearer <token>` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `permission_denied`: a request authenticated by the session cookie without the `X-Loop-Csrf` header */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -13054,7 +16299,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this */
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -13171,7 +16416,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this */
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -13275,7 +16520,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this */
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -13286,6 +16531,413 @@ export interface operations {
             };
             /** @description `not_found`: no such object, or not visible to the caller */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: too many requests from this caller (per user, or per address for sign-up and login); retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unavailable`: a service is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `deadline_exceeded`: a service did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    product_features: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                product_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProductFeaturesDto"];
+                };
+            };
+            /** @description `invalid_argument` (the `field` at fault is named) or `invalid_json`: the request breaks a documented constraint */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthenticated`: no valid `Authorization: Bearer <token>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: no such object, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `failed_precondition`: a business rule about the current state refused it; `reason` names the rule (e.g. `INSUFFICIENT_FUNDS`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: too many requests from this caller (per user, or per address for sign-up and login); retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unavailable`: a service is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `deadline_exceeded`: a service did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    invite_creator_to_product: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                product_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InvitationBody"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationDto"];
+                };
+            };
+            /** @description `invalid_argument` (the `field` at fault is named) or `invalid_json`: the request breaks a documented constraint */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthenticated`: no valid `Authorization: Bearer <token>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: no such object, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `invalid_body`: the body is larger than the gateway accepts (`http.max_body_bytes`, 256 KiB by default) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unsupported_media_type`: the body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `failed_precondition`: a business rule about the current state refused it; `reason` names the rule (e.g. `INSUFFICIENT_FUNDS`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: too many requests from this caller (per user, or per address for sign-up and login); retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unavailable`: a service is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `deadline_exceeded`: a service did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    withdraw_product_invitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                product_id: string;
+                creator_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationDto"];
+                };
+            };
+            /** @description `invalid_argument` (the `field` at fault is named) or `invalid_json`: the request breaks a documented constraint */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthenticated`: no valid `Authorization: Bearer <token>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: no such object, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: too many requests from this caller (per user, or per address for sign-up and login); retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unavailable`: a service is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `deadline_exceeded`: a service did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    record_referral: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                product_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReferralBody"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReferralDto"];
+                };
+            };
+            /** @description `invalid_argument` (the `field` at fault is named) or `invalid_json`: the request breaks a documented constraint */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthenticated`: no valid `Authorization: Bearer <token>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `permission_denied`: a request authenticated by the session cookie without the `X-Loop-Csrf` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: no such object, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `invalid_body`: the body is larger than the gateway accepts (`http.max_body_bytes`, 256 KiB by default) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unsupported_media_type`: the body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `failed_precondition`: a business rule about the current state refused it; `reason` names the rule (e.g. `INSUFFICIENT_FUNDS`) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -13422,6 +17074,15 @@ export interface operations {
             };
             /** @description `unauthenticated`: no valid `Authorization: Bearer <token>` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -13646,6 +17307,267 @@ export interface operations {
             };
         };
     };
+    my_showcase: {
+        parameters: {
+            query?: {
+                /** @description 1..=100, default 20. */
+                page_size?: number;
+                /** @description Opaque: the `next_page_token` of the previous page, with the same filters. */
+                page_token?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_ShowcaseItemDto"];
+                };
+            };
+            /** @description `invalid_argument` (the `field` at fault is named) or `invalid_json`: the request breaks a documented constraint */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthenticated`: no valid `Authorization: Bearer <token>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: too many requests from this caller (per user, or per address for sign-up and login); retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unavailable`: a service is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `deadline_exceeded`: a service did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    add_to_showcase: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ShowcaseBody"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShowcaseItemDto"];
+                };
+            };
+            /** @description `invalid_argument` (the `field` at fault is named) or `invalid_json`: the request breaks a documented constraint */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthenticated`: no valid `Authorization: Bearer <token>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: no such object, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `invalid_body`: the body is larger than the gateway accepts (`http.max_body_bytes`, 256 KiB by default) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unsupported_media_type`: the body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `failed_precondition`: a business rule about the current state refused it; `reason` names the rule (e.g. `INSUFFICIENT_FUNDS`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: too many requests from this caller (per user, or per address for sign-up and login); retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unavailable`: a service is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `deadline_exceeded`: a service did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    remove_from_showcase: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                product_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `invalid_argument` (the `field` at fault is named) or `invalid_json`: the request breaks a documented constraint */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthenticated`: no valid `Authorization: Bearer <token>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `permission_denied`: a request authenticated by the session cookie without the `X-Loop-Csrf` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: too many requests from this caller (per user, or per address for sign-up and login); retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unavailable`: a service is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `deadline_exceeded`: a service did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     adjust_stock: {
         parameters: {
             query?: never;
@@ -13687,7 +17609,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this */
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -13795,6 +17717,15 @@ export interface operations {
             };
             /** @description `unauthenticated`: no valid `Authorization: Bearer <token>` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `permission_denied`: a request authenticated by the session cookie without the `X-Loop-Csrf` header */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -14129,7 +18060,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this */
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -14233,7 +18164,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this */
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -14299,6 +18230,10 @@ export interface operations {
                 headers: {
                     /** @description The upload's URL */
                     Location?: string;
+                    /** @description 1.0.0 */
+                    "Tus-Resumable"?: string;
+                    /** @description When an unfinished upload is deleted (HTTP date) */
+                    "Upload-Expires"?: string;
                     /** @description 0 */
                     "Upload-Offset"?: number;
                     [name: string]: unknown;
@@ -14325,8 +18260,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this */
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unsupported_version`: `Tus-Resumable` names a version other than 1.0.0 */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -14343,7 +18287,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `unsupported_media_type`: the body is not `application/json` */
+            /** @description `unsupported_media_type`: neither a JSON body nor the tus `Upload-Length` header */
             415: {
                 headers: {
                     [name: string]: unknown;
@@ -14352,11 +18296,9 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `rate_limited`: too many requests from this caller (per user, or per address for sign-up and login); retry after `Retry-After` seconds */
+            /** @description `rate_limited`: too many requests, or (`TOO_MANY_UPLOADS`) as many unfinished uploads as allowed: finish or cancel one */
             429: {
                 headers: {
-                    /** @description Seconds to wait before retrying */
-                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -14509,7 +18451,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this */
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -14520,6 +18462,15 @@ export interface operations {
             };
             /** @description `not_found`: no such object, or not visible to the caller */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `gone` (`UPLOAD_GONE`): the upload already expired or was cancelled */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -14567,6 +18518,59 @@ export interface operations {
             };
         };
     };
+    head_upload: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                upload_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The upload takes bytes from `Upload-Offset` (or is complete) */
+            200: {
+                headers: {
+                    /** @description no-store */
+                    "Cache-Control"?: string;
+                    /** @description 1.0.0 */
+                    "Tus-Resumable"?: string;
+                    /** @description Declared size */
+                    "Upload-Length"?: number;
+                    /** @description Bytes received */
+                    "Upload-Offset"?: number;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: no such object, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The upload expired or was cancelled */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     append_upload: {
         parameters: {
             query?: never;
@@ -14584,6 +18588,8 @@ export interface operations {
             /** @description Stored */
             204: {
                 headers: {
+                    /** @description When the upload is deleted unless completed (HTTP date) */
+                    "Upload-Expires"?: string;
                     /** @description Bytes received */
                     "Upload-Offset"?: number;
                     [name: string]: unknown;
@@ -14608,7 +18614,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this */
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -14628,6 +18634,24 @@ export interface operations {
             };
             /** @description `already_exists` or `aborted`: it collides with what exists (`reason` names it, e.g. `IDEMPOTENCY_KEY_REUSED`); a concurrent change may be retried */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `gone` (`UPLOAD_GONE`): the upload expired or was cancelled; start a new one */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unsupported_version`: `Tus-Resumable` names a version other than 1.0.0 */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -14866,6 +18890,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `permission_denied`: a request authenticated by the session cookie without the `X-Loop-Csrf` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description `invalid_body`: the body is larger than the gateway accepts (`http.max_body_bytes`, 256 KiB by default) */
             413: {
                 headers: {
@@ -14947,6 +18980,15 @@ export interface operations {
             };
             /** @description `unauthenticated`: no valid `Authorization: Bearer <token>` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `permission_denied`: a request authenticated by the session cookie without the `X-Loop-Csrf` header */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -15124,6 +19166,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `permission_denied`: a request authenticated by the session cookie without the `X-Loop-Csrf` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description `not_found`: no such object, or not visible to the caller */
             404: {
                 headers: {
@@ -15201,6 +19252,15 @@ export interface operations {
             };
             /** @description `unauthenticated`: no valid `Authorization: Bearer <token>` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `permission_denied`: a request authenticated by the session cookie without the `X-Loop-Csrf` header */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -15542,7 +19602,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this */
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -15739,7 +19799,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this */
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -15829,7 +19889,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this */
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -16019,6 +20079,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `permission_denied`: a request authenticated by the session cookie without the `X-Loop-Csrf` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description `not_found`: no such object, or not visible to the caller */
             404: {
                 headers: {
@@ -16118,6 +20187,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `permission_denied`: a request authenticated by the session cookie without the `X-Loop-Csrf` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description `not_found`: no such object, or not visible to the caller */
             404: {
                 headers: {
@@ -16206,6 +20284,15 @@ export interface operations {
             };
             /** @description `unauthenticated`: no valid `Authorization: Bearer <token>` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `permission_denied`: a request authenticated by the session cookie without the `X-Loop-Csrf` header */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -16335,6 +20422,191 @@ export interface operations {
             };
         };
     };
+    video_products: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                video_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VideoProductsDto"];
+                };
+            };
+            /** @description `invalid_argument` (the `field` at fault is named) or `invalid_json`: the request breaks a documented constraint */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthenticated`: no valid `Authorization: Bearer <token>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: too many requests from this caller (per user, or per address for sign-up and login); retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unavailable`: a service is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `deadline_exceeded`: a service did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    set_video_products: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                video_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VideoProductsBody"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VideoProductsDto"];
+                };
+            };
+            /** @description `invalid_argument` (the `field` at fault is named) or `invalid_json`: the request breaks a documented constraint */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthenticated`: no valid `Authorization: Bearer <token>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: no such object, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `invalid_body`: the body is larger than the gateway accepts (`http.max_body_bytes`, 256 KiB by default) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unsupported_media_type`: the body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `failed_precondition`: a business rule about the current state refused it; `reason` names the rule (e.g. `INSUFFICIENT_FUNDS`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: too many requests from this caller (per user, or per address for sign-up and login); retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unavailable`: a service is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `deadline_exceeded`: a service did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     report_video: {
         parameters: {
             query?: never;
@@ -16369,6 +20641,15 @@ export interface operations {
             };
             /** @description `unauthenticated`: no valid `Authorization: Bearer <token>` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `permission_denied`: a request authenticated by the session cookie without the `X-Loop-Csrf` header */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -16477,6 +20758,15 @@ export interface operations {
             };
             /** @description `unauthenticated`: no valid `Authorization: Bearer <token>` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `permission_denied`: a request authenticated by the session cookie without the `X-Loop-Csrf` header */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -16873,7 +21163,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this */
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -17084,7 +21374,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this */
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -17198,6 +21488,15 @@ export interface operations {
             };
             /** @description `unauthenticated`: no valid `Authorization: Bearer <token>` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `permission_denied`: a request authenticated by the session cookie without the `X-Loop-Csrf` header */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -17400,7 +21699,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this */
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
             403: {
                 headers: {
                     [name: string]: unknown;

@@ -30,7 +30,7 @@ export function AuthScreen({ onSignedIn }: { onSignedIn: (user: User) => void })
   const [values, setValues] = useState<Record<string, string>>(() =>
     Object.fromEntries(FIELDS.map((f) => [f.name, f.initial ?? ""])),
   );
-  const [role, setRole] = useState<"viewer" | "creator">("viewer");
+  const [role, setRole] = useState<"viewer" | "creator" | "advertiser">("viewer");
   const [error, setError] = useState<ApiError | null>(null);
   const [busy, setBusy] = useState(false);
   const id = useId();
@@ -102,10 +102,10 @@ export function AuthScreen({ onSignedIn }: { onSignedIn: (user: User) => void })
         {mode === "signup" && (
           <fieldset className="field roles">
             <legend>{t("role")}</legend>
-            {(["viewer", "creator"] as const).map((r) => (
+            {(["viewer", "creator", "advertiser"] as const).map((r) => (
               <label key={r}>
                 <input type="radio" name="role" value={r} checked={role === r} onChange={() => setRole(r)} />{" "}
-                {r === "viewer" ? t("roleViewer") : t("roleCreator")}
+                {t(r === "viewer" ? "roleViewer" : r === "creator" ? "roleCreator" : "roleAdvertiser")}
               </label>
             ))}
           </fieldset>

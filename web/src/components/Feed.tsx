@@ -77,7 +77,9 @@ export function Feed({ kind, me }: { kind: FeedKind; me: User }) {
     let ended = false;
     let failed = false;
     if (kind === "for-you") {
-      const r = await call(() => api.GET("/v1/feed/for-you", { params: { query: { page_size: PAGE } } }));
+      // The client context ads are targeted by: the viewer's country and language, on the web.
+      const query = { page_size: PAGE, country: me.country || undefined, language: me.language || undefined, device_os: "web" as const };
+      const r = await call(() => api.GET("/v1/feed/for-you", { params: { query } }));
       if (r.ok) {
         next = r.data.items.map(fromForYou).filter((s): s is Slide => s !== null);
         ended = r.data.items.length === 0;
@@ -97,7 +99,7 @@ export function Feed({ kind, me }: { kind: FeedKind; me: User }) {
     setSlides((old) => [...old, ...next]);
     setState(failed ? "error" : ended ? "end" : "idle");
     loading.current = false;
-  }, [kind]);
+  }, [kind, me.country, me.language]);
 
   useEffect(() => {
     void load();

@@ -3,6 +3,7 @@ import { useEffect, useRef, useState } from "react";
 import { api, call, type Schemas, type User } from "../api/client";
 import { engagement } from "../engagement";
 import { t } from "../i18n";
+import { Link } from "../router";
 import { Comments } from "./Comments";
 import { CommentIcon, SoundOffIcon, SoundOnIcon } from "./icons";
 import { attachMedia } from "./media";
@@ -24,6 +25,9 @@ export interface Slide {
   serveToken: string | null;
   ad: Schemas["AdItemDto"] | null;
 }
+
+/** `shop_now` -> "Shop now". */
+const ctaText = (cta: string) => cta.charAt(0).toUpperCase() + cta.slice(1).replace(/_/g, " ");
 
 /** Below this a video left is a quick skip, above it a view. */
 const SKIP_MS = 1200;
@@ -48,6 +52,8 @@ export function VideoSlide({ slide, index, total, active, near, me, onNotInteres
   const [note, setNote] = useState("");
   const [broken, setBroken] = useState(false);
   const [muted, setMuted] = useState(true);
+  // The products its creator anchored to it, asked for once it is first shown.
+  const [products, setProducts] = useState<Schemas["ProductDto"][] | null>(null);
   const shownAt = useRef<number | null>(null);
   const organic = slide.videoId !== null && !slide.sponsored;
 
@@ -67,6 +73,12 @@ export function VideoSlide({ slide, index, total, active, near, me, onNotInteres
       });
     } else el.pause();
   }, [active, near]);
+
+  useEffect(() => {
+    const id = slide.videoId;
+    if (!active || !organic || !id || products) return;
+    void call(() => api.GET("/v1/videos/{video_id}/products", { params: { path: { video_id: id } } })).then((r) => setProducts(r.ok ? r.data.products : []));
+  }, [active, organic, slide.videoId, products]);
 
   // Engagement: an impression when shown, a view or quick skip when left.
   useEffect(() => {
@@ -201,11 +213,33 @@ export function VideoSlide({ slide, index, total, active, near, me, onNotInteres
       <div className="overlay">
         <div className="meta">
           {slide.sponsored && <span className="badge">{t("sponsored")}</span>}
-          {slide.creatorHandle && <p className="handle">@{slide.creatorHandle}</p>}
+          {slide.creatorHandle && (
+            <p className="handle">
+              <Link href={`/@${slide.creatorHandle}`}>@{slide.creatorHandle}</Link>
+            </p>
+          )}
           <p className="caption">{slide.caption}</p>
           {slide.hashtags.length > 0 && (
-            <p className="tags">{slide.hashtags.map((h) => `#${h}`).join(" ")}</p>
+            <p className="tags">
+              {slide.hashtags.map((h) => (
+                <Link key={h} href={`/tag/${encodeURIComponent(h)}`}>
+                  #{h}
+                </Link>
+              ))}
+            </p>
           )}
+          {products?.map((p) => (
+            <Link
+              key={p.product_id}
+              className="cta anchor"
+              href={`/product/${p.product_id}`}
+              // The visit is the creator's referral: the viewer's checkout of it within the window earns them the commission.
+              onClick={() => void call(() => api.POST("/v1/products/{product_id}/referrals", { params: { path: { product_id: p.product_id } }, body: { creator_id: slide.creatorId, source: "video", source_id: slide.videoId ?? undefined } }))}
+            >
+              <span aria-hidden="true">🛍 </span>
+              {p.title}
+            </Link>
+          ))}
           {slide.reason && (
             <p className="reason">
               <span className="reason-label">{t("whyThisVideo")}: </span>
@@ -214,7 +248,7 @@ export function VideoSlide({ slide, index, total, active, near, me, onNotInteres
           )}
           {slide.ad && slide.ad.landing_url && (
             <a className="cta" href={slide.ad.landing_url} target="_blank" rel="noopener noreferrer">
-              {slide.ad.call_to_action || t("learnMore")}
+              {slide.ad.call_to_action ? ctaText(slide.ad.call_to_action) : t("learnMore")}
             </a>
           )}
         </div>
@@ -230,6 +264,15 @@ export function VideoSlide({ slide, index, total, active, near, me, onNotInteres
             <button type="button" className="action" aria-label={t("share")} onClick={() => void share()}>
               <span aria-hidden="true">↗</span>
             </button>
+            {!slide.sponsored && slide.creatorId && (
+              <Link
+                className="action"
+                href={slide.creatorHandle ? `/@${slide.creatorHandle}` : `/users/${slide.creatorId}`}
+                aria-label={t("viewProfile")}
+              >
+                <span aria-hidden="true">☺</span>
+              </Link>
+            )}
             {!own && !slide.sponsored && (
               <button type="button" className="action" aria-pressed={following} aria-label={following ? t("followed") : t("follow")} onClick={() => void follow()} disabled={following}>
                 <span aria-hidden="true">{following ? "✓" : "+"}</span>

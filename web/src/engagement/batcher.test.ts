@@ -15,22 +15,31 @@ class FakeGateway {
   readonly acknowledged: string[] = [];
   readonly requests: { ids: string[]; keepalive: boolean }[] = [];
   /** What happens to the next requests, in order; then every request succeeds. */
-  plan: ("ok" | "drop-request" | "drop-response" | "503" | "429")[] = [];
+  plan: ("ok" | "drop-request" | "drop-response" | "503" | "429" | "401" | "413")[] = [];
   inFlight = 0;
   maxInFlight = 0;
+  /** Bytes (UTF-8) of keepalive bodies in flight, and the most at once. */
+  keepaliveBytes = 0;
+  maxKeepaliveBytes = 0;
 
   transport: Transport = async (raw, { keepalive }) => {
     const body = JSON.parse(raw) as EventsBody;
     const ids = body.events.map((e) => e.event_id ?? "");
     this.requests.push({ ids, keepalive });
+    const bytes = keepalive ? new TextEncoder().encode(raw).length : 0;
     this.inFlight += 1;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    this.keepaliveBytes += bytes;
+    this.maxKeepaliveBytes = Math.max(this.maxKeepaliveBytes, this.keepaliveBytes);
     await Promise.resolve();
     this.inFlight -= 1;
+    this.keepaliveBytes -= bytes;
     expect(body.events.length).toBeGreaterThan(0);
     expect(body.events.length).toBeLessThanOrEqual(100);
     const step = this.plan.shift() ?? "ok";
     if (step === "drop-request") throw new TypeError("Failed to fetch");
+    if (step === "401") return { status: 401, body: { error: { code: "unauthenticated" } } };
+    if (step === "413") return { status: 413, body: { error: { code: "payload_too_large" } } };
     if (step === "503" || step === "429") return { status: Number(step), body: { error: { code: "unavailable" } } };
     const bad = body.events.findIndex((e) => e.video_id === "not-a-uuid");
     if (bad >= 0) {
@@ -127,17 +136,15 @@ describe("engagement batching", () => {
     expect(b.pending).toBe(0);
   });
 
-  it("on tab hide sends everything with keepalive in chunks under the budget", async () => {
+  it("on tab hide sends everything that fits the budget with keepalive, at most 100 a request", async () => {
     const gw = new FakeGateway();
-    const b = batcher(gw, { keepaliveBytes: 4000 });
-    const token = "t".repeat(300);
-    const ids = Array.from({ length: 40 }, () =>
-      b.record({ kind: "impression", video_id: video(), serve_token: token }).event_id,
-    );
+    const b = batcher(gw, { keepaliveBytes: 60_000 });
+    const ids = Array.from({ length: 250 }, () => b.record({ kind: "impression", video_id: video() }).event_id);
     await b.flushOnHide();
-    expect(gw.requests.length).toBeGreaterThan(1);
+    expect(gw.requests.map((r) => r.ids.length)).toEqual([100, 100, 50]);
     for (const r of gw.requests) expect(r.keepalive).toBe(true);
-    expect(gw.acknowledged.sort()).toEqual([...ids].sort());
+    expect(gw.maxKeepaliveBytes).toBeLessThanOrEqual(60_000);
+    expect([...gw.acknowledged].sort()).toEqual([...ids].sort());
     expect(b.pending).toBe(0);
   });
 
@@ -163,5 +170,53 @@ describe("engagement batching", () => {
     b.record({ kind: "impression", video_id: video() });
     await b.flush();
     expect(gw.requests[0]!.ids.length).toBe(3);
+  });
+
+  it("keeps the keepalive bytes in flight under the budget, counted in UTF-8; the rest waits", async () => {
+    const gw = new FakeGateway();
+    const b = batcher(gw, { keepaliveBytes: 4000 });
+    // Two bytes a character in UTF-8: a budget counted in characters would overshoot.
+    const token = "é".repeat(300);
+    const ids = Array.from({ length: 40 }, () =>
+      b.record({ kind: "impression", video_id: video(), serve_token: token }).event_id,
+    );
+    // pagehide follows visibilitychange: both flush, the budget is shared.
+    await Promise.all([b.flushOnHide(), b.flushOnHide()]);
+    expect(gw.requests.length).toBeGreaterThan(0);
+    for (const r of gw.requests) expect(r.keepalive).toBe(true);
+    expect(gw.maxKeepaliveBytes).toBeLessThanOrEqual(4000);
+    expect(b.pending).toBeGreaterThan(0);
+    expect(b.pending).toBeLessThan(40);
+    // The page came back: the rest goes, each event once.
+    await b.flush();
+    expect(b.pending).toBe(0);
+    expect([...gw.acknowledged].sort()).toEqual([...ids].sort());
+    for (const n of gw.arrivals.values()) expect(n).toBe(1);
+  });
+
+  it("halves a batch the gateway finds too large and loses nothing", async () => {
+    const gw = new FakeGateway();
+    const b = batcher(gw);
+    const ids = Array.from({ length: 10 }, () => b.record({ kind: "impression", video_id: video() }).event_id);
+    gw.plan = ["413", "413"];
+    await b.flush();
+    expect(gw.requests.map((r) => r.ids.length)).toEqual([10, 5, 2, 4, 4]);
+    expect(b.pending).toBe(0);
+    expect(gw.acknowledged).toEqual(ids);
+  });
+
+  it("drops a batch refused for good (401) instead of retrying it forever", async () => {
+    const gw = new FakeGateway();
+    const dropped: string[] = [];
+    const b = batcher(gw, { onDropped: (e, reason) => dropped.push(`${e.event_id} ${reason}`) });
+    const refused = Array.from({ length: 3 }, () => b.record({ kind: "impression", video_id: video() }).event_id);
+    gw.plan = ["401"];
+    await b.flush();
+    expect(dropped).toEqual(refused.map((id) => `${id} status 401`));
+    expect(b.pending).toBe(0);
+    // The queue is not blocked: the next event goes out with the next flush.
+    const next = b.record({ kind: "impression", video_id: video() }).event_id;
+    await b.flush();
+    expect(gw.acknowledged).toEqual([next]);
   });
 });

@@ -31,6 +31,8 @@ export const engagement = new EngagementBatcher({
 if (typeof document !== "undefined") {
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "hidden") void engagement.flushOnHide();
+    // Back from hidden: what did not fit the keepalive budget goes now.
+    else void engagement.flush();
   });
   window.addEventListener("pagehide", () => void engagement.flushOnHide());
 }

@@ -18,3 +18,8 @@ export function t(key: MessageKey, vars: Record<string, string | number> = {}): 
   const text = picked.messages[key] ?? en[key];
   return text.replace(/\{(\w+)\}/g, (_, name: string) => String(vars[name] ?? `{${name}}`));
 }
+
+/** "1 coin", "2 coins": `one` when the count is 1, else `other` (English and Spanish agree). */
+export function plural(count: number, one: MessageKey, other: MessageKey): string {
+  return t(count === 1 ? one : other, { count });
+}

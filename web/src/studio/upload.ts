@@ -20,6 +20,12 @@ export interface UploadOptions {
   onProgress?: (sent: number, total: number) => void;
   /** Waits before a retry (tests pass a no-op). */
   pause?: (attempt: number) => Promise<void>;
+  /** An upload of this same file started earlier (e.g. before a page reload): continue it
+   * from the offset the server holds instead of starting again. When the server no longer
+   * has it (expired, discarded), a new upload starts. */
+  resume?: string;
+  /** Told the id as soon as the upload exists, so it can be kept for a later resume. */
+  onCreated?: (uploadId: string) => void;
 }
 
 /** Uploads `file`, resuming after failures; returns the upload id. */
@@ -27,10 +33,22 @@ export async function uploadFile(file: Blob, transport: UploadTransport, options
   const chunkBytes = options.chunkBytes ?? 4 * 1024 * 1024;
   const retries = options.retries ?? 5;
   const pause = options.pause ?? ((attempt) => new Promise<void>((r) => setTimeout(r, Math.min(8000, 500 * 2 ** attempt))));
-  const id = await transport.create(file.size, file.type || "video/mp4");
+  let id: string | undefined;
   let offset = 0;
+  if (options.resume) {
+    try {
+      offset = await transport.offset(options.resume);
+      id = options.resume;
+    } catch {
+      offset = 0;
+    }
+  }
+  if (id === undefined) {
+    id = await transport.create(file.size, file.type || "video/mp4");
+    options.onCreated?.(id);
+  }
   let failures = 0;
-  options.onProgress?.(0, file.size);
+  options.onProgress?.(offset, file.size);
   while (offset < file.size) {
     const chunk = file.slice(offset, offset + chunkBytes);
     try {
