@@ -30,7 +30,9 @@ bench: deps ## run every benchmark (release build); one summary in target/bench/
 	cargo bench -p loop-feed-ranking --bench ranker
 	cargo bench -p loop-wallet --bench gifts
 	cargo bench -p loop-ads-auction --bench auction
+	cargo bench -p loop-commerce --bench auction
 	cargo bench -p loop-creator-marketplace --bench search
+	cargo bench -p loop-commerce --bench checkout
 	@# Upload -> HLS against ffmpeg alone, signed segment serving against a static server (docs/media.md).
 	cargo bench -p loop-media --bench pipeline
 	@# For You against most-popular, item-KNN and random on the committed sample log (docs/feed-ranking.md).

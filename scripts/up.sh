@@ -16,7 +16,7 @@ say "building ($PROFILE profile)"
 cargo build --workspace --bins --profile "$PROFILE"
 # The web client, served by the gateway (http.web_dir) at its own address.
 say "building the web client (web/dist)"
-(cd "$ROOT/web" && npm run --silent build)
+(cd "$ROOT/web" && npm run --silent build:dev) # with the development store: LOOP_ENV=development
 
 # start NAME BINARY [ENV=VALUE...]: starts a service unless it is running.
 start() {
