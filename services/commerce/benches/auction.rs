@@ -79,6 +79,7 @@ async fn bid_phase(
                             amount_cents: rules::MAX_BID_CENTS,
                             max_cents: 0,
                             at_next_min: true,
+                            idempotency_key: format!("bench-{}", Uuid::now_v7()),
                         },
                         Some(&token),
                         Duration::from_secs(30),
@@ -140,6 +141,7 @@ async fn in_process_phase(
                             amount_cents: rules::MAX_BID_CENTS,
                             max_cents: 0,
                             at_next_min: true,
+                            idempotency_key: format!("bench-{}", Uuid::now_v7()),
                         },
                     )
                     .await;

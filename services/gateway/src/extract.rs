@@ -220,7 +220,7 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
             .ok_or_else(|| {
                 ApiError::invalid(
                     "Idempotency-Key",
-                    "header is required on every wallet change (a unique key per operation; reuse it to retry)",
+                    "header is required on this request (a unique key per operation; reuse it to retry)",
                 )
             })
             .and_then(|v| {

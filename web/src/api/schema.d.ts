@@ -595,8 +595,12 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Bid. 422 `BID_TOO_LOW` (below `next_min_cents`), `AUCTION_CLOSED`,
-         *     `SELF_BID`, `PAYMENT_NOT_AUTHORIZED` (no authorisation, or above it).
+         * Bid. Send a new `Idempotency-Key` for each bid you mean to place and
+         *     the same one on its retries: a repeat answers with the bid the key
+         *     placed (even after the close) and places nothing more. 422
+         *     `BID_TOO_LOW` (below `next_min_cents`), `AUCTION_CLOSED`, `SELF_BID`,
+         *     `PAYMENT_NOT_AUTHORIZED` (no authorisation, or above it),
+         *     `IDEMPOTENCY_KEY_REUSED` (the key placed another bid).
          */
         post: operations["place_bid"];
         delete?: never;
@@ -3003,7 +3007,10 @@ export interface components {
         BidResultDto: {
             auction: components["schemas"]["AuctionDto"];
             bid: components["schemas"]["AuctionBidDto"];
-            /** @description Whether you lead after your bid (a maximum may have outbid it). */
+            /**
+             * @description Whether you lead as of this answer (a maximum may have outbid your
+             *     bid; a repeat answers with the auction as it is now).
+             */
             leading: boolean;
         };
         BrandedChallengeBody: {
@@ -9210,7 +9217,13 @@ export interface operations {
     place_bid: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /**
+                 * @description A unique key per operation (a UUID fits); a retry with the same key
+                 *     returns the first result and moves no money.
+                 */
+                "Idempotency-Key": string;
+            };
             path: {
                 auction_id: string;
             };

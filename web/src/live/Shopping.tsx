@@ -296,16 +296,24 @@ function BidForm({ auction }: { auction: Auction }) {
     if (r) setAuthorized(r.authorized_cents);
   };
   const [max, setMax] = useState("");
+  // A bid whose answer was lost (no response): the next submit of the same kind repeats it exactly, key and all, so
+  // the auction answers with the bid if it took it, never a second one (a quick bid re-sent at a newer minimum would be).
+  const lost = useRef<{ quick: boolean; key: string; body: Schemas["BidBody"] } | null>(null);
   /** A bid of `amount` (with the typed maximum), or a quick bid at the next minimum. */
   const place = async (e: FormEvent | null) => {
     e?.preventDefault();
     const quick = !e;
+    const body: Schemas["BidBody"] = quick
+      ? { amount_cents: auction.next_min_cents, at_next_min: true }
+      : { amount_cents: cents(amount), max_cents: max.trim() ? (Number.isFinite(Number.parseFloat(max)) ? cents(max) : -1) : undefined };
+    const prev = lost.current;
+    const attempt = prev && prev.quick === quick && (quick || JSON.stringify(prev.body) === JSON.stringify(body)) ? prev : { quick, key: key(), body };
     const r = await bid.run(
       async () => {
         const res = await call(() =>
           api.POST("/v1/auctions/{auction_id}/bids", {
-            params: { path: { auction_id: auction.auction_id } },
-            body: quick ? { amount_cents: auction.next_min_cents, at_next_min: true } : { amount_cents: cents(amount), max_cents: max.trim() ? (Number.isFinite(Number.parseFloat(max)) ? cents(max) : -1) : undefined },
+            params: { path: { auction_id: auction.auction_id }, header: { "Idempotency-Key": attempt.key } },
+            body: attempt.body,
           }),
         );
         // A refusal (too low, closed, above the authorisation) names its reason; it is about the maximum when one was
@@ -316,6 +324,7 @@ function BidForm({ auction }: { auction: Auction }) {
       },
       (d) => (d.leading ? t("lsLeading") : t("lsOutbid")),
     );
+    lost.current = bid.lastError()?.status === 0 ? attempt : null;
     if (r && !quick) {
       setAmount("");
       setMax("");

@@ -481,6 +481,15 @@ impl CommerceService {
                 ),
             ));
         }
+        loop_platform::validate::idempotency_key("idempotency_key", &req.idempotency_key)?;
+        // The request the key stands for (the key itself left out).
+        let request_hash = crate::orders::hash(
+            "PlaceBid",
+            &pb::PlaceBidRequest {
+                idempotency_key: String::new(),
+                ..req.clone()
+            },
+        );
         // The most this bid may commit the bidder to.
         let max = req.max_cents.max(req.amount_cents);
         // The seller and a confirmed authorisation never change while the
@@ -514,7 +523,19 @@ impl CommerceService {
             return Err(self_bid());
         }
         if status != OPEN {
-            return Err(closed());
+            // A repeat of a bid the auction took before it closed.
+            return match writer::keyed_bid(self, id, bidder, &req.idempotency_key).await? {
+                Some((hash, bid)) if hash == request_hash => {
+                    let auction = self.auction_row(&self.pool, id, false).await?.to_proto();
+                    Ok(pb::PlaceBidResponse {
+                        leading: auction.leader_id == bidder.to_string(),
+                        bid: Some(bid),
+                        auction: Some(auction),
+                    })
+                }
+                Some(_) => Err(writer::key_reused()),
+                None => Err(closed()),
+            };
         }
         match (authorized, escrow) {
             (Some(authorized), Some(_)) if max <= authorized => {}
@@ -548,11 +569,13 @@ impl CommerceService {
                     amount_cents: req.amount_cents,
                     max_cents: req.max_cents,
                     at_next_min: req.at_next_min,
+                    key: req.idempotency_key,
+                    request_hash,
                 },
             )
             .await?;
         Ok(pb::PlaceBidResponse {
-            leading: accepted.bid.leader_id == bidder.to_string(),
+            leading: accepted.auction.leader_id == bidder.to_string(),
             bid: Some(accepted.bid),
             auction: Some(accepted.auction),
         })

@@ -10,10 +10,19 @@
 //! answer each bidder and tell the watchers. A bid is accepted when its row
 //! is committed; a crash before that answers nobody (the bidder's call fails
 //! and may be repeated).
+//!
+//! A repeat is safe: each bid carries the bidder's idempotency key, stored
+//! with it. The writer knows the keys of every bid up to the row version it
+//! decides on (its own writes, and on each read of the row the keys of the
+//! bids other replicas wrote since), so a key it knows is answered with its
+//! bid and nothing is written; one it does not know was not used up to that
+//! version, and the version guard makes the write fail if another replica
+//! has taken it since (the batch is then decided again with the new keys).
 
+use std::collections::HashMap;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use loop_platform::kafka::topics;
 use loop_proto::commerce::v1 as pb;
 use loop_proto::events::v1 as ev;
@@ -31,13 +40,16 @@ use crate::service::CommerceService;
 const IDLE: Duration = Duration::from_secs(30);
 
 /// A bid waiting for the writer (checked for shape, seller and authorisation).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Pending {
     pub bidder: Uuid,
     pub amount_cents: i64,
     /// 0: a plain bid.
     pub max_cents: i64,
     pub at_next_min: bool,
+    /// The bidder's idempotency key, and the hash of the request it stands for.
+    pub key: String,
+    pub request_hash: Vec<u8>,
 }
 
 /// An accepted bid and the auction after the batch that took it.
@@ -94,6 +106,7 @@ impl super::Hub {
 async fn run(service: CommerceService, auction: Uuid, mut rx: mpsc::UnboundedReceiver<Job>) {
     let max = service.config.auctions.max_batch;
     let mut cached: Option<Cached> = None;
+    let mut keys = Keys::default();
     loop {
         let first = tokio::select! {
             job = rx.recv() => job,
@@ -125,8 +138,8 @@ async fn run(service: CommerceService, auction: Uuid, mut rx: mpsc::UnboundedRec
                 Err(_) => break,
             }
         }
-        let pendings: Vec<Pending> = batch.iter().map(|(p, _)| *p).collect();
-        match write(&service, auction, &mut cached, &pendings).await {
+        let pendings: Vec<Pending> = batch.iter().map(|(p, _)| p.clone()).collect();
+        match write(&service, auction, &mut cached, &mut keys, &pendings).await {
             Ok((outcomes, updates)) => {
                 for ((_, reply), outcome) in batch.into_iter().zip(outcomes) {
                     BIDS.with_label_values(&[match &outcome {
@@ -169,7 +182,7 @@ fn refusal(r: rules::Refused) -> CommerceError {
 }
 
 /// An accepted bid as `auction_bids` stores it.
-#[derive(sqlx::FromRow)]
+#[derive(sqlx::FromRow, Clone)]
 pub(crate) struct Written {
     seq: i32,
     bidder: Uuid,
@@ -232,7 +245,50 @@ pub(crate) struct Cached {
     version: String,
 }
 
-async fn load(service: &CommerceService, auction: Uuid) -> anyhow::Result<Cached> {
+/// The keyed bids of one auction up to seq `upto`: (bidder, key) -> the
+/// request's hash and the bid.
+#[derive(Default)]
+pub(crate) struct Keys {
+    upto: i32,
+    bids: HashMap<(Uuid, String), (Vec<u8>, Written)>,
+}
+
+/// A keyed bid as `auction_bids` stores it.
+#[derive(sqlx::FromRow)]
+struct KeyedRow {
+    #[sqlx(flatten)]
+    bid: Written,
+    key: String,
+    request_hash: Vec<u8>,
+}
+
+/// The bid `bidder` placed on `auction` with `key`, if any, and the hash
+/// of the request that placed it.
+pub(crate) async fn keyed_bid(
+    service: &CommerceService,
+    auction: Uuid,
+    bidder: Uuid,
+    key: &str,
+) -> sqlx::Result<Option<(Vec<u8>, pb::AuctionBid)>> {
+    let row: Option<KeyedRow> = sqlx::query_as(
+        "SELECT seq, bidder_id AS bidder, amount_cents AS amount, max_cents AS max, placed_at AS at, \
+                price_cents AS price, leader_id AS leader, ends_at, extended, \
+                idempotency_key AS key, request_hash \
+         FROM auction_bids WHERE auction_id = $1 AND bidder_id = $2 AND idempotency_key = $3 \
+           AND request_hash IS NOT NULL",
+    )
+    .bind(auction)
+    .bind(bidder)
+    .bind(key)
+    .fetch_optional(&service.pool)
+    .await?;
+    Ok(row.map(|k| (k.request_hash, k.bid.to_proto())))
+}
+
+/// Reads the auction's row and the keys of the bids up to it that `keys`
+/// does not have yet (the ones other replicas wrote since this writer's
+/// last read or write).
+async fn load(service: &CommerceService, auction: Uuid, keys: &mut Keys) -> anyhow::Result<Cached> {
     let sql = format!(
         "SELECT {}, xmin::text AS version FROM auctions WHERE auction_id = $1",
         super::AUCTION_COLUMNS
@@ -244,10 +300,30 @@ async fn load(service: &CommerceService, auction: Uuid) -> anyhow::Result<Cached
     else {
         anyhow::bail!("auction {auction} not found");
     };
-    Ok(Cached {
+    let cached = Cached {
         row: AuctionRow::from_row(&r)?,
         version: r.try_get("version")?,
-    })
+    };
+    if cached.row.seq > keys.upto {
+        let rows: Vec<KeyedRow> = sqlx::query_as(
+            "SELECT seq, bidder_id AS bidder, amount_cents AS amount, max_cents AS max, placed_at AS at, \
+                    price_cents AS price, leader_id AS leader, ends_at, extended, \
+                    idempotency_key AS key, request_hash \
+             FROM auction_bids WHERE auction_id = $1 AND seq > $2 AND seq <= $3 \
+               AND idempotency_key IS NOT NULL AND request_hash IS NOT NULL",
+        )
+        .bind(auction)
+        .bind(keys.upto)
+        .bind(cached.row.seq)
+        .fetch_all(&service.pool)
+        .await?;
+        for k in rows {
+            keys.bids
+                .insert((k.bid.bidder, k.key), (k.request_hash, k.bid));
+        }
+        keys.upto = cached.row.seq;
+    }
+    Ok(cached)
 }
 
 /// One batch: the outcome of each bid (in order) and the updates for
@@ -261,6 +337,7 @@ async fn write(
     service: &CommerceService,
     auction: Uuid,
     cached: &mut Option<Cached>,
+    keys: &mut Keys,
     batch: &[Pending],
 ) -> anyhow::Result<(Outcomes, Vec<pb::AuctionUpdate>)> {
     let mut fresh = false;
@@ -269,10 +346,10 @@ async fn write(
             Some(c) => c,
             None => {
                 fresh = true;
-                load(service, auction).await?
+                load(service, auction, keys).await?
             }
         };
-        let decided = decide(service, &current.row, batch)?;
+        let decided = decide(service, &current.row, keys, batch)?;
         if decided.written.is_empty() {
             // Nothing to write: the refusals stand if the cached row is
             // still the row (one cheap read when it was not just loaded).
@@ -286,8 +363,9 @@ async fn write(
                 .await?
                 .unwrap_or(false);
             if still {
+                let out = decided.answers(&current.row);
                 *cached = Some(current);
-                return Ok((decided.refusals_only(), Vec::new()));
+                return Ok(out);
             }
             continue;
         }
@@ -295,6 +373,13 @@ async fn write(
             Some(version) => {
                 let mut row = current.row;
                 decided.state.store(&mut row)?;
+                for (w, p) in decided.written.iter().zip(&decided.keyed) {
+                    keys.bids.insert(
+                        (w.bidder, p.key.clone()),
+                        (p.request_hash.clone(), w.clone()),
+                    );
+                }
+                keys.upto = row.seq;
                 let out = decided.answers(&row);
                 *cached = Some(Cached { row, version });
                 service.relay_wake.notify_one();
@@ -311,21 +396,40 @@ async fn write(
     }
 }
 
+/// One bid's answer: a bid written by this batch, one its key placed
+/// before, or a refusal.
+enum Answer {
+    New(usize),
+    Again(Written),
+}
+
 /// What the rules decided for one batch on one state of the auction.
 struct Decided {
     now: DateTime<Utc>,
     room: Uuid,
     state: rules::State,
-    results: Vec<Result<usize, CommerceError>>,
+    results: Vec<Result<Answer, CommerceError>>,
     written: Vec<Written>,
+    /// The key and request hash of each written bid.
+    keyed: Vec<Pending>,
+}
+
+pub(crate) fn key_reused() -> CommerceError {
+    CommerceError::rule(
+        Reason::IdempotencyKeyReused,
+        "idempotency_key placed another bid on this auction",
+    )
 }
 
 fn decide(
     service: &CommerceService,
     row: &AuctionRow,
+    keys: &Keys,
     batch: &[Pending],
 ) -> anyhow::Result<Decided> {
-    let now = service.clock.now();
+    // At the database's precision (microseconds): the answer, the cache and
+    // a repeat's answer show the bid exactly as stored.
+    let now = service.clock.now().trunc_subsecs(6);
     let timing = row.timing();
     let mut state = row.state();
     if row.status != OPEN {
@@ -334,7 +438,28 @@ fn decide(
     }
     let mut results = Vec::with_capacity(batch.len());
     let mut written: Vec<Written> = Vec::new();
+    let mut keyed: Vec<Pending> = Vec::new();
     for p in batch {
+        // A key already used: its bid, whatever the auction has become.
+        if let Some((hash, bid)) = keys.bids.get(&(p.bidder, p.key.clone())) {
+            results.push(if *hash == p.request_hash {
+                Ok(Answer::Again(bid.clone()))
+            } else {
+                Err(key_reused())
+            });
+            continue;
+        }
+        if let Some(i) = keyed
+            .iter()
+            .position(|k| k.bidder == p.bidder && k.key == p.key)
+        {
+            results.push(if keyed[i].request_hash == p.request_hash {
+                Ok(Answer::New(i))
+            } else {
+                Err(key_reused())
+            });
+            continue;
+        }
         if row.status != OPEN {
             results.push(Err(super::closed()));
             continue;
@@ -359,7 +484,8 @@ fn decide(
                     ends_at: state.ends_at,
                     extended: a.extended,
                 });
-                results.push(Ok(written.len() - 1));
+                keyed.push(p.clone());
+                results.push(Ok(Answer::New(written.len() - 1)));
             }
             Err(r) => results.push(Err(refusal(r))),
         }
@@ -370,6 +496,7 @@ fn decide(
         state,
         results,
         written,
+        keyed,
     })
 }
 
@@ -386,13 +513,6 @@ impl rules::State {
 }
 
 impl Decided {
-    fn refusals_only(self) -> Outcomes {
-        self.results
-            .into_iter()
-            .map(|r| r.map(|_| unreachable_accepted()))
-            .collect()
-    }
-
     /// The bidders' answers and the watchers' updates, `row` being the
     /// auction after the batch.
     fn answers(self, row: &AuctionRow) -> (Outcomes, Vec<pb::AuctionUpdate>) {
@@ -403,8 +523,11 @@ impl Decided {
             .results
             .into_iter()
             .map(|r| {
-                r.map(|i| Accepted {
-                    bid: written[i].to_proto(),
+                r.map(|answer| Accepted {
+                    bid: match answer {
+                        Answer::New(i) => written[i].to_proto(),
+                        Answer::Again(bid) => bid.to_proto(),
+                    },
                     auction: snapshot.clone(),
                 })
             })
@@ -470,8 +593,8 @@ async fn commit(
            UPDATE auctions SET seq = $3, price_cents = $4, leader_id = $5, leader_max_cents = $6, ends_at = $7, extensions = $8 \
            WHERE auction_id = $1 AND xmin::text = $2 AND status = $9 RETURNING xmin::text AS version), \
          bids AS ( \
-           INSERT INTO auction_bids (auction_id, seq, bidder_id, amount_cents, max_cents, placed_at, price_cents, leader_id, ends_at, extended) \
-           SELECT $1, * FROM UNNEST($10::int[], $11::uuid[], $12::bigint[], $13::bigint[], $14::timestamptz[], $15::bigint[], $16::uuid[], $17::timestamptz[], $18::bool[]) \
+           INSERT INTO auction_bids (auction_id, seq, bidder_id, amount_cents, max_cents, placed_at, price_cents, leader_id, ends_at, extended, idempotency_key, request_hash) \
+           SELECT $1, * FROM UNNEST($10::int[], $11::uuid[], $12::bigint[], $13::bigint[], $14::timestamptz[], $15::bigint[], $16::uuid[], $17::timestamptz[], $18::bool[], $24::text[], $25::bytea[]) \
            WHERE EXISTS (SELECT 1 FROM up)), \
          events AS ( \
            INSERT INTO outbox (event_id, topic, msg_key, event_type, payload) \
@@ -502,15 +625,9 @@ async fn commit(
     .bind(auction.to_string())
     .bind(EVENT_TYPE)
     .bind(bodies)
+    .bind(d.keyed.iter().map(|p| p.key.clone()).collect::<Vec<_>>())
+    .bind(d.keyed.iter().map(|p| p.request_hash.clone()).collect::<Vec<_>>())
     .fetch_optional(&service.pool)
     .await?;
     Ok(version)
-}
-
-/// Only called on an empty list of accepted bids (every result is an error).
-fn unreachable_accepted() -> Accepted {
-    Accepted {
-        bid: pb::AuctionBid::default(),
-        auction: pb::Auction::default(),
-    }
 }

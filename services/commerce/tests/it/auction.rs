@@ -152,18 +152,30 @@ async fn bid(
     amount: i64,
     max: i64,
 ) -> Result<pb::PlaceBidResponse, tonic::Status> {
+    send_bid(
+        p,
+        client,
+        bidder,
+        pb::PlaceBidRequest {
+            auction_id: auction.into(),
+            amount_cents: amount,
+            max_cents: max,
+            at_next_min: false,
+            idempotency_key: key(),
+        },
+    )
+    .await
+}
+
+async fn send_bid(
+    p: &Platform,
+    client: &CommerceServiceClient<Channel>,
+    bidder: &str,
+    req: pb::PlaceBidRequest,
+) -> Result<pb::PlaceBidResponse, tonic::Status> {
     client
         .clone()
-        .place_bid(p.req(
-            bidder,
-            Role::Viewer,
-            pb::PlaceBidRequest {
-                auction_id: auction.into(),
-                amount_cents: amount,
-                max_cents: max,
-                at_next_min: false,
-            },
-        ))
+        .place_bid(p.req(bidder, Role::Viewer, req))
         .await
         .map(tonic::Response::into_inner)
 }
@@ -1085,5 +1097,127 @@ async fn watchers_on_another_replica_see_its_bids_and_the_close() {
         );
         assert_eq!(closed, Some(pb::AuctionStatus::Sold as i32), "{name}");
     }
+    replica.kill();
+}
+
+/// A bid repeated with its key (the answer was lost) is the same bid, on
+/// either replica and after the close: a quick bid repeated does not bid
+/// again at the next minimum, and the auction has one bid per key.
+#[tokio::test]
+async fn a_repeated_bid_is_the_same_bid_on_any_replica_and_after_the_close() {
+    let p = Platform::start().await;
+    let mut config = p.sandbox.commerce().config.clone();
+    config.outbox.relay_enabled = false;
+    let addr = free_addr();
+    let clock = p.clock().clone();
+    let mut replica = Killable::start("commerce-b", addr, move |l, s| {
+        loop_commerce::run_with_clock(config, l, s, clock)
+    });
+    replica.wait_serving(loop_commerce::SERVICE_NAME).await;
+    let b = CommerceServiceClient::new(
+        loop_platform::grpc::channel(&format!("http://{addr}")).expect("channel"),
+    );
+    let host = p.host(1).await;
+    let a = start(&p, &p.c(), &host, 100, 60, false)
+        .await
+        .expect("start");
+    let id = a.auction_id.clone();
+    let (x, y) = (user(), user());
+    for who in [&x, &y] {
+        authorize(&p, &p.c(), &id, who, 100_000)
+            .await
+            .expect("authorised");
+    }
+    let quick = pb::PlaceBidRequest {
+        auction_id: id.clone(),
+        amount_cents: 50_000,
+        max_cents: 0,
+        at_next_min: true,
+        idempotency_key: key(),
+    };
+    let first = send_bid(&p, &p.c(), &x, quick.clone())
+        .await
+        .expect("quick bid");
+    let placed = first.bid.clone().expect("bid");
+    assert_eq!((placed.seq, placed.amount_cents), (1, 100));
+
+    // The repeat, on this replica and on the other: the same bid.
+    for via in [p.c(), b.clone()] {
+        let again = send_bid(&p, &via, &x, quick.clone()).await.expect("repeat");
+        assert_eq!(again.bid, Some(placed.clone()), "the bid the key placed");
+        assert!(again.leading);
+        assert_eq!(again.auction.expect("auction").bids, 1);
+    }
+    // Another bidder's bid goes through the other replica, then x repeats
+    // again on the first (whose writer has not read that bid yet).
+    bid(&p, &b, &id, &y, 200, 0).await.expect("y bids");
+    let again = send_bid(&p, &p.c(), &x, quick.clone())
+        .await
+        .expect("repeat");
+    assert_eq!(again.bid, Some(placed.clone()));
+    assert!(!again.leading, "y leads now");
+    assert_eq!(again.auction.expect("auction").bids, 2);
+
+    // The key with another request is refused and changes nothing.
+    let reused = send_bid(
+        &p,
+        &b,
+        &x,
+        pb::PlaceBidRequest {
+            amount_cents: 60_000,
+            ..quick.clone()
+        },
+    )
+    .await
+    .expect_err("key reused");
+    assert_eq!(reason(&reused), "IDEMPOTENCY_KEY_REUSED", "{reused:?}");
+    // No key: refused by name.
+    let missing = send_bid(
+        &p,
+        &p.c(),
+        &x,
+        pb::PlaceBidRequest {
+            idempotency_key: String::new(),
+            ..quick.clone()
+        },
+    )
+    .await
+    .expect_err("no key");
+    assert_eq!(
+        (missing.code(), field(&missing)),
+        (Code::InvalidArgument, "idempotency_key".to_owned())
+    );
+    let stored = stored_bids(p.sandbox.commerce().config.database.url.expose(), &id).await;
+    assert_eq!(
+        stored
+            .iter()
+            .map(|s| (s.seq, s.bidder_id))
+            .collect::<Vec<_>>(),
+        vec![
+            (1, Uuid::parse_str(&x).expect("uuid")),
+            (2, Uuid::parse_str(&y).expect("uuid"))
+        ],
+        "one bid per key"
+    );
+
+    // After the close the repeat is still the bid, not AUCTION_CLOSED.
+    let ends = time(get(&p, &p.c(), &id).await.ends_at);
+    p.clock().advance(
+        (ends - p.clock().now() + chrono::Duration::seconds(1))
+            .to_std()
+            .unwrap_or_default(),
+    );
+    testing::wait_for("auction closed", Duration::from_secs(60), || async {
+        (get(&p, &p.c(), &id).await.status != pb::AuctionStatus::Open as i32).then_some(())
+    })
+    .await;
+    for via in [p.c(), b.clone()] {
+        let again = send_bid(&p, &via, &x, quick.clone())
+            .await
+            .expect("repeat after the close");
+        assert_eq!(again.bid, Some(placed.clone()));
+    }
+    let late = bid(&p, &p.c(), &id, &x, 300, 0).await.expect_err("closed");
+    assert_eq!(reason(&late), "AUCTION_CLOSED");
     replica.kill();
 }

@@ -14,11 +14,21 @@ use serde_json::{Value, json};
 use crate::Platform;
 
 async fn keyed(p: &Platform, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+    with_key(p, path, token, &uuid::Uuid::now_v7().to_string(), body).await
+}
+
+async fn with_key(
+    p: &Platform,
+    path: &str,
+    token: &str,
+    key: &str,
+    body: Value,
+) -> (StatusCode, Value) {
     let resp = p
         .http
         .post(format!("{}{path}", p.base))
         .bearer_auth(token)
-        .header("Idempotency-Key", uuid::Uuid::now_v7().to_string())
+        .header("Idempotency-Key", key)
         .json(&body)
         .send()
         .await
@@ -160,9 +170,7 @@ async fn a_host_auctions_a_unit_live_and_the_winner_gets_a_paid_order() {
     // Bidding needs an authorised card; the seller never bids; amounts
     // must be positive; a bid must clear the price plus the increment.
     let bids = format!("/v1/auctions/{id}/bids");
-    let (status, err) = p
-        .post(&bids, Some(&alice), json!({"amount_cents": 1000}))
-        .await;
+    let (status, err) = keyed(&p, &bids, &alice, json!({"amount_cents": 1000})).await;
     assert_eq!(
         (status, err["error"]["reason"].as_str()),
         (
@@ -179,46 +187,50 @@ async fn a_host_auctions_a_unit_live_and_the_winner_gets_a_paid_order() {
         assert_eq!(status, StatusCode::OK, "{a}");
         assert_eq!(a["authorized_cents"], 20_000);
     }
-    let (status, err) = p
-        .post(&bids, Some(&host), json!({"amount_cents": 5000}))
-        .await;
+    let (status, err) = keyed(&p, &bids, &host, json!({"amount_cents": 5000})).await;
     assert_eq!(
         (status, err["error"]["reason"].as_str()),
         (StatusCode::UNPROCESSABLE_ENTITY, Some("SELF_BID")),
         "{err}"
     );
-    let (status, err) = p
-        .post(&bids, Some(&alice), json!({"amount_cents": 0}))
-        .await;
+    let (status, err) = keyed(&p, &bids, &alice, json!({"amount_cents": 0})).await;
     assert_eq!(
         (status, err["error"]["field"].as_str()),
         (StatusCode::BAD_REQUEST, Some("amount_cents")),
         "{err}"
     );
-    let (status, first) = p
-        .post(
-            &bids,
-            Some(&alice),
-            json!({"amount_cents": 1000, "max_cents": 3000}),
-        )
+    // A bid without an Idempotency-Key is refused naming the header.
+    let (status, err) = p
+        .post(&bids, Some(&alice), json!({"amount_cents": 1000}))
         .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
+    assert!(
+        err["error"]["field"]
+            .as_str()
+            .is_some_and(|f| f.eq_ignore_ascii_case("idempotency-key")),
+        "{err}"
+    );
+    let alice_key = uuid::Uuid::now_v7().to_string();
+    let first_body = json!({"amount_cents": 1000, "max_cents": 3000});
+    let (status, first) = with_key(&p, &bids, &alice, &alice_key, first_body.clone()).await;
     assert_eq!(status, StatusCode::OK, "{first}");
+    // Her client lost the answer and sends it again: the same bid.
+    let (status, again) = with_key(&p, &bids, &alice, &alice_key, first_body).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again["bid"], first["bid"], "the bid the key placed");
+    assert_eq!(again["auction"]["bids"], 1);
     assert_eq!(
         (first["leading"].as_bool(), first["bid"]["seq"].as_u64()),
         (Some(true), Some(1))
     );
-    let (status, err) = p
-        .post(&bids, Some(&bob), json!({"amount_cents": 1050}))
-        .await;
+    let (status, err) = keyed(&p, &bids, &bob, json!({"amount_cents": 1050})).await;
     assert_eq!(
         (status, err["error"]["reason"].as_str()),
         (StatusCode::UNPROCESSABLE_ENTITY, Some("BID_TOO_LOW")),
         "{err}"
     );
     // Bob's $15 meets Alice's $30 maximum: she still leads, at $16.
-    let (status, second) = p
-        .post(&bids, Some(&bob), json!({"amount_cents": 1500}))
-        .await;
+    let (status, second) = keyed(&p, &bids, &bob, json!({"amount_cents": 1500})).await;
     assert_eq!(status, StatusCode::OK, "{second}");
     assert_eq!(second["leading"], false);
     assert_eq!(second["auction"]["price_cents"], 1600);
@@ -254,9 +266,7 @@ async fn a_host_auctions_a_unit_live_and_the_winner_gets_a_paid_order() {
     );
     assert_eq!(order["seller_id"].as_str(), Some(host_id.as_str()));
     // After the close, bids are refused by name.
-    let (status, err) = p
-        .post(&bids, Some(&bob), json!({"amount_cents": 5000}))
-        .await;
+    let (status, err) = keyed(&p, &bids, &bob, json!({"amount_cents": 5000})).await;
     assert_eq!(
         (status, err["error"]["reason"].as_str()),
         (StatusCode::UNPROCESSABLE_ENTITY, Some("AUCTION_CLOSED")),

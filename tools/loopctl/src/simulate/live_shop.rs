@@ -242,11 +242,20 @@ impl Sim {
             expect(r, "authorising a bidder")?;
         }
         let bid_path = &format!("/v1/auctions/{id}/bids");
+        // Each bid with a key of its own (a retry would send it again).
         let bid = move |who: &Account, body: Value| {
             let token = who.token.clone();
+            let key = uuid::Uuid::now_v7().to_string();
             async move {
                 self.api
-                    .post("POST /v1/auctions/{id}/bids", bid_path, Some(&token), &body)
+                    .call(
+                        "POST /v1/auctions/{id}/bids",
+                        Method::POST,
+                        bid_path,
+                        Some(&token),
+                        Some(&body),
+                        Some(&key),
+                    )
                     .await
             }
         };

@@ -290,19 +290,25 @@ pub struct BidBody {
 pub struct BidResultDto {
     pub bid: AuctionBidDto,
     pub auction: AuctionDto,
-    /// Whether you lead after your bid (a maximum may have outbid it).
+    /// Whether you lead as of this answer (a maximum may have outbid your
+    /// bid; a repeat answers with the auction as it is now).
     pub leading: bool,
 }
 
-/// Bid. 422 `BID_TOO_LOW` (below `next_min_cents`), `AUCTION_CLOSED`,
-/// `SELF_BID`, `PAYMENT_NOT_AUTHORIZED` (no authorisation, or above it).
+/// Bid. Send a new `Idempotency-Key` for each bid you mean to place and
+/// the same one on its retries: a repeat answers with the bid the key
+/// placed (even after the close) and places nothing more. 422
+/// `BID_TOO_LOW` (below `next_min_cents`), `AUCTION_CLOSED`, `SELF_BID`,
+/// `PAYMENT_NOT_AUTHORIZED` (no authorisation, or above it),
+/// `IDEMPOTENCY_KEY_REUSED` (the key placed another bid).
 #[utoipa::path(post, path = "/v1/auctions/{auction_id}/bids", tag = "shop", security(("bearer" = [])),
-    params(("auction_id" = uuid::Uuid, Path)), request_body = BidBody,
+    params(("auction_id" = uuid::Uuid, Path), IdempotencyKeyHeader), request_body = BidBody,
     responses((status = 200, body = BidResultDto), NotFound, Unprocessable))]
 pub async fn place_bid(
     State(st): State<AppState>,
     user: AuthUser,
     Path(auction_id): Path<String>,
+    IdempotencyKey(key): IdempotencyKey,
     ApiJson(b): ApiJson<BidBody>,
 ) -> ApiResult<Json<BidResultDto>> {
     let r = st
@@ -313,6 +319,7 @@ pub async fn place_bid(
                 amount_cents: b.amount_cents,
                 max_cents: b.max_cents,
                 at_next_min: b.at_next_min,
+                idempotency_key: key,
             },
         )))
         .await?;
