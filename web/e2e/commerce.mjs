@@ -20,7 +20,8 @@ export async function shopInvitations(browser, kind) {
   for (const p of [seller, creator, viewer, admin]) p.on("pageerror", (e) => errors.push(String(e)));
   try {
     // The seller's approved product (shop, product and review through the API).
-    await signUp(seller, `invs_${kind[0]}_${unique()}`, "creator");
+    const sellerHandle = `invs_${kind[0]}_${unique()}`;
+    await signUp(seller, sellerHandle, "creator");
     await must(seller, "POST", "/v1/shop", { name: `Mugs ${kind} ${unique()}` });
     const title = `Mug ${unique()}`;
     const product = await must(seller, "POST", "/v1/products", {
@@ -61,7 +62,8 @@ export async function shopInvitations(browser, kind) {
     await form.getByText(`Invited ${handle} at 15%.`).waitFor({ timeout: 15_000 });
     check((await rateError.count()) === 0, "the rate error is gone after a good invitation");
     const sent = seller.getByTestId("sent-invitations").locator(`li[data-creator-id="${me.user_id}"]`);
-    await sent.filter({ hasText: "pending" }).waitFor({ timeout: 15_000 });
+    // The sent invitation names the creator by username, linked to their profile.
+    await sent.filter({ hasText: "pending" }).getByRole("link", { name: `@${handle}` }).waitFor({ timeout: 15_000 });
     await sent.scrollIntoViewIfNeeded();
     await seller.screenshot({ path: join(shots, `shop-invite-sent-${kind}.png`), fullPage: true });
 
@@ -70,10 +72,17 @@ export async function shopInvitations(browser, kind) {
     const invitation = creator.getByTestId("invitations").locator(`li[data-product-id="${product.product_id}"]`);
     await invitation.filter({ hasText: "15% commission" }).waitFor({ timeout: 15_000 });
     await invitation.getByText("Our mugs suit your kitchen videos").waitFor();
+    await invitation.getByText(`@${sellerHandle}`).waitFor();
     await creator.screenshot({ path: join(shots, `studio-shop-invitation-${kind}.png`), fullPage: true });
     await invitation.getByRole("button", { name: "Accept" }).click();
     await creator.getByText("Invitation accepted.").waitFor({ timeout: 15_000 });
-    await creator.getByTestId("showcase").locator(`li[data-product-id="${product.product_id}"]`).waitFor({ timeout: 15_000 });
+    // The showcase shows the invited 15% (the product is not open to all affiliates: its open rate is 0).
+    await creator
+      .getByTestId("showcase")
+      .locator(`li[data-product-id="${product.product_id}"]`)
+      .getByTestId("rate")
+      .filter({ hasText: "15% commission" })
+      .waitFor({ timeout: 15_000 });
     await creator.locator(`li[data-product-id="${product.product_id}"][data-status="accepted"]`).waitFor();
 
     // The creator publishes a video and anchors the product to it from the studio.

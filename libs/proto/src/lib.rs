@@ -202,6 +202,8 @@ pub mod commerce {
             PaymentNotAuthorized = "PAYMENT_NOT_AUTHORIZED",
             /// The room already has an auction running.
             AuctionRunning = "AUCTION_RUNNING",
+            /// A retry of a wallet step for an order without a wallet problem.
+            NothingToRetry = "NOTHING_TO_RETRY",
             /// The product is not the one pinned in the LIVE room.
             NotPinned = "NOT_PINNED",
             /// The room already has a flash sale that has not closed.

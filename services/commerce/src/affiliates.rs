@@ -67,10 +67,21 @@ impl CommerceService {
         .bind(self.clock.now())
         .fetch_one(&self.pool)
         .await?;
+        let rate: i32 = sqlx::query_scalar(
+            "SELECT COALESCE(i.rate_bps, p.affiliate_rate_bps) FROM products p \
+             LEFT JOIN invitations i ON i.product_id = p.product_id AND i.creator_id = $2 AND i.status = $3 \
+             WHERE p.product_id = $1",
+        )
+        .bind(id)
+        .bind(me)
+        .bind(crate::invitations::ACCEPTED)
+        .fetch_one(&self.pool)
+        .await?;
         Ok(pb::AddToShowcaseResponse {
             item: Some(pb::ShowcaseItem {
                 product: Some(self.product(id, None, false).await?),
                 added_at: Some(loop_platform::time::to_timestamp(added_at)),
+                rate_bps: u32::try_from(rate).unwrap_or(0),
             }),
         })
     }
@@ -100,6 +111,8 @@ impl CommerceService {
         } else {
             parse_id("creator_id", &req.creator_id)?
         };
+        // Rates only to the creator themself.
+        let own = caller.user_id().is_ok_and(|me| me == creator);
         let page = req.page.unwrap_or_default();
         let limit = loop_platform::pagination::page_size(page.page_size);
         let after: Option<(i64, Uuid)> = loop_platform::pagination::decode(&page.page_token)?;
@@ -111,8 +124,10 @@ impl CommerceService {
                 product,
             )),
         };
-        let rows: Vec<(Uuid, DateTime<Utc>)> = sqlx::query_as(
-            "SELECT s.product_id, s.added_at FROM showcase s JOIN products p USING (product_id) \
+        let rows: Vec<(Uuid, DateTime<Utc>, i32)> = sqlx::query_as(
+            "SELECT s.product_id, s.added_at, COALESCE(i.rate_bps, p.affiliate_rate_bps) \
+             FROM showcase s JOIN products p USING (product_id) \
+             LEFT JOIN invitations i ON i.product_id = s.product_id AND i.creator_id = s.creator_id AND i.status = $6 \
              WHERE s.creator_id = $1 AND p.status = $2 \
              AND ($3::timestamptz IS NULL OR (s.added_at, s.product_id) < ($3, $4)) \
              ORDER BY s.added_at DESC, s.product_id DESC LIMIT $5",
@@ -122,15 +137,17 @@ impl CommerceService {
         .bind(after.map(|(t, _)| t))
         .bind(after.map(|(_, p)| p))
         .bind(limit + 1)
+        .bind(crate::invitations::ACCEPTED)
         .fetch_all(&self.pool)
         .await?;
         let (rows, next) =
-            loop_platform::pagination::finish(rows, limit, |(p, at)| (at.timestamp_micros(), *p));
+            loop_platform::pagination::finish(rows, limit, |(p, at, _)| (at.timestamp_micros(), *p));
         let mut items = Vec::with_capacity(rows.len());
-        for (product, added_at) in rows {
+        for (product, added_at, rate) in rows {
             items.push(pb::ShowcaseItem {
                 product: Some(self.product(product, None, false).await?),
                 added_at: Some(loop_platform::time::to_timestamp(added_at)),
+                rate_bps: if own { u32::try_from(rate).unwrap_or(0) } else { 0 },
             });
         }
         Ok(pb::ListShowcaseResponse {

@@ -61,6 +61,11 @@ pub struct OrdersConfig {
     pub hold_minutes: i64,
     /// A paid order not shipped within this many days of payment is cancelled and refunded.
     pub ship_within_days: i64,
+    /// A shipped order the buyer has not confirmed this many days after
+    /// shipping is confirmed delivered by the service (the carrier window:
+    /// without it a buyer who never confirms would hold the seller's money
+    /// in escrow for ever).
+    pub auto_deliver_days: i64,
     /// Refunds are possible for this many days after delivery (at most settle_after_days).
     pub refund_window_days: i64,
     /// The seller is paid this many days after delivery.
@@ -114,6 +119,7 @@ impl Default for Config {
                 unpaid_cancel_minutes: 30,
                 hold_minutes: 60,
                 ship_within_days: 3,
+                auto_deliver_days: 10,
                 refund_window_days: 7,
                 settle_after_days: 7,
                 commission_after_days: 15,
@@ -171,6 +177,9 @@ impl Validate for Config {
         }
         if !(1..=60).contains(&o.ship_within_days) {
             p.push("orders.ship_within_days: must be 1..=60".into());
+        }
+        if !(1..=90).contains(&o.auto_deliver_days) {
+            p.push("orders.auto_deliver_days: must be 1..=90".into());
         }
         if !(1..=90).contains(&o.settle_after_days) {
             p.push("orders.settle_after_days: must be 1..=90".into());

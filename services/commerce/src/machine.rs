@@ -135,7 +135,8 @@ pub fn takes(step: Step, actor: Actor) -> bool {
         Step::PaymentConfirmed | Step::PaymentRefused | Step::Settle => actor == System,
         Step::Cancel => true,
         Step::Ship | Step::Refund { .. } => matches!(actor, Seller | Admin),
-        Step::Deliver => matches!(actor, Buyer | Admin),
+        // The system: the carrier window passed without a confirmation.
+        Step::Deliver => matches!(actor, Buyer | Admin | System),
     }
 }
 
@@ -156,7 +157,9 @@ pub fn next(status: Status, step: Step, actor: Actor, t: &Times) -> Result<Statu
         let whose = match step {
             Step::Pay => "only the buyer pays an order",
             Step::Ship => "only the seller (or an admin) ships an order",
-            Step::Deliver => "only the buyer (or an admin, for the carrier) confirms delivery",
+            Step::Deliver => {
+                "only the buyer (or an admin, for the carrier) confirms delivery; the service does after the carrier window"
+            }
             Step::Refund { .. } => "only the seller (or an admin) refunds an order",
             _ => "only the service takes this step",
         };
@@ -175,7 +178,7 @@ pub fn next(status: Status, step: Step, actor: Actor, t: &Times) -> Result<Statu
         (OnHold, Step::Cancel, Buyer | Seller | Admin) => Some(Cancelled),
         (AwaitingShipment, Step::Cancel, Seller | Admin | System) => Some(Cancelled),
         (AwaitingShipment, Step::Ship, Seller | Admin) => Some(Shipped),
-        (Shipped, Step::Deliver, Buyer | Admin) => Some(Delivered),
+        (Shipped, Step::Deliver, Buyer | Admin | System) => Some(Delivered),
         (Delivered, Step::Refund { full }, Seller | Admin) => {
             let open = matches!((t.now, t.refund_until), (Some(now), Some(until)) if now < until);
             if !open {
@@ -302,6 +305,27 @@ mod tests {
             next(Status::OnHold, Step::Ship, Actor::Seller, &later),
             Ok(Status::Shipped)
         );
+    }
+
+    #[test]
+    fn the_service_confirms_delivery_only_of_a_shipped_order() {
+        let t = Times {
+            now: at(0),
+            ..Times::default()
+        };
+        assert_eq!(
+            next(Status::Shipped, Step::Deliver, Actor::System, &t),
+            Ok(Status::Delivered)
+        );
+        for status in [Status::AwaitingShipment, Status::Delivered, Status::Cancelled] {
+            assert!(
+                matches!(
+                    next(status, Step::Deliver, Actor::System, &t),
+                    Err(Refusal::Transition(_))
+                ),
+                "{status:?}"
+            );
+        }
     }
 
     #[test]

@@ -14,7 +14,7 @@
 //!   sweeper may finish any step a crash interrupted.
 
 use chrono::{DateTime, Utc};
-use loop_platform::auth::Caller;
+use loop_platform::auth::{Caller, Role};
 use loop_platform::ids::parse_id;
 use loop_proto::commerce::v1 as pb;
 use loop_proto::events::v1 as ev;
@@ -175,6 +175,39 @@ fn payment_failed() -> CommerceError {
         Reason::PaymentFailed,
         "the payment service refused the charge (not because of the receipt); the order is unpaid again: try again later",
     )
+}
+
+/// Stores the order DELIVERED at `now`, to be settled `settle_days` later,
+/// with its `OrderDelivered` (`automatic`: confirmed by the service).
+async fn delivered(
+    tx: &mut PgConnection,
+    order: Uuid,
+    now: DateTime<Utc>,
+    settle_days: i64,
+    automatic: bool,
+) -> CommerceResult<Status> {
+    let settle_at = now + chrono::Duration::days(settle_days);
+    sqlx::query(
+        "UPDATE orders SET status = $2, delivered_at = $3, settle_at = $4 WHERE order_id = $1",
+    )
+    .bind(order)
+    .bind(Status::Delivered.id())
+    .bind(now)
+    .bind(settle_at)
+    .execute(&mut *tx)
+    .await?;
+    events::emit(
+        tx,
+        &order.to_string(),
+        now,
+        ev::commerce_event::Payload::OrderDelivered(ev::OrderDelivered {
+            order_id: order.to_string(),
+            settle_at: Some(loop_platform::time::to_timestamp(settle_at)),
+            automatic,
+        }),
+    )
+    .await?;
+    Ok(Status::Delivered)
 }
 
 pub(crate) async fn order_for_update(tx: &mut PgConnection, id: Uuid) -> CommerceResult<OrderRow> {
@@ -879,34 +912,39 @@ impl CommerceService {
         )?;
         let settle_days = self.config.orders.settle_after_days;
         self.step(id, caller, &key, Step::Deliver, |tx, order, now| {
-            Box::pin(async move {
-                let settle_at = now + chrono::Duration::days(settle_days);
-                sqlx::query(
-                    "UPDATE orders SET status = $2, delivered_at = $3, settle_at = $4 WHERE order_id = $1",
-                )
-                .bind(order.order_id)
-                .bind(Status::Delivered.id())
-                .bind(now)
-                .bind(settle_at)
-                .execute(&mut *tx)
-                .await?;
-                events::emit(
-                    tx,
-                    &order.order_id.to_string(),
-                    now,
-                    ev::commerce_event::Payload::OrderDelivered(ev::OrderDelivered {
-                        order_id: order.order_id.to_string(),
-                        settle_at: Some(loop_platform::time::to_timestamp(settle_at)),
-                    }),
-                )
-                .await?;
-                Ok(Status::Delivered)
-            })
+            Box::pin(async move { delivered(tx, order.order_id, now, settle_days, false).await })
         })
         .await?;
         Ok(pb::ConfirmDeliveryResponse {
             order: Some(self.order(id).await?),
         })
+    }
+
+    /// Confirms delivery of a SHIPPED order its buyer has not confirmed
+    /// `orders.auto_deliver_days` after shipping (the sweeper's carrier
+    /// window); any other order is left as it is.
+    pub(crate) async fn auto_deliver(&self, id: Uuid) -> CommerceResult<()> {
+        let o = &self.config.orders;
+        let mut tx = self.pool.begin().await?;
+        let order = order_for_update(&mut tx, id).await?;
+        let now = self.clock.now();
+        let due = order
+            .shipped_at
+            .is_some_and(|at| now >= at + chrono::Duration::days(o.auto_deliver_days));
+        if order.status() != Status::Shipped || !due {
+            return Ok(());
+        }
+        machine::next(
+            order.status(),
+            Step::Deliver,
+            Actor::System,
+            &self.times(&order, now),
+        )
+        .map_err(refusal)?;
+        let reached = delivered(&mut tx, id, now, o.settle_after_days, true).await?;
+        tx.commit().await?;
+        count(reached);
+        Ok(())
     }
 
     /// One step by a caller: lock, check the key and the state machine, apply.
@@ -1334,6 +1372,13 @@ impl CommerceService {
             Ok(_) => "buyer_id",
             Err(_) => return Err(CommerceError::invalid("role", "is not an order role")),
         };
+        // Admins' queue: every order with a wallet problem.
+        let (filter, party) = if req.needs_attention {
+            caller.require_role(&[Role::Admin])?;
+            ("$1::uuid IS NULL AND wallet_problem <> ''".to_owned(), None)
+        } else {
+            (format!("{column} = $1"), Some(me))
+        };
         let status = match req.status {
             0 => None,
             s => Some(
@@ -1348,10 +1393,10 @@ impl CommerceService {
         let limit = loop_platform::pagination::page_size(page.page_size);
         let after: Option<Uuid> = loop_platform::pagination::decode(&page.page_token)?;
         let rows = sqlx::query_as::<_, OrderRow>(&format!(
-            "SELECT {ORDER_COLUMNS} FROM orders WHERE {column} = $1 AND ($2::smallint IS NULL OR status = $2) \
+            "SELECT {ORDER_COLUMNS} FROM orders WHERE {filter} AND ($2::smallint IS NULL OR status = $2) \
              AND ($3::uuid IS NULL OR order_id < $3) ORDER BY order_id DESC LIMIT $4"
         ))
-        .bind(me)
+        .bind(party)
         .bind(status)
         .bind(after)
         .bind(limit + 1)
@@ -1367,6 +1412,64 @@ impl CommerceService {
             page: Some(loop_proto::common::v1::PageResponse {
                 next_page_token: next,
             }),
+        })
+    }
+
+    pub(crate) async fn retry_wallet_step(
+        &self,
+        caller: &Caller,
+        req: pb::RetryWalletStepRequest,
+    ) -> CommerceResult<pb::RetryWalletStepResponse> {
+        caller.require_role(&[Role::Admin])?;
+        let admin = caller.user_id()?;
+        let id = parse_id("order_id", &req.order_id)?;
+        let note = req.note.trim();
+        if note.is_empty() || note.chars().count() > 500 {
+            return Err(CommerceError::invalid(
+                "note",
+                "must be 1..500 characters (what was fixed)",
+            ));
+        }
+        let mut tx = self.pool.begin().await?;
+        let order = order_for_update(&mut tx, id).await?;
+        if order.wallet_problem.is_empty() {
+            return Err(CommerceError::rule(
+                Reason::NothingToRetry,
+                "order_id: the order has no wallet step to retry",
+            ));
+        }
+        sqlx::query(
+            "INSERT INTO order_interventions (intervention_id, order_id, admin_id, problem, note, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(loop_platform::ids::new_id())
+        .bind(id)
+        .bind(admin)
+        .bind(&order.wallet_problem)
+        .bind(note)
+        .bind(self.clock.now())
+        .execute(&mut *tx)
+        .await?;
+        // The failed refunds go again with their keys; a cancelled order's
+        // refund of everything held is due again (its only money step).
+        sqlx::query(
+            "UPDATE order_refunds SET failed = false WHERE order_id = $1 AND failed AND NOT done",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE orders SET wallet_problem = '', \
+             refund_all_due = refund_all_due OR (status = $2 AND escrow_id IS NOT NULL) WHERE order_id = $1",
+        )
+        .bind(id)
+        .bind(Status::Cancelled.id())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        tracing::warn!(order = %id, admin = %admin, problem = %order.wallet_problem, note, "an admin retries a wallet step");
+        Ok(pb::RetryWalletStepResponse {
+            order: Some(self.order(id).await?),
         })
     }
 

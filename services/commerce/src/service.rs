@@ -101,6 +101,7 @@ loop_platform::authenticated_api! {
     refund_order(pb::RefundOrderRequest) -> pb::RefundOrderResponse;
     get_order(pb::GetOrderRequest) -> pb::GetOrderResponse;
     list_orders(pb::ListOrdersRequest) -> pb::ListOrdersResponse;
+    retry_wallet_step(pb::RetryWalletStepRequest) -> pb::RetryWalletStepResponse;
     add_to_showcase(pb::AddToShowcaseRequest) -> pb::AddToShowcaseResponse;
     remove_from_showcase(pb::RemoveFromShowcaseRequest) -> pb::RemoveFromShowcaseResponse;
     list_showcase(pb::ListShowcaseRequest) -> pb::ListShowcaseResponse;

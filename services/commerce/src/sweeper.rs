@@ -7,6 +7,8 @@
 //! - ON_HOLD past the hold: stored as AWAITING_SHIPMENT.
 //! - Paid but not shipped within `ship_within_days`: cancelled, stock back,
 //!   refunded in full.
+//! - SHIPPED and not confirmed by the buyer `auto_deliver_days` after
+//!   shipping: confirmed delivered by the service (`automatic`).
 //! - Refunds recorded but not confirmed by the wallet: sent again.
 //! - DELIVERED past the settlement day: the seller is paid minus the fee
 //!   (and the affiliate's commission, which stays held in the escrow).
@@ -87,6 +89,21 @@ pub async fn sweep(service: &CommerceService) -> anyhow::Result<()> {
     for id in stale {
         if let Err(err) = service.cancel(id, None, "unpaid_timeout").await {
             tracing::debug!(order = %id, error = %err, "unpaid cancel skipped");
+        }
+    }
+
+    let shipped_before = now - chrono::Duration::days(o.auto_deliver_days);
+    let unconfirmed: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT order_id FROM orders WHERE status = $1 AND shipped_at <= $2 ORDER BY shipped_at LIMIT $3",
+    )
+    .bind(Status::Shipped.id())
+    .bind(shipped_before)
+    .bind(batch)
+    .fetch_all(pool)
+    .await?;
+    for id in unconfirmed {
+        if let Err(err) = service.auto_deliver(id).await {
+            tracing::debug!(order = %id, error = %err, "automatic delivery skipped");
         }
     }
 

@@ -90,13 +90,13 @@ export function Shop({ me }: { me: User }) {
         {showcase.state === "ok" && showcase.data.items.length === 0 && <p className="muted">{t("emptyShowcase")}</p>}
         {showcase.state === "ok" && showcase.data.items.length > 0 && (
           <ul className="list" data-testid="showcase">
-            {showcase.data.items.map(({ product: p }) => {
+            {showcase.data.items.map(({ product: p, rate_bps }) => {
               const prices = p.skus.map((s) => s.price_cents);
               return (
                 <li key={p.product_id} data-product-id={p.product_id}>
                   <strong>{p.title}</strong>{" "}
                   {prices.length > 0 && <span>{money(Math.min(...prices))}</span>}{" "}
-                  <span className="muted">{t("commissionRate", { rate: bps(p.affiliate_rate_bps) })}</span>{" "}
+                  <span className="muted" data-testid="rate">{t("commissionRate", { rate: bps(rate_bps ?? p.affiliate_rate_bps) })}</span>{" "}
                   <button type="button" className="link" disabled={busy} onClick={() => void remove(p.product_id, p.title)}>
                     {t("removeFromShowcase", { title: p.title })}
                   </button>
@@ -152,7 +152,8 @@ function Invitations({ featured, onFeatured }: { featured: string[] | null; onFe
         <ul className="list" data-testid="invitations">
           {data.data.items.map((i) => (
             <li key={i.invitation_id} data-product-id={i.product_id} data-status={i.status}>
-              <strong>{i.product_title}</strong> <span className="muted">{t("commissionRate", { rate: bps(i.rate_bps) })}</span>{" "}
+              <strong>{i.product_title}</strong> {i.seller_handle && <span className="muted">@{i.seller_handle}</span>}{" "}
+              <span className="muted">{t("commissionRate", { rate: bps(i.rate_bps) })}</span>{" "}
               <span className="tag">{t(`cmStatus_${i.status}` as const)}</span>
               {i.message && <p className="muted">{i.message}</p>}
               {i.status === "pending" && (

@@ -448,7 +448,8 @@ function Invites({ products }: { products: Product[] }) {
           {sent.items.map((i) => (
             <li key={i.invitation_id} data-creator-id={i.creator_id} data-status={i.status}>
               <span>
-                <Link href={`/users/${i.creator_id}`}>{i.product_title}</Link> · {pct(i.rate_bps)} <span className="tag">{t(`cmStatus_${i.status}` as const)}</span>
+                {i.product_title} · <Link href={`/users/${i.creator_id}`}>{i.creator_handle ? `@${i.creator_handle}` : t("cmCreator")}</Link> · {pct(i.rate_bps)}{" "}
+                <span className="tag">{t(`cmStatus_${i.status}` as const)}</span>
               </span>
               {(i.status === "pending" || i.status === "accepted") && (
                 <button type="button" className="secondary" disabled={action.busy} onClick={() => void withdraw(i)}>

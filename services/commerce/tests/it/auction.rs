@@ -526,8 +526,7 @@ async fn two_hundred_bidders_one_winner_at_the_replayed_price_charged_once() {
             Role::Creator,
             pb::ListOrdersRequest {
                 role: pb::OrderRole::Seller as i32,
-                status: 0,
-                page: None,
+                ..Default::default()
             },
         ))
         .await
@@ -1008,20 +1007,27 @@ async fn a_winner_who_cannot_pay_passes_the_unit_to_the_next_bidder() {
 /// in order, every bid the first replica's writer took and then the close
 /// (its tail reads what the other replica committed); the second replica's
 /// own bids reach a watcher of the first the same way.
-#[tokio::test]
-async fn watchers_on_another_replica_see_its_bids_and_the_close() {
-    let p = Platform::start().await;
+/// A second commerce replica on the sandbox's database and clock (its
+/// relay off: the first one publishes), and a client of it.
+async fn second_replica(p: &Platform) -> (Killable, CommerceServiceClient<Channel>) {
     let mut config = p.sandbox.commerce().config.clone();
     config.outbox.relay_enabled = false;
     let addr = free_addr();
     let clock = p.clock().clone();
-    let mut replica = Killable::start("commerce-b", addr, move |l, s| {
+    let replica = Killable::start("commerce-b", addr, move |l, s| {
         loop_commerce::run_with_clock(config, l, s, clock)
     });
     replica.wait_serving(loop_commerce::SERVICE_NAME).await;
-    let b = CommerceServiceClient::new(
+    let client = CommerceServiceClient::new(
         loop_platform::grpc::channel(&format!("http://{addr}")).expect("channel"),
     );
+    (replica, client)
+}
+
+#[tokio::test]
+async fn watchers_on_another_replica_see_its_bids_and_the_close() {
+    let p = Platform::start().await;
+    let (mut replica, b) = second_replica(&p).await;
     let host = p.host(1).await;
     let a = start(&p, &p.c(), &host, 100, 60, false)
         .await
@@ -1106,17 +1112,7 @@ async fn watchers_on_another_replica_see_its_bids_and_the_close() {
 #[tokio::test]
 async fn a_repeated_bid_is_the_same_bid_on_any_replica_and_after_the_close() {
     let p = Platform::start().await;
-    let mut config = p.sandbox.commerce().config.clone();
-    config.outbox.relay_enabled = false;
-    let addr = free_addr();
-    let clock = p.clock().clone();
-    let mut replica = Killable::start("commerce-b", addr, move |l, s| {
-        loop_commerce::run_with_clock(config, l, s, clock)
-    });
-    replica.wait_serving(loop_commerce::SERVICE_NAME).await;
-    let b = CommerceServiceClient::new(
-        loop_platform::grpc::channel(&format!("http://{addr}")).expect("channel"),
-    );
+    let (mut replica, b) = second_replica(&p).await;
     let host = p.host(1).await;
     let a = start(&p, &p.c(), &host, 100, 60, false)
         .await

@@ -26,7 +26,7 @@ pub struct Killed {
     _db: TestDb,
 }
 
-fn free_addr() -> SocketAddr {
+pub(crate) fn free_addr() -> SocketAddr {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     l.local_addr().expect("addr")
 }
@@ -44,7 +44,7 @@ fn start_commerce(
 impl Platform {
     /// The wallet and content in a sandbox; commerce in a runtime of its
     /// own on the sandbox's clock, so the test can kill it.
-    async fn start_killable() -> Self {
+    pub(crate) async fn start_killable() -> Self {
         let sandbox = Sandbox::builder().name("commerce").wallet().start().await;
         let db = TestDb::create("commerce_crash").await;
         let mut config = loop_commerce::Config::default();
@@ -82,6 +82,12 @@ impl Platform {
         }
     }
 
+    /// Restarts commerce (hard) with its configuration changed by `tune`.
+    pub(crate) async fn restart_with(&mut self, tune: impl FnOnce(&mut loop_commerce::Config)) {
+        tune(&mut self.crash.as_mut().expect("a killable commerce").config);
+        self.kill_and_restart().await;
+    }
+
     /// Kills commerce hard and starts a new one on the same database.
     async fn kill_and_restart(&mut self) {
         let clock = self.clock().clone();
@@ -102,7 +108,7 @@ impl Platform {
         k.service.lock().expect("lock").kill();
     }
 
-    async fn killable_db(&self) -> sqlx::PgPool {
+    pub(crate) async fn killable_db(&self) -> sqlx::PgPool {
         let k = self.crash.as_ref().expect("a killable commerce");
         sqlx::PgPool::connect(k.config.database.url.expose())
             .await

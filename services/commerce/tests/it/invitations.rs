@@ -109,6 +109,31 @@ async fn an_invited_creator_features_a_closed_product_and_earns_the_invited_rate
 
     // Accepted: featured, a visit from the showcase attributes the order at 25%.
     p.showcase(&invited, &product).await;
+    // The creator's own showcase shows the rate they earn; anyone else's
+    // view of it does not (the invited rate is the seller's and theirs).
+    let rates = |viewer: String| {
+        let (p, invited) = (&p, invited.clone());
+        async move {
+            p.c()
+                .list_showcase(p.req(
+                    &viewer,
+                    Role::Viewer,
+                    pb::ListShowcaseRequest {
+                        creator_id: invited,
+                        page: None,
+                    },
+                ))
+                .await
+                .expect("showcase")
+                .into_inner()
+                .items
+                .iter()
+                .map(|i| i.rate_bps)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(rates(invited.clone()).await, [2_500]);
+    assert_eq!(rates(user()).await, [0]);
     p.visit(&buyer, &product, &invited)
         .await
         .expect("visit from the invited creator");

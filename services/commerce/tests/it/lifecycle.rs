@@ -392,3 +392,98 @@ async fn a_full_refund_after_delivery_returns_everything_and_the_window_closes()
     assert_eq!(p.cents(&buyer).await, (0, 0));
     assert!(p.reconciles().await);
 }
+
+/// A buyer who never confirms delivery does not hold the seller's money for
+/// ever: `auto_deliver_days` (10) after shipping the service confirms it
+/// (`OrderDelivered.automatic`), once, and the settlement follows on its day.
+/// A day earlier nothing happens, and an order the buyer confirmed himself
+/// keeps its own delivery time.
+#[tokio::test]
+async fn a_shipped_order_nobody_confirms_is_delivered_after_the_carrier_window_and_settles() {
+    let p = Platform::start().await;
+    let l = p.listing(&[("Lamp", 4_000, 5)]).await;
+    let (quiet, prompt) = (user(), user());
+    let a = p.paid_order(&l, &quiet, 1).await;
+    let b = p.paid_order(&l, &prompt, 1).await;
+    for o in [&a, &b] {
+        p.advance_until(HOUR, &o.order_id, pb::OrderStatus::AwaitingShipment)
+            .await;
+        p.c()
+            .ship_order(p.req(
+                &l.seller,
+                Role::Creator,
+                pb::ShipOrderRequest {
+                    idempotency_key: key(),
+                    order_id: o.order_id.clone(),
+                    carrier: "DHL".into(),
+                    tracking_number: "JD014600006281230704".into(),
+                },
+            ))
+            .await
+            .expect("ship");
+    }
+    let shipped_at = p.order(&a.order_id).await.shipped_at;
+    p.c()
+        .confirm_delivery(p.req(
+            &prompt,
+            Role::Viewer,
+            pb::ConfirmDeliveryRequest {
+                idempotency_key: key(),
+                order_id: b.order_id.clone(),
+            },
+        ))
+        .await
+        .expect("deliver");
+    let b_delivered = p.order(&b.order_id).await.delivered_at;
+
+    // Nine days: still shipped (a sweep has run since the clock moved).
+    p.clock().advance(9 * DAY);
+    let marker = p.paid_order(&l, &user(), 1).await;
+    p.advance_until(HOUR, &marker.order_id, pb::OrderStatus::AwaitingShipment)
+        .await;
+    assert_eq!(
+        p.order(&a.order_id).await.status,
+        pb::OrderStatus::Shipped as i32
+    );
+
+    // Past ten days after shipping: delivered by the service.
+    let auto = p
+        .advance_until(DAY, &a.order_id, pb::OrderStatus::Delivered)
+        .await;
+    let delivered_at = time_of(auto.delivered_at);
+    assert!(delivered_at >= time_of(shipped_at) + chrono::Duration::days(10));
+    assert_eq!(
+        time_of(auto.settle_at),
+        delivered_at + chrono::Duration::days(7)
+    );
+    assert_eq!(p.order(&b.order_id).await.delivered_at, b_delivered);
+
+    // The settlement follows on its day; the books reconcile.
+    let done = p
+        .advance_until(7 * DAY, &a.order_id, pb::OrderStatus::Completed)
+        .await;
+    assert_eq!((done.seller_cents, done.fee_cents), (3_760, 240));
+    assert!(p.reconciles().await);
+    let delivered: Vec<(String, bool)> = p
+        .events()
+        .await
+        .into_iter()
+        .filter_map(|e| match e.payload {
+            Some(Payload::OrderDelivered(d)) if d.order_id == a.order_id || d.order_id == b.order_id => {
+                Some((d.order_id, d.automatic))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        delivered,
+        [(b.order_id.clone(), false), (a.order_id.clone(), true)],
+        "one OrderDelivered each; only the unconfirmed one automatic"
+    );
+}
+
+fn time_of(t: Option<prost_types::Timestamp>) -> chrono::DateTime<chrono::Utc> {
+    let t = t.expect("timestamp");
+    chrono::DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).expect("nanos"))
+        .expect("time")
+}

@@ -218,3 +218,153 @@ async fn a_refund_refused_for_good_is_marked_and_holds_the_settlement_visibly() 
     assert_eq!(p.cents(&l.seller).await, (1_880, 0));
     assert!(p.reconciles().await);
 }
+
+/// An operator's mistake (a wallet that does not accept commerce as an
+/// escrow caller) makes the wallet refuse a refund for good; once it is
+/// fixed, an admin finds the order in the attention list and retries the
+/// step: the refund goes with its original key, exactly once, the
+/// settlement follows on its day, and the retry is recorded.
+#[tokio::test]
+async fn an_admin_retries_a_refused_refund_once_its_cause_is_fixed() {
+    let mut p = Platform::start_killable().await;
+    let good_wallet = p.sandbox.wallet().url();
+    let mut strict = p.sandbox.wallet().config.clone();
+    strict.internal.escrow_callers = vec!["service:creator-marketplace".into()];
+    let strict_addr = super::crash::free_addr();
+    let mut strict_wallet = loop_testkit::Killable::start("wallet-strict", strict_addr, move |l, s| {
+        loop_wallet::run(strict, l, s)
+    });
+    strict_wallet.wait_serving(loop_wallet::SERVICE_NAME).await;
+
+    let l = p.listing(&[("Vase", 2_000, 3)]).await;
+    let buyer = user();
+    let order = p.paid_order(&l, &buyer, 1).await;
+    let id = order.order_id.clone();
+    p.advance_until(Duration::from_secs(3600), &id, pb::OrderStatus::AwaitingShipment)
+        .await;
+    p.c()
+        .ship_order(p.req(
+            &l.seller,
+            Role::Creator,
+            pb::ShipOrderRequest {
+                idempotency_key: key(),
+                order_id: id.clone(),
+                carrier: "UPS".into(),
+                tracking_number: "1Z0000078".into(),
+            },
+        ))
+        .await
+        .expect("ship");
+    p.c()
+        .confirm_delivery(p.req(
+            &buyer,
+            Role::Viewer,
+            pb::ConfirmDeliveryRequest {
+                idempotency_key: key(),
+                order_id: id.clone(),
+            },
+        ))
+        .await
+        .expect("deliver");
+
+    // Commerce now talks to the misconfigured wallet: the refund is refused for good.
+    p.restart_with(|c| c.services.wallet_url = format!("http://{strict_addr}"))
+        .await;
+    let refunded = p
+        .c()
+        .refund_order(p.req(
+            &l.seller,
+            Role::Creator,
+            pb::RefundOrderRequest {
+                idempotency_key: key(),
+                order_id: id.clone(),
+                amount_cents: 500,
+                reason: "chipped".into(),
+            },
+        ))
+        .await
+        .expect("refund recorded")
+        .into_inner()
+        .order
+        .expect("order");
+    assert!(!refunded.wallet_problem.is_empty());
+    assert_eq!(p.cents(&buyer).await, (0, 2_000), "nothing moved");
+
+    // Fixed (back to the right wallet). The admin's queue lists the order;
+    // nobody else may read it.
+    p.restart_with(|c| c.services.wallet_url = good_wallet).await;
+    let attention = |who: &str, role: Role| {
+        let req = p.req(
+            who,
+            role,
+            pb::ListOrdersRequest {
+                needs_attention: true,
+                ..Default::default()
+            },
+        );
+        let mut c = p.c();
+        async move { c.list_orders(req).await }
+    };
+    let queue = attention(&p.admin.clone(), Role::Admin)
+        .await
+        .expect("queue")
+        .into_inner();
+    assert!(queue.orders.iter().any(|o| o.order_id == id), "{queue:?}");
+    let err = attention(&l.seller, Role::Creator)
+        .await
+        .expect_err("sellers do not read the queue");
+    assert_eq!(err.code(), Code::PermissionDenied);
+
+    let retry = |note: &str, role: Role| {
+        let who = if role == Role::Admin { p.admin.clone() } else { l.seller.clone() };
+        let req = p.req(
+            &who,
+            role,
+            pb::RetryWalletStepRequest {
+                order_id: id.clone(),
+                note: note.into(),
+            },
+        );
+        let mut c = p.c();
+        async move { c.retry_wallet_step(req).await }
+    };
+    let err = retry("", Role::Admin).await.expect_err("no note");
+    assert_eq!((err.code(), field(&err)), (Code::InvalidArgument, "note".to_owned()));
+    let err = retry("mine", Role::Creator).await.expect_err("not an admin");
+    assert_eq!(err.code(), Code::PermissionDenied);
+    let cleared = retry("wallet escrow_callers fixed (INC-42)", Role::Admin)
+        .await
+        .expect("retry")
+        .into_inner()
+        .order
+        .expect("order");
+    assert_eq!(cleared.wallet_problem, "");
+    let err = retry("again", Role::Admin).await.expect_err("nothing left");
+    assert_eq!(reason(&err), "NOTHING_TO_RETRY");
+
+    // The refund reaches the card once; the settlement follows on its day.
+    testing::wait_for("refund reached the wallet", Duration::from_secs(60), || async {
+        (p.cents(&buyer).await == (0, 1_500)).then_some(())
+    })
+    .await;
+    let done = p
+        .advance_until(Duration::from_secs(7 * 24 * 3600), &id, pb::OrderStatus::Completed)
+        .await;
+    // 1,500 - 6% (90) for the seller.
+    assert_eq!((done.seller_cents, done.fee_cents), (1_410, 90));
+    assert_eq!(p.cents(&l.seller).await, (1_410, 0));
+    assert_eq!(p.cents(&buyer).await, (0, 0));
+    assert!(p.reconciles().await);
+    let db = p.killable_db().await;
+    let recorded: (String, String) = sqlx::query_as(
+        "SELECT note, problem FROM order_interventions WHERE order_id = $1",
+    )
+    .bind(Uuid::parse_str(&id).expect("id"))
+    .fetch_one(&db)
+    .await
+    .expect("intervention");
+    assert_eq!(recorded.0, "wallet escrow_callers fixed (INC-42)");
+    assert!(recorded.1.contains("refund"), "{}", recorded.1);
+    db.close().await;
+    strict_wallet.kill();
+}

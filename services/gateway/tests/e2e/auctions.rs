@@ -24,17 +24,7 @@ async fn with_key(
     key: &str,
     body: Value,
 ) -> (StatusCode, Value) {
-    let resp = p
-        .http
-        .post(format!("{}{path}", p.base))
-        .bearer_auth(token)
-        .header("Idempotency-Key", key)
-        .json(&body)
-        .send()
-        .await
-        .expect("request");
-    let status = resp.status();
-    (status, resp.json().await.unwrap_or(Value::Null))
+    p.post_keyed(path, token, Some(key), body).await
 }
 
 /// Reads the SSE response until `done` says the text so far suffices.

@@ -24,17 +24,7 @@ async fn send(
     key: &str,
     body: Value,
 ) -> (StatusCode, Value) {
-    let resp = p
-        .http
-        .post(format!("{}{path}", p.base))
-        .bearer_auth(token)
-        .header("Idempotency-Key", key)
-        .json(&body)
-        .send()
-        .await
-        .expect("request");
-    let status = resp.status();
-    (status, resp.json().await.unwrap_or(Value::Null))
+    p.post_keyed(path, token, Some(key), body).await
 }
 
 fn key() -> String {
@@ -121,6 +111,33 @@ async fn a_buyer_orders_pays_and_the_seller_is_settled_minus_the_fee() {
     );
     let (_, queue) = p.get("/v1/admin/products", &admin).await;
     assert!(!queued(&queue), "approved: out of the queue {queue}");
+
+    // An invitation names both parties by username, on both sides.
+    let (guest, guest_id) = p.sign_up("mugguest", "creator").await;
+    let (status, sent) = p
+        .post(
+            &format!("/v1/products/{product_id}/invitations"),
+            Some(&seller),
+            json!({"creator_id": guest_id, "rate_bps": 1500}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{sent}");
+    assert_eq!(
+        (sent["creator_handle"].as_str(), sent["seller_handle"].as_str()),
+        (Some("mugguest"), Some("mugseller"))
+    );
+    let (status, mine) = p.get("/v1/invitations?sent=true", &seller).await;
+    assert_eq!(status, StatusCode::OK, "{mine}");
+    assert_eq!(mine["items"][0]["creator_handle"], "mugguest", "{mine}");
+    let (_, received) = p.get("/v1/invitations", &guest).await;
+    assert_eq!(
+        (
+            received["items"][0]["seller_handle"].as_str(),
+            received["items"][0]["rate_bps"].as_u64()
+        ),
+        (Some("mugseller"), Some(1500)),
+        "{received}"
+    );
 
     // Open to affiliates at 10%; a creator features it; the buyer opens it
     // from the creator's showcase. A visit naming a creator who does not

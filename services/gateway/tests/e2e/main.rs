@@ -75,9 +75,36 @@ impl Platform {
         token: Option<&str>,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
+        self.request(method, path, token, None, body).await
+    }
+
+    /// A POST with an `Idempotency-Key` (money and order changes take one;
+    /// `None` leaves the header out, to see it refused).
+    pub(crate) async fn post_keyed(
+        &self,
+        path: &str,
+        token: &str,
+        key: Option<&str>,
+        body: Value,
+    ) -> (StatusCode, Value) {
+        self.request(reqwest::Method::POST, path, Some(token), key, Some(body))
+            .await
+    }
+
+    async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut req = self.http.request(method, format!("{}{path}", self.base));
         if let Some(t) = token {
             req = req.bearer_auth(t);
+        }
+        if let Some(k) = key {
+            req = req.header("Idempotency-Key", k);
         }
         if let Some(b) = body {
             req = req.json(&b);

@@ -17,17 +17,7 @@ async fn post_idem(
     key: Option<&str>,
     body: Value,
 ) -> (StatusCode, Value) {
-    let mut req = p
-        .http
-        .post(format!("{}{path}", p.base))
-        .bearer_auth(token)
-        .json(&body);
-    if let Some(k) = key {
-        req = req.header("Idempotency-Key", k);
-    }
-    let resp = req.send().await.expect("request");
-    let status = resp.status();
-    (status, resp.json().await.unwrap_or(Value::Null))
+    p.post_keyed(path, token, key, body).await
 }
 
 fn key() -> String {

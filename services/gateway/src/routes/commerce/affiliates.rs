@@ -28,6 +28,10 @@ crate::constraints::enum_schemas! {
 pub struct ShowcaseItemDto {
     pub product: ProductDto,
     pub added_at: Option<DateTime<Utc>>,
+    /// In your own showcase: the commission you earn on orders you refer,
+    /// in basis points (your accepted invitation's rate, else the product's
+    /// open rate). Null in another creator's showcase.
+    pub rate_bps: Option<u32>,
 }
 
 impl From<pb::ShowcaseItem> for ShowcaseItemDto {
@@ -35,6 +39,7 @@ impl From<pb::ShowcaseItem> for ShowcaseItemDto {
         Self {
             product: i.product.unwrap_or_default().into(),
             added_at: ts(i.added_at),
+            rate_bps: (i.rate_bps > 0).then_some(i.rate_bps),
         }
     }
 }

@@ -26,7 +26,11 @@ pub struct InvitationDto {
     pub product_id: String,
     pub product_title: String,
     pub seller_id: String,
+    /// The seller's username; null when their profile could not be read.
+    pub seller_handle: Option<String>,
     pub creator_id: String,
+    /// The creator's username; null when their profile could not be read.
+    pub creator_handle: Option<String>,
     /// Commission in basis points (100..8000) the creator earns on orders
     /// attributed to them.
     pub rate_bps: u32,
@@ -44,7 +48,9 @@ impl From<pb::Invitation> for InvitationDto {
             product_id: i.product_id,
             product_title: i.product_title,
             seller_id: i.seller_id,
+            seller_handle: None,
             creator_id: i.creator_id,
+            creator_handle: None,
             rate_bps: i.rate_bps,
             message: i.message,
             status: enum_to_str(
@@ -74,8 +80,59 @@ pub struct InvitationBody {
     pub message: Option<String>,
 }
 
-fn invitation(r: Option<pb::Invitation>) -> ApiResult<InvitationDto> {
-    Ok(r.ok_or_else(|| ApiError::missing("invitation"))?.into())
+fn invitation(r: Option<pb::Invitation>) -> ApiResult<pb::Invitation> {
+    r.ok_or_else(|| ApiError::missing("invitation"))
+}
+
+/// The invitations with their parties' usernames (one content lookup). A
+/// lookup that fails leaves the handles null: the list is still served.
+async fn with_handles(
+    st: &AppState,
+    user: &AuthUser,
+    invitations: Vec<pb::Invitation>,
+) -> Vec<InvitationDto> {
+    let mut ids: Vec<String> = invitations
+        .iter()
+        .flat_map(|i| [i.seller_id.clone(), i.creator_id.clone()])
+        .collect();
+    ids.sort();
+    ids.dedup();
+    let handles: std::collections::HashMap<String, String> = if ids.is_empty() {
+        Default::default()
+    } else {
+        match st
+            .call(st.content().batch_get_users(st.req(
+                user,
+                loop_proto::content::v1::BatchGetUsersRequest { user_ids: ids },
+            )))
+            .await
+        {
+            Ok(r) => r.users.into_iter().map(|u| (u.id, u.handle)).collect(),
+            Err(err) => {
+                tracing::warn!(error = ?err, "the invitations' usernames could not be read; serving them without");
+                Default::default()
+            }
+        }
+    };
+    invitations
+        .into_iter()
+        .map(|i| {
+            let (seller, creator) = (
+                handles.get(&i.seller_id).cloned(),
+                handles.get(&i.creator_id).cloned(),
+            );
+            InvitationDto {
+                seller_handle: seller,
+                creator_handle: creator,
+                ..i.into()
+            }
+        })
+        .collect()
+}
+
+async fn one(st: &AppState, user: &AuthUser, i: Option<pb::Invitation>) -> ApiResult<InvitationDto> {
+    let i = invitation(i)?;
+    Ok(with_handles(st, user, vec![i]).await.remove(0))
 }
 
 /// Invite a creator to feature your approved product at a rate (sellers);
@@ -106,7 +163,7 @@ pub async fn invite_creator(
             },
         )))
         .await?;
-    Ok((StatusCode::CREATED, Json(invitation(r.invitation)?)))
+    Ok((StatusCode::CREATED, Json(one(&st, &user, r.invitation).await?)))
 }
 
 /// Withdraw your invitation of a creator (sellers): the product leaves
@@ -130,7 +187,7 @@ pub async fn withdraw_invitation(
             },
         )))
         .await?;
-    Ok(Json(invitation(r.invitation)?))
+    Ok(Json(one(&st, &user, r.invitation).await?))
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -167,7 +224,11 @@ pub async fn list_invitations(
             },
         )))
         .await?;
-    Ok(Json(Page::new(r.invitations, r.page)))
+    let page = Page::<InvitationDto>::new(Vec::<InvitationDto>::new(), r.page);
+    Ok(Json(Page {
+        items: with_handles(&st, &user, r.invitations).await,
+        ..page
+    }))
 }
 
 async fn answer(
@@ -185,7 +246,7 @@ async fn answer(
             },
         )))
         .await?;
-    Ok(Json(invitation(r.invitation)?))
+    Ok(Json(one(&st, &user, r.invitation).await?))
 }
 
 /// Accept an invitation (creators): feature the product at the invited rate.

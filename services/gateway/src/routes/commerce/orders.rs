@@ -17,6 +17,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(ship_order))
         .routes(routes!(confirm_delivery))
         .routes(routes!(refund_order))
+        .routes(routes!(orders_needing_attention))
+        .routes(routes!(retry_wallet_step))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -312,8 +314,66 @@ pub async fn list_orders(
                 role,
                 status,
                 page: page.to_proto(),
+                needs_attention: false,
             },
         )))
         .await?;
     Ok(Json(Page::new(r.orders, r.page)))
+}
+
+/// Every shop's orders with a money step the wallet refused for good
+/// (`wallet_problem` says what), newest first (admins).
+#[utoipa::path(get, path = "/v1/admin/orders/attention", tag = "shop", security(("bearer" = [])),
+    params(PageQuery), responses((status = 200, body = Page<OrderDto>), Forbidden))]
+pub async fn orders_needing_attention(
+    State(st): State<AppState>,
+    user: AuthUser,
+    ApiQuery(page): ApiQuery<PageQuery>,
+) -> ApiResult<Json<Page<OrderDto>>> {
+    let r = st
+        .call(st.commerce().list_orders(st.req(
+            &user,
+            pb::ListOrdersRequest {
+                needs_attention: true,
+                page: page.to_proto(),
+                ..Default::default()
+            },
+        )))
+        .await?;
+    Ok(Json(Page::new(r.orders, r.page)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetryBody {
+    /// What was fixed (1..500 characters), kept with the retry.
+    #[schema(min_length = 1, max_length = 500)]
+    pub note: String,
+}
+
+/// Try again the money step the wallet refused for good, once its cause is
+/// fixed (admins): the problem is cleared and the step queued with its
+/// original wallet key, so money never moves twice; the retry is recorded
+/// with your note. 422 `NOTHING_TO_RETRY` when the order has no problem.
+#[utoipa::path(post, path = "/v1/admin/orders/{order_id}/retry-wallet-step", tag = "shop", security(("bearer" = [])),
+    params(("order_id" = uuid::Uuid, Path)), request_body = RetryBody,
+    responses((status = 200, body = OrderDto), Forbidden, NotFound, Unprocessable))]
+pub async fn retry_wallet_step(
+    State(st): State<AppState>,
+    user: AuthUser,
+    Path(order_id): Path<String>,
+    ApiJson(b): ApiJson<RetryBody>,
+) -> ApiResult<Json<OrderDto>> {
+    let r = st
+        .call(st.commerce().retry_wallet_step(st.req(
+            &user,
+            pb::RetryWalletStepRequest {
+                order_id,
+                note: b.note,
+            },
+        )))
+        .await?;
+    Ok(Json(
+        r.order.ok_or_else(|| ApiError::missing("order"))?.into(),
+    ))
 }
