@@ -140,14 +140,19 @@ impl CommerceService {
         .bind(crate::invitations::ACCEPTED)
         .fetch_all(&self.pool)
         .await?;
-        let (rows, next) =
-            loop_platform::pagination::finish(rows, limit, |(p, at, _)| (at.timestamp_micros(), *p));
+        let (rows, next) = loop_platform::pagination::finish(rows, limit, |(p, at, _)| {
+            (at.timestamp_micros(), *p)
+        });
         let mut items = Vec::with_capacity(rows.len());
         for (product, added_at, rate) in rows {
             items.push(pb::ShowcaseItem {
                 product: Some(self.product(product, None, false).await?),
                 added_at: Some(loop_platform::time::to_timestamp(added_at)),
-                rate_bps: if own { u32::try_from(rate).unwrap_or(0) } else { 0 },
+                rate_bps: if own {
+                    u32::try_from(rate).unwrap_or(0)
+                } else {
+                    0
+                },
             });
         }
         Ok(pb::ListShowcaseResponse {

@@ -317,7 +317,11 @@ mod tests {
             next(Status::Shipped, Step::Deliver, Actor::System, &t),
             Ok(Status::Delivered)
         );
-        for status in [Status::AwaitingShipment, Status::Delivered, Status::Cancelled] {
+        for status in [
+            Status::AwaitingShipment,
+            Status::Delivered,
+            Status::Cancelled,
+        ] {
             assert!(
                 matches!(
                     next(status, Step::Deliver, Actor::System, &t),

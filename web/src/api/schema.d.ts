@@ -96,6 +96,48 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/orders/attention": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every shop's orders with a money step the wallet refused for good
+         *     (`wallet_problem` says what), newest first (admins).
+         */
+        get: operations["orders_needing_attention"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/orders/{order_id}/retry-wallet-step": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Try again the money step the wallet refused for good, once its cause is
+         *     fixed (admins): the problem is cleared and the step queued with its
+         *     original wallet key, so money never moves twice; the retry is recorded
+         *     with your note. 422 `NOTHING_TO_RETRY` when the order has no problem.
+         */
+        post: operations["retry_wallet_step"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/payouts/{payout_id}/approve": {
         parameters: {
             query?: never;
@@ -3667,6 +3709,8 @@ export interface components {
             answered_at?: string | null;
             /** Format: date-time */
             created_at?: string | null;
+            /** @description The creator's username; null when their profile could not be read. */
+            creator_handle?: string | null;
             creator_id: string;
             invitation_id: string;
             message: string;
@@ -3678,6 +3722,8 @@ export interface components {
              *     attributed to them.
              */
             rate_bps: number;
+            /** @description The seller's username; null when their profile could not be read. */
+            seller_handle?: string | null;
             seller_id: string;
             /** @enum {string} */
             status: "pending" | "accepted" | "declined" | "withdrawn";
@@ -4186,6 +4232,8 @@ export interface components {
                 answered_at?: string | null;
                 /** Format: date-time */
                 created_at?: string | null;
+                /** @description The creator's username; null when their profile could not be read. */
+                creator_handle?: string | null;
                 creator_id: string;
                 invitation_id: string;
                 message: string;
@@ -4197,6 +4245,8 @@ export interface components {
                  *     attributed to them.
                  */
                 rate_bps: number;
+                /** @description The seller's username; null when their profile could not be read. */
+                seller_handle?: string | null;
                 seller_id: string;
                 /** @enum {string} */
                 status: "pending" | "accepted" | "declined" | "withdrawn";
@@ -4404,6 +4454,13 @@ export interface components {
                 /** Format: date-time */
                 added_at?: string | null;
                 product: components["schemas"]["ProductDto"];
+                /**
+                 * Format: int32
+                 * @description In your own showcase: the commission you earn on orders you refer,
+                 *     in basis points (your accepted invitation's rate, else the product's
+                 *     open rate). Null in another creator's showcase.
+                 */
+                rate_bps?: number | null;
             }[];
             /** @description Pass as `page_token` to get the next page; absent on the last page. */
             next_page_token?: string | null;
@@ -4837,6 +4894,10 @@ export interface components {
              */
             views_6s: number;
         };
+        RetryBody: {
+            /** @description What was fixed (1..500 characters), kept with the retry. */
+            note: string;
+        };
         ReviewBody: {
             /** @enum {string} */
             decision: "approve" | "reject";
@@ -4934,6 +4995,13 @@ export interface components {
             /** Format: date-time */
             added_at?: string | null;
             product: components["schemas"]["ProductDto"];
+            /**
+             * Format: int32
+             * @description In your own showcase: the commission you earn on orders you refer,
+             *     in basis points (your accepted invitation's rate, else the product's
+             *     open rate). Null in another creator's showcase.
+             */
+            rate_bps?: number | null;
         };
         SignUpBody: {
             /**
@@ -5731,6 +5799,203 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ApplicationDto"];
+                };
+            };
+            /** @description `invalid_argument` (the `field` at fault is named) or `invalid_json`: the request breaks a documented constraint */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthenticated`: no valid `Authorization: Bearer <token>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: no such object, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `invalid_body`: the body is larger than the gateway accepts (`http.max_body_bytes`, 256 KiB by default) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unsupported_media_type`: the body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `failed_precondition`: a business rule about the current state refused it; `reason` names the rule (e.g. `INSUFFICIENT_FUNDS`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: too many requests from this caller (per user, or per address for sign-up and login); retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unavailable`: a service is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `deadline_exceeded`: a service did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    orders_needing_attention: {
+        parameters: {
+            query?: {
+                /** @description 1..=100, default 20. */
+                page_size?: number;
+                /** @description Opaque: the `next_page_token` of the previous page, with the same filters. */
+                page_token?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_OrderDto"];
+                };
+            };
+            /** @description `invalid_argument` (the `field` at fault is named) or `invalid_json`: the request breaks a documented constraint */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthenticated`: no valid `Authorization: Bearer <token>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: too many requests from this caller (per user, or per address for sign-up and login); retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unavailable`: a service is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `deadline_exceeded`: a service did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    retry_wallet_step: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                order_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RetryBody"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrderDto"];
                 };
             };
             /** @description `invalid_argument` (the `field` at fault is named) or `invalid_json`: the request breaks a documented constraint */

@@ -469,7 +469,9 @@ async fn a_shipped_order_nobody_confirms_is_delivered_after_the_carrier_window_a
         .await
         .into_iter()
         .filter_map(|e| match e.payload {
-            Some(Payload::OrderDelivered(d)) if d.order_id == a.order_id || d.order_id == b.order_id => {
+            Some(Payload::OrderDelivered(d))
+                if d.order_id == a.order_id || d.order_id == b.order_id =>
+            {
                 Some((d.order_id, d.automatic))
             }
             _ => None,

@@ -231,17 +231,22 @@ async fn an_admin_retries_a_refused_refund_once_its_cause_is_fixed() {
     let mut strict = p.sandbox.wallet().config.clone();
     strict.internal.escrow_callers = vec!["service:creator-marketplace".into()];
     let strict_addr = super::crash::free_addr();
-    let mut strict_wallet = loop_testkit::Killable::start("wallet-strict", strict_addr, move |l, s| {
-        loop_wallet::run(strict, l, s)
-    });
+    let mut strict_wallet =
+        loop_testkit::Killable::start("wallet-strict", strict_addr, move |l, s| {
+            loop_wallet::run(strict, l, s)
+        });
     strict_wallet.wait_serving(loop_wallet::SERVICE_NAME).await;
 
     let l = p.listing(&[("Vase", 2_000, 3)]).await;
     let buyer = user();
     let order = p.paid_order(&l, &buyer, 1).await;
     let id = order.order_id.clone();
-    p.advance_until(Duration::from_secs(3600), &id, pb::OrderStatus::AwaitingShipment)
-        .await;
+    p.advance_until(
+        Duration::from_secs(3600),
+        &id,
+        pb::OrderStatus::AwaitingShipment,
+    )
+    .await;
     p.c()
         .ship_order(p.req(
             &l.seller,
@@ -292,7 +297,8 @@ async fn an_admin_retries_a_refused_refund_once_its_cause_is_fixed() {
 
     // Fixed (back to the right wallet). The admin's queue lists the order;
     // nobody else may read it.
-    p.restart_with(|c| c.services.wallet_url = good_wallet).await;
+    p.restart_with(|c| c.services.wallet_url = good_wallet)
+        .await;
     let attention = |who: &str, role: Role| {
         let req = p.req(
             who,
@@ -316,7 +322,11 @@ async fn an_admin_retries_a_refused_refund_once_its_cause_is_fixed() {
     assert_eq!(err.code(), Code::PermissionDenied);
 
     let retry = |note: &str, role: Role| {
-        let who = if role == Role::Admin { p.admin.clone() } else { l.seller.clone() };
+        let who = if role == Role::Admin {
+            p.admin.clone()
+        } else {
+            l.seller.clone()
+        };
         let req = p.req(
             &who,
             role,
@@ -329,8 +339,13 @@ async fn an_admin_retries_a_refused_refund_once_its_cause_is_fixed() {
         async move { c.retry_wallet_step(req).await }
     };
     let err = retry("", Role::Admin).await.expect_err("no note");
-    assert_eq!((err.code(), field(&err)), (Code::InvalidArgument, "note".to_owned()));
-    let err = retry("mine", Role::Creator).await.expect_err("not an admin");
+    assert_eq!(
+        (err.code(), field(&err)),
+        (Code::InvalidArgument, "note".to_owned())
+    );
+    let err = retry("mine", Role::Creator)
+        .await
+        .expect_err("not an admin");
     assert_eq!(err.code(), Code::PermissionDenied);
     let cleared = retry("wallet escrow_callers fixed (INC-42)", Role::Admin)
         .await
@@ -343,12 +358,18 @@ async fn an_admin_retries_a_refused_refund_once_its_cause_is_fixed() {
     assert_eq!(reason(&err), "NOTHING_TO_RETRY");
 
     // The refund reaches the card once; the settlement follows on its day.
-    testing::wait_for("refund reached the wallet", Duration::from_secs(60), || async {
-        (p.cents(&buyer).await == (0, 1_500)).then_some(())
-    })
+    testing::wait_for(
+        "refund reached the wallet",
+        Duration::from_secs(60),
+        || async { (p.cents(&buyer).await == (0, 1_500)).then_some(()) },
+    )
     .await;
     let done = p
-        .advance_until(Duration::from_secs(7 * 24 * 3600), &id, pb::OrderStatus::Completed)
+        .advance_until(
+            Duration::from_secs(7 * 24 * 3600),
+            &id,
+            pb::OrderStatus::Completed,
+        )
         .await;
     // 1,500 - 6% (90) for the seller.
     assert_eq!((done.seller_cents, done.fee_cents), (1_410, 90));
@@ -356,13 +377,12 @@ async fn an_admin_retries_a_refused_refund_once_its_cause_is_fixed() {
     assert_eq!(p.cents(&buyer).await, (0, 0));
     assert!(p.reconciles().await);
     let db = p.killable_db().await;
-    let recorded: (String, String) = sqlx::query_as(
-        "SELECT note, problem FROM order_interventions WHERE order_id = $1",
-    )
-    .bind(Uuid::parse_str(&id).expect("id"))
-    .fetch_one(&db)
-    .await
-    .expect("intervention");
+    let recorded: (String, String) =
+        sqlx::query_as("SELECT note, problem FROM order_interventions WHERE order_id = $1")
+            .bind(Uuid::parse_str(&id).expect("id"))
+            .fetch_one(&db)
+            .await
+            .expect("intervention");
     assert_eq!(recorded.0, "wallet escrow_callers fixed (INC-42)");
     assert!(recorded.1.contains("refund"), "{}", recorded.1);
     db.close().await;

@@ -123,7 +123,10 @@ async fn a_buyer_orders_pays_and_the_seller_is_settled_minus_the_fee() {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{sent}");
     assert_eq!(
-        (sent["creator_handle"].as_str(), sent["seller_handle"].as_str()),
+        (
+            sent["creator_handle"].as_str(),
+            sent["seller_handle"].as_str()
+        ),
         (Some("mugguest"), Some("mugseller"))
     );
     let (status, mine) = p.get("/v1/invitations?sent=true", &seller).await;

@@ -107,7 +107,7 @@ async fn with_handles(
             )))
             .await
         {
-            Ok(r) => r.users.into_iter().map(|u| (u.id, u.handle)).collect(),
+            Ok(r) => r.users.into_iter().map(|u| (u.user_id, u.handle)).collect(),
             Err(err) => {
                 tracing::warn!(error = ?err, "the invitations' usernames could not be read; serving them without");
                 Default::default()
@@ -130,7 +130,11 @@ async fn with_handles(
         .collect()
 }
 
-async fn one(st: &AppState, user: &AuthUser, i: Option<pb::Invitation>) -> ApiResult<InvitationDto> {
+async fn one(
+    st: &AppState,
+    user: &AuthUser,
+    i: Option<pb::Invitation>,
+) -> ApiResult<InvitationDto> {
     let i = invitation(i)?;
     Ok(with_handles(st, user, vec![i]).await.remove(0))
 }
@@ -163,7 +167,10 @@ pub async fn invite_creator(
             },
         )))
         .await?;
-    Ok((StatusCode::CREATED, Json(one(&st, &user, r.invitation).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(one(&st, &user, r.invitation).await?),
+    ))
 }
 
 /// Withdraw your invitation of a creator (sellers): the product leaves
@@ -246,7 +253,7 @@ async fn answer(
             },
         )))
         .await?;
-    Ok(Json(one(&st, &user, r.invitation).await?))
+    Ok(Json(one(st, user, r.invitation).await?))
 }
 
 /// Accept an invitation (creators): feature the product at the invited rate.
