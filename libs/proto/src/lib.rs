@@ -202,6 +202,10 @@ pub mod commerce {
             PaymentNotAuthorized = "PAYMENT_NOT_AUTHORIZED",
             /// The room already has an auction running.
             AuctionRunning = "AUCTION_RUNNING",
+            /// The order already has an open return request.
+            ReturnPending = "RETURN_PENDING",
+            /// An answer to a return request when none is open.
+            NoReturnPending = "NO_RETURN_PENDING",
             /// A retry of a wallet step for an order without a wallet problem.
             NothingToRetry = "NOTHING_TO_RETRY",
             /// The product is not the one pinned in the LIVE room.

@@ -68,6 +68,9 @@ pub struct OrdersConfig {
     pub auto_deliver_days: i64,
     /// Refunds are possible for this many days after delivery (at most settle_after_days).
     pub refund_window_days: i64,
+    /// A buyer's return request the seller has not answered this many hours
+    /// after it was made is approved by the service.
+    pub return_answer_hours: i64,
     /// The seller is paid this many days after delivery.
     pub settle_after_days: i64,
     /// An affiliate's commission is paid this many days after delivery (at
@@ -121,6 +124,7 @@ impl Default for Config {
                 ship_within_days: 3,
                 auto_deliver_days: 10,
                 refund_window_days: 7,
+                return_answer_hours: 48,
                 settle_after_days: 7,
                 commission_after_days: 15,
                 referral_fee_bps: 600,
@@ -180,6 +184,9 @@ impl Validate for Config {
         }
         if !(1..=90).contains(&o.auto_deliver_days) {
             p.push("orders.auto_deliver_days: must be 1..=90".into());
+        }
+        if !(1..=720).contains(&o.return_answer_hours) {
+            p.push("orders.return_answer_hours: must be 1..=720".into());
         }
         if !(1..=90).contains(&o.settle_after_days) {
             p.push("orders.settle_after_days: must be 1..=90".into());

@@ -24,6 +24,7 @@ pub mod flash;
 pub mod invitations;
 pub mod machine;
 pub mod orders;
+pub mod returns;
 mod service;
 pub mod shoppable;
 pub mod sweeper;

@@ -134,7 +134,9 @@ pub fn takes(step: Step, actor: Actor) -> bool {
         Step::Pay => actor == Buyer,
         Step::PaymentConfirmed | Step::PaymentRefused | Step::Settle => actor == System,
         Step::Cancel => true,
-        Step::Ship | Step::Refund { .. } => matches!(actor, Seller | Admin),
+        Step::Ship => matches!(actor, Seller | Admin),
+        // The system: a return request nobody answered in time.
+        Step::Refund { .. } => matches!(actor, Seller | Admin | System),
         // The system: the carrier window passed without a confirmation.
         Step::Deliver => matches!(actor, Buyer | Admin | System),
     }
@@ -179,7 +181,7 @@ pub fn next(status: Status, step: Step, actor: Actor, t: &Times) -> Result<Statu
         (AwaitingShipment, Step::Cancel, Seller | Admin | System) => Some(Cancelled),
         (AwaitingShipment, Step::Ship, Seller | Admin) => Some(Shipped),
         (Shipped, Step::Deliver, Buyer | Admin | System) => Some(Delivered),
-        (Delivered, Step::Refund { full }, Seller | Admin) => {
+        (Delivered, Step::Refund { full }, Seller | Admin | System) => {
             let open = matches!((t.now, t.refund_until), (Some(now), Some(until)) if now < until);
             if !open {
                 return Err(Refusal::RefundWindowClosed);
@@ -188,7 +190,7 @@ pub fn next(status: Status, step: Step, actor: Actor, t: &Times) -> Result<Statu
         }
         // The seller was paid: the window closed before (refund_window_days
         // <= settle_after_days), whether or not a commission is still held.
-        (Completed, Step::Refund { .. }, Seller | Admin) => {
+        (Completed, Step::Refund { .. }, Seller | Admin | System) => {
             return Err(Refusal::RefundWindowClosed);
         }
         (Delivered, Step::Settle, System) => {

@@ -88,7 +88,7 @@ impl OrderRow {
         Status::from_id(self.status).unwrap_or(Status::Cancelled)
     }
 
-    fn actor(&self, caller: &Caller) -> Option<Actor> {
+    pub(crate) fn actor(&self, caller: &Caller) -> Option<Actor> {
         // A party to the order acts as that party, even when an admin: an
         // admin who bought something must not refund their own order.
         if caller.subject == self.buyer_id.to_string() {
@@ -124,7 +124,7 @@ pub(crate) fn hash<M: Message>(rpc: &str, body: &M) -> Vec<u8> {
     h.finalize().to_vec()
 }
 
-fn refusal(r: Refusal) -> CommerceError {
+pub(crate) fn refusal(r: Refusal) -> CommerceError {
     match r {
         Refusal::NotYourStep(m) => CommerceError::denied(m),
         Refusal::Transition(m) => CommerceError::rule(Reason::InvalidTransition, m),
@@ -135,7 +135,7 @@ fn refusal(r: Refusal) -> CommerceError {
     }
 }
 
-fn not_found() -> CommerceError {
+pub(crate) fn not_found() -> CommerceError {
     CommerceError::not_found("order not found (order_id)")
 }
 
@@ -222,13 +222,18 @@ pub(crate) async fn order_for_update(tx: &mut PgConnection, id: Uuid) -> Commerc
 
 /// A mutating call's idempotency key.
 pub(crate) struct Key {
-    scope: String,
-    key: String,
+    pub(crate) scope: String,
+    pub(crate) key: String,
     hash: Vec<u8>,
 }
 
 impl Key {
-    fn new<M: Message>(caller: &Caller, rpc: &str, key: &str, body: &M) -> CommerceResult<Self> {
+    pub(crate) fn new<M: Message>(
+        caller: &Caller,
+        rpc: &str,
+        key: &str,
+        body: &M,
+    ) -> CommerceResult<Self> {
         loop_platform::validate::idempotency_key("idempotency_key", key)?;
         Ok(Self {
             scope: format!("{}/{rpc}", caller.subject),
@@ -238,7 +243,7 @@ impl Key {
     }
 
     /// The order of a call already done with this key; another body is refused.
-    async fn recall(&self, conn: &mut PgConnection) -> CommerceResult<Option<Uuid>> {
+    pub(crate) async fn recall(&self, conn: &mut PgConnection) -> CommerceResult<Option<Uuid>> {
         let row: Option<(Vec<u8>, Uuid)> =
             sqlx::query_as("SELECT hash, order_id FROM request_keys WHERE scope = $1 AND key = $2")
                 .bind(&self.scope)
@@ -255,7 +260,7 @@ impl Key {
         }
     }
 
-    async fn remember(&self, tx: &mut PgConnection, order: Uuid) -> CommerceResult<()> {
+    pub(crate) async fn remember(&self, tx: &mut PgConnection, order: Uuid) -> CommerceResult<()> {
         sqlx::query(
             "INSERT INTO request_keys (scope, key, hash, order_id) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
         )
@@ -270,7 +275,7 @@ impl Key {
 }
 
 impl CommerceService {
-    fn times(&self, o: &OrderRow, now: DateTime<Utc>) -> Times {
+    pub(crate) fn times(&self, o: &OrderRow, now: DateTime<Utc>) -> Times {
         Times {
             now: Some(now),
             hold_until: o.hold_until,
@@ -1017,19 +1022,59 @@ impl CommerceService {
                 order: Some(self.order(id).await?),
             });
         }
+        if crate::returns::pending(&mut tx, id).await? {
+            return Err(crate::returns::return_pending());
+        }
+        let now = self.clock.now();
+        let (refund_id, to) = self
+            .record_refund(
+                &mut tx,
+                &order,
+                actor,
+                req.amount_cents,
+                &reason,
+                format!("{}/{}", key.scope, key.key),
+                now,
+            )
+            .await?;
+        key.remember(&mut tx, id).await?;
+        tx.commit().await?;
+        count(to);
+        self.send_refund(refund_id).await;
+        Ok(pb::RefundOrderResponse {
+            order: Some(self.order(id).await?),
+        })
+    }
+
+    /// Records a refund of `amount` (0: everything not yet refunded) of the
+    /// locked `order` by `actor`, with its `OrderRefunded`: the refund row
+    /// (sent to the wallet after the commit) and the state reached. The
+    /// window is checked at `asked_at` (a return requested in time is
+    /// honoured after it).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn record_refund(
+        &self,
+        tx: &mut PgConnection,
+        order: &OrderRow,
+        actor: Actor,
+        amount: i64,
+        reason: &str,
+        request_key: String,
+        asked_at: DateTime<Utc>,
+    ) -> CommerceResult<(Uuid, Status)> {
+        let id = order.order_id;
         let refundable = order.total_cents - order.refunded_cents;
-        let amount = if req.amount_cents == 0 {
-            refundable
-        } else {
-            req.amount_cents
-        };
+        let amount = if amount == 0 { refundable } else { amount };
         let full = amount >= refundable;
         let now = self.clock.now();
         let to = machine::next(
             order.status(),
             Step::Refund { full },
             actor,
-            &self.times(&order, now),
+            &Times {
+                now: Some(asked_at),
+                ..self.times(order, now)
+            },
         )
         .map_err(refusal)?;
         if amount > refundable {
@@ -1048,8 +1093,8 @@ impl CommerceService {
         .bind(refund_id)
         .bind(id)
         .bind(amount)
-        .bind(&reason)
-        .bind(format!("{}/{}", key.scope, key.key))
+        .bind(reason)
+        .bind(request_key)
         .execute(&mut *tx)
         .await?;
         sqlx::query(
@@ -1064,7 +1109,7 @@ impl CommerceService {
         .execute(&mut *tx)
         .await?;
         events::emit(
-            &mut tx,
+            tx,
             &id.to_string(),
             now,
             ev::commerce_event::Payload::OrderRefunded(ev::OrderRefunded {
@@ -1075,13 +1120,7 @@ impl CommerceService {
             }),
         )
         .await?;
-        key.remember(&mut tx, id).await?;
-        tx.commit().await?;
-        count(to);
-        self.send_refund(refund_id).await;
-        Ok(pb::RefundOrderResponse {
-            order: Some(self.order(id).await?),
-        })
+        Ok((refund_id, to))
     }
 
     /// Sends one recorded refund to the wallet; marks it done once confirmed.
@@ -1160,9 +1199,13 @@ impl CommerceService {
         .bind(id)
         .fetch_one(&mut *tx)
         .await?;
-        if pending || !order.wallet_problem.is_empty() {
-            // A refund still on its way, or one the wallet refused for good
-            // (then the order carries the problem, counted and logged).
+        if pending
+            || !order.wallet_problem.is_empty()
+            || crate::returns::pending(&mut tx, id).await?
+        {
+            // A refund still on its way, one the wallet refused for good
+            // (then the order carries the problem, counted and logged), or
+            // a return request waiting for its answer.
             return Ok(());
         }
         let now = self.clock.now();
@@ -1494,7 +1537,13 @@ impl CommerceService {
         .await?;
         let ts = |t: Option<DateTime<Utc>>| loop_platform::time::opt_timestamp(t);
         let status = machine::effective(o.status(), &self.times(&o, self.clock.now()));
+        let return_request = if o.delivered_at.is_some() {
+            crate::returns::latest(&self.pool, o.order_id).await?
+        } else {
+            None
+        };
         Ok(pb::Order {
+            return_request,
             order_id: o.order_id.to_string(),
             shop_id: o.shop_id.to_string(),
             seller_id: o.seller_id.to_string(),

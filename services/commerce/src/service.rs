@@ -99,6 +99,8 @@ loop_platform::authenticated_api! {
     ship_order(pb::ShipOrderRequest) -> pb::ShipOrderResponse;
     confirm_delivery(pb::ConfirmDeliveryRequest) -> pb::ConfirmDeliveryResponse;
     refund_order(pb::RefundOrderRequest) -> pb::RefundOrderResponse;
+    request_return(pb::RequestReturnRequest) -> pb::RequestReturnResponse;
+    answer_return(pb::AnswerReturnRequest) -> pb::AnswerReturnResponse;
     get_order(pb::GetOrderRequest) -> pb::GetOrderResponse;
     list_orders(pb::ListOrdersRequest) -> pb::ListOrdersResponse;
     retry_wallet_step(pb::RetryWalletStepRequest) -> pb::RetryWalletStepResponse;

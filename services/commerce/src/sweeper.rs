@@ -9,6 +9,8 @@
 //!   refunded in full.
 //! - SHIPPED and not confirmed by the buyer `auto_deliver_days` after
 //!   shipping: confirmed delivered by the service (`automatic`).
+//! - Return requests not answered by their `answer_due`: approved (the
+//!   refund recorded and sent); while one is open the settlement waits.
 //! - Refunds recorded but not confirmed by the wallet: sent again.
 //! - DELIVERED past the settlement day: the seller is paid minus the fee
 //!   (and the affiliate's commission, which stays held in the escrow).
@@ -130,6 +132,20 @@ pub async fn sweep(service: &CommerceService) -> anyhow::Result<()> {
         }
     }
 
+    let unanswered: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT order_id FROM return_requests WHERE status = $1 AND answer_due <= $2 ORDER BY answer_due LIMIT $3",
+    )
+    .bind(crate::returns::REQUESTED)
+    .bind(now)
+    .bind(batch)
+    .fetch_all(pool)
+    .await?;
+    for id in unanswered {
+        if let Err(err) = service.approve_unanswered_return(id).await {
+            tracing::warn!(order = %id, error = %err, "approving an unanswered return failed; next round retries");
+        }
+    }
+
     for id in
         ids("SELECT order_id FROM orders WHERE refund_all_due ORDER BY order_id LIMIT $1").await?
     {
@@ -144,7 +160,9 @@ pub async fn sweep(service: &CommerceService) -> anyhow::Result<()> {
     }
 
     let due: Vec<Uuid> = sqlx::query_scalar(
-        "SELECT order_id FROM orders WHERE status = $1 AND (settle_due OR settle_at <= $2) AND wallet_problem = '' ORDER BY settle_at LIMIT $3",
+        "SELECT order_id FROM orders WHERE status = $1 AND (settle_due OR settle_at <= $2) AND wallet_problem = '' \
+         AND NOT EXISTS (SELECT 1 FROM return_requests r WHERE r.order_id = orders.order_id AND r.status = 1) \
+         ORDER BY settle_at LIMIT $3",
     )
     .bind(Status::Delivered.id())
     .bind(now)

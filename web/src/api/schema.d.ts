@@ -1766,6 +1766,71 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/orders/{order_id}/return": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ask for a return and refund of your delivered order within the refund
+         *     window (buyers). The seller answers; one not answered within 48 hours is
+         *     approved, and the seller is not paid while it is open. 422
+         *     `RETURN_PENDING` (one is open), `REFUND_WINDOW_CLOSED`,
+         *     `REFUND_TOO_LARGE`, `INVALID_TRANSITION` (not delivered).
+         */
+        post: operations["request_return"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/orders/{order_id}/return/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Approve the buyer's open return request (the seller, or an admin): what
+         *     they asked is refunded, even after the window, since they asked in time.
+         *     422 `NO_RETURN_PENDING`.
+         */
+        post: operations["approve_return"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/orders/{order_id}/return/reject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reject the buyer's open return request with a reason they see (the
+         *     seller, or an admin); they may ask again while the window is open. 422
+         *     `NO_RETURN_PENDING`.
+         */
+        post: operations["reject_return"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/orders/{order_id}/ship": {
         parameters: {
             query?: never;
@@ -3966,6 +4031,7 @@ export interface components {
              * @description Returned to the buyer's card so far.
              */
             refunded_cents: number;
+            return_request?: null | components["schemas"]["ReturnRequestDto"];
             /**
              * Format: int64
              * @description Completed orders: the seller's payout and the referral fee.
@@ -4339,6 +4405,7 @@ export interface components {
                  * @description Returned to the buyer's card so far.
                  */
                 refunded_cents: number;
+                return_request?: null | components["schemas"]["ReturnRequestDto"];
                 /**
                  * Format: int64
                  * @description Completed orders: the seller's payout and the referral fee.
@@ -4897,6 +4964,48 @@ export interface components {
         RetryBody: {
             /** @description What was fixed (1..500 characters), kept with the retry. */
             note: string;
+        };
+        ReturnApprovalBody: {
+            /** @description An optional remark for the buyer (at most 500 characters). */
+            note?: string | null;
+        };
+        ReturnBody: {
+            /**
+             * Format: int64
+             * @description Cents to get back; 0 or absent: everything not yet refunded. More
+             *     than that is 422 `REFUND_TOO_LARGE`.
+             */
+            amount_cents?: number;
+            /** @description Why (1..500 characters). */
+            reason: string;
+        };
+        ReturnRejectionBody: {
+            /** @description Why, shown to the buyer (1..500 characters). */
+            note: string;
+        };
+        ReturnRequestDto: {
+            /**
+             * Format: int64
+             * @description What the buyer asked back.
+             */
+            amount_cents: number;
+            /**
+             * Format: date-time
+             * @description Approved by the service then, if nobody answered.
+             */
+            answer_due?: string | null;
+            /** Format: date-time */
+            answered_at?: string | null;
+            /** @description seller, admin or system (approved when nobody answered in time). */
+            answered_by?: string | null;
+            /** Format: date-time */
+            created_at?: string | null;
+            /** @description A rejection's reason, or an approval's remark. */
+            note?: string | null;
+            reason: string;
+            request_id: string;
+            /** @enum {string} */
+            status: "requested" | "approved" | "rejected";
         };
         ReviewBody: {
             /** @enum {string} */
@@ -16153,6 +16262,375 @@ export interface operations {
             };
             /** @description `already_exists` or `aborted`: it collides with what exists (`reason` names it, e.g. `IDEMPOTENCY_KEY_REUSED`); a concurrent change may be retried */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `invalid_body`: the body is larger than the gateway accepts (`http.max_body_bytes`, 256 KiB by default) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unsupported_media_type`: the body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `failed_precondition`: a business rule about the current state refused it; `reason` names the rule (e.g. `INSUFFICIENT_FUNDS`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: too many requests from this caller (per user, or per address for sign-up and login); retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unavailable`: a service is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `deadline_exceeded`: a service did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    request_return: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description A unique key per operation (a UUID fits); a retry with the same key
+                 *     returns the first result and moves no money.
+                 */
+                "Idempotency-Key": string;
+            };
+            path: {
+                order_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReturnBody"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrderDto"];
+                };
+            };
+            /** @description `invalid_argument` (the `field` at fault is named) or `invalid_json`: the request breaks a documented constraint */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthenticated`: no valid `Authorization: Bearer <token>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: no such object, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `invalid_body`: the body is larger than the gateway accepts (`http.max_body_bytes`, 256 KiB by default) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unsupported_media_type`: the body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `failed_precondition`: a business rule about the current state refused it; `reason` names the rule (e.g. `INSUFFICIENT_FUNDS`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: too many requests from this caller (per user, or per address for sign-up and login); retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unavailable`: a service is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `deadline_exceeded`: a service did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    approve_return: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description A unique key per operation (a UUID fits); a retry with the same key
+                 *     returns the first result and moves no money.
+                 */
+                "Idempotency-Key": string;
+            };
+            path: {
+                order_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReturnApprovalBody"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrderDto"];
+                };
+            };
+            /** @description `invalid_argument` (the `field` at fault is named) or `invalid_json`: the request breaks a documented constraint */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthenticated`: no valid `Authorization: Bearer <token>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: no such object, or not visible to the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `invalid_body`: the body is larger than the gateway accepts (`http.max_body_bytes`, 256 KiB by default) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unsupported_media_type`: the body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `failed_precondition`: a business rule about the current state refused it; `reason` names the rule (e.g. `INSUFFICIENT_FUNDS`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: too many requests from this caller (per user, or per address for sign-up and login); retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unavailable`: a service is unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `deadline_exceeded`: a service did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    reject_return: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description A unique key per operation (a UUID fits); a retry with the same key
+                 *     returns the first result and moves no money.
+                 */
+                "Idempotency-Key": string;
+            };
+            path: {
+                order_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReturnRejectionBody"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrderDto"];
+                };
+            };
+            /** @description `invalid_argument` (the `field` at fault is named) or `invalid_json`: the request breaks a documented constraint */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthenticated`: no valid `Authorization: Bearer <token>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `permission_denied`: the caller's role, or their relation to the object, does not allow this; or a request authenticated by the session cookie without the `X-Loop-Csrf` header */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: no such object, or not visible to the caller */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -30,6 +30,7 @@ mod flash;
 mod invitations;
 mod lifecycle;
 mod refusals;
+mod returns;
 mod rules;
 mod shoppable;
 

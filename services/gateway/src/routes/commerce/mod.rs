@@ -46,9 +46,11 @@ pub(crate) const ORDER_STATUSES: &[&str] = &[
 ];
 pub(crate) const PRODUCT_STATUSES: &[&str] = &["pending_review", "approved", "rejected"];
 pub(crate) const ORDER_ROLES: &[&str] = &["buyer", "seller"];
+pub(crate) const RETURN_STATUSES: &[&str] = &["requested", "approved", "rejected"];
 
 crate::constraints::enum_schemas! {
     order_statuses => ORDER_STATUSES;
+    return_statuses => RETURN_STATUSES;
     product_statuses => PRODUCT_STATUSES;
     order_roles => ORDER_ROLES;
 }

@@ -17,6 +17,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(ship_order))
         .routes(routes!(confirm_delivery))
         .routes(routes!(refund_order))
+        .routes(routes!(request_return))
+        .routes(routes!(approve_return))
+        .routes(routes!(reject_return))
         .routes(routes!(orders_needing_attention))
         .routes(routes!(retry_wallet_step))
 }
@@ -246,6 +249,119 @@ pub async fn refund_order(
         )))
         .await?;
     order(r.order)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnBody {
+    /// Cents to get back; 0 or absent: everything not yet refunded. More
+    /// than that is 422 `REFUND_TOO_LARGE`.
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 100_000_000_000_i64)]
+    pub amount_cents: i64,
+    /// Why (1..500 characters).
+    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
+    pub reason: String,
+}
+
+/// Ask for a return and refund of your delivered order within the refund
+/// window (buyers). The seller answers; one not answered within 48 hours is
+/// approved, and the seller is not paid while it is open. 422
+/// `RETURN_PENDING` (one is open), `REFUND_WINDOW_CLOSED`,
+/// `REFUND_TOO_LARGE`, `INVALID_TRANSITION` (not delivered).
+#[utoipa::path(post, path = "/v1/orders/{order_id}/return", tag = "shop", security(("bearer" = [])),
+    params(("order_id" = uuid::Uuid, Path), IdempotencyKeyHeader), request_body = ReturnBody,
+    responses((status = 200, body = OrderDto), Forbidden, NotFound, Unprocessable))]
+pub async fn request_return(
+    State(st): State<AppState>,
+    user: AuthUser,
+    IdempotencyKey(key): IdempotencyKey,
+    Path(order_id): Path<String>,
+    ApiJson(b): ApiJson<ReturnBody>,
+) -> ApiResult<Json<OrderDto>> {
+    let r = st
+        .call(st.commerce().request_return(st.req(
+            &user,
+            pb::RequestReturnRequest {
+                idempotency_key: key,
+                order_id,
+                amount_cents: b.amount_cents,
+                reason: b.reason,
+            },
+        )))
+        .await?;
+    order(r.order)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnApprovalBody {
+    /// An optional remark for the buyer (at most 500 characters).
+    #[serde(default)]
+    #[schema(max_length = 500)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnRejectionBody {
+    /// Why, shown to the buyer (1..500 characters).
+    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
+    pub note: String,
+}
+
+async fn answer(
+    st: &AppState,
+    user: &AuthUser,
+    key: String,
+    order_id: String,
+    approve: bool,
+    note: String,
+) -> ApiResult<Json<OrderDto>> {
+    let r = st
+        .call(st.commerce().answer_return(st.req(
+            user,
+            pb::AnswerReturnRequest {
+                idempotency_key: key,
+                order_id,
+                approve,
+                note,
+            },
+        )))
+        .await?;
+    order(r.order)
+}
+
+/// Approve the buyer's open return request (the seller, or an admin): what
+/// they asked is refunded, even after the window, since they asked in time.
+/// 422 `NO_RETURN_PENDING`.
+#[utoipa::path(post, path = "/v1/orders/{order_id}/return/approve", tag = "shop", security(("bearer" = [])),
+    params(("order_id" = uuid::Uuid, Path), IdempotencyKeyHeader), request_body = ReturnApprovalBody,
+    responses((status = 200, body = OrderDto), Forbidden, NotFound, Unprocessable))]
+pub async fn approve_return(
+    State(st): State<AppState>,
+    user: AuthUser,
+    IdempotencyKey(key): IdempotencyKey,
+    Path(order_id): Path<String>,
+    ApiJson(b): ApiJson<ReturnApprovalBody>,
+) -> ApiResult<Json<OrderDto>> {
+    answer(&st, &user, key, order_id, true, b.note.unwrap_or_default()).await
+}
+
+/// Reject the buyer's open return request with a reason they see (the
+/// seller, or an admin); they may ask again while the window is open. 422
+/// `NO_RETURN_PENDING`.
+#[utoipa::path(post, path = "/v1/orders/{order_id}/return/reject", tag = "shop", security(("bearer" = [])),
+    params(("order_id" = uuid::Uuid, Path), IdempotencyKeyHeader), request_body = ReturnRejectionBody,
+    responses((status = 200, body = OrderDto), Forbidden, NotFound, Unprocessable))]
+pub async fn reject_return(
+    State(st): State<AppState>,
+    user: AuthUser,
+    IdempotencyKey(key): IdempotencyKey,
+    Path(order_id): Path<String>,
+    ApiJson(b): ApiJson<ReturnRejectionBody>,
+) -> ApiResult<Json<OrderDto>> {
+    answer(&st, &user, key, order_id, false, b.note).await
 }
 
 /// An order (its buyer, its seller, admins).

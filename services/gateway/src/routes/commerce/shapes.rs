@@ -142,6 +142,47 @@ pub struct OrderDto {
     /// When the seller is (or was) paid.
     pub settle_at: Option<DateTime<Utc>>,
     pub closed_at: Option<DateTime<Utc>>,
+    /// The buyer's latest return request, if any.
+    pub return_request: Option<ReturnRequestDto>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReturnRequestDto {
+    pub request_id: String,
+    /// What the buyer asked back.
+    pub amount_cents: i64,
+    pub reason: String,
+    #[schema(schema_with = return_statuses)]
+    pub status: String,
+    pub created_at: Option<DateTime<Utc>>,
+    /// Approved by the service then, if nobody answered.
+    pub answer_due: Option<DateTime<Utc>>,
+    pub answered_at: Option<DateTime<Utc>>,
+    /// seller, admin or system (approved when nobody answered in time).
+    pub answered_by: Option<String>,
+    /// A rejection's reason, or an approval's remark.
+    pub note: Option<String>,
+}
+
+impl From<pb::ReturnRequest> for ReturnRequestDto {
+    fn from(r: pb::ReturnRequest) -> Self {
+        Self {
+            request_id: r.request_id,
+            amount_cents: r.amount_cents,
+            reason: r.reason,
+            status: enum_to_str(
+                pb::ReturnStatus::try_from(r.status)
+                    .unwrap_or(pb::ReturnStatus::Unspecified)
+                    .as_str_name(),
+                "RETURN_STATUS_",
+            ),
+            created_at: ts(r.created_at),
+            answer_due: ts(r.answer_due),
+            answered_at: ts(r.answered_at),
+            answered_by: opt(r.answered_by),
+            note: opt(r.note),
+        }
+    }
 }
 
 impl From<pb::Order> for OrderDto {
@@ -190,6 +231,7 @@ impl From<pb::Order> for OrderDto {
             delivered_at: ts(o.delivered_at),
             settle_at: ts(o.settle_at),
             closed_at: ts(o.closed_at),
+            return_request: o.return_request.map(Into::into),
         }
     }
 }
