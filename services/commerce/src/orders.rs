@@ -220,6 +220,36 @@ pub(crate) async fn order_for_update(tx: &mut PgConnection, id: Uuid) -> Commerc
     .ok_or_else(not_found)
 }
 
+/// A keyed change of one order begun: the transaction holding the order's
+/// row, the order and the caller's part in it; or, when the key was used
+/// already, the order as it is now (the change is not made again).
+// Made once per request and matched at once: boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Begun {
+    Fresh(sqlx::Transaction<'static, sqlx::Postgres>, OrderRow, Actor),
+    Repeat(pb::Order),
+}
+
+impl CommerceService {
+    /// Locks order `id` for a change under `key` by `caller` (NOT_FOUND to
+    /// anyone who is no party to it).
+    pub(crate) async fn begin_keyed(
+        &self,
+        id: Uuid,
+        caller: &Caller,
+        key: &Key,
+    ) -> CommerceResult<Begun> {
+        let mut tx = self.pool.begin().await?;
+        let order = order_for_update(&mut tx, id).await?;
+        let actor = order.actor(caller).ok_or_else(not_found)?;
+        if key.recall(&mut tx).await?.is_some() {
+            drop(tx);
+            return Ok(Begun::Repeat(self.order(id).await?));
+        }
+        Ok(Begun::Fresh(tx, order, actor))
+    }
+}
+
 /// A mutating call's idempotency key.
 pub(crate) struct Key {
     pub(crate) scope: String,
@@ -970,12 +1000,9 @@ impl CommerceService {
             Box<dyn std::future::Future<Output = CommerceResult<Status>> + Send + 't>,
         >,
     {
-        let mut tx = self.pool.begin().await?;
-        let order = order_for_update(&mut tx, id).await?;
-        let actor = order.actor(caller).ok_or_else(not_found)?;
-        if key.recall(&mut tx).await?.is_some() {
+        let Begun::Fresh(mut tx, order, actor) = self.begin_keyed(id, caller, key).await? else {
             return Ok(());
-        }
+        };
         let now = self.clock.now();
         machine::next(order.status(), step, actor, &self.times(&order, now)).map_err(refusal)?;
         let reached = apply(&mut tx, order, now).await?;
@@ -1013,15 +1040,12 @@ impl CommerceService {
                 ..req.clone()
             },
         )?;
-        let mut tx = self.pool.begin().await?;
-        let order = order_for_update(&mut tx, id).await?;
-        let actor = order.actor(caller).ok_or_else(not_found)?;
-        if key.recall(&mut tx).await?.is_some() {
-            drop(tx);
-            return Ok(pb::RefundOrderResponse {
-                order: Some(self.order(id).await?),
-            });
-        }
+        let (mut tx, order, actor) = match self.begin_keyed(id, caller, &key).await? {
+            Begun::Fresh(tx, order, actor) => (tx, order, actor),
+            Begun::Repeat(order) => {
+                return Ok(pb::RefundOrderResponse { order: Some(order) });
+            }
+        };
         if crate::returns::pending(&mut tx, id).await? {
             return Err(crate::returns::return_pending());
         }

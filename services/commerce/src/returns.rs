@@ -20,7 +20,7 @@ use uuid::Uuid;
 use crate::error::{CommerceError, CommerceResult, Reason};
 use crate::events;
 use crate::machine::{Actor, Refusal, Status};
-use crate::orders::{Key, OrderRow, count, not_found, order_for_update, refusal};
+use crate::orders::{Begun, Key, OrderRow, count, order_for_update, refusal};
 use crate::service::CommerceService;
 
 pub(crate) const REQUESTED: i16 = 1;
@@ -153,15 +153,12 @@ impl CommerceService {
                 ..req.clone()
             },
         )?;
-        let mut tx = self.pool.begin().await?;
-        let order = order_for_update(&mut tx, id).await?;
-        let actor = order.actor(caller).ok_or_else(not_found)?;
-        if key.recall(&mut tx).await?.is_some() {
-            drop(tx);
-            return Ok(pb::RequestReturnResponse {
-                order: Some(self.order(id).await?),
-            });
-        }
+        let (mut tx, order, actor) = match self.begin_keyed(id, caller, &key).await? {
+            Begun::Fresh(tx, order, actor) => (tx, order, actor),
+            Begun::Repeat(order) => {
+                return Ok(pb::RequestReturnResponse { order: Some(order) });
+            }
+        };
         if actor != Actor::Buyer {
             return Err(CommerceError::denied(
                 "only the buyer asks for a return (the seller refunds directly)",
@@ -248,15 +245,12 @@ impl CommerceService {
                 ..req.clone()
             },
         )?;
-        let mut tx = self.pool.begin().await?;
-        let order = order_for_update(&mut tx, id).await?;
-        let actor = order.actor(caller).ok_or_else(not_found)?;
-        if key.recall(&mut tx).await?.is_some() {
-            drop(tx);
-            return Ok(pb::AnswerReturnResponse {
-                order: Some(self.order(id).await?),
-            });
-        }
+        let (mut tx, order, actor) = match self.begin_keyed(id, caller, &key).await? {
+            Begun::Fresh(tx, order, actor) => (tx, order, actor),
+            Begun::Repeat(order) => {
+                return Ok(pb::AnswerReturnResponse { order: Some(order) });
+            }
+        };
         if !matches!(actor, Actor::Seller | Actor::Admin) {
             return Err(CommerceError::denied(
                 "only the seller (or an admin) answers a return request",
