@@ -15,10 +15,10 @@ import { join } from "node:path";
 import { ADMIN, base, check, must, shots, signUp, unique, VIEWPORTS } from "./lib.mjs";
 
 export async function liveShopping(browser, kind) {
-  const contexts = await Promise.all([0, 1, 2].map(() => browser.newContext(VIEWPORTS[kind])));
-  const [host, viewer, admin] = await Promise.all(contexts.map((c) => c.newPage()));
+  const contexts = await Promise.all([0, 1, 2, 3].map(() => browser.newContext(VIEWPORTS[kind])));
+  const [host, viewer, admin, rival] = await Promise.all(contexts.map((c) => c.newPage()));
   const errors = [];
-  for (const p of [host, viewer, admin]) p.on("pageerror", (e) => errors.push(String(e)));
+  for (const p of [host, viewer, admin, rival]) p.on("pageerror", (e) => errors.push(String(e)));
   try {
     // The seller's approved product (shop, product and review through the API).
     await signUp(host, `lshost_${kind[0]}_${unique()}`, "creator");
@@ -108,6 +108,22 @@ export async function liveShopping(browser, kind) {
     check((await overHold.count()) === 0, "the maximum's error is gone after a good proxy bid");
     // The leader raised their maximum: the price they pay stays.
     await auction.getByTestId("auction-state").filter({ hasText: "Price $5.00" }).waitFor({ timeout: 15_000 });
+
+    // A rival quick-bids the next minimum ($6): the leader's $20 maximum answers at once, so the rival's bid
+    // is taken but the leader still leads, now at $7 (the rival's $6 plus the $1 increment).
+    await signUp(rival, `lsrival_${kind[0]}_${unique()}`);
+    await rival.goto(`${base}/live/${room.room_id}`);
+    const rivalAuction = rival.getByTestId("auction");
+    await rivalAuction.waitFor({ timeout: 15_000 });
+    await rivalAuction.getByLabel("The most you may bid (USD)").fill("50");
+    await rivalAuction.getByRole("button", { name: "Authorise card" }).click();
+    await rivalAuction.getByRole("button", { name: "Bid $6.00", exact: true }).click({ timeout: 15_000 });
+    await rivalAuction.getByText("Your bid was taken but another maximum leads.").waitFor({ timeout: 15_000 });
+    await rivalAuction.getByTestId("bids").locator("li").filter({ hasText: "$6.00 · you" }).waitFor({ timeout: 15_000 });
+    await rivalAuction.getByTestId("auction-state").filter({ hasText: "Price $7.00" }).waitFor({ timeout: 15_000 });
+    // The leader sees it live: the price moved, they still lead.
+    await auction.getByTestId("auction-state").filter({ hasText: "Price $7.00 · leading: you" }).waitFor({ timeout: 15_000 });
+    await rival.screenshot({ path: join(shots, `live-shop-quick-bid-${kind}.png`), fullPage: true });
 
     // The host's flash sale: a $0 price is refused by its field; then $30, 10 s countdown, 1 per buyer.
     const flashForm = host.getByRole("form", { name: "Start flash sale" });
