@@ -10,7 +10,8 @@ import { defineConfig } from "vite";
 export default defineConfig(({ mode }) => ({
   esbuild: { jsx: "automatic" },
   define: { __LOOP_DEV_STORE__: JSON.stringify(mode === "devstore" || mode === "development" || mode === "test") },
-  build: { target: "es2022", sourcemap: false, chunkSizeWarningLimit: 600 },
+  // The manifest tells scripts/budget.mjs which chunks each app loads.
+  build: { target: "es2022", sourcemap: false, chunkSizeWarningLimit: 600, manifest: true },
   server: {
     proxy: Object.fromEntries(["/v1", "/media"].map((p) => [p, process.env.LOOP_GATEWAY ?? "http://127.0.0.1:8080"])),
   },
