@@ -276,6 +276,36 @@ export async function shopSale(browser, kind) {
     await red.getByRole("button", { name: "Confirm delivery" }).click();
     await red.getByTestId("order-status").filter({ hasText: "Delivered" }).waitFor({ timeout: 15_000 });
 
+    // The buyer asks for $5 back: a blank reason is refused by its field; the seller rejects without a note
+    // (refused by the note's field), then with one; the buyer asks again and the seller approves: $5 refunded.
+    const ask = red.getByRole("form", { name: "Ask for a return" });
+    await ask.getByLabel("Amount back (USD; empty: everything)").fill("5");
+    await ask.getByRole("button", { name: "Ask for a return" }).click();
+    await fieldError(ask, "reason", ask.getByLabel("Why"));
+    await ask.getByLabel("Why").fill("The handle is chipped");
+    await ask.getByRole("button", { name: "Ask for a return" }).click();
+    await red.getByTestId("return").filter({ hasText: "Return of $5.00 asked: The handle is chipped" }).waitFor({ timeout: 15_000 });
+    await seller.getByRole("button", { name: "Refresh", exact: true }).click();
+    const answer = sold.getByRole("form", { name: "Reject return" });
+    await answer.waitFor({ timeout: 15_000 });
+    await answer.getByRole("button", { name: "Reject return" }).click();
+    await fieldError(answer, "note", answer.getByLabel("Reason for the buyer"));
+    await answer.getByLabel("Reason for the buyer").fill("Please send a photo of the chip");
+    await answer.getByRole("button", { name: "Reject return" }).click();
+    await sold.getByTestId("return").filter({ hasText: "rejected · Please send a photo of the chip" }).waitFor({ timeout: 15_000 });
+    await buyer.getByRole("button", { name: "Refresh", exact: true }).click();
+    await red.getByTestId("return").filter({ hasText: "Please send a photo of the chip" }).waitFor({ timeout: 15_000 });
+    await ask.getByLabel("Amount back (USD; empty: everything)").fill("5");
+    await ask.getByLabel("Why").fill("Photo attached: the handle is chipped");
+    await ask.getByRole("button", { name: "Ask for a return" }).click();
+    await red.getByTestId("return").filter({ hasText: "waiting for the seller" }).waitFor({ timeout: 15_000 });
+    await seller.getByRole("button", { name: "Refresh", exact: true }).click();
+    await answer.getByRole("button", { name: "Approve return" }).click();
+    await sold.getByTestId("return").filter({ hasText: "approved: refunded" }).waitFor({ timeout: 15_000 });
+    await seller.screenshot({ path: join(shots, `shop-return-${kind}.png`), fullPage: true });
+    const refunded = await must(buyer, "GET", `/v1/orders/${await red.getAttribute("data-order-id")}`);
+    check(refunded.refunded_cents === 500, `the buyer got $5 back: ${refunded.refunded_cents}`);
+
     // A brand creates and publishes a marketplace campaign (a blank title is refused by its field),
     // finds the seller (now a listed creator) in the creator search and invites them.
     const brand = await (await browser.newContext(VIEWPORTS[kind])).newPage();

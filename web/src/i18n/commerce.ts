@@ -4,6 +4,19 @@
 // messages.ts. Keys start with `cm`.
 
 export const commerceEn = {
+  cmReturnAsk: "Ask for a return",
+  cmReturnAmount: "Amount back (USD; empty: everything)",
+  cmReturnReason: "Why",
+  cmReturnLine: "Return of {amount} asked: {reason}",
+  cmReturn_requested: "waiting for the seller (approved for you by {time} if they do not answer)",
+  cmReturn_approved: "approved: refunded",
+  cmReturn_rejected: "rejected",
+  cmReturnApprove: "Approve return",
+  cmReturnReject: "Reject return",
+  cmReturnNote: "Reason for the buyer",
+  cmReturnAsked: "Return asked.",
+  cmReturnApproved: "Return approved: refunded.",
+  cmReturnRejected: "Return rejected.",
   cmInvites: "Creator invitations",
   cmInviteNote: "Invite a creator to feature an approved product for a commission on what they sell.",
   cmCreator: "Creator's username",
@@ -32,6 +45,19 @@ export const commerceEn = {
 };
 
 export const commerceEs: Record<keyof typeof commerceEn, string> = {
+  cmReturnAsk: "Pedir una devolución",
+  cmReturnAmount: "Importe a devolver (USD; vacío: todo)",
+  cmReturnReason: "Motivo",
+  cmReturnLine: "Devolución de {amount} pedida: {reason}",
+  cmReturn_requested: "esperando al vendedor (aprobada para ti el {time} si no responde)",
+  cmReturn_approved: "aprobada: reembolsada",
+  cmReturn_rejected: "rechazada",
+  cmReturnApprove: "Aprobar devolución",
+  cmReturnReject: "Rechazar devolución",
+  cmReturnNote: "Motivo para el comprador",
+  cmReturnAsked: "Devolución pedida.",
+  cmReturnApproved: "Devolución aprobada: reembolsada.",
+  cmReturnRejected: "Devolución rechazada.",
   cmInvites: "Invitaciones a creadores",
   cmInviteNote: "Invita a un creador a destacar un producto aprobado a cambio de una comisión por lo que venda.",
   cmCreator: "Usuario del creador",

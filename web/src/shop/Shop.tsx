@@ -220,7 +220,8 @@ function OrderItem({ order: initial, role }: { order: Order; role: "buyer" | "se
   const keys = useRef<Record<string, string>>({});
   const keyFor = (step: string) => (keys.current[step] ??= key());
   const [ship, setShip] = useState({ carrier: "", tracking: "" });
-  const step = async (what: "pay" | "cancel" | "deliver" | "ship") => {
+  const [ret, setRet] = useState({ amount: "", reason: "", note: "" });
+  const step = async (what: "pay" | "cancel" | "deliver" | "ship" | "return" | "approve" | "reject") => {
     const params = { path: { order_id: o.order_id }, header: { "Idempotency-Key": keyFor(what) } };
     const r = await action.run(
       () => {
@@ -233,15 +234,27 @@ function OrderItem({ order: initial, role }: { order: Order; role: "buyer" | "se
             return call(() => api.POST("/v1/orders/{order_id}/deliver", { params }));
           case "ship":
             return call(() => api.POST("/v1/orders/{order_id}/ship", { params, body: { carrier: ship.carrier, tracking_number: ship.tracking } }));
+          case "return":
+            return call(() => api.POST("/v1/orders/{order_id}/return", { params, body: { amount_cents: ret.amount.trim() ? cents(ret.amount) : 0, reason: ret.reason } }));
+          case "approve":
+            return call(() => api.POST("/v1/orders/{order_id}/return/approve", { params, body: {} }));
+          case "reject":
+            return call(() => api.POST("/v1/orders/{order_id}/return/reject", { params, body: { note: ret.note } }));
         }
       },
-      () => t(what === "pay" ? "orderPaidShort" : what === "cancel" ? "orderCancelledDone" : what === "deliver" ? "deliveryConfirmed" : "orderShippedDone"),
+      () =>
+        t(
+          (
+            { pay: "orderPaidShort", cancel: "orderCancelledDone", deliver: "deliveryConfirmed", ship: "orderShippedDone", return: "cmReturnAsked", approve: "cmReturnApproved", reject: "cmReturnRejected" } as const
+          )[what],
+        ),
     );
     // A definite answer ends this attempt: the next one is a new change.
     if (r || (action.lastError()?.status ?? 0) !== 0) delete keys.current[what];
     if (r) setO(r);
   };
   const holdOpen = o.status === "on_hold" && (!o.hold_until || new Date(o.hold_until).getTime() > Date.now());
+  const rr = o.return_request;
   return (
     <li className="campaign order" data-order-id={o.order_id} data-status={o.status}>
       <div className="campaign-head">
@@ -267,6 +280,32 @@ function OrderItem({ order: initial, role }: { order: Order; role: "buyer" | "se
       )}
       {o.cancel_reason && <p className="muted">{o.cancel_reason}</p>}
       {o.wallet_problem && <p className="form-error">{o.wallet_problem}</p>}
+      {rr && (
+        <p className="muted" data-testid="return" data-status={rr.status}>
+          {t("cmReturnLine", { amount: money(rr.amount_cents), reason: rr.reason })} · {t(`cmReturn_${rr.status}` as const, { time: when(rr.answer_due) })}
+          {rr.note && ` · ${rr.note}`}
+        </p>
+      )}
+      {role === "buyer" && o.status === "delivered" && rr?.status !== "requested" && (
+        <form onSubmit={(e) => (e.preventDefault(), void step("return"))} noValidate className="inline-form" aria-label={t("cmReturnAsk")}>
+          <Field id={`${id}-ramount`} label={t("cmReturnAmount")} field="amount_cents" error={action.error} inputMode="decimal" value={ret.amount} onChange={(e) => setRet({ ...ret, amount: e.target.value })} />
+          <Field id={`${id}-reason`} label={t("cmReturnReason")} field="reason" error={action.error} value={ret.reason} onChange={(e) => setRet({ ...ret, reason: e.target.value })} />
+          <button type="submit" className="secondary" disabled={action.busy}>
+            {t("cmReturnAsk")}
+          </button>
+        </form>
+      )}
+      {role === "seller" && rr?.status === "requested" && (
+        <form onSubmit={(e) => (e.preventDefault(), void step("reject"))} noValidate className="inline-form" aria-label={t("cmReturnReject")}>
+          <button type="button" className="primary" disabled={action.busy} onClick={() => void step("approve")}>
+            {t("cmReturnApprove")}
+          </button>
+          <Field id={`${id}-note`} label={t("cmReturnNote")} field="note" error={action.error} value={ret.note} onChange={(e) => setRet({ ...ret, note: e.target.value })} />
+          <button type="submit" className="secondary" disabled={action.busy}>
+            {t("cmReturnReject")}
+          </button>
+        </form>
+      )}
       {role === "buyer" && (
         <div className="admin-actions">
           {o.status === "unpaid" && (
@@ -303,7 +342,7 @@ function OrderItem({ order: initial, role }: { order: Order; role: "buyer" | "se
           </button>
         </form>
       )}
-      <FormError error={action.error} fields={["carrier", "tracking_number"]} fallback={t("errorGeneric")} />
+      <FormError error={action.error} fields={["carrier", "tracking_number", "amount_cents", "reason", "note"]} fallback={t("errorGeneric")} />
       <Done text={action.done} />
     </li>
   );
