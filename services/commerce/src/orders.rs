@@ -220,6 +220,19 @@ pub(crate) async fn order_for_update(tx: &mut PgConnection, id: Uuid) -> Commerc
     .ok_or_else(not_found)
 }
 
+/// A refund's (or a return's) `amount_cents`: 0 for everything not yet
+/// refunded, or 1..MAX_REFUND_CENTS.
+pub(crate) fn refund_amount(cents: i64) -> CommerceResult<()> {
+    if (0..=MAX_REFUND_CENTS).contains(&cents) {
+        Ok(())
+    } else {
+        Err(CommerceError::invalid(
+            "amount_cents",
+            "must be 0 (everything not yet refunded) or 1..100000000000",
+        ))
+    }
+}
+
 /// A keyed change of one order begun: the transaction holding the order's
 /// row, the order and the caller's part in it; or, when the key was used
 /// already, the order as it is now (the change is not made again).
@@ -1018,19 +1031,8 @@ impl CommerceService {
         req: pb::RefundOrderRequest,
     ) -> CommerceResult<pb::RefundOrderResponse> {
         let id = parse_id("order_id", &req.order_id)?;
-        let reason = req.reason.trim().to_owned();
-        if reason.is_empty() || reason.chars().count() > 500 {
-            return Err(CommerceError::invalid(
-                "reason",
-                "must be 1..500 characters",
-            ));
-        }
-        if !(0..=MAX_REFUND_CENTS).contains(&req.amount_cents) {
-            return Err(CommerceError::invalid(
-                "amount_cents",
-                "must be 0 (everything not yet refunded) or 1..100000000000",
-            ));
-        }
+        let reason = crate::returns::text("reason", &req.reason, true)?;
+        refund_amount(req.amount_cents)?;
         let key = Key::new(
             caller,
             "RefundOrder",

@@ -29,8 +29,6 @@ const REJECTED: i16 = 3;
 
 /// At most this many characters in a reason or a note.
 const MAX_TEXT: usize = 500;
-/// The most a request may name (as the refunds' limit).
-const MAX_CENTS: i64 = 100_000_000_000;
 
 #[derive(sqlx::FromRow)]
 struct ReturnRow {
@@ -79,7 +77,9 @@ fn who(actor: Actor) -> &'static str {
     }
 }
 
-fn text(field: &str, value: &str, required: bool) -> CommerceResult<String> {
+/// A reason or a note: trimmed, at most [`MAX_TEXT`] characters (and not
+/// blank when `required`).
+pub(crate) fn text(field: &str, value: &str, required: bool) -> CommerceResult<String> {
     let value = value.trim();
     let n = value.chars().count();
     if (required && n == 0) || n > MAX_TEXT {
@@ -138,12 +138,7 @@ impl CommerceService {
     ) -> CommerceResult<pb::RequestReturnResponse> {
         let id = parse_id("order_id", &req.order_id)?;
         let reason = text("reason", &req.reason, true)?;
-        if !(0..=MAX_CENTS).contains(&req.amount_cents) {
-            return Err(CommerceError::invalid(
-                "amount_cents",
-                "must be 0 (everything not yet refunded) or 1..100000000000",
-            ));
-        }
+        crate::orders::refund_amount(req.amount_cents)?;
         let key = Key::new(
             caller,
             "RequestReturn",

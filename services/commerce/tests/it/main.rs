@@ -308,6 +308,44 @@ impl Platform {
         .expect("order")
     }
 
+    /// `seller` ships `order` (a test carrier and tracking number).
+    async fn ship(&self, seller: &str, order: &str) -> pb::Order {
+        self.c()
+            .ship_order(self.req(
+                seller,
+                Role::Creator,
+                pb::ShipOrderRequest {
+                    idempotency_key: key(),
+                    order_id: order.into(),
+                    carrier: "UPS".into(),
+                    tracking_number: "1Z999AA10123456784".into(),
+                },
+            ))
+            .await
+            .expect("ship")
+            .into_inner()
+            .order
+            .expect("order")
+    }
+
+    /// `buyer` confirms delivery of `order`.
+    async fn confirm_delivered(&self, buyer: &str, order: &str) -> pb::Order {
+        self.c()
+            .confirm_delivery(self.req(
+                buyer,
+                Role::Viewer,
+                pb::ConfirmDeliveryRequest {
+                    idempotency_key: key(),
+                    order_id: order.into(),
+                },
+            ))
+            .await
+            .expect("deliver")
+            .into_inner()
+            .order
+            .expect("order")
+    }
+
     /// A paid order of `quantity` units of the listing's first SKU.
     async fn paid_order(&self, l: &Listing, buyer: &str, quantity: u32) -> pb::Order {
         let order = self

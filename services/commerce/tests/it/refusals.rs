@@ -131,34 +131,10 @@ async fn a_refund_refused_for_good_is_marked_and_holds_the_settlement_visibly() 
     let troubled = p.paid_order(&l, &buyer, 1).await;
     let clean = p.paid_order(&l, &buyer, 1).await;
     let deliver = |id: String| {
-        let p = &p;
-        let seller = l.seller.clone();
-        let buyer = buyer.clone();
+        let (p, seller, buyer) = (&p, l.seller.clone(), buyer.clone());
         async move {
-            p.c()
-                .ship_order(p.req(
-                    &seller,
-                    Role::Creator,
-                    pb::ShipOrderRequest {
-                        idempotency_key: key(),
-                        order_id: id.clone(),
-                        carrier: "UPS".into(),
-                        tracking_number: "1Z0000077".into(),
-                    },
-                ))
-                .await
-                .expect("ship");
-            p.c()
-                .confirm_delivery(p.req(
-                    &buyer,
-                    Role::Viewer,
-                    pb::ConfirmDeliveryRequest {
-                        idempotency_key: key(),
-                        order_id: id,
-                    },
-                ))
-                .await
-                .expect("deliver");
+            p.ship(&seller, &id).await;
+            p.confirm_delivered(&buyer, &id).await;
         }
     };
     p.advance_until(
@@ -247,30 +223,8 @@ async fn an_admin_retries_a_refused_refund_once_its_cause_is_fixed() {
         pb::OrderStatus::AwaitingShipment,
     )
     .await;
-    p.c()
-        .ship_order(p.req(
-            &l.seller,
-            Role::Creator,
-            pb::ShipOrderRequest {
-                idempotency_key: key(),
-                order_id: id.clone(),
-                carrier: "UPS".into(),
-                tracking_number: "1Z0000078".into(),
-            },
-        ))
-        .await
-        .expect("ship");
-    p.c()
-        .confirm_delivery(p.req(
-            &buyer,
-            Role::Viewer,
-            pb::ConfirmDeliveryRequest {
-                idempotency_key: key(),
-                order_id: id.clone(),
-            },
-        ))
-        .await
-        .expect("deliver");
+    p.ship(&l.seller, &id).await;
+    p.confirm_delivered(&buyer, &id).await;
 
     // Commerce now talks to the misconfigured wallet: the refund is refused for good.
     p.restart_with(|c| c.services.wallet_url = format!("http://{strict_addr}"))

@@ -15,33 +15,8 @@ impl Platform {
         let order = self.paid_order(l, buyer, 1).await;
         self.advance_until(HOUR, &order.order_id, pb::OrderStatus::AwaitingShipment)
             .await;
-        self.c()
-            .ship_order(self.req(
-                &l.seller,
-                Role::Creator,
-                pb::ShipOrderRequest {
-                    idempotency_key: key(),
-                    order_id: order.order_id.clone(),
-                    carrier: "UPS".into(),
-                    tracking_number: "1Z0000090".into(),
-                },
-            ))
-            .await
-            .expect("ship");
-        self.c()
-            .confirm_delivery(self.req(
-                buyer,
-                Role::Viewer,
-                pb::ConfirmDeliveryRequest {
-                    idempotency_key: key(),
-                    order_id: order.order_id.clone(),
-                },
-            ))
-            .await
-            .expect("deliver")
-            .into_inner()
-            .order
-            .expect("order")
+        self.ship(&l.seller, &order.order_id).await;
+        self.confirm_delivered(buyer, &order.order_id).await
     }
 
     async fn ask_return(
