@@ -463,7 +463,7 @@ pub async fn orders_needing_attention(
 #[serde(deny_unknown_fields)]
 pub struct RetryBody {
     /// What was fixed (1..500 characters), kept with the retry.
-    #[schema(min_length = 1, max_length = 500)]
+    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
     pub note: String,
 }
 
