@@ -1,10 +1,10 @@
 // The viewer app's JavaScript budget (issue 18: under 250 KB gzipped).
 //
-// One build serves four apps: the viewer's (feeds, profiles, Discover, LIVE
+// One build serves five apps: the viewer's (feeds, profiles, Discover, LIVE
 // rooms with their shop, the product page and the buyer's orders, wallet,
 // filters, hls.js where the browser lacks HLS), and the creator studio, the
-// advertiser console and the admin pages, each loaded only when one of their
-// routes is first opened. Vite's manifest (dist/.vite/manifest.json) says
+// advertiser console, the admin pages and the seller's page (/sell), each
+// loaded only when one of their routes is first opened. Vite's manifest (dist/.vite/manifest.json) says
 // which chunks each entry imports, statically and lazily; the viewer app is
 // every chunk reachable from index.html without entering another app's
 // entry module (OTHER_APPS). A chunk shared with another app counts for the
@@ -24,6 +24,7 @@ const OTHER_APPS = {
   "creator studio": ["src/creator/CreatorStudio.tsx"],
   "advertiser console": ["src/ads/Ads.tsx", "chunk:Manage"],
   admin: ["src/admin/Admin.tsx"],
+  seller: ["src/shop/Sell.tsx"],
 };
 
 const dist = new URL("../dist/", import.meta.url).pathname;

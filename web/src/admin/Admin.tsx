@@ -4,6 +4,7 @@ import { api, call, type ApiError, type Schemas, type User } from "../api/client
 import { Field, FormError } from "../components/Field";
 import { lang, plural, t } from "../i18n";
 import { money } from "../wallet/Wallet";
+import { AttentionQueue } from "./Attention";
 import { ReviewQueues } from "./Reviews";
 
 type Report = Schemas["ReportDto"];
@@ -24,7 +25,8 @@ function Failed({ retry }: { retry: () => void }) {
   );
 }
 
-/** Admins: the moderation queue, payouts awaiting approval, and the ledger's reconcile. */
+/** Admins: the moderation queue, payouts awaiting approval, orders whose wallet step was refused, the review
+ * queues, and the ledger's reconcile. */
 export function Admin({ me }: { me: User }) {
   useEffect(() => {
     document.title = `${t("admin")} · Loop`;
@@ -42,6 +44,7 @@ export function Admin({ me }: { me: User }) {
       <h1>{t("admin")}</h1>
       <Moderation />
       <Payouts />
+      <AttentionQueue />
       <ReviewQueues />
       <Ledger />
     </main>

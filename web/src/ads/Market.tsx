@@ -2,11 +2,13 @@
 // publish campaigns, invite creators, and review collaborations
 // (applications to accept or reject, submitted videos to approve or send
 // back with a note). Money moves at acceptance (escrow hold) and approval
-// (release); those calls keep their Idempotency-Key across retries.
+// (release); those calls keep their Idempotency-Key across retries. Each
+// collaboration has its message thread with the creator (src/biz/Thread.tsx).
 import { useId, useRef, useState, type FormEvent } from "react";
 
 import { api, call, type Schemas } from "../api/client";
 import { Done, Pending, Section, cents, key, label, list, ready, useAction, useLoad, when, whole } from "../biz/ui";
+import { Thread } from "../biz/Thread";
 import { Field, FormError } from "../components/Field";
 import { lang, t } from "../i18n";
 import { money } from "../wallet/Wallet";
@@ -244,6 +246,7 @@ function CollaborationItem({ collaboration }: { collaboration: Collaboration }) 
   const id = useId();
   const [c, setC] = useState(collaboration);
   const [note, setNote] = useState("");
+  const [talk, setTalk] = useState(false);
   const action = useAction();
   // Money moves on accept and approve: one key per step, kept across retries.
   const keys = useRef({ accept: key(), approve: key() });
@@ -295,6 +298,12 @@ function CollaborationItem({ collaboration }: { collaboration: Collaboration }) 
         </>
       )}
       <FormError error={action.error} fields={["note"]} fallback={t("errorGeneric")} />
+      <div className="admin-actions">
+        <button type="button" className="link" aria-expanded={talk} onClick={() => setTalk(!talk)}>
+          {talk ? t("threadHide") : t("threadTitle")}
+        </button>
+      </div>
+      {talk && <Thread collaboration={c} side="brand" />}
     </li>
   );
 }

@@ -26,6 +26,8 @@ export interface ApiError {
   code: string;
   message: string;
   field?: string;
+  /** The business rule that refused it (`NOTHING_TO_RETRY`, ...), when the service named one. */
+  reason?: string;
   status: number;
 }
 
@@ -36,6 +38,7 @@ export function toApiError(error: unknown, response?: Response): ApiError {
     code: body?.code ?? "network",
     message: body?.message ?? "",
     field: body?.field,
+    reason: body?.reason ?? undefined,
     status: response?.status ?? 0,
   };
 }

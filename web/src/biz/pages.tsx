@@ -29,7 +29,8 @@ export const Ads = later(() => import("../ads/Ads").then((m) => m.Ads));
 export const Admin = later(() => import("../admin/Admin").then((m) => m.Admin));
 const ProductPage = later(() => import("../shop/Shop").then((m) => m.ProductPage));
 const Orders = later(() => import("../shop/Shop").then((m) => m.Orders));
-const Sell = later(() => import("../shop/Shop").then((m) => m.Sell));
+// The seller's page is its own chunk (with the shop's, which it imports): the viewer app does not carry it.
+const Sell = later(() => import("../shop/Sell").then((m) => m.Sell));
 const SparkCodes = later(() => import("../ads/Spark").then((m) => m.SparkCodes));
 
 /** The page of a shop or Spark route; null for the app's other routes. */

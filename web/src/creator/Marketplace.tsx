@@ -8,10 +8,12 @@
 //    campaign: an invitation is accepted (its idempotency key kept across
 //    retries: the brand's budget is held in escrow once) or declined; an
 //    accepted one (or one with changes requested) is delivered by picking
-//    the creator's videos (`.../submit`).
+//    the creator's videos (`.../submit`); each has its message thread with
+//    the brand (src/biz/Thread.tsx).
 import { useEffect, useId, useRef, useState, type FormEvent } from "react";
 
 import { api, call, type ApiError, type Schemas, type User } from "../api/client";
+import { Thread } from "../biz/Thread";
 import { errorFor } from "../components/Field";
 import { lang, t } from "../i18n";
 import type { MessageKey } from "../i18n/messages";
@@ -229,6 +231,7 @@ function CollaborationCard({ me, initial }: { me: User; initial: Collaboration }
   const [campaign, setCampaign] = useState<Campaign | null | "error">(null);
   const [error, setError] = useState<ApiError | null>(null);
   const [busy, setBusy] = useState(false);
+  const [talk, setTalk] = useState(false);
   const acceptKey = useRef(crypto.randomUUID());
   const id = useId();
 
@@ -302,6 +305,10 @@ function CollaborationCard({ me, initial }: { me: User; initial: Collaboration }
           {errorText(error)}
         </p>
       )}
+      <button type="button" className="link" aria-expanded={talk} onClick={() => setTalk(!talk)}>
+        {talk ? t("threadHide") : t("threadTitle")}
+      </button>
+      {talk && <Thread collaboration={collab} side="creator" />}
     </li>
   );
 }

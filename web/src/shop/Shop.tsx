@@ -4,14 +4,13 @@
 //                  development store (a receipt for `commerce:order:<id>` and its total)
 //   /orders        my orders: status, pay, cancel (while unpaid or within the hold after
 //                  payment), confirm delivery, tracking
-//   /sell          open a shop, list products with SKUs (reviewed by an admin before sale),
-//                  invite creators to feature an approved product at a commission rate
-//                  (and withdraw), the shop's orders, ship with carrier and tracking number
+// The seller's page (/sell) is src/shop/Sell.tsx, its own chunk; it lists the shop's orders with
+// OrderItem below (ship, answer a return, and the seller's tools it passes in).
 // Every order change sends an Idempotency-Key, kept across retries of that change.
-import { useEffect, useId, useRef, useState, type FormEvent } from "react";
+import { useEffect, useId, useRef, useState, type FormEvent, type ReactNode } from "react";
 
 import { api, call, type ApiError, type Schemas, type User } from "../api/client";
-import { Done, Pending, Section, cents, key, label, ready, useAction, useLoad, when, whole } from "../biz/ui";
+import { Done, Pending, cents, key, label, ready, useAction, useLoad, when, whole } from "../biz/ui";
 import { Field, FormError } from "../components/Field";
 import { t } from "../i18n";
 import type { MessageKey } from "../i18n/messages";
@@ -48,8 +47,18 @@ export async function pay(order: Order, idem: string) {
   );
 }
 
+/**
+ * An amount to refund as typed: empty is 0, which the API reads as everything not yet refunded; one that is not
+ * a positive amount goes as -1, which the server refuses by the amount's field (rather than as "everything").
+ */
+export const refundCents = (typed: string) => {
+  if (!typed.trim()) return 0;
+  const n = cents(typed);
+  return n > 0 ? n : -1;
+};
+
 /** A key for one change, kept while it fails for want of an answer (network) and renewed after a definite answer. */
-function useKey() {
+export function useKey() {
   const k = useRef(key());
   return {
     get: () => k.current,
@@ -212,7 +221,16 @@ export function Orders() {
   );
 }
 
-function OrderItem({ order: initial, role }: { order: Order; role: "buyer" | "seller" }) {
+/** One order and the steps its buyer or seller may take; `tools` adds the seller page's own (given the order and a setter). */
+export function OrderItem({
+  order: initial,
+  role,
+  tools,
+}: {
+  order: Order;
+  role: "buyer" | "seller";
+  tools?: (order: Order, update: (o: Order) => void) => ReactNode;
+}) {
   const id = useId();
   const [o, setO] = useState(initial);
   useEffect(() => setO(initial), [initial]);
@@ -235,7 +253,7 @@ function OrderItem({ order: initial, role }: { order: Order; role: "buyer" | "se
           case "ship":
             return call(() => api.POST("/v1/orders/{order_id}/ship", { params, body: { carrier: ship.carrier, tracking_number: ship.tracking } }));
           case "return":
-            return call(() => api.POST("/v1/orders/{order_id}/return", { params, body: { amount_cents: ret.amount.trim() ? cents(ret.amount) : 0, reason: ret.reason } }));
+            return call(() => api.POST("/v1/orders/{order_id}/return", { params, body: { amount_cents: refundCents(ret.amount), reason: ret.reason } }));
           case "approve":
             return call(() => api.POST("/v1/orders/{order_id}/return/approve", { params, body: {} }));
           case "reject":
@@ -276,6 +294,11 @@ function OrderItem({ order: initial, role }: { order: Order; role: "buyer" | "se
       {o.tracking_number && (
         <p className="muted" data-testid="tracking">
           {t("trackingLine", { carrier: o.carrier ?? "", tracking: o.tracking_number })}
+        </p>
+      )}
+      {o.refunded_cents > 0 && (
+        <p className="muted" data-testid="refunded">
+          {t("refundedSoFar", { amount: money(o.refunded_cents) })}
         </p>
       )}
       {o.cancel_reason && <p className="muted">{o.cancel_reason}</p>}
@@ -344,249 +367,7 @@ function OrderItem({ order: initial, role }: { order: Order; role: "buyer" | "se
       )}
       <FormError error={action.error} fields={["carrier", "tracking_number", "amount_cents", "reason", "note"]} fallback={t("errorGeneric")} />
       <Done text={action.done} />
+      {tools?.(o, setO)}
     </li>
   );
 }
-
-/** Sellers: open a shop, list products, ship orders. */
-export function Sell({ me }: { me: User }) {
-  useEffect(() => {
-    document.title = `${t("sell")} · Loop`;
-  }, []);
-  const [shop, reload] = useLoad(async () => {
-    const r = await call(() => api.GET("/v1/shop"));
-    // No shop yet is an answer, not a failure.
-    return r.ok || r.error.status !== 404 ? r : { ok: true as const, data: undefined };
-  });
-  return (
-    <main className="page shop">
-      <h1>{t("sell")}</h1>
-      <Pending value={shop} retry={() => void reload()} />
-      {shop === undefined && <OpenShop onOpened={() => void reload()} />}
-      {ready(shop) && shop && (
-        <>
-          <p>
-            <strong data-testid="shop-name">{shop.name}</strong> {shop.description && <span className="muted">· {shop.description}</span>}
-          </p>
-          <SellerProducts shopId={shop.shop_id} me={me} />
-          <SellerOrders />
-        </>
-      )}
-    </main>
-  );
-}
-
-function OpenShop({ onOpened }: { onOpened: () => void }) {
-  const id = useId();
-  const [v, setV] = useState({ name: "", description: "" });
-  const action = useAction();
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    if (await action.run(() => call(() => api.POST("/v1/shop", { body: { name: v.name, description: v.description } })))) onOpened();
-  };
-  return (
-    <form onSubmit={(e) => void submit(e)} noValidate className="inline-form" aria-label={t("openShop")}>
-      <p className="muted">{t("openShopNote")}</p>
-      <Field id={`${id}-name`} label={t("shopName")} field="name" error={action.error} value={v.name} onChange={(e) => setV({ ...v, name: e.target.value })} />
-      <Field id={`${id}-desc`} label={t("description")} field="description" error={action.error} value={v.description} onChange={(e) => setV({ ...v, description: e.target.value })} />
-      <FormError error={action.error} fields={["name", "description"]} fallback={t("errorGeneric")} />
-      <button type="submit" className="primary" disabled={action.busy}>
-        {action.busy ? t("submitting") : t("openShop")}
-      </button>
-    </form>
-  );
-}
-
-function SellerProducts({ shopId, me }: { shopId: string; me: User }) {
-  const [page, reload] = useLoad(() => call(() => api.GET("/v1/shops/{shop_id}/products", { params: { path: { shop_id: shopId }, query: { page_size: 50 } } })), [shopId, me.user_id]);
-  return (
-    <Section id="shop-products" title={t("products")}>
-      <Pending value={page} retry={() => void reload()} />
-      {ready(page) && page.items.length === 0 && <p className="muted">{t("noProducts")}</p>}
-      {ready(page) && (
-        <ul className="admin-list" data-testid="seller-products">
-          {(page.items as Product[]).map((p) => (
-            <li key={p.product_id} data-product-id={p.product_id}>
-              <Link href={`/product/${p.product_id}`}>{p.title}</Link> <span className="tag">{label(p.status)}</span>{" "}
-              <span className="muted">
-                {t("versionN", { version: p.version })} · {p.skus.map((s) => `${s.name} ${money(s.price_cents)} (${s.stock})`).join(", ")}
-              </span>
-              {p.reject_reason && <p className="form-error">{t("bizRejectedBecause", { reason: p.reject_reason })}</p>}
-            </li>
-          ))}
-        </ul>
-      )}
-      <NewProduct onCreated={() => void reload()} />
-      {ready(page) && <Invites products={(page.items as Product[]).filter((p) => p.status === "approved")} />}
-    </Section>
-  );
-}
-
-const pct = (bps: number) => `${bps / 100}%`;
-
-/** Invite a creator (by username) to feature an approved product at a rate; the invitations sent, each withdrawable. */
-function Invites({ products }: { products: Product[] }) {
-  const id = useId();
-  const [v, setV] = useState({ product: "", handle: "", rate: "", message: "" });
-  const [sent, reload] = useLoad(() => call(() => api.GET("/v1/invitations", { params: { query: { sent: true, page_size: 50 } } })));
-  const action = useAction();
-  const invite = async (e: FormEvent) => {
-    e.preventDefault();
-    const handle = v.handle.trim().replace(/^@/, "");
-    const r = await action.run(
-      async () => {
-        const u = await call(() => api.GET("/v1/users/by-handle/{handle}", { params: { path: { handle } } }));
-        if (!u.ok) return { ok: false as const, error: { ...u.error, field: "creator_id", message: u.error.message || t("errorGeneric") } };
-        return call(() =>
-          api.POST("/v1/products/{product_id}/invitations", {
-            params: { path: { product_id: v.product || products[0]?.product_id || "" } },
-            body: { creator_id: u.data.user_id, rate_bps: Math.round(Number(v.rate.replace(",", ".")) * 100) || 0, message: v.message.trim() || null },
-          }),
-        );
-      },
-      (i) => t("cmInvited", { handle, rate: pct(i.rate_bps) }),
-    );
-    if (!r) return;
-    setV({ ...v, handle: "", rate: "", message: "" });
-    void reload();
-  };
-  const withdraw = async (i: Schemas["InvitationDto"]) => {
-    const path = { product_id: i.product_id, creator_id: i.creator_id };
-    if (await action.run(() => call(() => api.DELETE("/v1/products/{product_id}/invitations/{creator_id}", { params: { path } })))) void reload();
-  };
-  return (
-    <section aria-labelledby={`${id}-t`}>
-      <h3 id={`${id}-t`}>{t("cmInvites")}</h3>
-      <p className="muted">{t("cmInviteNote")}</p>
-      {products.length > 0 && (
-        <form onSubmit={(e) => void invite(e)} noValidate className="inline-form" aria-label={t("cmInvite")}>
-          <div className="field">
-            <label htmlFor={`${id}-p`}>{t("lsProduct")}</label>
-            <select id={`${id}-p`} value={v.product} onChange={(e) => setV({ ...v, product: e.target.value })}>
-              {products.map((p) => (
-                <option key={p.product_id} value={p.product_id}>
-                  {p.title}
-                </option>
-              ))}
-            </select>
-          </div>
-          <Field id={`${id}-c`} label={t("cmCreator")} field="creator_id" error={action.error} autoComplete="off" value={v.handle} onChange={(e) => setV({ ...v, handle: e.target.value })} />
-          <Field id={`${id}-r`} label={t("cmRate")} field="rate_bps" error={action.error} inputMode="decimal" value={v.rate} onChange={(e) => setV({ ...v, rate: e.target.value })} />
-          <Field id={`${id}-m`} label={t("cmMessage")} field="message" error={action.error} value={v.message} onChange={(e) => setV({ ...v, message: e.target.value })} />
-          <FormError error={action.error} fields={["creator_id", "rate_bps", "message"]} fallback={t("errorGeneric")} />
-          <button type="submit" className="primary" disabled={action.busy}>
-            {action.busy ? t("submitting") : t("cmInvite")}
-          </button>
-          <Done text={action.done} />
-        </form>
-      )}
-      <Pending value={sent} retry={() => void reload()} />
-      {ready(sent) && sent.items.length === 0 && <p className="muted">{t("cmNone")}</p>}
-      {ready(sent) && (
-        <ul className="admin-list" data-testid="sent-invitations">
-          {sent.items.map((i) => (
-            <li key={i.invitation_id} data-creator-id={i.creator_id} data-status={i.status}>
-              <span>
-                {i.product_title} · <Link href={`/users/${i.creator_id}`}>{i.creator_handle ? `@${i.creator_handle}` : t("cmCreator")}</Link> · {pct(i.rate_bps)}{" "}
-                <span className="tag">{t(`cmStatus_${i.status}` as const)}</span>
-              </span>
-              {(i.status === "pending" || i.status === "accepted") && (
-                <button type="button" className="secondary" disabled={action.busy} onClick={() => void withdraw(i)}>
-                  {t("cmWithdraw")}
-                </button>
-              )}
-            </li>
-          ))}
-        </ul>
-      )}
-    </section>
-  );
-}
-
-interface SkuRow {
-  name: string;
-  price: string;
-  stock: string;
-}
-
-function NewProduct({ onCreated }: { onCreated: () => void }) {
-  const id = useId();
-  const [v, setV] = useState({ title: "", category: "", description: "", image: "https://" });
-  const [skus, setSkus] = useState<SkuRow[]>([{ name: "", price: "", stock: "10" }]);
-  const action = useAction();
-  const setSku = (i: number, k: keyof SkuRow, value: string) => setSkus(skus.map((s, j) => (j === i ? { ...s, [k]: value } : s)));
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    const r = await action.run(
-      () =>
-        call(() =>
-          api.POST("/v1/products", {
-            body: {
-              title: v.title,
-              category: v.category,
-              description: v.description,
-              image_urls: v.image.trim() && v.image.trim() !== "https://" ? [v.image.trim()] : [],
-              skus: skus.map((s) => ({ name: s.name, price_cents: cents(s.price), stock: whole(s.stock) })),
-            },
-          }),
-        ),
-      (p) => t("productSubmitted", { title: p.title }),
-    );
-    if (!r) return;
-    setV({ title: "", category: "", description: "", image: "https://" });
-    setSkus([{ name: "", price: "", stock: "10" }]);
-    onCreated();
-  };
-  const skuFields = skus.flatMap((_, i) => [`skus[${i}].name`, `skus[${i}].price_cents`, `skus[${i}].stock`]);
-  return (
-    <form onSubmit={(e) => void submit(e)} noValidate className="inline-form" aria-label={t("newProduct")}>
-      <h3>{t("newProduct")}</h3>
-      <Field id={`${id}-title`} label={t("productTitle")} field="title" error={action.error} value={v.title} onChange={(e) => setV({ ...v, title: e.target.value })} />
-      <Field id={`${id}-category`} label={t("category")} field="category" error={action.error} value={v.category} onChange={(e) => setV({ ...v, category: e.target.value })} />
-      <Field id={`${id}-desc`} label={t("description")} field="description" error={action.error} value={v.description} onChange={(e) => setV({ ...v, description: e.target.value })} />
-      <Field id={`${id}-image`} label={t("imageUrl")} field="image_urls" error={action.error} type="url" value={v.image} onChange={(e) => setV({ ...v, image: e.target.value })} />
-      {skus.map((s, i) => (
-        <fieldset key={i} className="sku-row">
-          <legend>{t("skuN", { n: i + 1 })}</legend>
-          <Field id={`${id}-sku${i}-name`} label={t("skuName")} field={`skus[${i}].name`} error={action.error} value={s.name} onChange={(e) => setSku(i, "name", e.target.value)} />
-          <Field id={`${id}-sku${i}-price`} label={t("priceUsd")} field={`skus[${i}].price_cents`} error={action.error} inputMode="decimal" value={s.price} onChange={(e) => setSku(i, "price", e.target.value)} />
-          <Field id={`${id}-sku${i}-stock`} label={t("stock")} field={`skus[${i}].stock`} error={action.error} inputMode="numeric" value={s.stock} onChange={(e) => setSku(i, "stock", e.target.value)} />
-          {skus.length > 1 && (
-            <button type="button" className="link" onClick={() => setSkus(skus.filter((_, j) => j !== i))}>
-              {t("removeSku", { n: i + 1 })}
-            </button>
-          )}
-        </fieldset>
-      ))}
-      <button type="button" className="secondary" onClick={() => setSkus([...skus, { name: "", price: "", stock: "10" }])}>
-        {t("addSku")}
-      </button>
-      <FormError error={action.error} fields={["title", "category", "description", "image_urls", "skus", ...skuFields]} fallback={t("errorGeneric")} />
-      <button type="submit" className="primary" disabled={action.busy}>
-        {action.busy ? t("submitting") : t("submitProduct")}
-      </button>
-      <Done text={action.done} />
-    </form>
-  );
-}
-
-function SellerOrders() {
-  const [page, reload] = useLoad(() => call(() => api.GET("/v1/orders", { params: { query: { role: "seller", page_size: 50 } } })));
-  return (
-    <Section id="shop-orders" title={t("shopOrders")}>
-      <button type="button" className="secondary" onClick={() => void reload()}>
-        {t("reload")}
-      </button>
-      <Pending value={page} retry={() => void reload()} />
-      {ready(page) && page.items.length === 0 && <p className="muted">{t("noOrders")}</p>}
-      {ready(page) && (
-        <ul className="campaigns" data-testid="seller-orders">
-          {page.items.map((o) => (
-            <OrderItem key={o.order_id} order={o} role="seller" />
-          ))}
-        </ul>
-      )}
-    </Section>
-  );
-}
-
