@@ -2,7 +2,8 @@
 // `admin` / loop-admin-dev-password, which the test platform keeps) logs
 // in, takes down a video a viewer reported (the viewer can no longer get
 // it), approves the payout a gifted creator requested, and runs the
-// wallet's reconcile.
+// wallet's reconcile. Then the orders needing attention: a blank retry
+// note shows the server's `note` error by its field.
 import { join } from "node:path";
 
 import { ADMIN, apiCall, base, check, must, shots, signUp, unique, VIEWPORTS } from "./lib.mjs";
@@ -15,7 +16,8 @@ export async function adminApp(browser, kind) {
   try {
     const handle = `mod_${kind[0]}_${unique()}`;
     await signUp(creator, handle, "creator");
-    await signUp(viewer, `reporter_${kind[0]}_${unique()}`);
+    const reporter = `reporter_${kind[0]}_${unique()}`;
+    await signUp(viewer, reporter);
     const caption = `Report me ${unique()}`;
     const video = await must(creator, "POST", "/v1/videos", {
       caption,
@@ -91,6 +93,56 @@ export async function adminApp(browser, kind) {
     await result.getByText("Balanced", { exact: true }).waitFor({ timeout: 15_000 });
     await result.getByRole("rowheader", { name: "diamonds" }).waitFor();
     await admin.screenshot({ path: join(shots, `admin-done-${kind}.png`), fullPage: true });
+
+    // Orders needing attention. No route makes the wallet refuse an order's money step for good (the
+    // commerce service's tests do it by draining an escrow behind its back), so the list the page gets is
+    // the server's own answer plus one real order (the viewer's, unpaid) marked with a problem in the
+    // browser (page.route). The retry goes to the real server: a blank note is refused by the `note`
+    // field; a real note is answered NOTHING_TO_RETRY (that order has no problem), shown as cleared.
+    await must(creator, "POST", "/v1/shop", { name: `Lamps ${kind} ${unique()}` });
+    const lamp = await must(creator, "POST", "/v1/products", {
+      title: `Lamp ${unique()}`,
+      category: "home",
+      description: "Paper lamp",
+      image_urls: ["https://shop.test/lamp.jpg"],
+      skus: [{ name: "White", price_cents: 1500, stock: 3 }],
+    });
+    await must(admin, "POST", `/v1/admin/products/${lamp.product_id}/approve`, { expected_version: lamp.version });
+    const order = await must(viewer, "POST", "/v1/orders", { shop_id: lamp.shop_id, items: [{ sku_id: lamp.skus[0].sku_id, quantity: 1 }] });
+    const problem = `refund of 1500 cents: the escrow is no longer held (marked by the ${kind} browser test)`;
+    const listed = [];
+    const isAttention = (url) => url.pathname === "/v1/admin/orders/attention";
+    await admin.route(isAttention, async (route) => {
+      const real = await route.fetch();
+      const page = await real.json().catch(() => null);
+      listed.push(real.status());
+      const items = [{ ...order, wallet_problem: problem }, ...(page?.items ?? [])];
+      await route.fulfill({ response: real, json: { ...page, items } });
+    });
+    const section = admin.getByRole("region", { name: "Orders needing attention" });
+    await section.getByRole("button", { name: "Refresh", exact: true }).click();
+    const stuck = section.locator(`[data-testid="attention"] > li[data-order-id="${order.order_id}"]`);
+    await stuck.getByTestId("wallet-problem").filter({ hasText: problem }).waitFor({ timeout: 15_000 });
+    check(listed.length > 0 && listed.every((status) => status === 200), `GET /v1/admin/orders/attention answered ${listed.join(", ")}`);
+    await stuck.getByText("$15.00").first().waitFor();
+    // Buyer and seller by their usernames, linked to their profiles.
+    await stuck.getByRole("link", { name: `@${reporter}` }).waitFor({ timeout: 15_000 });
+    await stuck.getByRole("link", { name: `@${handle}` }).waitFor({ timeout: 15_000 });
+    const retry = stuck.getByRole("form", { name: "Retry wallet step" });
+    const note = retry.getByLabel("What was fixed (kept with the retry)");
+    await note.fill("   ");
+    await retry.getByRole("button", { name: "Retry wallet step" }).click();
+    const noteError = retry.locator('.field-error[data-field="note"]');
+    await noteError.waitFor({ timeout: 15_000 });
+    check((await note.getAttribute("aria-invalid")) === "true", "the note field is marked invalid");
+    check((await note.getAttribute("aria-describedby")) === (await noteError.getAttribute("id")), "the error describes the note");
+    await stuck.scrollIntoViewIfNeeded();
+    await admin.screenshot({ path: join(shots, `admin-attention-error-${kind}.png`), fullPage: true });
+    await note.fill("The wallet accepts commerce's escrow calls again");
+    await retry.getByRole("button", { name: "Retry wallet step" }).click();
+    await stuck.getByText("Nothing to retry: the problem was already cleared.").waitFor({ timeout: 15_000 });
+    check((await stuck.getByRole("form", { name: "Retry wallet step" }).count()) === 0, "the retry form is gone once nothing is left to retry");
+    await admin.unroute(isAttention);
     check(errors.length === 0, `page errors: ${errors.join("; ")}`);
   } finally {
     await Promise.all(contexts.map((c) => c.close()));

@@ -16,9 +16,14 @@
 //    the seller sees the order, waits out the buyer's hold (1 minute on
 //    the test platform), ships it (a blank carrier shows the `carrier`
 //    error) and the buyer sees the tracking number and confirms delivery;
-//    a brand creates and publishes a marketplace campaign (a blank title
-//    shows the `title` error), finds the seller in the creator search and
-//    invites them.
+//    the buyer asks for a return, which the seller rejects, then approves;
+//    the seller refunds $2 more from /sell (a blank reason shows the
+//    `reason` error by its field), then everything left: the order is
+//    refunded; a brand creates and publishes a marketplace campaign (a blank
+//    title shows the `title` error), finds the seller in the creator search
+//    and invites them; the brand writes in the collaboration's messages (a
+//    blank message shows the `body` error), the seller reads it in the
+//    studio and answers, and the brand sees the answer.
 import { join } from "node:path";
 
 import { ADMIN, base, check, must, shots, signUp, unique, VIEWPORTS } from "./lib.mjs";
@@ -303,8 +308,30 @@ export async function shopSale(browser, kind) {
     await answer.getByRole("button", { name: "Approve return" }).click();
     await sold.getByTestId("return").filter({ hasText: "approved: refunded" }).waitFor({ timeout: 15_000 });
     await seller.screenshot({ path: join(shots, `shop-return-${kind}.png`), fullPage: true });
-    const refunded = await must(buyer, "GET", `/v1/orders/${await red.getAttribute("data-order-id")}`);
+    const redId = await red.getAttribute("data-order-id");
+    const refunded = await must(buyer, "GET", `/v1/orders/${redId}`);
     check(refunded.refunded_cents === 500, `the buyer got $5 back: ${refunded.refunded_cents}`);
+
+    // The seller refunds $2 more (a blank reason is refused by its field), then everything left: refunded.
+    const refund = sold.getByRole("form", { name: "Refund", exact: true });
+    const refundReason = refund.getByLabel("Reason (the buyer sees it)");
+    await refund.getByLabel(/^Amount to refund/).fill("2");
+    await refund.getByRole("button", { name: "Refund", exact: true }).click();
+    await fieldError(refund, "reason", refundReason);
+    await seller.screenshot({ path: join(shots, `shop-refund-error-${kind}.png`), fullPage: true });
+    await refundReason.fill("Sorry about the chipped handle");
+    await refund.getByRole("button", { name: "Refund", exact: true }).click();
+    await sold.getByText("Refunded: $7.00 of $27.00 in all.").waitFor({ timeout: 15_000 });
+    await sold.getByTestId("refunded").filter({ hasText: "$7.00 refunded" }).waitFor();
+    await refund.getByLabel(/^Amount to refund/).fill("");
+    await refundReason.fill("Returned in full");
+    await refund.getByRole("button", { name: "Refund", exact: true }).click();
+    await sold.getByTestId("order-status").filter({ hasText: "Refunded" }).waitFor({ timeout: 15_000 });
+    await sold.getByText("Refunded: $27.00 of $27.00 in all.").waitFor();
+    const all = await must(buyer, "GET", `/v1/orders/${redId}`);
+    check(all.refunded_cents === 2700 && all.status === "refunded", `the buyer got everything back: ${all.refunded_cents}, ${all.status}`);
+    await buyer.getByRole("button", { name: "Refresh", exact: true }).click();
+    await red.getByTestId("refunded").filter({ hasText: "$27.00 refunded" }).waitFor({ timeout: 15_000 });
 
     // A brand creates and publishes a marketplace campaign (a blank title is refused by its field),
     // finds the seller (now a listed creator) in the creator search and invites them.
@@ -340,6 +367,36 @@ export async function shopSale(browser, kind) {
       await mine.getByRole("button", { name: "Collaborations" }).click();
       await mine.locator("li[data-collaboration-id]").getByText("invited").waitFor({ timeout: 15_000 });
       await brand.screenshot({ path: join(shots, `ads-marketplace-${kind}.png`), fullPage: true });
+
+      // The brand writes in the collaboration's messages (a blank one is refused by its field); the seller,
+      // a creator, reads it in the studio and answers; the brand sees the answer.
+      const collab = mine.locator("li[data-collaboration-id]").first();
+      const collabId = await collab.getAttribute("data-collaboration-id");
+      await collab.getByRole("button", { name: "Messages", exact: true }).click();
+      const thread = collab.getByTestId("thread");
+      await thread.getByText("No messages yet.").waitFor({ timeout: 15_000 });
+      const say = thread.getByRole("form", { name: "Send", exact: true });
+      await say.getByRole("button", { name: "Send", exact: true }).click();
+      await fieldError(say, "body", say.getByLabel("Message", { exact: true }));
+      await say.getByLabel("Message", { exact: true }).fill("Could you post it by Friday?");
+      await say.getByRole("button", { name: "Send", exact: true }).click();
+      await thread.locator('li[data-mine="true"]').filter({ hasText: "Could you post it by Friday?" }).getByText("You", { exact: true }).waitFor({ timeout: 15_000 });
+      check((await say.locator(".field-error").count()) === 0, "the body error is gone after a good message");
+      await seller.goto(`${base}/studio/marketplace`);
+      const card = seller.locator(`[data-collaboration-id="${collabId}"]`);
+      await card.getByRole("button", { name: "Messages", exact: true }).click({ timeout: 15_000 });
+      const theirs = card.getByTestId("thread");
+      await theirs.locator('li[data-mine="false"]').filter({ hasText: "Could you post it by Friday?" }).getByText("The brand").waitFor({ timeout: 15_000 });
+      const answer = theirs.getByRole("form", { name: "Send", exact: true });
+      await answer.getByLabel("Message", { exact: true }).fill("Friday works for me.");
+      await answer.getByRole("button", { name: "Send", exact: true }).click();
+      await theirs.locator('li[data-mine="true"]').filter({ hasText: "Friday works for me." }).waitFor({ timeout: 15_000 });
+      await card.scrollIntoViewIfNeeded();
+      await seller.screenshot({ path: join(shots, `studio-messages-${kind}.png`), fullPage: true });
+      await thread.getByRole("button", { name: "Refresh messages" }).click();
+      await thread.locator('li[data-mine="false"]').filter({ hasText: "Friday works for me." }).getByText("The creator").waitFor({ timeout: 15_000 });
+      await collab.scrollIntoViewIfNeeded();
+      await brand.screenshot({ path: join(shots, `ads-messages-${kind}.png`), fullPage: true });
     } finally {
       await brand.context().close();
     }

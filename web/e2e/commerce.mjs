@@ -8,7 +8,11 @@
 // on the video in their Following feed, opens the product (recorded as the
 // creator's referral), and its page lists the creator's video under
 // "Featured in". The seller then withdraws the invitation and the creator's
-// showcase loses the product.
+// showcase loses the product. Last, the seller manages the product from
+// /sell: Stock refuses 0 units by the `units` field and adds 5; removing
+// more than there is is refused by the same field; Edit refuses a blank
+// title by its field, then saves version 2 (a new price, a new option),
+// off sale until an admin approves it.
 import { join } from "node:path";
 
 import { ADMIN, base, check, must, shots, signUp, unique, VIEWPORTS } from "./lib.mjs";
@@ -138,6 +142,62 @@ export async function shopInvitations(browser, kind) {
     await creator.reload();
     await creator.getByTestId("invitations").locator(`li[data-product-id="${product.product_id}"][data-status="withdrawn"]`).waitFor({ timeout: 15_000 });
     await creator.getByText("Your showcase is empty.").waitFor({ timeout: 15_000 });
+
+    // The seller sets the option's stock: 0 units is refused by the field, 5 more makes 25; removing 30
+    // is refused (OUT_OF_STOCK) by the same field and the stock stays.
+    const row = seller.getByTestId("seller-products").locator(`li[data-product-id="${product.product_id}"]`);
+    await row.getByRole("button", { name: "Stock", exact: true }).click({ timeout: 15_000 });
+    const stock = row.getByRole("form", { name: "Stock of Blue" });
+    const units = stock.getByLabel("Units", { exact: true });
+    await units.fill("0");
+    await stock.getByRole("button", { name: "Update stock" }).click();
+    const unitsError = stock.locator('.field-error[data-field="units"]');
+    await unitsError.waitFor({ timeout: 15_000 });
+    check((await units.getAttribute("aria-invalid")) === "true", "the units field is marked invalid");
+    check((await units.getAttribute("aria-describedby")) === (await unitsError.getAttribute("id")), "the error describes the units");
+    await seller.screenshot({ path: join(shots, `shop-stock-error-${kind}.png`), fullPage: true });
+    await units.fill("5");
+    await stock.getByRole("button", { name: "Update stock" }).click();
+    await stock.getByText("Blue: 25 in stock.").waitFor({ timeout: 15_000 });
+    await stock.getByTestId("sku-stock").filter({ hasText: "25 in stock" }).waitFor();
+    await stock.getByLabel("Change", { exact: true }).selectOption("remove");
+    await units.fill("30");
+    await stock.getByRole("button", { name: "Update stock" }).click();
+    await unitsError.waitFor({ timeout: 15_000 });
+    const kept = await must(seller, "GET", `/v1/products/${product.product_id}`);
+    check(kept.skus[0]?.stock === 25, `the stock after a refused removal: ${kept.skus[0]?.stock}`);
+
+    // The seller edits the product: a blank title is refused by its field; then a new title, a new price
+    // and a new option make version 2, waiting for review.
+    await row.getByRole("button", { name: "Edit", exact: true }).click();
+    const edit = row.getByRole("form", { name: "Edit product" });
+    const titleField = edit.getByLabel("Product title");
+    await titleField.fill("");
+    await edit.getByRole("button", { name: "Save and submit for review" }).click();
+    await edit.locator('.field-error[data-field="title"]').waitFor({ timeout: 15_000 });
+    check((await titleField.getAttribute("aria-invalid")) === "true", "the title field is marked invalid");
+    await seller.screenshot({ path: join(shots, `shop-edit-error-${kind}.png`), fullPage: true });
+    const newTitle = `${title} (large)`;
+    await titleField.fill(newTitle);
+    await edit.getByRole("group", { name: "Option 1" }).getByLabel("Price (USD)").fill("26");
+    await edit.getByRole("button", { name: "Add an option" }).click();
+    const green = edit.getByRole("group", { name: "Option 2" });
+    await green.getByLabel("Option name (e.g. size or colour)").fill("Green");
+    await green.getByLabel("Price (USD)").fill("26");
+    await green.getByLabel("Stock").fill("4");
+    await edit.getByRole("button", { name: "Save and submit for review" }).click();
+    await row.getByText("Version 2 submitted: it goes on sale once an admin approves it.").waitFor({ timeout: 15_000 });
+    await row.getByText("pending review").waitFor({ timeout: 15_000 });
+    await row.getByTestId("product-line").filter({ hasText: "version 2" }).waitFor({ timeout: 15_000 });
+    await row.scrollIntoViewIfNeeded();
+    await seller.screenshot({ path: join(shots, `shop-edited-${kind}.png`), fullPage: true });
+    const v2 = await must(seller, "GET", `/v1/products/${product.product_id}`);
+    const blue = v2.skus.find((s) => s.name === "Blue");
+    const added = v2.skus.find((s) => s.name === "Green");
+    check(
+      v2.version === 2 && v2.status === "pending_review" && v2.title === newTitle && blue?.price_cents === 2600 && blue?.stock === 25 && added?.stock === 4,
+      `version 2: ${JSON.stringify(v2)}`,
+    );
     check(errors.length === 0, `page errors: ${errors.join("; ")}`);
   } finally {
     await Promise.all(contexts.map((c) => c.close()));

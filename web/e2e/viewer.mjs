@@ -11,14 +11,18 @@
 //  - hashtag pages and Discover; a creator's upload plays in a follower's
 //    feed; a viewer gifts in a LIVE room; an advertiser's ad reaches its
 //    targeted viewer and its report (e2e/scenarios.mjs);
-//  - an admin takes down a reported video, approves a payout and runs the
-//    wallet's reconcile (e2e/admin.mjs);
+//  - an admin takes down a reported video, approves a payout, runs the
+//    wallet's reconcile and retries an order's wallet step (a blank note
+//    shows its field error) (e2e/admin.mjs);
 //  - a viewer filters a keyword out of For You; a creator uses the studio's
 //    analytics, earnings, marketplace and shop sections (e2e/creator.mjs);
 //  - LIVE shopping: bag, pin, auction bids over SSE (a maximum above the
 //    card hold refused by its field, a proxy bid), a flash sale (e2e/live-shop.mjs);
+//  - a seller sells, ships and refunds (e2e/biz.mjs), with a brand and the
+//    seller writing in a collaboration's messages;
 //  - a seller invites a creator to feature a product, the creator accepts
-//    and anchors it to a video, a follower opens it from the video (e2e/commerce.mjs).
+//    and anchors it to a video, a follower opens it from the video; the
+//    seller sets the product's stock and edits it (e2e/commerce.mjs).
 // Screenshots go to $SCREENSHOTS (docs/screenshots). Ends with the plain
 // "N passed, N failed" line.
 import { join } from "node:path";
@@ -172,7 +176,7 @@ try {
     await test(`${kind}: an advertiser's campaign is served as Sponsored to a targeted viewer and reported`, () =>
       advertiser(browser, kind),
     );
-    await test(`${kind}: an admin takes down a reported video, approves a payout and sees the ledger balanced`, () =>
+    await test(`${kind}: an admin takes down a reported video, approves a payout, sees the ledger balanced and retries an order's wallet step (a blank note shows its field error)`, () =>
       adminApp(browser, kind),
     );
     await test(`${kind}: a viewer's keyword filter takes its videos out of For You`, () => keywordFilter(browser, kind));
@@ -183,13 +187,13 @@ try {
     await test(`${kind}: an advertiser manages a campaign and books a TopView; bad ad group and TopView input shows field errors`, () =>
       advertiserTopView(browser, kind),
     );
-    await test(`${kind}: a seller lists a product, an admin approves it, a buyer buys it, the seller ships it`, () =>
+    await test(`${kind}: a seller lists a product, an admin approves it, a buyer buys it, the seller ships and refunds it (a blank reason shows its field error); a brand and the seller exchange collaboration messages (a blank one shows its field error)`, () =>
       shopSale(browser, kind),
     );
     await test(`${kind}: a LIVE host pins a product and runs an auction and a flash sale; a viewer bids live and buys`, () =>
       liveShopping(browser, kind),
     );
-    await test(`${kind}: a seller invites a creator at a commission (a bad rate shows its field error); the creator accepts and anchors the product to a video a follower opens it from`, () =>
+    await test(`${kind}: a seller invites a creator at a commission (a bad rate shows its field error); the creator accepts and anchors the product to a video a follower opens it from; the seller sets stock and edits the product (0 units and a blank title show their field errors)`, () =>
       shopInvitations(browser, kind),
     );
   }
