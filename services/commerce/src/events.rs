@@ -19,17 +19,30 @@ pub async fn emit(
     outbox::enqueue(tx, event(key, encode(at, payload))).await
 }
 
-/// [`emit`] without the NOTIFY, for checkouts (NOTIFY holds a cluster-wide
-/// lock through each commit's WAL flush, serialising every checkout's
-/// commit): wake the relay with `CommerceService::relay_wake` after the
-/// commit (other replicas' rows are found by the relay's poll).
-pub async fn emit_quietly(
-    tx: &mut PgConnection,
-    key: &str,
-    at: chrono::DateTime<chrono::Utc>,
-    payload: Payload,
-) -> Result<(), sqlx::Error> {
-    outbox::enqueue_quietly(tx, event(key, encode(at, payload))).await
+/// An event's outbox row, for a statement that writes it beside the rows
+/// it describes. Written without NOTIFY, for checkouts (NOTIFY holds a
+/// cluster-wide lock through each commit's WAL flush, serialising every
+/// checkout's commit): wake the relay with `CommerceService::relay_wake`
+/// after the commit (other replicas' rows are found by the relay's poll).
+pub struct OutboxRow {
+    pub event_id: uuid::Uuid,
+    pub topic: &'static str,
+    pub key: String,
+    pub event_type: &'static str,
+    pub payload: Vec<u8>,
+    pub headers: serde_json::Value,
+}
+
+pub fn outbox_row(key: &str, at: chrono::DateTime<chrono::Utc>, payload: Payload) -> OutboxRow {
+    let (event_id, payload) = encode(at, payload);
+    OutboxRow {
+        event_id,
+        topic: topics::COMMERCE,
+        key: key.to_owned(),
+        event_type: EVENT_TYPE,
+        payload,
+        headers: outbox::trace_headers(),
+    }
 }
 
 fn encode(at: chrono::DateTime<chrono::Utc>, payload: Payload) -> (uuid::Uuid, Vec<u8>) {

@@ -475,7 +475,7 @@ impl CommerceService {
         }
         let order_id = loop_platform::ids::new_id();
         let mut tx = self.pool.begin().await?;
-        self.lock_unpaid_cap(&mut tx, me).await?;
+        self.lock_buyer(&mut tx, me).await?;
         let units: Option<i32> = sqlx::query_scalar(
             "INSERT INTO flash_buyers (sale_id, buyer_id, units) VALUES ($1, $2, $3) \
              ON CONFLICT (sale_id, buyer_id) DO UPDATE SET units = flash_buyers.units + EXCLUDED.units \
@@ -513,7 +513,9 @@ impl CommerceService {
             quantity,
             affiliate_rate_bps: rate,
         }];
-        let affiliate = self.attribute(&mut tx, me, seller, now, &mut items).await?;
+        let affiliate = self
+            .cap_and_attribute(&mut tx, me, seller, now, &mut items)
+            .await?;
         let inserted = insert_order(
             &mut tx,
             &NewOrder {
@@ -526,12 +528,13 @@ impl CommerceService {
                 now,
                 affiliate,
                 origin: Some((pb::ReferralSource::Live as i16, sale.room_id.to_string())),
+                flash_sale: Some(sale_id),
                 items: &items,
             },
         )
         .await;
         match inserted {
-            Ok(()) => {}
+            Ok(_) => {}
             Err(err) if loop_platform::error::is_unique_violation(&err, None) => {
                 drop(tx);
                 return match self.placed(me, &req.idempotency_key, &body_hash).await? {
@@ -544,11 +547,6 @@ impl CommerceService {
             }
             Err(err) => return Err(err.into()),
         }
-        sqlx::query("UPDATE orders SET flash_sale_id = $2 WHERE order_id = $1")
-            .bind(order_id)
-            .bind(sale_id)
-            .execute(&mut *tx)
-            .await?;
         // Last, so the hot row stays locked only until the commit.
         let taken: Option<i32> = sqlx::query_scalar(
             "UPDATE flash_sales SET remaining = remaining - $2 \

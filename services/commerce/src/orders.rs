@@ -72,7 +72,7 @@ const ORDER_COLUMNS: &str = "order_id, shop_id, seller_id, buyer_id, status, tot
 pub const MAX_REFUND_CENTS: i64 = 100_000_000_000;
 
 #[derive(sqlx::FromRow)]
-struct ItemRow {
+pub(crate) struct ItemRow {
     product_id: Uuid,
     product_version: i32,
     sku_id: Uuid,
@@ -362,15 +362,10 @@ impl CommerceService {
                 ..req.clone()
             },
         );
-        if let Some(order) = self.placed(me, &req.idempotency_key, &body_hash).await? {
-            return Ok(pb::PlaceOrderResponse { order: Some(order) });
-        }
-        let seller: Option<Uuid> =
-            sqlx::query_scalar("SELECT seller_id FROM shops WHERE shop_id = $1")
-                .bind(shop)
-                .fetch_optional(&self.pool)
-                .await?;
-        let seller = seller.ok_or_else(|| CommerceError::not_found("shop not found (shop_id)"))?;
+        // A repeat of a placed order is found when its insert collides with
+        // the key (or, if the repeat is refused first, by the lookup below):
+        // the happy path makes no lookup of its own.
+        let seller = self.seller_of_shop(shop).await?;
         if seller == me {
             return Err(CommerceError::rule(
                 Reason::SelfPurchase,
@@ -379,87 +374,126 @@ impl CommerceService {
         }
         // Lock SKU rows in one global order so checkouts never deadlock.
         lines.sort_by_key(|(_, sku, _)| *sku);
+        match self
+            .checkout(me, shop, seller, &lines, &req.idempotency_key, &body_hash)
+            .await
+        {
+            Ok(order) => Ok(pb::PlaceOrderResponse { order: Some(order) }),
+            Err(refused) if refused.is_state_dependent() => {
+                // Perhaps refused because this key's order holds the stock or
+                // the unpaid slot: then that order is the answer.
+                match self.placed(me, &req.idempotency_key, &body_hash).await {
+                    Ok(Some(order)) => Ok(pb::PlaceOrderResponse { order: Some(order) }),
+                    Err(reused) if reused.reason() == Some(Reason::IdempotencyKeyReused) => {
+                        Err(reused)
+                    }
+                    _ => Err(refused),
+                }
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    /// One checkout in six round trips (BEGIN; the buyer's lock and the
+    /// lines; the unpaid cap and attribution; the order, its lines and its
+    /// event; each line's units; COMMIT): on one hot SKU every statement
+    /// costs the database a wake-up, so statements are combined where their
+    /// order allows.
+    async fn checkout(
+        &self,
+        me: Uuid,
+        shop: Uuid,
+        seller: Uuid,
+        lines: &[(usize, Uuid, i64)],
+        key: &str,
+        body_hash: &[u8],
+    ) -> CommerceResult<pb::Order> {
         let now = self.clock.now();
         let order_id = loop_platform::ids::new_id();
         let mut tx = self.pool.begin().await?;
-        self.lock_unpaid_cap(&mut tx, me).await?;
-        let mut items = Vec::with_capacity(lines.len());
-        for (i, sku, quantity) in &lines {
-            items.push(reserve(&mut tx, shop, *i, *sku, *quantity).await?);
-        }
-        let affiliate = self.attribute(&mut tx, me, seller, now, &mut items).await?;
-        let inserted = insert_order(
+        let mut items = reserve(&mut tx, me, shop, lines).await?;
+        let affiliate = self
+            .cap_and_attribute(&mut tx, me, seller, now, &mut items)
+            .await?;
+        let row = match insert_order(
             &mut tx,
             &NewOrder {
                 order_id,
                 shop,
                 seller,
                 buyer: me,
-                key: &req.idempotency_key,
-                body_hash: &body_hash,
+                key,
+                body_hash,
                 now,
                 affiliate,
                 origin: None,
+                flash_sale: None,
                 items: &items,
             },
         )
-        .await;
-        match inserted {
-            Ok(()) => {}
+        .await
+        {
+            Ok(row) => row,
             Err(err) if loop_platform::error::is_unique_violation(&err, None) => {
                 // A concurrent duplicate committed first: it holds the stock.
                 drop(tx);
-                return match self.placed(me, &req.idempotency_key, &body_hash).await? {
-                    Some(order) => Ok(pb::PlaceOrderResponse { order: Some(order) }),
+                return match self.placed(me, key, body_hash).await? {
+                    Some(order) => Ok(order),
                     None => Err(unavailable("retry the order")),
                 };
             }
             Err(err) => return Err(err.into()),
-        }
+        };
         // The units last: each hot SKU row stays locked only until the commit.
+        // Few checkouts of this process queue on a row's lock at once (the
+        // rest wait here, cheaply): a convoy of waiters on one row costs the
+        // database more than it serves.
+        let mut turns = Vec::with_capacity(lines.len());
+        for (_, sku, _) in lines {
+            turns.push(self.hot_rows.turn(*sku).await);
+        }
         for ((i, sku, quantity), item) in lines.iter().zip(&items) {
             take(&mut tx, *i, *sku, *quantity, item.unit_price_cents).await?;
         }
         tx.commit().await?;
+        drop(turns);
         self.relay_wake.notify_one();
         count(Status::Unpaid);
-        Ok(pb::PlaceOrderResponse {
-            order: Some(self.order(order_id).await?),
-        })
+        Ok(self.proto_of(row, items.into_iter().map(ItemRow::from).collect(), None))
     }
 
-    /// Takes the buyer's checkout lock and refuses a checkout past the cap
-    /// on unpaid orders: one buyer's checkouts run one at a time, so the
-    /// cap holds under concurrency (taken before any SKU lock: no cycles).
-    pub(crate) async fn lock_unpaid_cap(
+    /// The seller of `shop` (a shop's seller never changes: cached).
+    pub(crate) async fn seller_of_shop(&self, shop: Uuid) -> CommerceResult<Uuid> {
+        if let Some(seller) = self.shop_sellers.get(&shop) {
+            return Ok(seller);
+        }
+        let seller: Option<Uuid> =
+            sqlx::query_scalar("SELECT seller_id FROM shops WHERE shop_id = $1")
+                .bind(shop)
+                .fetch_optional(&self.pool)
+                .await?;
+        let seller = seller.ok_or_else(|| CommerceError::not_found("shop not found (shop_id)"))?;
+        self.shop_sellers.insert(shop, seller);
+        Ok(seller)
+    }
+
+    /// Takes the buyer's checkout lock (see [`BUYER_LOCK`]).
+    pub(crate) async fn lock_buyer(
         &self,
         tx: &mut PgConnection,
         buyer: Uuid,
     ) -> CommerceResult<()> {
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 16))")
+        sqlx::query(&format!("SELECT {BUYER_LOCK}"))
             .bind(buyer.to_string())
             .execute(&mut *tx)
             .await?;
-        let unpaid: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM orders WHERE buyer_id = $1 AND status IN ($2, $3)",
-        )
-        .bind(buyer)
-        .bind(Status::Unpaid.id())
-        .bind(Status::Paying.id())
-        .fetch_one(&mut *tx)
-        .await?;
-        let cap = self.config.orders.max_unpaid_per_buyer;
-        if unpaid >= cap {
-            return Err(CommerceError::rule(
-                Reason::TooManyUnpaidOrders,
-                format!(
-                    "you have {unpaid} unpaid orders (at most {cap} at once, each holds stock): pay or cancel one first"
-                ),
-            ));
-        }
         Ok(())
     }
 
+    /// In one statement, after the buyer's lock is held (a later statement,
+    /// so it sees every checkout of the buyer that committed before): the
+    /// cap on unpaid orders, refused past it, and attribution.
+    ///
     /// Attribution, server-side: the creator of the buyer's last recorded
     /// visit (RecordReferral: checked to feature the product) within the
     /// window to a product of this checkout that earns that creator a
@@ -467,7 +501,7 @@ impl CommerceService {
     /// invitation (then at the invited rate). Lines of products that
     /// creator did not refer earn nothing; `None` (and every line's rate 0)
     /// when nothing is attributed. Never the buyer or the seller.
-    pub(crate) async fn attribute(
+    pub(crate) async fn cap_and_attribute(
         &self,
         tx: &mut PgConnection,
         buyer: Uuid,
@@ -477,15 +511,28 @@ impl CommerceService {
     ) -> CommerceResult<Option<Attribution>> {
         let products: Vec<Uuid> = items.iter().map(|i| i.product_id).collect();
         let since = now - chrono::Duration::hours(self.config.orders.attribution_window_hours);
-        let visits: Vec<(Uuid, Uuid, i16, String, i32)> = sqlx::query_as(
-            "SELECT r.creator_id, r.product_id, r.source, r.source_id, \
-                    COALESCE(i.rate_bps, p.affiliate_rate_bps) AS rate \
-             FROM referrals r JOIN products p ON p.product_id = r.product_id \
-             LEFT JOIN invitations i ON i.product_id = r.product_id AND i.creator_id = r.creator_id AND i.status = $6 \
-             WHERE r.buyer_id = $1 AND r.product_id = ANY($2) AND r.visited_at > $3 AND r.visited_at <= $4 \
-             AND r.creator_id <> $1 AND r.creator_id <> $5 \
-             AND COALESCE(i.rate_bps, p.affiliate_rate_bps) > 0 \
-             ORDER BY r.visited_at DESC, r.creator_id",
+        // One row per visit, or one row of NULLs when there is none; the
+        // unpaid count on every row.
+        type Visit = (
+            i64,
+            Option<Uuid>,
+            Option<Uuid>,
+            Option<i16>,
+            Option<String>,
+            Option<i32>,
+        );
+        let rows: Vec<Visit> = sqlx::query_as(
+            "SELECT c.unpaid, v.creator_id, v.product_id, v.source, v.source_id, v.rate \
+             FROM (SELECT count(*) AS unpaid FROM orders WHERE buyer_id = $1 AND status IN ($7, $8)) c \
+             LEFT JOIN LATERAL ( \
+               SELECT r.creator_id, r.product_id, r.source, r.source_id, r.visited_at, \
+                      COALESCE(i.rate_bps, p.affiliate_rate_bps) AS rate \
+               FROM referrals r JOIN products p ON p.product_id = r.product_id \
+               LEFT JOIN invitations i ON i.product_id = r.product_id AND i.creator_id = r.creator_id AND i.status = $6 \
+               WHERE r.buyer_id = $1 AND r.product_id = ANY($2) AND r.visited_at > $3 AND r.visited_at <= $4 \
+               AND r.creator_id <> $1 AND r.creator_id <> $5 \
+               AND COALESCE(i.rate_bps, p.affiliate_rate_bps) > 0) v ON true \
+             ORDER BY v.visited_at DESC, v.creator_id",
         )
         .bind(buyer)
         .bind(&products)
@@ -493,8 +540,26 @@ impl CommerceService {
         .bind(now)
         .bind(seller)
         .bind(crate::invitations::ACCEPTED)
+        .bind(Status::Unpaid.id())
+        .bind(Status::Paying.id())
         .fetch_all(&mut *tx)
         .await?;
+        let unpaid = rows.first().map_or(0, |r| r.0);
+        let cap = self.config.orders.max_unpaid_per_buyer;
+        if unpaid >= cap {
+            return Err(CommerceError::rule(
+                Reason::TooManyUnpaidOrders,
+                format!(
+                    "you have {unpaid} unpaid orders (at most {cap} at once, each holds stock): pay or cancel one first"
+                ),
+            ));
+        }
+        let visits: Vec<(Uuid, Uuid, i16, String, i32)> = rows
+            .into_iter()
+            .filter_map(|(_, c, p, source, source_id, rate)| {
+                Some((c?, p?, source?, source_id?, rate?))
+            })
+            .collect();
         let last = visits
             .first()
             .map(|(c, _, source, source_id, _)| Attribution {
@@ -1561,14 +1626,25 @@ impl CommerceService {
         .bind(o.order_id)
         .fetch_all(&self.pool)
         .await?;
-        let ts = |t: Option<DateTime<Utc>>| loop_platform::time::opt_timestamp(t);
-        let status = machine::effective(o.status(), &self.times(&o, self.clock.now()));
         let return_request = if o.delivered_at.is_some() {
             crate::returns::latest(&self.pool, o.order_id).await?
         } else {
             None
         };
-        Ok(pb::Order {
+        Ok(self.proto_of(o, items, return_request))
+    }
+
+    /// An order as clients see it, from its row, its lines and its latest
+    /// return request.
+    fn proto_of(
+        &self,
+        o: OrderRow,
+        items: Vec<ItemRow>,
+        return_request: Option<pb::ReturnRequest>,
+    ) -> pb::Order {
+        let ts = |t: Option<DateTime<Utc>>| loop_platform::time::opt_timestamp(t);
+        let status = machine::effective(o.status(), &self.times(&o, self.clock.now()));
+        pb::Order {
             return_request,
             order_id: o.order_id.to_string(),
             shop_id: o.shop_id.to_string(),
@@ -1623,7 +1699,7 @@ impl CommerceService {
             delivered_at: ts(o.delivered_at),
             settle_at: ts(o.settle_at),
             closed_at: ts(o.closed_at),
-        })
+        }
     }
 }
 
@@ -1670,6 +1746,21 @@ pub(crate) struct Reserved {
     pub affiliate_rate_bps: i32,
 }
 
+impl From<Reserved> for ItemRow {
+    fn from(r: Reserved) -> Self {
+        Self {
+            product_id: r.product_id,
+            product_version: r.product_version,
+            sku_id: r.sku_id,
+            title: r.title,
+            sku_name: r.sku_name,
+            unit_price_cents: r.unit_price_cents,
+            quantity: r.quantity,
+            affiliate_rate_bps: r.affiliate_rate_bps,
+        }
+    }
+}
+
 /// A new UNPAID order with its reserved lines.
 pub(crate) struct NewOrder<'a> {
     pub order_id: Uuid,
@@ -1683,25 +1774,56 @@ pub(crate) struct NewOrder<'a> {
     /// Where the order was placed when no affiliate's visit says so (a LIVE
     /// sale: `ReferralSource::Live` and the room), for the ranker.
     pub origin: Option<(i16, String)>,
+    /// The flash sale the order was bought in.
+    pub flash_sale: Option<Uuid>,
     pub items: &'a [Reserved],
 }
 
 /// Writes the order, its lines and its `OrderPlaced` in the checkout's
-/// transaction (quietly: the caller wakes the relay after its commit). A
-/// unique violation is a concurrent duplicate of the key.
+/// transaction with one statement (quietly: the caller wakes the relay
+/// after its commit) and returns the order as stored. A unique violation
+/// is a concurrent duplicate of the key.
 pub(crate) async fn insert_order(
     tx: &mut PgConnection,
     o: &NewOrder<'_>,
-) -> Result<(), sqlx::Error> {
+) -> Result<OrderRow, sqlx::Error> {
     let total: i64 = o
         .items
         .iter()
         .map(|it| it.unit_price_cents * i64::from(it.quantity))
         .sum();
-    sqlx::query(
-        "INSERT INTO orders (order_id, shop_id, seller_id, buyer_id, status, total_cents, place_key, place_hash, created_at, affiliate_id, source, source_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-    )
+    let event = events::outbox_row(
+        &o.order_id.to_string(),
+        o.now,
+        ev::commerce_event::Payload::OrderPlaced(ev::OrderPlaced {
+            order_id: o.order_id.to_string(),
+            shop_id: o.shop.to_string(),
+            seller_id: o.seller.to_string(),
+            buyer_id: o.buyer.to_string(),
+            total_cents: total,
+            units: o
+                .items
+                .iter()
+                .map(|i| u32::try_from(i.quantity).unwrap_or(0))
+                .sum(),
+        }),
+    );
+    let its = o.items;
+    sqlx::query_as::<_, OrderRow>(&format!(
+        "WITH o AS ( \
+           INSERT INTO orders (order_id, shop_id, seller_id, buyer_id, status, total_cents, place_key, place_hash, created_at, affiliate_id, source, source_id, flash_sale_id) \
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING {ORDER_COLUMNS}), \
+         i AS ( \
+           INSERT INTO order_items (order_id, idx, product_id, product_version, sku_id, title, sku_name, unit_price_cents, quantity, affiliate_rate_bps) \
+           SELECT $1, t.idx - 1, t.product_id, t.product_version, t.sku_id, t.title, t.sku_name, t.unit_price_cents, t.quantity, t.rate \
+           FROM unnest($14::uuid[], $15::int[], $16::uuid[], $17::text[], $18::text[], $19::bigint[], $20::int[], $21::int[]) \
+             WITH ORDINALITY AS t(product_id, product_version, sku_id, title, sku_name, unit_price_cents, quantity, rate, idx) \
+           WHERE EXISTS (SELECT 1 FROM o)), \
+         e AS ( \
+           INSERT INTO outbox (event_id, topic, msg_key, event_type, payload, headers) \
+           SELECT $22, $23, $24, $25, $26, $27 WHERE EXISTS (SELECT 1 FROM o)) \
+         SELECT * FROM o"
+    ))
     .bind(o.order_id)
     .bind(o.shop)
     .bind(o.seller)
@@ -1720,43 +1842,22 @@ pub(crate) async fn insert_order(
         || o.origin.as_ref().map_or("", |(_, id)| id.as_str()),
         |a| a.source_id.as_str(),
     ))
-    .execute(&mut *tx)
-    .await?;
-    for (idx, it) in o.items.iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO order_items (order_id, idx, product_id, product_version, sku_id, title, sku_name, unit_price_cents, quantity, affiliate_rate_bps) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(o.order_id)
-        .bind(i16::try_from(idx).unwrap_or(0))
-        .bind(it.product_id)
-        .bind(it.product_version)
-        .bind(it.sku_id)
-        .bind(&it.title)
-        .bind(&it.sku_name)
-        .bind(it.unit_price_cents)
-        .bind(it.quantity)
-        .bind(it.affiliate_rate_bps)
-        .execute(&mut *tx)
-        .await?;
-    }
-    events::emit_quietly(
-        tx,
-        &o.order_id.to_string(),
-        o.now,
-        ev::commerce_event::Payload::OrderPlaced(ev::OrderPlaced {
-            order_id: o.order_id.to_string(),
-            shop_id: o.shop.to_string(),
-            seller_id: o.seller.to_string(),
-            buyer_id: o.buyer.to_string(),
-            total_cents: total,
-            units: o
-                .items
-                .iter()
-                .map(|i| u32::try_from(i.quantity).unwrap_or(0))
-                .sum(),
-        }),
-    )
+    .bind(o.flash_sale)
+    .bind(its.iter().map(|i| i.product_id).collect::<Vec<_>>())
+    .bind(its.iter().map(|i| i.product_version).collect::<Vec<_>>())
+    .bind(its.iter().map(|i| i.sku_id).collect::<Vec<_>>())
+    .bind(its.iter().map(|i| i.title.clone()).collect::<Vec<_>>())
+    .bind(its.iter().map(|i| i.sku_name.clone()).collect::<Vec<_>>())
+    .bind(its.iter().map(|i| i.unit_price_cents).collect::<Vec<_>>())
+    .bind(its.iter().map(|i| i.quantity).collect::<Vec<_>>())
+    .bind(its.iter().map(|i| i.affiliate_rate_bps).collect::<Vec<_>>())
+    .bind(event.event_id)
+    .bind(event.topic)
+    .bind(event.key)
+    .bind(event.event_type)
+    .bind(event.payload)
+    .bind(event.headers)
+    .fetch_one(&mut *tx)
     .await
 }
 
@@ -1816,73 +1917,120 @@ async fn unavailable_units(
     }
 }
 
-/// Reads a checkout line (`quantity` units of `sku` for an order of
-/// `shop`) and checks it can be sold; the units are taken by [`take`] at
-/// the end of the same transaction.
+/// The buyer's checkout lock (`$1` the buyer's id as text): one buyer's
+/// checkouts and flash-sale purchases run one at a time, so the cap on
+/// unpaid orders holds under concurrency (taken before any SKU lock: no
+/// cycles).
+const BUYER_LOCK: &str = "pg_advisory_xact_lock(hashtextextended($1, 16))";
+
+/// A checkout line as [`reserve`] reads it.
+#[derive(sqlx::FromRow)]
+struct LineRow {
+    sku_id: Option<Uuid>,
+    product_id: Option<Uuid>,
+    name: Option<String>,
+    price_cents: Option<i64>,
+    stock: Option<i64>,
+    retired: Option<bool>,
+    status: Option<i16>,
+    version: Option<i32>,
+    shop_id: Option<Uuid>,
+    title: Option<String>,
+    affiliate_rate_bps: Option<i32>,
+}
+
+/// Takes the buyer's checkout lock and reads every line of a checkout (in
+/// one statement), checking each can be sold by `shop`: `lines` are
+/// (index in the request, SKU, quantity). The units are taken by [`take`]
+/// at the end of the same transaction, which checks stock and price again.
 async fn reserve(
     tx: &mut PgConnection,
+    buyer: Uuid,
     shop: Uuid,
-    index: usize,
-    sku: Uuid,
-    quantity: i64,
-) -> CommerceResult<Reserved> {
-    let field = format!("items[{index}].sku_id");
-    let taken: Option<(Uuid, String, i64)> = sqlx::query_as(
-        "SELECT product_id, name, price_cents FROM skus WHERE sku_id = $1 AND stock >= $2 AND NOT retired",
-    )
-    .bind(sku)
-    .bind(quantity)
-    .fetch_optional(&mut *tx)
+    lines: &[(usize, Uuid, i64)],
+) -> CommerceResult<Vec<Reserved>> {
+    let skus: Vec<Uuid> = lines.iter().map(|(_, sku, _)| *sku).collect();
+    let rows: Vec<LineRow> = sqlx::query_as(&format!(
+        "WITH l AS MATERIALIZED (SELECT {BUYER_LOCK}) \
+         SELECT s.sku_id, s.product_id, s.name, s.price_cents, s.stock, s.retired, \
+                p.status, p.version, p.shop_id, v.title, p.affiliate_rate_bps \
+         FROM l CROSS JOIN unnest($2::uuid[]) WITH ORDINALITY AS q(sku_id, n) \
+         LEFT JOIN skus s ON s.sku_id = q.sku_id \
+         LEFT JOIN products p ON p.product_id = s.product_id \
+         LEFT JOIN product_versions v ON v.product_id = p.product_id AND v.version = p.version \
+         ORDER BY q.n"
+    ))
+    .bind(buyer.to_string())
+    .bind(&skus)
+    .fetch_all(&mut *tx)
     .await?;
-    let Some((product, sku_name, price)) = taken else {
-        let known: Option<(bool, i64)> =
-            sqlx::query_as("SELECT retired, stock FROM skus WHERE sku_id = $1")
-                .bind(sku)
-                .fetch_optional(&mut *tx)
-                .await?;
-        return Err(match known {
-            None => CommerceError::not_found(format!("SKU not found ({field})")),
-            Some((true, _)) => CommerceError::rule(
+    let mut reserved = Vec::with_capacity(lines.len());
+    for ((index, sku, quantity), row) in lines.iter().zip(rows) {
+        let field = format!("items[{index}].sku_id");
+        let (
+            Some(_),
+            Some(product_id),
+            Some(sku_name),
+            Some(price),
+            Some(stock),
+            Some(retired),
+            Some(status),
+            Some(version),
+            Some(product_shop),
+            Some(title),
+            Some(rate),
+        ) = (
+            row.sku_id,
+            row.product_id,
+            row.name,
+            row.price_cents,
+            row.stock,
+            row.retired,
+            row.status,
+            row.version,
+            row.shop_id,
+            row.title,
+            row.affiliate_rate_bps,
+        )
+        else {
+            return Err(CommerceError::not_found(format!("SKU not found ({field})")));
+        };
+        if retired {
+            return Err(CommerceError::rule(
                 Reason::NotForSale,
                 format!("{field}: the SKU is no longer sold"),
-            ),
-            Some((false, stock)) => CommerceError::rule(
+            ));
+        }
+        if stock < *quantity {
+            return Err(CommerceError::rule(
                 Reason::OutOfStock,
                 format!("{field}: only {stock} left, {quantity} asked"),
-            ),
+            ));
+        }
+        if product_shop != shop {
+            return Err(CommerceError::rule(
+                Reason::NotForSale,
+                format!("{field}: the SKU belongs to another shop (one order, one shop)"),
+            ));
+        }
+        if status != APPROVED {
+            return Err(CommerceError::rule(
+                Reason::NotForSale,
+                format!("{field}: the product is not approved for sale"),
+            ));
+        }
+        reserved.push(Reserved {
+            product_id,
+            product_version: version,
+            sku_id: *sku,
+            title,
+            sku_name,
+            unit_price_cents: price,
+            quantity: i32::try_from(*quantity).unwrap_or(0),
+            affiliate_rate_bps: rate,
         });
-    };
-    let (status, version, product_shop, title, rate): (i16, i32, Uuid, String, i32) =
-        sqlx::query_as(
-            "SELECT p.status, p.version, p.shop_id, v.title, p.affiliate_rate_bps FROM products p \
-         JOIN product_versions v ON v.product_id = p.product_id AND v.version = p.version \
-         WHERE p.product_id = $1",
-        )
-        .bind(product)
-        .fetch_one(&mut *tx)
-        .await?;
-    if product_shop != shop {
-        return Err(CommerceError::rule(
-            Reason::NotForSale,
-            format!("{field}: the SKU belongs to another shop (one order, one shop)"),
-        ));
     }
-    if status != APPROVED {
-        return Err(CommerceError::rule(
-            Reason::NotForSale,
-            format!("{field}: the product is not approved for sale"),
-        ));
-    }
-    Ok(Reserved {
-        product_id: product,
-        product_version: version,
-        sku_id: sku,
-        title,
-        sku_name,
-        unit_price_cents: price,
-        quantity: i32::try_from(quantity).unwrap_or(0),
-        affiliate_rate_bps: rate,
-    })
+    Ok(reserved)
 }
 
 /// Gives a cancelled order's units back, in the cancelling transaction.

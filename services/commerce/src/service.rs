@@ -9,6 +9,7 @@ use loop_platform::auth::JwtKeys;
 use loop_proto::commerce::v1 as pb;
 use loop_proto::commerce::v1::commerce_service_server::CommerceService as CommerceApi;
 use sqlx::PgPool;
+use uuid::Uuid;
 
 use crate::clock::Clock;
 use crate::config::Config;
@@ -27,6 +28,65 @@ pub struct CommerceService {
     pub(crate) auctions: Arc<crate::auction::Hub>,
     /// Wakes the outbox relay after hot-path commits that skip NOTIFY.
     pub(crate) relay_wake: Arc<tokio::sync::Notify>,
+    pub(crate) shop_sellers: Arc<ShopSellers>,
+    pub(crate) hot_rows: Arc<HotRows>,
+}
+
+/// Turns at a SKU row's lock: at most [`HotRows::PER_ROW`] checkouts of
+/// this process wait on one row at a time.
+#[derive(Default)]
+pub(crate) struct HotRows(
+    std::sync::Mutex<std::collections::HashMap<Uuid, Arc<tokio::sync::Semaphore>>>,
+);
+
+impl HotRows {
+    const PER_ROW: usize = 2;
+    const MAX: usize = 100_000;
+
+    pub(crate) async fn turn(&self, row: Uuid) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let semaphore = {
+            let mut map = self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if map.len() >= Self::MAX {
+                map.clear();
+            }
+            map.entry(row)
+                .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(Self::PER_ROW)))
+                .clone()
+        };
+        semaphore.acquire_owned().await.ok()
+    }
+}
+
+/// Each shop's seller, which never changes: read once per shop and process
+/// (checkouts need it before their transaction).
+#[derive(Default)]
+pub(crate) struct ShopSellers(std::sync::Mutex<std::collections::HashMap<Uuid, Uuid>>);
+
+impl ShopSellers {
+    /// Shops remembered at most (then forgotten all at once and read again).
+    const MAX: usize = 100_000;
+
+    pub(crate) fn get(&self, shop: &Uuid) -> Option<Uuid> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(shop)
+            .copied()
+    }
+
+    pub(crate) fn insert(&self, shop: Uuid, seller: Uuid) {
+        let mut map = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if map.len() >= Self::MAX {
+            map.clear();
+        }
+        map.insert(shop, seller);
+    }
 }
 
 impl CommerceService {
@@ -54,6 +114,8 @@ impl CommerceService {
             content,
             auctions: Arc::default(),
             relay_wake: Arc::default(),
+            shop_sellers: Arc::default(),
+            hot_rows: Arc::default(),
         })
     }
 

@@ -110,7 +110,7 @@ pub async fn enqueue_quietly(
     tx: &mut PgConnection,
     event: OutboxEvent<'_>,
 ) -> Result<(), sqlx::Error> {
-    let headers = serde_json::to_value(telemetry::current_context_pairs()).unwrap_or_default();
+    let headers = trace_headers();
     sqlx::query(
         "INSERT INTO outbox (event_id, topic, msg_key, event_type, payload, headers) VALUES ($1, $2, $3, $4, $5, $6)",
     )
@@ -123,6 +123,14 @@ pub async fn enqueue_quietly(
     .execute(&mut *tx)
     .await?;
     Ok(())
+}
+
+/// The `headers` column of an outbox row written now: the current trace
+/// context, so the relay's producer span joins the writer's trace. For
+/// statements that write an outbox row beside other rows (then wake the
+/// relay after the commit, as [`enqueue_quietly`]'s callers do).
+pub fn trace_headers() -> serde_json::Value {
+    serde_json::to_value(telemetry::current_context_pairs()).unwrap_or_default()
 }
 
 /// The `database` label of the outbox metrics.

@@ -248,6 +248,70 @@ async fn unpaid_orders_per_buyer_are_capped() {
         .expect("another buyer");
 }
 
+/// A checkout repeated with its key (the answer was lost) is answered with
+/// its order, exactly as first answered, even when the order it placed is
+/// what now stands in the way: the last unit is gone, or the buyer is at
+/// the unpaid cap. The key with another body is refused by name.
+#[tokio::test]
+async fn a_repeated_checkout_is_its_order_even_when_that_order_took_the_last_unit_or_slot() {
+    let p = Platform::start_with(|c| c.orders.max_unpaid_per_buyer = 1).await;
+    let l = p.listing(&[("A", 500, 2)]).await;
+    let buyer = user();
+    let body = pb::PlaceOrderRequest {
+        idempotency_key: key(),
+        shop_id: l.shop_id.clone(),
+        items: vec![pb::OrderLine {
+            sku_id: l.sku(0),
+            quantity: 2,
+        }],
+    };
+    let send = |body: pb::PlaceOrderRequest| {
+        let mut c = p.c();
+        let req = p.req(&buyer, Role::Viewer, body);
+        async move { c.place_order(req).await.map(|r| r.into_inner().order) }
+    };
+    let first = send(body.clone()).await.expect("order").expect("order");
+    assert_eq!(p.stock(&l, 0).await, 0, "the order took both units");
+    // Sold out and at the cap, yet the repeat is the same order.
+    let again = send(body.clone()).await.expect("repeat").expect("order");
+    assert_eq!(again, first);
+    assert_eq!(p.stock(&l, 0).await, 0, "a repeat takes nothing");
+    // Another key is refused for the rule that now applies.
+    let other = send(pb::PlaceOrderRequest {
+        idempotency_key: key(),
+        ..body.clone()
+    })
+    .await
+    .expect_err("sold out");
+    assert_eq!(reason(&other), "OUT_OF_STOCK", "{other:?}");
+    // The same key with another body names the key.
+    let reused = send(pb::PlaceOrderRequest {
+        items: vec![pb::OrderLine {
+            sku_id: l.sku(0),
+            quantity: 1,
+        }],
+        ..body
+    })
+    .await
+    .expect_err("key reused");
+    assert_eq!(reason(&reused), "IDEMPOTENCY_KEY_REUSED", "{reused:?}");
+    let mine = p
+        .c()
+        .list_orders(p.req(
+            &buyer,
+            Role::Viewer,
+            pb::ListOrdersRequest {
+                role: pb::OrderRole::Buyer as i32,
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("orders")
+        .into_inner()
+        .orders;
+    assert_eq!(mine, vec![first], "one order in all");
+}
+
 #[tokio::test]
 async fn the_wrong_party_is_forbidden_and_the_wrong_state_is_a_transition_error() {
     let p = Platform::start().await;
