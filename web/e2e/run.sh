@@ -97,5 +97,7 @@ until [[ -s $WORK/base ]]; do
   sleep 0.5
 done
 BASE="$(head -1 "$WORK/base")"
+# Orders the platform left needing an admin (one per viewport), for admin.mjs.
+export LOOP_WEB_ATTENTION="$WORK/base.attention.json"
 say "web: browser tests against $BASE"
 SCREENSHOTS="$ROOT/docs/screenshots" node e2e/viewer.mjs "$BASE"

@@ -52,10 +52,11 @@ async fn main() -> anyhow::Result<()> {
     )
     .await;
     seed(&platform, &clips).await?;
-    // Written whole, then renamed: a reader never sees half a URL.
-    let partial = url_file.with_extension("partial");
-    std::fs::write(&partial, format!("{}\n", platform.base))?;
-    std::fs::rename(&partial, &url_file)?;
+    let stuck = stuck_orders(&platform, &["phone", "desktop"]).await?;
+    write_whole(&url_file.with_extension("attention.json"), &stuck.to_string())?;
+    // Written last and whole: a reader never sees half a URL, and the
+    // attention file is there once the URL is.
+    write_whole(&url_file, &format!("{}\n", platform.base))?;
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
@@ -63,6 +64,129 @@ async fn main() -> anyhow::Result<()> {
     }
     drop(platform);
     Ok(())
+}
+
+/// Writes `text` to `path` whole (then renamed: a reader never sees half of it).
+fn write_whole(path: &Path, text: &str) -> anyhow::Result<()> {
+    let partial = path.with_extension("partial");
+    std::fs::write(&partial, text)?;
+    std::fs::rename(&partial, path)?;
+    Ok(())
+}
+
+/// For each of `kinds` (the browser tests' viewports), an order whose
+/// refund the wallet refused for good, as the admin's attention list shows
+/// them: a buyer pays for a lamp, the escrow holding the payment is emptied
+/// behind commerce's back (as the commerce service's own tests do: nothing
+/// else makes the wallet refuse for good), and the buyer cancels in the
+/// hold, so the refund is refused ("no longer held") and the order waits
+/// for an admin. Returns `{kind: {order_id, buyer, seller}}` (handles).
+async fn stuck_orders(p: &loop_testkit::Platform, kinds: &[&str]) -> anyhow::Result<Value> {
+    use loop_proto::wallet::v1 as wpb;
+    let http = reqwest::Client::new();
+    let base = &p.base;
+    let admin = post(
+        &http,
+        format!("{base}/v1/auth/login"),
+        None,
+        json!({"handle": "admin", "password": "loop-admin-dev-password"}),
+    )
+    .await?;
+    let admin = admin["token"].as_str().context("admin token")?.to_owned();
+    let mut wallet = wpb::wallet_service_client::WalletServiceClient::new(
+        p.sandbox.wallet().channel(),
+    );
+    let commerce = loop_platform::testing::TestKeys.issue(
+        "service:commerce",
+        Role::Service,
+        Duration::from_secs(600),
+    );
+    let mut stuck = serde_json::Map::new();
+    for kind in kinds {
+        let sign_up = |handle: String, role: &'static str| {
+            let http = http.clone();
+            async move {
+                let session = post(
+                    &http,
+                    format!("{base}/v1/auth/signup"),
+                    None,
+                    json!({"handle": handle, "password": "demo-password-123", "birth_date": "1990-01-01",
+                           "country": "US", "language": "en", "role": role}),
+                )
+                .await?;
+                session["token"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .context("signup token")
+            }
+        };
+        let (seller_handle, buyer_handle) = (format!("lamps_{kind}"), format!("lamp_buyer_{kind}"));
+        let seller = sign_up(seller_handle.clone(), "creator").await?;
+        let buyer = sign_up(buyer_handle.clone(), "viewer").await?;
+        post(&http, format!("{base}/v1/shop"), Some(&seller), json!({"name": format!("Lamps ({kind})")})).await?;
+        let product = post(
+            &http,
+            format!("{base}/v1/products"),
+            Some(&seller),
+            json!({"title": "Paper lamp", "category": "home", "description": "Paper lamp",
+                   "image_urls": ["https://shop.test/lamp.jpg"],
+                   "skus": [{"name": "White", "price_cents": 1500, "stock": 3}]}),
+        )
+        .await?;
+        let product_id = product["product_id"].as_str().context("product")?;
+        post(
+            &http,
+            format!("{base}/v1/admin/products/{product_id}/approve"),
+            Some(&admin),
+            json!({"expected_version": product["version"]}),
+        )
+        .await?;
+        let order = post(
+            &http,
+            format!("{base}/v1/orders"),
+            Some(&buyer),
+            json!({"shop_id": product["shop_id"], "items": [{"sku_id": product["skus"][0]["sku_id"], "quantity": 1}]}),
+        )
+        .await?;
+        let order_id = order["order_id"].as_str().context("order")?.to_owned();
+        let paid = post(
+            &http,
+            format!("{base}/v1/orders/{order_id}/pay"),
+            Some(&buyer),
+            json!({"receipt": loop_testkit::fixtures::test_receipt(&format!("commerce:order:{order_id}"), 1500)}),
+        )
+        .await?;
+        let escrow = paid["escrow_id"].as_str().context("escrow")?.to_owned();
+        wallet
+            .refund_escrow(loop_platform::grpc::request(
+                wpb::RefundEscrowRequest {
+                    idempotency_key: loop_platform::ids::new_id().to_string(),
+                    escrow_id: escrow,
+                    amount_cents: 0,
+                },
+                Some(&commerce),
+                Duration::from_secs(30),
+            ))
+            .await
+            .context("emptying the escrow")?;
+        let cancelled = post(
+            &http,
+            format!("{base}/v1/orders/{order_id}/cancel"),
+            Some(&buyer),
+            json!({"reason": "changed my mind"}),
+        )
+        .await?;
+        let problem = cancelled["wallet_problem"].as_str().unwrap_or_default();
+        if problem.is_empty() {
+            bail!("the cancelled order {order_id} has no wallet problem: {cancelled}");
+        }
+        stuck.insert(
+            (*kind).to_owned(),
+            json!({"order_id": order_id, "buyer": buyer_handle, "seller": seller_handle, "problem": problem}),
+        );
+    }
+    eprintln!("made {} orders needing an admin", stuck.len());
+    Ok(Value::Object(stuck))
 }
 
 /// The clips under `<site>/e2e-media/`, as paths the gateway serves.
@@ -86,7 +210,11 @@ async fn post(
     token: Option<&str>,
     body: Value,
 ) -> anyhow::Result<Value> {
-    let mut request = http.post(&url).json(&body);
+    // Every POST carries a fresh idempotency key (routes that need one).
+    let mut request = http
+        .post(&url)
+        .header("Idempotency-Key", loop_platform::ids::new_id().to_string())
+        .json(&body);
     if let Some(token) = token {
         request = request.bearer_auth(token);
     }
