@@ -53,7 +53,10 @@ async fn main() -> anyhow::Result<()> {
     .await;
     seed(&platform, &clips).await?;
     let stuck = stuck_orders(&platform, &["phone", "desktop"]).await?;
-    write_whole(&url_file.with_extension("attention.json"), &stuck.to_string())?;
+    write_whole(
+        &url_file.with_extension("attention.json"),
+        &stuck.to_string(),
+    )?;
     // Written last and whole: a reader never sees half a URL, and the
     // attention file is there once the URL is.
     write_whole(&url_file, &format!("{}\n", platform.base))?;
@@ -93,9 +96,8 @@ async fn stuck_orders(p: &loop_testkit::Platform, kinds: &[&str]) -> anyhow::Res
     )
     .await?;
     let admin = admin["token"].as_str().context("admin token")?.to_owned();
-    let mut wallet = wpb::wallet_service_client::WalletServiceClient::new(
-        p.sandbox.wallet().channel(),
-    );
+    let mut wallet =
+        wpb::wallet_service_client::WalletServiceClient::new(p.sandbox.wallet().channel());
     let commerce = loop_platform::testing::TestKeys.issue(
         "service:commerce",
         Role::Service,
@@ -123,7 +125,13 @@ async fn stuck_orders(p: &loop_testkit::Platform, kinds: &[&str]) -> anyhow::Res
         let (seller_handle, buyer_handle) = (format!("lamps_{kind}"), format!("lamp_buyer_{kind}"));
         let seller = sign_up(seller_handle.clone(), "creator").await?;
         let buyer = sign_up(buyer_handle.clone(), "viewer").await?;
-        post(&http, format!("{base}/v1/shop"), Some(&seller), json!({"name": format!("Lamps ({kind})")})).await?;
+        post(
+            &http,
+            format!("{base}/v1/shop"),
+            Some(&seller),
+            json!({"name": format!("Lamps ({kind})")}),
+        )
+        .await?;
         let product = post(
             &http,
             format!("{base}/v1/products"),
