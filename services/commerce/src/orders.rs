@@ -72,7 +72,7 @@ const ORDER_COLUMNS: &str = "order_id, shop_id, seller_id, buyer_id, status, tot
 pub const MAX_REFUND_CENTS: i64 = 100_000_000_000;
 
 #[derive(sqlx::FromRow)]
-pub(crate) struct ItemRow {
+struct ItemRow {
     product_id: Uuid,
     product_version: i32,
     sku_id: Uuid,
@@ -1817,11 +1817,10 @@ pub(crate) async fn insert_order(
            INSERT INTO order_items (order_id, idx, product_id, product_version, sku_id, title, sku_name, unit_price_cents, quantity, affiliate_rate_bps) \
            SELECT $1, t.idx - 1, t.product_id, t.product_version, t.sku_id, t.title, t.sku_name, t.unit_price_cents, t.quantity, t.rate \
            FROM unnest($14::uuid[], $15::int[], $16::uuid[], $17::text[], $18::text[], $19::bigint[], $20::int[], $21::int[]) \
-             WITH ORDINALITY AS t(product_id, product_version, sku_id, title, sku_name, unit_price_cents, quantity, rate, idx) \
-           WHERE EXISTS (SELECT 1 FROM o)), \
+             WITH ORDINALITY AS t(product_id, product_version, sku_id, title, sku_name, unit_price_cents, quantity, rate, idx)), \
          e AS ( \
            INSERT INTO outbox (event_id, topic, msg_key, event_type, payload, headers) \
-           SELECT $22, $23, $24, $25, $26, $27 WHERE EXISTS (SELECT 1 FROM o)) \
+           VALUES ($22, $23, $24, $25, $26, $27)) \
          SELECT * FROM o"
     ))
     .bind(o.order_id)

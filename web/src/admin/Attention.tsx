@@ -13,6 +13,7 @@ import { Done, Pending, Section, ready, useAction, useLoad, when } from "../biz/
 import { Field, FormError } from "../components/Field";
 import { t } from "../i18n";
 import { Link } from "../router";
+import { OrderLines } from "../shop/Shop";
 import { money } from "../wallet/Wallet";
 
 type Order = Schemas["OrderDto"];
@@ -86,13 +87,7 @@ function AttentionItem({ order: o }: { order: Order }) {
       <p>
         {t("buyerLabel")}: <Who userId={o.buyer_id} /> · {t("sellerLabel")}: <Who userId={o.seller_id} />
       </p>
-      <ul className="reasons">
-        {o.items.map((i) => (
-          <li key={`${i.sku_id}-${i.product_version}`}>
-            <Link href={`/product/${i.product_id}?version=${i.product_version}`}>{i.title}</Link> · {i.sku_name} × {i.quantity} · {money(i.line_cents)}
-          </li>
-        ))}
-      </ul>
+      <OrderLines order={o} />
       {o.wallet_problem && (
         <p className="form-error" data-testid="wallet-problem">
           {t("walletProblem", { problem: o.wallet_problem })}

@@ -22,7 +22,7 @@ import { Field, FormError, errorFor } from "../components/Field";
 import { t } from "../i18n";
 import { Link } from "../router";
 import { money } from "../wallet/Wallet";
-import { OrderItem, refundCents, useKey } from "./Shop";
+import { OrderList, refundCents, useKey } from "./Shop";
 
 type Product = Schemas["ProductDto"];
 type Order = Schemas["OrderDto"];
@@ -177,18 +177,11 @@ function Invites({ products }: { products: Product[] }) {
   );
 }
 
-interface SkuRow {
-  name: string;
-  price: string;
-  stock: string;
-}
-
 function NewProduct({ onCreated }: { onCreated: () => void }) {
   const id = useId();
   const [v, setV] = useState({ title: "", category: "", description: "", image: "https://" });
-  const [skus, setSkus] = useState<SkuRow[]>([{ name: "", price: "", stock: "10" }]);
+  const [skus, setSkus] = useState<OptionRow[]>([{ name: "", price: "", stock: "10" }]);
   const action = useAction();
-  const setSku = (i: number, k: keyof SkuRow, value: string) => setSkus(skus.map((s, j) => (j === i ? { ...s, [k]: value } : s)));
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     const r = await action.run(
@@ -219,22 +212,7 @@ function NewProduct({ onCreated }: { onCreated: () => void }) {
       <Field id={`${id}-category`} label={t("category")} field="category" error={action.error} value={v.category} onChange={(e) => setV({ ...v, category: e.target.value })} />
       <Field id={`${id}-desc`} label={t("description")} field="description" error={action.error} value={v.description} onChange={(e) => setV({ ...v, description: e.target.value })} />
       <Field id={`${id}-image`} label={t("imageUrl")} field="image_urls" error={action.error} type="url" value={v.image} onChange={(e) => setV({ ...v, image: e.target.value })} />
-      {skus.map((s, i) => (
-        <fieldset key={i} className="sku-row">
-          <legend>{t("skuN", { n: i + 1 })}</legend>
-          <Field id={`${id}-sku${i}-name`} label={t("skuName")} field={`skus[${i}].name`} error={action.error} value={s.name} onChange={(e) => setSku(i, "name", e.target.value)} />
-          <Field id={`${id}-sku${i}-price`} label={t("priceUsd")} field={`skus[${i}].price_cents`} error={action.error} inputMode="decimal" value={s.price} onChange={(e) => setSku(i, "price", e.target.value)} />
-          <Field id={`${id}-sku${i}-stock`} label={t("stock")} field={`skus[${i}].stock`} error={action.error} inputMode="numeric" value={s.stock} onChange={(e) => setSku(i, "stock", e.target.value)} />
-          {skus.length > 1 && (
-            <button type="button" className="link" onClick={() => setSkus(skus.filter((_, j) => j !== i))}>
-              {t("removeSku", { n: i + 1 })}
-            </button>
-          )}
-        </fieldset>
-      ))}
-      <button type="button" className="secondary" onClick={() => setSkus([...skus, { name: "", price: "", stock: "10" }])}>
-        {t("addSku")}
-      </button>
+      <OptionRows id={id} rows={skus} setRows={setSkus} error={action.error} />
       <FormError error={action.error} fields={["title", "category", "description", "image_urls", "skus", ...skuFields]} fallback={t("errorGeneric")} />
       <button type="submit" className="primary" disabled={action.busy}>
         {action.busy ? t("submitting") : t("submitProduct")}
@@ -244,22 +222,50 @@ function NewProduct({ onCreated }: { onCreated: () => void }) {
   );
 }
 
+/** A product form's options: name, price, and a starting stock for a new
+ * option (an existing one's stock changes through Stock, not the form). */
+function OptionRows({
+  id,
+  rows,
+  setRows,
+  error,
+}: {
+  id: string;
+  rows: OptionRow[];
+  setRows: (rows: OptionRow[]) => void;
+  error: ApiError | null;
+}) {
+  const set = (i: number, k: "name" | "price" | "stock", value: string) => setRows(rows.map((s, j) => (j === i ? { ...s, [k]: value } : s)));
+  return (
+    <>
+      {rows.map((s, i) => (
+        <fieldset key={s.skuId ?? `new-${i}`} className="sku-row">
+          <legend>{t("skuN", { n: i + 1 })}</legend>
+          <Field id={`${id}-sku${i}-name`} label={t("skuName")} field={`skus[${i}].name`} error={error} value={s.name} onChange={(e) => set(i, "name", e.target.value)} />
+          <Field id={`${id}-sku${i}-price`} label={t("priceUsd")} field={`skus[${i}].price_cents`} error={error} inputMode="decimal" value={s.price} onChange={(e) => set(i, "price", e.target.value)} />
+          {s.skuId ? (
+            <p className="muted">{t("stockElsewhere", { count: s.stock })}</p>
+          ) : (
+            <Field id={`${id}-sku${i}-stock`} label={t("stock")} field={`skus[${i}].stock`} error={error} inputMode="numeric" value={s.stock} onChange={(e) => set(i, "stock", e.target.value)} />
+          )}
+          {rows.length > 1 && (
+            <button type="button" className="link" onClick={() => setRows(rows.filter((_, j) => j !== i))}>
+              {t("removeSku", { n: i + 1 })}
+            </button>
+          )}
+        </fieldset>
+      ))}
+      <button type="button" className="secondary" onClick={() => setRows([...rows, { name: "", price: "", stock: "10" }])}>
+        {t("addSku")}
+      </button>
+    </>
+  );
+}
+
 function SellerOrders() {
-  const [page, reload] = useLoad(() => call(() => api.GET("/v1/orders", { params: { query: { role: "seller", page_size: 50 } } })));
   return (
     <Section id="shop-orders" title={t("shopOrders")}>
-      <button type="button" className="secondary" onClick={() => void reload()}>
-        {t("reload")}
-      </button>
-      <Pending value={page} retry={() => void reload()} />
-      {ready(page) && page.items.length === 0 && <p className="muted">{t("noOrders")}</p>}
-      {ready(page) && (
-        <ul className="campaigns" data-testid="seller-orders">
-          {page.items.map((o) => (
-            <OrderItem key={o.order_id} order={o} role="seller" tools={(order, update) => <Refund order={order} onRefunded={update} />} />
-          ))}
-        </ul>
-      )}
+      <OrderList role="seller" testId="seller-orders" tools={(order, update) => <Refund order={order} onRefunded={update} />} />
     </Section>
   );
 }
@@ -315,7 +321,8 @@ function SellerProduct({ product, onSaved }: { product: Product; onSaved: () => 
   );
 }
 
-interface EditRow {
+/** A product form's option, as typed. */
+interface OptionRow {
   /** Set for an option the product has: its stock is changed with Stock, not here. */
   skuId?: string;
   name: string;
@@ -328,11 +335,10 @@ function EditProduct({ product, onSaved }: { product: Product; onSaved: (p: Prod
   const id = useId();
   const [v, setV] = useState({ title: product.title, category: product.category, description: product.description });
   const [images, setImages] = useState(product.image_urls.length > 0 ? product.image_urls : [""]);
-  const [skus, setSkus] = useState<EditRow[]>(
+  const [skus, setSkus] = useState<OptionRow[]>(
     product.skus.map((s) => ({ skuId: s.sku_id, name: s.name, price: (s.price_cents / 100).toFixed(2), stock: String(s.stock) })),
   );
   const action = useAction();
-  const setSku = (i: number, k: keyof EditRow, value: string) => setSkus(skus.map((s, j) => (j === i ? { ...s, [k]: value } : s)));
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     const r = await action.run(() =>
@@ -388,26 +394,7 @@ function EditProduct({ product, onSaved }: { product: Product; onSaved: (p: Prod
           {t("addImage")}
         </button>
       )}
-      {skus.map((s, i) => (
-        <fieldset key={s.skuId ?? `new-${i}`} className="sku-row">
-          <legend>{t("skuN", { n: i + 1 })}</legend>
-          <Field id={`${id}-sku${i}-name`} label={t("skuName")} field={`skus[${i}].name`} error={action.error} value={s.name} onChange={(e) => setSku(i, "name", e.target.value)} />
-          <Field id={`${id}-sku${i}-price`} label={t("priceUsd")} field={`skus[${i}].price_cents`} error={action.error} inputMode="decimal" value={s.price} onChange={(e) => setSku(i, "price", e.target.value)} />
-          {s.skuId ? (
-            <p className="muted">{t("stockElsewhere", { count: s.stock })}</p>
-          ) : (
-            <Field id={`${id}-sku${i}-stock`} label={t("stock")} field={`skus[${i}].stock`} error={action.error} inputMode="numeric" value={s.stock} onChange={(e) => setSku(i, "stock", e.target.value)} />
-          )}
-          {skus.length > 1 && (
-            <button type="button" className="link" onClick={() => setSkus(skus.filter((_, j) => j !== i))}>
-              {t("removeSku", { n: i + 1 })}
-            </button>
-          )}
-        </fieldset>
-      ))}
-      <button type="button" className="secondary" onClick={() => setSkus([...skus, { name: "", price: "", stock: "10" }])}>
-        {t("addSku")}
-      </button>
+      <OptionRows id={id} rows={skus} setRows={setSkus} error={action.error} />
       <FormError
         error={action.error}
         fields={["title", "category", "description", "image_urls", "skus", ...images.map((_, i) => `image_urls[${i}]`), ...skuFields]}

@@ -201,23 +201,53 @@ export function Orders() {
   useEffect(() => {
     document.title = `${t("myOrders")} · Loop`;
   }, []);
-  const [page, reload] = useLoad(() => call(() => api.GET("/v1/orders", { params: { query: { role: "buyer", page_size: 50 } } })));
   return (
     <main className="page shop">
       <h1>{t("myOrders")}</h1>
+      <OrderList role="buyer" testId="orders" />
+    </main>
+  );
+}
+
+/** The caller's orders as `role`, newest first (50), with Reload; `tools` as {@link OrderItem}'s. */
+export function OrderList({
+  role,
+  testId,
+  tools,
+}: {
+  role: "buyer" | "seller";
+  testId: string;
+  tools?: (order: Order, update: (o: Order) => void) => ReactNode;
+}) {
+  const [page, reload] = useLoad(() => call(() => api.GET("/v1/orders", { params: { query: { role, page_size: 50 } } })));
+  return (
+    <>
       <button type="button" className="secondary" onClick={() => void reload()}>
         {t("reload")}
       </button>
       <Pending value={page} retry={() => void reload()} />
       {ready(page) && page.items.length === 0 && <p className="muted">{t("noOrders")}</p>}
       {ready(page) && (
-        <ul className="campaigns" data-testid="orders">
+        <ul className="campaigns" data-testid={testId}>
           {page.items.map((o) => (
-            <OrderItem key={o.order_id} order={o} role="buyer" />
+            <OrderItem key={o.order_id} order={o} role={role} tools={tools} />
           ))}
         </ul>
       )}
-    </main>
+    </>
+  );
+}
+
+/** An order's lines, each linking to the product version bought. */
+export function OrderLines({ order }: { order: Order }) {
+  return (
+    <ul className="reasons">
+      {order.items.map((i) => (
+        <li key={`${i.sku_id}-${i.product_version}`}>
+          <Link href={`/product/${i.product_id}?version=${i.product_version}`}>{i.title}</Link> · {i.sku_name} × {i.quantity} · {money(i.line_cents)}
+        </li>
+      ))}
+    </ul>
   );
 }
 
@@ -282,13 +312,7 @@ export function OrderItem({
         </span>
         <span className="muted">{when(o.created_at)}</span>
       </div>
-      <ul className="reasons">
-        {o.items.map((i) => (
-          <li key={`${i.sku_id}-${i.product_version}`}>
-            <Link href={`/product/${i.product_id}?version=${i.product_version}`}>{i.title}</Link> · {i.sku_name} × {i.quantity} · {money(i.line_cents)}
-          </li>
-        ))}
-      </ul>
+      <OrderLines order={o} />
       {holdOpen && role === "buyer" && o.hold_until && <p className="muted">{t("cancelUntil", { time: when(o.hold_until) })}</p>}
       {holdOpen && role === "seller" && o.hold_until && <p className="muted">{t("shipAfter", { time: when(o.hold_until) })}</p>}
       {o.tracking_number && (
