@@ -164,7 +164,13 @@ impl Worker {
 
     /// Renews the lease every third of it while the job holds it; returns
     /// when the lease is lost (another attempt took over).
-    async fn keep_lease(&self, job: Job) {
+    /// Renews the job's lease; returns only when another attempt holds
+    /// the job. A renewal also finds no row once this very attempt has
+    /// marked the upload ready (which clears the lease) and is completing:
+    /// then this never returns, so the attempt completes instead of being
+    /// taken for fenced out (whose outputs, the live ones, would be deleted).
+    #[doc(hidden)]
+    pub async fn keep_lease(&self, job: Job) {
         self.renew_lease_until_lost(
             "UPDATE uploads SET lease_until = now() + make_interval(secs => $3) \
              WHERE upload_id = $1 AND processing_attempts = $2 AND state = 'processing'",
@@ -172,6 +178,20 @@ impl Worker {
             job.attempt,
         )
         .await;
+        let finished_here: Result<Option<bool>, sqlx::Error> = sqlx::query_scalar(
+            "SELECT state = 'ready' AND output_prefix = $3 FROM uploads \
+             WHERE upload_id = $1 AND processing_attempts = $2",
+        )
+        .bind(job.upload_id)
+        .bind(job.attempt)
+        .bind(Store::attempt_prefix(job.upload_id, job.attempt))
+        .fetch_optional(&self.pool)
+        .await;
+        match finished_here {
+            Ok(Some(false) | None) => {}
+            // Finished by this attempt, or unknown: never delete what may be live.
+            Ok(Some(true)) | Err(_) => std::future::pending::<()>().await,
+        }
     }
 
     /// Runs `renew` (binding `$1` the upload, `$2` the attempt, `$3` the

@@ -166,3 +166,58 @@ async fn a_fenced_out_worker_never_touches_the_live_outputs() {
         .count();
     assert_eq!(ready_events, 1);
 }
+
+/// The lease keeper of an attempt that has just made the upload ready finds
+/// no lease to renew (finishing clears it), exactly as when another attempt
+/// took over. It must not report the lease lost then: the attempt would be
+/// taken for fenced out and delete its outputs, the live ones (seen as a
+/// ready upload whose master playlist was gone, when a renewal fell between
+/// the finish and the attempt's end).
+#[tokio::test]
+async fn a_finished_attempt_is_not_taken_for_fenced_out() {
+    let p = Platform::start_with(|c| {
+        c.processing.enabled = false;
+        c.processing.lease_secs = 1;
+    })
+    .await;
+    let (_, token) = p.creator();
+    let clip = clips::generate(&p.root.join("clips"), "clip.mp4", 2, 320, 240);
+    let upload = p.upload(&token, &read_file(&clip), 64 * 1024).await;
+    let worker = loop_media::worker::Worker::new(
+        p.pool.clone(),
+        p.store.clone(),
+        std::sync::Arc::new(p.config.clone()),
+        std::sync::Arc::new(tokio::sync::Notify::new()),
+    );
+    let job = worker.claim().await.expect("claim").expect("a job");
+    worker.process_claimed(job).await;
+    let ready = p.get(&token, &upload.upload_id).await.expect("get");
+    assert_eq!(
+        ready.state(),
+        pb::UploadState::Ready,
+        "{}",
+        ready.failure_reason
+    );
+    // Renewals every third of a second find no lease; the keeper keeps
+    // waiting (the attempt it guards completes) instead of returning.
+    let kept = tokio::time::timeout(Duration::from_secs(2), worker.keep_lease(job)).await;
+    assert!(
+        kept.is_err(),
+        "the lease keeper reported a finished attempt as fenced out"
+    );
+    p.read(&upload.upload_id, "master.m3u8")
+        .await
+        .expect("the live outputs are still there");
+    // Once another attempt holds the job, the keeper does report the loss.
+    sqlx::query(
+        "UPDATE uploads SET state = 'processing', processing_attempts = processing_attempts + 1 \
+         WHERE upload_id = $1::uuid",
+    )
+    .bind(&upload.upload_id)
+    .execute(&p.pool)
+    .await
+    .expect("another attempt");
+    tokio::time::timeout(Duration::from_secs(5), worker.keep_lease(job))
+        .await
+        .expect("the keeper reports a lease another attempt holds");
+}
