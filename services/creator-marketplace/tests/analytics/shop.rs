@@ -172,18 +172,20 @@ async fn shop_gmv_and_conversion_per_creator_count_each_event_once_and_replay_ex
     check(&got);
 
     // The search projection: advertisers sort and filter by shop sales.
+    // It is refreshed apart from the events, so it may first show part of
+    // them: wait for the figures the analytics served above.
     let pool = first.pool.clone();
     testing::wait_for("projection refreshed", Duration::from_secs(60), || {
         let pool = pool.clone();
-        let ids = vec![
-            Uuid::parse_str(&a).unwrap(),
-            Uuid::parse_str(&b).unwrap(),
-        ];
+        let (a, b) = (Uuid::parse_str(&a).unwrap(), Uuid::parse_str(&b).unwrap());
         async move {
             let n: i64 = sqlx::query_scalar(
-                "SELECT count(*) FROM creator_stats WHERE creator_id = ANY($1) AND shop_gmv_cents_30d > 0",
+                "SELECT count(*) FROM creator_stats WHERE \
+                 (creator_id = $1 AND shop_gmv_cents_30d = 6500 AND abs(shop_conversion_rate_30d - 0.25) < 1e-12) OR \
+                 (creator_id = $2 AND shop_gmv_cents_30d = 6000 AND abs(shop_conversion_rate_30d - 1.0) < 1e-12)",
             )
-            .bind(&ids)
+            .bind(a)
+            .bind(b)
             .fetch_one(&pool)
             .await
             .ok()?;
