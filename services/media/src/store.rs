@@ -125,8 +125,29 @@ impl Store {
                 futures::future::ready(Ok(stale.then_some(meta.location)))
             })
             .boxed();
+        self.delete_all(older).await
+    }
+
+    /// Deletes `locations`. An object already gone is what was wanted: two
+    /// attempts (a fenced-out one cleaning up its own outputs, the winner
+    /// deleting every older attempt's) may delete the same objects at once.
+    async fn delete_all(
+        &self,
+        locations: futures::stream::BoxStream<'static, object_store::Result<Path>>,
+    ) -> object_store::Result<()> {
+        let gone =
+            |r: &object_store::Result<Path>| matches!(r, Err(object_store::Error::NotFound { .. }));
+        let locations = locations
+            .filter(move |r| futures::future::ready(!gone(r)))
+            .boxed();
         self.inner
-            .delete_stream(older)
+            .delete_stream(locations)
+            .or_else(|e| {
+                futures::future::ready(match e {
+                    object_store::Error::NotFound { path, .. } => Ok(Path::from(path)),
+                    e => Err(e),
+                })
+            })
             .try_for_each(|_| futures::future::ready(Ok(())))
             .await
     }
@@ -172,10 +193,7 @@ impl Store {
             .list(Some(prefix))
             .map_ok(|meta| meta.location)
             .boxed();
-        self.inner
-            .delete_stream(locations)
-            .try_for_each(|_| futures::future::ready(Ok(())))
-            .await
+        self.delete_all(locations).await
     }
 
     /// Objects under `prefix` (for tests and the sweeper).
@@ -241,5 +259,49 @@ mod tests {
         ] {
             assert!(!valid_output_path(bad), "{bad}");
         }
+    }
+
+    /// Two deleters of the same objects (a fenced-out attempt cleaning up
+    /// its own outputs while the winner deletes every older attempt's):
+    /// whoever comes second finds some objects gone, which is not an error.
+    #[tokio::test]
+    async fn deleting_objects_another_deleter_removed_is_not_an_error() {
+        let dir = std::env::temp_dir().join(format!("loop-media-store-{}", Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let store = Store {
+            inner: Arc::new(
+                object_store::local::LocalFileSystem::new_with_prefix(&dir).expect("fs"),
+            ),
+        };
+        let upload = Uuid::now_v7();
+        let kept = Store::output_key(upload, &Store::attempt_prefix(upload, 2), "master.m3u8");
+        let old = Store::output_key(upload, &Store::attempt_prefix(upload, 1), "master.m3u8");
+        for key in [&kept, &old] {
+            store
+                .put(key, bytes::Bytes::from_static(b"#EXTM3U"))
+                .await
+                .expect("put");
+        }
+        let gone = Path::from(format!("media/{upload}/a1/360p/seg_00000.ts"));
+        store
+            .delete_all(futures::stream::iter([Ok(old.clone()), Ok(gone)]).boxed())
+            .await
+            .expect("an object already gone is what was wanted");
+        store
+            .delete_attempts_before(upload, 2)
+            .await
+            .expect("nothing older is left");
+        assert_eq!(
+            store
+                .count_prefix(&Store::media_prefix(upload))
+                .await
+                .expect("count"),
+            1
+        );
+        assert!(
+            store.get(&kept).await.is_ok(),
+            "the live attempt's outputs stay"
+        );
+        std::fs::remove_dir_all(&dir).expect("cleanup");
     }
 }
