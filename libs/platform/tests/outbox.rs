@@ -151,3 +151,57 @@ async fn a_quiet_commit_is_relayed_when_the_writer_wakes_the_relay() {
     let expected: Vec<String> = first.iter().chain(&quiet).map(Uuid::to_string).collect();
     assert_eq!(on_topic(&s.producer).await, expected);
 }
+
+/// Events committed without waiting for the WAL flush (as the auction's bid
+/// writer commits) go out through a fencing relay once each, in order. (That
+/// the fence flushes first cannot be observed from here: the relay's own
+/// marking commit flushes right after it publishes.)
+#[tokio::test]
+async fn a_fencing_relay_publishes_events_committed_without_a_flush() {
+    let s = setup("relay_fence").await;
+    let shutdown = CancellationToken::new();
+    let relay = Relay::new(
+        s.pool.clone(),
+        s.producer.clone(),
+        &OutboxConfig::every_ms(60_000),
+    )
+    .fence_async_commits();
+    let wake = relay.waker();
+    let task = tokio::spawn(relay.run(shutdown.clone()));
+    let first = commit_events(&s.pool, 1, false).await;
+    wait_drained(&s.pool).await;
+    // Committed with synchronous_commit off.
+    let mut tx = s.pool.begin().await.expect("begin");
+    sqlx::query("SET LOCAL synchronous_commit = off")
+        .execute(&mut *tx)
+        .await
+        .expect("async commit");
+    let mut unflushed = Vec::new();
+    for i in 0..3 {
+        let id = Uuid::new_v4();
+        outbox::enqueue_quietly(
+            &mut tx,
+            OutboxEvent {
+                event_id: id,
+                topic: TOPIC,
+                key: "one-key",
+                event_type: "test.Event",
+                payload: format!("unflushed {i}").into_bytes(),
+            },
+        )
+        .await
+        .expect("enqueue");
+        unflushed.push(id);
+    }
+    tx.commit().await.expect("commit");
+    wake.notify_one();
+    wait_drained(&s.pool).await;
+    shutdown.cancel();
+    task.await.expect("join").expect("relay");
+    let expected: Vec<String> = first
+        .iter()
+        .chain(&unflushed)
+        .map(Uuid::to_string)
+        .collect();
+    assert_eq!(on_topic(&s.producer).await, expected);
+}

@@ -442,16 +442,15 @@ impl CommerceService {
             });
         }
         let now = self.clock.now();
-        let (sale, seller, version, rate): (SaleRow, Uuid, i32, i32) = {
+        let (sale, seller, version): (SaleRow, Uuid, i32) = {
             let mut conn = self.pool.acquire().await?;
             let sale = self.sale_row(&mut conn, sale_id).await?;
-            let (seller, version, rate): (Uuid, i32, i32) = sqlx::query_as(
-                "SELECT seller_id, version, affiliate_rate_bps FROM products WHERE product_id = $1",
-            )
-            .bind(sale.product_id)
-            .fetch_one(&mut *conn)
-            .await?;
-            (sale, seller, version, rate)
+            let (seller, version): (Uuid, i32) =
+                sqlx::query_as("SELECT seller_id, version FROM products WHERE product_id = $1")
+                    .bind(sale.product_id)
+                    .fetch_one(&mut *conn)
+                    .await?;
+            (sale, seller, version)
         };
         if seller == me {
             return Err(CommerceError::rule(
@@ -474,8 +473,21 @@ impl CommerceService {
             return Err(err);
         }
         let order_id = loop_platform::ids::new_id();
+        let mut items = vec![Reserved {
+            product_id: sale.product_id,
+            product_version: version,
+            sku_id: sale.sku_id,
+            title: sale.title.clone(),
+            sku_name: sale.sku_name.clone(),
+            unit_price_cents: sale.sale_price_cents,
+            quantity,
+            // Set by the buyer's turn (attribution).
+            affiliate_rate_bps: 0,
+        }];
         let mut tx = self.pool.begin().await?;
-        self.lock_buyer(&mut tx, me).await?;
+        let affiliate = self
+            .buyer_turn(&mut tx, me, seller, now, &mut items)
+            .await?;
         let units: Option<i32> = sqlx::query_scalar(
             "INSERT INTO flash_buyers (sale_id, buyer_id, units) VALUES ($1, $2, $3) \
              ON CONFLICT (sale_id, buyer_id) DO UPDATE SET units = flash_buyers.units + EXCLUDED.units \
@@ -503,19 +515,6 @@ impl CommerceService {
                 ),
             ));
         }
-        let mut items = vec![Reserved {
-            product_id: sale.product_id,
-            product_version: version,
-            sku_id: sale.sku_id,
-            title: sale.title.clone(),
-            sku_name: sale.sku_name.clone(),
-            unit_price_cents: sale.sale_price_cents,
-            quantity,
-            affiliate_rate_bps: rate,
-        }];
-        let affiliate = self
-            .cap_and_attribute(&mut tx, me, seller, now, &mut items)
-            .await?;
         let inserted = insert_order(
             &mut tx,
             &NewOrder {

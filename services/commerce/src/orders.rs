@@ -394,11 +394,11 @@ impl CommerceService {
         }
     }
 
-    /// One checkout in six round trips (BEGIN; the buyer's lock and the
-    /// lines; the unpaid cap and attribution; the order, its lines and its
-    /// event; each line's units; COMMIT): on one hot SKU every statement
-    /// costs the database a wake-up, so statements are combined where their
-    /// order allows.
+    /// One checkout in one statement (`commerce_place_order`, autocommit:
+    /// see migration 0011): the buyer's turn, the order and its event, then
+    /// the units. The lines come from [`Self::lines`] (this process's memo
+    /// of each SKU, or a fresh read); the statement refuses a line whose SKU
+    /// or product changed since, and the checkout then reads it again once.
     async fn checkout(
         &self,
         me: Uuid,
@@ -408,58 +408,175 @@ impl CommerceService {
         key: &str,
         body_hash: &[u8],
     ) -> CommerceResult<pb::Order> {
-        let now = self.clock.now();
-        let order_id = loop_platform::ids::new_id();
-        let mut tx = self.pool.begin().await?;
-        let mut items = reserve(&mut tx, me, shop, lines).await?;
-        let affiliate = self
-            .cap_and_attribute(&mut tx, me, seller, now, &mut items)
-            .await?;
-        let row = match insert_order(
-            &mut tx,
-            &NewOrder {
-                order_id,
+        for fresh in [false, true] {
+            let items = self.lines(shop, lines, fresh).await?;
+            let order = NewOrder {
+                order_id: loop_platform::ids::new_id(),
                 shop,
                 seller,
                 buyer: me,
                 key,
                 body_hash,
-                now,
-                affiliate,
+                now: self.clock.now(),
+                affiliate: None,
                 origin: None,
                 flash_sale: None,
                 items: &items,
-            },
-        )
-        .await
-        {
-            Ok(row) => row,
-            Err(err) if loop_platform::error::is_unique_violation(&err, None) => {
-                // A concurrent duplicate committed first: it holds the stock.
-                drop(tx);
-                return match self.placed(me, key, body_hash).await? {
-                    Some(order) => Ok(order),
-                    None => Err(unavailable("retry the order")),
-                };
+            };
+            match self.place(&order, lines).await? {
+                Placed::Order(placed) => return Ok(*placed),
+                Placed::Changed => {
+                    for (_, sku, _) in lines {
+                        self.sku_lines.forget(sku);
+                    }
+                }
             }
-            Err(err) => return Err(err.into()),
-        };
-        // The units last: each hot SKU row stays locked only until the commit.
-        // Few checkouts of this process queue on a row's lock at once (the
-        // rest wait here, cheaply): a convoy of waiters on one row costs the
-        // database more than it serves.
+        }
+        Err(unavailable(
+            "the product changed during the checkout; retry",
+        ))
+    }
+
+    /// Runs [`Self::checkout`]'s statement for `o`.
+    async fn place(
+        &self,
+        o: &NewOrder<'_>,
+        lines: &[(usize, Uuid, i64)],
+    ) -> CommerceResult<Placed> {
+        let since = o.now - chrono::Duration::hours(self.config.orders.attribution_window_hours);
+        // Few checkouts of this process queue on a hot row's lock at once
+        // (the rest wait here, cheaply): a convoy of waiters on one row
+        // costs the database more than it serves.
         let mut turns = Vec::with_capacity(lines.len());
         for (_, sku, _) in lines {
             turns.push(self.hot_rows.turn(*sku).await);
         }
-        for ((i, sku, quantity), item) in lines.iter().zip(&items) {
-            take(&mut tx, *i, *sku, *quantity, item.unit_price_cents).await?;
-        }
-        tx.commit().await?;
+        let event = placed_event(o);
+        let placed = bind_order(
+            sqlx::query_as::<_, PlacedRow>(&format!(
+                "SELECT {}, r.rates FROM commerce_place_order({}) r",
+                ORDER_COLUMNS
+                    .split(", ")
+                    .map(|c| format!("(r.placed).{c}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                (1..=27)
+                    .map(|n| format!("${n}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+            o,
+            event,
+        )
+        .bind(since)
+        .bind(self.config.orders.max_unpaid_per_buyer)
+        .bind([Status::Unpaid.id(), Status::Paying.id()])
+        .bind(crate::invitations::ACCEPTED)
+        .bind(APPROVED)
+        .fetch_one(&self.pool)
+        .await;
         drop(turns);
+        let placed = match placed {
+            Ok(placed) => placed,
+            Err(err) if loop_platform::error::is_unique_violation(&err, None) => {
+                // A concurrent duplicate committed first: it holds the stock.
+                return match self.placed(o.buyer, o.key, o.body_hash).await? {
+                    Some(order) => Ok(Placed::Order(Box::new(order))),
+                    None => Err(unavailable("retry the order")),
+                };
+            }
+            Err(err) => {
+                if let Some(unpaid) = raised(&err, TOO_MANY_UNPAID) {
+                    // A line that cannot be had at all is the better answer
+                    // (paying an order would not help).
+                    for (index, sku, quantity) in lines {
+                        let field = format!("items[{index}].sku_id");
+                        if let Some(refused) = why_not(&self.pool, &field, *sku, *quantity).await {
+                            return Err(refused);
+                        }
+                    }
+                    return Err(self.too_many_unpaid(&unpaid));
+                }
+                let Some(position) = raised(&err, LINE_NOT_TAKEN) else {
+                    return Err(err.into());
+                };
+                let (index, sku, quantity) = position
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|k| lines.get(k.wrapping_sub(1)))
+                    .ok_or_else(|| CommerceError::from(err))?;
+                return match why_not(
+                    &self.pool,
+                    &format!("items[{index}].sku_id"),
+                    *sku,
+                    *quantity,
+                )
+                .await
+                {
+                    Some(refused) => Err(refused),
+                    None => Ok(Placed::Changed),
+                };
+            }
+        };
         self.relay_wake.notify_one();
         count(Status::Unpaid);
-        Ok(self.proto_of(row, items.into_iter().map(ItemRow::from).collect(), None))
+        let items = o
+            .items
+            .iter()
+            .zip(&placed.rates)
+            .map(|(item, rate)| ItemRow {
+                affiliate_rate_bps: *rate,
+                ..ItemRow::from(item)
+            })
+            .collect();
+        Ok(Placed::Order(Box::new(self.proto_of(
+            placed.order,
+            items,
+            None,
+        ))))
+    }
+
+    /// The checkout's lines: from this process's memo of each SKU unless
+    /// `fresh` (or unknown), else read (without locks) and checked to be
+    /// sellable by `shop`, in stock at the time of reading.
+    async fn lines(
+        &self,
+        shop: Uuid,
+        lines: &[(usize, Uuid, i64)],
+        fresh: bool,
+    ) -> CommerceResult<Vec<Reserved>> {
+        let known: Option<Vec<SkuLine>> = if fresh {
+            None
+        } else {
+            lines
+                .iter()
+                .map(|(_, sku, _)| self.sku_lines.get(sku).filter(|l| l.shop_id == shop))
+                .collect()
+        };
+        let known = match known {
+            Some(known) => known,
+            None => {
+                let read = read_lines(&self.pool, shop, lines).await?;
+                for ((_, sku, _), line) in lines.iter().zip(&read) {
+                    self.sku_lines.insert(*sku, line.clone());
+                }
+                read
+            }
+        };
+        Ok(lines
+            .iter()
+            .zip(known)
+            .map(|((_, sku, quantity), line)| Reserved {
+                product_id: line.product_id,
+                product_version: line.version,
+                sku_id: *sku,
+                title: line.title,
+                sku_name: line.sku_name,
+                unit_price_cents: line.price_cents,
+                quantity: i32::try_from(*quantity).unwrap_or(0),
+                affiliate_rate_bps: 0,
+            })
+            .collect())
     }
 
     /// The seller of `shop` (a shop's seller never changes: cached).
@@ -477,31 +594,20 @@ impl CommerceService {
         Ok(seller)
     }
 
-    /// Takes the buyer's checkout lock (see [`BUYER_LOCK`]).
-    pub(crate) async fn lock_buyer(
-        &self,
-        tx: &mut PgConnection,
-        buyer: Uuid,
-    ) -> CommerceResult<()> {
-        sqlx::query(&format!("SELECT {BUYER_LOCK}"))
-            .bind(buyer.to_string())
-            .execute(&mut *tx)
-            .await?;
-        Ok(())
+    fn too_many_unpaid(&self, unpaid: &str) -> CommerceError {
+        let cap = self.config.orders.max_unpaid_per_buyer;
+        CommerceError::rule(
+            Reason::TooManyUnpaidOrders,
+            format!(
+                "you have {unpaid} unpaid orders (at most {cap} at once, each holds stock): pay or cancel one first"
+            ),
+        )
     }
 
-    /// In one statement, after the buyer's lock is held (a later statement,
-    /// so it sees every checkout of the buyer that committed before): the
-    /// cap on unpaid orders, refused past it, and attribution.
-    ///
-    /// Attribution, server-side: the creator of the buyer's last recorded
-    /// visit (RecordReferral: checked to feature the product) within the
-    /// window to a product of this checkout that earns that creator a
-    /// commission: open to affiliates, or the creator accepted the seller's
-    /// invitation (then at the invited rate). Lines of products that
-    /// creator did not refer earn nothing; `None` (and every line's rate 0)
-    /// when nothing is attributed. Never the buyer or the seller.
-    pub(crate) async fn cap_and_attribute(
+    /// The buyer's turn in a purchase's transaction (`commerce_buyer_turn`,
+    /// migration 0011): their checkout lock, the cap on unpaid orders
+    /// (refused past it) and attribution, which sets each item's rate.
+    pub(crate) async fn buyer_turn(
         &self,
         tx: &mut PgConnection,
         buyer: Uuid,
@@ -509,73 +615,40 @@ impl CommerceService {
         now: DateTime<Utc>,
         items: &mut [Reserved],
     ) -> CommerceResult<Option<Attribution>> {
-        let products: Vec<Uuid> = items.iter().map(|i| i.product_id).collect();
         let since = now - chrono::Duration::hours(self.config.orders.attribution_window_hours);
-        // One row per visit, or one row of NULLs when there is none; the
-        // unpaid count on every row.
-        type Visit = (
-            i64,
-            Option<Uuid>,
-            Option<Uuid>,
-            Option<i16>,
-            Option<String>,
-            Option<i32>,
-        );
-        let rows: Vec<Visit> = sqlx::query_as(
-            "SELECT c.unpaid, v.creator_id, v.product_id, v.source, v.source_id, v.rate \
-             FROM (SELECT count(*) AS unpaid FROM orders WHERE buyer_id = $1 AND status IN ($7, $8)) c \
-             LEFT JOIN LATERAL ( \
-               SELECT r.creator_id, r.product_id, r.source, r.source_id, r.visited_at, \
-                      COALESCE(i.rate_bps, p.affiliate_rate_bps) AS rate \
-               FROM referrals r JOIN products p ON p.product_id = r.product_id \
-               LEFT JOIN invitations i ON i.product_id = r.product_id AND i.creator_id = r.creator_id AND i.status = $6 \
-               WHERE r.buyer_id = $1 AND r.product_id = ANY($2) AND r.visited_at > $3 AND r.visited_at <= $4 \
-               AND r.creator_id <> $1 AND r.creator_id <> $5 \
-               AND COALESCE(i.rate_bps, p.affiliate_rate_bps) > 0) v ON true \
-             ORDER BY v.visited_at DESC, v.creator_id",
+        /// The creator attributed, the source and its id, each item's rate.
+        type Turn = (Option<Uuid>, Option<i16>, Option<String>, Vec<i32>);
+        let turn: Result<Turn, sqlx::Error> = sqlx::query_as(
+            "SELECT o_creator, o_source, o_source_id, o_rates \
+                 FROM commerce_buyer_turn($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(buyer)
-        .bind(&products)
+        .bind(seller)
+        .bind(items.iter().map(|i| i.product_id).collect::<Vec<_>>())
         .bind(since)
         .bind(now)
-        .bind(seller)
+        .bind(self.config.orders.max_unpaid_per_buyer)
+        .bind([Status::Unpaid.id(), Status::Paying.id()])
         .bind(crate::invitations::ACCEPTED)
-        .bind(Status::Unpaid.id())
-        .bind(Status::Paying.id())
-        .fetch_all(&mut *tx)
-        .await?;
-        let unpaid = rows.first().map_or(0, |r| r.0);
-        let cap = self.config.orders.max_unpaid_per_buyer;
-        if unpaid >= cap {
-            return Err(CommerceError::rule(
-                Reason::TooManyUnpaidOrders,
-                format!(
-                    "you have {unpaid} unpaid orders (at most {cap} at once, each holds stock): pay or cancel one first"
-                ),
-            ));
+        .fetch_one(&mut *tx)
+        .await;
+        let (creator, source, source_id, rates) = match turn {
+            Ok(turn) => turn,
+            Err(err) => {
+                return Err(match raised(&err, TOO_MANY_UNPAID) {
+                    Some(unpaid) => self.too_many_unpaid(&unpaid),
+                    None => err.into(),
+                });
+            }
+        };
+        for (item, rate) in items.iter_mut().zip(rates) {
+            item.affiliate_rate_bps = rate;
         }
-        let visits: Vec<(Uuid, Uuid, i16, String, i32)> = rows
-            .into_iter()
-            .filter_map(|(_, c, p, source, source_id, rate)| {
-                Some((c?, p?, source?, source_id?, rate?))
-            })
-            .collect();
-        let last = visits
-            .first()
-            .map(|(c, _, source, source_id, _)| Attribution {
-                creator: *c,
-                source: *source,
-                source_id: source_id.clone(),
-            });
-        for item in items.iter_mut() {
-            item.affiliate_rate_bps = visits
-                .iter()
-                .find(|(c, p, _, _, _)| {
-                    Some(*c) == last.as_ref().map(|a| a.creator) && *p == item.product_id
-                })
-                .map_or(0, |(_, _, _, _, rate)| *rate);
-        }
-        Ok(last)
+        Ok(creator.map(|creator| Attribution {
+            creator,
+            source: source.unwrap_or_default(),
+            source_id: source_id.unwrap_or_default(),
+        }))
     }
 
     /// The order a PlaceOrder key already created, if any.
@@ -1746,14 +1819,14 @@ pub(crate) struct Reserved {
     pub affiliate_rate_bps: i32,
 }
 
-impl From<Reserved> for ItemRow {
-    fn from(r: Reserved) -> Self {
+impl From<&Reserved> for ItemRow {
+    fn from(r: &Reserved) -> Self {
         Self {
             product_id: r.product_id,
             product_version: r.product_version,
             sku_id: r.sku_id,
-            title: r.title,
-            sku_name: r.sku_name,
+            title: r.title.clone(),
+            sku_name: r.sku_name.clone(),
             unit_price_cents: r.unit_price_cents,
             quantity: r.quantity,
             affiliate_rate_bps: r.affiliate_rate_bps,
@@ -1779,20 +1852,63 @@ pub(crate) struct NewOrder<'a> {
     pub items: &'a [Reserved],
 }
 
-/// Writes the order, its lines and its `OrderPlaced` in the checkout's
-/// transaction with one statement (quietly: the caller wakes the relay
-/// after its commit) and returns the order as stored. A unique violation
-/// is a concurrent duplicate of the key.
+impl NewOrder<'_> {
+    fn total_cents(&self) -> i64 {
+        self.items
+            .iter()
+            .map(|it| it.unit_price_cents * i64::from(it.quantity))
+            .sum()
+    }
+}
+
+/// Writes the order, its lines and its `OrderPlaced` in a purchase's
+/// transaction with one statement (`commerce_insert_order`, migration 0011;
+/// quietly: the caller wakes the relay after its commit) and returns the
+/// order as stored. A unique violation is a concurrent duplicate of the key.
 pub(crate) async fn insert_order(
     tx: &mut PgConnection,
     o: &NewOrder<'_>,
 ) -> Result<OrderRow, sqlx::Error> {
-    let total: i64 = o
-        .items
-        .iter()
-        .map(|it| it.unit_price_cents * i64::from(it.quantity))
-        .sum();
-    let event = events::outbox_row(
+    let event = placed_event(o);
+    bind_order(
+        sqlx::query_as::<_, OrderRow>(&format!(
+            "SELECT {ORDER_COLUMNS} FROM commerce_insert_order({})",
+            (1..=27)
+                .map(|n| format!("${n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        o,
+        event,
+    )
+    .bind(
+        o.items
+            .iter()
+            .map(|i| i.affiliate_rate_bps)
+            .collect::<Vec<_>>(),
+    )
+    .bind(o.affiliate.as_ref().map(|a| a.creator))
+    .bind(o.affiliate.as_ref().map_or_else(
+        || o.origin.as_ref().map_or(0, |(source, _)| *source),
+        |a| a.source,
+    ))
+    .bind(o.affiliate.as_ref().map_or_else(
+        || {
+            o.origin
+                .as_ref()
+                .map_or("", |(_, id)| id.as_str())
+                .to_owned()
+        },
+        |a| a.source_id.clone(),
+    ))
+    .bind(o.flash_sale)
+    .fetch_one(&mut *tx)
+    .await
+}
+
+/// The `OrderPlaced` outbox row of `o`.
+fn placed_event(o: &NewOrder<'_>) -> events::OutboxRow {
+    events::outbox_row(
         &o.order_id.to_string(),
         o.now,
         ev::commerce_event::Payload::OrderPlaced(ev::OrderPlaced {
@@ -1800,129 +1916,126 @@ pub(crate) async fn insert_order(
             shop_id: o.shop.to_string(),
             seller_id: o.seller.to_string(),
             buyer_id: o.buyer.to_string(),
-            total_cents: total,
+            total_cents: o.total_cents(),
             units: o
                 .items
                 .iter()
                 .map(|i| u32::try_from(i.quantity).unwrap_or(0))
                 .sum(),
         }),
-    );
-    let its = o.items;
-    sqlx::query_as::<_, OrderRow>(&format!(
-        "WITH o AS ( \
-           INSERT INTO orders (order_id, shop_id, seller_id, buyer_id, status, total_cents, place_key, place_hash, created_at, affiliate_id, source, source_id, flash_sale_id) \
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING {ORDER_COLUMNS}), \
-         i AS ( \
-           INSERT INTO order_items (order_id, idx, product_id, product_version, sku_id, title, sku_name, unit_price_cents, quantity, affiliate_rate_bps) \
-           SELECT $1, t.idx - 1, t.product_id, t.product_version, t.sku_id, t.title, t.sku_name, t.unit_price_cents, t.quantity, t.rate \
-           FROM unnest($14::uuid[], $15::int[], $16::uuid[], $17::text[], $18::text[], $19::bigint[], $20::int[], $21::int[]) \
-             WITH ORDINALITY AS t(product_id, product_version, sku_id, title, sku_name, unit_price_cents, quantity, rate, idx)), \
-         e AS ( \
-           INSERT INTO outbox (event_id, topic, msg_key, event_type, payload, headers) \
-           VALUES ($22, $23, $24, $25, $26, $27)) \
-         SELECT * FROM o"
-    ))
-    .bind(o.order_id)
-    .bind(o.shop)
-    .bind(o.seller)
-    .bind(o.buyer)
-    .bind(Status::Unpaid.id())
-    .bind(total)
-    .bind(o.key)
-    .bind(o.body_hash)
-    .bind(o.now)
-    .bind(o.affiliate.as_ref().map(|a| a.creator))
-    .bind(o.affiliate.as_ref().map_or_else(
-        || o.origin.as_ref().map_or(0, |(source, _)| *source),
-        |a| a.source,
-    ))
-    .bind(o.affiliate.as_ref().map_or_else(
-        || o.origin.as_ref().map_or("", |(_, id)| id.as_str()),
-        |a| a.source_id.as_str(),
-    ))
-    .bind(o.flash_sale)
-    .bind(its.iter().map(|i| i.product_id).collect::<Vec<_>>())
-    .bind(its.iter().map(|i| i.product_version).collect::<Vec<_>>())
-    .bind(its.iter().map(|i| i.sku_id).collect::<Vec<_>>())
-    .bind(its.iter().map(|i| i.title.clone()).collect::<Vec<_>>())
-    .bind(its.iter().map(|i| i.sku_name.clone()).collect::<Vec<_>>())
-    .bind(its.iter().map(|i| i.unit_price_cents).collect::<Vec<_>>())
-    .bind(its.iter().map(|i| i.quantity).collect::<Vec<_>>())
-    .bind(its.iter().map(|i| i.affiliate_rate_bps).collect::<Vec<_>>())
-    .bind(event.event_id)
-    .bind(event.topic)
-    .bind(event.key)
-    .bind(event.event_type)
-    .bind(event.payload)
-    .bind(event.headers)
-    .fetch_one(&mut *tx)
-    .await
-}
-
-/// Takes `quantity` units of `sku` at the end of the checkout's transaction
-/// (after the order is written, so the hot row is locked only until the
-/// commit). The conditional UPDATE never takes more than there is; a SKU
-/// sold out, retired or repriced since [`reserve`] read it rolls the whole
-/// checkout back.
-async fn take(
-    tx: &mut PgConnection,
-    index: usize,
-    sku: Uuid,
-    quantity: i64,
-    price: i64,
-) -> CommerceResult<()> {
-    let field = format!("items[{index}].sku_id");
-    let taken: Option<i64> = sqlx::query_scalar(
-        "UPDATE skus SET stock = stock - $2 WHERE sku_id = $1 AND stock >= $2 AND NOT retired \
-         RETURNING price_cents",
     )
-    .bind(sku)
-    .bind(quantity)
-    .fetch_optional(&mut *tx)
-    .await?;
-    match taken {
-        Some(p) if p == price => Ok(()),
-        Some(_) => Err(unavailable(format!(
-            "{field}: the price changed during the checkout; retry"
-        ))),
-        None => Err(unavailable_units(tx, &field, sku, quantity).await),
-    }
 }
 
-/// Why `quantity` units of `sku` cannot be taken: gone, retired, or too few.
-async fn unavailable_units(
-    tx: &mut PgConnection,
+/// Binds the 22 parameters `commerce_insert_order` and
+/// `commerce_place_order` share (the order, its lines, its event), in
+/// their order.
+fn bind_order<'q, O>(
+    q: sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>,
+    o: &NewOrder<'_>,
+    event: events::OutboxRow,
+) -> sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments> {
+    let its = o.items;
+    q.bind(o.order_id)
+        .bind(o.shop)
+        .bind(o.seller)
+        .bind(o.buyer)
+        .bind(Status::Unpaid.id())
+        .bind(o.total_cents())
+        .bind(o.key.to_owned())
+        .bind(o.body_hash.to_vec())
+        .bind(o.now)
+        .bind(its.iter().map(|i| i.product_id).collect::<Vec<_>>())
+        .bind(its.iter().map(|i| i.product_version).collect::<Vec<_>>())
+        .bind(its.iter().map(|i| i.sku_id).collect::<Vec<_>>())
+        .bind(its.iter().map(|i| i.title.clone()).collect::<Vec<_>>())
+        .bind(its.iter().map(|i| i.sku_name.clone()).collect::<Vec<_>>())
+        .bind(its.iter().map(|i| i.unit_price_cents).collect::<Vec<_>>())
+        .bind(its.iter().map(|i| i.quantity).collect::<Vec<_>>())
+        .bind(event.event_id)
+        .bind(event.topic)
+        .bind(event.key)
+        .bind(event.event_type)
+        .bind(event.payload)
+        .bind(event.headers)
+}
+
+/// SQLSTATEs the checkout's functions raise (migration 0011); the DETAIL
+/// of each is [`raised`]'s answer.
+/// The buyer's unpaid orders are at the cap (DETAIL: how many).
+const TOO_MANY_UNPAID: &str = "LC001";
+/// A line could not be taken (DETAIL: its 1-based position).
+const LINE_NOT_TAKEN: &str = "LC002";
+
+/// The DETAIL of `err` when the database raised `code`.
+fn raised(err: &sqlx::Error, code: &str) -> Option<String> {
+    let db = err.as_database_error()?;
+    if db.code().as_deref() != Some(code) {
+        return None;
+    }
+    let detail = db
+        .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+        .and_then(|e| e.detail())
+        .unwrap_or_default();
+    Some(detail.to_owned())
+}
+
+/// What [`CommerceService::place`] came to.
+enum Placed {
+    Order(Box<pb::Order>),
+    /// A line's SKU or product changed since it was read: read again.
+    Changed,
+}
+
+/// `commerce_place_order`'s answer.
+#[derive(sqlx::FromRow)]
+struct PlacedRow {
+    #[sqlx(flatten)]
+    order: OrderRow,
+    rates: Vec<i32>,
+}
+
+/// Why `quantity` units of `sku` cannot be taken: gone, retired, or too
+/// few; `None` when they could be now (the SKU or product changed).
+async fn why_not(
+    pool: &sqlx::PgPool,
     field: &str,
     sku: Uuid,
     quantity: i64,
-) -> CommerceError {
+) -> Option<CommerceError> {
     let known: Result<Option<(bool, i64)>, sqlx::Error> =
         sqlx::query_as("SELECT retired, stock FROM skus WHERE sku_id = $1")
             .bind(sku)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(pool)
             .await;
     match known {
-        Err(err) => err.into(),
-        Ok(None) => CommerceError::not_found(format!("SKU not found ({field})")),
-        Ok(Some((true, _))) => CommerceError::rule(
+        Err(err) => Some(err.into()),
+        Ok(None) => Some(CommerceError::not_found(format!("SKU not found ({field})"))),
+        Ok(Some((true, _))) => Some(CommerceError::rule(
             Reason::NotForSale,
             format!("{field}: the SKU is no longer sold"),
-        ),
-        Ok(Some((false, stock))) => CommerceError::rule(
+        )),
+        Ok(Some((false, stock))) if stock < quantity => Some(CommerceError::rule(
             Reason::OutOfStock,
             format!("{field}: only {stock} left, {quantity} asked"),
-        ),
+        )),
+        Ok(Some(_)) => None,
     }
 }
 
-/// The buyer's checkout lock (`$1` the buyer's id as text): one buyer's
-/// checkouts and flash-sale purchases run one at a time, so the cap on
-/// unpaid orders holds under concurrency (taken before any SKU lock: no
-/// cycles).
-const BUYER_LOCK: &str = "pg_advisory_xact_lock(hashtextextended($1, 16))";
+/// What a checkout needs of a sellable SKU (memoised per process in
+/// `CommerceService::sku_lines`; the checkout's statement checks price,
+/// name and the product's version and status again).
+#[derive(Clone)]
+pub(crate) struct SkuLine {
+    product_id: Uuid,
+    version: i32,
+    shop_id: Uuid,
+    title: String,
+    sku_name: String,
+    price_cents: i64,
+}
 
-/// A checkout line as [`reserve`] reads it.
+/// A checkout line as [`read_lines`] reads it.
 #[derive(sqlx::FromRow)]
 struct LineRow {
     sku_id: Option<Uuid>,
@@ -1935,49 +2048,44 @@ struct LineRow {
     version: Option<i32>,
     shop_id: Option<Uuid>,
     title: Option<String>,
-    affiliate_rate_bps: Option<i32>,
 }
 
-/// Takes the buyer's checkout lock and reads every line of a checkout (in
-/// one statement), checking each can be sold by `shop`: `lines` are
-/// (index in the request, SKU, quantity). The units are taken by [`take`]
-/// at the end of the same transaction, which checks stock and price again.
-async fn reserve(
-    tx: &mut PgConnection,
-    buyer: Uuid,
+/// Reads every line of a checkout (in one statement, without locks),
+/// checking each can be sold by `shop`: `lines` are (index in the request,
+/// SKU, quantity). The checkout's statement takes the units, checking stock
+/// and what was read again.
+async fn read_lines(
+    pool: &sqlx::PgPool,
     shop: Uuid,
     lines: &[(usize, Uuid, i64)],
-) -> CommerceResult<Vec<Reserved>> {
+) -> CommerceResult<Vec<SkuLine>> {
     let skus: Vec<Uuid> = lines.iter().map(|(_, sku, _)| *sku).collect();
-    let rows: Vec<LineRow> = sqlx::query_as(&format!(
-        "WITH l AS MATERIALIZED (SELECT {BUYER_LOCK}) \
-         SELECT s.sku_id, s.product_id, s.name, s.price_cents, s.stock, s.retired, \
-                p.status, p.version, p.shop_id, v.title, p.affiliate_rate_bps \
-         FROM l CROSS JOIN unnest($2::uuid[]) WITH ORDINALITY AS q(sku_id, n) \
+    let rows: Vec<LineRow> = sqlx::query_as(
+        "SELECT s.sku_id, s.product_id, s.name, s.price_cents, s.stock, s.retired, \
+                p.status, p.version, p.shop_id, v.title \
+         FROM unnest($1::uuid[]) WITH ORDINALITY AS q(sku_id, n) \
          LEFT JOIN skus s ON s.sku_id = q.sku_id \
          LEFT JOIN products p ON p.product_id = s.product_id \
          LEFT JOIN product_versions v ON v.product_id = p.product_id AND v.version = p.version \
-         ORDER BY q.n"
-    ))
-    .bind(buyer.to_string())
+         ORDER BY q.n",
+    )
     .bind(&skus)
-    .fetch_all(&mut *tx)
+    .fetch_all(pool)
     .await?;
-    let mut reserved = Vec::with_capacity(lines.len());
-    for ((index, sku, quantity), row) in lines.iter().zip(rows) {
+    let mut read = Vec::with_capacity(lines.len());
+    for ((index, _, quantity), row) in lines.iter().zip(rows) {
         let field = format!("items[{index}].sku_id");
         let (
             Some(_),
             Some(product_id),
             Some(sku_name),
-            Some(price),
+            Some(price_cents),
             Some(stock),
             Some(retired),
             Some(status),
             Some(version),
-            Some(product_shop),
+            Some(shop_id),
             Some(title),
-            Some(rate),
         ) = (
             row.sku_id,
             row.product_id,
@@ -1989,7 +2097,6 @@ async fn reserve(
             row.version,
             row.shop_id,
             row.title,
-            row.affiliate_rate_bps,
         )
         else {
             return Err(CommerceError::not_found(format!("SKU not found ({field})")));
@@ -2006,7 +2113,7 @@ async fn reserve(
                 format!("{field}: only {stock} left, {quantity} asked"),
             ));
         }
-        if product_shop != shop {
+        if shop_id != shop {
             return Err(CommerceError::rule(
                 Reason::NotForSale,
                 format!("{field}: the SKU belongs to another shop (one order, one shop)"),
@@ -2018,18 +2125,16 @@ async fn reserve(
                 format!("{field}: the product is not approved for sale"),
             ));
         }
-        reserved.push(Reserved {
+        read.push(SkuLine {
             product_id,
-            product_version: version,
-            sku_id: *sku,
+            version,
+            shop_id,
             title,
             sku_name,
-            unit_price_cents: price,
-            quantity: i32::try_from(*quantity).unwrap_or(0),
-            affiliate_rate_bps: rate,
+            price_cents,
         });
     }
-    Ok(reserved)
+    Ok(read)
 }
 
 /// Gives a cancelled order's units back, in the cancelling transaction.

@@ -20,6 +20,10 @@ use crate::wallet::Wallet;
 #[derive(Clone)]
 pub struct CommerceService {
     pub(crate) pool: PgPool,
+    /// The auction bid writer's connections: the same database, committing
+    /// without waiting for the WAL flush (`synchronous_commit = off`; see
+    /// `auction::writer` for why bids, and only bids, may).
+    pub(crate) bids_pool: PgPool,
     pub(crate) keys: JwtKeys,
     pub(crate) config: Arc<Config>,
     pub(crate) wallet: Wallet,
@@ -28,7 +32,13 @@ pub struct CommerceService {
     pub(crate) auctions: Arc<crate::auction::Hub>,
     /// Wakes the outbox relay after hot-path commits that skip NOTIFY.
     pub(crate) relay_wake: Arc<tokio::sync::Notify>,
-    pub(crate) shop_sellers: Arc<ShopSellers>,
+    /// Each shop's seller, which never changes: read once per shop and
+    /// process (checkouts need it before their statement).
+    pub(crate) shop_sellers: Arc<Memo<Uuid, Uuid>>,
+    /// What checkouts read of a sellable SKU (product, version, names,
+    /// price): checked again by the checkout's statement, which refuses a
+    /// line whose SKU or product changed since (then read again).
+    pub(crate) sku_lines: Arc<Memo<Uuid, crate::orders::SkuLine>>,
     pub(crate) hot_rows: Arc<HotRows>,
 }
 
@@ -60,32 +70,41 @@ impl HotRows {
     }
 }
 
-/// Each shop's seller, which never changes: read once per shop and process
-/// (checkouts need it before their transaction).
-#[derive(Default)]
-pub(crate) struct ShopSellers(std::sync::Mutex<std::collections::HashMap<Uuid, Uuid>>);
+/// A bounded in-process memo of facts read from the database: at most
+/// [`Memo::MAX`] entries, then forgotten all at once and read again. Holds
+/// only what the database confirmed; callers say why an entry cannot go
+/// stale (or check it where it is used).
+pub(crate) struct Memo<K, V>(std::sync::Mutex<std::collections::HashMap<K, V>>);
 
-impl ShopSellers {
-    /// Shops remembered at most (then forgotten all at once and read again).
+impl<K, V> Default for Memo<K, V> {
+    fn default() -> Self {
+        Self(std::sync::Mutex::default())
+    }
+}
+
+impl<K: std::hash::Hash + Eq, V: Clone> Memo<K, V> {
     const MAX: usize = 100_000;
 
-    pub(crate) fn get(&self, shop: &Uuid) -> Option<Uuid> {
+    fn map(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<K, V>> {
         self.0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(shop)
-            .copied()
     }
 
-    pub(crate) fn insert(&self, shop: Uuid, seller: Uuid) {
-        let mut map = self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+    pub(crate) fn get(&self, key: &K) -> Option<V> {
+        self.map().get(key).cloned()
+    }
+
+    pub(crate) fn insert(&self, key: K, value: V) {
+        let mut map = self.map();
         if map.len() >= Self::MAX {
             map.clear();
         }
-        map.insert(shop, seller);
+        map.insert(key, value);
+    }
+
+    pub(crate) fn forget(&self, key: &K) {
+        self.map().remove(key);
     }
 }
 
@@ -105,8 +124,16 @@ impl CommerceService {
             loop_platform::grpc::channel(&config.services.content_url)?,
             Duration::from_millis(config.services.content_timeout_ms),
         );
+        let bids_pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(4)
+            .connect_lazy_with(
+                (*pool.connect_options())
+                    .clone()
+                    .options([("synchronous_commit", "off")]),
+            );
         Ok(Self {
             pool,
+            bids_pool,
             keys,
             config,
             wallet,
@@ -115,6 +142,7 @@ impl CommerceService {
             auctions: Arc::default(),
             relay_wake: Arc::default(),
             shop_sellers: Arc::default(),
+            sku_lines: Arc::default(),
             hot_rows: Arc::default(),
         })
     }

@@ -11,6 +11,18 @@
 //! is committed; a crash before that answers nobody (the bidder's call fails
 //! and may be repeated).
 //!
+//! Durability: the writer's statement commits without waiting for its WAL
+//! flush (`synchronous_commit = off`, on the writer's own connections).
+//! With a flush per batch, a hot auction's bidders (each waiting for its
+//! answer) were bounded by the disk: at most one batch per fsync. What
+//! this risks is bounded and stated: a crash of the database server (not
+//! of this service) may lose the last accepted bids (at most
+//! 3 x `wal_writer_delay`, 0.6 s by default), as Redis with `appendfsync
+//! everysec` would; the database stays consistent (the auction as it was
+//! before them). Nothing that moves money rests on such a bid: the close
+//! commits synchronously, which flushes every bid before it, and the outbox
+//! relay publishes only flushed events (`Relay::fence_async_commits`).
+//!
 //! A repeat is safe: each bid carries the bidder's idempotency key, stored
 //! with it. The writer knows the keys of every bid up to the row version it
 //! decides on (its own writes, and on each read of the row the keys of the
@@ -627,7 +639,7 @@ async fn commit(
     .bind(bodies)
     .bind(d.keyed.iter().map(|p| p.key.clone()).collect::<Vec<_>>())
     .bind(d.keyed.iter().map(|p| p.request_hash.clone()).collect::<Vec<_>>())
-    .fetch_optional(&service.pool)
+    .fetch_optional(&service.bids_pool)
     .await?;
     Ok(version)
 }
