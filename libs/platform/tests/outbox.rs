@@ -153,19 +153,19 @@ async fn a_quiet_commit_is_relayed_when_the_writer_wakes_the_relay() {
 }
 
 /// Events committed without waiting for the WAL flush (as the auction's bid
-/// writer commits) go out through a fencing relay once each, in order. (That
-/// the fence flushes first cannot be observed from here: the relay's own
-/// marking commit flushes right after it publishes.)
+/// writer commits, marking them `unflushed`) go out once each, in order,
+/// after the relay's fence. (That the fence flushes first cannot be observed
+/// from here: the relay's own marking commit flushes right after it
+/// publishes.)
 #[tokio::test]
-async fn a_fencing_relay_publishes_events_committed_without_a_flush() {
+async fn events_committed_without_a_flush_are_relayed_once_in_order() {
     let s = setup("relay_fence").await;
     let shutdown = CancellationToken::new();
     let relay = Relay::new(
         s.pool.clone(),
         s.producer.clone(),
         &OutboxConfig::every_ms(60_000),
-    )
-    .fence_async_commits();
+    );
     let wake = relay.waker();
     let task = tokio::spawn(relay.run(shutdown.clone()));
     let first = commit_events(&s.pool, 1, false).await;
@@ -179,16 +179,14 @@ async fn a_fencing_relay_publishes_events_committed_without_a_flush() {
     let mut unflushed = Vec::new();
     for i in 0..3 {
         let id = Uuid::new_v4();
-        outbox::enqueue_quietly(
-            &mut tx,
-            OutboxEvent {
-                event_id: id,
-                topic: TOPIC,
-                key: "one-key",
-                event_type: "test.Event",
-                payload: format!("unflushed {i}").into_bytes(),
-            },
+        sqlx::query(
+            "INSERT INTO outbox (event_id, topic, msg_key, event_type, payload, unflushed) \
+             VALUES ($1, $2, 'one-key', 'test.Event', $3, true)",
         )
+        .bind(id)
+        .bind(TOPIC)
+        .bind(format!("unflushed {i}").into_bytes())
+        .execute(&mut *tx)
         .await
         .expect("enqueue");
         unflushed.push(id);

@@ -87,10 +87,10 @@ pub async fn run_with_clock(
     let mut tasks = Vec::new();
     // Bids skip NOTIFY (it takes a cluster-wide lock through each commit's
     // WAL flush), so the writer wakes the relay in process; and they commit
-    // without waiting for the flush, so the relay fences (auction::writer).
+    // without waiting for the flush (their rows say so: the relay fences).
     let relay_wake = if config.outbox.relay_enabled {
         let producer = Producer::new(&config.kafka, "loop-commerce")?;
-        let relay = Relay::new(pool.clone(), producer, &config.outbox).fence_async_commits();
+        let relay = Relay::new(pool.clone(), producer, &config.outbox);
         let wake = relay.waker();
         tasks.push(tokio::spawn(relay.run(shutdown.clone())));
         wake

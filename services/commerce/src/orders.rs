@@ -452,29 +452,14 @@ impl CommerceService {
             turns.push(self.hot_rows.turn(*sku).await);
         }
         let event = placed_event(o);
-        let placed = bind_order(
-            sqlx::query_as::<_, PlacedRow>(&format!(
-                "SELECT {}, r.rates FROM commerce_place_order({}) r",
-                ORDER_COLUMNS
-                    .split(", ")
-                    .map(|c| format!("(r.placed).{c}"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                (1..=27)
-                    .map(|n| format!("${n}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )),
-            o,
-            event,
-        )
-        .bind(since)
-        .bind(self.config.orders.max_unpaid_per_buyer)
-        .bind([Status::Unpaid.id(), Status::Paying.id()])
-        .bind(crate::invitations::ACCEPTED)
-        .bind(APPROVED)
-        .fetch_one(&self.pool)
-        .await;
+        let placed = bind_order(sqlx::query_as::<_, PlacedRow>(&PLACE_ORDER), o, event)
+            .bind(since)
+            .bind(self.config.orders.max_unpaid_per_buyer)
+            .bind([Status::Unpaid.id(), Status::Paying.id()])
+            .bind(crate::invitations::ACCEPTED)
+            .bind(APPROVED)
+            .fetch_one(&self.pool)
+            .await;
         drop(turns);
         let placed = match placed {
             Ok(placed) => placed,
@@ -1870,41 +1855,61 @@ pub(crate) async fn insert_order(
     o: &NewOrder<'_>,
 ) -> Result<OrderRow, sqlx::Error> {
     let event = placed_event(o);
-    bind_order(
-        sqlx::query_as::<_, OrderRow>(&format!(
-            "SELECT {ORDER_COLUMNS} FROM commerce_insert_order({})",
-            (1..=27)
-                .map(|n| format!("${n}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )),
-        o,
-        event,
-    )
-    .bind(
-        o.items
-            .iter()
-            .map(|i| i.affiliate_rate_bps)
-            .collect::<Vec<_>>(),
-    )
-    .bind(o.affiliate.as_ref().map(|a| a.creator))
-    .bind(o.affiliate.as_ref().map_or_else(
-        || o.origin.as_ref().map_or(0, |(source, _)| *source),
-        |a| a.source,
-    ))
-    .bind(o.affiliate.as_ref().map_or_else(
-        || {
-            o.origin
-                .as_ref()
-                .map_or("", |(_, id)| id.as_str())
-                .to_owned()
-        },
-        |a| a.source_id.clone(),
-    ))
-    .bind(o.flash_sale)
-    .fetch_one(&mut *tx)
-    .await
+    bind_order(sqlx::query_as::<_, OrderRow>(&INSERT_ORDER), o, event)
+        .bind(
+            o.items
+                .iter()
+                .map(|i| i.affiliate_rate_bps)
+                .collect::<Vec<_>>(),
+        )
+        .bind(o.affiliate.as_ref().map(|a| a.creator))
+        .bind(o.affiliate.as_ref().map_or_else(
+            || o.origin.as_ref().map_or(0, |(source, _)| *source),
+            |a| a.source,
+        ))
+        .bind(o.affiliate.as_ref().map_or_else(
+            || {
+                o.origin
+                    .as_ref()
+                    .map_or("", |(_, id)| id.as_str())
+                    .to_owned()
+            },
+            |a| a.source_id.clone(),
+        ))
+        .bind(o.flash_sale)
+        .fetch_one(&mut *tx)
+        .await
 }
+
+/// `$1, $2, ... $n`.
+fn placeholders(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Calls `commerce_insert_order` (27 parameters), returning the order.
+static INSERT_ORDER: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT {ORDER_COLUMNS} FROM commerce_insert_order({})",
+        placeholders(27)
+    )
+});
+
+/// Calls `commerce_place_order` (27 parameters), returning the order and
+/// each line's commission rate.
+static PLACE_ORDER: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let columns: Vec<String> = ORDER_COLUMNS
+        .split(", ")
+        .map(|c| format!("(r.placed).{c}"))
+        .collect();
+    format!(
+        "SELECT {}, r.rates FROM commerce_place_order({}) r",
+        columns.join(", "),
+        placeholders(27)
+    )
+});
 
 /// The `OrderPlaced` outbox row of `o`.
 fn placed_event(o: &NewOrder<'_>) -> events::OutboxRow {

@@ -70,9 +70,21 @@ CREATE TABLE IF NOT EXISTS outbox (
     payload      BYTEA NOT NULL,
     headers      JSONB NOT NULL DEFAULT '[]',
     created_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
-    published_at TIMESTAMPTZ
+    published_at TIMESTAMPTZ,
+    -- Committed without waiting for the WAL flush (synchronous_commit off,
+    -- as the auction's bid writer commits): the relay makes it durable
+    -- before publishing it.
+    unflushed    BOOLEAN NOT NULL DEFAULT false
 );
 CREATE INDEX IF NOT EXISTS outbox_unpublished ON outbox (id) WHERE published_at IS NULL;
+-- Tables made before the column (checked first: ALTER TABLE would lock the
+-- table even when the column exists).
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                   WHERE table_schema = current_schema() AND table_name = 'outbox' AND column_name = 'unflushed') THEN
+        ALTER TABLE outbox ADD COLUMN unflushed BOOLEAN NOT NULL DEFAULT false;
+    END IF;
+END $$;
 ";
 
 pub async fn ensure_schema(pool: &PgPool) -> anyhow::Result<()> {

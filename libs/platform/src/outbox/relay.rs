@@ -46,7 +46,6 @@ pub struct Relay {
     producer: Producer,
     poll: Duration,
     wake: Arc<Notify>,
-    fence: bool,
 }
 
 impl Relay {
@@ -56,22 +55,7 @@ impl Relay {
             producer,
             poll: config.interval(),
             wake: Arc::new(Notify::new()),
-            fence: false,
         }
-    }
-
-    /// For services whose writers may commit outbox rows without waiting
-    /// for the WAL flush (`synchronous_commit = off`): before publishing
-    /// what it read, the relay makes it durable, so an event is never on a
-    /// topic while a database crash could still take its row (and the
-    /// change it reports) away. The fence is one autocommit statement that
-    /// takes a transaction id: its commit waits for the WAL to be flushed up
-    /// to its own commit record, which follows the commit of every row the
-    /// relay saw. One flush per published batch.
-    #[must_use]
-    pub fn fence_async_commits(mut self) -> Self {
-        self.fence = true;
-        self
     }
 
     /// Wakes the relay in process (call after committing outbox rows
@@ -148,10 +132,8 @@ impl Relay {
             }
             verify = false;
             if !rows.is_empty() {
-                if self.fence {
-                    sqlx::query("SELECT pg_current_xact_id()")
-                        .execute(&mut *conn)
-                        .await?;
+                if rows.iter().any(|r| r.unflushed) {
+                    fence(conn).await?;
                 }
                 let published = self.publish(&rows).await;
                 verify = published.len() < rows.len();
@@ -265,11 +247,26 @@ struct OutboxRow {
     event_type: String,
     payload: Vec<u8>,
     headers: Vec<(String, String)>,
+    unflushed: bool,
+}
+
+/// Makes every row the relay has read durable, for rows committed without
+/// waiting for the WAL flush (`outbox.unflushed`): an event is never on a
+/// topic while a database crash could still take its row (and the change
+/// it reports) away. One autocommit statement that takes a transaction id:
+/// its commit waits for the WAL to be flushed up to its own commit record,
+/// which follows the commit of every row the relay saw. Writers that flush
+/// (the default) never cost the relay this.
+async fn fence(conn: &mut PgConnection) -> anyhow::Result<()> {
+    sqlx::query("SELECT pg_current_xact_id()")
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 async fn unpublished(conn: &mut PgConnection) -> anyhow::Result<Vec<OutboxRow>> {
     let rows = sqlx::query(
-        "SELECT id, event_id, topic, msg_key, event_type, payload, headers FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1",
+        "SELECT id, event_id, topic, msg_key, event_type, payload, headers, unflushed FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1",
     )
     .bind(BATCH)
     .fetch_all(&mut *conn)
@@ -284,6 +281,7 @@ async fn unpublished(conn: &mut PgConnection) -> anyhow::Result<Vec<OutboxRow>> 
                 event_type: r.try_get("event_type")?,
                 payload: r.try_get("payload")?,
                 headers: serde_json::from_value(r.try_get("headers")?).unwrap_or_default(),
+                unflushed: r.try_get("unflushed")?,
             })
         })
         .collect()

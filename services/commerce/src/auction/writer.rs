@@ -21,7 +21,8 @@
 //! everysec` would; the database stays consistent (the auction as it was
 //! before them). Nothing that moves money rests on such a bid: the close
 //! commits synchronously, which flushes every bid before it, and the outbox
-//! relay publishes only flushed events (`Relay::fence_async_commits`).
+//! relay publishes only flushed events (the rows say `outbox.unflushed`, and
+//! the relay fences before publishing them).
 //!
 //! A repeat is safe: each bid carries the bidder's idempotency key, stored
 //! with it. The writer knows the keys of every bid up to the row version it
@@ -609,8 +610,8 @@ async fn commit(
            SELECT $1, * FROM UNNEST($10::int[], $11::uuid[], $12::bigint[], $13::bigint[], $14::timestamptz[], $15::bigint[], $16::uuid[], $17::timestamptz[], $18::bool[], $24::text[], $25::bytea[]) \
            WHERE EXISTS (SELECT 1 FROM up)), \
          events AS ( \
-           INSERT INTO outbox (event_id, topic, msg_key, event_type, payload) \
-           SELECT id, $20, $21, $22, body FROM UNNEST($19::uuid[], $23::bytea[]) AS t(id, body) \
+           INSERT INTO outbox (event_id, topic, msg_key, event_type, payload, unflushed) \
+           SELECT id, $20, $21, $22, body, true FROM UNNEST($19::uuid[], $23::bytea[]) AS t(id, body) \
            WHERE EXISTS (SELECT 1 FROM up)) \
          SELECT version FROM up",
     )
