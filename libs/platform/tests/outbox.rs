@@ -130,26 +130,54 @@ async fn a_crashed_relays_published_batch_is_marked_not_sent_again() {
 #[tokio::test]
 async fn a_quiet_commit_is_relayed_when_the_writer_wakes_the_relay() {
     let s = setup("relay_wake").await;
-    let shutdown = CancellationToken::new();
-    // A poll far longer than the wait below: only the wake can deliver it.
-    let relay = Relay::new(
-        s.pool.clone(),
-        s.producer.clone(),
-        &OutboxConfig::every_ms(60_000),
-    );
-    let wake = relay.waker();
-    let task = tokio::spawn(relay.run(shutdown.clone()));
-    // The relay reads the (empty) tail once when it takes the lead; give it
-    // an event that proves it is leading before testing the wake.
-    let first = commit_events(&s.pool, 1, false).await;
-    wait_drained(&s.pool).await;
+    let relay = Leading::start(&s).await;
     let quiet = commit_events(&s.pool, 3, true).await;
-    wake.notify_one();
-    wait_drained(&s.pool).await;
-    shutdown.cancel();
-    task.await.expect("join").expect("relay");
+    let first = relay.wake_and_stop(&s.pool).await;
     let expected: Vec<String> = first.iter().chain(&quiet).map(Uuid::to_string).collect();
     assert_eq!(on_topic(&s.producer).await, expected);
+}
+
+/// A relay that only a wake moves (its poll is far longer than any wait
+/// here), started and leading: the event it was given to prove that is
+/// relayed.
+struct Leading {
+    wake: std::sync::Arc<tokio::sync::Notify>,
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    first: Vec<Uuid>,
+}
+
+impl Leading {
+    async fn start(s: &Setup) -> Self {
+        let shutdown = CancellationToken::new();
+        let relay = Relay::new(
+            s.pool.clone(),
+            s.producer.clone(),
+            &OutboxConfig::every_ms(60_000),
+        );
+        let wake = relay.waker();
+        let task = tokio::spawn(relay.run(shutdown.clone()));
+        // The relay reads the (empty) tail once when it takes the lead; an
+        // event relayed proves it is leading before the wake is tested.
+        let first = commit_events(&s.pool, 1, false).await;
+        wait_drained(&s.pool).await;
+        Self {
+            wake,
+            shutdown,
+            task,
+            first,
+        }
+    }
+
+    /// Wakes the relay, waits for the outbox to drain and stops it; the
+    /// first event's id.
+    async fn wake_and_stop(self, pool: &PgPool) -> Vec<Uuid> {
+        self.wake.notify_one();
+        wait_drained(pool).await;
+        self.shutdown.cancel();
+        self.task.await.expect("join").expect("relay");
+        self.first
+    }
 }
 
 /// Events committed without waiting for the WAL flush (as the auction's bid
@@ -160,16 +188,7 @@ async fn a_quiet_commit_is_relayed_when_the_writer_wakes_the_relay() {
 #[tokio::test]
 async fn events_committed_without_a_flush_are_relayed_once_in_order() {
     let s = setup("relay_fence").await;
-    let shutdown = CancellationToken::new();
-    let relay = Relay::new(
-        s.pool.clone(),
-        s.producer.clone(),
-        &OutboxConfig::every_ms(60_000),
-    );
-    let wake = relay.waker();
-    let task = tokio::spawn(relay.run(shutdown.clone()));
-    let first = commit_events(&s.pool, 1, false).await;
-    wait_drained(&s.pool).await;
+    let relay = Leading::start(&s).await;
     // Committed with synchronous_commit off.
     let mut tx = s.pool.begin().await.expect("begin");
     sqlx::query("SET LOCAL synchronous_commit = off")
@@ -192,10 +211,7 @@ async fn events_committed_without_a_flush_are_relayed_once_in_order() {
         unflushed.push(id);
     }
     tx.commit().await.expect("commit");
-    wake.notify_one();
-    wait_drained(&s.pool).await;
-    shutdown.cancel();
-    task.await.expect("join").expect("relay");
+    let first = relay.wake_and_stop(&s.pool).await;
     let expected: Vec<String> = first
         .iter()
         .chain(&unflushed)

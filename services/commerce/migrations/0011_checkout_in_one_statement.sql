@@ -134,3 +134,49 @@ BEGIN
         END IF;
     END LOOP;
 END $$;
+
+-- A hot SKU's single-line checkouts in one call and one commit (the service
+-- batches what waits for the same SKU: every checkout of a hot SKU flushes
+-- its own commit while it holds the row otherwise). Each order is
+-- commerce_place_order in its own subtransaction, so a refused one (LC001,
+-- LC002, a repeated key) leaves the others; one answer row per order, in
+-- order: the SQLSTATE and DETAIL of its refusal, or the order placed and
+-- its rates. Every buyer's checkout lock is taken first, in lock-key order,
+-- so the batch never holds the SKU's row while it waits for a buyer (no
+-- cycle with other batches, checkouts or flash purchases, which take one
+-- buyer's lock before any row).
+CREATE FUNCTION commerce_place_orders(
+    p_orders uuid[], p_buyers uuid[], p_totals bigint[], p_keys text[], p_hashes bytea[],
+    p_quantities int[], p_event_ids uuid[], p_payloads bytea[], p_headers jsonb[],
+    p_shop uuid, p_seller uuid, p_status smallint, p_now timestamptz,
+    p_product uuid, p_version int, p_sku uuid, p_title text, p_name text, p_price bigint,
+    p_topic text, p_event_type text,
+    p_since timestamptz, p_cap bigint, p_unpaid smallint[], p_accepted smallint, p_approved smallint)
+RETURNS TABLE (o_code text, o_detail text, o_placed orders, o_rates int[])
+LANGUAGE plpgsql VOLATILE
+SET plan_cache_mode = force_generic_plan AS $$
+DECLARE
+    r record;
+BEGIN
+    PERFORM pg_advisory_xact_lock(x.h)
+    FROM (SELECT DISTINCT hashtextextended(b::text, 16) AS h FROM unnest(p_buyers) AS b ORDER BY 1) AS x;
+    FOR k IN 1 .. cardinality(p_orders) LOOP
+        BEGIN
+            SELECT * INTO r FROM commerce_place_order(
+                p_orders[k], p_shop, p_seller, p_buyers[k], p_status, p_totals[k], p_keys[k], p_hashes[k], p_now,
+                ARRAY[p_product], ARRAY[p_version], ARRAY[p_sku], ARRAY[p_title], ARRAY[p_name],
+                ARRAY[p_price], ARRAY[p_quantities[k]],
+                p_event_ids[k], p_topic, p_orders[k]::text, p_event_type, p_payloads[k], p_headers[k],
+                p_since, p_cap, p_unpaid, p_accepted, p_approved);
+            o_code := NULL;
+            o_detail := NULL;
+            o_placed := r.placed;
+            o_rates := r.rates;
+        EXCEPTION WHEN SQLSTATE 'LC001' OR SQLSTATE 'LC002' OR unique_violation THEN
+            GET STACKED DIAGNOSTICS o_code = RETURNED_SQLSTATE, o_detail = PG_EXCEPTION_DETAIL;
+            o_placed := NULL;
+            o_rates := NULL;
+        END;
+        RETURN NEXT;
+    END LOOP;
+END $$;

@@ -14,6 +14,7 @@
 
 pub mod affiliates;
 pub mod auction;
+mod batching;
 pub mod catalog;
 pub mod clock;
 pub mod config;
@@ -21,6 +22,7 @@ pub mod content;
 pub mod error;
 pub mod events;
 pub mod flash;
+mod hot_sku;
 pub mod invitations;
 pub mod machine;
 pub mod orders;

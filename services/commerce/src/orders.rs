@@ -65,7 +65,7 @@ pub(crate) struct OrderRow {
     pub source_id: String,
 }
 
-const ORDER_COLUMNS: &str = "order_id, shop_id, seller_id, buyer_id, status, total_cents, refunded_cents, receipt, escrow_id, carrier, tracking_number, cancel_reason, seller_cents, fee_cents, settle_due, created_at, paid_at, hold_until, shipped_at, delivered_at, settle_at, closed_at, affiliate_id, commission_cents, affiliate_cents, wallet_problem, commission_at, commission_paid_at, source, source_id";
+pub(crate) const ORDER_COLUMNS: &str = "order_id, shop_id, seller_id, buyer_id, status, total_cents, refunded_cents, receipt, escrow_id, carrier, tracking_number, cancel_reason, seller_cents, fee_cents, settle_due, created_at, paid_at, hold_until, shipped_at, delivered_at, settle_at, closed_at, affiliate_id, commission_cents, affiliate_cents, wallet_problem, commission_at, commission_paid_at, source, source_id";
 
 /// The largest partial refund one call may ask for ($1,000,000,000), as the
 /// HTTP schema says; 0 refunds everything left whatever the total.
@@ -396,9 +396,11 @@ impl CommerceService {
 
     /// One checkout in one statement (`commerce_place_order`, autocommit:
     /// see migration 0011): the buyer's turn, the order and its event, then
-    /// the units. The lines come from [`Self::lines`] (this process's memo
-    /// of each SKU, or a fresh read); the statement refuses a line whose SKU
-    /// or product changed since, and the checkout then reads it again once.
+    /// the units. A single-line checkout is placed by its SKU's batching
+    /// task with the others waiting for that SKU ([`crate::hot_sku`]). The
+    /// lines come from [`Self::lines`] (this process's memo of each SKU, or
+    /// a fresh read); the statement refuses a line whose SKU or product
+    /// changed since, and the checkout then reads it again once.
     async fn checkout(
         &self,
         me: Uuid,
@@ -409,21 +411,52 @@ impl CommerceService {
         body_hash: &[u8],
     ) -> CommerceResult<pb::Order> {
         for fresh in [false, true] {
-            let items = self.lines(shop, lines, fresh).await?;
-            let order = NewOrder {
-                order_id: loop_platform::ids::new_id(),
-                shop,
-                seller,
-                buyer: me,
-                key,
-                body_hash,
-                now: self.clock.now(),
-                affiliate: None,
-                origin: None,
-                flash_sale: None,
-                items: &items,
+            let placed = match lines {
+                [(index, sku, quantity)] => {
+                    let checkout = crate::hot_sku::Checkout {
+                        buyer: me,
+                        shop,
+                        seller,
+                        key: key.to_owned(),
+                        body_hash: body_hash.to_vec(),
+                        index: *index,
+                        quantity: *quantity,
+                        fresh,
+                    };
+                    match crate::hot_sku::submit(self, *sku, checkout).await? {
+                        crate::hot_sku::Outcome::Placed(row, item) => {
+                            count(Status::Unpaid);
+                            Placed::Order(Box::new(self.proto_of(
+                                *row,
+                                vec![ItemRow::from(&item)],
+                                None,
+                            )))
+                        }
+                        crate::hot_sku::Outcome::Raised(code, detail) => {
+                            self.refused(&code, &detail, me, key, body_hash, lines)
+                                .await?
+                        }
+                    }
+                }
+                _ => {
+                    let items = self.lines(shop, lines, fresh).await?;
+                    let order = NewOrder {
+                        order_id: loop_platform::ids::new_id(),
+                        shop,
+                        seller,
+                        buyer: me,
+                        key,
+                        body_hash,
+                        now: self.clock.now(),
+                        affiliate: None,
+                        origin: None,
+                        flash_sale: None,
+                        items: &items,
+                    };
+                    self.place(&order, lines).await?
+                }
             };
-            match self.place(&order, lines).await? {
+            match placed {
                 Placed::Order(placed) => return Ok(*placed),
                 Placed::Changed => {
                     for (_, sku, _) in lines {
@@ -435,6 +468,53 @@ impl CommerceService {
         Err(unavailable(
             "the product changed during the checkout; retry",
         ))
+    }
+
+    /// What a checkout the database refused with `code` (and `detail`)
+    /// comes to: its reason, the key's order (a concurrent duplicate
+    /// committed first), or [`Placed::Changed`] when a line's SKU or product
+    /// changed since it was read.
+    async fn refused(
+        &self,
+        code: &str,
+        detail: &str,
+        buyer: Uuid,
+        key: &str,
+        body_hash: &[u8],
+        lines: &[(usize, Uuid, i64)],
+    ) -> CommerceResult<Placed> {
+        match code {
+            UNIQUE_VIOLATION => match self.placed(buyer, key, body_hash).await? {
+                Some(order) => Ok(Placed::Order(Box::new(order))),
+                None => Err(unavailable("retry the order")),
+            },
+            TOO_MANY_UNPAID => {
+                // A line that cannot be had at all is the better answer
+                // (paying an order would not help).
+                for (index, sku, quantity) in lines {
+                    let field = format!("items[{index}].sku_id");
+                    if let Some(refused) = why_not(&self.pool, &field, *sku, *quantity).await {
+                        return Err(refused);
+                    }
+                }
+                Err(self.too_many_unpaid(detail))
+            }
+            LINE_NOT_TAKEN => {
+                let Some((index, sku, quantity)) = detail
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|k| lines.get(k.wrapping_sub(1)))
+                else {
+                    return Err(unavailable("the checkout was refused; retry"));
+                };
+                let field = format!("items[{index}].sku_id");
+                match why_not(&self.pool, &field, *sku, *quantity).await {
+                    Some(refused) => Err(refused),
+                    None => Ok(Placed::Changed),
+                }
+            }
+            _ => Err(unavailable("the checkout was refused; retry")),
+        }
     }
 
     /// Runs [`Self::checkout`]'s statement for `o`.
@@ -463,44 +543,15 @@ impl CommerceService {
         drop(turns);
         let placed = match placed {
             Ok(placed) => placed,
-            Err(err) if loop_platform::error::is_unique_violation(&err, None) => {
-                // A concurrent duplicate committed first: it holds the stock.
-                return match self.placed(o.buyer, o.key, o.body_hash).await? {
-                    Some(order) => Ok(Placed::Order(Box::new(order))),
-                    None => Err(unavailable("retry the order")),
-                };
-            }
             Err(err) => {
-                if let Some(unpaid) = raised(&err, TOO_MANY_UNPAID) {
-                    // A line that cannot be had at all is the better answer
-                    // (paying an order would not help).
-                    for (index, sku, quantity) in lines {
-                        let field = format!("items[{index}].sku_id");
-                        if let Some(refused) = why_not(&self.pool, &field, *sku, *quantity).await {
-                            return Err(refused);
-                        }
+                for code in [UNIQUE_VIOLATION, TOO_MANY_UNPAID, LINE_NOT_TAKEN] {
+                    if let Some(detail) = raised(&err, code) {
+                        return self
+                            .refused(code, &detail, o.buyer, o.key, o.body_hash, lines)
+                            .await;
                     }
-                    return Err(self.too_many_unpaid(&unpaid));
                 }
-                let Some(position) = raised(&err, LINE_NOT_TAKEN) else {
-                    return Err(err.into());
-                };
-                let (index, sku, quantity) = position
-                    .parse::<usize>()
-                    .ok()
-                    .and_then(|k| lines.get(k.wrapping_sub(1)))
-                    .ok_or_else(|| CommerceError::from(err))?;
-                return match why_not(
-                    &self.pool,
-                    &format!("items[{index}].sku_id"),
-                    *sku,
-                    *quantity,
-                )
-                .await
-                {
-                    Some(refused) => Err(refused),
-                    None => Ok(Placed::Changed),
-                };
+                return Err(err.into());
             }
         };
         self.relay_wake.notify_one();
@@ -524,7 +575,7 @@ impl CommerceService {
     /// The checkout's lines: from this process's memo of each SKU unless
     /// `fresh` (or unknown), else read (without locks) and checked to be
     /// sellable by `shop`, in stock at the time of reading.
-    async fn lines(
+    pub(crate) async fn lines(
         &self,
         shop: Uuid,
         lines: &[(usize, Uuid, i64)],
@@ -1793,6 +1844,7 @@ pub(crate) struct Attribution {
 }
 
 /// One reserved line of a checkout.
+#[derive(Clone)]
 pub(crate) struct Reserved {
     pub product_id: Uuid,
     pub product_version: i32,
@@ -1838,7 +1890,7 @@ pub(crate) struct NewOrder<'a> {
 }
 
 impl NewOrder<'_> {
-    fn total_cents(&self) -> i64 {
+    pub(crate) fn total_cents(&self) -> i64 {
         self.items
             .iter()
             .map(|it| it.unit_price_cents * i64::from(it.quantity))
@@ -1882,7 +1934,7 @@ pub(crate) async fn insert_order(
 }
 
 /// `$1, $2, ... $n`.
-fn placeholders(n: usize) -> String {
+pub(crate) fn placeholders(n: usize) -> String {
     (1..=n)
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
@@ -1912,7 +1964,7 @@ static PLACE_ORDER: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
 });
 
 /// The `OrderPlaced` outbox row of `o`.
-fn placed_event(o: &NewOrder<'_>) -> events::OutboxRow {
+pub(crate) fn placed_event(o: &NewOrder<'_>) -> events::OutboxRow {
     events::outbox_row(
         &o.order_id.to_string(),
         o.now,
@@ -1970,6 +2022,8 @@ fn bind_order<'q, O>(
 const TOO_MANY_UNPAID: &str = "LC001";
 /// A line could not be taken (DETAIL: its 1-based position).
 const LINE_NOT_TAKEN: &str = "LC002";
+/// A unique violation: another checkout of the key committed first.
+const UNIQUE_VIOLATION: &str = "23505";
 
 /// The DETAIL of `err` when the database raised `code`.
 fn raised(err: &sqlx::Error, code: &str) -> Option<String> {

@@ -40,6 +40,8 @@ pub struct CommerceService {
     /// line whose SKU or product changed since (then read again).
     pub(crate) sku_lines: Arc<Memo<Uuid, crate::orders::SkuLine>>,
     pub(crate) hot_rows: Arc<HotRows>,
+    /// Each hot SKU's batching task (single-line checkouts).
+    pub(crate) hot_skus: Arc<crate::hot_sku::HotSkus>,
 }
 
 /// Turns at a SKU row: at most [`HotRows::PER_ROW`] checkouts of this
@@ -149,6 +151,7 @@ impl CommerceService {
             shop_sellers: Arc::default(),
             sku_lines: Arc::default(),
             hot_rows: Arc::default(),
+            hot_skus: Arc::default(),
         })
     }
 

@@ -47,7 +47,7 @@ struct Channel {
 /// Per process: the auctions' bid writers and their watchers.
 #[derive(Default)]
 pub struct Hub {
-    pub(crate) writers: Mutex<HashMap<Uuid, mpsc::UnboundedSender<writer::Job>>>,
+    pub(crate) writers: crate::batching::Tasks<Uuid, writer::Pending, writer::Accepted>,
     watchers: Mutex<HashMap<Uuid, Channel>>,
     /// (auction, bidder) -> (seller, confirmed authorisation): neither
     /// changes while the auction is open, so a bid need not read them

@@ -33,7 +33,6 @@
 //! has taken it since (the batch is then decided again with the new keys).
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use loop_platform::kafka::topics;
@@ -41,16 +40,13 @@ use loop_proto::commerce::v1 as pb;
 use loop_proto::events::v1 as ev;
 use prost::Message;
 use sqlx::{FromRow, Row};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::{AuctionRow, OPEN, rules};
 use crate::error::{CommerceError, CommerceResult, Reason, unavailable};
 use crate::events::EVENT_TYPE;
 use crate::service::CommerceService;
-
-/// A writer with nothing to do for this long stops (the next bid starts one).
-const IDLE: Duration = Duration::from_secs(30);
 
 /// A bid waiting for the writer (checked for shape, seller and authorisation).
 #[derive(Clone, Debug)]
@@ -71,7 +67,7 @@ pub struct Accepted {
     pub auction: pb::Auction,
 }
 
-pub(crate) type Job = (Pending, oneshot::Sender<CommerceResult<Accepted>>);
+type Job = crate::batching::Job<Pending, Accepted>;
 
 /// Bids accepted, and bids per commit.
 static BIDS: std::sync::LazyLock<prometheus::IntCounterVec> = std::sync::LazyLock::new(|| {
@@ -91,28 +87,11 @@ impl super::Hub {
         auction: Uuid,
         pending: Pending,
     ) -> CommerceResult<Accepted> {
-        let (reply, answer) = oneshot::channel();
-        {
-            let mut writers = self
-                .writers
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let sender = writers.entry(auction).or_insert_with(|| {
-                let (tx, rx) = mpsc::unbounded_channel();
+        self.writers
+            .submit(&auction, pending, |rx| {
                 tokio::spawn(run(service.clone(), auction, rx));
-                tx
-            });
-            if let Err(mpsc::error::SendError(job)) = sender.send((pending, reply)) {
-                // The writer died (a panic): start another.
-                let (tx, rx) = mpsc::unbounded_channel();
-                tokio::spawn(run(service.clone(), auction, rx));
-                let _ = tx.send(job);
-                writers.insert(auction, tx);
-            }
-        }
-        answer
+            })
             .await
-            .map_err(|_| unavailable("the bid was not answered (the service is stopping); retry"))?
     }
 }
 
@@ -120,37 +99,12 @@ async fn run(service: CommerceService, auction: Uuid, mut rx: mpsc::UnboundedRec
     let max = service.config.auctions.max_batch;
     let mut cached: Option<Cached> = None;
     let mut keys = Keys::default();
-    loop {
-        let first = tokio::select! {
-            job = rx.recv() => job,
-            () = tokio::time::sleep(IDLE) => None,
-        };
-        let first = match first {
-            Some(job) => job,
-            None => {
-                // Idle (or every sender gone): leave, unless a bid slipped in
-                // before the hub forgot this writer.
-                let mut writers = service
-                    .auctions
-                    .writers
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                match rx.try_recv() {
-                    Ok(job) => job,
-                    Err(_) => {
-                        writers.remove(&auction);
-                        return;
-                    }
-                }
-            }
-        };
-        let mut batch = vec![first];
-        while batch.len() < max {
-            match rx.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
+    while let Some(batch) = service
+        .auctions
+        .writers
+        .next_batch(&auction, &mut rx, max)
+        .await
+    {
         let pendings: Vec<Pending> = batch.iter().map(|(p, _)| p.clone()).collect();
         match write(&service, auction, &mut cached, &mut keys, &pendings).await {
             Ok((outcomes, updates)) => {

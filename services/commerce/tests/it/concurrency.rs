@@ -40,3 +40,53 @@ async fn concurrent_buyers_for_the_last_units_never_oversell() {
     assert_eq!(p.stock(&l, 0).await, 0);
     assert_eq!(sold, 12, "exactly the stock was sold");
 }
+
+/// One SKU's checkouts are placed in batches, each order in its own
+/// subtransaction: sent all at once, a buyer's repeated request (same key)
+/// is the buyer's one order, sold-out requests are refused alone, and the
+/// stock is exact.
+#[tokio::test]
+async fn checkouts_sent_together_stay_each_their_own() {
+    let p = Platform::start().await;
+    let l = p.listing(&[("Batched", 700, 10)]).await;
+    let sku = l.sku(0);
+    let buyers: Vec<(String, String)> = (0..16).map(|_| (user(), key())).collect();
+    // Every buyer twice with the same key, all 32 requests at once.
+    let sent = futures::future::join_all(buyers.iter().chain(&buyers).map(|(buyer, k)| {
+        let body = pb::PlaceOrderRequest {
+            idempotency_key: k.clone(),
+            shop_id: l.shop_id.clone(),
+            items: vec![pb::OrderLine {
+                sku_id: sku.clone(),
+                quantity: 1,
+            }],
+        };
+        let (mut client, req) = (p.c(), p.req(buyer, Role::Viewer, body));
+        async move { (buyer.clone(), client.place_order(req).await) }
+    }))
+    .await;
+    let mut orders: std::collections::HashMap<String, Vec<String>> = Default::default();
+    let mut refused = 0;
+    for (buyer, outcome) in sent {
+        match outcome {
+            Ok(r) => orders
+                .entry(buyer)
+                .or_default()
+                .push(r.into_inner().order.expect("order").order_id),
+            Err(err) => {
+                assert_eq!(reason(&err), "OUT_OF_STOCK", "{err:?}");
+                refused += 1;
+            }
+        }
+    }
+    // Ten buyers got the ten units, each answered twice with one order
+    // (whichever request ran second found the first's); the other six
+    // buyers were refused twice.
+    assert_eq!(orders.len(), 10, "{orders:?}");
+    for (buyer, ids) in &orders {
+        assert_eq!(ids.len(), 2, "{buyer}: {ids:?}");
+        assert_eq!(ids[0], ids[1], "{buyer}");
+    }
+    assert_eq!(refused, 12);
+    assert_eq!(p.stock(&l, 0).await, 0);
+}
