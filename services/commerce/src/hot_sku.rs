@@ -109,6 +109,21 @@ async fn place(service: &CommerceService, sku: Uuid, batch: Vec<Job>) {
     let now = service.clock.now();
     let (shop, seller) = (first.shop, first.seller);
     let line = line.clone();
+    // One line for the whole batch (the statement takes its price, name and
+    // version for every order): a checkout whose memo read differed (a
+    // concurrent re-read after an edit) is written at the batch's line, its
+    // total and event computed from it, and refused by the statement if
+    // that line is stale.
+    let ready: Vec<_> = ready
+        .into_iter()
+        .map(|(c, reply, item)| {
+            let item = Reserved {
+                quantity: item.quantity,
+                ..line.clone()
+            };
+            (c, reply, item)
+        })
+        .collect();
     let orders: Vec<(Uuid, crate::events::OutboxRow, i64)> = ready
         .iter()
         .map(|(c, _, item)| {
@@ -166,29 +181,22 @@ async fn place(service: &CommerceService, sku: Uuid, batch: Vec<Job>) {
         .bind(crate::events::EVENT_TYPE)
         .bind(since)
         .bind(service.config.orders.max_unpaid_per_buyer)
-        .bind([
-            crate::machine::Status::Unpaid.id(),
-            crate::machine::Status::Paying.id(),
-        ])
         .bind(crate::invitations::ACCEPTED)
         .bind(crate::catalog::APPROVED)
         .fetch_all(&service.pool)
         .await;
+    // One row per order, in order (the function answers every order or
+    // fails as a whole).
     let rows = match result {
-        Ok(rows) if rows.len() == ready.len() => rows,
-        Ok(rows) => {
-            tracing::error!(sku = %sku, asked = ready.len(), answered = rows.len(), "a checkout batch answered the wrong number of orders");
-            for (_, reply, _) in ready {
-                let _ = reply.send(Err(unavailable("the checkout was not answered; retry")));
-            }
-            return;
-        }
+        Ok(rows) => rows,
         Err(err) => {
             // The statement's outcome is unknown to each checkout: a retry
             // with its key finds its order if it was placed.
             tracing::warn!(sku = %sku, error = %err, "a checkout batch failed; the buyers may retry");
             for (_, reply, _) in ready {
-                let _ = reply.send(Err(unavailable("the checkout was not recorded; retry")));
+                let _ = reply.send(Err(unavailable(
+                    "the checkout's outcome is unknown; retry with the same idempotency_key",
+                )));
             }
             return;
         }
@@ -215,7 +223,7 @@ fn outcome(row: &sqlx::postgres::PgRow, item: Reserved) -> CommerceResult<Outcom
     Ok(Outcome::Placed(Box::new(order), item))
 }
 
-/// Calls `commerce_place_orders` (26 parameters): per order, the SQLSTATE
+/// Calls `commerce_place_orders` (25 parameters): per order, the SQLSTATE
 /// and DETAIL of its refusal, or the order's columns and its rates.
 static PLACE_ORDERS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!(
@@ -225,6 +233,6 @@ static PLACE_ORDERS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
             .map(|c| format!("(r.o_placed).{c}"))
             .collect::<Vec<_>>()
             .join(", "),
-        crate::orders::placeholders(26)
+        crate::orders::placeholders(25)
     )
 });

@@ -535,7 +535,6 @@ impl CommerceService {
         let placed = bind_order(sqlx::query_as::<_, PlacedRow>(&PLACE_ORDER), o, event)
             .bind(since)
             .bind(self.config.orders.max_unpaid_per_buyer)
-            .bind([Status::Unpaid.id(), Status::Paying.id()])
             .bind(crate::invitations::ACCEPTED)
             .bind(APPROVED)
             .fetch_one(&self.pool)
@@ -656,7 +655,7 @@ impl CommerceService {
         type Turn = (Option<Uuid>, Option<i16>, Option<String>, Vec<i32>);
         let turn: Result<Turn, sqlx::Error> = sqlx::query_as(
             "SELECT o_creator, o_source, o_source_id, o_rates \
-                 FROM commerce_buyer_turn($1, $2, $3, $4, $5, $6, $7, $8)",
+                 FROM commerce_buyer_turn($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(buyer)
         .bind(seller)
@@ -664,7 +663,6 @@ impl CommerceService {
         .bind(since)
         .bind(now)
         .bind(self.config.orders.max_unpaid_per_buyer)
-        .bind([Status::Unpaid.id(), Status::Paying.id()])
         .bind(crate::invitations::ACCEPTED)
         .fetch_one(&mut *tx)
         .await;
@@ -1949,7 +1947,7 @@ static INSERT_ORDER: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     )
 });
 
-/// Calls `commerce_place_order` (27 parameters), returning the order and
+/// Calls `commerce_place_order` (26 parameters), returning the order and
 /// each line's commission rate.
 static PLACE_ORDER: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     let columns: Vec<String> = ORDER_COLUMNS
@@ -1959,7 +1957,7 @@ static PLACE_ORDER: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!(
         "SELECT {}, r.rates FROM commerce_place_order({}) r",
         columns.join(", "),
-        placeholders(27)
+        placeholders(26)
     )
 });
 
