@@ -9,7 +9,9 @@
 // creator's referral), and its page lists the creator's video under
 // "Featured in". The seller then withdraws the invitation and the creator's
 // showcase loses the product. Last, the seller manages the product from
-// /sell: Stock refuses 0 units by the `units` field and adds 5; removing
+// /sell: Affiliates refuses a 90% rate by the `rate_bps` field, opens the
+// product to every affiliate at 10% (tagged on the product), and closes it;
+// Stock refuses 0 units by the `units` field and adds 5; removing
 // more than there is is refused by the same field; Edit refuses a blank
 // title by its field, then saves version 2 (a new price, a new option),
 // off sale until an admin approves it.
@@ -143,9 +145,31 @@ export async function shopInvitations(browser, kind) {
     await creator.getByTestId("invitations").locator(`li[data-product-id="${product.product_id}"][data-status="withdrawn"]`).waitFor({ timeout: 15_000 });
     await creator.getByText("Your showcase is empty.").waitFor({ timeout: 15_000 });
 
+    // The seller opens the product to every affiliate from /sell: 90% is refused by the rate's field, 10%
+    // opens it (tagged on the product), then closes it again.
+    const row = seller.getByTestId("seller-products").locator(`li[data-product-id="${product.product_id}"]`);
+    await row.getByRole("button", { name: "Affiliates", exact: true }).click({ timeout: 15_000 });
+    const affiliates = row.getByRole("form", { name: "Affiliates" });
+    const openRate = affiliates.getByLabel("Commission (%, 1-80)");
+    await openRate.fill("90");
+    await affiliates.getByRole("button", { name: "Open to affiliates" }).click();
+    const openError = affiliates.locator('.field-error[data-field="rate_bps"]');
+    await openError.waitFor({ timeout: 15_000 });
+    check((await openRate.getAttribute("aria-invalid")) === "true", "the open rate is marked invalid");
+    check((await must(seller, "GET", `/v1/products/${product.product_id}`)).affiliate_rate_bps === 0, "a refused rate changes nothing");
+    await seller.screenshot({ path: join(shots, `shop-affiliate-error-${kind}.png`), fullPage: true });
+    await openRate.fill("10");
+    await affiliates.getByRole("button", { name: "Open to affiliates" }).click();
+    await affiliates.getByText("Open to affiliates at 10%.").waitFor({ timeout: 15_000 });
+    await row.getByTestId("affiliate-rate").filter({ hasText: "open to affiliates at 10%" }).waitFor();
+    check((await must(seller, "GET", `/v1/products/${product.product_id}`)).affiliate_rate_bps === 1000, "the product is open at 10%");
+    await affiliates.getByRole("button", { name: "Close to affiliates" }).click();
+    await affiliates.getByText("Closed to affiliates (orders already placed keep their rate).").waitFor({ timeout: 15_000 });
+    check((await row.getByTestId("affiliate-rate").count()) === 0, "the closed product has no affiliate tag");
+    check((await must(seller, "GET", `/v1/products/${product.product_id}`)).affiliate_rate_bps === 0, "the product is closed");
+
     // The seller sets the option's stock: 0 units is refused by the field, 5 more makes 25; removing 30
     // is refused (OUT_OF_STOCK) by the same field and the stock stays.
-    const row = seller.getByTestId("seller-products").locator(`li[data-product-id="${product.product_id}"]`);
     await row.getByRole("button", { name: "Stock", exact: true }).click({ timeout: 15_000 });
     const stock = row.getByRole("form", { name: "Stock of Blue" });
     const units = stock.getByLabel("Units", { exact: true });

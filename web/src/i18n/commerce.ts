@@ -1,4 +1,5 @@
-// Strings of the affiliate screens (shop invitations: src/shop/Invite.tsx,
+// Strings of the affiliate screens (shop invitations and opening a product to
+// affiliates: src/shop/Sell.tsx,
 // src/creator/Shop.tsx; a video's product anchors: src/creator/Anchors.tsx)
 // and proxy bids (src/live/Shopping.tsx), spread into the catalogues in
 // messages.ts. Keys start with `cm`.
@@ -42,6 +43,14 @@ export const commerceEn = {
   cmSaved: "Products on this video: {count}.",
   cmMax: "Your maximum (USD, optional: we bid for you up to it)",
   cmQuick: "Bid {amount}",
+  cmAffiliates: "Affiliates",
+  cmAffiliateOpenAt: "open to affiliates at {rate}",
+  cmAffiliateNote: "Any creator may feature this product and earn this commission on what buyers pay.",
+  cmAffiliateOpen: "Open to affiliates",
+  cmAffiliateChange: "Change rate",
+  cmAffiliateClose: "Close to affiliates",
+  cmAffiliateOpened: "Open to affiliates at {rate}.",
+  cmAffiliateClosed: "Closed to affiliates (orders already placed keep their rate).",
 };
 
 export const commerceEs: Record<keyof typeof commerceEn, string> = {
@@ -83,4 +92,12 @@ export const commerceEs: Record<keyof typeof commerceEn, string> = {
   cmSaved: "Productos en este video: {count}.",
   cmMax: "Tu máximo (USD, opcional: pujamos por ti hasta él)",
   cmQuick: "Pujar {amount}",
+  cmAffiliates: "Afiliados",
+  cmAffiliateOpenAt: "abierto a afiliados al {rate}",
+  cmAffiliateNote: "Cualquier creador puede destacar este producto y ganar esta comisión sobre lo que pagan los compradores.",
+  cmAffiliateOpen: "Abrir a afiliados",
+  cmAffiliateChange: "Cambiar comisión",
+  cmAffiliateClose: "Cerrar a afiliados",
+  cmAffiliateOpened: "Abierto a afiliados al {rate}.",
+  cmAffiliateClosed: "Cerrado a afiliados (los pedidos ya hechos mantienen su comisión).",
 };

@@ -2,12 +2,14 @@
 // (the viewer app does not carry it):
 //  - open a shop;
 //  - the shop's products (status, version, options with price and stock, a
-//    rejection's reason), each with Edit (`PUT /v1/products/{id}` with the
+//    rejection's reason, the affiliate rate), each with Edit (`PUT /v1/products/{id}` with the
 //    version edited: title, category, description, images, options; existing
 //    options keep their id, new ones have a starting stock, those left out
 //    are no longer sold; it makes a new version, off sale until an admin
 //    approves it) and Stock (add or remove units of an option:
-//    `POST /v1/skus/{id}/stock`); New product;
+//    `POST /v1/skus/{id}/stock`) and Affiliates (open the product to every
+//    creator at a commission, change the rate, close it:
+//    `PUT/DELETE /v1/products/{id}/affiliate`); New product;
 //  - creator invitations: invite a creator by username to feature an
 //    approved product at a commission, the invitations sent, Withdraw;
 //  - the shop's orders (OrderItem: ship, answer a return) with Refund on a
@@ -276,9 +278,9 @@ function SellerProduct({ product, onSaved }: { product: Product; onSaved: () => 
   const id = useId();
   const [p, setP] = useState(product);
   useEffect(() => setP(product), [product]);
-  const [open, setOpen] = useState<"edit" | "stock" | null>(null);
+  const [open, setOpen] = useState<Panel | null>(null);
   const [saved, setSaved] = useState("");
-  const toggle = (what: "edit" | "stock") => {
+  const toggle = (what: Panel) => {
     setSaved("");
     setOpen(open === what ? null : what);
   };
@@ -289,6 +291,11 @@ function SellerProduct({ product, onSaved }: { product: Product; onSaved: () => 
         <span className="muted" data-testid="product-line">
           {t("versionN", { version: p.version })} · {p.skus.map((s) => `${s.name} ${money(s.price_cents)} (${s.stock})`).join(", ")}
         </span>
+        {p.affiliate_rate_bps > 0 && (
+          <span className="tag" data-testid="affiliate-rate">
+            {t("cmAffiliateOpenAt", { rate: pct(p.affiliate_rate_bps) })}
+          </span>
+        )}
       </p>
       {p.reject_reason && <p className="form-error">{t("bizRejectedBecause", { reason: p.reject_reason })}</p>}
       <div className="admin-actions">
@@ -297,6 +304,9 @@ function SellerProduct({ product, onSaved }: { product: Product; onSaved: () => 
         </button>
         <button type="button" className="secondary" aria-expanded={open === "stock"} aria-controls={`${id}-panel`} onClick={() => toggle("stock")}>
           {t("stock")}
+        </button>
+        <button type="button" className="secondary" aria-expanded={open === "affiliates"} aria-controls={`${id}-panel`} onClick={() => toggle("affiliates")}>
+          {t("cmAffiliates")}
         </button>
       </div>
       <Done text={saved} />
@@ -316,8 +326,53 @@ function SellerProduct({ product, onSaved }: { product: Product; onSaved: () => 
         )}
         {open === "stock" &&
           p.skus.map((s) => <StockForm key={s.sku_id} sku={s} onChanged={(sku) => setP((now) => ({ ...now, skus: now.skus.map((x) => (x.sku_id === sku.sku_id ? sku : x)) }))} />)}
+        {open === "affiliates" && <AffiliateForm product={p} onChanged={setP} />}
       </div>
     </li>
+  );
+}
+
+type Panel = "edit" | "stock" | "affiliates";
+
+/** Open a product to every creator at a commission (1-80%), change the rate, or close it. */
+function AffiliateForm({ product, onChanged }: { product: Product; onChanged: (p: Product) => void }) {
+  const id = useId();
+  const isOpen = product.affiliate_rate_bps > 0;
+  const [rate, setRate] = useState(isOpen ? String(product.affiliate_rate_bps / 100) : "");
+  const action = useAction();
+  const path = { product_id: product.product_id };
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    // Blank or not a number is sent as 0: the server names `rate_bps` and its range.
+    const rate_bps = Math.round(Number(rate.replace(",", ".")) * 100) || 0;
+    const r = await action.run(
+      () => call(() => api.PUT("/v1/products/{product_id}/affiliate", { params: { path }, body: { rate_bps } })),
+      (p) => t("cmAffiliateOpened", { rate: pct(p.affiliate_rate_bps) }),
+    );
+    if (r) onChanged(r);
+  };
+  const close = async () => {
+    const r = await action.run(() => call(() => api.DELETE("/v1/products/{product_id}/affiliate", { params: { path } })), () => t("cmAffiliateClosed"));
+    if (!r) return;
+    setRate("");
+    onChanged(r);
+  };
+  return (
+    <form onSubmit={(e) => void submit(e)} noValidate className="inline-form" aria-label={t("cmAffiliates")}>
+      <h3>{t("cmAffiliates")}</h3>
+      <p className="muted">{t("cmAffiliateNote")}</p>
+      <Field id={`${id}-rate`} label={t("cmRate")} field="rate_bps" error={action.error} inputMode="decimal" value={rate} onChange={(e) => setRate(e.target.value)} />
+      <FormError error={action.error} fields={["rate_bps"]} fallback={t("errorGeneric")} />
+      <button type="submit" className="primary" disabled={action.busy}>
+        {action.busy ? t("submitting") : isOpen ? t("cmAffiliateChange") : t("cmAffiliateOpen")}
+      </button>
+      {isOpen && (
+        <button type="button" className="secondary" disabled={action.busy} onClick={() => void close()}>
+          {t("cmAffiliateClose")}
+        </button>
+      )}
+      <Done text={action.done} />
+    </form>
   );
 }
 
