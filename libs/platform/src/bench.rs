@@ -164,6 +164,30 @@ impl Figure {
     }
 }
 
+/// Waits until the outbox relay of the database behind `pool` has published
+/// every event written so far (at most ten minutes) and returns how long
+/// that took. Benches call it between phases: the broker still working off
+/// one phase's events would flatter that phase and handicap the next one
+/// (a baseline measured then would be slowed by work that is not its own).
+pub async fn outbox_drained(pool: &sqlx::PgPool) -> f64 {
+    let started = std::time::Instant::now();
+    loop {
+        let left: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+                .fetch_one(pool)
+                .await
+                .expect("outbox backlog");
+        if left == 0 {
+            return started.elapsed().as_secs_f64();
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(600),
+            "the outbox relay did not publish {left} events within ten minutes"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 /// Where reports go: `$LOOP_BENCH_DIR`, else the workspace's `target/bench`.
 pub fn dir() -> PathBuf {
     std::env::var_os("LOOP_BENCH_DIR").map_or_else(

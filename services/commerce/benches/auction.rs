@@ -10,7 +10,21 @@
 //! 2. p50/p99 bid-to-broadcast latency: from sending a bid to a watcher
 //!    (gRPC WatchAuction, what the gateway's SSE forwards) receiving it;
 //! 3. the baseline: `concurrency` tasks, each with its own Redis
-//!    connection, running `INCR` on one key for the same time.
+//!    connection, running `INCR` on one key for the same time;
+//! 4. the gRPC floor: the same bidders calling the commerce server's
+//!    `grpc.health.v1.Health/Check` (no work behind it: the same server,
+//!    layers, channels and request headers) for the same time. No gRPC
+//!    route can accept bids faster than this, so its ratio to Redis `INCR`
+//!    bounds what the first figure can reach on the machine;
+//! 5. the broker's ceiling: records per second the broker takes from a
+//!    producer sending the way the outbox relay does (rounds of 500,
+//!    each record an `AuctionBid`-sized payload with the relay's headers,
+//!    waiting for every ack), to a topic of its own. Every accepted bid is
+//!    one such record, so no design that keeps one event per bid can accept
+//!    bids faster than this on the machine.
+//!
+//! Before each phase the bench waits for the relay to publish the events
+//! written so far, so no phase runs while the broker works off another's.
 //!
 //! Run: `cargo bench -p loop-commerce --bench auction` (needs the local
 //! PostgreSQL, Redis and broker: `make deps`). Knobs:
@@ -91,7 +105,12 @@ async fn bid_phase(
                         let seq = r.into_inner().bid.map_or(0, |b| b.seq);
                         sent.lock().expect("sent").insert(seq, at);
                     }
-                    Err(_) => refused += 1,
+                    Err(status) => {
+                        if refused == 0 {
+                            eprintln!("  a bid was refused: {status:?}");
+                        }
+                        refused += 1;
+                    }
                 }
             }
             (accepted, refused)
@@ -161,6 +180,90 @@ async fn in_process_phase(
     (accepted as f64 / started.elapsed().as_secs_f64(), accepted)
 }
 
+/// `concurrency` callers of the server's health check through the same
+/// channels, with the bidders' headers (token, deadline): calls per second.
+async fn floor_phase(channels: &[Channel], bidders: &[String], seconds: usize) -> f64 {
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_client::HealthClient;
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for (i, bidder) in bidders.iter().enumerate() {
+        let mut client = HealthClient::new(channels[i % channels.len()].clone());
+        let (stop, bidder) = (stop.clone(), bidder.clone());
+        tasks.push(tokio::spawn(async move {
+            let token = testing::TestKeys.issue(&bidder, Role::Viewer, Duration::from_secs(3600));
+            let mut n = 0usize;
+            while !stop.load(Ordering::Relaxed) {
+                client
+                    .check(loop_platform::grpc::request(
+                        HealthCheckRequest {
+                            service: String::new(),
+                        },
+                        Some(&token),
+                        Duration::from_secs(30),
+                    ))
+                    .await
+                    .expect("health check");
+                n += 1;
+            }
+            n
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(seconds as u64)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut total = 0;
+    for t in tasks {
+        total += t.await.expect("health task");
+    }
+    total as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Waits for the relay to publish every bid's event so far (see
+/// [`loop_platform::bench::outbox_drained`]).
+async fn drained(pool: &sqlx::PgPool) {
+    let waited = loop_platform::bench::outbox_drained(pool).await;
+    eprintln!("  (events published: waited {waited:.1}s for the relay)");
+}
+
+/// Records/s the broker takes from a relay-like producer (module docs, 5).
+async fn broker_phase(kafka: &loop_platform::config::KafkaConfig, seconds: usize) -> f64 {
+    use loop_platform::kafka;
+    kafka::ensure_topics(kafka, &["benchbroker.v1"])
+        .await
+        .expect("bench topic");
+    let topic = kafka.topic("benchbroker.v1");
+    let producer = kafka::Producer::new(kafka, "auction-bench").expect("producer");
+    // An AuctionBid event's size (two UUIDs as text, a key, amounts).
+    let payload = vec![7u8; 160];
+    let started = Instant::now();
+    let mut sent = 0usize;
+    while started.elapsed() < Duration::from_secs(seconds as u64) {
+        let sends = (0..500).map(|_| {
+            let headers = vec![
+                (
+                    kafka::EVENT_TYPE_HEADER.to_owned(),
+                    "commerce.v1.CommerceEvent".to_owned(),
+                ),
+                ("event-id".to_owned(), Uuid::now_v7().to_string()),
+                (
+                    "content-type".to_owned(),
+                    "application/x-protobuf".to_owned(),
+                ),
+            ];
+            let (producer, topic, payload) = (&producer, &topic, &payload);
+            async move {
+                producer
+                    .send_raw(topic, b"auction", payload, &headers)
+                    .await
+                    .expect("broker send")
+            }
+        });
+        sent += futures::future::join_all(sends).await.len();
+    }
+    sent as f64 / started.elapsed().as_secs_f64()
+}
+
 async fn incr_phase(url: &str, key: &str, concurrency: usize, seconds: usize) -> f64 {
     let client = redis::Client::open(url).expect("redis url");
     let stop = Arc::new(AtomicBool::new(false));
@@ -216,8 +319,10 @@ async fn main() {
         .start()
         .await;
     let receipts = TestProvider::new(sandbox.wallet().config.payments.test_secret.expose());
-    let clients: Vec<CommerceServiceClient<Channel>> = (0..4)
-        .map(|_| CommerceServiceClient::new(sandbox.commerce().channel()))
+    let channels: Vec<Channel> = (0..4).map(|_| sandbox.commerce().channel()).collect();
+    let clients: Vec<CommerceServiceClient<Channel>> = channels
+        .iter()
+        .map(|ch| CommerceServiceClient::new(ch.clone()))
         .collect();
     let c = clients[0].clone();
 
@@ -349,6 +454,11 @@ async fn main() {
         }
     });
 
+    let config = sandbox.commerce().config.clone();
+    let pool = loop_platform::db::connect(&config.database)
+        .await
+        .expect("pool");
+    drained(&pool).await;
     eprintln!("bench: {concurrency} bidders on one auction for {seconds}s...");
     let bids = bid_phase(&clients, &id, &bidders, seconds).await;
     eprintln!(
@@ -377,16 +487,13 @@ async fn main() {
     let p50 = percentile(&latencies, 0.5);
     let p99 = percentile(&latencies, 0.99);
 
+    drained(&pool).await;
     eprintln!(
         "in process: {concurrency} bidders straight into a second service instance for {seconds}s..."
     );
-    let config = sandbox.commerce().config.clone();
-    let pool = loop_platform::db::connect(&config.database)
-        .await
-        .expect("pool");
     let keys = config.auth.keys().expect("keys");
     let service = loop_commerce::CommerceService::new(
-        pool,
+        pool.clone(),
         keys,
         Arc::new(config),
         loop_commerce::Clock::system(),
@@ -395,10 +502,17 @@ async fn main() {
     let (in_process, in_process_accepted) =
         in_process_phase(&service, &id, &bidders, seconds).await;
     eprintln!("  {in_process_accepted} accepted ({in_process:.0}/s)");
+    drained(&pool).await;
 
     eprintln!("baseline: Redis INCR with {concurrency} connections for {seconds}s...");
     let key = format!("{}:bench:incr", sandbox.prefix);
     let incr = incr_phase(sandbox.redis.url.expose(), &key, concurrency, seconds).await;
+    eprintln!("gRPC floor: {concurrency} callers of the server's health check for {seconds}s...");
+    let floor = floor_phase(&channels, &bidders, seconds).await;
+    eprintln!("  {floor:.0}/s");
+    eprintln!("broker ceiling: relay-like rounds of 500 records for {seconds}s...");
+    let broker = broker_phase(&sandbox.kafka, seconds).await;
+    eprintln!("  {broker:.0} records/s");
 
     // The stored bids replayed through the rules give the auction's state.
     let now = c
@@ -425,6 +539,23 @@ async fn main() {
     .fetch_all(&pool)
     .await
     .expect("bids");
+    // Bids per commit in each phase: a batch's bids share one `placed_at`
+    // (the writer reads the clock once per batch). The gRPC phase's bids come
+    // first (seq 1..=accepted).
+    let per_commit: Vec<(f64, f64)> = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE seq <= $2)::float8 / greatest(count(DISTINCT placed_at) FILTER (WHERE seq <= $2), 1), \
+                count(*) FILTER (WHERE seq > $2)::float8 / greatest(count(DISTINCT placed_at) FILTER (WHERE seq > $2), 1) \
+         FROM auction_bids WHERE auction_id = $1",
+    )
+    .bind(Uuid::parse_str(&id).expect("uuid"))
+    .bind(i32::try_from(bids.accepted).expect("seq"))
+    .fetch_all(&pool)
+    .await
+    .expect("bids per commit");
+    let (grpc_per_commit, in_process_per_commit) = per_commit[0];
+    eprintln!(
+        "bids per commit: {grpc_per_commit:.1} through gRPC, {in_process_per_commit:.1} in process"
+    );
     pool.close().await;
     let ends = now.original_ends_at.expect("ends");
     let replayed = rules::replay(
@@ -467,6 +598,24 @@ async fn main() {
         )
         .against("Redis INCR/s (same concurrency)", incr)
         .at_least(0.25),
+        Figure::new(
+            "gRPC floor: empty health checks/s (same server, channels, headers)",
+            floor,
+            "calls/s",
+        )
+        .against("Redis INCR/s (same concurrency)", incr),
+        Figure::new(
+            "auction bids accepted/s (gRPC) against the gRPC floor",
+            bids.per_sec,
+            "bids/s",
+        )
+        .against("empty health checks/s (same run)", floor),
+        Figure::new(
+            "broker ceiling: records/s from a relay-like producer (one per bid)",
+            broker,
+            "records/s",
+        )
+        .against("Redis INCR/s (same concurrency)", incr),
         Figure::new("bid-to-broadcast p50", p50, "ms"),
         Figure::new("bid-to-broadcast p99", p99, "ms"),
     ];
@@ -482,6 +631,10 @@ async fn main() {
             "refused": bids.refused,
             "broadcast_measured": broadcast,
             "redis_incr_per_sec": incr,
+            "grpc_floor_per_sec": floor,
+            "broker_records_per_sec": broker,
+            "bids_per_commit_grpc": grpc_per_commit,
+            "bids_per_commit_in_process": in_process_per_commit,
             "final_price_cents": now.price_cents,
         }),
     )

@@ -386,6 +386,11 @@ async fn measure(bench: &Bench, audience: Audience) -> Measured {
     let clients = &bench.clients;
     // Warm up (connections, caches, plans).
     run_phase(clients, &tokens, hot.clone(), concurrency, 2, "warm-up").await;
+    // The broker working off the warm-up's events would slow the baseline.
+    let outbox = loop_platform::db::connect(&bench.sandbox.wallet().config.database)
+        .await
+        .expect("wallet db");
+    loop_platform::bench::outbox_drained(&outbox).await;
     let pgbench = tokio::task::spawn_blocking(move || pgbench(concurrency, seconds, scale))
         .await
         .expect("pgbench");
@@ -401,6 +406,7 @@ async fn measure(bench: &Bench, audience: Audience) -> Measured {
     let spread = if spread.is_empty() {
         None
     } else {
+        loop_platform::bench::outbox_drained(&outbox).await;
         let label = "spread over creators";
         Some(run_phase(clients, &tokens, spread, concurrency, seconds, label).await)
     };

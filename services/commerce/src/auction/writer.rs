@@ -69,7 +69,7 @@ pub struct Accepted {
 
 type Job = crate::batching::Job<Pending, Accepted>;
 
-/// Bids accepted, and bids per commit.
+/// Bids by outcome.
 static BIDS: std::sync::LazyLock<prometheus::IntCounterVec> = std::sync::LazyLock::new(|| {
     loop_platform::metrics::counter_vec(
         "loop_commerce_auction_bids_total",
