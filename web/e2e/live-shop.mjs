@@ -6,7 +6,10 @@
 // sees the bid arrive through the SSE stream (on the host's page too), and a
 // bid below the next minimum is refused by the amount field; a maximum above
 // the card hold is refused by the maximum's field, and a proxy bid (an amount
-// with a maximum) leads. The host's
+// with a maximum) leads. A rival authorises and quick-bids the next minimum:
+// the leader's maximum answers, both pages show the new price, and each
+// names the other by @handle (the viewer the rival's bid, the rival the
+// leader). The host's
 // flash sale refuses a $0 sale price by its field, then announces a sale
 // with a 10 s countdown; the viewer waits for it to open, buys one unit and
 // pays at the sale price.
@@ -46,7 +49,8 @@ export async function liveShopping(browser, kind) {
     await host.getByTestId("pinned").getByRole("link", { name: title }).waitFor({ timeout: 15_000 });
 
     // The viewer in the room sees the pin (the room's refresh brings it), and its page lists the room.
-    await signUp(viewer, `lsviewer_${kind[0]}_${unique()}`);
+    const viewerHandle = `lsviewer_${kind[0]}_${unique()}`;
+    await signUp(viewer, viewerHandle);
     await viewer.goto(`${base}/live/${room.room_id}`);
     await viewer.getByRole("heading", { name: room.title }).waitFor();
     const pinned = viewer.getByTestId("pinned").getByRole("link", { name: title });
@@ -111,7 +115,8 @@ export async function liveShopping(browser, kind) {
 
     // A rival quick-bids the next minimum ($6): the leader's $20 maximum answers at once, so the rival's bid
     // is taken but the leader still leads, now at $7 (the rival's $6 plus the $1 increment).
-    await signUp(rival, `lsrival_${kind[0]}_${unique()}`);
+    const rivalHandle = `lsrival_${kind[0]}_${unique()}`;
+    await signUp(rival, rivalHandle);
     await rival.goto(`${base}/live/${room.room_id}`);
     const rivalAuction = rival.getByTestId("auction");
     await rivalAuction.waitFor({ timeout: 15_000 });
@@ -123,6 +128,9 @@ export async function liveShopping(browser, kind) {
     await rivalAuction.getByTestId("auction-state").filter({ hasText: "Price $7.00" }).waitFor({ timeout: 15_000 });
     // The leader sees it live: the price moved, they still lead.
     await auction.getByTestId("auction-state").filter({ hasText: "Price $7.00 · leading: you" }).waitFor({ timeout: 15_000 });
+    // Each names the other by @handle: the viewer the rival's bid, the rival the leader.
+    await auction.getByTestId("bids").locator("li").filter({ hasText: `$6.00 · @${rivalHandle}` }).waitFor({ timeout: 15_000 });
+    await rivalAuction.getByTestId("auction-state").filter({ hasText: `leading: @${viewerHandle}` }).waitFor({ timeout: 15_000 });
     await rival.screenshot({ path: join(shots, `live-shop-quick-bid-${kind}.png`), fullPage: true });
 
     // The host's flash sale: a $0 price is refused by its field; then $30, 10 s countdown, 1 per buyer.

@@ -1,10 +1,11 @@
-import { lazy, Suspense, useEffect, useId, useRef, useState, type FormEvent } from "react";
+import { lazy, Suspense, useEffect, useId, useState, type FormEvent } from "react";
 
 import { api, call, CSRF_HEADER, type ApiError, type Schemas, type User } from "../api/client";
 import { Field, FormError } from "../components/Field";
 import { plural, t } from "../i18n";
 import { Link, navigate } from "../router";
 import { useBalance } from "../wallet/Wallet";
+import { useHandles } from "./handles";
 
 type Room = Schemas["LiveRoomDetailDto"];
 
@@ -61,22 +62,6 @@ export function LiveList({ me }: { me: User }) {
       )}
     </main>
   );
-}
-
-/** Handles of user ids, fetched once each. */
-function useHandles(ids: string[]): Record<string, string> {
-  const [handles, setHandles] = useState<Record<string, string>>({});
-  const asked = useRef(new Set<string>());
-  useEffect(() => {
-    for (const id of ids) {
-      if (asked.current.has(id)) continue;
-      asked.current.add(id);
-      void call(() => api.GET("/v1/users/{user_id}", { params: { path: { user_id: id } } })).then((r) => {
-        if (r.ok) setHandles((h) => ({ ...h, [id]: r.data.handle }));
-      });
-    }
-  }, [ids.join(",")]); // eslint-disable-line react-hooks/exhaustive-deps
-  return handles;
 }
 
 /** Joins and leaves, one after another in the order asked (a quick leave and

@@ -14,6 +14,7 @@ import { Link } from "../router";
 import { pay } from "../shop/Shop";
 import { money } from "../wallet/Wallet";
 import { testReceipt } from "../wallet/testStore";
+import { useHandles } from "./handles";
 
 type Room = Schemas["LiveRoomDetailDto"];
 type Product = Schemas["ProductDto"];
@@ -240,6 +241,10 @@ function AuctionPanel({ me, roomId, own }: { me: User; roomId: string; own: bool
     return () => source.close();
   }, [roomId, auctionId]);
   const left = useSecondsTo(current?.ends_at);
+  const others = current ? [...bids.map((b) => b.bidder_id), ...(current.leader_id ? [current.leader_id] : [])].filter((u) => u !== me.user_id) : [];
+  const handles = useHandles([...new Set(others)]);
+  // "you", the bidder's @handle once known, else the start of their id.
+  const who = (userId: string) => (userId === me.user_id ? t("lsYou") : handles[userId] ? `@${handles[userId]}` : t("lsBidder", { id: userId.slice(0, 8) }));
   if (auction === "none" || auction === null) return null;
   if (auction === "error")
     return (
@@ -251,7 +256,7 @@ function AuctionPanel({ me, roomId, own }: { me: User; roomId: string; own: bool
       </p>
     );
   const a = auction;
-  const leader = a.leader_id ? (a.leader_id === me.user_id ? t("lsYou") : t("lsBidder", { id: a.leader_id.slice(0, 8) })) : t("lsNoBids");
+  const leader = a.leader_id ? who(a.leader_id) : t("lsNoBids");
   return (
     <section aria-labelledby={`${id}-title`} className="auction" data-testid="auction">
       <h2 id={`${id}-title`}>{t("lsAuction")}</h2>
@@ -267,7 +272,7 @@ function AuctionPanel({ me, roomId, own }: { me: User; roomId: string; own: bool
         <ol className="board" data-testid="bids" aria-label={t("lsBids")}>
           {bids.map((b) => (
             <li key={b.seq} data-seq={b.seq}>
-              {money(b.amount_cents)} · {b.bidder_id === me.user_id ? t("lsYou") : t("lsBidder", { id: b.bidder_id.slice(0, 8) })}
+              {money(b.amount_cents)} · {who(b.bidder_id)}
             </li>
           ))}
         </ol>
