@@ -3,7 +3,8 @@
 // room's bag and pins it; a viewer in the room sees the pin, and the
 // product's page lists the room under "Featured in". The host starts an
 // auction; the viewer authorises a card hold (development store), bids and
-// sees the bid arrive through the SSE stream (on the host's page too), and a
+// sees the bid arrive through the SSE stream (on the host's page too); after a
+// reload the page reads the authorisation back rather than asking again; a
 // bid below the next minimum is refused by the amount field; a maximum above
 // the card hold is refused by the maximum's field, and a proxy bid (an amount
 // with a maximum) leads. A rival authorises and quick-bids the next minimum:
@@ -85,6 +86,13 @@ export async function liveShopping(browser, kind) {
     // The host's page gets the same bid through its own stream.
     await host.getByTestId("bids").locator("li").filter({ hasText: "$5.00" }).waitFor({ timeout: 15_000 });
     await host.getByTestId("auction-state").filter({ hasText: "Price $5.00" }).waitFor({ timeout: 15_000 });
+
+    // A reload keeps the authorisation: the page reads it back (GET .../authorization) instead of asking again.
+    await viewer.reload();
+    await auction.getByText("Card authorised up to $50.00.").waitFor({ timeout: 15_000 });
+    check((await auction.getByRole("button", { name: "Authorise card" }).count()) === 0, "no second authorisation is asked after a reload");
+    await auction.getByTestId("auction-state").filter({ hasText: "Price $5.00 · leading: you" }).waitFor({ timeout: 15_000 });
+    await amount.waitFor({ timeout: 15_000 });
 
     // A lower bid is refused (BID_TOO_LOW: from the leader, a maximum not raised) by the amount field.
     await amount.fill("3");

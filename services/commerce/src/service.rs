@@ -216,6 +216,7 @@ loop_platform::authenticated_api! {
     get_live_bag(pb::GetLiveBagRequest) -> pb::GetLiveBagResponse;
     start_auction(pb::StartAuctionRequest) -> pb::StartAuctionResponse;
     authorize_bidder(pb::AuthorizeBidderRequest) -> pb::AuthorizeBidderResponse;
+    get_bidder_authorization(pb::GetBidderAuthorizationRequest) -> pb::AuthorizeBidderResponse;
     place_bid(pb::PlaceBidRequest) -> pb::PlaceBidResponse;
     get_auction(pb::GetAuctionRequest) -> pb::GetAuctionResponse;
     get_room_auction(pb::GetRoomAuctionRequest) -> pb::GetAuctionResponse;

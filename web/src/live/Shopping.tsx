@@ -282,10 +282,23 @@ function AuctionPanel({ me, roomId, own }: { me: User; roomId: string; own: bool
   );
 }
 
-/** Authorise a card hold (once per auction), then bid an amount (optionally with a maximum the service bids up to) or quickly at the next minimum; refusals show by the field they name. */
+/** Authorise a card hold (once per auction; one made before, e.g. before a reload, is read back), then bid an amount (optionally with a maximum the service bids up to) or quickly at the next minimum; refusals show by the field they name. */
 function BidForm({ auction }: { auction: Auction }) {
   const id = useId();
   const [authorized, setAuthorized] = useState(0);
+  // An authorisation made earlier (before a reload, or in another tab) is the server's to tell.
+  const [asked, setAsked] = useState(false);
+  useEffect(() => {
+    let live = true;
+    void call(() => api.GET("/v1/auctions/{auction_id}/authorization", { params: { path: { auction_id: auction.auction_id } } })).then((r) => {
+      if (!live) return;
+      if (r.ok) setAuthorized((now) => now || r.data.authorized_cents);
+      setAsked(true);
+    });
+    return () => {
+      live = false;
+    };
+  }, [auction.auction_id]);
   const [limit, setLimit] = useState("");
   const [amount, setAmount] = useState("");
   const auth = useAction();
@@ -335,6 +348,7 @@ function BidForm({ auction }: { auction: Auction }) {
       setMax("");
     }
   };
+  if (!authorized && !asked) return null;
   if (!authorized)
     return (
       <form onSubmit={(e) => void authorize(e)} noValidate className="inline-form" aria-label={t("lsAuthorize")}>

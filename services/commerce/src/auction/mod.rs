@@ -416,6 +416,30 @@ impl CommerceService {
         }
     }
 
+    pub(crate) async fn get_bidder_authorization(
+        &self,
+        caller: &Caller,
+        req: pb::GetBidderAuthorizationRequest,
+    ) -> CommerceResult<pb::AuthorizeBidderResponse> {
+        let me = caller.user_id()?;
+        let id = parse_id("auction_id", &req.auction_id)?;
+        let confirmed: Option<(i64, Uuid)> = sqlx::query_as(
+            "SELECT authorized_cents, escrow_id FROM auction_bidders \
+             WHERE auction_id = $1 AND bidder_id = $2 AND escrow_id IS NOT NULL",
+        )
+        .bind(id)
+        .bind(me)
+        .fetch_optional(&self.pool)
+        .await?;
+        let (authorized_cents, escrow) = confirmed.ok_or_else(|| {
+            CommerceError::not_found("you have no authorisation for this auction (auction_id)")
+        })?;
+        Ok(pb::AuthorizeBidderResponse {
+            authorized_cents,
+            escrow_id: escrow.to_string(),
+        })
+    }
+
     /// The bidder's card hold (the same key and body every time), stored
     /// on their row once the wallet confirms it.
     pub(crate) async fn hold_authorization(

@@ -144,6 +144,25 @@ async fn authorize(
         .map(tonic::Response::into_inner)
 }
 
+async fn my_authorization(
+    p: &Platform,
+    client: &CommerceServiceClient<Channel>,
+    auction: &str,
+    bidder: &str,
+) -> Result<pb::AuthorizeBidderResponse, tonic::Status> {
+    client
+        .clone()
+        .get_bidder_authorization(p.req(
+            bidder,
+            Role::Viewer,
+            pb::GetBidderAuthorizationRequest {
+                auction_id: auction.into(),
+            },
+        ))
+        .await
+        .map(tonic::Response::into_inner)
+}
+
 async fn bid(
     p: &Platform,
     client: &CommerceServiceClient<Channel>,
@@ -668,15 +687,37 @@ async fn bad_bids_are_refused_by_name_and_change_nothing() {
         .expect_err("declined");
     assert_eq!(reason(&err), "PAYMENT_DECLINED");
     assert_eq!(get(&p, &c, &id).await.bids, 0);
+    // A declined card leaves no authorisation to find.
+    let err = my_authorization(&p, &c, &id, &bidder)
+        .await
+        .expect_err("none yet");
+    assert_eq!(err.code(), Code::NotFound);
 
     // Authorised up to $50: above it, below the start, then a fine bid.
-    authorize(&p, &c, &id, &bidder, 5_000)
+    let first = authorize(&p, &c, &id, &bidder, 5_000)
         .await
         .expect("authorised");
     let again = authorize(&p, &c, &id, &bidder, 5_000)
         .await
         .expect("repeat");
     assert_eq!(again.authorized_cents, 5_000);
+    // The bidder can read it back (a page reloaded mid-auction); nobody else has one.
+    let mine = my_authorization(&p, &c, &id, &bidder).await.expect("mine");
+    assert_eq!(
+        (mine.authorized_cents, mine.escrow_id.as_str()),
+        (5_000, first.escrow_id.as_str())
+    );
+    let err = my_authorization(&p, &c, &id, &user())
+        .await
+        .expect_err("another user's");
+    assert_eq!(err.code(), Code::NotFound);
+    let err = my_authorization(&p, &c, "not-a-uuid", &bidder)
+        .await
+        .expect_err("bad id");
+    assert_eq!(
+        (err.code(), field(&err).as_str()),
+        (Code::InvalidArgument, "auction_id")
+    );
     let err = bid(&p, &c, &id, &bidder, 6_000, 0)
         .await
         .expect_err("above authorisation");

@@ -170,12 +170,17 @@ async fn a_host_auctions_a_unit_live_and_the_winner_gets_a_paid_order() {
         "{err}"
     );
     let auth = format!("/v1/auctions/{id}/authorization");
+    let (status, none) = p.get(&auth, &alice).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{none}");
     for who in [&alice, &bob] {
         let (status, a) = p
             .post(&auth, Some(who), json!({"amount_cents": 20_000, "receipt": test_receipt(&format!("commerce:auction:{id}"), 20_000)}))
             .await;
         assert_eq!(status, StatusCode::OK, "{a}");
         assert_eq!(a["authorized_cents"], 20_000);
+        // Read back as the bidder's own (a reloaded page).
+        let (status, mine) = p.get(&auth, who).await;
+        assert_eq!((status, &mine), (StatusCode::OK, &a));
     }
     let (status, err) = keyed(&p, &bids, &host, json!({"amount_cents": 5000})).await;
     assert_eq!(

@@ -20,7 +20,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(room_auction))
         .routes(routes!(auction_events))
         .routes(routes!(get_auction))
-        .routes(routes!(authorize_bidder))
+        .routes(routes!(authorize_bidder, my_authorization))
         .routes(routes!(place_bid))
         .routes(routes!(bid_increments))
 }
@@ -261,6 +261,27 @@ pub async fn authorize_bidder(
                 receipt: Some(receipt),
             },
         )))
+        .await?;
+    Ok(Json(AuthorizationDto {
+        authorized_cents: r.authorized_cents,
+        escrow_id: r.escrow_id,
+    }))
+}
+
+/// Your authorisation for the auction, as the wallet confirmed it (what
+/// authorising again would return). 404 while you have none.
+#[utoipa::path(get, path = "/v1/auctions/{auction_id}/authorization", tag = "shop", security(("bearer" = [])),
+    params(("auction_id" = uuid::Uuid, Path)),
+    responses((status = 200, body = AuthorizationDto), NotFound))]
+pub async fn my_authorization(
+    State(st): State<AppState>,
+    user: AuthUser,
+    Path(auction_id): Path<String>,
+) -> ApiResult<Json<AuthorizationDto>> {
+    let r = st
+        .call(st.commerce().get_bidder_authorization(
+            st.req(&user, pb::GetBidderAuthorizationRequest { auction_id }),
+        ))
         .await?;
     Ok(Json(AuthorizationDto {
         authorized_cents: r.authorized_cents,
