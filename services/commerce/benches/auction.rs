@@ -63,38 +63,62 @@ struct Bids {
     sent: HashMap<u32, Instant>,
 }
 
+/// Runs one closed loop per item of `loops` for `seconds`: each loop gets
+/// the stop flag (it ends its work once the flag is up) and returns its
+/// tally. Returns the tallies and the seconds elapsed.
+async fn closed_loops<T, F, Fut>(
+    seconds: usize,
+    loops: impl IntoIterator<Item = F>,
+) -> (Vec<T>, f64)
+where
+    T: Send + 'static,
+    F: FnOnce(Arc<AtomicBool>) -> Fut,
+    Fut: std::future::Future<Output = T> + Send + 'static,
+{
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let tasks: Vec<_> = loops
+        .into_iter()
+        .map(|run| tokio::spawn(run(stop.clone())))
+        .collect();
+    tokio::time::sleep(Duration::from_secs(seconds as u64)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut tallies = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        tallies.push(t.await.expect("loop"));
+    }
+    (tallies, started.elapsed().as_secs_f64())
+}
+
+/// A quick bid at the next minimum (every such bid is one the rules accept).
+fn quick_bid(auction: &str) -> pb::PlaceBidRequest {
+    pb::PlaceBidRequest {
+        auction_id: auction.to_owned(),
+        amount_cents: rules::MAX_BID_CENTS,
+        max_cents: 0,
+        at_next_min: true,
+        idempotency_key: format!("bench-{}", Uuid::now_v7()),
+    }
+}
+
 async fn bid_phase(
     clients: &[CommerceServiceClient<Channel>],
     auction: &str,
     bidders: &[String],
     seconds: usize,
 ) -> Bids {
-    let stop = Arc::new(AtomicBool::new(false));
     let sent = Arc::new(Mutex::new(HashMap::new()));
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for (i, bidder) in bidders.iter().enumerate() {
+    let loops = bidders.iter().enumerate().map(|(i, bidder)| {
         let mut client = clients[i % clients.len()].clone();
-        let (stop, sent, auction, bidder) = (
-            stop.clone(),
-            sent.clone(),
-            auction.to_owned(),
-            bidder.clone(),
-        );
-        tasks.push(tokio::spawn(async move {
-            let token = testing::TestKeys.issue(&bidder, Role::Viewer, Duration::from_secs(3600));
+        let (sent, auction) = (sent.clone(), auction.to_owned());
+        let token = testing::TestKeys.issue(bidder, Role::Viewer, Duration::from_secs(3600));
+        move |stop: Arc<AtomicBool>| async move {
             let (mut accepted, mut refused) = (0usize, 0usize);
             while !stop.load(Ordering::Relaxed) {
                 let at = Instant::now();
                 let r = client
                     .place_bid(loop_platform::grpc::request(
-                        pb::PlaceBidRequest {
-                            auction_id: auction.clone(),
-                            amount_cents: rules::MAX_BID_CENTS,
-                            max_cents: 0,
-                            at_next_min: true,
-                            idempotency_key: format!("bench-{}", Uuid::now_v7()),
-                        },
+                        quick_bid(&auction),
                         Some(&token),
                         Duration::from_secs(30),
                     ))
@@ -114,17 +138,11 @@ async fn bid_phase(
                 }
             }
             (accepted, refused)
-        }));
-    }
-    tokio::time::sleep(Duration::from_secs(seconds as u64)).await;
-    stop.store(true, Ordering::Relaxed);
-    let (mut accepted, mut refused) = (0, 0);
-    for t in tasks {
-        let (a, r) = t.await.expect("bidder");
-        accepted += a;
-        refused += r;
-    }
-    let elapsed = started.elapsed().as_secs_f64();
+        }
+    });
+    let (tallies, elapsed) = closed_loops(seconds, loops).await;
+    let accepted = tallies.iter().map(|t| t.0).sum::<usize>();
+    let refused = tallies.iter().map(|t| t.1).sum();
     let sent = std::mem::take(&mut *sent.lock().expect("sent"));
     Bids {
         per_sec: accepted as f64 / elapsed,
@@ -143,41 +161,22 @@ async fn in_process_phase(
     bidders: &[String],
     seconds: usize,
 ) -> (f64, usize) {
-    let stop = Arc::new(AtomicBool::new(false));
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for bidder in bidders {
-        let (service, stop, auction) = (service.clone(), stop.clone(), auction.to_owned());
+    let loops = bidders.iter().map(|bidder| {
+        let (service, auction) = (service.clone(), auction.to_owned());
         let bidder = Uuid::parse_str(bidder).expect("uuid");
-        tasks.push(tokio::spawn(async move {
+        move |stop: Arc<AtomicBool>| async move {
             let mut accepted = 0usize;
             while !stop.load(Ordering::Relaxed) {
-                let r = service
-                    .bid_as(
-                        bidder,
-                        pb::PlaceBidRequest {
-                            auction_id: auction.clone(),
-                            amount_cents: rules::MAX_BID_CENTS,
-                            max_cents: 0,
-                            at_next_min: true,
-                            idempotency_key: format!("bench-{}", Uuid::now_v7()),
-                        },
-                    )
-                    .await;
-                if r.is_ok() {
+                if service.bid_as(bidder, quick_bid(&auction)).await.is_ok() {
                     accepted += 1;
                 }
             }
             accepted
-        }));
-    }
-    tokio::time::sleep(Duration::from_secs(seconds as u64)).await;
-    stop.store(true, Ordering::Relaxed);
-    let mut accepted = 0;
-    for t in tasks {
-        accepted += t.await.expect("bidder");
-    }
-    (accepted as f64 / started.elapsed().as_secs_f64(), accepted)
+        }
+    });
+    let (tallies, elapsed) = closed_loops(seconds, loops).await;
+    let accepted: usize = tallies.iter().sum();
+    (accepted as f64 / elapsed, accepted)
 }
 
 /// `concurrency` callers of the server's health check through the same
@@ -185,14 +184,10 @@ async fn in_process_phase(
 async fn floor_phase(channels: &[Channel], bidders: &[String], seconds: usize) -> f64 {
     use tonic_health::pb::HealthCheckRequest;
     use tonic_health::pb::health_client::HealthClient;
-    let stop = Arc::new(AtomicBool::new(false));
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for (i, bidder) in bidders.iter().enumerate() {
+    let loops = bidders.iter().enumerate().map(|(i, bidder)| {
         let mut client = HealthClient::new(channels[i % channels.len()].clone());
-        let (stop, bidder) = (stop.clone(), bidder.clone());
-        tasks.push(tokio::spawn(async move {
-            let token = testing::TestKeys.issue(&bidder, Role::Viewer, Duration::from_secs(3600));
+        let token = testing::TestKeys.issue(bidder, Role::Viewer, Duration::from_secs(3600));
+        move |stop: Arc<AtomicBool>| async move {
             let mut n = 0usize;
             while !stop.load(Ordering::Relaxed) {
                 client
@@ -208,15 +203,10 @@ async fn floor_phase(channels: &[Channel], bidders: &[String], seconds: usize) -
                 n += 1;
             }
             n
-        }));
-    }
-    tokio::time::sleep(Duration::from_secs(seconds as u64)).await;
-    stop.store(true, Ordering::Relaxed);
-    let mut total = 0;
-    for t in tasks {
-        total += t.await.expect("health task");
-    }
-    total as f64 / started.elapsed().as_secs_f64()
+        }
+    });
+    let (tallies, elapsed) = closed_loops(seconds, loops).await;
+    tallies.iter().sum::<usize>() as f64 / elapsed
 }
 
 /// Waits for the relay to publish every bid's event so far (see
@@ -266,16 +256,18 @@ async fn broker_phase(kafka: &loop_platform::config::KafkaConfig, seconds: usize
 
 async fn incr_phase(url: &str, key: &str, concurrency: usize, seconds: usize) -> f64 {
     let client = redis::Client::open(url).expect("redis url");
-    let stop = Arc::new(AtomicBool::new(false));
-    let started = Instant::now();
-    let mut tasks = Vec::new();
+    let mut conns = Vec::with_capacity(concurrency);
     for _ in 0..concurrency {
-        let mut conn = client
-            .get_multiplexed_async_connection()
-            .await
-            .expect("redis");
-        let (stop, key) = (stop.clone(), key.to_owned());
-        tasks.push(tokio::spawn(async move {
+        conns.push(
+            client
+                .get_multiplexed_async_connection()
+                .await
+                .expect("redis"),
+        );
+    }
+    let loops = conns.into_iter().map(|mut conn| {
+        let key = key.to_owned();
+        move |stop: Arc<AtomicBool>| async move {
             let mut n = 0usize;
             while !stop.load(Ordering::Relaxed) {
                 let _: i64 = redis::cmd("INCR")
@@ -286,15 +278,10 @@ async fn incr_phase(url: &str, key: &str, concurrency: usize, seconds: usize) ->
                 n += 1;
             }
             n
-        }));
-    }
-    tokio::time::sleep(Duration::from_secs(seconds as u64)).await;
-    stop.store(true, Ordering::Relaxed);
-    let mut total = 0;
-    for t in tasks {
-        total += t.await.expect("incr task");
-    }
-    let per_sec = total as f64 / started.elapsed().as_secs_f64();
+        }
+    });
+    let (tallies, elapsed) = closed_loops(seconds, loops).await;
+    let per_sec = tallies.iter().sum::<usize>() as f64 / elapsed;
     let mut conn = client
         .get_multiplexed_async_connection()
         .await

@@ -239,6 +239,15 @@ pub struct AuthorizationDto {
     pub escrow_id: String,
 }
 
+impl From<pb::AuthorizeBidderResponse> for AuthorizationDto {
+    fn from(r: pb::AuthorizeBidderResponse) -> Self {
+        Self {
+            authorized_cents: r.authorized_cents,
+            escrow_id: r.escrow_id,
+        }
+    }
+}
+
 /// Authorise a card payment for an auction before bidding (once per
 /// auction: a repeat returns the first). 422 `PAYMENT_DECLINED`, `SELF_BID`,
 /// `AUCTION_CLOSED`.
@@ -262,10 +271,7 @@ pub async fn authorize_bidder(
             },
         )))
         .await?;
-    Ok(Json(AuthorizationDto {
-        authorized_cents: r.authorized_cents,
-        escrow_id: r.escrow_id,
-    }))
+    Ok(Json(r.into()))
 }
 
 /// Your authorisation for the auction, as the wallet confirmed it (what
@@ -283,10 +289,7 @@ pub async fn my_authorization(
             st.req(&user, pb::GetBidderAuthorizationRequest { auction_id }),
         ))
         .await?;
-    Ok(Json(AuthorizationDto {
-        authorized_cents: r.authorized_cents,
-        escrow_id: r.escrow_id,
-    }))
+    Ok(Json(r.into()))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
