@@ -221,6 +221,14 @@ fn title(video: &VideoEntry) -> String {
     }
 }
 
+/// How many times `explore_candidates` are sampled for a viewer the ranker
+/// has no signal about.
+const COLD_EXPLORE_FACTOR: usize = 4;
+
+/// How many of a viewer's last served videos say which topics they were
+/// shown (viewers without signal only).
+const RECENT_TOPICS_FROM: isize = 40;
+
 fn best_tag(video: &VideoEntry) -> &str {
     video
         .hashtags
@@ -305,13 +313,18 @@ pub async fn for_you(
     };
     let mut candidates = page.allowed(page.gather());
     let co_max = page.drop_seen(r, &mut candidates).await?;
+    let shown = if page.query.is_none() {
+        page.recent_topics(r).await?
+    } else {
+        HashSet::new()
+    };
     page.score(&mut candidates, co_max);
     candidates.sort_by(|a, b| {
         b.score
             .total_cmp(&a.score)
             .then_with(|| a.video.video_id.cmp(&b.video.video_id))
     });
-    let items = page.arrange(candidates, page_size);
+    let items = page.arrange(candidates, page_size, &shown);
     Ok(Built {
         items,
         cold_start: page.cold_start,
@@ -413,7 +426,14 @@ impl Page<'_> {
         for video in catalog.newest(config.fresh_candidates) {
             pool.offer(video, Source::Fresh, None, true);
         }
-        for video in catalog.sample(config.explore_candidates) {
+        // Knowing nothing of the viewer, sample wider: their pages should
+        // be able to show every topic early (see `arrange`).
+        let explore = if self.query.is_none() {
+            config.explore_candidates * COLD_EXPLORE_FACTOR
+        } else {
+            config.explore_candidates
+        };
+        for video in catalog.sample(explore) {
             pool.offer(video, Source::Explore, None, true);
         }
         for video in catalog.by_creators(&viewer.follows, 5) {
@@ -518,6 +538,24 @@ impl Page<'_> {
         Ok(co_max)
     }
 
+    /// The topics of the last videos served to the viewer (for a viewer
+    /// the ranker has no signal about: their next page shows other topics
+    /// first, so that within a few pages every topic had its chance).
+    async fn recent_topics(&self, r: &Redis) -> redis::RedisResult<HashSet<String>> {
+        let mut conn = r.conn.clone();
+        let recent: Vec<String> = redis::cmd("ZREVRANGE")
+            .arg(state::seen_key(r, &self.viewer.user_id))
+            .arg(0)
+            .arg(RECENT_TOPICS_FROM - 1)
+            .query_async(&mut conn)
+            .await?;
+        Ok(recent
+            .iter()
+            .filter_map(|id| self.catalog.get(id))
+            .map(|v| best_tag(&v).to_owned())
+            .collect())
+    }
+
     /// Score: one weighted sum of the signals: the similarity of the
     /// viewer to the video's effective vector (content + learned), its
     /// co-engagement with the viewer's recent videos (relative to
@@ -576,7 +614,12 @@ impl Page<'_> {
 
     /// Fills the page from the best-first `candidates` under the hard rules
     /// and preferences; every k-th position takes the best exploration item.
-    fn arrange(&self, mut candidates: Vec<Candidate>, page_size: usize) -> Vec<pb::FeedItem> {
+    fn arrange(
+        &self,
+        mut candidates: Vec<Candidate>,
+        page_size: usize,
+        shown: &HashSet<String>,
+    ) -> Vec<pb::FeedItem> {
         let config = self.config;
         let explore_every = if config.exploration_share > 0.0 && self.query.is_some() {
             (1.0 / config.exploration_share).round().max(2.0) as usize
@@ -586,7 +629,9 @@ impl Page<'_> {
         let mut items: Vec<pb::FeedItem> = Vec::with_capacity(page_size);
         let mut last: Option<Arc<VideoEntry>> = None;
         // Without any signal about the viewer, a page samples distinct topics so
-        // the first engagement tells the most.
+        // the first engagement tells the most, those not `shown` on their
+        // last pages first (else a topic the scores rank low might never
+        // come up, and a taste for it could not be learned).
         let mut topics_on_page: HashSet<String> = HashSet::new();
         let distinct_topics = self.query.is_none();
         while items.len() < page_size && !candidates.is_empty() {
@@ -601,10 +646,18 @@ impl Page<'_> {
             };
             let new_topic =
                 |c: &Candidate| !distinct_topics || !topics_on_page.contains(best_tag(&c.video));
+            let unshown = |c: &Candidate| !distinct_topics || !shown.contains(best_tag(&c.video));
             // Preferences, dropped in order when nothing satisfies them.
             let pick = candidates
                 .iter()
-                .position(|c| allowed(c) && new_topic(c) && (!want_exploration || c.exploration))
+                .position(|c| {
+                    allowed(c) && new_topic(c) && unshown(c) && (!want_exploration || c.exploration)
+                })
+                .or_else(|| {
+                    candidates
+                        .iter()
+                        .position(|c| allowed(c) && new_topic(c) && unshown(c))
+                })
                 .or_else(|| candidates.iter().position(|c| allowed(c) && new_topic(c)))
                 .or_else(|| candidates.iter().position(allowed));
             let Some(index) = pick else { break };

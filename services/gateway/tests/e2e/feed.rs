@@ -279,6 +279,30 @@ async fn the_feed_learns_each_viewers_taste_within_thirty_events() {
     testing::clear_redis(&p.redis).await;
 }
 
+/// A viewer the ranker knows nothing about is shown topics they have not
+/// been shown first: with 20 topics and pages of 10, the first two pages
+/// show every topic once (a taste for any of them can then be learned).
+#[tokio::test]
+async fn a_new_viewer_is_shown_every_topic_before_any_twice() {
+    let p = Platform::start_with(|c| c.rate_limit.auth_per_ip_per_minute = 10_000).await;
+    seed_catalog(&p, 20, 1, 2).await;
+    let (viewer, _) = p.sign_up("sampler", "viewer").await;
+    let mut families = Vec::new();
+    for _ in 0..2 {
+        let items = page(&p, &viewer, 10).await;
+        assert_eq!(items.len(), 10, "a full page");
+        families.extend(items.iter().map(family_of));
+    }
+    let distinct: HashSet<&String> = families.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        20,
+        "the first 20 items showed {} topics: {families:?}",
+        distinct.len()
+    );
+    testing::clear_redis(&p.redis).await;
+}
+
 /// Likes alone, sent only through the like route (never `POST /v1/events`),
 /// teach the For You feed: the liked family's share of the feed rises and
 /// it becomes the viewer's top interest.
