@@ -1898,7 +1898,10 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        /** Open your product to affiliates at a commission rate. */
+        /**
+         * Open your product to affiliates at a commission rate (or change it).
+         *     400 `rate_bps` outside 100..8000 (close with DELETE).
+         */
         put: operations["open_to_affiliates"];
         post?: never;
         /** Close your product to affiliates (orders already placed keep their rate). */

@@ -142,6 +142,24 @@ async fn a_buyer_orders_pays_and_the_seller_is_settled_minus_the_fee() {
         "{received}"
     );
 
+    // A rate outside 1-80% (0 too: closing is DELETE) is refused by its
+    // field and the product stays closed.
+    for bad in [0, 99, 8001] {
+        let resp = p
+            .http
+            .put(format!("{}/v1/products/{product_id}/affiliate", p.base))
+            .bearer_auth(&seller)
+            .json(&json!({"rate_bps": bad}))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "rate {bad}");
+        let err: serde_json::Value = resp.json().await.expect("json");
+        assert_eq!(err["error"]["field"], "rate_bps", "{err}");
+    }
+    let (_, closed) = p.get(&format!("/v1/products/{product_id}"), &seller).await;
+    assert_eq!(closed["affiliate_rate_bps"], 0, "{closed}");
+
     // Open to affiliates at 10%; a creator features it; the buyer opens it
     // from the creator's showcase. A visit naming a creator who does not
     // feature it is refused (422), so the client cannot pick the affiliate.

@@ -150,12 +150,7 @@ pub async fn invite_creator(
     Path(product_id): Path<String>,
     ApiJson(b): ApiJson<InvitationBody>,
 ) -> ApiResult<(StatusCode, Json<InvitationDto>)> {
-    if !(100..=8000).contains(&b.rate_bps) {
-        return Err(ApiError::invalid(
-            "rate_bps",
-            "must be 100..8000 (a commission of 1-80%)",
-        ));
-    }
+    super::products::check_rate_bps(b.rate_bps)?;
     let r = st
         .call(st.commerce().invite_creator(st.req(
             &user,

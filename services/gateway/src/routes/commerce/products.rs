@@ -431,7 +431,8 @@ async fn affiliate_rate(
     product(r.product)
 }
 
-/// Open your product to affiliates at a commission rate.
+/// Open your product to affiliates at a commission rate (or change it).
+/// 400 `rate_bps` outside 100..8000 (close with DELETE).
 #[utoipa::path(put, path = "/v1/products/{product_id}/affiliate", tag = "shop", security(("bearer" = [])),
     params(("product_id" = uuid::Uuid, Path)), request_body = AffiliateBody,
     responses((status = 200, body = ProductDto), Forbidden, NotFound))]
@@ -441,7 +442,21 @@ pub async fn open_to_affiliates(
     Path(product_id): Path<String>,
     ApiJson(b): ApiJson<AffiliateBody>,
 ) -> ApiResult<Json<ProductDto>> {
+    // 0 would close the product (the service's meaning of 0): closing is DELETE.
+    check_rate_bps(b.rate_bps)?;
     affiliate_rate(&st, &user, product_id, b.rate_bps).await
+}
+
+/// A commission rate a seller may set: 100..8000 basis points (1-80%).
+pub(crate) fn check_rate_bps(rate_bps: u32) -> ApiResult<()> {
+    if (100..=8000).contains(&rate_bps) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            "rate_bps",
+            "must be 100..8000 (a commission of 1-80%)",
+        ))
+    }
 }
 
 /// Close your product to affiliates (orders already placed keep their rate).
